@@ -1,0 +1,82 @@
+/**
+ * The HTTP application: Hono with one route module per protocol, CORS, and JSON errors. Building it is
+ * separate from serving it, so tests and `deno serve` use the same app.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { Config } from "./config.ts";
+import { HttpError, notFound, toHttpError } from "./errors.ts";
+import { ImageRegistry } from "./sources/registry.ts";
+import { InlineBackend, type TileBackend } from "./workers/backend.ts";
+import { WorkerPool, workersAvailable } from "./workers/pool.ts";
+import type { AppContext } from "./routes/context.ts";
+import { dziRoutes } from "./routes/dzi.ts";
+import { xyzRoutes } from "./routes/xyz.ts";
+import { thumbnailRoutes } from "./routes/thumbnail.ts";
+import { imageRoutes } from "./routes/images.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+/** A built service: its fetch handler and a way to release workers and files. */
+export interface Service {
+  app: Hono;
+  context: AppContext;
+  close(): Promise<void>;
+}
+
+/** The backend named by the configuration (`auto`: workers where `Worker` exists, else inline). */
+export function createBackend(config: Config): TileBackend {
+  const wantWorkers = config.backend === "workers" || (config.backend === "auto" && workersAvailable());
+  if (wantWorkers && !workersAvailable()) throw new Error("BACKEND=workers, but this runtime has no Worker");
+  return wantWorkers ? new WorkerPool({ size: config.workers }) : new InlineBackend();
+}
+
+/** Builds the service for `config`. */
+export function createService(config: Config): Service {
+  const registry = new ImageRegistry(config.imagesDir, config.maxPixels);
+  const backend = createBackend(config);
+  const context: AppContext = { config, registry, backend };
+  const app = new Hono();
+  app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "Server-Timing"] }));
+  app.route("/", healthRoutes(context));
+  app.route("/", imageRoutes(context));
+  app.route("/", dziRoutes(context));
+  app.route("/", xyzRoutes(context));
+  app.route("/", thumbnailRoutes(context));
+  app.get("/", (c) =>
+    c.json({
+      service: "edgetile",
+      images: "/images",
+      routes: [
+        "/images",
+        "/images/{id}",
+        "/images/{id}/associated/{name}.{jpg|png|webp}",
+        "/dzi/{id}.dzi",
+        "/dzi/{id}_files/{level}/{col}_{row}.{jpeg|png|webp}",
+        "/xyz/{id}/tilejson.json",
+        "/xyz/{id}/{z}/{x}/{y}.{jpg|png|webp}",
+        "/thumbnail/{id}.{jpg|png|webp}?width=&height=",
+        "/health",
+      ],
+    }));
+  app.notFound(() => errorResponse(notFound("no such route")));
+  app.onError((err) => {
+    const e = toHttpError(err);
+    if (!(err instanceof HttpError)) console.error("unexpected error:", err);
+    return errorResponse(e);
+  });
+  return {
+    app,
+    context,
+    close: async () => {
+      await backend.close();
+      await registry.close();
+    },
+  };
+}
+
+/** The JSON error response for `e`. */
+export function errorResponse(e: HttpError): Response {
+  const headers: Record<string, string> = { "Content-Type": "application/json; charset=utf-8" };
+  if (e.status === 503 || e.status === 429) headers["Retry-After"] = "1";
+  return new Response(JSON.stringify(e.toJSON()), { status: e.status, headers });
+}

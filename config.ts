@@ -1,0 +1,75 @@
+/**
+ * Configuration from environment variables, each overridable by a flag of the same name
+ * (`--PORT=9000` or `--PORT 9000`). Invalid values fail at start-up with a message.
+ */
+
+/** Backends a user can ask for. */
+export type BackendChoice = "auto" | "workers" | "inline";
+
+/** The service configuration. */
+export interface Config {
+  port: number;
+  hostname: string;
+  imagesDir: string;
+  backend: BackendChoice;
+  workers: number;
+  tileSize: number;
+  tileOverlap: number;
+  maxPixels: number;
+  /** Seconds for `Cache-Control: max-age` on tiles. */
+  cacheTtl: number;
+  /** Default JPEG/WebP quality. */
+  quality: number;
+}
+
+/** The variables read, with defaults and meaning (the README's config table). */
+export const CONFIG_VARIABLES = {
+  PORT: ["8000", "HTTP port"],
+  HOSTNAME: ["0.0.0.0", "listen address"],
+  IMAGES_DIR: ["./samples", "directory of images; ids are paths relative to it"],
+  BACKEND: ["auto", "auto | workers | inline (auto: workers where Worker exists, else inline)"],
+  WORKERS: ["cores", "number of pipeline workers"],
+  TILE_SIZE: ["254", "Deep Zoom tile size"],
+  TILE_OVERLAP: ["1", "Deep Zoom tile overlap"],
+  MAX_PIXELS: ["100000000", "largest flat (PNG/JPEG/WebP/strip TIFF) image, in pixels"],
+  CACHE_TTL: ["86400", "seconds of Cache-Control max-age on tiles"],
+  QUALITY: ["80", "default JPEG/WebP quality"],
+} as const;
+
+type Name = keyof typeof CONFIG_VARIABLES;
+
+/** Reads the configuration from `env`, overridden by `--NAME=value` flags in `args`. */
+export function loadConfig(env: Record<string, string | undefined>, args: string[] = []): Config {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([A-Z_]+)(?:=(.*))?$/.exec(args[i]);
+    if (!m) continue;
+    if (m[2] !== undefined) flags[m[1]] = m[2];
+    else if (i + 1 < args.length) flags[m[1]] = args[++i];
+  }
+  const get = (name: Name) => flags[name] ?? env[name] ?? CONFIG_VARIABLES[name][0];
+  const int = (name: Name, min: number, max: number, dflt?: number): number => {
+    const raw = get(name);
+    const v = raw === "cores" && dflt !== undefined ? dflt : Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new Error(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+    }
+    return v;
+  };
+  const backend = get("BACKEND");
+  if (!["auto", "workers", "inline"].includes(backend)) {
+    throw new Error(`BACKEND must be auto, workers or inline, got "${backend}"`);
+  }
+  return {
+    port: int("PORT", 0, 65535),
+    hostname: get("HOSTNAME"),
+    imagesDir: get("IMAGES_DIR"),
+    backend: backend as BackendChoice,
+    workers: int("WORKERS", 1, 256, navigator.hardwareConcurrency || 2),
+    tileSize: int("TILE_SIZE", 1, 8192),
+    tileOverlap: int("TILE_OVERLAP", 0, 64),
+    maxPixels: int("MAX_PIXELS", 1, 2 ** 40),
+    cacheTtl: int("CACHE_TTL", 0, 31536000),
+    quality: int("QUALITY", 1, 100),
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * 2× area downsample, the one definition used for derived pyramid levels and the stats level:
+ * out(x, y) = round-half-up mean of the existing pixels among (2x..2x+1, 2y..2y+1); at an odd right or
+ * bottom edge the block has 2 or 1 pixels. Output size ceil(w/2) × ceil(h/2). 8-bit interleaved.
+ */
+import type { Raster8 } from "../sources/raster.ts";
+
+/** The 2× area-averaged raster. */
+export function downsample2x(src: Raster8): Raster8 {
+  const { width: sw, height: sh, channels: ch, data: s } = src;
+  const w = Math.ceil(sw / 2), h = Math.ceil(sh / 2);
+  const out = new Uint8Array(w * h * ch);
+  const rowStride = sw * ch;
+  for (let y = 0; y < h; y++) {
+    const y0 = 2 * y, twoRows = y0 + 1 < sh;
+    const r0 = y0 * rowStride, r1 = twoRows ? r0 + rowStride : r0;
+    for (let x = 0; x < w; x++) {
+      const x0 = 2 * x, twoCols = x0 + 1 < sw;
+      const n = (twoRows ? 2 : 1) * (twoCols ? 2 : 1);
+      const a = x0 * ch, b = twoCols ? a + ch : a;
+      const o = (y * w + x) * ch;
+      for (let c = 0; c < ch; c++) {
+        let sum = s[r0 + a + c];
+        if (twoCols) sum += s[r0 + b + c];
+        if (twoRows) {
+          sum += s[r1 + a + c];
+          if (twoCols) sum += s[r1 + b + c];
+        }
+        out[o + c] = n === 4 ? (sum + 2) >> 2 : n === 2 ? (sum + 1) >> 1 : sum;
+      }
+    }
+  }
+  return { width: w, height: h, channels: ch, type: "uint8", data: out };
+}

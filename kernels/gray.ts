@@ -1,0 +1,24 @@
+/** `gray`: Y = (77·R + 150·G + 29·B + 128) >> 8 on 8-bit RGB; gray input passes through; alpha dropped. */
+import type { TileOp } from "./op.ts";
+import { type Raster8, toUint8 } from "../sources/raster.ts";
+
+/** Luma of an 8-bit raster, one channel. */
+export function grayKernel(src: Raster8): Raster8 {
+  const { width, height, channels: ch, data: s } = src;
+  const n = width * height;
+  const out = new Uint8Array(n);
+  if (ch < 3) {
+    for (let i = 0; i < n; i++) out[i] = s[i * ch];
+  } else {
+    for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = (77 * s[j] + 150 * s[j + 1] + 29 * s[j + 2] + 128) >> 8;
+  }
+  return { width, height, channels: 1, type: "uint8", data: out };
+}
+
+/** The gray op. */
+export const grayOp: TileOp = {
+  name: "gray",
+  parse: () => ({}),
+  halo: () => 0,
+  apply: (input) => ({ raster: grayKernel(toUint8(input)) }),
+};

@@ -1,0 +1,29 @@
+/**
+ * The op interface. An op parses its URL parameters (400 naming a bad one), says how many halo pixels
+ * it needs around a tile (neighbourhood ops), and maps the resampled tile — in the source's own sample
+ * type, so ops can rescale 16-bit and float data — to 8-bit output with an encoding hint.
+ */
+import type { Raster, Raster8 } from "../sources/raster.ts";
+import type { OpSpec } from "../pipeline/tile_request.ts";
+
+/** What an op produces: 8-bit pixels, and how a PNG should store them. */
+export interface OpOutput {
+  raster: Raster8;
+  /** 1 for binary output (1-bit gray PNG); 8 otherwise. */
+  pngBitDepth?: 1 | 8;
+  /** RGB triples for indexed output (the raster then holds indices). */
+  palette?: Uint8Array;
+  /** Parameters resolved while computing (reported in `X-Op`). */
+  resolved?: Record<string, string | number>;
+}
+
+/** One op: parsing, halo, and the pure kernel. */
+export interface TileOp {
+  readonly name: string;
+  /** Resolved parameters from the query string (only this op's keys); throws a 400 naming the parameter. */
+  parse(query: URLSearchParams): OpSpec["params"];
+  /** Pixels of context needed on each side of the tile, in output pixels (0 for pointwise ops). */
+  halo(params: OpSpec["params"]): number;
+  /** The kernel: resampled tile (any sample type) → 8-bit output. Pure, no I/O. */
+  apply(input: Raster, params: OpSpec["params"]): OpOutput;
+}

@@ -1,0 +1,22 @@
+/**
+ * The service module. `deno serve main.ts` and Deno Deploy use its default export (`fetch`); there is no
+ * Worker on Deploy, so the `auto` backend runs the pipeline inline. `deno task start` runs `server.ts`,
+ * which listens on `PORT` with this same handler.
+ */
+import { CONFIG_VARIABLES, loadConfig } from "./config.ts";
+import { createService } from "./app.ts";
+
+/** Only the variables the service reads (so `--allow-env` can name them). */
+function readEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of Object.keys(CONFIG_VARIABLES)) env[name] = Deno.env.get(name);
+  return env;
+}
+
+/** The configuration in effect. */
+export const config = loadConfig(readEnv(), Deno.args);
+/** The service built from it. */
+export const service = createService(config);
+
+/** The fetch handler (for `deno serve` and Deno Deploy). */
+export default { fetch: service.app.fetch };

@@ -1,0 +1,150 @@
+/**
+ * The tile pipeline, in order: plan → read (best level) → resample → op → pad → encode.
+ * Every protocol's request runs through `renderTile`; each step lives in its own module.
+ */
+import type { ImageInfo, ImageSource } from "../sources/source.ts";
+import { bestLevelForDownsample } from "../pyramid/levels.ts";
+import { getOp } from "../kernels/index.ts";
+import type { OpOutput } from "../kernels/op.ts";
+import { notImplemented } from "../errors.ts";
+import { resample } from "./resample.ts";
+import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
+import { CONTENT_TYPES, type TileRequest } from "./tile_request.ts";
+import type { Raster8 } from "../sources/raster.ts";
+
+/** An encoded tile and what it cost. */
+export interface RenderedTile {
+  bytes: Uint8Array;
+  contentType: string;
+  /** Op parameters resolved while computing (for `X-Op`). */
+  resolved?: Record<string, string | number>;
+  /** Milliseconds per step: read, resample, op, encode. */
+  timings: Record<string, number>;
+}
+
+/** Which level to read, which pixels of it, and where they land in the output. */
+export interface ReadPlan {
+  level: number;
+  /** Integer rectangle of the level to read. */
+  readX: number;
+  readY: number;
+  readW: number;
+  readH: number;
+  /** Fractional rectangle inside the read raster that maps onto the inner output rectangle. */
+  srcX: number;
+  srcY: number;
+  srcW: number;
+  srcH: number;
+  /** Output pixels covered by the image; the rest of the output is padding. */
+  outX: number;
+  outY: number;
+  outW: number;
+  outH: number;
+}
+
+/** The read plan for a request, or null when its region misses the image entirely. */
+export function planRead(info: ImageInfo, req: TileRequest): ReadPlan | null {
+  const { x: rx, y: ry, w: rw, h: rh } = req.region;
+  const ix0 = Math.max(rx, 0), iy0 = Math.max(ry, 0);
+  const ix1 = Math.min(rx + rw, info.width), iy1 = Math.min(ry + rh, info.height);
+  if (ix1 <= ix0 || iy1 <= iy0) return null;
+  // Level-0 pixels per output pixel.
+  const sx = rw / req.outWidth, sy = rh / req.outHeight;
+  const outX = Math.max(0, Math.floor((ix0 - rx) / sx + 1e-9));
+  const outY = Math.max(0, Math.floor((iy0 - ry) / sy + 1e-9));
+  const outW = Math.max(1, Math.min(req.outWidth, Math.ceil((ix1 - rx) / sx - 1e-9)) - outX);
+  const outH = Math.max(1, Math.min(req.outHeight, Math.ceil((iy1 - ry) / sy - 1e-9)) - outY);
+  const level = bestLevelForDownsample(info.levels, Math.min(sx, sy));
+  const L = info.levels[level];
+  const lx0 = ix0 / L.downsampleX, ly0 = iy0 / L.downsampleY;
+  const lx1 = Math.min(ix1 / L.downsampleX, L.width), ly1 = Math.min(iy1 / L.downsampleY, L.height);
+  const readX = Math.floor(lx0 + 1e-9), readY = Math.floor(ly0 + 1e-9);
+  const readW = Math.max(1, Math.min(L.width, Math.ceil(lx1 - 1e-9)) - readX);
+  const readH = Math.max(1, Math.min(L.height, Math.ceil(ly1 - 1e-9)) - readY);
+  return {
+    level,
+    readX,
+    readY,
+    readW,
+    readH,
+    srcX: lx0 - readX,
+    srcY: ly0 - readY,
+    srcW: lx1 - lx0,
+    srcH: ly1 - ly0,
+    outX,
+    outY,
+    outW,
+    outH,
+  };
+}
+
+/** Runs the whole pipeline for one request on an open source. */
+export async function renderTile(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = (timings[name] ?? 0) + now - t;
+    t = now;
+  };
+  const op = getOp(req.op.name);
+  if (op.halo(req.op.params) > 0) throw notImplemented(`op "${op.name}" needs neighbourhood reads`);
+  const plan = planRead(source.info, req);
+  let inner: OpOutput | null = null;
+  if (plan) {
+    const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
+    lap("read");
+    const resampled = resample(region, plan.srcX, plan.srcY, plan.srcW, plan.srcH, plan.outW, plan.outH);
+    lap("resample");
+    inner = op.apply(resampled, req.op.params);
+    lap("op");
+  }
+  const output = padToOutput(inner, plan, req);
+  const bytes = await encodeOutput(output, req.format, req.quality);
+  lap("encode");
+  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings };
+}
+
+/**
+ * Places the op's output in the full output size. Padding is transparent for PNG and WebP and the
+ * background colour for JPEG; JPEG output never carries alpha.
+ */
+export function padToOutput(inner: OpOutput | null, plan: ReadPlan | null, req: TileRequest): OpOutput {
+  const W = req.outWidth, H = req.outHeight;
+  const jpeg = req.format === "jpeg";
+  const covers = inner && plan && plan.outX === 0 && plan.outY === 0 && plan.outW === W && plan.outH === H;
+  if (covers) return jpeg && !inner!.palette ? { ...inner!, raster: flattenAlpha(inner!.raster) } : inner!;
+  // Expand the inner raster to gray/RGB + alpha (or flat for JPEG), then paste it.
+  let src: Raster8 | null = inner ? expandPalette(inner) : null;
+  const baseCh = src ? (src.channels <= 2 ? 1 : 3) : 3;
+  const ch = jpeg ? baseCh : baseCh + 1;
+  if (src && jpeg) src = flattenAlpha(src);
+  if (src && !jpeg) src = withAlpha(src);
+  const data = new Uint8Array(W * H * ch);
+  if (jpeg) data.fill(JPEG_BACKGROUND);
+  if (src && plan) {
+    for (let y = 0; y < src.height; y++) {
+      data.set(src.data.subarray(y * src.width * ch, (y + 1) * src.width * ch), ((plan.outY + y) * W + plan.outX) * ch);
+    }
+  }
+  return { raster: { width: W, height: H, channels: ch, type: "uint8", data }, resolved: inner?.resolved };
+}
+
+function expandPalette(o: OpOutput): Raster8 {
+  if (!o.palette) return o.raster;
+  const { width, height, data } = o.raster;
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) out.set(o.palette.subarray(data[i] * 3, data[i] * 3 + 3), i * 3);
+  return { width, height, channels: 3, type: "uint8", data: out };
+}
+
+function withAlpha(r: Raster8): Raster8 {
+  if (r.channels === 2 || r.channels === 4) return r;
+  const ch = r.channels, n = r.width * r.height;
+  const out = new Uint8Array(n * (ch + 1));
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < ch; c++) out[i * (ch + 1) + c] = r.data[i * ch + c];
+    out[i * (ch + 1) + ch] = 255;
+  }
+  return { width: r.width, height: r.height, channels: ch + 1, type: "uint8", data: out };
+}

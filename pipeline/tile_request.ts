@@ -1,0 +1,61 @@
+/**
+ * `TileRequest`: the one request type every protocol reduces to. Routes build it; nothing downstream knows
+ * the protocol. Its canonical string is the cache key (equivalent URLs share one entry).
+ */
+import type { Rect } from "../pyramid/deepzoom.ts";
+
+/** Output encodings. */
+export type TileFormat = "jpeg" | "png" | "webp";
+
+/** An op with its parameters resolved (e.g. `{ name: "threshold", params: { t: 172 } }`). */
+export interface OpSpec {
+  name: string;
+  params: Record<string, string | number | boolean>;
+}
+
+/** Everything needed to compute one output image. Plain data (crosses to workers as is). */
+export interface TileRequest {
+  /** Image id (path relative to the images directory). */
+  image: string;
+  /** Source version (size and mtime); a changed file gives new keys. */
+  version: string;
+  /** Footprint in level-0 pixels; parts outside the image are padding. */
+  region: Rect;
+  outWidth: number;
+  outHeight: number;
+  op: OpSpec;
+  format: TileFormat;
+  /** 1..100 for JPEG and WebP; ignored (and dropped from the key) for PNG. */
+  quality: number;
+}
+
+/** MIME type of each output format. */
+export const CONTENT_TYPES: Record<TileFormat, string> = {
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+};
+
+/** The format named by a URL extension (`jpg`, `jpeg`, `png`, `webp`), or null. */
+export function formatFromExtension(ext: string): TileFormat | null {
+  const e = ext.toLowerCase();
+  if (e === "jpg" || e === "jpeg") return "jpeg";
+  if (e === "png" || e === "webp") return e;
+  return null;
+}
+
+/** Canonical form of an op: `name` or `name:k=v,k=v` with keys sorted. */
+export function canonicalOp(op: OpSpec): string {
+  const keys = Object.keys(op.params).sort();
+  if (keys.length === 0) return op.name;
+  return `${op.name}:${keys.map((k) => `${k}=${op.params[k]}`).join(",")}`;
+}
+
+/** `id@version/x,y,w,h/WxH/op/format[:quality]`: equal strings mean equal pixels. */
+export function canonicalTileRequest(r: TileRequest): string {
+  const { x, y, w, h } = r.region;
+  const fmt = r.format === "png" ? "png" : `${r.format}:${r.quality}`;
+  return `${encodeURIComponent(r.image)}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${
+    canonicalOp(r.op)
+  }/${fmt}`;
+}

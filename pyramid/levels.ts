@@ -1,0 +1,47 @@
+/** Pyramid level choice: which stored (or derived) level serves a requested downsample. */
+
+/** One level of a source pyramid, as the geometry needs it. */
+export interface PyramidLevel {
+  width: number;
+  height: number;
+  /** Level-0 pixels per level pixel, horizontally and vertically. */
+  downsampleX: number;
+  downsampleY: number;
+}
+
+/** Mean of the two axes' downsamples, as openslide reports a level's downsample. */
+export function levelDownsample(level: PyramidLevel): number {
+  return (level.downsampleX + level.downsampleY) / 2;
+}
+
+/**
+ * The coarsest level whose downsample does not exceed `downsample` (the level with the fewest pixels
+ * that still has enough resolution); level 0 when every level is coarser. Levels are finest first.
+ */
+export function bestLevelForDownsample(levels: readonly PyramidLevel[], downsample: number): number {
+  let best = 0;
+  for (let i = 0; i < levels.length; i++) {
+    if (levelDownsample(levels[i]) <= downsample * (1 + 1e-9)) best = i;
+  }
+  return best;
+}
+
+/**
+ * Derived levels to append after the coarsest stored one: halve (ceil) until the longer side is at most
+ * `minSide`. Each derived level is made by 2× area averaging of the level before it.
+ */
+export function derivedLevelSizes(
+  l0Width: number,
+  l0Height: number,
+  coarsest: { width: number; height: number },
+  minSide = 256,
+): PyramidLevel[] {
+  const out: PyramidLevel[] = [];
+  let w = coarsest.width, h = coarsest.height;
+  while (Math.max(w, h) > minSide) {
+    w = Math.ceil(w / 2);
+    h = Math.ceil(h / 2);
+    out.push({ width: w, height: h, downsampleX: l0Width / w, downsampleY: l0Height / h });
+  }
+  return out;
+}

@@ -1,0 +1,11 @@
+/** What every route needs: configuration, the image registry and the compute backend. */
+import type { Config } from "../config.ts";
+import type { ImageRegistry } from "../sources/registry.ts";
+import type { TileBackend } from "../workers/backend.ts";
+
+/** Dependencies handed to each route module. */
+export interface AppContext {
+  config: Config;
+  registry: ImageRegistry;
+  backend: TileBackend;
+}

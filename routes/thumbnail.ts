@@ -1,0 +1,55 @@
+/**
+ * Thumbnails: `GET /thumbnail/{id}.{jpg|png|webp}?width=&height=` — the whole image fitted inside the box
+ * (aspect kept, never enlarged past level 0; default 256×256), through the same pipeline and ops.
+ */
+import { Hono } from "hono";
+import { badRequest, notFound, tooLarge } from "../errors.ts";
+import { formatFromExtension } from "../pipeline/tile_request.ts";
+import type { AppContext } from "./context.ts";
+import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+
+const THUMB_PATH = /^\/thumbnail\/([^/]+)\.([a-z]+)$/;
+/** Largest thumbnail side. */
+export const THUMBNAIL_MAX_SIDE = 4096;
+
+/** The output size of a thumbnail fitted in `boxW` × `boxH` (either may be null), aspect kept. */
+export function thumbnailSize(
+  width: number,
+  height: number,
+  boxW: number | null,
+  boxH: number | null,
+): [number, number] {
+  const sw = boxW === null ? Infinity : boxW / width;
+  const sh = boxH === null ? Infinity : boxH / height;
+  const s = Math.min(sw, sh, 1);
+  return [Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s))];
+}
+
+function sideParam(query: URLSearchParams, name: string): number | null {
+  const raw = query.get(name);
+  if (raw === null || raw === "") return null;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw badRequest(`${name} must be a positive integer`);
+  const v = Number(raw);
+  if (v > THUMBNAIL_MAX_SIDE) throw tooLarge(`${name} must be at most ${THUMBNAIL_MAX_SIDE}`);
+  return v;
+}
+
+/** Thumbnail route. */
+export function thumbnailRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get("/thumbnail/*", async (c) => {
+    const m = THUMB_PATH.exec(rawPath(c.req.url));
+    if (!m) throw notFound("not a thumbnail URL: expected /thumbnail/{id}.{jpg|png|webp}");
+    const format = formatFromExtension(m[2]);
+    if (!format) throw badRequest(`unsupported format "${m[2]}" (jpg, png, webp)`);
+    const query = new URL(c.req.url).searchParams;
+    let boxW = sideParam(query, "width"), boxH = sideParam(query, "height");
+    if (boxW === null && boxH === null) boxW = boxH = 256;
+    const opts = parseTileOptions(query, ctx.config.quality);
+    const image = await ctx.registry.resolve(decodeId(m[1]));
+    const { width, height } = image.info;
+    const [w, h] = thumbnailSize(width, height, boxW, boxH);
+    return await tileResponse(ctx, image, { x: 0, y: 0, w: width, h: height }, w, h, format, opts);
+  });
+  return app;
+}

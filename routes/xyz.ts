@@ -1,0 +1,61 @@
+/**
+ * XYZ tiles: `GET /xyz/{id}/{z}/{x}/{y}.{jpg|png|webp}` (256 px, padded past the image edge) and
+ * `GET /xyz/{id}/tilejson.json`. Geometry: `pyramid/xyz.ts`.
+ */
+import { Hono } from "hono";
+import { badRequest, notFound } from "../errors.ts";
+import { XyzGeometry } from "../pyramid/xyz.ts";
+import { formatFromExtension } from "../pipeline/tile_request.ts";
+import type { AppContext } from "./context.ts";
+import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+
+const TILEJSON_PATH = /^\/xyz\/([^/]+)\/tilejson\.json$/;
+const TILE_PATH = /^\/xyz\/([^/]+)\/(\d{1,3})\/(\d{1,7})\/(\d{1,7})\.([a-z]+)$/;
+
+/** XYZ routes. */
+export function xyzRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get("/xyz/*", async (c) => {
+    const url = new URL(c.req.url);
+    const path = rawPath(c.req.url);
+    const tj = TILEJSON_PATH.exec(path);
+    if (tj) {
+      const image = await ctx.registry.resolve(decodeId(tj[1]));
+      const format = formatFromExtension(url.searchParams.get("format") ?? "png");
+      if (!format) throw badRequest("format must be jpg, png or webp");
+      const opts = new URLSearchParams(url.searchParams);
+      opts.delete("format");
+      parseTileOptions(opts, ctx.config.quality);
+      const geo = new XyzGeometry(image.info.width, image.info.height);
+      const qs = opts.toString();
+      const ext = format === "jpeg" ? "jpg" : format;
+      return c.json({
+        tilejson: "3.0.0",
+        name: image.id,
+        scheme: "xyz",
+        tiles: [`${url.origin}/xyz/${tj[1]}/{z}/{x}/{y}.${ext}${qs ? "?" + qs : ""}`],
+        minzoom: 0,
+        maxzoom: geo.maxZoom,
+        tileSize: geo.tileSize,
+        width: image.info.width,
+        height: image.info.height,
+      });
+    }
+    const tile = TILE_PATH.exec(path);
+    if (!tile) throw notFound("not an XYZ URL: expected /xyz/{id}/{z}/{x}/{y}.{ext} or /xyz/{id}/tilejson.json");
+    const format = formatFromExtension(tile[5]);
+    if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpg, png, webp)`);
+    const opts = parseTileOptions(url.searchParams, ctx.config.quality);
+    const image = await ctx.registry.resolve(decodeId(tile[1]));
+    const geo = new XyzGeometry(image.info.width, image.info.height);
+    const [z, x, y] = [Number(tile[2]), Number(tile[3]), Number(tile[4])];
+    if (z > geo.maxZoom) throw notFound(`no zoom ${z} (zooms 0..${geo.maxZoom})`);
+    if (!geo.hasTile(z, x, y)) {
+      const [cols, rows] = geo.tileCounts(z);
+      throw notFound(`no tile ${x}/${y} at zoom ${z} (${cols}×${rows} tiles)`);
+    }
+    const t = geo.tile(z, x, y);
+    return await tileResponse(ctx, image, t.l0Region, t.outWidth, t.outHeight, format, opts);
+  });
+  return app;
+}

@@ -1,0 +1,240 @@
+/**
+ * Tile decoders by TIFF compression. geotiff's own decoders handle none, LZW, Deflate, PackBits and ZSTD
+ * (with predictors); JPEG, WebP and JPEG 2000 go to WASM codecs:
+ * - JPEG (7): libjpeg-turbo/mozjpeg through @jsquash/jpeg, ~4× faster than geotiff's pure-JS decoder
+ *   (bench/codecs.ts). Tiles are made standalone with the IFD's JPEGTables; RGB-photometric tiles (Aperio)
+ *   get an Adobe APP14 marker with transform 0, so the decoder does not apply a YCbCr transform.
+ * - WebP (50001): @jsquash/webp (geotiff's default needs OffscreenCanvas, absent in Deno).
+ * - JPEG 2000 (33003 YCbCr, 33005 RGB, Aperio): OpenJPEG through @cornerstonejs/codec-openjpeg.
+ */
+import { getDecoder } from "geotiff";
+import jpegDecode from "@jsquash/jpeg/decode.js";
+import webpDecode from "@jsquash/webp/decode.js";
+import { createRequire } from "node:module";
+import { corruptSource, unsupportedSource } from "../errors.ts";
+
+/** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
+export interface TileDecoder {
+  decode(buffer: ArrayBuffer): Promise<ArrayBuffer>;
+}
+
+/** What a decoder needs to know about the IFD it decodes. */
+export interface DecoderParams {
+  compression: number;
+  tileWidth: number;
+  tileHeight: number;
+  samplesPerPixel: number;
+  bitsPerSample: number[];
+  planarConfiguration: number;
+  predictor: number;
+  photometric: number;
+  jpegTables?: Uint8Array;
+}
+
+/** Compressions this service can read, with their names. */
+export const SUPPORTED_COMPRESSIONS: Record<number, string> = {
+  1: "none",
+  5: "LZW",
+  7: "JPEG",
+  8: "Deflate",
+  32946: "Deflate",
+  32773: "PackBits",
+  50000: "ZSTD",
+  50001: "WebP",
+  33003: "JPEG 2000 (Aperio YCbCr)",
+  33005: "JPEG 2000 (Aperio RGB)",
+};
+
+/** Compressions known and refused on purpose (clear 415). */
+const KNOWN_UNSUPPORTED: Record<number, string> = {
+  6: "old-style JPEG",
+  2: "CCITT RLE",
+  3: "CCITT Group 3",
+  4: "CCITT Group 4",
+  34712: "JPEG 2000",
+  34887: "LERC",
+  34925: "LZMA",
+};
+
+/** A decoder for an IFD, or a 415 if its compression is not supported. */
+export async function decoderFor(p: DecoderParams): Promise<TileDecoder> {
+  const c = p.compression;
+  if (!(c in SUPPORTED_COMPRESSIONS)) {
+    const name = KNOWN_UNSUPPORTED[c] ?? `compression ${c}`;
+    throw unsupportedSource(`unsupported TIFF compression: ${name} (${c})`);
+  }
+  if (c === 7) return new JpegTileDecoder(p);
+  if (c === 50001) return new WebpTileDecoder(p);
+  if (c === 33003 || c === 33005) return new Jpeg2000TileDecoder(p);
+  return await getDecoder(c, {
+    tileWidth: p.tileWidth,
+    tileHeight: p.tileHeight,
+    planarConfiguration: p.planarConfiguration,
+    bitsPerSample: p.bitsPerSample,
+    predictor: p.predictor,
+    samplesPerPixel: p.samplesPerPixel,
+  }) as unknown as TileDecoder;
+}
+
+/** Strips RGBA ImageData down to `channels` interleaved samples. */
+function rgbaToChannels(data: ImageData["data"], pixels: number, channels: number): Uint8Array {
+  const rgba = new Uint8Array(data.buffer, data.byteOffset, pixels * 4);
+  if (channels === 4) return rgba;
+  const out = new Uint8Array(pixels * channels);
+  if (channels === 3) {
+    for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+      out[j] = rgba[i * 4];
+      out[j + 1] = rgba[i * 4 + 1];
+      out[j + 2] = rgba[i * 4 + 2];
+    }
+  } else if (channels === 1) {
+    for (let i = 0; i < pixels; i++) out[i] = rgba[i * 4];
+  } else {
+    for (let i = 0; i < pixels; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = rgba[i * 4 + c];
+  }
+  return out;
+}
+
+/** Copies a decoded image (any size) into a block of exactly `w`×`h` pixels (edge tiles may differ). */
+function fitBlock(src: Uint8Array, sw: number, sh: number, w: number, h: number, ch: number): Uint8Array {
+  if (sw === w && sh === h) return src;
+  const out = new Uint8Array(w * h * ch);
+  const rowBytes = Math.min(sw, w) * ch;
+  for (let y = 0; y < Math.min(sh, h); y++) out.set(src.subarray(y * sw * ch, y * sw * ch + rowBytes), y * w * ch);
+  return out;
+}
+
+const ADOBE_APP14_RGB = new Uint8Array([
+  0xff,
+  0xee,
+  0x00,
+  0x0e,
+  0x41,
+  0x64,
+  0x6f,
+  0x62,
+  0x65,
+  0x00,
+  0x64,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+]);
+
+/**
+ * A standalone JPEG from an abbreviated TIFF tile: SOI, [APP14 transform=0 for RGB], the tables
+ * (JPEGTables without its SOI/EOI), then the tile without its SOI.
+ */
+export function standaloneJpeg(tile: Uint8Array, jpegTables: Uint8Array | undefined, rgb: boolean): Uint8Array {
+  const hasSoi = tile[0] === 0xff && tile[1] === 0xd8;
+  const body = hasSoi ? tile.subarray(2) : tile;
+  let tables: Uint8Array = new Uint8Array(0);
+  if (jpegTables && jpegTables.length > 4) {
+    let start = 0, end = jpegTables.length;
+    if (jpegTables[0] === 0xff && jpegTables[1] === 0xd8) start = 2;
+    if (jpegTables[end - 2] === 0xff && jpegTables[end - 1] === 0xd9) end -= 2;
+    tables = jpegTables.subarray(start, end);
+  }
+  const app14: Uint8Array = rgb ? ADOBE_APP14_RGB : new Uint8Array(0);
+  const out = new Uint8Array(2 + app14.length + tables.length + body.length);
+  out[0] = 0xff;
+  out[1] = 0xd8;
+  out.set(app14, 2);
+  out.set(tables, 2 + app14.length);
+  out.set(body, 2 + app14.length + tables.length);
+  return out;
+}
+
+class JpegTileDecoder implements TileDecoder {
+  constructor(private p: DecoderParams) {}
+  async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
+    const { p } = this;
+    const rgb = p.photometric === 2 && p.samplesPerPixel >= 3;
+    const jpeg = standaloneJpeg(new Uint8Array(buffer), p.jpegTables, rgb);
+    let img: ImageData;
+    try {
+      img = await jpegDecode(jpeg.buffer as ArrayBuffer);
+    } catch (err) {
+      throw corruptSource(`JPEG tile does not decode: ${(err as Error).message}`);
+    }
+    const ch = p.samplesPerPixel;
+    const px = rgbaToChannels(img.data, img.width * img.height, ch);
+    return fitBlock(px, img.width, img.height, p.tileWidth, p.tileHeight, ch).buffer as ArrayBuffer;
+  }
+}
+
+class WebpTileDecoder implements TileDecoder {
+  constructor(private p: DecoderParams) {}
+  async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
+    let img: ImageData;
+    try {
+      img = await webpDecode(buffer);
+    } catch (err) {
+      throw corruptSource(`WebP tile does not decode: ${(err as Error).message}`);
+    }
+    const ch = this.p.samplesPerPixel;
+    const px = rgbaToChannels(img.data, img.width * img.height, ch);
+    return fitBlock(px, img.width, img.height, this.p.tileWidth, this.p.tileHeight, ch).buffer as ArrayBuffer;
+  }
+}
+
+interface OpenJpegDecoder {
+  getEncodedBuffer(n: number): Uint8Array;
+  decode(): void;
+  getDecodedBuffer(): Uint8Array;
+  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number };
+}
+let openJpeg: Promise<{ J2KDecoder: new () => OpenJpegDecoder }> | undefined;
+
+/** The OpenJPEG WASM module, loaded once, with its console chatter silenced. */
+function loadOpenJpeg() {
+  if (!openJpeg) {
+    const require = createRequire(import.meta.url);
+    const factory = require("@cornerstonejs/codec-openjpeg/decodewasmjs");
+    openJpeg = factory({ print: () => {}, printErr: () => {} });
+  }
+  return openJpeg!;
+}
+
+class Jpeg2000TileDecoder implements TileDecoder {
+  private decoder?: OpenJpegDecoder;
+  constructor(private p: DecoderParams) {}
+  async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
+    if (!this.decoder) this.decoder = new (await loadOpenJpeg()).J2KDecoder();
+    const d = this.decoder;
+    let info;
+    let data: Uint8Array;
+    try {
+      d.getEncodedBuffer(buffer.byteLength).set(new Uint8Array(buffer));
+      d.decode();
+      info = d.getFrameInfo();
+      data = d.getDecodedBuffer();
+    } catch (err) {
+      throw corruptSource(`JPEG 2000 tile does not decode: ${String((err as Error)?.message ?? err)}`);
+    }
+    const ch = this.p.samplesPerPixel;
+    if (info.bitsPerSample !== 8 || info.componentCount !== ch) {
+      throw unsupportedSource(`JPEG 2000 tile with ${info.componentCount} × ${info.bitsPerSample}-bit samples`);
+    }
+    // The decoded buffer is a view into WASM memory: copy it out.
+    const px = new Uint8Array(data);
+    if (this.p.compression === 33003 && ch === 3) ycbcrToRgbInPlace(px);
+    return fitBlock(px, info.width, info.height, this.p.tileWidth, this.p.tileHeight, ch).buffer as ArrayBuffer;
+  }
+}
+
+/** JFIF YCbCr → RGB (Aperio 33003 stores YCbCr components without a colour transform in the codestream). */
+function ycbcrToRgbInPlace(px: Uint8Array) {
+  for (let i = 0; i < px.length; i += 3) {
+    const y = px[i], cb = px[i + 1] - 128, cr = px[i + 2] - 128;
+    px[i] = clamp8(y + 1.402 * cr);
+    px[i + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
+    px[i + 2] = clamp8(y + 1.772 * cb);
+  }
+}
+
+function clamp8(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+}

@@ -1,0 +1,129 @@
+/**
+ * Flat images (PNG, JPEG, WebP): size checked from the header against MAX_PIXELS before decoding, decoded
+ * once into a bounded per-process LRU, pyramid levels derived by 2× area averaging.
+ */
+import jpegDecode from "@jsquash/jpeg/decode.js";
+import webpDecode from "@jsquash/webp/decode.js";
+import pngDecode from "@jsquash/png/decode.js";
+import { corruptSource, notFound, tooLarge } from "../errors.ts";
+import { LruCache } from "../cache/lru.ts";
+import { cropRaster } from "../pipeline/crop.ts";
+import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
+import { readLevelRegion, withDerivedLevels } from "./source.ts";
+import type { Raster, Raster8 } from "./raster.ts";
+import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
+
+/** Decoded flat images, per process, bounded in bytes. */
+const decodedCache = new LruCache<string, Promise<Raster>>(512 * 1024 * 1024);
+
+/** Options for opening a flat image. */
+export interface FlatOpenOptions {
+  maxPixels: number;
+  cacheKey: string;
+}
+
+/** Opens a PNG, JPEG or WebP file; 413 past `maxPixels`, 422 when the header is unreadable. */
+export function openFlat(
+  path: string,
+  format: ContainerFormat,
+  head: Uint8Array,
+  opts: FlatOpenOptions,
+): Promise<ImageSource> {
+  const header = readFlatHeader(format, head);
+  if (!header) return Promise.reject(corruptSource(`not a readable ${format.toUpperCase()} file`));
+  const { width, height } = header;
+  if (width * height > opts.maxPixels) {
+    return Promise.reject(tooLarge(`image of ${width}×${height} pixels exceeds MAX_PIXELS (${opts.maxPixels})`));
+  }
+  const stored: LevelInfo[] = [{
+    width,
+    height,
+    downsampleX: 1,
+    downsampleY: 1,
+    tileWidth: width,
+    tileHeight: height,
+    stored: true,
+  }];
+  const info: ImageInfo = {
+    format,
+    width,
+    height,
+    channels: header.channels,
+    pixelType: header.bitsPerSample === 16 ? "uint16" : "uint8",
+    levels: withDerivedLevels(stored, width, height),
+    associated: [],
+    properties: {},
+  };
+  return Promise.resolve(new FlatSource(path, format, info, opts.cacheKey));
+}
+
+class FlatSource implements ImageSource {
+  constructor(
+    private path: string,
+    private format: ContainerFormat,
+    readonly info: ImageInfo,
+    private cacheKey: string,
+  ) {}
+
+  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h);
+  }
+
+  async readStored(_level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
+    return cropRaster(await this.decoded(), x, y, w, h);
+  }
+
+  readAssociated(name: string): Promise<Raster8> {
+    return Promise.reject(notFound(`no associated image "${name}"`));
+  }
+
+  async close(): Promise<void> {}
+
+  private decoded(): Promise<Raster> {
+    let p = decodedCache.get(this.cacheKey);
+    if (!p) {
+      p = this.decode();
+      const bps = this.info.pixelType === "uint16" ? 2 : 1;
+      decodedCache.set(this.cacheKey, p, this.info.width * this.info.height * this.info.channels * bps);
+      p.catch(() => decodedCache.delete(this.cacheKey));
+    }
+    return p;
+  }
+
+  private async decode(): Promise<Raster> {
+    const bytes = await Deno.readFile(this.path);
+    const buf = bytes.buffer as ArrayBuffer;
+    const { width, height, channels } = this.info;
+    try {
+      if (this.format === "png" && this.info.pixelType === "uint16") {
+        const img = await pngDecode(buf, { bitDepth: 16 });
+        return fromRgba(img.data, img.width, img.height, channels, "uint16");
+      }
+      const img = this.format === "png"
+        ? await pngDecode(buf)
+        : this.format === "jpeg"
+        ? await jpegDecode(buf)
+        : await webpDecode(buf);
+      if (img.width !== width || img.height !== height) throw new Error("size differs from the header");
+      return fromRgba(new Uint8Array(img.data.buffer), img.width, img.height, channels, "uint8");
+    } catch (err) {
+      throw corruptSource(`${this.format.toUpperCase()} does not decode: ${(err as Error).message}`);
+    }
+  }
+}
+
+function fromRgba(
+  rgba: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  channels: number,
+  type: "uint8" | "uint16",
+): Raster {
+  const n = width * height;
+  if (channels === 4) return { width, height, channels, type, data: rgba };
+  const out = type === "uint8" ? new Uint8Array(n * channels) : new Uint16Array(n * channels);
+  // 1: gray (R), 2: gray + alpha (R, A), 3: RGB.
+  const pick = channels === 1 ? [0] : channels === 2 ? [0, 3] : [0, 1, 2];
+  for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = rgba[i * 4 + pick[c]];
+  return { width, height, channels, type, data: out };
+}

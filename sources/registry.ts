@@ -1,0 +1,110 @@
+/**
+ * The image registry: resolves an image id (a path relative to the images directory) to a file, its
+ * version and its metadata. Ids with `..`, absolute paths, NUL or backslashes are refused; symlinks
+ * that lead out of the images directory are not followed.
+ */
+import { badRequest, notFound } from "../errors.ts";
+import type { SourceDescriptor } from "./open.ts";
+import type { ImageInfo } from "./source.ts";
+import { SourceCache } from "./source_cache.ts";
+import { toHttpError } from "../errors.ts";
+
+/** An image id resolved to a file version and its metadata. */
+export interface ResolvedImage {
+  id: string;
+  source: SourceDescriptor;
+  info: ImageInfo;
+}
+
+/** One row of the image listing. */
+export interface ListedImage {
+  id: string;
+  info?: ImageInfo;
+  error?: { status: number; code: string; message: string };
+}
+
+/** File extensions the listing picks up. */
+export const IMAGE_EXTENSIONS = /\.(tiff?|svs|btf|tf8|png|jpe?g|webp)$/i;
+
+/** Resolves ids to images under one directory. */
+export class ImageRegistry {
+  #root: string;
+
+  /** `imagesDir` must exist; it is resolved to its real path once. */
+  constructor(imagesDir: string, private maxPixels: number, private sources = new SourceCache()) {
+    this.#root = Deno.realPathSync(imagesDir);
+  }
+
+  /** The real path of the images directory. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** The file for `id`: 400 for malformed ids, 404 when absent or outside the images directory. */
+  async locate(id: string): Promise<SourceDescriptor> {
+    checkId(id);
+    let real: string;
+    try {
+      real = await Deno.realPath(`${this.#root}/${id}`);
+    } catch {
+      throw notFound(`no image "${id}"`);
+    }
+    if (!real.startsWith(this.#root + "/")) throw notFound(`no image "${id}"`);
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(real);
+    } catch {
+      throw notFound(`no image "${id}"`);
+    }
+    if (!st.isFile) throw notFound(`no image "${id}"`);
+    const mtime = st.mtime?.getTime() ?? 0;
+    return { path: real, version: `${st.size.toString(36)}-${mtime.toString(36)}`, maxPixels: this.maxPixels };
+  }
+
+  /** The image for `id` with its metadata (parsed once per file version). */
+  async resolve(id: string): Promise<ResolvedImage> {
+    const source = await this.locate(id);
+    const opened = await this.sources.get(source);
+    return { id, source, info: opened.info };
+  }
+
+  /** Every image file under the directory (sorted by id), with its metadata or the reason it is unreadable. */
+  async list(): Promise<ListedImage[]> {
+    const ids: string[] = [];
+    const walk = async (dir: string, prefix: string, depth: number) => {
+      if (depth > 8 || ids.length >= 10000) return;
+      for await (const e of Deno.readDir(dir)) {
+        if (e.name.startsWith(".")) continue;
+        const id = prefix + e.name;
+        if (e.isDirectory) await walk(`${dir}/${e.name}`, id + "/", depth + 1);
+        else if ((e.isFile || e.isSymlink) && IMAGE_EXTENSIONS.test(e.name)) ids.push(id);
+      }
+    };
+    await walk(this.#root, "", 0);
+    ids.sort();
+    const out: ListedImage[] = [];
+    for (const id of ids) {
+      try {
+        out.push({ id, info: (await this.resolve(id)).info });
+      } catch (err) {
+        const e = toHttpError(err, "source");
+        if (e.status === 404) continue; // e.g. a symlink out of the directory
+        out.push({ id, error: e.toJSON().error });
+      }
+    }
+    return out;
+  }
+
+  /** Closes open files. */
+  close(): Promise<void> {
+    return this.sources.close();
+  }
+}
+
+/** Rejects ids that could name anything outside the images directory. */
+function checkId(id: string) {
+  if (!id || id.length > 1024) throw badRequest("image id must be 1..1024 characters");
+  if (id.includes("\0") || id.includes("\\")) throw badRequest("image id contains a forbidden character");
+  if (id.startsWith("/")) throw notFound(`no image "${id}"`);
+  if (id.split("/").some((seg) => seg === ".." || seg === "." || seg === "")) throw notFound(`no image "${id}"`);
+}

@@ -1,0 +1,121 @@
+/**
+ * The source interface every image format implements, and the derived-level logic they share:
+ * levels a file lacks are made by 2× area averaging of the level before them.
+ */
+import type { PyramidLevel } from "../pyramid/levels.ts";
+import { derivedLevelSizes } from "../pyramid/levels.ts";
+import type { PixelType, Raster, Raster8 } from "./raster.ts";
+import { toUint8 } from "./raster.ts";
+import { downsample2x } from "../kernels/downsample2x.ts";
+import { cropRaster } from "../pipeline/crop.ts";
+import { LruCache } from "../cache/lru.ts";
+
+/** One pyramid level of a source. */
+export interface LevelInfo extends PyramidLevel {
+  /** Stored tile (or strip) size of the level; derived levels report 256. */
+  tileWidth: number;
+  tileHeight: number;
+  /** True when the file stores this level; false when it is derived by downsampling. */
+  stored: boolean;
+}
+
+/** What the service knows about an image without reading pixels. */
+export interface ImageInfo {
+  /** Container and flavour: "tiff", "svs", "png", "jpeg", "webp". */
+  format: string;
+  width: number;
+  height: number;
+  /** Samples per pixel the source delivers. */
+  channels: number;
+  pixelType: PixelType;
+  /** Stored levels first (finest first), then derived ones. */
+  levels: LevelInfo[];
+  /** Compression of level 0, by name (TIFF only). */
+  compression?: string;
+  /** Microns per pixel at level 0, when the file says. */
+  mpp?: { x: number; y: number };
+  /** Names of associated images (Aperio thumbnail, label, macro). */
+  associated: string[];
+  /** Vendor-specific properties worth showing (Aperio header fields, …). */
+  properties: Record<string, string>;
+}
+
+/** An open image: metadata plus region reads at any level. */
+export interface ImageSource {
+  readonly info: ImageInfo;
+  /** Pixels of `level` in the rectangle (level pixels, inside the level), native sample type. */
+  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster>;
+  /** A whole associated image (thumbnail, label, macro) as 8-bit pixels. */
+  readAssociated(name: string): Promise<Raster8>;
+  /** Releases file handles. */
+  close(): Promise<void>;
+}
+
+/** Reads regions of the levels a file stores. */
+export interface StoredLevelReader {
+  readStored(level: number, x: number, y: number, w: number, h: number): Promise<Raster>;
+}
+
+/** Derived levels whose whole raster is at most this many pixels are computed once and kept. */
+const MATERIALIZE_MAX_PIXELS = 2048 * 2048;
+/** Materialized derived levels, per process, bounded in bytes. */
+const derivedCache = new LruCache<string, Promise<Raster8>>(256 * 1024 * 1024);
+
+/** `levels` extended with derived levels down to a longer side of 256 px. */
+export function withDerivedLevels(stored: LevelInfo[], l0Width: number, l0Height: number): LevelInfo[] {
+  const coarsest = stored[stored.length - 1];
+  const derived = derivedLevelSizes(l0Width, l0Height, coarsest).map((l) => ({
+    ...l,
+    tileWidth: 256,
+    tileHeight: 256,
+    stored: false,
+  }));
+  return [...stored, ...derived];
+}
+
+/**
+ * Region reads over stored and derived levels. A derived level reads the 2× region of the level before
+ * it and halves it; small derived levels are computed whole once (keyed by `cacheKey`) and cropped.
+ * Derived levels are 8-bit (sources of other types are rendered by type range first).
+ */
+export async function readLevelRegion(
+  reader: StoredLevelReader,
+  levels: readonly LevelInfo[],
+  cacheKey: string,
+  level: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+): Promise<Raster> {
+  const info = levels[level];
+  if (info.stored) return reader.readStored(level, x, y, w, h);
+  if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {
+    const key = `${cacheKey}#${level}`;
+    let whole = derivedCache.get(key);
+    if (!whole) {
+      whole = derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height);
+      derivedCache.set(key, whole, info.width * info.height * 4);
+      whole.catch(() => derivedCache.delete(key));
+    }
+    return cropRaster(await whole, x, y, w, h);
+  }
+  return derive(reader, levels, cacheKey, level, x, y, w, h);
+}
+
+async function derive(
+  reader: StoredLevelReader,
+  levels: readonly LevelInfo[],
+  cacheKey: string,
+  level: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+): Promise<Raster8> {
+  const finer = levels[level - 1];
+  const fx = 2 * x, fy = 2 * y;
+  const fw = Math.min(2 * w, finer.width - fx), fh = Math.min(2 * h, finer.height - fy);
+  const src = toUint8(await readLevelRegion(reader, levels, cacheKey, level - 1, fx, fy, fw, fh));
+  return downsample2x(src);
+}

@@ -1,0 +1,400 @@
+/**
+ * Tiled and stripped TIFF / BigTIFF sources (generic pyramids, Aperio SVS, COG) through geotiff: geotiff
+ * parses the IFDs and fetches only the tiles a region needs; decoding goes through `decoders.ts`, and
+ * decoded blocks are kept in a per-process LRU so neighbouring tiles reuse one decode.
+ */
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from "geotiff";
+import { corruptSource, HttpError, notFound, tooLarge, unsupportedSource } from "../errors.ts";
+import { decoderFor, SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
+import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
+import { readLevelRegion, withDerivedLevels } from "./source.ts";
+import { arrayTypeFor, type PixelType, pixelTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
+import { LruCache } from "../cache/lru.ts";
+
+/** Decoded blocks (tiles or strips), shared by every TIFF open in this process. */
+const blockCache = new LruCache<string, Promise<ArrayBufferLike>>(192 * 1024 * 1024);
+
+interface IfdEntry {
+  index: number;
+  image: GeoTIFFImage;
+  width: number;
+  height: number;
+  tiled: boolean;
+  blockWidth: number;
+  blockHeight: number;
+  spp: number;
+  type: PixelType;
+  compression: number;
+  photometric: number;
+  planar: number;
+  description: string;
+  subfileType: number;
+  predictor: number;
+  jpegTables?: Uint8Array;
+  decoder?: Promise<TileDecoder>;
+}
+
+type FileDirectory = ReturnType<GeoTIFFImage["getFileDirectory"]>;
+
+async function tag(fd: FileDirectory, name: string): Promise<unknown> {
+  // deno-lint-ignore no-explicit-any
+  const f = fd as any;
+  if (!f.hasTag(name)) return undefined;
+  return await f.loadValue(name);
+}
+
+const num = (v: unknown, dflt: number): number => {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) return Number((v as ArrayLike<number>)[0]);
+  return dflt;
+};
+
+/** Options for opening a TIFF. */
+export interface TiffOpenOptions {
+  /** Refuse single-level stripped images larger than this many pixels (413). */
+  maxPixels: number;
+  /** Cache key for this file version (decoded blocks and derived levels live under it). */
+  cacheKey: string;
+}
+
+/** Opens a TIFF file as an `ImageSource`; 415 for unsupported layouts, 422 for corrupt files. */
+export async function openTiff(path: string, opts: TiffOpenOptions): Promise<ImageSource> {
+  let tiff: GeoTIFF;
+  try {
+    tiff = await fromFile(path);
+  } catch (err) {
+    throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
+  }
+  try {
+    return await TiffSource.create(tiff, opts);
+  } catch (err) {
+    await tiff.close?.();
+    if (err instanceof HttpError) throw err;
+    throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
+  }
+}
+
+class TiffSource implements ImageSource {
+  private constructor(
+    private tiff: GeoTIFF,
+    readonly info: ImageInfo,
+    private levelIfds: IfdEntry[],
+    private associatedIfds: Map<string, IfdEntry>,
+    private cacheKey: string,
+  ) {}
+
+  static async create(tiff: GeoTIFF, opts: TiffOpenOptions): Promise<TiffSource> {
+    const count = await tiff.getImageCount();
+    const ifds: IfdEntry[] = [];
+    for (let i = 0; i < count; i++) ifds.push(await readIfd(tiff, i));
+    const main = ifds[0];
+    const aperio = main.description.startsWith("Aperio");
+
+    // Sort IFDs into pyramid levels and associated images.
+    const levelIfds: IfdEntry[] = [main];
+    const associated = new Map<string, IfdEntry>();
+    for (const e of ifds.slice(1)) {
+      const desc = e.description.toLowerCase();
+      if (aperio) {
+        if (/\blabel\b/.test(desc)) associated.set("label", e);
+        else if (/\bmacro\b/.test(desc)) associated.set("macro", e);
+        else if (e.index === 1 && !e.tiled) associated.set("thumbnail", e);
+        else if (e.tiled) levelIfds.push(e);
+        continue;
+      }
+      const reduced = (e.subfileType & 1) === 1;
+      if ((reduced || e.tiled) && e.spp === main.spp && e.type === main.type && e.width < main.width) {
+        levelIfds.push(e);
+      }
+    }
+    levelIfds.sort((a, b) => b.width - a.width);
+    const levels: IfdEntry[] = [];
+    for (const e of levelIfds) {
+      const prev = levels[levels.length - 1];
+      if (!prev || (e.width < prev.width && e.height <= prev.height)) levels.push(e);
+    }
+    for (const e of [...levels, ...associated.values()]) checkSupported(e);
+    if (levels.length === 1 && !main.tiled && main.width * main.height > opts.maxPixels) {
+      throw tooLarge(`image of ${main.width}×${main.height} pixels exceeds MAX_PIXELS (${opts.maxPixels})`);
+    }
+
+    const stored: LevelInfo[] = levels.map((e) => ({
+      width: e.width,
+      height: e.height,
+      downsampleX: main.width / e.width,
+      downsampleY: main.height / e.height,
+      tileWidth: e.blockWidth,
+      tileHeight: e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height),
+      stored: true,
+    }));
+    const properties: Record<string, string> = {};
+    let mpp: ImageInfo["mpp"];
+    if (aperio) {
+      for (const part of main.description.split("|").slice(1)) {
+        const m = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(part);
+        if (m) properties[`aperio.${m[1]}`] = m[2];
+      }
+      const v = Number(properties["aperio.MPP"]);
+      if (v > 0) mpp = { x: v, y: v };
+    } else {
+      const fd = main.image.getFileDirectory();
+      const unit = num(await tag(fd, "ResolutionUnit"), 2);
+      const xr = rational(await tag(fd, "XResolution")), yr = rational(await tag(fd, "YResolution"));
+      // Only microscopy-scale resolutions: writers put 72 dpi (352 µm) in files that have no real scale.
+      const scale = unit === 3 ? 10000 : unit === 2 ? 25400 : 0;
+      if (scale && xr > 0 && yr > 0 && scale / xr < 50) mpp = { x: scale / xr, y: scale / yr };
+    }
+    const info: ImageInfo = {
+      format: aperio ? "svs" : "tiff",
+      width: main.width,
+      height: main.height,
+      channels: main.spp,
+      pixelType: main.type,
+      levels: withDerivedLevels(stored, main.width, main.height),
+      compression: SUPPORTED_COMPRESSIONS[main.compression],
+      mpp,
+      associated: [...associated.keys()],
+      properties,
+    };
+    return new TiffSource(tiff, info, levels, associated, opts.cacheKey);
+  }
+
+  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h);
+  }
+
+  /** Reads a rectangle of a stored level by assembling its decoded blocks. */
+  async readStored(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
+    return await this.readIfdRegion(this.levelIfds[level], x, y, w, h);
+  }
+
+  async readAssociated(name: string): Promise<Raster8> {
+    const e = this.associatedIfds.get(name);
+    if (!e) throw notFound(`no associated image "${name}"`);
+    return toUint8(await this.readIfdRegion(e, 0, 0, e.width, e.height));
+  }
+
+  async close(): Promise<void> {
+    await this.tiff.close?.();
+  }
+
+  private async readIfdRegion(e: IfdEntry, x: number, y: number, w: number, h: number): Promise<Raster> {
+    if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > e.width || y + h > e.height) {
+      throw new RangeError(`region ${x},${y},${w},${h} outside ${e.width}×${e.height}`);
+    }
+    const ch = e.spp;
+    const Ctor = arrayTypeFor(e.type);
+    const out = new Ctor(w * h * ch);
+    const bw = e.blockWidth, bh = e.blockHeight;
+    const tx0 = Math.floor(x / bw), tx1 = Math.floor((x + w - 1) / bw);
+    const ty0 = Math.floor(y / bh), ty1 = Math.floor((y + h - 1) / bh);
+    const jobs: Promise<void>[] = [];
+    for (let ty = ty0; ty <= ty1; ty++) {
+      for (let tx = tx0; tx <= tx1; tx++) {
+        jobs.push((async () => {
+          const block = await this.block(e, tx, ty);
+          // Intersection of the block and the region, in image pixels.
+          const bx0 = tx * bw, by0 = ty * bh;
+          const ix0 = Math.max(x, bx0), ix1 = Math.min(x + w, bx0 + bw);
+          const iy0 = Math.max(y, by0), iy1 = Math.min(y + h, by0 + bh);
+          const rowLen = (ix1 - ix0) * ch;
+          for (let iy = iy0; iy < iy1; iy++) {
+            const from = ((iy - by0) * bw + (ix0 - bx0)) * ch;
+            // deno-lint-ignore no-explicit-any
+            out.set((block as any).subarray(from, from + rowLen), ((iy - y) * w + (ix0 - x)) * ch);
+          }
+        })());
+      }
+    }
+    await Promise.all(jobs);
+    return { width: w, height: h, channels: ch, type: e.type, data: out };
+  }
+
+  /** One decoded block as a typed array of `blockWidth × blockHeight × spp` samples (interleaved). */
+  private async block(e: IfdEntry, tx: number, ty: number) {
+    const key = `${this.cacheKey}|${e.index}|${tx}|${ty}`;
+    let p = blockCache.get(key);
+    if (!p) {
+      p = this.decodeBlock(e, tx, ty);
+      const bytes = e.blockWidth * e.blockHeight * e.spp * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
+      blockCache.set(key, p, bytes);
+      p.catch(() => blockCache.delete(key));
+    }
+    const buf = await p;
+    return new (arrayTypeFor(e.type))(buf as ArrayBuffer);
+  }
+
+  private async decodeBlock(e: IfdEntry, tx: number, ty: number): Promise<ArrayBufferLike> {
+    e.decoder ??= decoderFor(decoderParams(e));
+    const decoder = await e.decoder;
+    const bytesPer = arrayTypeFor(e.type).BYTES_PER_ELEMENT;
+    const blockH = e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height - ty * e.blockHeight);
+    const need = e.blockWidth * e.blockHeight * e.spp * bytesPer;
+    const samples = e.planar === 2 ? e.spp : 1;
+    const parts: ArrayBufferLike[] = [];
+    for (let s = 0; s < samples; s++) {
+      let data: ArrayBufferLike;
+      try {
+        ({ data } = await e.image.getTileOrStrip(tx, ty, s, decoder as never));
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw corruptSource(`tile ${tx},${ty} does not decode: ${(err as Error).message}`);
+      }
+      const partNeed = e.blockWidth * blockH * (need / (e.blockWidth * e.blockHeight)) / samples;
+      if (data.byteLength < partNeed) {
+        throw corruptSource(`tile ${tx},${ty} is truncated (${data.byteLength} of ${partNeed} bytes)`);
+      }
+      parts.push(data);
+    }
+    let out: Uint8Array;
+    if (samples === 1) {
+      out = new Uint8Array(need);
+      out.set(new Uint8Array(parts[0], 0, Math.min(parts[0].byteLength, need)));
+    } else {
+      // Planar (separate) samples: interleave.
+      const Ctor = arrayTypeFor(e.type);
+      const inter = new Ctor(e.blockWidth * e.blockHeight * e.spp);
+      const planes = parts.map((b) => new Ctor(b as ArrayBuffer));
+      const n = e.blockWidth * blockH;
+      for (let s = 0; s < samples; s++) for (let i = 0; i < n; i++) inter[i * samples + s] = planes[s][i];
+      out = new Uint8Array(inter.buffer);
+    }
+    // Decoders return samples in file byte order; the typed arrays read native (little-endian) order.
+    // deno-lint-ignore no-explicit-any
+    if (bytesPer > 1 && !(e.image as any).littleEndian && !isWasmDecoded(e.compression)) swapBytes(out, bytesPer);
+    return out.buffer;
+  }
+}
+
+function isWasmDecoded(c: number) {
+  return c === 7 || c === 50001 || c === 33003 || c === 33005;
+}
+
+function swapBytes(b: Uint8Array, n: number) {
+  for (let i = 0; i + n <= b.length; i += n) {
+    for (let a = i, z = i + n - 1; a < z; a++, z--) {
+      const t = b[a];
+      b[a] = b[z];
+      b[z] = t;
+    }
+  }
+}
+
+function rational(v: unknown): number {
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    const a = v as ArrayLike<number>;
+    return a.length >= 2 && a[1] ? a[0] / a[1] : Number(a[0]);
+  }
+  return typeof v === "number" ? v : 0;
+}
+
+/**
+ * geotiff 3.0.5's lazily loaded arrays (`DeferredArray`) read their values little-endian whatever the
+ * file's byte order, so big-endian TIFFs get wrong tile offsets and byte counts. For big-endian files we
+ * read those arrays ourselves and hand geotiff the values.
+ */
+async function fixBigEndianArrays(tiff: GeoTIFF, fd: FileDirectory) {
+  // deno-lint-ignore no-explicit-any
+  const f = fd as any;
+  // deno-lint-ignore no-explicit-any
+  if ((tiff as any).littleEndian || !(f.deferredArrays instanceof Map)) return;
+  for (const [tagId, arr] of [...f.deferredArrays.entries()]) {
+    const size: number = arr.itemSize;
+    // deno-lint-ignore no-explicit-any
+    const [bytes] = await (tiff as any).source.fetch([{ offset: arr.arrayOffset, length: size * arr.length }]);
+    const dv = new DataView(bytes);
+    const values = size === 8
+      ? new Float64Array(arr.length)
+      : size === 4
+      ? new Uint32Array(arr.length)
+      : new Uint16Array(arr.length);
+    for (let i = 0; i < arr.length; i++) {
+      values[i] = size === 8
+        ? Number(dv.getBigUint64(i * 8, false))
+        : size === 4
+        ? dv.getUint32(i * 4, false)
+        : size === 2
+        ? dv.getUint16(i * 2, false)
+        : dv.getUint8(i);
+    }
+    f.actualizedFields.set(tagId, values);
+    f.deferredArrays.delete(tagId);
+  }
+}
+
+async function readIfd(tiff: GeoTIFF, index: number): Promise<IfdEntry> {
+  const image = await tiff.getImage(index);
+  const fd = image.getFileDirectory();
+  await fixBigEndianArrays(tiff, fd);
+  const bps = await tag(fd, "BitsPerSample");
+  const bits = num(bps, 1);
+  const sampleFormat = num(await tag(fd, "SampleFormat"), 1);
+  const spp = num(await tag(fd, "SamplesPerPixel"), 1);
+  const compression = num(await tag(fd, "Compression"), 1);
+  const photometric = num(await tag(fd, "PhotometricInterpretation"), spp >= 3 ? 2 : 1);
+  const planar = num(await tag(fd, "PlanarConfiguration"), 1);
+  const description = String(await tag(fd, "ImageDescription") ?? "");
+  const subfileType = num(await tag(fd, "NewSubfileType"), 0);
+  const predictor = num(await tag(fd, "Predictor"), 1);
+  const tables = await tag(fd, "JPEGTables");
+  const type = pixelTypeFor(sampleFormat, bits);
+  if (!type) throw unsupportedSource(`unsupported sample type: ${bits}-bit, SampleFormat ${sampleFormat}`);
+  if (Array.isArray(bps) || ArrayBuffer.isView(bps)) {
+    const all = Array.from(bps as ArrayLike<number>);
+    if (all.some((b) => b !== bits)) throw unsupportedSource(`mixed bits per sample: ${all.join(",")}`);
+  }
+  return {
+    index,
+    image,
+    width: image.getWidth(),
+    height: image.getHeight(),
+    tiled: image.isTiled,
+    blockWidth: image.getTileWidth(),
+    // RowsPerStrip may be 2^32-1 ("one strip"): a strip is never taller than the image.
+    blockHeight: image.isTiled ? image.getTileHeight() : Math.min(image.getTileHeight(), image.getHeight()),
+    spp,
+    type,
+    compression,
+    photometric,
+    planar,
+    description,
+    subfileType,
+    predictor,
+    jpegTables: tables ? new Uint8Array(tables as ArrayLike<number>) : undefined,
+  };
+}
+
+function checkSupported(e: IfdEntry) {
+  if (!(e.compression in SUPPORTED_COMPRESSIONS)) {
+    const names: Record<number, string> = { 6: "old-style JPEG", 34712: "JPEG 2000" };
+    throw unsupportedSource(
+      `unsupported TIFF compression: ${names[e.compression] ?? "compression " + e.compression} (${e.compression})`,
+    );
+  }
+  if (e.photometric === 3) throw unsupportedSource("palette-colour TIFF is not supported");
+  if (e.photometric === 5) throw unsupportedSource("CMYK TIFF is not supported");
+  if (e.photometric === 6 && e.compression !== 7) throw unsupportedSource("YCbCr TIFF without JPEG is not supported");
+  if (e.photometric > 6 && e.photometric !== 32844) {
+    throw unsupportedSource(`photometric interpretation ${e.photometric} is not supported`);
+  }
+  if (e.spp < 1 || e.spp > 16) throw unsupportedSource(`${e.spp} samples per pixel`);
+  if (e.width < 1 || e.height < 1) throw corruptSource("image has no pixels");
+}
+
+function decoderParams(e: IfdEntry) {
+  const bits = arrayTypeFor(e.type).BYTES_PER_ELEMENT * 8;
+  const spp = e.planar === 2 ? 1 : e.spp;
+  return {
+    compression: e.compression,
+    tileWidth: e.blockWidth,
+    tileHeight: e.blockHeight,
+    samplesPerPixel: spp,
+    bitsPerSample: Array(spp).fill(bits),
+    planarConfiguration: e.planar,
+    predictor: e.predictor,
+    photometric: e.photometric,
+    jpegTables: e.jpegTables,
+  };
+}
