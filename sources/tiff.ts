@@ -30,6 +30,7 @@ interface IfdEntry {
   description: string;
   subfileType: number;
   predictor: number;
+  sampleFormat: number;
   jpegTables?: Uint8Array;
   decoder?: Promise<TileDecoder>;
 }
@@ -88,7 +89,7 @@ class TiffSource implements ImageSource {
   static async create(tiff: GeoTIFF, opts: TiffOpenOptions): Promise<TiffSource> {
     const count = await tiff.getImageCount();
     const ifds: IfdEntry[] = [];
-    for (let i = 0; i < count; i++) ifds.push(await readIfd(tiff, i));
+    for (let i = 0; i < count; i++) ifds.push(await readIfd(tiff, i, ifds[0]));
     const main = ifds[0];
     const aperio = main.description.startsWith("Aperio");
 
@@ -324,13 +325,15 @@ async function fixBigEndianArrays(tiff: GeoTIFF, fd: FileDirectory) {
   }
 }
 
-async function readIfd(tiff: GeoTIFF, index: number): Promise<IfdEntry> {
+async function readIfd(tiff: GeoTIFF, index: number, main?: IfdEntry): Promise<IfdEntry> {
   const image = await tiff.getImage(index);
   const fd = image.getFileDirectory();
   await fixBigEndianArrays(tiff, fd);
   const bps = await tag(fd, "BitsPerSample");
   const bits = num(bps, 1);
-  const sampleFormat = num(await tag(fd, "SampleFormat"), 1);
+  // libvips writes reduced-resolution IFDs without SampleFormat: those of the main IFD's depth inherit its format.
+  const inherit = main && arrayTypeFor(main.type).BYTES_PER_ELEMENT * 8 === bits ? main.sampleFormat : 1;
+  const sampleFormat = num(await tag(fd, "SampleFormat"), inherit);
   const spp = num(await tag(fd, "SamplesPerPixel"), 1);
   const compression = num(await tag(fd, "Compression"), 1);
   const photometric = num(await tag(fd, "PhotometricInterpretation"), spp >= 3 ? 2 : 1);
@@ -362,6 +365,7 @@ async function readIfd(tiff: GeoTIFF, index: number): Promise<IfdEntry> {
     description,
     subfileType,
     predictor,
+    sampleFormat,
     jpegTables: tables ? new Uint8Array(tables as ArrayLike<number>) : undefined,
   };
 }
