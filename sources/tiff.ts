@@ -62,6 +62,7 @@ export interface TiffOpenOptions {
 
 /** Opens a TIFF file as an `ImageSource`; 415 for unsupported layouts, 422 for corrupt files. */
 export async function openTiff(path: string, opts: TiffOpenOptions): Promise<ImageSource> {
+  const fileSize = await checkFirstIfd(path);
   let tiff: GeoTIFF;
   try {
     tiff = await fromFile(path);
@@ -69,11 +70,40 @@ export async function openTiff(path: string, opts: TiffOpenOptions): Promise<Ima
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
   try {
-    return await TiffSource.create(tiff, opts);
+    return await TiffSource.create(tiff, { ...opts, fileSize });
   } catch (err) {
     await tiff.close?.();
     if (err instanceof HttpError) throw err;
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * 422 when the file ends inside its header or first IFD (a truncated download): geotiff would read
+ * zeros past the end and report nonsense tags.
+ */
+async function checkFirstIfd(path: string): Promise<number> {
+  const file = await Deno.open(path);
+  try {
+    const size = (await file.stat()).size;
+    const head = new Uint8Array(16);
+    const n = await file.read(head) ?? 0;
+    const le = head[0] === 0x49;
+    const dv = new DataView(head.buffer);
+    const big = dv.getUint16(2, le) === 43;
+    if (n < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
+    const ifd = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
+    const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12;
+    if (ifd + countBytes > size) throw corruptSource("truncated TIFF: the first IFD lies past the end of the file");
+    const c = new Uint8Array(countBytes);
+    await file.seek(ifd, Deno.SeekMode.Start);
+    await file.read(c);
+    const cv = new DataView(c.buffer);
+    const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
+    if (ifd + countBytes + count * entryBytes > size) throw corruptSource("truncated TIFF: the first IFD is cut off");
+    return size;
+  } finally {
+    file.close();
   }
 }
 
@@ -84,9 +114,10 @@ class TiffSource implements ImageSource {
     private levelIfds: IfdEntry[],
     private associatedIfds: Map<string, IfdEntry>,
     private cacheKey: string,
+    private fileSize: number,
   ) {}
 
-  static async create(tiff: GeoTIFF, opts: TiffOpenOptions): Promise<TiffSource> {
+  static async create(tiff: GeoTIFF, opts: TiffOpenOptions & { fileSize: number }): Promise<TiffSource> {
     const count = await tiff.getImageCount();
     const ifds: IfdEntry[] = [];
     for (let i = 0; i < count; i++) ifds.push(await readIfd(tiff, i, ifds[0]));
@@ -159,7 +190,7 @@ class TiffSource implements ImageSource {
       associated: [...associated.keys()],
       properties,
     };
-    return new TiffSource(tiff, info, levels, associated, opts.cacheKey);
+    return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize);
   }
 
   readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
@@ -227,6 +258,19 @@ class TiffSource implements ImageSource {
     return new (arrayTypeFor(e.type))(buf as ArrayBuffer);
   }
 
+  /** 422 when a block's bytes lie past the end of the file (a truncated file). */
+  private async checkBlockInFile(e: IfdEntry, index: number, tx: number, ty: number) {
+    const fd = e.image.getFileDirectory() as unknown as {
+      loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
+    };
+    const [offTag, cntTag] = e.tiled ? ["TileOffsets", "TileByteCounts"] : ["StripOffsets", "StripByteCounts"];
+    const offset = Number(await fd.loadValueIndexed(offTag, index));
+    const count = Number(await fd.loadValueIndexed(cntTag, index));
+    if (!(offset + count <= this.fileSize)) {
+      throw corruptSource(`truncated TIFF: tile ${tx},${ty} ends at byte ${offset + count}, the file at ${this.fileSize}`);
+    }
+  }
+
   private async decodeBlock(e: IfdEntry, tx: number, ty: number): Promise<ArrayBufferLike> {
     e.decoder ??= decoderFor(decoderParams(e));
     const decoder = await e.decoder;
@@ -235,7 +279,9 @@ class TiffSource implements ImageSource {
     const need = e.blockWidth * e.blockHeight * e.spp * bytesPer;
     const samples = e.planar === 2 ? e.spp : 1;
     const parts: ArrayBufferLike[] = [];
+    const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);
     for (let s = 0; s < samples; s++) {
+      await this.checkBlockInFile(e, s * perRow * perCol + ty * perRow + tx, tx, ty);
       let data: ArrayBufferLike;
       try {
         ({ data } = await e.image.getTileOrStrip(tx, ty, s, decoder as never));
