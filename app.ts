@@ -23,10 +23,13 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** The backend named by the configuration (`auto`: workers where `Worker` exists, else inline). */
-export function createBackend(config: Config): TileBackend {
-  const wantWorkers = config.backend === "workers" || (config.backend === "auto" && workersAvailable());
-  if (wantWorkers && !workersAvailable()) throw new Error("BACKEND=workers, but this runtime has no Worker");
+/**
+ * The backend named by the configuration (`auto`: workers where `Worker` exists, else inline, as on
+ * Deno Deploy). `hasWorker` is the runtime's answer, injectable for tests.
+ */
+export function createBackend(config: Config, hasWorker = workersAvailable()): TileBackend {
+  const wantWorkers = config.backend === "workers" || (config.backend === "auto" && hasWorker);
+  if (wantWorkers && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
   return wantWorkers ? new WorkerPool({ size: config.workers }) : new InlineBackend();
 }
 

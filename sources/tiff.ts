@@ -267,7 +267,9 @@ class TiffSource implements ImageSource {
     const offset = Number(await fd.loadValueIndexed(offTag, index));
     const count = Number(await fd.loadValueIndexed(cntTag, index));
     if (!(offset + count <= this.fileSize)) {
-      throw corruptSource(`truncated TIFF: tile ${tx},${ty} ends at byte ${offset + count}, the file at ${this.fileSize}`);
+      throw corruptSource(
+        `truncated TIFF: tile ${tx},${ty} ends at byte ${offset + count}, the file at ${this.fileSize}`,
+      );
     }
   }
 

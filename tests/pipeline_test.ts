@@ -29,7 +29,9 @@ Deno.test("resample: a 2× shrink is the 2× area average; unit scale is a crop"
   // An integer offset at unit scale copies pixels.
   const crop = resample(img, 10, 20, 100, 50, 100, 50);
   for (const [x, y] of [[0, 0], [99, 49], [37, 11]]) {
-    for (let c = 0; c < 3; c++) assertEquals(crop.data[(y * 100 + x) * 3 + c], img.data[((20 + y) * 600 + 10 + x) * 3 + c]);
+    for (let c = 0; c < 3; c++) {
+      assertEquals(crop.data[(y * 100 + x) * 3 + c], img.data[((20 + y) * 600 + 10 + x) * 3 + c]);
+    }
   }
 });
 
@@ -76,11 +78,13 @@ Deno.test("PNG encoder: gray, gray+alpha, RGB, RGBA, 1-bit and indexed decode ba
     const back = await pngDecode(png.slice().buffer);
     const rgba = new Uint8Array(back.data.buffer);
     for (let i = 0; i < r.width * r.height; i += 97) {
-      const px = r.channels === 1 || r.channels === 2 ? [r.data[i * r.channels], r.data[i * r.channels], r.data[i * r.channels]] : [
-        r.data[i * r.channels],
-        r.data[i * r.channels + 1],
-        r.data[i * r.channels + 2],
-      ];
+      const px = r.channels === 1 || r.channels === 2
+        ? [r.data[i * r.channels], r.data[i * r.channels], r.data[i * r.channels]]
+        : [
+          r.data[i * r.channels],
+          r.data[i * r.channels + 1],
+          r.data[i * r.channels + 2],
+        ];
       assertEquals([rgba[i * 4], rgba[i * 4 + 1], rgba[i * 4 + 2]], px, `colour type ${colorType} pixel ${i}`);
     }
   }
@@ -171,8 +175,14 @@ Deno.test("renderTile: a full-resolution PNG tile is the source region exactly",
     }
   }
   // Downsampled tiles read the coarsest sufficient level: boxes.tiff stores 150×125 at level 1.
-  assertEquals(planRead(source.info, { ...req, region: { x: 0, y: 0, w: 300, h: 250 }, outWidth: 150, outHeight: 125 })!.level, 1);
-  assertEquals(planRead(source.info, { ...req, region: { x: 0, y: 0, w: 300, h: 250 }, outWidth: 151, outHeight: 126 })!.level, 0);
+  assertEquals(
+    planRead(source.info, { ...req, region: { x: 0, y: 0, w: 300, h: 250 }, outWidth: 150, outHeight: 125 })!.level,
+    1,
+  );
+  assertEquals(
+    planRead(source.info, { ...req, region: { x: 0, y: 0, w: 300, h: 250 }, outWidth: 151, outHeight: 126 })!.level,
+    0,
+  );
 });
 
 Deno.test("canonical request: equal pixels give equal keys; quality ignored for PNG; bad ops are 400", () => {
@@ -187,7 +197,10 @@ Deno.test("canonical request: equal pixels give equal keys; quality ignored for 
     quality: 0,
   };
   assertEquals(canonicalTileRequest(base), "a%2Fb.svs@1-2/0,0,512,512/256x256/none/png");
-  assertEquals(canonicalTileRequest({ ...base, format: "jpeg", quality: 80 }), "a%2Fb.svs@1-2/0,0,512,512/256x256/none/jpeg:80");
+  assertEquals(
+    canonicalTileRequest({ ...base, format: "jpeg", quality: 80 }),
+    "a%2Fb.svs@1-2/0,0,512,512/256x256/none/jpeg:80",
+  );
   assertEquals(parseOpSpec(new URLSearchParams("op=gray")), { name: "gray", params: {} });
   try {
     parseOpSpec(new URLSearchParams("op=sharpen"));

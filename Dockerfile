@@ -1,0 +1,14 @@
+# edgetile: the official Deno image, a non-root user, and the same least-privilege permissions as
+# `deno task start` (the task itself is the command).
+FROM denoland/deno:2.9.6
+
+WORKDIR /app
+COPY deno.json deno.lock ./
+RUN deno install --frozen
+COPY . .
+RUN deno cache server.ts main.ts workers/tile_worker.ts
+
+USER deno
+ENV PORT=8000 IMAGES_DIR=./samples
+EXPOSE 8000
+CMD ["task", "start"]

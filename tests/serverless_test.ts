@@ -1,0 +1,95 @@
+/**
+ * The Deno Deploy shape: `deno serve main.ts` (default export `fetch`) with workers disabled and FFI
+ * denied. The inline backend and the WASM / pure-JS codecs must serve every route.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { jpegSize, pngHeader, SAMPLES } from "./helpers.ts";
+import { createBackend } from "../app.ts";
+import { loadConfig } from "../config.ts";
+
+Deno.test("BACKEND=auto picks workers where Worker exists and inline where it does not (Deno Deploy)", async () => {
+  const config = loadConfig({ BACKEND: "auto", WORKERS: "1" });
+  const onDeploy = createBackend(config, false);
+  assertEquals(onDeploy.name, "inline");
+  await onDeploy.close();
+  const local = createBackend(config, true);
+  assertEquals(local.name, "workers");
+  await local.close();
+  let refused = false;
+  try {
+    createBackend(loadConfig({ BACKEND: "workers" }), false);
+  } catch {
+    refused = true;
+  }
+  assert(refused, "BACKEND=workers without Worker is a start-up error");
+});
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("deno serve main.ts, workers disabled (inline backend), --deny-ffi: every route serves", opts, async () => {
+  const port = freePort();
+  const root = new URL("..", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "serve",
+      "--quiet",
+      `--port=${port}`,
+      "--host=127.0.0.1",
+      "--deny-ffi",
+      `--allow-read=${root}`,
+      "--allow-env",
+      "main.ts",
+    ],
+    cwd: root,
+    env: { BACKEND: "inline", IMAGES_DIR: SAMPLES },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    let up = false;
+    for (let i = 0; i < 150 && !up; i++) {
+      try {
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+        await res.body?.cancel();
+        up = res.ok;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert(up, "server came up");
+    const health = await (await fetch(`${url}/health`)).json();
+    assertEquals(health.backend, "inline");
+    const checks: [string, string, (b: Uint8Array) => unknown][] = [
+      ["/dzi/CMU-1-Small-Region.svs_files/12/2_3.jpeg", "image/jpeg", (b) => assertEquals(jpegSize(b), [256, 256])],
+      [
+        "/dzi/CMU-1-Small-Region.svs_files/11/0_0.png?op=gray",
+        "image/png",
+        (b) => assertEquals(pngHeader(b).colorType, 0),
+      ],
+      ["/dzi/coffee.png_files/9/0_0.webp", "image/webp", (b) => assert(b.length > 100)],
+      ["/xyz/rocket.jpg/1/1/0.png", "image/png", (b) => assertEquals(pngHeader(b).width, 256)],
+      ["/thumbnail/CMU-1-Small-Region.svs.jpg?width=128", "image/jpeg", (b) => assertEquals(jpegSize(b)[0], 128)],
+      ["/images/CMU-1-Small-Region.svs/associated/label.jpg", "image/jpeg", (b) => assert(b.length > 100)],
+      ["/images", "application/json", (b) => assertEquals(JSON.parse(new TextDecoder().decode(b)).images.length, 3)],
+    ];
+    for (const [path, type, check] of checks) {
+      const res = await fetch(url + path);
+      const body = new Uint8Array(await res.arrayBuffer());
+      assertEquals(res.status, 200, `${path}: ${new TextDecoder().decode(body.slice(0, 200))}`);
+      assert(res.headers.get("content-type")?.startsWith(type), path);
+      if (res.headers.has("x-backend")) assertEquals(res.headers.get("x-backend"), "inline");
+      check(body);
+    }
+  } finally {
+    child.kill();
+    await child.status;
+  }
+});
