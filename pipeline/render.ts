@@ -89,6 +89,7 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   };
   const op = getOp(req.op.name);
   if (op.halo(req.op.params) > 0) throw notImplemented(`op "${op.name}" needs neighbourhood reads`);
+  if (req.associated) return await renderAssociated(source, req);
   const plan = planRead(source.info, req);
   let inner: OpOutput | null = null;
   if (plan) {
@@ -103,6 +104,28 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   const bytes = await encodeOutput(output, req.format, req.quality);
   lap("encode");
   return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings };
+}
+
+/** The associated-image variant: read the whole image, then the same resample → op → encode steps. */
+async function renderAssociated(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = now - t;
+    t = now;
+  };
+  const whole = await source.readAssociated(req.associated!);
+  lap("read");
+  const { x, y, w, h } = req.region;
+  const resampled = resample(whole, x, y, w, h, req.outWidth, req.outHeight);
+  lap("resample");
+  const out = getOp(req.op.name).apply(resampled, req.op.params);
+  lap("op");
+  const flat = req.format === "jpeg" && !out.palette ? { ...out, raster: flattenAlpha(out.raster) } : out;
+  const bytes = await encodeOutput(flat, req.format, req.quality);
+  lap("encode");
+  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out.resolved, timings };
 }
 
 /**

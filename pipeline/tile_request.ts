@@ -27,6 +27,11 @@ export interface TileRequest {
   format: TileFormat;
   /** 1..100 for JPEG and WebP; ignored (and dropped from the key) for PNG. */
   quality: number;
+  /**
+   * An associated image (Aperio `thumbnail`, `label`, `macro`) instead of the pyramid; `region` is then
+   * in that image's pixels.
+   */
+  associated?: string;
 }
 
 /** MIME type of each output format. */
@@ -55,7 +60,6 @@ export function canonicalOp(op: OpSpec): string {
 export function canonicalTileRequest(r: TileRequest): string {
   const { x, y, w, h } = r.region;
   const fmt = r.format === "png" ? "png" : `${r.format}:${r.quality}`;
-  return `${encodeURIComponent(r.image)}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${
-    canonicalOp(r.op)
-  }/${fmt}`;
+  const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
+  return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${canonicalOp(r.op)}/${fmt}`;
 }

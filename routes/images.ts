@@ -1,19 +1,19 @@
 /**
  * Image metadata: `GET /images` (every image: id, size, levels, format, URLs), `GET /images/{id}` (levels
  * with sizes and downsamples, tile size, pixel type, MPP, associated images, Deep Zoom and XYZ
- * geometry) and `GET /images/{id}/associated/{name}.{jpg|png|webp}` (Aperio thumbnail, label, macro).
+ * geometry) and `GET /images/{id}/associated/{name}.{jpg|png|webp}?width=&height=` (Aperio thumbnail,
+ * label, macro; full size unless a box is given), computed by the same pipeline as tiles.
  */
 import { Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
-import { encodeOutput } from "../pipeline/encode.ts";
-import { CONTENT_TYPES, formatFromExtension } from "../pipeline/tile_request.ts";
+import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import type { AppContext } from "./context.ts";
 import { deepZoomFor } from "./dzi.ts";
-import { decodeId, parseTileOptions, rawPath } from "./tile_response.ts";
-import { SourceCache } from "../sources/source_cache.ts";
+import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+import { parseBox, thumbnailSize } from "./thumbnail.ts";
 
 const INFO_PATH = /^\/images\/([^/]+)$/;
 const ASSOCIATED_PATH = /^\/images\/([^/]+)\/associated\/([a-z]+)\.([a-z]+)$/;
@@ -60,9 +60,6 @@ function describe(ctx: AppContext, id: string, version: string, info: ImageInfo,
 /** Image metadata routes. */
 export function imageRoutes(ctx: AppContext): Hono {
   const app = new Hono();
-  // Associated images are rare and whole-image reads: a small cache of their own, on this thread.
-  const associatedSources = new SourceCache(8);
-
   app.get("/images", async (c) => {
     const origin = new URL(c.req.url).origin;
     const rows = await ctx.registry.list();
@@ -90,21 +87,17 @@ export function imageRoutes(ctx: AppContext): Hono {
     if (!assoc) throw notFound("no such image route");
     const format = formatFromExtension(assoc[3]);
     if (!format) throw badRequest(`unsupported format "${assoc[3]}" (jpg, png, webp)`);
-    const opts = parseTileOptions(
-      new URLSearchParams({ quality: new URL(c.req.url).searchParams.get("quality") ?? String(ctx.config.quality) }),
-      ctx.config.quality,
-    );
+    const query = new URL(c.req.url).searchParams;
+    const box = parseBox(query, null);
+    const opts = parseTileOptions(query, ctx.config.quality);
     const image = await ctx.registry.resolve(decodeId(assoc[1]));
-    if (!image.info.associated.includes(assoc[2])) {
+    const size = image.info.associatedSizes[assoc[2]];
+    if (!size) {
       throw notFound(`no associated image "${assoc[2]}" (has: ${image.info.associated.join(", ") || "none"})`);
     }
-    const source = await associatedSources.get(image.source);
-    const raster = await source.readAssociated(assoc[2]);
-    const bytes = await encodeOutput({ raster }, format, opts.quality);
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-      "Content-Type": CONTENT_TYPES[format],
-      "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
-    });
+    const [w, h] = thumbnailSize(size.width, size.height, box.width, box.height);
+    const region = { x: 0, y: 0, w: size.width, h: size.height };
+    return await tileResponse(ctx, image, region, w, h, format, opts, assoc[2]);
   });
   return app;
 }

@@ -25,6 +25,13 @@ export function thumbnailSize(
   return [Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s))];
 }
 
+/** `?width=&height=` as a box; `dflt` for both when neither is given. 400/413 for bad values. */
+export function parseBox(query: URLSearchParams, dflt: number | null): { width: number | null; height: number | null } {
+  const width = sideParam(query, "width"), height = sideParam(query, "height");
+  if (width === null && height === null) return { width: dflt, height: dflt };
+  return { width, height };
+}
+
 function sideParam(query: URLSearchParams, name: string): number | null {
   const raw = query.get(name);
   if (raw === null || raw === "") return null;
@@ -43,12 +50,11 @@ export function thumbnailRoutes(ctx: AppContext): Hono {
     const format = formatFromExtension(m[2]);
     if (!format) throw badRequest(`unsupported format "${m[2]}" (jpg, png, webp)`);
     const query = new URL(c.req.url).searchParams;
-    let boxW = sideParam(query, "width"), boxH = sideParam(query, "height");
-    if (boxW === null && boxH === null) boxW = boxH = 256;
+    const box = parseBox(query, 256);
     const opts = parseTileOptions(query, ctx.config.quality);
     const image = await ctx.registry.resolve(decodeId(m[1]));
     const { width, height } = image.info;
-    const [w, h] = thumbnailSize(width, height, boxW, boxH);
+    const [w, h] = thumbnailSize(width, height, box.width, box.height);
     return await tileResponse(ctx, image, { x: 0, y: 0, w: width, h: height }, w, h, format, opts);
   });
   return app;

@@ -49,8 +49,10 @@ export async function tileResponse(
   outHeight: number,
   format: TileFormat,
   opts: TileOptions,
+  associated?: string,
 ): Promise<Response> {
   const request: TileRequest = {
+    associated,
     image: image.id,
     version: image.source.version,
     region,

@@ -52,6 +52,7 @@ export function openFlat(
     pixelType: header.bitsPerSample === 16 ? "uint16" : "uint8",
     levels: withDerivedLevels(stored, width, height),
     associated: [],
+    associatedSizes: {},
     properties: {},
   };
   return Promise.resolve(new FlatSource(path, format, info, opts.cacheKey));

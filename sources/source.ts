@@ -36,6 +36,8 @@ export interface ImageInfo {
   mpp?: { x: number; y: number };
   /** Names of associated images (Aperio thumbnail, label, macro). */
   associated: string[];
+  /** Sizes of the associated images, by name. */
+  associatedSizes: Record<string, { width: number; height: number }>;
   /** Vendor-specific properties worth showing (Aperio header fields, …). */
   properties: Record<string, string>;
 }

@@ -188,6 +188,7 @@ class TiffSource implements ImageSource {
       compression: SUPPORTED_COMPRESSIONS[main.compression],
       mpp,
       associated: [...associated.keys()],
+      associatedSizes: Object.fromEntries([...associated].map(([k, e]) => [k, { width: e.width, height: e.height }])),
       properties,
     };
     return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize);

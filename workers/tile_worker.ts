@@ -6,7 +6,7 @@
 import type { WorkerJob, WorkerReply } from "./protocol.ts";
 import { renderTile } from "../pipeline/render.ts";
 import { SourceCache } from "../sources/source_cache.ts";
-import { toErrorShape, toHttpError } from "../errors.ts";
+import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 
 const sources = new SourceCache();
 
@@ -26,6 +26,7 @@ self.onmessage = async (e: MessageEvent<WorkerJob>) => {
     const buf = tile.bytes.buffer as ArrayBuffer;
     self.postMessage(reply, buf.byteLength === tile.bytes.byteLength ? [buf] : []);
   } catch (err) {
+    if (!(err instanceof HttpError)) console.error("tile worker: unexpected error:", err);
     const reply: WorkerReply = { id, ok: false, error: toErrorShape(toHttpError(err, "source")) };
     self.postMessage(reply);
   }
