@@ -30,11 +30,11 @@ export interface ReadPlan {
   readY: number;
   readW: number;
   readH: number;
-  /** Fractional rectangle inside the read raster that maps onto the inner output rectangle. */
+  /** Where the inner output grid starts in the read raster, and read pixels per output pixel. */
   srcX: number;
   srcY: number;
-  srcW: number;
-  srcH: number;
+  srcScaleX: number;
+  srcScaleY: number;
   /** Output pixels covered by the image; the rest of the output is padding. */
   outX: number;
   outY: number;
@@ -56,21 +56,22 @@ export function planRead(info: ImageInfo, req: TileRequest): ReadPlan | null {
   const outH = Math.max(1, Math.min(req.outHeight, Math.ceil((iy1 - ry) / sy - 1e-9)) - outY);
   const level = bestLevelForDownsample(info.levels, Math.min(sx, sy));
   const L = info.levels[level];
-  const lx0 = ix0 / L.downsampleX, ly0 = iy0 / L.downsampleY;
-  const lx1 = Math.min(ix1 / L.downsampleX, L.width), ly1 = Math.min(iy1 / L.downsampleY, L.height);
-  const readX = Math.floor(lx0 + 1e-9), readY = Math.floor(ly0 + 1e-9);
-  const readW = Math.max(1, Math.min(L.width, Math.ceil(lx1 - 1e-9)) - readX);
-  const readH = Math.max(1, Math.min(L.height, Math.ceil(ly1 - 1e-9)) - readY);
+  // The inner output grid in level pixels: output pixel o covers [start + o·scale, start + (o+1)·scale).
+  const startX = (rx + outX * sx) / L.downsampleX, startY = (ry + outY * sy) / L.downsampleY;
+  const scaleX = sx / L.downsampleX, scaleY = sy / L.downsampleY;
+  const readX = Math.max(0, Math.floor(startX + 1e-9)), readY = Math.max(0, Math.floor(startY + 1e-9));
+  const readW = Math.max(1, Math.min(L.width, Math.ceil(startX + outW * scaleX - 1e-9)) - readX);
+  const readH = Math.max(1, Math.min(L.height, Math.ceil(startY + outH * scaleY - 1e-9)) - readY);
   return {
     level,
     readX,
     readY,
     readW,
     readH,
-    srcX: lx0 - readX,
-    srcY: ly0 - readY,
-    srcW: lx1 - lx0,
-    srcH: ly1 - ly0,
+    srcX: startX - readX,
+    srcY: startY - readY,
+    srcScaleX: scaleX,
+    srcScaleY: scaleY,
     outX,
     outY,
     outW,
@@ -95,7 +96,7 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   if (plan) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
     lap("read");
-    const resampled = resample(region, plan.srcX, plan.srcY, plan.srcW, plan.srcH, plan.outW, plan.outH);
+    const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
     lap("resample");
     inner = op.apply(resampled, req.op.params);
     lap("op");
@@ -118,7 +119,7 @@ async function renderAssociated(source: ImageSource, req: TileRequest): Promise<
   const whole = await source.readAssociated(req.associated!);
   lap("read");
   const { x, y, w, h } = req.region;
-  const resampled = resample(whole, x, y, w, h, req.outWidth, req.outHeight);
+  const resampled = resample(whole, x, y, w / req.outWidth, h / req.outHeight, req.outWidth, req.outHeight);
   lap("resample");
   const out = getOp(req.op.name).apply(resampled, req.op.params);
   lap("op");

@@ -1,7 +1,9 @@
 /**
- * Resampling a fractional source rectangle to an output size, separably per axis: area average (box)
- * on an axis that shrinks, bilinear (pixel centres aligned) on an axis that enlarges. Any sample type;
- * integer types are rounded half up and clamped.
+ * Resampling on an exact output grid, separably per axis: output pixel `o` covers the source interval
+ * [from + o·scale, from + (o+1)·scale). Area average (box) on an axis that shrinks (scale > 1), over the
+ * part of the interval inside the source (so an image's last, partial pixel averages only real pixels);
+ * bilinear at the pixel centre on an axis that enlarges. Any sample type; integer types are rounded half
+ * up and clamped. Every tile of a level uses the same grid, so tiles are exact crops of the whole level.
  */
 import { arrayTypeFor, type Raster } from "../sources/raster.ts";
 
@@ -13,8 +15,7 @@ interface AxisWeights {
   weight: Float64Array;
 }
 
-function axisWeights(srcLen: number, from: number, span: number, outLen: number): AxisWeights {
-  const scale = span / outLen;
+function axisWeights(srcLen: number, from: number, scale: number, outLen: number): AxisWeights {
   const start = new Int32Array(outLen), count = new Int32Array(outLen);
   const idx: number[] = [], wts: number[] = [];
   for (let o = 0; o < outLen; o++) {
@@ -51,21 +52,24 @@ function axisWeights(srcLen: number, from: number, span: number, outLen: number)
 }
 
 /**
- * Resamples the rectangle (`sx`, `sy`, `sw`, `sh`) of `src` (fractional, in src pixels) to
- * `outW` × `outH`, keeping the sample type.
+ * Resamples `src` onto an `outW` × `outH` grid whose pixel (ox, oy) covers
+ * [sx + ox·scaleX, sx + (ox+1)·scaleX) × [sy + oy·scaleY, …) in src pixels; keeps the sample type.
  */
 export function resample(
   src: Raster,
   sx: number,
   sy: number,
-  sw: number,
-  sh: number,
+  scaleX: number,
+  scaleY: number,
   outW: number,
   outH: number,
 ): Raster {
   const ch = src.channels;
-  // Identity: integer offset and unit scale.
-  if (sw === outW && sh === outH && Number.isInteger(sx) && Number.isInteger(sy)) {
+  // Identity: integer offset, unit scale, inside the source.
+  if (
+    scaleX === 1 && scaleY === 1 && Number.isInteger(sx) && Number.isInteger(sy) && sx >= 0 && sy >= 0 &&
+    sx + outW <= src.width && sy + outH <= src.height
+  ) {
     if (sx === 0 && sy === 0 && outW === src.width && outH === src.height) return src;
     const Ctor = arrayTypeFor(src.type);
     const out = new Ctor(outW * outH * ch);
@@ -75,8 +79,8 @@ export function resample(
     }
     return { width: outW, height: outH, channels: ch, type: src.type, data: out };
   }
-  const wx = axisWeights(src.width, sx, sw, outW);
-  const wy = axisWeights(src.height, sy, sh, outH);
+  const wx = axisWeights(src.width, sx, scaleX, outW);
+  const wy = axisWeights(src.height, sy, scaleY, outH);
   // Rows of the source that any output row uses.
   let rowMin = src.height, rowMax = -1;
   for (let i = 0; i < wy.index.length; i++) {

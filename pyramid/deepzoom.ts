@@ -14,7 +14,12 @@ export interface Rect {
 
 /** Where one Deep Zoom tile comes from and how big it is. */
 export interface DeepZoomTile {
-  /** The tile's region in level-0 pixels, overlap included, clipped to the image. */
+  /**
+   * The tile's footprint in level-0 pixels, overlap included: exactly `zWidth·downsample` wide, so every
+   * tile of a level shares one pixel grid. At the right and bottom edges of levels whose downsample does
+   * not divide the image size it extends past the image by less than one Deep Zoom pixel (that last
+   * pixel averages only the image part). openslide clips it instead, which skews the edge tile's scale.
+   */
   l0Region: Rect;
   /** The tile's size in Deep Zoom pixels of its level (what the viewer receives). */
   zWidth: number;
@@ -77,12 +82,8 @@ export class DeepZoomGeometry {
       (col < cols - 1 ? this.overlap : 0);
     const zH = Math.min(this.tileSize, zLevelH - row * this.tileSize) + (row > 0 ? this.overlap : 0) +
       (row < rows - 1 ? this.overlap : 0);
-    // Deep Zoom pixels map to level 0 by the level's downsample, clipped to the image
-    // (the last column/row of a level covers the remainder of the image).
+    // Deep Zoom pixels map to level 0 by the level's downsample.
     const ds = this.downsample(level);
-    const l0X = zX * ds, l0Y = zY * ds;
-    const l0W = Math.min(zW * ds, this.l0Width - l0X);
-    const l0H = Math.min(zH * ds, this.l0Height - l0Y);
-    return { l0Region: { x: l0X, y: l0Y, w: l0W, h: l0H }, zWidth: zW, zHeight: zH };
+    return { l0Region: { x: zX * ds, y: zY * ds, w: zW * ds, h: zH * ds }, zWidth: zW, zHeight: zH };
   }
 }

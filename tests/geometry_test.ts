@@ -38,8 +38,13 @@ Deno.test("Deep Zoom tiles cover each level exactly, with overlap only towards n
         const t = dz.tile(level, col, 0);
         const left = col > 0 ? O : 0, right = col < cols - 1 ? O : 0;
         widthSum += t.zWidth - left - right;
-        const r = t.l0Region;
-        if (r.x < 0 || r.x + r.w > W || r.y + r.h > H) throw new Error(`tile outside the image at ${level}/${col}`);
+        const r = t.l0Region, ds = dz.downsample(level);
+        // One pixel grid per level: the footprint is exactly zWidth·downsample and starts inside the image;
+        // it may pass the edge by less than one Deep Zoom pixel.
+        assertEquals([r.w, r.h], [t.zWidth * ds, t.zHeight * ds]);
+        if (r.x < 0 || r.x >= W || r.x + r.w - ds >= W || r.y + r.h - ds >= H) {
+          throw new Error(`tile footprint off the image at ${level}/${col}`);
+        }
       }
       assertEquals(widthSum, zw);
       let heightSum = 0;

