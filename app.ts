@@ -15,6 +15,8 @@ import { xyzRoutes } from "./routes/xyz.ts";
 import { thumbnailRoutes } from "./routes/thumbnail.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { statsRoutes } from "./routes/stats.ts";
+import { StatsService } from "./stats/service.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
 export interface Service {
@@ -37,10 +39,11 @@ export function createBackend(config: Config, hasWorker = workersAvailable()): T
 export function createService(config: Config): Service {
   const registry = new ImageRegistry(config.imagesDir, config.maxPixels);
   const backend = createBackend(config);
-  const context: AppContext = { config, registry, backend };
+  const context: AppContext = { config, registry, backend, stats: new StatsService(backend) };
   const app = new Hono();
   app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "Server-Timing"] }));
   app.route("/", healthRoutes(context));
+  app.route("/", statsRoutes(context));
   app.route("/", imageRoutes(context));
   app.route("/", dziRoutes(context));
   app.route("/", xyzRoutes(context));

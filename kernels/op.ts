@@ -5,6 +5,8 @@
  */
 import type { Raster, Raster8 } from "../sources/raster.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
+import type { Rect } from "../pyramid/deepzoom.ts";
+import type { ImageStats } from "../stats/types.ts";
 
 /** What an op produces: 8-bit pixels, and how a PNG should store them. */
 export interface OpOutput {
@@ -17,13 +19,31 @@ export interface OpOutput {
   resolved?: Record<string, string | number>;
 }
 
-/** One op: parsing, halo, and the pure kernel. */
+/** Image-level statistics, computed once per image version, fetched only when an op asks. */
+export interface StatsProvider {
+  get(): Promise<ImageStats>;
+  /** The median-cut palette with `k` colours (RGB triples), on the stats level rendered with `rescale`. */
+  palette(k: number, rescale?: string): Promise<Uint8Array>;
+}
+
+/** What the pipeline tells a kernel besides its input. */
+export interface ApplyContext {
+  /** The part of the input inside the image (neighbourhood ops clamp their reads to it). */
+  valid?: Rect;
+}
+
+/** One op: parsing, global-parameter resolution, halo, and the pure kernel. */
 export interface TileOp {
   readonly name: string;
-  /** Resolved parameters from the query string (only this op's keys); throws a 400 naming the parameter. */
+  /** Parameters from the query string (only this op's keys); throws a 400 naming the parameter. */
   parse(query: URLSearchParams): OpSpec["params"];
+  /**
+   * Replaces global parameters (`t=otsu`, `palette=K`, `rescale=auto`) by their values for this image
+   * version, before the request is keyed and dispatched. Absent for ops without global parameters.
+   */
+  resolve?(params: OpSpec["params"], stats: StatsProvider): Promise<OpSpec["params"]>;
   /** Pixels of context needed on each side of the tile, in output pixels (0 for pointwise ops). */
   halo(params: OpSpec["params"]): number;
   /** The kernel: resampled tile (any sample type) → 8-bit output. Pure, no I/O. */
-  apply(input: Raster, params: OpSpec["params"]): OpOutput;
+  apply(input: Raster, params: OpSpec["params"], ctx?: ApplyContext): OpOutput;
 }

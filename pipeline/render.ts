@@ -6,7 +6,8 @@ import type { ImageInfo, ImageSource } from "../sources/source.ts";
 import { bestLevelForDownsample } from "../pyramid/levels.ts";
 import { getOp } from "../kernels/index.ts";
 import type { OpOutput } from "../kernels/op.ts";
-import { notImplemented } from "../errors.ts";
+import { cropRaster } from "./crop.ts";
+import { arrayTypeFor, type Raster } from "../sources/raster.ts";
 import { resample } from "./resample.ts";
 import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
 import { CONTENT_TYPES, type TileRequest } from "./tile_request.ts";
@@ -88,17 +89,41 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
     timings[name] = (timings[name] ?? 0) + now - t;
     t = now;
   };
-  const op = getOp(req.op.name);
-  if (op.halo(req.op.params) > 0) throw notImplemented(`op "${op.name}" needs neighbourhood reads`);
   if (req.associated) return await renderAssociated(source, req);
+  const op = getOp(req.op.name);
+  const halo = op.halo(req.op.params);
   const plan = planRead(source.info, req);
   let inner: OpOutput | null = null;
-  if (plan) {
+  if (plan && halo === 0) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
     lap("resample");
     inner = op.apply(resampled, req.op.params);
+    lap("op");
+  } else if (plan) {
+    // Neighbourhood op: the same pixel grid widened by `halo` output pixels on each side, the part of it
+    // inside the image marked valid; the op's result is cropped back to the tile.
+    const sx = req.region.w / req.outWidth, sy = req.region.h / req.outHeight;
+    const wide: TileRequest = {
+      ...req,
+      region: {
+        x: req.region.x - halo * sx,
+        y: req.region.y - halo * sy,
+        w: req.region.w + 2 * halo * sx,
+        h: req.region.h + 2 * halo * sy,
+      },
+      outWidth: req.outWidth + 2 * halo,
+      outHeight: req.outHeight + 2 * halo,
+    };
+    const wp = planRead(source.info, wide)!;
+    const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH);
+    lap("read");
+    const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
+    const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
+    lap("resample");
+    const out = op.apply(canvas, req.op.params, { valid: { x: wp.outX, y: wp.outY, w: wp.outW, h: wp.outH } });
+    inner = { ...out, raster: cropRaster(out.raster, halo + plan.outX, halo + plan.outY, plan.outW, plan.outH) };
     lap("op");
   }
   const output = padToOutput(inner, plan, req);
@@ -171,4 +196,15 @@ function withAlpha(r: Raster8): Raster8 {
     out[i * (ch + 1) + ch] = 255;
   }
   return { width: r.width, height: r.height, channels: ch + 1, type: "uint8", data: out };
+}
+
+/** `src` placed at (`x`, `y`) on a zero canvas of `w` × `h` (same sample type and channels). */
+function placeRaster(src: Raster, w: number, h: number, x: number, y: number): Raster {
+  if (x === 0 && y === 0 && src.width === w && src.height === h) return src;
+  const ch = src.channels;
+  const data = new (arrayTypeFor(src.type))(w * h * ch);
+  for (let row = 0; row < src.height; row++) {
+    data.set(src.data.subarray(row * src.width * ch, (row + 1) * src.width * ch) as never, ((y + row) * w + x) * ch);
+  }
+  return { width: w, height: h, channels: ch, type: src.type, data };
 }

@@ -2,10 +2,12 @@
 import type { Config } from "../config.ts";
 import type { ImageRegistry } from "../sources/registry.ts";
 import type { TileBackend } from "../workers/backend.ts";
+import type { StatsService } from "../stats/service.ts";
 
 /** Dependencies handed to each route module. */
 export interface AppContext {
   config: Config;
   registry: ImageRegistry;
   backend: TileBackend;
+  stats: StatsService;
 }

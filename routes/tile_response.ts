@@ -3,7 +3,7 @@
  * turning a `TileRequest` into an HTTP response through the one pipeline.
  */
 import { badRequest } from "../errors.ts";
-import { parseOpSpec } from "../kernels/index.ts";
+import { parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
 import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
 import type { AppContext } from "./context.ts";
@@ -51,6 +51,9 @@ export async function tileResponse(
   opts: TileOptions,
   associated?: string,
 ): Promise<Response> {
+  // Global parameters (Otsu thresholds, palettes, percentiles) are resolved before the request is keyed,
+  // so equal pixels share one key and the response says which values were used.
+  const op = await resolveOpSpec(opts.op, ctx.stats.provider(image.source));
   const request: TileRequest = {
     associated,
     image: image.id,
@@ -58,17 +61,25 @@ export async function tileResponse(
     region,
     outWidth,
     outHeight,
-    op: opts.op,
+    op,
     format,
     quality: format === "png" ? 0 : opts.quality,
   };
-  const tile = await ctx.backend.render(image.source, request);
+  const tile = await ctx.backend.run(image.source, { kind: "tile", request });
   const headers = new Headers({
     "Content-Type": tile.contentType,
     "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
     "X-Backend": ctx.backend.name,
-    "X-Op": canonicalOp({ name: opts.op.name, params: { ...opts.op.params, ...tile.resolved } }).replace(":", ";"),
+    "X-Op": xOpHeader(op, tile.resolved),
     "Server-Timing": Object.entries(tile.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
   });
   return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
+}
+
+/** `X-Op`: the op and the parameters it ran with (`threshold;t=172`), long values (palette colours) left out. */
+export function xOpHeader(op: OpSpec, resolved?: Record<string, string | number>): string {
+  const params = Object.fromEntries(
+    Object.entries({ ...op.params, ...resolved }).filter(([k, v]) => k !== "colors" && String(v).length <= 64),
+  );
+  return canonicalOp({ name: op.name, params }).replace(":", ";");
 }

@@ -1,24 +1,23 @@
 /**
- * Compute backends: where the pipeline runs. `workers` runs it in a pool of module workers; `inline`
- * runs it on the calling thread (Deno Deploy has no `Worker`). Both take plain data and return bytes.
+ * Compute backends: where the pipeline runs. `workers` runs tasks in a pool of module workers; `inline`
+ * runs them on the calling thread (Deno Deploy has no `Worker`). Both take plain data and return results.
  */
 import type { SourceDescriptor } from "../sources/open.ts";
-import type { TileRequest } from "../pipeline/tile_request.ts";
-import type { RenderedTile } from "../pipeline/render.ts";
-import { renderTile } from "../pipeline/render.ts";
 import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
+import type { Task, TaskResults } from "./protocol.ts";
+import { runTask } from "./tasks.ts";
 
-/** A backend that computes tiles. */
+/** A backend that runs tasks (tiles, statistics, palettes) on images. */
 export interface TileBackend {
   readonly name: "workers" | "inline";
-  render(source: SourceDescriptor, request: TileRequest): Promise<RenderedTile>;
+  run<K extends Task["kind"]>(source: SourceDescriptor, task: Extract<Task, { kind: K }>): Promise<TaskResults[K]>;
   /** Jobs waiting or running. */
   readonly pending: number;
   close(): Promise<void>;
 }
 
-/** Runs the pipeline on this thread, with its own open-source cache. */
+/** Runs tasks on this thread, with its own open-source cache. */
 export class InlineBackend implements TileBackend {
   readonly name = "inline";
   #pending = 0;
@@ -28,11 +27,13 @@ export class InlineBackend implements TileBackend {
     return this.#pending;
   }
 
-  async render(source: SourceDescriptor, request: TileRequest): Promise<RenderedTile> {
+  async run<K extends Task["kind"]>(
+    source: SourceDescriptor,
+    task: Extract<Task, { kind: K }>,
+  ): Promise<TaskResults[K]> {
     this.#pending++;
     try {
-      const s = await this.sources.get(source);
-      return await renderTile(s, request);
+      return await runTask(this.sources, source, task) as TaskResults[K];
     } catch (err) {
       if (!(err instanceof HttpError)) console.error("inline backend: unexpected error:", err);
       throw toHttpError(err, "source");

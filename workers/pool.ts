@@ -4,14 +4,12 @@
  * A worker that dies is replaced; its jobs fail with 503 and can be retried by the client.
  */
 import type { SourceDescriptor } from "../sources/open.ts";
-import type { TileRequest } from "../pipeline/tile_request.ts";
-import type { RenderedTile } from "../pipeline/render.ts";
 import { HttpError } from "../errors.ts";
 import type { TileBackend } from "./backend.ts";
-import type { WorkerJob, WorkerReply } from "./protocol.ts";
+import type { Task, TaskResults, WorkerJob, WorkerReply } from "./protocol.ts";
 
 interface Pending {
-  resolve: (t: RenderedTile) => void;
+  resolve: (t: TaskResults[Task["kind"]]) => void;
   reject: (e: Error) => void;
   slot: Slot;
 }
@@ -64,7 +62,7 @@ export class WorkerPool implements TileBackend {
       this.#pending.delete(r.id);
       p.slot.busy--;
       if (r.ok) {
-        p.resolve({ bytes: r.bytes, contentType: r.contentType, resolved: r.resolved, timings: r.timings });
+        p.resolve(r.result);
       } else {
         p.reject(new HttpError(r.error.status, r.error.code, r.error.message));
       }
@@ -88,7 +86,7 @@ export class WorkerPool implements TileBackend {
     if (i >= 0 && !this.#closed) this.#slots[i] = this.#spawn();
   }
 
-  render(source: SourceDescriptor, request: TileRequest): Promise<RenderedTile> {
+  run<K extends Task["kind"]>(source: SourceDescriptor, task: Extract<Task, { kind: K }>): Promise<TaskResults[K]> {
     if (this.#closed) return Promise.reject(new HttpError(503, "shutting_down", "server is shutting down"));
     if (this.#pending.size >= this.maxInFlight) {
       return Promise.reject(new HttpError(503, "overloaded", "too many tiles in progress; retry shortly"));
@@ -96,10 +94,10 @@ export class WorkerPool implements TileBackend {
     let slot = this.#slots[0];
     for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
     const id = this.#nextId++;
-    return new Promise<RenderedTile>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, slot });
+    return new Promise<TaskResults[K]>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as Pending["resolve"], reject, slot });
       slot.busy++;
-      const job: WorkerJob = { id, source, request };
+      const job: WorkerJob = { id, source, task };
       slot.worker.postMessage(job);
     });
   }

@@ -1,0 +1,125 @@
+/**
+ * `mask` (tissue): S = max==0 ? 0 : (510·(max−min) + max) div (2·max) (HSV saturation, integer-exact);
+ * median 7×7 on S; tissue (255) where S > t_s else 0, t_s the image's global Otsu of the median-filtered S
+ * on the stats level (or a fixed `t`); then close 5×5 (dilate, then erode).
+ *
+ * Borders: outside the image every stage sees the nearest edge pixel of its own input. A tile is computed
+ * with a halo of 7 pixels (3 median + 2 dilate + 2 erode) and a `valid` rectangle (the part of the raster
+ * inside the image); each stage clamps its reads to that rectangle, so tiles equal crops of the whole-level
+ * mask and neighbouring tiles agree on their overlap. Output: 1-bit gray PNG.
+ */
+import type { Raster8 } from "../sources/raster.ts";
+import { toUint8 } from "../sources/raster.ts";
+import type { ApplyContext, TileOp } from "./op.ts";
+import { parseT } from "./threshold.ts";
+import type { Rect } from "../pyramid/deepzoom.ts";
+
+/** Halo the mask needs around a tile, in output pixels. */
+export const MASK_HALO = 7;
+
+/** HSV saturation, integer-exact, one channel. Gray input has S = 0. */
+export function saturationKernel(src: Raster8): Raster8 {
+  const { width, height, channels: ch, data: s } = src;
+  const n = width * height;
+  const out = new Uint8Array(n);
+  if (ch >= 3) {
+    for (let i = 0, j = 0; i < n; i++, j += ch) {
+      const r = s[j], g = s[j + 1], b = s[j + 2];
+      const max = r > g ? (r > b ? r : b) : (g > b ? g : b);
+      const min = r < g ? (r < b ? r : b) : (g < b ? g : b);
+      out[i] = max === 0 ? 0 : Math.floor((510 * (max - min) + max) / (2 * max));
+    }
+  }
+  return { width, height, channels: 1, type: "uint8", data: out };
+}
+
+function clampRange(valid: Rect | undefined, width: number, height: number): [number, number, number, number] {
+  if (!valid) return [0, width - 1, 0, height - 1];
+  return [valid.x, valid.x + valid.w - 1, valid.y, valid.y + valid.h - 1];
+}
+
+/** Median of the 7×7 window (the 25th of 49 values), reads clamped to `valid`. Huang's sliding histogram. */
+export function median7(src: Raster8, valid?: Rect): Raster8 {
+  const { width: w, height: h, data: s } = src;
+  const [x0, x1, y0, y1] = clampRange(valid, w, h);
+  const cx = (x: number) => (x < x0 ? x0 : x > x1 ? x1 : x);
+  const cy = (y: number) => (y < y0 ? y0 : y > y1 ? y1 : y);
+  const out = new Uint8Array(w * h);
+  const hist = new Int32Array(256);
+  const rows = new Int32Array(7);
+  for (let y = 0; y < h; y++) {
+    hist.fill(0);
+    for (let d = 0; d < 7; d++) rows[d] = cy(y + d - 3) * w;
+    for (let d = 0; d < 7; d++) for (let dx = -3; dx <= 3; dx++) hist[s[rows[d] + cx(dx)]]++;
+    // m: the median; lt: how many window values are < m.
+    let m = 0, lt = 0;
+    while (lt + hist[m] <= 24) lt += hist[m++];
+    out[y * w] = m;
+    for (let x = 1; x < w; x++) {
+      const gone = cx(x - 4), come = cx(x + 3);
+      for (let d = 0; d < 7; d++) {
+        const a = s[rows[d] + gone], b = s[rows[d] + come];
+        hist[a]--;
+        if (a < m) lt--;
+        hist[b]++;
+        if (b < m) lt++;
+      }
+      while (lt > 24) lt -= hist[--m];
+      while (lt + hist[m] <= 24) lt += hist[m++];
+      out[y * w + x] = m;
+    }
+  }
+  return { width: w, height: h, channels: 1, type: "uint8", data: out };
+}
+
+/** 5×5 max (dilate) or min (erode) of a binary image, separably, reads clamped to `valid`. */
+export function morph5(src: Raster8, op: "dilate" | "erode", valid?: Rect): Raster8 {
+  const { width: w, height: h, data: s } = src;
+  const [x0, x1, y0, y1] = clampRange(valid, w, h);
+  const pick = op === "dilate" ? Math.max : Math.min;
+  const tmp = new Uint8Array(w * h), out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      let v = s[row + Math.min(Math.max(x - 2, x0), x1)];
+      for (let d = -1; d <= 2; d++) v = pick(v, s[row + Math.min(Math.max(x + d, x0), x1)]);
+      tmp[row + x] = v;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let v = tmp[Math.min(Math.max(y - 2, y0), y1) * w + x];
+      for (let d = -1; d <= 2; d++) v = pick(v, tmp[Math.min(Math.max(y + d, y0), y1) * w + x]);
+      out[y * w + x] = v;
+    }
+  }
+  return { width: w, height: h, channels: 1, type: "uint8", data: out };
+}
+
+/** Median-filtered saturation (the quantity the mask thresholds). */
+export function maskSaturation(rgb: Raster8, valid?: Rect): Raster8 {
+  return median7(saturationKernel(rgb), valid);
+}
+
+/** The tissue mask of an 8-bit raster with threshold `t` on the median-filtered saturation. */
+export function maskKernel(rgb: Raster8, t: number, valid?: Rect): Raster8 {
+  const med = maskSaturation(rgb, valid);
+  const bin = new Uint8Array(med.data.length);
+  for (let i = 0; i < bin.length; i++) bin[i] = med.data[i] > t ? 255 : 0;
+  const binary: Raster8 = { ...med, data: bin };
+  return morph5(morph5(binary, "dilate", valid), "erode", valid);
+}
+
+/** The mask op. */
+export const maskOp: TileOp = {
+  name: "mask",
+  parse: (q) => ({ t: parseT(q, "otsu") }),
+  halo: () => MASK_HALO,
+  resolve: async (params, stats) =>
+    params.t === "otsu" ? { ...params, t: (await stats.get()).otsu.saturation } : params,
+  apply: (input, params, ctx?: ApplyContext) => {
+    const t = Number(params.t);
+    if (!Number.isInteger(t)) throw new Error("mask t must be resolved before apply");
+    return { raster: maskKernel(toUint8(input), t, ctx?.valid), pngBitDepth: 1 };
+  },
+};

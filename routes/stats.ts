@@ -1,0 +1,134 @@
+/**
+ * Image statistics and tissue: `GET /images/{id}/stats` (histograms, Otsu thresholds, percentiles,
+ * tissue share; `?palette=K[&rescale=…]` adds that palette), `GET /images/{id}/tissue.png` (the tissue
+ * map, 1-bit PNG) and `GET /images/{id}/tissue.ndjson|json?downsample=1&size=256&stride=&min=0.5` (grid
+ * cells whose tissue fraction ≥ min). Computed once per image version in a worker (stats/service.ts).
+ */
+import { Hono } from "hono";
+import { badRequest } from "../errors.ts";
+import { parseRescale } from "../kernels/rescale.ts";
+import { getOp } from "../kernels/index.ts";
+import type { AppContext } from "./context.ts";
+import { decodeId, rawPath } from "./tile_response.ts";
+import { tissueGrid, TissueIntegral } from "../stats/tissue_grid.ts";
+
+const STATS_PATH = /^\/images\/([^/]+)\/stats$/;
+const TISSUE_PNG_PATH = /^\/images\/([^/]+)\/tissue\.png$/;
+const TISSUE_LIST_PATH = /^\/images\/([^/]+)\/tissue\.(ndjson|json)$/;
+
+function numberParam(q: URLSearchParams, name: string, dflt: number, ok: (v: number) => boolean, rule: string): number {
+  const raw = q.get(name);
+  if (raw === null || raw === "") return dflt;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || !ok(v)) throw badRequest(`${name} must be ${rule}, got "${raw}"`);
+  return v;
+}
+
+/** Stats and tissue routes (registered before the generic image routes). */
+export function statsRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get("/images/*", async (c, next) => {
+    const path = rawPath(c.req.url);
+    const query = new URL(c.req.url).searchParams;
+    const stats = STATS_PATH.exec(path), png = TISSUE_PNG_PATH.exec(path), list = TISSUE_LIST_PATH.exec(path);
+    if (!stats && !png && !list) return await next();
+    const id = decodeId((stats ?? png ?? list)![1]);
+    if (stats) {
+      const k = query.has("palette")
+        ? numberParam(query, "palette", 0, (v) => Number.isInteger(v) && v >= 2 && v <= 256, "an integer in 2..256")
+        : 0;
+      const rescaleRaw = parseRescale(query.get("rescale"));
+      const image = await ctx.registry.resolve(id);
+      const computed = await ctx.stats.get(image.source);
+      const body: Record<string, unknown> = { id, version: image.source.version, ...computed.stats };
+      if (k) {
+        // Same resolution as `quantize&palette=K&rescale=…`.
+        const params = await getOp("quantize").resolve!(
+          rescaleRaw ? { palette: k, rescale: rescaleRaw } : { palette: k },
+          ctx.stats.provider(image.source),
+        );
+        const hex = String(params.colors);
+        body.palette = {
+          k,
+          rescale: params.rescale ?? null,
+          colors: Array.from({ length: hex.length / 6 }, (_, i) => `#${hex.slice(i * 6, i * 6 + 6)}`),
+        };
+      }
+      return c.json(body);
+    }
+    const image = await ctx.registry.resolve(id);
+    const computed = await ctx.stats.get(image.source);
+    if (png) {
+      return c.body(computed.tissuePng as Uint8Array<ArrayBuffer>, 200, {
+        "Content-Type": "image/png",
+        "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
+      });
+    }
+    const downsample = numberParam(
+      query,
+      "downsample",
+      1,
+      (v) => Number.isInteger(Math.log2(v)) && v >= 1 && v <= 2 ** 20,
+      "a power of two ≥ 1",
+    );
+    const size = numberParam(
+      query,
+      "size",
+      256,
+      (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
+      "an integer in 1..16384",
+    );
+    const stride = numberParam(
+      query,
+      "stride",
+      size,
+      (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
+      "an integer in 1..16384",
+    );
+    const min = numberParam(query, "min", 0.5, (v) => v >= 0 && v <= 1, "a number in 0..1");
+    const { width, height } = image.info;
+    const cellsPerImage = Math.ceil(width / (stride * downsample)) * Math.ceil(height / (stride * downsample));
+    if (cellsPerImage > 4_000_000) {
+      throw badRequest("the grid has more than 4,000,000 cells: raise size, stride or downsample");
+    }
+    const integral = new TissueIntegral(computed.tissueMap, computed.stats.tissue.width, computed.stats.tissue.height);
+    const grid = () => tissueGrid(width, height, integral, { downsample, size, stride });
+    if (list![2] === "json") {
+      const tiles = [];
+      let gridCells = 0;
+      for (const cell of grid()) {
+        gridCells++;
+        if (cell.tissue >= min) tiles.push(cell);
+      }
+      return c.json({
+        id,
+        version: image.source.version,
+        downsample,
+        size,
+        stride,
+        min,
+        tiles,
+        totals: { tiles: tiles.length, gridCells, tissueFraction: computed.stats.tissue.fraction },
+      });
+    }
+    const enc = new TextEncoder();
+    const cells = grid();
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        let chunk = "";
+        for (let i = 0; i < 512; i++) {
+          const next = cells.next();
+          if (next.done) {
+            if (chunk) controller.enqueue(enc.encode(chunk));
+            controller.close();
+            return;
+          }
+          if (next.value.tissue >= min) chunk += JSON.stringify(next.value) + "\n";
+        }
+        if (chunk) controller.enqueue(enc.encode(chunk));
+      },
+    });
+    return new Response(stream, { headers: { "Content-Type": "application/x-ndjson" } });
+  });
+  return app;
+}

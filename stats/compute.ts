@@ -1,0 +1,79 @@
+/**
+ * Image statistics on the stats level (pure, run in a worker): the level itself, histograms of Y and of
+ * the median-filtered saturation, their Otsu thresholds, native-type percentiles, the tissue map, and
+ * median-cut palettes. One definition of each, shared with the tile kernels.
+ */
+import type { ImageSource } from "../sources/source.ts";
+import { type Raster, toUint8 } from "../sources/raster.ts";
+import { levelDownsample } from "../pyramid/levels.ts";
+import { resample } from "../pipeline/resample.ts";
+import { grayKernel } from "../kernels/gray.ts";
+import { histogram256, otsuThreshold } from "../kernels/histogram.ts";
+import { maskSaturation, morph5 } from "../kernels/mask.ts";
+import { channelPercentiles } from "../kernels/rescale.ts";
+import { medianCutPalette } from "../kernels/median_cut.ts";
+import { to8Bit } from "../kernels/quantize.ts";
+import { encodePng } from "../pipeline/png.ts";
+import type { ComputedStats, ImageStats } from "./types.ts";
+
+/** Longest side of the stats level. */
+export const STATS_MAX_SIDE = 2048;
+
+/** The stats level of a source: its pixels (native type) and where they came from. */
+export async function readStatsLevel(source: ImageSource): Promise<{ raster: Raster; level: ImageStats["level"] }> {
+  const { width: W, height: H, levels } = source.info;
+  let k = 0;
+  while (Math.ceil(Math.max(W, H) / 2 ** k) > STATS_MAX_SIDE) k++;
+  const ds = 2 ** k;
+  // The file's own (or derived) level at that downsample, if there is one.
+  const exact = levels.findIndex((l) => Math.abs(levelDownsample(l) - ds) / ds < 0.01);
+  if (exact >= 0) {
+    const L = levels[exact];
+    const raster = await source.readRegion(exact, 0, 0, L.width, L.height);
+    return {
+      raster,
+      level: { width: L.width, height: L.height, downsample: ds, origin: L.stored ? "stored" : "derived" },
+    };
+  }
+  // Else: area-averaged from the nearest finer level.
+  let finer = 0;
+  levels.forEach((l, i) => {
+    if (levelDownsample(l) < ds) finer = i;
+  });
+  const F = levels[finer];
+  const src = await source.readRegion(finer, 0, 0, F.width, F.height);
+  const w = Math.ceil(W / ds), h = Math.ceil(H / ds);
+  const raster = resample(src, 0, 0, ds / F.downsampleX, ds / F.downsampleY, w, h);
+  return { raster, level: { width: w, height: h, downsample: ds, origin: "resampled" } };
+}
+
+/** All statistics of a source (the tissue map included). */
+export async function computeStats(source: ImageSource): Promise<ComputedStats> {
+  const { raster, level } = await readStatsLevel(source);
+  const px = toUint8(raster);
+  const grayHist = histogram256(grayKernel(px).data);
+  const medS = maskSaturation(px);
+  const satHist = histogram256(medS.data);
+  const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };
+  const [low, high] = channelPercentiles(raster, [0.5, 99.5]);
+  // The tissue map: the mask op on the stats level (same kernel stages as tiles).
+  const bin = new Uint8Array(medS.data.length);
+  let tissue = 0;
+  for (let i = 0; i < bin.length; i++) bin[i] = medS.data[i] > otsu.saturation ? 255 : 0;
+  const closed = morph5(morph5({ ...medS, data: bin }, "dilate"), "erode");
+  for (let i = 0; i < closed.data.length; i++) if (closed.data[i]) tissue++;
+  const stats: ImageStats = {
+    level,
+    histogram: { gray: Array.from(grayHist), saturation: Array.from(satHist) },
+    otsu,
+    percentiles: { low, high },
+    tissue: { width: closed.width, height: closed.height, fraction: tissue / closed.data.length },
+  };
+  return { stats, tissueMap: closed.data, tissuePng: encodePng(closed, { bitDepth: 1 }) };
+}
+
+/** The `k`-colour median-cut palette of the stats level, rendered to 8 bits with `rescale` (resolved). */
+export async function computePalette(source: ImageSource, k: number, rescale?: string): Promise<Uint8Array> {
+  const { raster } = await readStatsLevel(source);
+  return medianCutPalette(to8Bit(raster, rescale), k);
+}

@@ -1,0 +1,82 @@
+/**
+ * The tissue listing's geometry (pure): a grid of `size` output pixels at `downsample` (a power of two),
+ * stepping by `stride`, from the image origin, in level-0 pixels and clipped to the image; each cell's
+ * tissue fraction is the tissue share of the tissue map inside its footprint, by area (map pixels cut by
+ * the footprint count by the part inside).
+ */
+
+/** One grid cell: footprint in level-0 pixels and its tissue fraction. */
+export interface TissueCell {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  tissue: number;
+}
+
+/** Grid parameters. */
+export interface TissueGridParams {
+  downsample: number;
+  size: number;
+  stride: number;
+}
+
+/** Area integrals of a binary map (255 = tissue) at fractional map coordinates. */
+export class TissueIntegral {
+  #sat: Float64Array;
+  constructor(readonly map: Uint8Array, readonly width: number, readonly height: number) {
+    const sat = new Float64Array((width + 1) * (height + 1));
+    for (let y = 0; y < height; y++) {
+      let row = 0;
+      for (let x = 0; x < width; x++) {
+        row += map[y * width + x] ? 1 : 0;
+        sat[(y + 1) * (width + 1) + x + 1] = sat[y * (width + 1) + x + 1] + row;
+      }
+    }
+    this.#sat = sat;
+  }
+
+  #s(i: number, j: number): number {
+    return this.#sat[j * (this.width + 1) + i];
+  }
+
+  /** Tissue area in [0, u) × [0, v) (map pixels², fractional coordinates). */
+  integral(u: number, v: number): number {
+    u = Math.min(Math.max(u, 0), this.width);
+    v = Math.min(Math.max(v, 0), this.height);
+    const i = Math.min(Math.floor(u), this.width - 1), j = Math.min(Math.floor(v), this.height - 1);
+    const fu = u - i, fv = v - j;
+    const base = this.#s(i, j);
+    const col = this.#s(i + 1, j) - base; // cells of column i above row j
+    const row = this.#s(i, j + 1) - base; // cells of row j left of column i
+    const cell = this.#s(i + 1, j + 1) - this.#s(i, j + 1) - this.#s(i + 1, j) + base;
+    return base + fu * col + fv * row + fu * fv * cell;
+  }
+
+  /** Tissue share of the rectangle [u0, u1) × [v0, v1) (map coordinates). */
+  fraction(u0: number, v0: number, u1: number, v1: number): number {
+    const area = (u1 - u0) * (v1 - v0);
+    if (area <= 0) return 0;
+    const t = this.integral(u1, v1) - this.integral(u0, v1) - this.integral(u1, v0) + this.integral(u0, v0);
+    return Math.min(1, Math.max(0, t / area));
+  }
+}
+
+/** Every grid cell of a `width` × `height` image, row-major, with its tissue fraction. */
+export function* tissueGrid(
+  width: number,
+  height: number,
+  integral: TissueIntegral,
+  p: TissueGridParams,
+): Generator<TissueCell> {
+  const span = p.size * p.downsample, step = p.stride * p.downsample;
+  // Level-0 → map coordinates.
+  const mx = integral.width / width, my = integral.height / height;
+  for (let y = 0; y < height; y += step) {
+    for (let x = 0; x < width; x += step) {
+      const w = Math.min(span, width - x), h = Math.min(span, height - y);
+      const tissue = integral.fraction(x * mx, y * my, (x + w) * mx, (y + h) * my);
+      yield { x, y, w, h, tissue: Math.round(tissue * 1e6) / 1e6 };
+    }
+  }
+}
