@@ -76,10 +76,10 @@ export async function tileResponse(
   return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
 }
 
-/** `X-Op`: the op and the parameters it ran with (`threshold;t=172`), long values (palette colours) left out. */
+/** `X-Op`: the op and the parameters it ran with (`threshold;t=172`); palette colours left out (see /stats). */
 export function xOpHeader(op: OpSpec, resolved?: Record<string, string | number>): string {
   const params = Object.fromEntries(
-    Object.entries({ ...op.params, ...resolved }).filter(([k, v]) => k !== "colors" && String(v).length <= 64),
+    Object.entries({ ...op.params, ...resolved }).filter(([k]) => k !== "colors"),
   );
   return canonicalOp({ name: op.name, params }).replace(":", ";");
 }

