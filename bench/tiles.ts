@@ -117,12 +117,17 @@ if (import.meta.main) {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) addresses.push(`${top}/${c}_${r}`);
   // Each case gets its own slice of tiles so no case sees tiles another one decoded.
   const order = shuffled(addresses);
+  const workers = { BACKEND: "workers", WORKERS: "2" };
   const cases: { name: string; env: Record<string, string>; ext: string; query: string }[] = [
-    { name: "workers ×2, jpeg", env: { BACKEND: "workers", WORKERS: "2" }, ext: "jpeg", query: "" },
+    { name: "workers ×2, jpeg", env: workers, ext: "jpeg", query: "" },
     { name: "inline, jpeg", env: { BACKEND: "inline" }, ext: "jpeg", query: "" },
-    { name: "workers ×2, png", env: { BACKEND: "workers", WORKERS: "2" }, ext: "png", query: "" },
-    { name: "workers ×2, webp", env: { BACKEND: "workers", WORKERS: "2" }, ext: "webp", query: "" },
-    { name: "workers ×2, gray png", env: { BACKEND: "workers", WORKERS: "2" }, ext: "png", query: "?op=gray" },
+    { name: "workers ×2, png", env: workers, ext: "png", query: "" },
+    { name: "workers ×2, webp", env: workers, ext: "webp", query: "" },
+    { name: "workers ×2, gray png", env: workers, ext: "png", query: "?op=gray" },
+    { name: "workers ×2, threshold (otsu) png", env: workers, ext: "png", query: "?op=threshold" },
+    { name: "workers ×2, mask (otsu) png", env: workers, ext: "png", query: "?op=mask" },
+    { name: "workers ×2, quantize levels=8 png", env: workers, ext: "png", query: "?op=quantize&levels=8" },
+    { name: "workers ×2, quantize palette=16 png", env: workers, ext: "png", query: "?op=quantize&palette=16" },
   ];
   const per = Math.floor(order.length / cases.length);
   console.log(
@@ -134,7 +139,7 @@ if (import.meta.main) {
   for (const [i, c] of cases.entries()) {
     const server = await startServer({ ...c.env, IMAGES_DIR: dir });
     try {
-      // Warm-up on tiles outside the measured slice (workers started, codecs compiled).
+      // Warm-up on tiles outside the measured slice (workers started, codecs compiled, image stats computed).
       await load("warm-up", order.slice(-16).map((a) => `${server.url}/dzi/${id}_files/${a}.${c.ext}${c.query}`));
       const slice = order.slice(i * per, (i + 1) * per);
       results.push(await load(c.name, slice.map((a) => `${server.url}/dzi/${id}_files/${a}.${c.ext}${c.query}`)));

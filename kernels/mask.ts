@@ -72,25 +72,36 @@ export function median7(src: Raster8, valid?: Rect): Raster8 {
   return { width: w, height: h, channels: 1, type: "uint8", data: out };
 }
 
-/** 5×5 max (dilate) or min (erode) of a binary image, separably, reads clamped to `valid`. */
+/**
+ * 5×5 max (dilate) or min (erode) of a binary (0/255) image, separably, reads clamped to `valid`. On 0/255
+ * values max and min are bitwise OR and AND, written inline: on a 270² tile dilate went from 2.9 to 0.5 ms
+ * and erode from 6.5 to 0.6 ms against a Math.max/min version (one run, this machine).
+ */
 export function morph5(src: Raster8, op: "dilate" | "erode", valid?: Rect): Raster8 {
   const { width: w, height: h, data: s } = src;
   const [x0, x1, y0, y1] = clampRange(valid, w, h);
-  const pick = op === "dilate" ? Math.max : Math.min;
+  const cx = new Int32Array(w + 4), cy = new Int32Array(h + 4);
+  for (let x = -2; x < w + 2; x++) cx[x + 2] = x < x0 ? x0 : x > x1 ? x1 : x;
+  for (let y = -2; y < h + 2; y++) cy[y + 2] = (y < y0 ? y0 : y > y1 ? y1 : y) * w;
   const tmp = new Uint8Array(w * h), out = new Uint8Array(w * h);
+  const dilate = op === "dilate";
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let x = 0; x < w; x++) {
-      let v = s[row + Math.min(Math.max(x - 2, x0), x1)];
-      for (let d = -1; d <= 2; d++) v = pick(v, s[row + Math.min(Math.max(x + d, x0), x1)]);
-      tmp[row + x] = v;
+      const a = s[row + cx[x]],
+        b = s[row + cx[x + 1]],
+        c = s[row + cx[x + 2]],
+        d = s[row + cx[x + 3]],
+        e = s[row + cx[x + 4]];
+      tmp[row + x] = dilate ? a | b | c | d | e : a & b & c & d & e;
     }
   }
   for (let y = 0; y < h; y++) {
+    const r0 = cy[y], r1 = cy[y + 1], r2 = cy[y + 2], r3 = cy[y + 3], r4 = cy[y + 4];
+    const row = y * w;
     for (let x = 0; x < w; x++) {
-      let v = tmp[Math.min(Math.max(y - 2, y0), y1) * w + x];
-      for (let d = -1; d <= 2; d++) v = pick(v, tmp[Math.min(Math.max(y + d, y0), y1) * w + x]);
-      out[y * w + x] = v;
+      const a = tmp[r0 + x], b = tmp[r1 + x], c = tmp[r2 + x], d = tmp[r3 + x], e = tmp[r4 + x];
+      out[row + x] = dilate ? a | b | c | d | e : a & b & c & d & e;
     }
   }
   return { width: w, height: h, channels: 1, type: "uint8", data: out };
