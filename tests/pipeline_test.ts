@@ -260,3 +260,23 @@ Deno.test("Deep Zoom tiles are exact crops of the whole level rendered at once (
     }
   }
 });
+
+Deno.test("percentiles: counting (8/16-bit) equals sorting, numpy's linear definition", async () => {
+  const { channelPercentiles } = await import("../kernels/rescale.ts");
+  const img = await coffee();
+  const asFloat = { ...img, type: "float32" as const, data: Float32Array.from(img.data) };
+  for (const ps of [[0.5, 99.5], [0, 100], [50, 12.5]]) {
+    assertEquals(channelPercentiles(img, ps), channelPercentiles(asFloat, ps));
+  }
+  // By hand: 0..9 → p50 = 4.5, p0.5 = 0.045, p99.5 = 8.955.
+  const ten = {
+    width: 10,
+    height: 1,
+    channels: 1,
+    type: "uint16" as const,
+    data: Uint16Array.from({ length: 10 }, (_, i) => 9 - i),
+  };
+  const [[mid], [low], [high]] = channelPercentiles(ten, [50, 0.5, 99.5]);
+  assertEquals(mid, 4.5);
+  assert(Math.abs(low - 0.045) < 1e-12 && Math.abs(high - 8.955) < 1e-12);
+});
