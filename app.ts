@@ -4,6 +4,9 @@
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { prometheus } from "@hono/prometheus";
+import { Metrics } from "./cache/metrics.ts";
+import { TileCache } from "./cache/tile_cache.ts";
 import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
 import { ImageRegistry } from "./sources/registry.ts";
@@ -39,9 +42,23 @@ export function createBackend(config: Config, hasWorker = workersAvailable()): T
 export function createService(config: Config): Service {
   const registry = new ImageRegistry(config.imagesDir, config.maxPixels);
   const backend = createBackend(config);
-  const context: AppContext = { config, registry, backend, stats: new StatsService(backend) };
+  const metrics = new Metrics();
+  metrics.backend.set({ backend: backend.name }, 1);
+  const cache = new TileCache({
+    kvPath: config.kvPath === "off" ? null : config.kvPath,
+    memoryBytes: config.memoryCacheBytes,
+    ttlSeconds: config.cacheTtl,
+    metrics,
+  });
+  const context: AppContext = { config, registry, backend, cache, metrics, stats: new StatsService(backend, cache) };
   const app = new Hono();
-  app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "Server-Timing"] }));
+  const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
+  app.use("*", registerMetrics);
+  app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "X-Cache", "Server-Timing", "ETag"] }));
+  app.get("/metrics", (c) => {
+    metrics.queueDepth.set(backend.pending);
+    return printMetrics(c);
+  });
   app.route("/", healthRoutes(context));
   app.route("/", statsRoutes(context));
   app.route("/", imageRoutes(context));
@@ -61,7 +78,11 @@ export function createService(config: Config): Service {
         "/xyz/{id}/tilejson.json",
         "/xyz/{id}/{z}/{x}/{y}.{jpg|png|webp}",
         "/thumbnail/{id}.{jpg|png|webp}?width=&height=",
+        "/images/{id}/stats",
+        "/images/{id}/tissue.png",
+        "/images/{id}/tissue.{ndjson|json}",
         "/health",
+        "/metrics",
       ],
     }));
   app.notFound(() => errorResponse(notFound("no such route")));
@@ -76,6 +97,7 @@ export function createService(config: Config): Service {
     close: async () => {
       await backend.close();
       await registry.close();
+      await cache.close();
     },
   };
 }

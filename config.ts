@@ -16,8 +16,12 @@ export interface Config {
   tileSize: number;
   tileOverlap: number;
   maxPixels: number;
-  /** Seconds for `Cache-Control: max-age` on tiles. */
+  /** Seconds a cached tile lives (KV expiry) and `Cache-Control: max-age` of unpinned tiles. */
   cacheTtl: number;
+  /** Deno KV path: a file (its folder is created), `:memory:`, or a URL of a remote KV; "off" disables KV. */
+  kvPath: string;
+  /** Bytes of the in-memory tile cache in front of KV. */
+  memoryCacheBytes: number;
   /** Default JPEG/WebP quality. */
   quality: number;
 }
@@ -32,7 +36,15 @@ export const CONFIG_VARIABLES = {
   TILE_SIZE: ["254", "Deep Zoom tile size"],
   TILE_OVERLAP: ["1", "Deep Zoom tile overlap"],
   MAX_PIXELS: ["100000000", "largest flat (PNG/JPEG/WebP/strip TIFF) image, in pixels"],
-  CACHE_TTL: ["86400", "seconds of Cache-Control max-age on tiles"],
+  CACHE_TTL: [
+    "86400",
+    "seconds a cached tile lives in KV; Cache-Control max-age of tiles whose URL does not pin the version",
+  ],
+  KV_PATH: [
+    "./data/cache.kv",
+    "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (Deno Deploy's), or off",
+  ],
+  MEMORY_CACHE_MB: ["256", "in-memory tile cache in front of KV, MiB"],
   QUALITY: ["80", "default JPEG/WebP quality"],
 } as const;
 
@@ -69,7 +81,9 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     tileSize: int("TILE_SIZE", 1, 8192),
     tileOverlap: int("TILE_OVERLAP", 0, 64),
     maxPixels: int("MAX_PIXELS", 1, 2 ** 40),
-    cacheTtl: int("CACHE_TTL", 0, 31536000),
+    cacheTtl: int("CACHE_TTL", 1, 31536000),
+    kvPath: get("KV_PATH"),
+    memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
     quality: int("QUALITY", 1, 100),
   };
 }

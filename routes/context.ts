@@ -3,6 +3,8 @@ import type { Config } from "../config.ts";
 import type { ImageRegistry } from "../sources/registry.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsService } from "../stats/service.ts";
+import type { TileCache } from "../cache/tile_cache.ts";
+import type { Metrics } from "../cache/metrics.ts";
 
 /** Dependencies handed to each route module. */
 export interface AppContext {
@@ -10,4 +12,6 @@ export interface AppContext {
   registry: ImageRegistry;
   backend: TileBackend;
   stats: StatsService;
+  cache: TileCache;
+  metrics: Metrics;
 }

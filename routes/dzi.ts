@@ -52,7 +52,14 @@ export function dziRoutes(ctx: AppContext): Hono {
       throw notFound(`no tile ${col}_${row} at level ${level} (${cols}×${rows} tiles)`);
     }
     const t = geo.tile(level, col, row);
-    return await tileResponse(ctx, image, t.l0Region, t.zWidth, t.zHeight, format, opts);
+    return await tileResponse(ctx, c.req.raw, {
+      image,
+      region: t.l0Region,
+      outWidth: t.zWidth,
+      outHeight: t.zHeight,
+      format,
+      opts,
+    });
   });
   return app;
 }

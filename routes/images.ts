@@ -97,7 +97,15 @@ export function imageRoutes(ctx: AppContext): Hono {
     }
     const [w, h] = thumbnailSize(size.width, size.height, box.width, box.height);
     const region = { x: 0, y: 0, w: size.width, h: size.height };
-    return await tileResponse(ctx, image, region, w, h, format, opts, assoc[2]);
+    return await tileResponse(ctx, c.req.raw, {
+      image,
+      region,
+      outWidth: w,
+      outHeight: h,
+      format,
+      opts,
+      associated: assoc[2],
+    });
   });
   return app;
 }

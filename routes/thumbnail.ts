@@ -55,7 +55,14 @@ export function thumbnailRoutes(ctx: AppContext): Hono {
     const image = await ctx.registry.resolve(decodeId(m[1]));
     const { width, height } = image.info;
     const [w, h] = thumbnailSize(width, height, box.width, box.height);
-    return await tileResponse(ctx, image, { x: 0, y: 0, w: width, h: height }, w, h, format, opts);
+    return await tileResponse(ctx, c.req.raw, {
+      image,
+      region: { x: 0, y: 0, w: width, h: height },
+      outWidth: w,
+      outHeight: h,
+      format,
+      opts,
+    });
   });
   return app;
 }

@@ -2,7 +2,9 @@
  * Shared by every tile route: parsing the common query options (`op` and its parameters, `quality`), and
  * turning a `TileRequest` into an HTTP response through the one pipeline.
  */
-import { badRequest } from "../errors.ts";
+import { badRequest, HttpError } from "../errors.ts";
+import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
+import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
 import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
@@ -40,17 +42,46 @@ export function rawPath(url: string): string {
   return new URL(url).pathname;
 }
 
-/** Builds the `TileRequest` for an image and renders it into a response. */
-export async function tileResponse(
-  ctx: AppContext,
-  image: ResolvedImage,
-  region: TileRequest["region"],
-  outWidth: number,
-  outHeight: number,
-  format: TileFormat,
-  opts: TileOptions,
-  associated?: string,
-): Promise<Response> {
+/** What a route asks the pipeline for. */
+export interface TileTarget {
+  image: ResolvedImage;
+  /** Footprint in level-0 pixels (or in the associated image's pixels). */
+  region: TileRequest["region"];
+  outWidth: number;
+  outHeight: number;
+  format: TileFormat;
+  opts: TileOptions;
+  /** An associated image (Aperio label, macro, thumbnail) instead of the pyramid. */
+  associated?: string;
+}
+
+/** Cache options from a tile URL: `?cache=false` (bypass) or `?cache=refresh` (recompute and overwrite). */
+export function parseCacheMode(query: URLSearchParams): CacheMode {
+  const raw = query.get("cache");
+  if (raw === null || raw === "true") return "normal";
+  if (raw === "false") return "bypass";
+  if (raw === "refresh") return "refresh";
+  throw badRequest(`cache must be false or refresh, got "${raw}"`);
+}
+
+/**
+ * Builds the `TileRequest` for an image and answers it: the op's global parameters resolved, the request
+ * keyed, `If-None-Match` answered with 304 before any pixel work, then the cache (memory, KV) or the
+ * pipeline. `?v=` pins the image version: the answer is then immutable, and a changed file is a 404.
+ */
+export async function tileResponse(ctx: AppContext, incoming: Request, what: TileTarget): Promise<Response> {
+  const { image, region, outWidth, outHeight, format, opts, associated } = what;
+  const url = new URL(incoming.url);
+  const pinned = url.searchParams.get("v");
+  if (pinned !== null && pinned !== image.source.version) {
+    throw new HttpError(
+      404,
+      "stale_version",
+      `image "${image.id}" changed: version ${pinned} is gone, the current one is ${image.source.version}`,
+    );
+  }
+  const mode = parseCacheMode(url.searchParams);
+  const tResolve = performance.now();
   // Global parameters (Otsu thresholds, palettes, percentiles) are resolved before the request is keyed,
   // so equal pixels share one key and the response says which values were used.
   const op = await resolveOpSpec(opts.op, ctx.stats.provider(image.source));
@@ -65,15 +96,32 @@ export async function tileResponse(
     format,
     quality: format === "png" ? 0 : opts.quality,
   };
-  const tile = await ctx.backend.run(image.source, { kind: "tile", request });
+  const key = await tileKey(request);
+  const resolveMs = performance.now() - tResolve;
+  const cacheControl = pinned !== null
+    ? "public, max-age=31536000, immutable"
+    : `public, max-age=${ctx.config.cacheTtl}`;
+  if (mode === "normal" && ifNoneMatchHits(incoming.headers.get("If-None-Match"), key.etag)) {
+    return new Response(null, { status: 304, headers: { ETag: key.etag, "Cache-Control": cacheControl } });
+  }
+  const result = await ctx.cache.get(key, async () => {
+    const tile = await ctx.backend.run(image.source, { kind: "tile", request });
+    return {
+      tile: { bytes: tile.bytes, contentType: tile.contentType, xOp: xOpHeader(op, tile.resolved) },
+      timings: tile.timings,
+    };
+  }, mode);
+  const timings = { resolve: resolveMs, ...result.timings };
   const headers = new Headers({
-    "Content-Type": tile.contentType,
-    "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
+    "Content-Type": result.tile.contentType,
+    "Cache-Control": mode === "bypass" ? "no-store" : cacheControl,
+    ETag: key.etag,
+    "X-Cache": result.status,
     "X-Backend": ctx.backend.name,
-    "X-Op": xOpHeader(op, tile.resolved),
-    "Server-Timing": Object.entries(tile.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
+    "X-Op": result.tile.xOp,
+    "Server-Timing": Object.entries(timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
   });
-  return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
+  return new Response(result.tile.bytes as Uint8Array<ArrayBuffer>, { headers });
 }
 
 /** `X-Op`: the op and the parameters it ran with (`threshold;t=172`); palette colours left out (see /stats). */

@@ -55,7 +55,14 @@ export function xyzRoutes(ctx: AppContext): Hono {
       throw notFound(`no tile ${x}/${y} at zoom ${z} (${cols}×${rows} tiles)`);
     }
     const t = geo.tile(z, x, y);
-    return await tileResponse(ctx, image, t.l0Region, t.outWidth, t.outHeight, format, opts);
+    return await tileResponse(ctx, c.req.raw, {
+      image,
+      region: t.l0Region,
+      outWidth: t.outWidth,
+      outHeight: t.outHeight,
+      format,
+      opts,
+    });
   });
   return app;
 }

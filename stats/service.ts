@@ -1,44 +1,71 @@
 /**
  * Image statistics per image version: computed on the backend (a worker) once, shared by concurrent
- * requests (single-flight), kept in a bounded memory cache; a failure is not kept.
+ * requests (single-flight), kept in a bounded memory cache and in Deno KV under the image version (so a
+ * restart resolves `t=otsu` without pixel work); a failure is not kept.
  */
+import pngDecode from "@jsquash/png/decode.js";
 import { LruCache } from "../cache/lru.ts";
+import { sha256Hex } from "../cache/key.ts";
+import type { TileCache } from "../cache/tile_cache.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsProvider } from "../kernels/op.ts";
-import type { ComputedStats } from "./types.ts";
+import type { ComputedStats, ImageStats } from "./types.ts";
 
 /** Stats and palettes of image versions. */
 export class StatsService {
   #stats = new LruCache<string, Promise<ComputedStats>>(128 * 1024 * 1024);
   #palettes = new LruCache<string, Promise<Uint8Array>>(1024);
-  /** How many stats computations were started (for tests and metrics). */
+  /** How many stats computations were started on the backend (for tests and metrics). */
   computations = 0;
 
-  constructor(private backend: TileBackend) {}
+  constructor(private backend: TileBackend, private cache?: TileCache) {}
 
   /** The statistics of `source` (path + version), computed once. */
   get(source: SourceDescriptor): Promise<ComputedStats> {
-    const key = `${source.path}@${source.version}`;
-    let p = this.#stats.get(key);
+    const id = `${source.path}@${source.version}`;
+    let p = this.#stats.get(id);
     if (!p) {
-      this.computations++;
-      p = this.backend.run(source, { kind: "stats" });
+      p = this.#load(id, source);
       // Size: the tissue map and its PNG dominate; bounded by 2048² each.
-      this.#stats.set(key, p, 2048 * 2048 * 2);
-      p.catch(() => this.#stats.delete(key));
+      this.#stats.set(id, p, 2048 * 2048 * 2);
+      p.catch(() => this.#stats.delete(id));
     }
     return p;
   }
 
+  async #load(id: string, source: SourceDescriptor): Promise<ComputedStats> {
+    const key = ["stats", await sha256Hex(id)];
+    const stored = await this.cache?.readBlob(key);
+    if (stored?.meta.stats) {
+      const stats = JSON.parse(stored.meta.stats) as ImageStats;
+      const img = await pngDecode(stored.bytes.slice().buffer as ArrayBuffer);
+      const rgba = new Uint8Array(img.data.buffer);
+      const tissueMap = new Uint8Array(img.width * img.height);
+      for (let i = 0; i < tissueMap.length; i++) tissueMap[i] = rgba[i * 4];
+      return { stats, tissueMap, tissuePng: stored.bytes };
+    }
+    this.computations++;
+    const computed = await this.backend.run(source, { kind: "stats" });
+    this.cache?.writeLater(key, { bytes: computed.tissuePng, meta: { stats: JSON.stringify(computed.stats) } });
+    return computed;
+  }
+
   /** The `k`-colour palette of `source`'s stats level, rendered with `rescale` (resolved), computed once. */
   palette(source: SourceDescriptor, k: number, rescale?: string): Promise<Uint8Array> {
-    const key = `${source.path}@${source.version}|${k}|${rescale ?? ""}`;
-    let p = this.#palettes.get(key);
+    const id = `${source.path}@${source.version}|${k}|${rescale ?? ""}`;
+    let p = this.#palettes.get(id);
     if (!p) {
-      p = this.backend.run(source, { kind: "palette", k, rescale });
-      this.#palettes.set(key, p);
-      p.catch(() => this.#palettes.delete(key));
+      p = (async () => {
+        const key = ["palette", await sha256Hex(id)];
+        const stored = await this.cache?.readBlob(key);
+        if (stored) return stored.bytes;
+        const palette = await this.backend.run(source, { kind: "palette", k, rescale });
+        this.cache?.writeLater(key, { bytes: palette, meta: {} });
+        return palette;
+      })();
+      this.#palettes.set(id, p);
+      p.catch(() => this.#palettes.delete(id));
     }
     return p;
   }

@@ -95,9 +95,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts the app with `env` (IMAGES_DIR etc.) on 127.0.0.1:0. */
+/** Starts the app with `env` (IMAGES_DIR etc.; KV in memory unless KV_PATH is given) on 127.0.0.1:0. */
 export function startServer(env: Record<string, string>): TestServer {
-  const service = createService(loadConfig(env));
+  const service = createService(loadConfig({ KV_PATH: ":memory:", ...env }));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.app.fetch);
   return {
     url: `http://127.0.0.1:${server.addr.port}`,

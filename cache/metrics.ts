@@ -1,0 +1,81 @@
+/**
+ * Prometheus metrics (prom-client, one registry per service): cache hits and misses, KV errors, pipeline
+ * runs, queue depth, backend. HTTP request counts and latencies come from @hono/prometheus in app.ts.
+ */
+import { Counter, Gauge, Registry } from "prom-client";
+
+/** The service's metrics. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly cacheHits = new Counter({
+    name: "edgetile_cache_hits_total",
+    help: "Tile cache hits, by layer (memory, kv)",
+    labelNames: ["layer"],
+    registers: [this.registry],
+  });
+  readonly cacheMisses = new Counter({
+    name: "edgetile_cache_misses_total",
+    help: "Tile cache misses",
+    registers: [this.registry],
+  });
+  readonly cacheBypass = new Counter({
+    name: "edgetile_cache_bypass_total",
+    help: "Requests that bypassed (cache=false) or refreshed (cache=refresh) the cache",
+    labelNames: ["mode"],
+    registers: [this.registry],
+  });
+  readonly cacheBytesServed = new Counter({
+    name: "edgetile_cache_hit_bytes_total",
+    help: "Bytes served from the cache",
+    registers: [this.registry],
+  });
+  readonly cacheStores = new Counter({
+    name: "edgetile_cache_stores_total",
+    help: "Tiles written to Deno KV, by result (stored, too_large)",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+  readonly cacheCorrupt = new Counter({
+    name: "edgetile_cache_corrupt_total",
+    help: "Cache entries found corrupt (treated as misses and overwritten)",
+    registers: [this.registry],
+  });
+  readonly kvErrors = new Counter({
+    name: "edgetile_kv_errors_total",
+    help: "Deno KV failures, by operation (open, get, set)",
+    labelNames: ["op"],
+    registers: [this.registry],
+  });
+  readonly pipelineRuns = new Counter({
+    name: "edgetile_pipeline_runs_total",
+    help: "Tiles computed by the pipeline (cache misses, bypasses, refreshes)",
+    registers: [this.registry],
+  });
+  readonly memoryBytes = new Gauge({
+    name: "edgetile_memory_cache_bytes",
+    help: "Bytes held by the in-memory tile cache",
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: "edgetile_backend_queue_depth",
+    help: "Jobs waiting or running on the compute backend",
+    registers: [this.registry],
+  });
+  readonly backend = new Gauge({
+    name: "edgetile_backend_info",
+    help: "The compute backend in use (value 1)",
+    labelNames: ["backend"],
+    registers: [this.registry],
+  });
+}
+
+/** A logger that says a given thing at most once per `intervalMs`. */
+export function throttledLog(intervalMs = 60_000): (key: string, message: string) => void {
+  const last = new Map<string, number>();
+  return (key, message) => {
+    const now = Date.now();
+    if ((last.get(key) ?? -Infinity) + intervalMs > now) return;
+    last.set(key, now);
+    console.error(message);
+  };
+}

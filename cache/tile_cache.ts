@@ -1,0 +1,182 @@
+/**
+ * The tile cache: a bytes-bounded memory LRU in front of Deno KV, with single-flight computation per key.
+ * A hit never waits for a miss; stores happen after the response (not awaited). KV is optional at run
+ * time: when it cannot be opened or an operation fails, tiles are still served, the failure is counted
+ * and logged at most once a minute. A corrupt entry is a miss, and the recomputed tile overwrites it.
+ */
+import { LruCache } from "./lru.ts";
+import { KvBlobStore, type KvRead, openKvAt, type StoredBlob } from "./kv_store.ts";
+import type { TileKey } from "./key.ts";
+import { type Metrics, throttledLog } from "./metrics.ts";
+
+/** An encoded tile as the cache keeps it. */
+export interface CachedTile {
+  bytes: Uint8Array;
+  contentType: string;
+  /** The `X-Op` value of the computation. */
+  xOp: string;
+}
+
+/** `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite). */
+export type CacheMode = "normal" | "bypass" | "refresh";
+
+/** What the cache answered and how long each phase took (ms). */
+export interface CacheResult {
+  tile: CachedTile;
+  status: "hit" | "miss" | "bypass" | "refresh";
+  timings: Record<string, number>;
+}
+
+/** A computed tile with its pipeline timings. */
+export interface Computed {
+  tile: CachedTile;
+  timings: Record<string, number>;
+}
+
+/** Options of the cache. */
+export interface TileCacheOptions {
+  /** KV path (`./data/cache.kv`, `:memory:`, a URL), or null for memory only. */
+  kvPath: string | null;
+  memoryBytes: number;
+  ttlSeconds: number;
+  metrics: Metrics;
+}
+
+/** Memory LRU + Deno KV + single-flight. */
+export class TileCache {
+  #memory: LruCache<string, { tile: CachedTile; expiresAt: number }>;
+  #inflight = new Map<string, Promise<Computed & { fromKv: boolean }>>();
+  #kv: Promise<KvBlobStore | null>;
+  #log = throttledLog();
+  #writes = new Set<Promise<void>>();
+  /** Tiles computed by the pipeline through this cache (misses, bypasses, refreshes). */
+  computations = 0;
+
+  constructor(private opts: TileCacheOptions) {
+    this.#memory = new LruCache(opts.memoryBytes);
+    this.#kv = opts.kvPath === null ? Promise.resolve(null) : openKvAt(opts.kvPath).then(
+      (kv) => new KvBlobStore(kv),
+      (err) => {
+        this.#kvFailed("open", err);
+        return null;
+      },
+    );
+  }
+
+  /** The KV store once opened (null when there is none). */
+  get store(): Promise<KvBlobStore | null> {
+    return this.#kv;
+  }
+
+  #kvFailed(op: string, err: unknown) {
+    this.opts.metrics.kvErrors.inc({ op });
+    this.#log(`kv-${op}`, `Deno KV ${op} failed (tiles are served uncached): ${(err as Error)?.message ?? err}`);
+  }
+
+  /** Reads a blob from KV; null on absence, expiry or failure; "corrupt" counted. */
+  async readBlob(key: Deno.KvKey): Promise<StoredBlob | null> {
+    const store = await this.#kv;
+    if (!store) return null;
+    let got: KvRead;
+    try {
+      got = await store.get(key);
+    } catch (err) {
+      this.#kvFailed("get", err);
+      return null;
+    }
+    if (got === "corrupt") {
+      this.opts.metrics.cacheCorrupt.inc();
+      return null;
+    }
+    return got;
+  }
+
+  /** Writes a blob to KV (errors counted, never thrown). */
+  async writeBlob(key: Deno.KvKey, blob: StoredBlob): Promise<void> {
+    const store = await this.#kv;
+    if (!store) return;
+    try {
+      const result = await store.set(key, blob, this.opts.ttlSeconds);
+      this.opts.metrics.cacheStores.inc({ result });
+    } catch (err) {
+      this.#kvFailed("set", err);
+    }
+  }
+
+  /** The tile for `key`: from memory, from KV, or computed once however many ask at the same time. */
+  async get(key: TileKey, compute: () => Promise<Computed>, mode: CacheMode = "normal"): Promise<CacheResult> {
+    const t0 = performance.now();
+    const m = this.opts.metrics;
+    if (mode !== "normal") {
+      m.cacheBypass.inc({ mode });
+      const done = await this.#compute(compute);
+      if (mode === "refresh") this.#store(key, done.tile);
+      return { tile: done.tile, status: mode, timings: done.timings };
+    }
+    const mem = this.#memory.get(key.hash);
+    if (mem && mem.expiresAt > Date.now()) {
+      m.cacheHits.inc({ layer: "memory" });
+      m.cacheBytesServed.inc(mem.tile.bytes.length);
+      return { tile: mem.tile, status: "hit", timings: { cache: performance.now() - t0 } };
+    }
+    let flight = this.#inflight.get(key.hash);
+    if (!flight) {
+      flight = (async () => {
+        const stored = await this.readBlob(["tile", key.hash]);
+        if (stored) {
+          const tile = { bytes: stored.bytes, contentType: stored.meta.contentType, xOp: stored.meta.xOp ?? "" };
+          this.#remember(key, tile);
+          return { tile, timings: {}, fromKv: true };
+        }
+        const done = await this.#compute(compute);
+        this.#store(key, done.tile);
+        return { ...done, fromKv: false };
+      })();
+      this.#inflight.set(key.hash, flight);
+      flight.then(() => this.#inflight.delete(key.hash), () => this.#inflight.delete(key.hash));
+    }
+    const done = await flight;
+    if (done.fromKv) {
+      m.cacheHits.inc({ layer: "kv" });
+      m.cacheBytesServed.inc(done.tile.bytes.length);
+    } else {
+      m.cacheMisses.inc();
+    }
+    const cache = performance.now() - t0 - Object.values(done.timings).reduce((a, b) => a + b, 0);
+    return {
+      tile: done.tile,
+      status: done.fromKv ? "hit" : "miss",
+      timings: { cache: Math.max(0, cache), ...done.timings },
+    };
+  }
+
+  async #compute(compute: () => Promise<Computed>): Promise<Computed> {
+    this.computations++;
+    this.opts.metrics.pipelineRuns.inc();
+    return await compute();
+  }
+
+  #remember(key: TileKey, tile: CachedTile) {
+    this.#memory.set(key.hash, { tile, expiresAt: Date.now() + this.opts.ttlSeconds * 1000 }, tile.bytes.length + 256);
+    this.opts.metrics.memoryBytes.set(this.#memory.totalSize);
+  }
+
+  /** Keeps the tile in memory now and writes it to KV in the background. */
+  #store(key: TileKey, tile: CachedTile) {
+    this.#remember(key, tile);
+    this.writeLater(["tile", key.hash], { bytes: tile.bytes, meta: { contentType: tile.contentType, xOp: tile.xOp } });
+  }
+
+  /** Writes a blob to KV in the background (close() waits for it). */
+  writeLater(key: Deno.KvKey, blob: StoredBlob): void {
+    const p = this.writeBlob(key, blob);
+    this.#writes.add(p);
+    p.finally(() => this.#writes.delete(p));
+  }
+
+  /** Waits for background writes and closes KV. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#writes]);
+    (await this.#kv)?.close();
+  }
+}
