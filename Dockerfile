@@ -6,9 +6,12 @@ WORKDIR /app
 COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY . .
-RUN deno cache server.ts main.ts workers/tile_worker.ts
+RUN deno cache server.ts main.ts workers/tile_worker.ts \
+  && mkdir -p /app/data && chown deno:deno /app/data
 
 USER deno
+# The tile cache (Deno KV file); mount a volume to keep it across containers.
+VOLUME /app/data
 ENV PORT=8000 IMAGES_DIR=./samples
 EXPOSE 8000
 CMD ["task", "start"]

@@ -8,91 +8,9 @@
  */
 import { makeBenchSlide } from "./make_slide.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
+import { benchArgs, load, type Result, resultTable, startServer } from "./lib.ts";
 
-const args = Object.fromEntries(
-  Deno.args.join(" ").split("--").filter(Boolean).map((a) => a.trim().split(/\s+/)).map(([k, v]) => [k, v ?? "1"]),
-);
-const SECONDS = Number(args.seconds ?? 12);
-const CONCURRENCY = Number(args.concurrency ?? 8);
-const ROOT = new URL("..", import.meta.url).pathname;
-
-interface Result {
-  name: string;
-  tiles: number;
-  errors: number;
-  seconds: number;
-  tilesPerSec: number;
-  p50: number;
-  p99: number;
-  bytes: number;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function startServer(env: Record<string, string>) {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-net", "--allow-env", "server.ts"],
-    cwd: ROOT,
-    env: { ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(`${url}/health`);
-      await r.body?.cancel();
-      if (r.ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    url,
-    stop: async () => {
-      child.kill();
-      await child.status;
-    },
-  };
-}
-
-/** Fetches `urls` in order with `CONCURRENCY` in flight until done or `SECONDS` pass. */
-async function load(name: string, urls: string[]): Promise<Result> {
-  const lat: number[] = [];
-  let next = 0, errors = 0, bytes = 0;
-  const t0 = performance.now();
-  const deadline = t0 + SECONDS * 1000;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < urls.length && performance.now() < deadline) {
-      const u = urls[next++];
-      const s = performance.now();
-      const r = await fetch(u);
-      const b = await r.arrayBuffer();
-      lat.push(performance.now() - s);
-      if (r.status !== 200) errors++;
-      bytes += b.byteLength;
-    }
-  }));
-  const seconds = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  return {
-    name,
-    tiles: lat.length,
-    errors,
-    seconds,
-    tilesPerSec: lat.length / seconds,
-    p50: pct(0.5),
-    p99: pct(0.99),
-    bytes,
-  };
-}
+const { seconds: SECONDS, concurrency: CONCURRENCY } = benchArgs({ seconds: 12, concurrency: 8 });
 
 /** Deterministic shuffle (distinct tiles in a scattered order, the same every run). */
 function shuffled<T>(a: T[], seed = 1): T[] {
@@ -137,26 +55,29 @@ if (import.meta.main) {
   );
   const results: Result[] = [];
   for (const [i, c] of cases.entries()) {
-    const server = await startServer({ ...c.env, IMAGES_DIR: dir });
+    const server = await startServer({ ...c.env, IMAGES_DIR: dir, KV_PATH: "off" });
     try {
       // Warm-up on tiles outside the measured slice (workers started, codecs compiled, image stats computed).
-      await load("warm-up", order.slice(-16).map((a) => `${server.url}/dzi/${id}_files/${a}.${c.ext}${c.query}`));
+      await load(
+        "warm-up",
+        order.slice(-16).map((a) => `${server.url}/dzi/${id}_files/${a}.${c.ext}${c.query}`),
+        SECONDS,
+        CONCURRENCY,
+      );
       const slice = order.slice(i * per, (i + 1) * per);
-      results.push(await load(c.name, slice.map((a) => `${server.url}/dzi/${id}_files/${a}.${c.ext}${c.query}`)));
+      results.push(
+        await load(
+          c.name,
+          slice.map((a) => `${server.url}/dzi/${id}_files/${a}.${c.ext}${c.query}`),
+          SECONDS,
+          CONCURRENCY,
+        ),
+      );
     } finally {
       await server.stop();
     }
   }
-  const base = results[0].tilesPerSec;
-  console.log("\n| case | tiles | errors | tiles/s | p50 ms | p99 ms | KiB/tile | vs workers jpeg |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
-  for (const r of results) {
-    console.log(
-      `| ${r.name} | ${r.tiles} | ${r.errors} | ${r.tilesPerSec.toFixed(0)} | ${r.p50.toFixed(1)} | ${
-        r.p99.toFixed(1)
-      } | ${(r.bytes / r.tiles / 1024).toFixed(1)} | ${(r.tilesPerSec / base).toFixed(2)}× |`,
-    );
-  }
+  console.log("\n" + resultTable(results, "workers jpeg"));
   await Deno.mkdir(new URL("./out/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(new URL("./out/tiles.json", import.meta.url), JSON.stringify(results, null, 2));
 }

@@ -1,0 +1,116 @@
+/** Shared by the benchmarks: a server process on loopback, a bounded load loop, arguments. */
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** One measured case. */
+export interface Result {
+  name: string;
+  tiles: number;
+  errors: number;
+  seconds: number;
+  tilesPerSec: number;
+  p50: number;
+  p99: number;
+  bytes: number;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Starts `server.ts` in its own process on a free loopback port with `env`; stop() ends it. */
+export async function startServer(env: Record<string, string>) {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "server.ts"],
+    cwd: ROOT,
+    env: { ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`${url}/health`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      child.kill();
+      await child.status;
+    },
+  };
+}
+
+/** Fetches `urls` in order (cycling when `cycle`) with `concurrency` in flight until done or `seconds` pass. */
+export async function load(
+  name: string,
+  urls: string[],
+  seconds: number,
+  concurrency: number,
+  cycle = false,
+): Promise<Result> {
+  const lat: number[] = [];
+  let next = 0, errors = 0, bytes = 0;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while ((cycle || next < urls.length) && performance.now() < deadline) {
+      const u = urls[next++ % urls.length];
+      const s = performance.now();
+      const r = await fetch(u);
+      const b = await r.arrayBuffer();
+      lat.push(performance.now() - s);
+      if (r.status !== 200) errors++;
+      bytes += b.byteLength;
+    }
+  }));
+  const took = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+  return {
+    name,
+    tiles: lat.length,
+    errors,
+    seconds,
+    tilesPerSec: lat.length / seconds,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    bytes,
+  };
+}
+
+/** `--seconds N --concurrency N` style arguments over defaults. */
+export function benchArgs<T extends Record<string, number>>(defaults: T): T {
+  const out: Record<string, number> = { ...defaults };
+  for (let i = 0; i < Deno.args.length; i++) {
+    const m = /^--(\w+)(?:=(.*))?$/.exec(Deno.args[i]);
+    if (m && m[1] in out) out[m[1]] = Number(m[2] ?? Deno.args[++i]);
+  }
+  return out as T;
+}
+
+/** A markdown table of results, with each case's ratio to the first. */
+export function resultTable(results: Result[], baseName: string): string {
+  const base = results[0].tilesPerSec;
+  const rows = [
+    `| case | tiles | errors | tiles/s | p50 ms | p99 ms | KiB/tile | vs ${baseName} |`,
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of results) {
+    rows.push(
+      `| ${r.name} | ${r.tiles} | ${r.errors} | ${r.tilesPerSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${
+        r.p99.toFixed(2)
+      } | ${(r.bytes / Math.max(1, r.tiles) / 1024).toFixed(1)} | ${(r.tilesPerSec / base).toFixed(2)}× |`,
+    );
+  }
+  return rows.join("\n");
+}
