@@ -19,6 +19,7 @@ import { thumbnailRoutes } from "./routes/thumbnail.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { iiifRoutes } from "./routes/iiif.ts";
 import { StatsService } from "./stats/service.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
@@ -54,7 +55,7 @@ export function createService(config: Config): Service {
   const app = new Hono();
   const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
   app.use("*", registerMetrics);
-  app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "X-Cache", "Server-Timing", "ETag"] }));
+  app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "X-Cache", "Server-Timing", "ETag", "Link"] }));
   app.get("/metrics", (c) => {
     metrics.queueDepth.set(backend.pending);
     return printMetrics(c);
@@ -65,6 +66,7 @@ export function createService(config: Config): Service {
   app.route("/", dziRoutes(context));
   app.route("/", xyzRoutes(context));
   app.route("/", thumbnailRoutes(context));
+  app.route("/", iiifRoutes(context));
   app.get("/", (c) =>
     c.json({
       service: "edgetile",

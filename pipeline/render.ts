@@ -1,5 +1,5 @@
 /**
- * The tile pipeline, in order: plan → read (best level) → resample → op → pad → encode.
+ * The tile pipeline, in order: plan → read (best level) → resample → op → pad → orient → encode.
  * Every protocol's request runs through `renderTile`; each step lives in its own module.
  */
 import type { ImageInfo, ImageSource } from "../sources/source.ts";
@@ -7,6 +7,7 @@ import { bestLevelForDownsample } from "../pyramid/levels.ts";
 import { getOp } from "../kernels/index.ts";
 import type { OpOutput } from "../kernels/op.ts";
 import { cropRaster } from "./crop.ts";
+import { orientRaster } from "./orient.ts";
 import { arrayTypeFor, type Raster } from "../sources/raster.ts";
 import { resample } from "./resample.ts";
 import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
@@ -126,7 +127,8 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
     inner = { ...out, raster: cropRaster(out.raster, halo + plan.outX, halo + plan.outY, plan.outW, plan.outH) };
     lap("op");
   }
-  const output = padToOutput(inner, plan, req);
+  const padded = padToOutput(inner, plan, req);
+  const output = { ...padded, raster: orientRaster(padded.raster, req.rotate ?? 0, !!req.mirror) };
   const bytes = await encodeOutput(output, req.format, req.quality);
   lap("encode");
   return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings };
@@ -149,6 +151,7 @@ async function renderAssociated(source: ImageSource, req: TileRequest): Promise<
   const out = getOp(req.op.name).apply(resampled, req.op.params);
   lap("op");
   const flat = req.format === "jpeg" && !out.palette ? { ...out, raster: flattenAlpha(out.raster) } : out;
+  flat.raster = orientRaster(flat.raster, req.rotate ?? 0, !!req.mirror);
   const bytes = await encodeOutput(flat, req.format, req.quality);
   lap("encode");
   return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out.resolved, timings };

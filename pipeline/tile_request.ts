@@ -32,6 +32,10 @@ export interface TileRequest {
    * in that image's pixels.
    */
   associated?: string;
+  /** Clockwise rotation applied after the op (IIIF); 0 when absent. */
+  rotate?: 0 | 90 | 180 | 270;
+  /** Mirror on the vertical axis before rotating (IIIF `!`). */
+  mirror?: boolean;
 }
 
 /** MIME type of each output format. */
@@ -61,5 +65,6 @@ export function canonicalTileRequest(r: TileRequest): string {
   const { x, y, w, h } = r.region;
   const fmt = r.format === "png" ? "png" : `${r.format}:${r.quality}`;
   const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
-  return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${canonicalOp(r.op)}/${fmt}`;
+  const orient = r.rotate || r.mirror ? `/${r.mirror ? "!" : ""}${r.rotate ?? 0}` : "";
+  return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${canonicalOp(r.op)}${orient}/${fmt}`;
 }

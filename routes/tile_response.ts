@@ -53,6 +53,9 @@ export interface TileTarget {
   opts: TileOptions;
   /** An associated image (Aperio label, macro, thumbnail) instead of the pyramid. */
   associated?: string;
+  /** Clockwise right-angle rotation and mirroring (IIIF). */
+  rotate?: 0 | 90 | 180 | 270;
+  mirror?: boolean;
 }
 
 /** Cache options from a tile URL: `?cache=false` (bypass) or `?cache=refresh` (recompute and overwrite). */
@@ -70,7 +73,7 @@ export function parseCacheMode(query: URLSearchParams): CacheMode {
  * pipeline. `?v=` pins the image version: the answer is then immutable, and a changed file is a 404.
  */
 export async function tileResponse(ctx: AppContext, incoming: Request, what: TileTarget): Promise<Response> {
-  const { image, region, outWidth, outHeight, format, opts, associated } = what;
+  const { image, region, outWidth, outHeight, format, opts, associated, rotate, mirror } = what;
   const url = new URL(incoming.url);
   const pinned = url.searchParams.get("v");
   if (pinned !== null && pinned !== image.source.version) {
@@ -87,6 +90,8 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
   const op = await resolveOpSpec(opts.op, ctx.stats.provider(image.source));
   const request: TileRequest = {
     associated,
+    ...(rotate ? { rotate } : {}),
+    ...(mirror ? { mirror } : {}),
     image: image.id,
     version: image.source.version,
     region,

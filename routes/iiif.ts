@@ -1,0 +1,139 @@
+/**
+ * IIIF Image API 3.0, level 2, at `/iiif/3/{id}` (`%2F` for `/` in ids): the base URI redirects (303) to
+ * `info.json`; image requests `{region}/{size}/{rotation}/{quality}.{format}` go through the one pipeline.
+ * `gray` is the gray op and `bitonal` the global-Otsu threshold op, so IIIF shares cache entries with the
+ * other protocols; `default`/`color` accept `?op=` (an extension) for derived tiles. Geometry:
+ * `pyramid/iiif.ts`.
+ */
+import { Hono } from "hono";
+import { badRequest, HttpError, notFound } from "../errors.ts";
+import { formatFromExtension } from "../pipeline/tile_request.ts";
+import {
+  gridFootprint,
+  IIIF_MAX_AREA,
+  IIIF_MAX_HEIGHT,
+  IIIF_MAX_WIDTH,
+  IIIF_TILE,
+  IiifError,
+  iiifLayout,
+  parseIiifRequest,
+} from "../pyramid/iiif.ts";
+import type { AppContext } from "./context.ts";
+import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+
+const PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"';
+const CONTEXT = "http://iiif.io/api/image/3/context.json";
+const BASE_PATH = /^\/iiif\/3\/([^/]+)\/?$/;
+const INFO_PATH = /^\/iiif\/3\/([^/]+)\/info\.json$/;
+const IMAGE_PATH = /^\/iiif\/3\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/;
+
+/** The JSON-LD media type, unless the client's Accept header asks for plain JSON only. */
+function infoContentType(accept: string | null): string {
+  const ld = `application/ld+json;profile="${CONTEXT}"`;
+  if (!accept || accept.includes("application/ld+json") || accept.includes("*/*")) return ld;
+  return accept.includes("application/json") ? "application/json" : ld;
+}
+
+function segment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw badRequest("malformed percent-encoding in the IIIF request");
+  }
+}
+
+/** IIIF routes. */
+export function iiifRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get("/iiif/3/*", async (c) => {
+    const url = new URL(c.req.url);
+    const path = rawPath(c.req.url);
+    const base = BASE_PATH.exec(path);
+    if (base) {
+      return new Response(null, { status: 303, headers: { Location: `${url.origin}/iiif/3/${base[1]}/info.json` } });
+    }
+    const info = INFO_PATH.exec(path);
+    if (info) {
+      const image = await ctx.registry.resolve(decodeId(info[1]));
+      const { width, height } = image.info;
+      const { scaleFactors, sizes } = iiifLayout(width, height);
+      const body = {
+        "@context": CONTEXT,
+        id: `${url.origin}/iiif/3/${info[1]}`,
+        type: "ImageService3",
+        protocol: "http://iiif.io/api/image",
+        profile: "level2",
+        width,
+        height,
+        maxWidth: IIIF_MAX_WIDTH,
+        maxHeight: IIIF_MAX_HEIGHT,
+        maxArea: IIIF_MAX_AREA,
+        sizes,
+        tiles: [{ width: IIIF_TILE, height: IIIF_TILE, scaleFactors }],
+        preferredFormats: ["jpg", "webp"],
+        extraQualities: ["color", "gray", "bitonal"],
+        extraFormats: ["webp"],
+        extraFeatures: [
+          "baseUriRedirect",
+          "canonicalLinkHeader",
+          "cors",
+          "jsonldMediaType",
+          "mirroring",
+          "profileLinkHeader",
+          "regionByPct",
+          "regionByPx",
+          "regionSquare",
+          "rotationBy90s",
+          "sizeByConfinedWh",
+          "sizeByH",
+          "sizeByPct",
+          "sizeByW",
+          "sizeByWh",
+          "sizeUpscaling",
+        ],
+      };
+      return new Response(JSON.stringify(body), {
+        headers: {
+          "Content-Type": infoContentType(c.req.header("Accept") ?? null),
+          Link: PROFILE_LINK,
+          "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
+        },
+      });
+    }
+    const m = IMAGE_PATH.exec(path);
+    if (!m) {
+      throw notFound(
+        "not a IIIF URL: /iiif/3/{id}/info.json or /iiif/3/{id}/{region}/{size}/{rotation}/{quality}.{format}",
+      );
+    }
+    const image = await ctx.registry.resolve(decodeId(m[1]));
+    const { width, height } = image.info;
+    let req;
+    try {
+      req = parseIiifRequest(segment(m[2]), segment(m[3]), segment(m[4]), segment(m[5]), width, height);
+    } catch (err) {
+      if (err instanceof IiifError) throw new HttpError(err.status, "iiif", err.message);
+      throw err;
+    }
+    const query = new URLSearchParams(url.searchParams);
+    if (req.quality === "gray" || req.quality === "bitonal") {
+      if (query.has("op")) throw badRequest(`quality "${req.quality}" and ?op= cannot be combined`);
+      query.set("op", req.quality === "gray" ? "gray" : "threshold");
+    }
+    const opts = parseTileOptions(query, ctx.config.quality);
+    const region = gridFootprint(req.region, req.outWidth, req.outHeight, width, height);
+    const res = await tileResponse(ctx, c.req.raw, {
+      image,
+      region,
+      outWidth: req.outWidth,
+      outHeight: req.outHeight,
+      format: formatFromExtension(req.format)!,
+      opts,
+      rotate: req.rotate,
+      mirror: req.mirror,
+    });
+    res.headers.set("Link", `<${url.origin}/iiif/3/${m[1]}/${req.canonical}>;rel="canonical", ${PROFILE_LINK}`);
+    return res;
+  });
+  return app;
+}
