@@ -20,6 +20,7 @@ import { imageRoutes } from "./routes/images.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { iiifRoutes } from "./routes/iiif.ts";
+import { viewerRoutes } from "./routes/viewer.ts";
 import { StatsService } from "./stats/service.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
@@ -67,26 +68,7 @@ export function createService(config: Config): Service {
   app.route("/", xyzRoutes(context));
   app.route("/", thumbnailRoutes(context));
   app.route("/", iiifRoutes(context));
-  app.get("/", (c) =>
-    c.json({
-      service: "edgetile",
-      images: "/images",
-      routes: [
-        "/images",
-        "/images/{id}",
-        "/images/{id}/associated/{name}.{jpg|png|webp}",
-        "/dzi/{id}.dzi",
-        "/dzi/{id}_files/{level}/{col}_{row}.{jpeg|png|webp}",
-        "/xyz/{id}/tilejson.json",
-        "/xyz/{id}/{z}/{x}/{y}.{jpg|png|webp}",
-        "/thumbnail/{id}.{jpg|png|webp}?width=&height=",
-        "/images/{id}/stats",
-        "/images/{id}/tissue.png",
-        "/images/{id}/tissue.{ndjson|json}",
-        "/health",
-        "/metrics",
-      ],
-    }));
+  app.route("/", viewerRoutes());
   app.notFound(() => errorResponse(notFound("no such route")));
   app.onError((err) => {
     const e = toHttpError(err);
