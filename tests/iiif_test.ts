@@ -244,3 +244,32 @@ Deno.test("IIIF rotation and mirroring move pixels where the spec says", opts, a
     }
   });
 });
+
+Deno.test("every readable sample serves IIIF info.json and the tiles a viewer asks for first", opts, async () => {
+  const { DATA } = await import("./helpers.ts");
+  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: DATA });
+  try {
+    const list = JSON.parse(new TextDecoder().decode((await get(`${s.url}/images`)).body));
+    for (const img of list.images) {
+      const id = encodeURIComponent(img.id);
+      const info = JSON.parse(new TextDecoder().decode((await get(`${s.url}/iiif/3/${id}/info.json`)).body));
+      assertEquals([info.width, info.height], [img.width, img.height], img.id);
+      const { scaleFactors } = info.tiles[0];
+      const top = scaleFactors.at(-1);
+      // The coarsest whole-image request, and the bottom-right tile at full resolution (spec formula).
+      const [tw, W, H] = [info.tiles[0].width, info.width, info.height];
+      const xr = Math.floor((W - 1) / tw) * tw, yr = Math.floor((H - 1) / tw) * tw;
+      const urls: [string, [number, number]][] = [
+        [`full/${Math.ceil(W / top)},${Math.ceil(H / top)}/0/default.jpg`, [Math.ceil(W / top), Math.ceil(H / top)]],
+        [`${xr},${yr},${W - xr},${H - yr}/${W - xr},${H - yr}/0/default.jpg`, [W - xr, H - yr]],
+      ];
+      for (const [path, size] of urls) {
+        const r = await get(`${s.url}/iiif/3/${id}/${path}`);
+        assertEquals(r.status, 200, `${img.id} ${path}`);
+        assertEquals(jpegSize(r.body), size, `${img.id} ${path}`);
+      }
+    }
+  } finally {
+    await s.close();
+  }
+});
