@@ -2,7 +2,7 @@
  * The HTTP application: Hono with one route module per protocol, CORS, and JSON errors. Building it is
  * separate from serving it, so tests and `deno serve` use the same app.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { prometheus } from "@hono/prometheus";
 import { Metrics } from "./cache/metrics.ts";
@@ -37,7 +37,9 @@ export interface Service {
 export function createBackend(config: Config, hasWorker = workersAvailable()): TileBackend {
   const wantWorkers = config.backend === "workers" || (config.backend === "auto" && hasWorker);
   if (wantWorkers && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
-  return wantWorkers ? new WorkerPool({ size: config.workers }) : new InlineBackend();
+  return wantWorkers
+    ? new WorkerPool({ size: config.workers, jobTimeoutMs: Math.floor(config.timeoutMs / 2) })
+    : new InlineBackend();
 }
 
 /** Builds the service for `config`. */
@@ -56,6 +58,7 @@ export function createService(config: Config): Service {
   const app = new Hono();
   const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
   app.use("*", registerMetrics);
+  app.use("*", limits(config.timeoutMs));
   app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "X-Cache", "Server-Timing", "ETag", "Link"] }));
   app.get("/metrics", (c) => {
     metrics.queueDepth.set(backend.pending);
@@ -83,6 +86,28 @@ export function createService(config: Config): Service {
       await registry.close();
       await cache.close();
     },
+  };
+}
+
+/** Longest request URL accepted (414 past it). */
+export const MAX_URL_LENGTH = 4096;
+
+/** Request limits: URL length (414) and time (504, the work itself is abandoned, not awaited). */
+function limits(timeoutMs: number): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.url.length > MAX_URL_LENGTH) {
+      return errorResponse(new HttpError(414, "uri_too_long", `the URL is longer than ${MAX_URL_LENGTH} characters`));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+    try {
+      const done = await Promise.race([next().then(() => "done" as const), timedOut]);
+      if (done === "timeout") {
+        c.res = errorResponse(new HttpError(504, "timeout", `the request took longer than ${timeoutMs} ms`));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
 

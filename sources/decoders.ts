@@ -6,8 +6,12 @@
  *   get an Adobe APP14 marker with transform 0, so the decoder does not apply a YCbCr transform.
  * - WebP (50001): @jsquash/webp (geotiff's default needs OffscreenCanvas, absent in Deno).
  * - JPEG 2000 (33003 YCbCr, 33005 RGB, Aperio): OpenJPEG through @cornerstonejs/codec-openjpeg.
+ * - ZSTD (50000): zstddec with the tile's known size. geotiff's own ZSTD decoder streams without a size and
+ *   spins forever inside WASM on some corrupt frames (found by tests/fuzz_test.ts); with the size, a corrupt
+ *   frame is an error.
  */
-import { getDecoder } from "geotiff";
+import { BaseDecoder, getDecoder } from "geotiff";
+import { ZSTDDecoder } from "zstddec";
 import jpegDecode from "@jsquash/jpeg/decode.js";
 import webpDecode from "@jsquash/webp/decode.js";
 import { createRequire } from "node:module";
@@ -66,6 +70,7 @@ export async function decoderFor(p: DecoderParams): Promise<TileDecoder> {
   if (c === 7) return new JpegTileDecoder(p);
   if (c === 50001) return new WebpTileDecoder(p);
   if (c === 33003 || c === 33005) return new Jpeg2000TileDecoder(p);
+  if (c === 50000) return await ZstdTileDecoder.create(p);
   return await getDecoder(c, {
     tileWidth: p.tileWidth,
     tileHeight: p.tileHeight,
@@ -237,4 +242,38 @@ function ycbcrToRgbInPlace(px: Uint8Array) {
 
 function clamp8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+}
+
+let zstd: Promise<ZSTDDecoder> | undefined;
+
+/** ZSTD with the expected size; predictors undone by geotiff's BaseDecoder. */
+class ZstdTileDecoder extends BaseDecoder {
+  private constructor(private zstd: ZSTDDecoder, private size: number, params: object) {
+    super(params as never);
+  }
+
+  static async create(p: DecoderParams): Promise<TileDecoder> {
+    zstd ??= (async () => {
+      const d = new ZSTDDecoder();
+      await d.init();
+      return d;
+    })();
+    const bytes = p.bitsPerSample.reduce((a, b) => a + b, 0) / 8;
+    const size = p.tileWidth * p.tileHeight * bytes;
+    return new ZstdTileDecoder(await zstd, size, {
+      tileWidth: p.tileWidth,
+      tileHeight: p.tileHeight,
+      planarConfiguration: p.planarConfiguration,
+      bitsPerSample: p.bitsPerSample,
+      predictor: p.predictor,
+    }) as unknown as TileDecoder;
+  }
+
+  override decodeBlock(buffer: ArrayBuffer): ArrayBuffer {
+    try {
+      return this.zstd.decode(new Uint8Array(buffer), this.size).slice().buffer;
+    } catch (err) {
+      throw corruptSource(`ZSTD tile does not decode: ${(err as Error).message ?? err}`);
+    }
+  }
 }

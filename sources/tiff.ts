@@ -62,7 +62,7 @@ export interface TiffOpenOptions {
 
 /** Opens a TIFF file as an `ImageSource`; 415 for unsupported layouts, 422 for corrupt files. */
 export async function openTiff(path: string, opts: TiffOpenOptions): Promise<ImageSource> {
-  const fileSize = await checkFirstIfd(path);
+  const { size: fileSize, count } = await walkIfdChain(path);
   let tiff: GeoTIFF;
   try {
     tiff = await fromFile(path);
@@ -70,7 +70,7 @@ export async function openTiff(path: string, opts: TiffOpenOptions): Promise<Ima
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
   try {
-    return await TiffSource.create(tiff, { ...opts, fileSize });
+    return await TiffSource.create(tiff, { ...opts, fileSize, ifdCount: count });
   } catch (err) {
     await tiff.close?.();
     if (err instanceof HttpError) throw err;
@@ -78,11 +78,36 @@ export async function openTiff(path: string, opts: TiffOpenOptions): Promise<Ima
   }
 }
 
+/** Bytes per value of each TIFF field type. */
+const TIFF_TYPE_SIZES: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
+
+/** IFDs walked before giving up (OME-TIFFs can have thousands of pages; none has this many). */
+const MAX_IFDS = 10_000;
+
 /**
- * 422 when the file ends inside its header or first IFD (a truncated download): geotiff would read
- * zeros past the end and report nonsense tags.
+ * Walks the IFD chain from the header: the file size and the number of IFDs. 422 when the file ends inside
+ * its header or an IFD (a truncated download: geotiff would read zeros and report nonsense tags). A chain
+ * that loops back on itself ends at the loop: geotiff's own walk would spin forever there (found by
+ * tests/fuzz_test.ts on a bit-flipped file).
  */
-async function checkFirstIfd(path: string): Promise<number> {
+async function walkIfdChain(path: string): Promise<{ size: number; count: number }> {
   const file = await Deno.open(path);
   try {
     const size = (await file.stat()).size;
@@ -92,16 +117,42 @@ async function checkFirstIfd(path: string): Promise<number> {
     const dv = new DataView(head.buffer);
     const big = dv.getUint16(2, le) === 43;
     if (n < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
-    const ifd = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
-    const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12;
-    if (ifd + countBytes > size) throw corruptSource("truncated TIFF: the first IFD lies past the end of the file");
-    const c = new Uint8Array(countBytes);
-    await file.seek(ifd, Deno.SeekMode.Start);
-    await file.read(c);
-    const cv = new DataView(c.buffer);
-    const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
-    if (ifd + countBytes + count * entryBytes > size) throw corruptSource("truncated TIFF: the first IFD is cut off");
-    return size;
+    const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
+    let offset = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
+    const seen = new Set<number>();
+    const buf = new Uint8Array(8);
+    const bv = new DataView(buf.buffer);
+    while (offset !== 0 && !seen.has(offset) && seen.size < MAX_IFDS) {
+      if (offset + countBytes > size) {
+        throw corruptSource(`truncated TIFF: IFD ${seen.size} lies past the end of the file`);
+      }
+      seen.add(offset);
+      await file.seek(offset, Deno.SeekMode.Start);
+      await file.read(buf.subarray(0, countBytes));
+      const count = big ? Number(bv.getBigUint64(0, le)) : bv.getUint16(0, le);
+      const end = offset + countBytes + count * entryBytes;
+      if (end + nextBytes > size) throw corruptSource(`truncated TIFF: IFD ${seen.size - 1} is cut off`);
+      // Every entry's values must fit in the file (a flipped count would have geotiff read billions).
+      const entries = new Uint8Array(count * entryBytes);
+      await file.seek(offset + countBytes, Deno.SeekMode.Start);
+      for (let got = 0; got < entries.length;) got += (await file.read(entries.subarray(got))) ?? entries.length;
+      const ev = new DataView(entries.buffer);
+      for (let e = 0; e < count; e++) {
+        const at = e * entryBytes;
+        const type = ev.getUint16(at + 2, le);
+        const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
+        const bytes = n * (TIFF_TYPE_SIZES[type] ?? 1);
+        if (bytes > size) {
+          throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of IFD ${seen.size - 1} claims ${n} values`);
+        }
+      }
+      await file.seek(end, Deno.SeekMode.Start);
+      buf.fill(0);
+      await file.read(buf.subarray(0, nextBytes));
+      offset = big ? Number(bv.getBigUint64(0, le)) : bv.getUint32(0, le);
+    }
+    if (seen.size === 0) throw corruptSource("TIFF without an image directory");
+    return { size, count: seen.size };
   } finally {
     file.close();
   }
@@ -117,8 +168,11 @@ class TiffSource implements ImageSource {
     private fileSize: number,
   ) {}
 
-  static async create(tiff: GeoTIFF, opts: TiffOpenOptions & { fileSize: number }): Promise<TiffSource> {
-    const count = await tiff.getImageCount();
+  static async create(
+    tiff: GeoTIFF,
+    opts: TiffOpenOptions & { fileSize: number; ifdCount: number },
+  ): Promise<TiffSource> {
+    const count = opts.ifdCount;
     const ifds: IfdEntry[] = [];
     for (let i = 0; i < count; i++) ifds.push(await readIfd(tiff, i, ifds[0]));
     const main = ifds[0];

@@ -1,7 +1,9 @@
 /**
- * A pool of Deno module workers running the tile pipeline: one worker per core by default, each job to
- * the least busy worker, a bounded queue (503 with Retry-After past it), encoded bytes transferred back.
- * A worker that dies is replaced; its jobs fail with 503 and can be retried by the client.
+ * A pool of Deno module workers running tasks: one worker per core by default, each job to the least
+ * busy worker, a bounded queue (503 with Retry-After past it), result buffers transferred back.
+ * Self-healing: a worker that crashes, or runs a job past `jobTimeoutMs` (a hung decoder), is terminated
+ * and replaced, and its jobs are retried once on a fresh worker; a job that fails that way twice answers
+ * 504 (timed out) or 503 (worker failed).
  */
 import type { SourceDescriptor } from "../sources/open.ts";
 import { HttpError } from "../errors.ts";
@@ -9,9 +11,12 @@ import type { TileBackend } from "./backend.ts";
 import type { Task, TaskResults, WorkerJob, WorkerReply } from "./protocol.ts";
 
 interface Pending {
+  job: WorkerJob;
   resolve: (t: TaskResults[Task["kind"]]) => void;
   reject: (e: Error) => void;
   slot: Slot;
+  attempts: number;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 interface Slot {
@@ -25,6 +30,8 @@ export interface WorkerPoolOptions {
   size?: number;
   /** Jobs in flight per worker before new ones are refused with 503. */
   maxQueuePerWorker?: number;
+  /** A job running longer than this means its worker hung (default 30 s). */
+  jobTimeoutMs?: number;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -41,10 +48,15 @@ export class WorkerPool implements TileBackend {
   #closed = false;
   readonly size: number;
   readonly maxInFlight: number;
+  readonly jobTimeoutMs: number;
+  /** Workers replaced after a crash or a hang, and when the last one was. */
+  restarts = 0;
+  lastRestart = 0;
 
   constructor(opts: WorkerPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? navigator.hardwareConcurrency ?? 2);
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
+    this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -58,32 +70,47 @@ export class WorkerPool implements TileBackend {
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       const p = this.#pending.get(r.id);
-      if (!p) return;
+      if (!p || p.slot !== slot) return;
       this.#pending.delete(r.id);
-      p.slot.busy--;
-      if (r.ok) {
-        p.resolve(r.result);
-      } else {
-        p.reject(new HttpError(r.error.status, r.error.code, r.error.message));
-      }
+      clearTimeout(p.timer);
+      slot.busy--;
+      if (r.ok) p.resolve(r.result);
+      else p.reject(new HttpError(r.error.status, r.error.code, r.error.message));
     };
     worker.onerror = (e) => {
       e.preventDefault();
-      this.#replace(slot, `worker failed: ${e.message}`);
+      this.#replace(slot, new HttpError(503, "worker_failed", `a worker failed: ${e.message}; retry shortly`));
     };
     return slot;
   }
 
-  /** Fails the jobs of a dead worker and starts a new one in its place. */
-  #replace(slot: Slot, why: string) {
-    for (const [id, p] of this.#pending) {
-      if (p.slot !== slot) continue;
-      this.#pending.delete(id);
-      p.reject(new HttpError(503, "worker_failed", why));
-    }
-    slot.worker.terminate();
+  /** Terminates a crashed or hung worker, starts a new one, and retries its jobs once. */
+  #replace(slot: Slot, error: HttpError) {
     const i = this.#slots.indexOf(slot);
-    if (i >= 0 && !this.#closed) this.#slots[i] = this.#spawn();
+    if (i < 0) return;
+    slot.worker.terminate();
+    this.restarts++;
+    this.lastRestart = Date.now();
+    if (this.#closed) return;
+    this.#slots[i] = this.#spawn();
+    const orphans = [...this.#pending.values()].filter((p) => p.slot === slot);
+    for (const p of orphans) {
+      this.#pending.delete(p.job.id);
+      clearTimeout(p.timer);
+      if (p.attempts >= 2) p.reject(error);
+      else this.#dispatch(p.job, p.resolve, p.reject, p.attempts + 1);
+    }
+  }
+
+  #dispatch(job: WorkerJob, resolve: Pending["resolve"], reject: Pending["reject"], attempts: number) {
+    let slot = this.#slots[0];
+    for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
+    const timer = setTimeout(() => {
+      this.#replace(slot, new HttpError(504, "timeout", `the tile took longer than ${this.jobTimeoutMs} ms`));
+    }, this.jobTimeoutMs);
+    this.#pending.set(job.id, { job, resolve, reject, slot, attempts, timer });
+    slot.busy++;
+    slot.worker.postMessage(job);
   }
 
   run<K extends Task["kind"]>(source: SourceDescriptor, task: Extract<Task, { kind: K }>): Promise<TaskResults[K]> {
@@ -91,21 +118,24 @@ export class WorkerPool implements TileBackend {
     if (this.#pending.size >= this.maxInFlight) {
       return Promise.reject(new HttpError(503, "overloaded", "too many tiles in progress; retry shortly"));
     }
-    let slot = this.#slots[0];
-    for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
-    const id = this.#nextId++;
+    const job: WorkerJob = { id: this.#nextId++, source, task };
     return new Promise<TaskResults[K]>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as Pending["resolve"], reject, slot });
-      slot.busy++;
-      const job: WorkerJob = { id, source, task };
-      slot.worker.postMessage(job);
+      this.#dispatch(job, resolve as Pending["resolve"], reject, 1);
     });
+  }
+
+  /** Sends a message that makes a worker crash or hang (tests of self-healing only). */
+  sabotage(kind: "crash" | "hang"): void {
+    this.#slots[0].worker.postMessage({ sabotage: kind });
   }
 
   close(): Promise<void> {
     this.#closed = true;
     for (const s of this.#slots) s.worker.terminate();
-    for (const p of this.#pending.values()) p.reject(new HttpError(503, "shutting_down", "server is shutting down"));
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new HttpError(503, "shutting_down", "server is shutting down"));
+    }
     this.#pending.clear();
     return Promise.resolve();
   }

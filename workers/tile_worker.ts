@@ -10,7 +10,16 @@ import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 
 const sources = new SourceCache();
 
-self.onmessage = async (e: MessageEvent<WorkerJob>) => {
+self.onmessage = async (e: MessageEvent<WorkerJob | { sabotage: "crash" | "hang" }>) => {
+  // Test hook for the pool's self-healing (only the pool can post here): crash or hang this worker.
+  if ("sabotage" in e.data) {
+    if (e.data.sabotage === "crash") {
+      setTimeout(() => {
+        throw new Error("sabotaged");
+      });
+    } else while (true) { /* hang */ }
+    return;
+  }
   const { id, source, task } = e.data;
   try {
     const result = await runTask(sources, source, task);
