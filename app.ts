@@ -38,7 +38,11 @@ export function createBackend(config: Config, hasWorker = workersAvailable()): T
   const wantWorkers = config.backend === "workers" || (config.backend === "auto" && hasWorker);
   if (wantWorkers && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
   return wantWorkers
-    ? new WorkerPool({ size: config.workers, jobTimeoutMs: Math.floor(config.timeoutMs / 2) })
+    ? new WorkerPool({
+      size: config.workers,
+      jobTimeoutMs: Math.floor(config.timeoutMs / 2),
+      maxQueuePerWorker: config.queuePerWorker,
+    })
     : new InlineBackend();
 }
 

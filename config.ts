@@ -22,6 +22,8 @@ export interface Config {
   kvPath: string;
   /** Bytes of the in-memory tile cache in front of KV. */
   memoryCacheBytes: number;
+  /** Jobs waiting or running per worker before new ones get 503 with Retry-After. */
+  queuePerWorker: number;
   /** Per-request time limit (504 past it); a worker job may take half of it before it counts as hung. */
   timeoutMs: number;
   /** Default JPEG/WebP quality. */
@@ -47,6 +49,7 @@ export const CONFIG_VARIABLES = {
     "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (Deno Deploy's), or off",
   ],
   MEMORY_CACHE_MB: ["256", "in-memory tile cache in front of KV, MiB"],
+  QUEUE: ["64", "jobs waiting or running per worker; past it, 503 with Retry-After"],
   TIMEOUT_MS: ["30000", "per-request time limit (504 past it); a worker job past half of it is treated as hung"],
   QUALITY: ["80", "default JPEG/WebP quality"],
 } as const;
@@ -88,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     kvPath: get("KV_PATH"),
     memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),
+    queuePerWorker: int("QUEUE", 1, 100_000),
     quality: int("QUALITY", 1, 100),
   };
 }

@@ -1,0 +1,109 @@
+/** Self-healing and limits: crashed and hung workers, timeouts, overload, long URLs, traversal. */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { WorkerPool } from "../workers/pool.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>) {
+  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES, ...env });
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+function pool(s: TestServer): WorkerPool {
+  return s.service.context.backend as WorkerPool;
+}
+
+Deno.test("a crashed worker is replaced and its job retried: every request still answers", opts, async () => {
+  await withServer({ WORKERS: "1" }, async (s) => {
+    const inflight = Array.from(
+      { length: 6 },
+      (_, i) => get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/${i}_2.png`),
+    );
+    pool(s).sabotage("crash");
+    const all = await Promise.all(inflight);
+    assert(all.every((r) => r.status === 200), all.map((r) => r.status).join(","));
+    assertEquals(pool(s).restarts, 1);
+    const ready = await get(`${s.url}/ready`);
+    assertEquals(ready.status, 503, "not ready right after a restart");
+    assertEquals(JSON.parse(new TextDecoder().decode(ready.body)).workerRestarts, 1);
+    assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/7_7.jpeg`)).status, 200, "still serving");
+  });
+});
+
+Deno.test("a hung worker is terminated after the job timeout and the job retried on a fresh one", opts, async () => {
+  await withServer({ WORKERS: "1", TIMEOUT_MS: "3000" }, async (s) => {
+    pool(s).sabotage("hang");
+    const t0 = performance.now();
+    const r = await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/3_3.png`);
+    const ms = performance.now() - t0;
+    assertEquals(r.status, 200);
+    assert(ms >= 1400 && ms < 3000, `answered after the 1.5 s job timeout and a retry (${ms.toFixed(0)} ms)`);
+    assertEquals(pool(s).restarts, 1);
+  });
+});
+
+Deno.test("request timeout: 504 with a JSON body; the server keeps serving", opts, async () => {
+  await withServer({ TIMEOUT_MS: "100", KV_PATH: "off" }, async (s) => {
+    const r = await get(`${s.url}/thumbnail/CMU-1-Small-Region.svs.png?width=2000&op=mask`);
+    assertEquals(r.status, 504);
+    assertEquals(JSON.parse(new TextDecoder().decode(r.body)).error.code, "timeout");
+    assertEquals((await get(`${s.url}/health`)).status, 200);
+  });
+});
+
+Deno.test("overload: past the queue bound, 503 with Retry-After; long URLs 414", opts, async () => {
+  await withServer({ WORKERS: "1", QUEUE: "2", KV_PATH: "off" }, async (s) => {
+    const all = await Promise.all(
+      Array.from(
+        { length: 12 },
+        (_, i) => fetch(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/${i % 9}_${Math.floor(i / 9)}.png`),
+      ),
+    );
+    const statuses = all.map((r) => r.status);
+    for (const r of all) await r.body?.cancel();
+    assert(statuses.includes(503) && statuses.includes(200), statuses.join(","));
+    const refused = all.find((r) => r.status === 503)!;
+    assertEquals(refused.headers.get("retry-after"), "1");
+    const long = await get(`${s.url}/images/${"a".repeat(5000)}`);
+    assertEquals(long.status, 414);
+  });
+});
+
+Deno.test("path traversal in every spelling: 400/404, never a file outside the images directory", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/inner`);
+    await Deno.copyFile(DATA + "skimage__coffee.png", `${dir}/inner/ok.png`);
+    await Deno.symlink(DATA + "skimage__rocket.jpg", `${dir}/inner/out.jpg`);
+    await Deno.symlink(DATA, `${dir}/inner/outdir`);
+    await withServer({ IMAGES_DIR: `${dir}/inner` }, async (s) => {
+      assertEquals((await get(`${s.url}/images/ok.png`)).status, 200);
+      for (
+        const id of [
+          "..%2Finner%2Fok.png",
+          "%2e%2e%2Finner%2Fok.png",
+          "%2E%2E/etc/passwd",
+          "%2Fetc%2Fpasswd",
+          "ok.png%2F..%2F..%2Fetc%2Fpasswd",
+          "out.jpg",
+          "outdir%2Fskimage__coffee.png",
+          ".%2Fok.png",
+          "%5C..%5Cok.png",
+          "ok.png%00.jpg",
+        ]
+      ) {
+        const r = await get(`${s.url}/images/${id}`);
+        assert(r.status === 400 || r.status === 404, `${id} → ${r.status}`);
+      }
+      const list = JSON.parse(new TextDecoder().decode((await get(`${s.url}/images`)).body));
+      assertEquals(list.images.map((i: { id: string }) => i.id), ["ok.png"], "symlinks out are not listed");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
