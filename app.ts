@@ -48,7 +48,15 @@ export function createBackend(config: Config, hasWorker = workersAvailable()): T
 
 /** Builds the service for `config`. */
 export function createService(config: Config): Service {
-  const registry = new ImageRegistry(config.imagesDir, config.maxPixels);
+  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, undefined, {
+    policy: {
+      allowedOrigins: config.allowedOrigins,
+      timeoutMs: config.remoteTimeoutMs,
+      maxBytes: config.remoteMaxBytes,
+    },
+    prefixes: config.sourcePrefixes,
+    revalidateSeconds: config.remoteRevalidateSeconds,
+  });
   const backend = createBackend(config);
   const metrics = new Metrics();
   metrics.backend.set({ backend: backend.name }, 1);

@@ -24,6 +24,16 @@ export interface Config {
   memoryCacheBytes: number;
   /** Jobs waiting or running per worker before new ones get 503 with Retry-After. */
   queuePerWorker: number;
+  /** Origins remote sources may come from (`https://host[:port]`); empty: remote sources off. */
+  allowedOrigins: string[];
+  /** Id prefixes mapped to HTTPS bases, e.g. `s3://slides/` → `https://slides.s3.example.com/`. */
+  sourcePrefixes: [string, string][];
+  /** Time limit of one request to a remote source. */
+  remoteTimeoutMs: number;
+  /** Largest remote response accepted, in bytes. */
+  remoteMaxBytes: number;
+  /** Seconds a remote file's size and version are trusted before asking again. */
+  remoteRevalidateSeconds: number;
   /** Per-request time limit (504 past it); a worker job may take half of it before it counts as hung. */
   timeoutMs: number;
   /** Default JPEG/WebP quality. */
@@ -49,6 +59,17 @@ export const CONFIG_VARIABLES = {
     "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (Deno Deploy's), or off",
   ],
   MEMORY_CACHE_MB: ["256", "in-memory tile cache in front of KV, MiB"],
+  ALLOWED_ORIGINS: ["", "comma-separated origins remote sources may come from (https://host[:port]); empty: none"],
+  SOURCE_PREFIXES: [
+    "",
+    "comma-separated prefix=base maps for remote ids, e.g. s3://slides/=https://slides.s3.example.com/",
+  ],
+  REMOTE_TIMEOUT_MS: ["10000", "time limit of one request to a remote source"],
+  REMOTE_MAX_MB: ["256", "largest remote response accepted, MiB"],
+  REMOTE_REVALIDATE_S: [
+    "5",
+    "seconds a remote file's version is trusted before asking again (a change shows up that soon)",
+  ],
   QUEUE: ["64", "jobs waiting or running per worker; past it, 503 with Retry-After"],
   TIMEOUT_MS: ["30000", "per-request time limit (504 past it); a worker job past half of it is treated as hung"],
   QUALITY: ["80", "default JPEG/WebP quality"],
@@ -92,6 +113,28 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),
     queuePerWorker: int("QUEUE", 1, 100_000),
+    allowedOrigins: get("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean).map((o) => {
+      let url: URL;
+      try {
+        url = new URL(o);
+      } catch {
+        throw new Error(`ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
+      }
+      if (url.origin !== o.replace(/\/$/, "")) {
+        throw new Error(`ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
+      }
+      return url.origin;
+    }),
+    sourcePrefixes: get("SOURCE_PREFIXES").split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
+      const at = p.indexOf("=");
+      if (at <= 0 || !/^https?:\/\//.test(p.slice(at + 1))) {
+        throw new Error(`SOURCE_PREFIXES: "${p}" is not prefix=https://base`);
+      }
+      return [p.slice(0, at), p.slice(at + 1)] as [string, string];
+    }),
+    remoteTimeoutMs: int("REMOTE_TIMEOUT_MS", 100, 600_000),
+    remoteMaxBytes: int("REMOTE_MAX_MB", 1, 1 << 20) * 1024 * 1024,
+    remoteRevalidateSeconds: int("REMOTE_REVALIDATE_S", 0, 86400),
     quality: int("QUALITY", 1, 100),
   };
 }

@@ -12,6 +12,7 @@ import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import type { Raster, Raster8 } from "./raster.ts";
 import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
+import type { ByteSource } from "./bytes.ts";
 
 /** Decoded flat images, per process, bounded in bytes. */
 const decodedCache = new LruCache<string, Promise<Raster>>(512 * 1024 * 1024);
@@ -24,7 +25,7 @@ export interface FlatOpenOptions {
 
 /** Opens a PNG, JPEG or WebP file; 413 past `maxPixels`, 422 when the header is unreadable. */
 export function openFlat(
-  path: string,
+  bytes: ByteSource,
   format: ContainerFormat,
   head: Uint8Array,
   opts: FlatOpenOptions,
@@ -55,12 +56,12 @@ export function openFlat(
     associatedSizes: {},
     properties: {},
   };
-  return Promise.resolve(new FlatSource(path, format, info, opts.cacheKey));
+  return Promise.resolve(new FlatSource(bytes, format, info, opts.cacheKey));
 }
 
 class FlatSource implements ImageSource {
   constructor(
-    private path: string,
+    private bytes: ByteSource,
     private format: ContainerFormat,
     readonly info: ImageInfo,
     private cacheKey: string,
@@ -78,7 +79,9 @@ class FlatSource implements ImageSource {
     return Promise.reject(notFound(`no associated image "${name}"`));
   }
 
-  async close(): Promise<void> {}
+  close(): Promise<void> {
+    return this.bytes.close();
+  }
 
   private decoded(): Promise<Raster> {
     let p = decodedCache.get(this.cacheKey);
@@ -92,8 +95,8 @@ class FlatSource implements ImageSource {
   }
 
   private async decode(): Promise<Raster> {
-    const bytes = await Deno.readFile(this.path);
-    const buf = bytes.buffer as ArrayBuffer;
+    const bytes = await this.bytes.read(0, this.bytes.size);
+    const buf = bytes.slice().buffer as ArrayBuffer;
     const { width, height, channels } = this.info;
     try {
       if (this.format === "png" && this.info.pixelType === "uint16") {

@@ -4,34 +4,44 @@ import { openFlat } from "./flat.ts";
 import type { ImageSource } from "./source.ts";
 import { sniffFormat } from "./sniff.ts";
 import { openTiff } from "./tiff.ts";
+import { type ByteSource, localBytes, remoteBytes } from "./bytes.ts";
+import type { RemoteHead, RemotePolicy } from "./remote.ts";
 
 /** How a source is opened: the file, its version, and limits. Plain data, so it can cross to a worker. */
 export interface SourceDescriptor {
-  /** Absolute path of the file. */
+  /** Absolute path of the file, or the URL of a remote one. */
   path: string;
-  /** Version string (size and mtime): part of every cache key. */
+  /** Version string (size and mtime, or size and ETag): part of every cache key. */
   version: string;
   maxPixels: number;
+  /** For remote sources: the file's identity and the rules for reading it. */
+  remote?: { head: RemoteHead; policy: RemotePolicy };
 }
 
-/** Opens `d.path`; 415 for unknown formats, 413/422 from the format readers. */
+/** The bytes of a descriptor's file. */
+export function bytesOf(d: SourceDescriptor): Promise<ByteSource> {
+  return d.remote ? Promise.resolve(remoteBytes(d.remote.head, d.remote.policy)) : localBytes(d.path);
+}
+
+/** Opens `d`; 415 for unknown formats, 413/422 from the format readers. */
 export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
-  const file = await Deno.open(d.path, { read: true });
-  const head = new Uint8Array(65536);
-  let n = 0;
+  const bytes = await bytesOf(d);
+  let head: Uint8Array;
   try {
-    while (n < head.length) {
-      const r = await file.read(head.subarray(n));
-      if (r === null) break;
-      n += r;
-    }
-  } finally {
-    file.close();
+    head = await bytes.read(0, 65536);
+  } catch (err) {
+    await bytes.close();
+    throw err;
   }
-  const bytes = head.subarray(0, n);
-  const format = sniffFormat(bytes);
+  const format = sniffFormat(head);
   const cacheKey = `${d.path}@${d.version}`;
-  if (format === "tiff") return await openTiff(d.path, { maxPixels: d.maxPixels, cacheKey });
-  if (format) return await openFlat(d.path, format, bytes, { maxPixels: d.maxPixels, cacheKey });
+  try {
+    if (format === "tiff") return await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey });
+    if (format) return await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey });
+  } catch (err) {
+    await bytes.close();
+    throw err;
+  }
+  await bytes.close();
   throw unsupportedSource("unsupported file format (not TIFF, PNG, JPEG or WebP)");
 }

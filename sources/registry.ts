@@ -7,7 +7,18 @@ import { badRequest, notFound } from "../errors.ts";
 import type { SourceDescriptor } from "./open.ts";
 import type { ImageInfo } from "./source.ts";
 import { SourceCache } from "./source_cache.ts";
-import { toHttpError } from "../errors.ts";
+import { HttpError, toHttpError } from "../errors.ts";
+import { headRemote, type RemoteHead, type RemotePolicy } from "./remote.ts";
+import { LruCache } from "../cache/lru.ts";
+
+/** How remote ids are resolved and read. */
+export interface RemoteOptions {
+  policy: RemotePolicy;
+  /** Id prefixes mapped to base URLs. */
+  prefixes: [string, string][];
+  /** Seconds a remote file's size and version are trusted before asking again. */
+  revalidateSeconds: number;
+}
 
 /** An image id resolved to a file version and its metadata. */
 export interface ResolvedImage {
@@ -30,9 +41,42 @@ export const IMAGE_EXTENSIONS = /\.(tiff?|svs|btf|tf8|png|jpe?g|webp)$/i;
 export class ImageRegistry {
   #root: string;
 
+  #heads = new LruCache<string, { head: Promise<RemoteHead>; at: number }>(1024);
+
   /** `imagesDir` must exist; it is resolved to its real path once. */
-  constructor(imagesDir: string, private maxPixels: number, private sources = new SourceCache()) {
+  constructor(
+    imagesDir: string,
+    private maxPixels: number,
+    private sources = new SourceCache(),
+    private remote: RemoteOptions = {
+      policy: { allowedOrigins: [], timeoutMs: 10_000, maxBytes: 256 << 20 },
+      prefixes: [],
+      revalidateSeconds: 5,
+    },
+  ) {
     this.#root = Deno.realPathSync(imagesDir);
+  }
+
+  /** The URL a remote id names (`http(s)://…`, or a configured prefix), or null for local ids. */
+  remoteUrl(id: string): string | null {
+    for (const [prefix, base] of this.remote.prefixes) if (id.startsWith(prefix)) return base + id.slice(prefix.length);
+    return /^https?:\/\//i.test(id) ? id : null;
+  }
+
+  async #locateRemote(url: string): Promise<SourceDescriptor> {
+    const { policy } = this.remote;
+    if (policy.allowedOrigins.length === 0) {
+      throw new HttpError(403, "forbidden_origin", "remote sources are off (ALLOWED_ORIGINS is empty)");
+    }
+    // Size and version, asked again after `revalidateSeconds` (so a changed file shows up that soon).
+    let entry = this.#heads.get(url);
+    if (!entry || entry.at + this.remote.revalidateSeconds * 1000 < Date.now()) {
+      entry = { head: headRemote(url, policy), at: Date.now() };
+      this.#heads.set(url, entry);
+      entry.head.catch(() => this.#heads.delete(url));
+    }
+    const head = await entry.head;
+    return { path: url, version: head.version, maxPixels: this.maxPixels, remote: { head, policy } };
   }
 
   /** The real path of the images directory. */
@@ -42,6 +86,8 @@ export class ImageRegistry {
 
   /** The file for `id`: 400 for malformed ids, 404 when absent or outside the images directory. */
   async locate(id: string): Promise<SourceDescriptor> {
+    const url = this.remoteUrl(id);
+    if (url) return await this.#locateRemote(url);
     checkId(id);
     let real: string;
     try {

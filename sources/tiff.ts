@@ -3,7 +3,9 @@
  * parses the IFDs and fetches only the tiles a region needs; decoding goes through `decoders.ts`, and
  * decoded blocks are kept in a per-process LRU so neighbouring tiles reuse one decode.
  */
-import { fromFile, type GeoTIFF, type GeoTIFFImage } from "geotiff";
+import { BaseClient, fromCustomClient, fromFile, type GeoTIFF, type GeoTIFFImage } from "geotiff";
+import type { ByteSource } from "./bytes.ts";
+import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge, unsupportedSource } from "../errors.ts";
 import { decoderFor, SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
@@ -61,11 +63,12 @@ export interface TiffOpenOptions {
 }
 
 /** Opens a TIFF file as an `ImageSource`; 415 for unsupported layouts, 422 for corrupt files. */
-export async function openTiff(path: string, opts: TiffOpenOptions): Promise<ImageSource> {
-  const { size: fileSize, count } = await walkIfdChain(path);
+export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: TiffOpenOptions): Promise<ImageSource> {
+  const { size: fileSize, count } = await walkIfdChain(bytes);
   let tiff: GeoTIFF;
   try {
-    tiff = await fromFile(path);
+    // Local files through geotiff's file source; remote ones through a client over the guarded byte source.
+    tiff = d.remote ? await fromCustomClient(new ByteSourceClient(bytes) as never) : await fromFile(d.path);
   } catch (err) {
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
@@ -107,54 +110,68 @@ const MAX_IFDS = 10_000;
  * that loops back on itself ends at the loop: geotiff's own walk would spin forever there (found by
  * tests/fuzz_test.ts on a bit-flipped file).
  */
-async function walkIfdChain(path: string): Promise<{ size: number; count: number }> {
-  const file = await Deno.open(path);
-  try {
-    const size = (await file.stat()).size;
-    const head = new Uint8Array(16);
-    const n = await file.read(head) ?? 0;
-    const le = head[0] === 0x49;
-    const dv = new DataView(head.buffer);
-    const big = dv.getUint16(2, le) === 43;
-    if (n < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
-    const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
-    let offset = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
-    const seen = new Set<number>();
-    const buf = new Uint8Array(8);
-    const bv = new DataView(buf.buffer);
-    while (offset !== 0 && !seen.has(offset) && seen.size < MAX_IFDS) {
-      if (offset + countBytes > size) {
-        throw corruptSource(`truncated TIFF: IFD ${seen.size} lies past the end of the file`);
-      }
-      seen.add(offset);
-      await file.seek(offset, Deno.SeekMode.Start);
-      await file.read(buf.subarray(0, countBytes));
-      const count = big ? Number(bv.getBigUint64(0, le)) : bv.getUint16(0, le);
-      const end = offset + countBytes + count * entryBytes;
-      if (end + nextBytes > size) throw corruptSource(`truncated TIFF: IFD ${seen.size - 1} is cut off`);
-      // Every entry's values must fit in the file (a flipped count would have geotiff read billions).
-      const entries = new Uint8Array(count * entryBytes);
-      await file.seek(offset + countBytes, Deno.SeekMode.Start);
-      for (let got = 0; got < entries.length;) got += (await file.read(entries.subarray(got))) ?? entries.length;
-      const ev = new DataView(entries.buffer);
-      for (let e = 0; e < count; e++) {
-        const at = e * entryBytes;
-        const type = ev.getUint16(at + 2, le);
-        const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
-        const bytes = n * (TIFF_TYPE_SIZES[type] ?? 1);
-        if (bytes > size) {
-          throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of IFD ${seen.size - 1} claims ${n} values`);
-        }
-      }
-      await file.seek(end, Deno.SeekMode.Start);
-      buf.fill(0);
-      await file.read(buf.subarray(0, nextBytes));
-      offset = big ? Number(bv.getBigUint64(0, le)) : bv.getUint32(0, le);
+async function walkIfdChain(bytes: ByteSource): Promise<{ size: number; count: number }> {
+  const size = bytes.size;
+  const head = await bytes.read(0, 16);
+  const le = head[0] === 0x49;
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.length < 8) throw corruptSource("truncated TIFF header");
+  const big = dv.getUint16(2, le) === 43;
+  if (head.length < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
+  const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
+  let offset = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
+  const seen = new Set<number>();
+  while (offset !== 0 && !seen.has(offset) && seen.size < MAX_IFDS) {
+    if (offset + countBytes > size) {
+      throw corruptSource(`truncated TIFF: IFD ${seen.size} lies past the end of the file`);
     }
-    if (seen.size === 0) throw corruptSource("TIFF without an image directory");
-    return { size, count: seen.size };
-  } finally {
-    file.close();
+    seen.add(offset);
+    const cb = await bytes.read(offset, countBytes);
+    const cv = new DataView(cb.buffer, cb.byteOffset, cb.byteLength);
+    const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
+    const end = offset + countBytes + count * entryBytes;
+    if (end + nextBytes > size) throw corruptSource(`truncated TIFF: IFD ${seen.size - 1} is cut off`);
+    // Every entry's values must fit in the file (a flipped count would have geotiff read billions).
+    const entries = await bytes.read(offset + countBytes, count * entryBytes + nextBytes);
+    const ev = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+    for (let e = 0; e < count; e++) {
+      const at = e * entryBytes;
+      const type = ev.getUint16(at + 2, le);
+      const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
+      if (n * (TIFF_TYPE_SIZES[type] ?? 1) > size) {
+        throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of IFD ${seen.size - 1} claims ${n} values`);
+      }
+    }
+    const nextAt = count * entryBytes;
+    offset = big ? Number(ev.getBigUint64(nextAt, le)) : ev.getUint32(nextAt, le);
+  }
+  if (seen.size === 0) throw corruptSource("TIFF without an image directory");
+  return { size, count: seen.size };
+}
+
+/** geotiff's client interface over a `ByteSource`: answers its single-range requests. */
+class ByteSourceClient extends BaseClient {
+  constructor(private bytes: ByteSource) {
+    super("edgetile:bytes");
+  }
+
+  override async request(options: { headers?: Record<string, string> } = {}) {
+    const range = /bytes=(\d+)-(\d+)/.exec(options.headers?.Range ?? options.headers?.range ?? "");
+    const from = range ? Number(range[1]) : 0;
+    const to = range ? Number(range[2]) : this.bytes.size - 1;
+    const data = await this.bytes.read(from, to - from + 1);
+    const size = this.bytes.size;
+    return {
+      ok: true,
+      status: 206,
+      getHeader: (name: string) =>
+        name.toLowerCase() === "content-range"
+          ? `bytes ${from}-${from + data.length - 1}/${size}`
+          : name.toLowerCase() === "content-type"
+          ? "application/octet-stream"
+          : null,
+      getData: () => Promise.resolve(data.slice().buffer),
+    } as never;
   }
 }
 

@@ -1,0 +1,46 @@
+/** Random access to a source's bytes: a local file or a guarded remote file (range requests). */
+import { readRemoteRange, type RemoteHead, type RemotePolicy } from "./remote.ts";
+
+/** Bytes of one source version. */
+export interface ByteSource {
+  readonly size: number;
+  /** `length` bytes at `offset` (fewer at the end of the file). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** A local file. */
+export async function localBytes(path: string): Promise<ByteSource> {
+  const file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  return {
+    size,
+    async read(offset, length) {
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buf = new Uint8Array(n);
+      await file.seek(offset, Deno.SeekMode.Start);
+      for (let got = 0; got < n;) {
+        const r = await file.read(buf.subarray(got));
+        if (r === null) return buf.subarray(0, got);
+        got += r;
+      }
+      return buf;
+    },
+    close() {
+      file.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A remote file, read by guarded range requests pinned to its version. */
+export function remoteBytes(head: RemoteHead, policy: RemotePolicy): ByteSource {
+  return {
+    size: head.size,
+    read(offset, length) {
+      const n = Math.max(0, Math.min(length, head.size - offset));
+      return n === 0 ? Promise.resolve(new Uint8Array(0)) : readRemoteRange(head, offset, n, policy);
+    },
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Remote sources over HTTP(S) without SSRF: only origins in `ALLOWED_ORIGINS`, http(s) only, no
+ * credentials in URLs; loopback, private, link-local and other special addresses refused unless that
+ * exact origin is listed (IP literals and `localhost`), DNS names resolved and checked before connecting;
+ * every redirect hop checked again; each response bounded in time and bytes. Reads are range requests
+ * with `If-Match` on the version's ETag, so a file that changes mid-read is an error, never mixed pixels.
+ * (A DNS answer can still change between the check and the connection; pin hosts by IP to rule that out.)
+ */
+import { HttpError } from "../errors.ts";
+
+/** What remote reads may do. Plain data (travels to workers in the source descriptor). */
+export interface RemotePolicy {
+  allowedOrigins: string[];
+  timeoutMs: number;
+  /** Largest response body accepted (a whole flat image, or one range). */
+  maxBytes: number;
+}
+
+/** A remote file's identity: its URL, size and version (ETag or Last-Modified). */
+export interface RemoteHead {
+  url: string;
+  size: number;
+  etag: string | null;
+  version: string;
+}
+
+const forbidden = (message: string) => new HttpError(403, "forbidden_origin", message);
+const badGateway = (message: string) => new HttpError(502, "bad_gateway", message);
+
+/** True for addresses a tile server must not reach by default (loopback, private, link-local, …). */
+export function isSpecialAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
+  }
+  if (h.includes(":")) {
+    if (h === "::1" || h === "::") return true;
+    if (/^(fc|fd)/.test(h) || /^fe[89ab]/.test(h) || /^ff/.test(h)) return true;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+    if (mapped) return isSpecialAddress(mapped[1]);
+  }
+  return false;
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith("[");
+}
+
+/** 403 unless `url` may be fetched under `policy` (origin listed; special addresses only when listed). */
+export async function checkRemoteUrl(url: URL, policy: RemotePolicy): Promise<void> {
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw forbidden(`only http(s) sources: ${url.protocol}`);
+  if (url.username || url.password) throw forbidden("credentials in source URLs are not accepted");
+  if (!policy.allowedOrigins.includes(url.origin)) {
+    throw forbidden(`origin ${url.origin} is not in ALLOWED_ORIGINS`);
+  }
+  // An IP literal or localhost that is listed is explicitly allowed; a listed DNS name must not resolve to a
+  // special address.
+  if (isIpLiteral(url.hostname) || url.hostname === "localhost") return;
+  const addresses: string[] = [];
+  for (const type of ["A", "AAAA"] as const) {
+    try {
+      addresses.push(...await Deno.resolveDns(url.hostname, type));
+    } catch { /* no records of this type */ }
+  }
+  if (addresses.length === 0) throw badGateway(`cannot resolve ${url.hostname}`);
+  const bad = addresses.find(isSpecialAddress);
+  if (bad) throw forbidden(`${url.hostname} resolves to ${bad}, a private or special address`);
+}
+
+/** `fetch` with the policy applied to every hop, a time bound, and manual redirects (at most 5). */
+export async function guardedFetch(url: string, init: RequestInit, policy: RemotePolicy): Promise<Response> {
+  let current = new URL(url);
+  for (let hop = 0; hop <= 5; hop++) {
+    await checkRemoteUrl(current, policy);
+    let res: Response;
+    try {
+      res = await fetch(current, { ...init, redirect: "manual", signal: AbortSignal.timeout(policy.timeoutMs) });
+    } catch (err) {
+      if ((err as Error).name === "TimeoutError") {
+        throw new HttpError(504, "upstream_timeout", `${current.origin} did not answer in ${policy.timeoutMs} ms`);
+      }
+      throw badGateway(`cannot reach ${current.origin}: ${(err as Error).message}`);
+    }
+    if ([301, 302, 303, 307, 308].includes(res.status)) {
+      const location = res.headers.get("location");
+      await res.body?.cancel();
+      if (!location) throw badGateway("redirect without a Location");
+      current = new URL(location, current);
+      continue;
+    }
+    return res;
+  }
+  throw badGateway("too many redirects");
+}
+
+/** The body, refusing more than `maxBytes` (checked against Content-Length and while reading). */
+export async function boundedBody(res: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw new HttpError(413, "too_large", `the source answered ${declared} bytes, over the limit of ${maxBytes}`);
+  }
+  const reader = res.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new HttpError(413, "too_large", `the source sent more than ${maxBytes} bytes`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function upstreamError(res: Response, url: string): HttpError {
+  if (res.status === 404 || res.status === 410) return new HttpError(404, "not_found", `no source at ${url}`);
+  if (res.status === 412) return new HttpError(409, "source_changed", `${url} changed while it was read; retry`);
+  return badGateway(`${url} answered ${res.status}`);
+}
+
+/** Size and version of a remote file (HEAD, or a 1-byte range where HEAD is refused). */
+export async function headRemote(url: string, policy: RemotePolicy): Promise<RemoteHead> {
+  let res = await guardedFetch(url, { method: "HEAD" }, policy);
+  let size = Number(res.headers.get("content-length") ?? NaN);
+  if (!res.ok || !Number.isFinite(size)) {
+    await res.body?.cancel();
+    res = await guardedFetch(url, { headers: { Range: "bytes=0-0" } }, policy);
+    await res.body?.cancel();
+    if (res.status !== 206 && !res.ok) throw upstreamError(res, url);
+    size = Number(/\/(\d+)$/.exec(res.headers.get("content-range") ?? "")?.[1] ?? res.headers.get("content-length"));
+  }
+  if (!Number.isFinite(size) || size <= 0) throw badGateway(`${url} did not say its size`);
+  const etag = res.headers.get("etag");
+  const lastModified = res.headers.get("last-modified");
+  const tag = etag ?? lastModified ?? "";
+  // The version: size plus a short hash of the validator.
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(tag)));
+  const short = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+  return { url, size, etag: etag && !etag.startsWith("W/") ? etag : null, version: `${size.toString(36)}-r${short}` };
+}
+
+/** Reads `length` bytes at `offset` of a remote file, pinned to its ETag when it has one. */
+export async function readRemoteRange(
+  head: RemoteHead,
+  offset: number,
+  length: number,
+  policy: RemotePolicy,
+): Promise<Uint8Array> {
+  const headers: Record<string, string> = { Range: `bytes=${offset}-${offset + length - 1}` };
+  if (head.etag) headers["If-Match"] = head.etag;
+  const res = await guardedFetch(head.url, { headers }, policy);
+  if (res.status === 206) return await boundedBody(res, Math.min(policy.maxBytes, length));
+  if (res.ok && offset === 0 && length >= head.size) return await boundedBody(res, policy.maxBytes);
+  await res.body?.cancel();
+  throw res.ok ? badGateway(`${head.url} does not serve byte ranges`) : upstreamError(res, head.url);
+}
