@@ -6,6 +6,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { prometheus } from "@hono/prometheus";
 import { Metrics } from "./cache/metrics.ts";
+import { constantTimeEqual, verifyUrl } from "./security/signing.ts";
 import { TileCache } from "./cache/tile_cache.ts";
 import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
@@ -71,6 +72,7 @@ export function createService(config: Config): Service {
   const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
   app.use("*", registerMetrics);
   app.use("*", limits(config.timeoutMs));
+  app.use("*", access(config));
   app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "X-Cache", "Server-Timing", "ETag", "Link"] }));
   app.get("/metrics", (c) => {
     metrics.queueDepth.set(backend.pending);
@@ -120,6 +122,34 @@ function limits(timeoutMs: number): MiddlewareHandler {
     } finally {
       clearTimeout(timer);
     }
+  };
+}
+
+/** Routes open without a signature: the viewer, its files, liveness, readiness and metrics. */
+const UNSIGNED = /^\/(?:$|viewer\/|vendor\/|favicon\.ico$|health$|ready$|metrics$)/;
+
+/**
+ * Access rules: with SIGNING_KEY set, image URLs need a valid signature (security/signing.ts); admin-only
+ * options (`cache=false|refresh`) need the admin token or a signature that covers them.
+ */
+function access(config: Config): MiddlewareHandler {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    let signed = false;
+    if (config.signingKeys.length && !UNSIGNED.test(url.pathname)) {
+      const why = await verifyUrl(url, config.signingKeys);
+      if (why) return errorResponse(new HttpError(403, "forbidden", why));
+      signed = true;
+    }
+    const cache = url.searchParams.get("cache");
+    if (cache === "false" || cache === "refresh") {
+      const auth = c.req.header("Authorization") ?? "";
+      const admin = config.adminToken !== "" && constantTimeEqual(auth, `Bearer ${config.adminToken}`);
+      if (!admin && !signed) {
+        return errorResponse(new HttpError(403, "forbidden", `cache=${cache} needs the admin token or a signed URL`));
+      }
+    }
+    await next();
   };
 }
 

@@ -34,6 +34,10 @@ export interface Config {
   remoteMaxBytes: number;
   /** Seconds a remote file's size and version are trusted before asking again. */
   remoteRevalidateSeconds: number;
+  /** Keys that verify signed URLs (the first signs); empty: URLs need no signature. */
+  signingKeys: string[];
+  /** Bearer token for admin-only options (cache=false|refresh); empty: none. */
+  adminToken: string;
   /** Per-request time limit (504 past it); a worker job may take half of it before it counts as hung. */
   timeoutMs: number;
   /** Default JPEG/WebP quality. */
@@ -70,6 +74,11 @@ export const CONFIG_VARIABLES = {
     "5",
     "seconds a remote file's version is trusted before asking again (a change shows up that soon)",
   ],
+  SIGNING_KEY: [
+    "",
+    "comma-separated HMAC keys; when set, image URLs must be signed (deno task sign); the first key signs",
+  ],
+  ADMIN_TOKEN: ["", "bearer token allowing cache=false|refresh (a signature covering them also does)"],
   QUEUE: ["64", "jobs waiting or running per worker; past it, 503 with Retry-After"],
   TIMEOUT_MS: ["30000", "per-request time limit (504 past it); a worker job past half of it is treated as hung"],
   QUALITY: ["80", "default JPEG/WebP quality"],
@@ -135,6 +144,8 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     remoteTimeoutMs: int("REMOTE_TIMEOUT_MS", 100, 600_000),
     remoteMaxBytes: int("REMOTE_MAX_MB", 1, 1 << 20) * 1024 * 1024,
     remoteRevalidateSeconds: int("REMOTE_REVALIDATE_S", 0, 86400),
+    signingKeys: get("SIGNING_KEY").split(",").map((k) => k.trim()).filter(Boolean),
+    adminToken: get("ADMIN_TOKEN"),
     quality: int("QUALITY", 1, 100),
   };
 }

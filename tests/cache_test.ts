@@ -182,8 +182,15 @@ Deno.test("replacing the source gives a new ETag and new pixels; ?v= pins a vers
   }
 });
 
-Deno.test("cache=false bypasses, cache=refresh recomputes; bad values are 400", opts, async () => {
-  await withServer({}, async (s) => {
+Deno.test("cache=false bypasses, cache=refresh recomputes (admin only); bad values are 400", opts, async () => {
+  await withServer({ ADMIN_TOKEN: "t0ken" }, async (s) => {
+    const admin = { headers: { Authorization: "Bearer t0ken" } };
+    const get = async (u: string, init?: RequestInit) => {
+      const r = await fetch(u, init ?? (u.includes("cache=") ? admin : undefined));
+      return { status: r.status, headers: r.headers, body: new Uint8Array(await r.arrayBuffer()) };
+    };
+    assertEquals((await get(`${s.url}${TILE}?cache=refresh`, {})).status, 403, "no token, no refresh");
+    assertEquals((await get(`${s.url}${TILE}?cache=false`, { headers: { Authorization: "Bearer nope" } })).status, 403);
     assertEquals((await get(s.url + TILE)).headers.get("x-cache"), "miss");
     const bypass = await get(`${s.url}${TILE}?cache=false`);
     assertEquals([bypass.headers.get("x-cache"), bypass.headers.get("cache-control")], ["bypass", "no-store"]);
