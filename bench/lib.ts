@@ -43,6 +43,7 @@ export async function startServer(env: Record<string, string>) {
   }
   return {
     url,
+    pid: child.pid,
     stop: async () => {
       child.kill();
       await child.status;
