@@ -46,10 +46,12 @@ if (import.meta.main) {
       return `/xyz/bench-slide.tif/${z}/${Math.floor(r() * n)}/${Math.floor(r() * n)}.png${pick(ops)}`;
     }
     if (kind < 0.8) {
-      const s = pick([1, 2, 4, 8]), n = Math.ceil(2220 / (256 * s));
-      return `/iiif/3/cmu.svs/${Math.floor(r() * n) * 256 * s},0,${256 * s},${256 * s}/256,/0/${
-        pick(["default", "gray", "bitonal"])
-      }.jpg`;
+      // IIIF tiles per the spec's formula (edge tiles cropped, size ceil(w/s),ceil(h/s)).
+      const s = pick([1, 2, 4, 8]), span = 256 * s;
+      const x = Math.floor(r() * Math.ceil(2220 / span)) * span, y = Math.floor(r() * Math.ceil(2967 / span)) * span;
+      const w = Math.min(span, 2220 - x), h = Math.min(span, 2967 - y);
+      const quality = pick(["default", "gray", "bitonal"]);
+      return `/iiif/3/cmu.svs/${x},${y},${w},${h}/${Math.ceil(w / s)},${Math.ceil(h / s)}/0/${quality}.jpg`;
     }
     if (kind < 0.9) return `/thumbnail/${pick(["cmu.svs", "bench-slide.tif"])}.jpg?width=${pick([128, 256, 512])}`;
     return pick(["/images", "/images/cmu.svs", "/dzi/cmu.svs.dzi", "/iiif/3/cmu.svs/info.json", "/health"]);
