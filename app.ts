@@ -73,7 +73,23 @@ export function createService(config: Config): Service {
   app.use("*", registerMetrics);
   app.use("*", limits(config.timeoutMs));
   app.use("*", access(config));
-  app.use("*", cors({ origin: "*", exposeHeaders: ["X-Op", "X-Backend", "X-Cache", "Server-Timing", "ETag", "Link"] }));
+  app.use(
+    "*",
+    cors({
+      origin: "*",
+      exposeHeaders: [
+        "X-Op",
+        "X-Backend",
+        "X-Cache",
+        "Server-Timing",
+        "ETag",
+        "Link",
+        "X-Quant-Scale",
+        "X-Quant-Zero-Point",
+        "X-Quant-SQNR",
+      ],
+    }),
+  );
   app.get("/metrics", (c) => {
     metrics.queueDepth.set(backend.pending);
     return printMetrics(c);

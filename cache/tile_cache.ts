@@ -15,6 +15,8 @@ export interface CachedTile {
   contentType: string;
   /** The `X-Op` value of the computation. */
   xOp: string;
+  /** Other response headers the computation produced (tensor quantization). */
+  headers?: Record<string, string>;
 }
 
 /** `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite). */
@@ -124,7 +126,12 @@ export class TileCache {
       flight = (async () => {
         const stored = await this.readBlob(["tile", key.hash]);
         if (stored) {
-          const tile = { bytes: stored.bytes, contentType: stored.meta.contentType, xOp: stored.meta.xOp ?? "" };
+          const tile: CachedTile = {
+            bytes: stored.bytes,
+            contentType: stored.meta.contentType,
+            xOp: stored.meta.xOp ?? "",
+          };
+          if (stored.meta.headers) tile.headers = JSON.parse(stored.meta.headers);
           this.#remember(key, tile);
           return { tile, timings: {}, fromKv: true };
         }
@@ -164,7 +171,9 @@ export class TileCache {
   /** Keeps the tile in memory now and writes it to KV in the background. */
   #store(key: TileKey, tile: CachedTile) {
     this.#remember(key, tile);
-    this.writeLater(["tile", key.hash], { bytes: tile.bytes, meta: { contentType: tile.contentType, xOp: tile.xOp } });
+    const meta: Record<string, string> = { contentType: tile.contentType, xOp: tile.xOp };
+    if (tile.headers) meta.headers = JSON.stringify(tile.headers);
+    this.writeLater(["tile", key.hash], { bytes: tile.bytes, meta });
   }
 
   /** Writes a blob to KV in the background (close() waits for it). */

@@ -14,7 +14,11 @@ import type { OpOutput } from "../kernels/op.ts";
 export const JPEG_BACKGROUND = 255;
 
 /** Encodes an op's output in `format` at `quality` (1..100, JPEG/WebP). */
-export async function encodeOutput(out: OpOutput, format: TileFormat, quality: number): Promise<Uint8Array> {
+export async function encodeOutput(
+  out: OpOutput,
+  format: Exclude<TileFormat, "npy">,
+  quality: number,
+): Promise<Uint8Array> {
   const r = out.raster;
   if (format === "png") return encodePng(r, { bitDepth: out.pngBitDepth, palette: out.palette });
   const rgba = toRgba(out);

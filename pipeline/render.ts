@@ -8,6 +8,7 @@ import { getOp } from "../kernels/index.ts";
 import type { OpOutput } from "../kernels/op.ts";
 import { cropRaster } from "./crop.ts";
 import { orientRaster } from "./orient.ts";
+import { encodeTensor } from "./tensor.ts";
 import { arrayTypeFor, type Raster } from "../sources/raster.ts";
 import { resample } from "./resample.ts";
 import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
@@ -22,6 +23,8 @@ export interface RenderedTile {
   resolved?: Record<string, string | number>;
   /** Milliseconds per step: read, resample, op, encode. */
   timings: Record<string, number>;
+  /** Extra response headers (int8 tensors: X-Quant-Scale, X-Quant-Zero-Point, X-Quant-SQNR). */
+  headers?: Record<string, string>;
 }
 
 /** Which level to read, which pixels of it, and where they land in the output. */
@@ -129,9 +132,9 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   }
   const padded = padToOutput(inner, plan, req);
   const output = { ...padded, raster: orientRaster(padded.raster, req.rotate ?? 0, !!req.mirror) };
-  const bytes = await encodeOutput(output, req.format, req.quality);
+  const { bytes, headers } = await encodeStep(output, req);
   lap("encode");
-  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings };
+  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings, headers };
 }
 
 /** The associated-image variant: read the whole image, then the same resample → op → encode steps. */
@@ -150,11 +153,35 @@ async function renderAssociated(source: ImageSource, req: TileRequest): Promise<
   lap("resample");
   const out = getOp(req.op.name).apply(resampled, req.op.params);
   lap("op");
-  const flat = req.format === "jpeg" && !out.palette ? { ...out, raster: flattenAlpha(out.raster) } : out;
+  const flat = opaqueFormat(req) && !out.palette ? { ...out, raster: flattenAlpha(out.raster) } : out;
   flat.raster = orientRaster(flat.raster, req.rotate ?? 0, !!req.mirror);
-  const bytes = await encodeOutput(flat, req.format, req.quality);
+  const { bytes, headers } = await encodeStep(flat, req);
   lap("encode");
-  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out.resolved, timings };
+  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out.resolved, timings, headers };
+}
+
+/** Formats without alpha: JPEG, and tensors (fixed channels whatever the padding). */
+function opaqueFormat(req: TileRequest): boolean {
+  return req.format === "jpeg" || req.format === "npy";
+}
+
+/** The encode step: an image format, or a `.npy` tensor (with quantization headers for int8). */
+async function encodeStep(
+  out: OpOutput,
+  req: TileRequest,
+): Promise<{ bytes: Uint8Array; headers?: Record<string, string> }> {
+  if (req.format !== "npy") return { bytes: await encodeOutput(out, req.format, req.quality) };
+  const raster = out.palette ? expandPalette(out) : out.raster;
+  const { bytes, quant } = encodeTensor(raster, req.tensor ?? { dtype: "uint8" });
+  if (!quant) return { bytes };
+  return {
+    bytes,
+    headers: {
+      "X-Quant-Scale": quant.scale.map((v) => v.toPrecision(9)).join(","),
+      "X-Quant-Zero-Point": quant.zeroPoint.join(","),
+      "X-Quant-SQNR": quant.sqnrDb.toFixed(3),
+    },
+  };
 }
 
 /**
@@ -163,7 +190,7 @@ async function renderAssociated(source: ImageSource, req: TileRequest): Promise<
  */
 export function padToOutput(inner: OpOutput | null, plan: ReadPlan | null, req: TileRequest): OpOutput {
   const W = req.outWidth, H = req.outHeight;
-  const jpeg = req.format === "jpeg";
+  const jpeg = opaqueFormat(req);
   const covers = inner && plan && plan.outX === 0 && plan.outY === 0 && plan.outW === W && plan.outH === H;
   if (covers) return jpeg && !inner!.palette ? { ...inner!, raster: flattenAlpha(inner!.raster) } : inner!;
   // Expand the inner raster to gray/RGB + alpha (or flat for JPEG), then paste it.

@@ -4,8 +4,10 @@
  */
 import type { Rect } from "../pyramid/deepzoom.ts";
 
-/** Output encodings. */
-export type TileFormat = "jpeg" | "png" | "webp";
+import { canonicalTensor, type TensorSpec } from "./tensor.ts";
+
+/** Output encodings (`npy`: a NumPy tensor, see pipeline/tensor.ts). */
+export type TileFormat = "jpeg" | "png" | "webp" | "npy";
 
 /** An op with its parameters resolved (e.g. `{ name: "threshold", params: { t: 172 } }`). */
 export interface OpSpec {
@@ -36,6 +38,8 @@ export interface TileRequest {
   rotate?: 0 | 90 | 180 | 270;
   /** Mirror on the vertical axis before rotating (IIIF `!`). */
   mirror?: boolean;
+  /** For `npy` output: dtype, normalization, quantization. */
+  tensor?: TensorSpec;
 }
 
 /** MIME type of each output format. */
@@ -43,13 +47,14 @@ export const CONTENT_TYPES: Record<TileFormat, string> = {
   jpeg: "image/jpeg",
   png: "image/png",
   webp: "image/webp",
+  npy: "application/x-npy",
 };
 
 /** The format named by a URL extension (`jpg`, `jpeg`, `png`, `webp`), or null. */
 export function formatFromExtension(ext: string): TileFormat | null {
   const e = ext.toLowerCase();
   if (e === "jpg" || e === "jpeg") return "jpeg";
-  if (e === "png" || e === "webp") return e;
+  if (e === "png" || e === "webp" || e === "npy") return e;
   return null;
 }
 
@@ -63,7 +68,11 @@ export function canonicalOp(op: OpSpec): string {
 /** `id@version/x,y,w,h/WxH/op/format[:quality]`: equal strings mean equal pixels. */
 export function canonicalTileRequest(r: TileRequest): string {
   const { x, y, w, h } = r.region;
-  const fmt = r.format === "png" ? "png" : `${r.format}:${r.quality}`;
+  const fmt = r.format === "png"
+    ? "png"
+    : r.format === "npy"
+    ? `npy:${canonicalTensor(r.tensor ?? { dtype: "uint8" })}`
+    : `${r.format}:${r.quality}`;
   const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
   const orient = r.rotate || r.mirror ? `/${r.mirror ? "!" : ""}${r.rotate ?? 0}` : "";
   return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${canonicalOp(r.op)}${orient}/${fmt}`;

@@ -5,6 +5,7 @@
 import { badRequest, HttpError } from "../errors.ts";
 import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
+import { parseTensorSpec } from "../pipeline/tensor.ts";
 import { parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
 import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
@@ -99,7 +100,8 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
     outHeight,
     op,
     format,
-    quality: format === "png" ? 0 : opts.quality,
+    quality: format === "png" || format === "npy" ? 0 : opts.quality,
+    ...(format === "npy" ? { tensor: parseTensorSpec(url.searchParams) } : {}),
   };
   const key = await tileKey(request);
   const resolveMs = performance.now() - tResolve;
@@ -112,7 +114,12 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
   const result = await ctx.cache.get(key, async () => {
     const tile = await ctx.backend.run(image.source, { kind: "tile", request });
     return {
-      tile: { bytes: tile.bytes, contentType: tile.contentType, xOp: xOpHeader(op, tile.resolved) },
+      tile: {
+        bytes: tile.bytes,
+        contentType: tile.contentType,
+        xOp: xOpHeader(op, tile.resolved),
+        headers: tile.headers,
+      },
       timings: tile.timings,
     };
   }, mode);
@@ -126,6 +133,7 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
     "X-Op": result.tile.xOp,
     "Server-Timing": Object.entries(timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
   });
+  for (const [k, v] of Object.entries(result.tile.headers ?? {})) headers.set(k, v);
   return new Response(result.tile.bytes as Uint8Array<ArrayBuffer>, { headers });
 }
 
