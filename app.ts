@@ -21,6 +21,7 @@ import { imageRoutes } from "./routes/images.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { iiifRoutes } from "./routes/iiif.ts";
+import { patchRoutes } from "./routes/patches.ts";
 import { viewerRoutes } from "./routes/viewer.ts";
 import { StatsService } from "./stats/service.ts";
 
@@ -96,6 +97,7 @@ export function createService(config: Config): Service {
   });
   app.route("/", healthRoutes(context));
   app.route("/", statsRoutes(context));
+  app.route("/", patchRoutes(context));
   app.route("/", imageRoutes(context));
   app.route("/", dziRoutes(context));
   app.route("/", xyzRoutes(context));

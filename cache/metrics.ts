@@ -51,6 +51,11 @@ export class Metrics {
     help: "Tiles computed by the pipeline (cache misses, bypasses, refreshes)",
     registers: [this.registry],
   });
+  readonly patches = new Counter({
+    name: "edgetile_patches_total",
+    help: "Patches sent by patch exports (tar and ndjson)",
+    registers: [this.registry],
+  });
   readonly memoryBytes = new Gauge({
     name: "edgetile_memory_cache_bytes",
     help: "Bytes held by the in-memory tile cache",

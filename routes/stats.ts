@@ -24,6 +24,35 @@ function numberParam(q: URLSearchParams, name: string, dflt: number, ok: (v: num
   return v;
 }
 
+/** The tissue grid's query parameters (`downsample`, `size`, `stride`, `min`); 400 naming a bad one. */
+export function parseGridParams(
+  query: URLSearchParams,
+): { downsample: number; size: number; stride: number; min: number } {
+  const downsample = numberParam(
+    query,
+    "downsample",
+    1,
+    (v) => Number.isInteger(Math.log2(v)) && v >= 1 && v <= 2 ** 20,
+    "a power of two ≥ 1",
+  );
+  const size = numberParam(
+    query,
+    "size",
+    256,
+    (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
+    "an integer in 1..16384",
+  );
+  const stride = numberParam(
+    query,
+    "stride",
+    size,
+    (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
+    "an integer in 1..16384",
+  );
+  const min = numberParam(query, "min", 0.5, (v) => v >= 0 && v <= 1, "a number in 0..1");
+  return { downsample, size, stride, min };
+}
+
 /** Stats and tissue routes (registered before the generic image routes). */
 export function statsRoutes(ctx: AppContext): Hono {
   const app = new Hono();
@@ -64,28 +93,7 @@ export function statsRoutes(ctx: AppContext): Hono {
         "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
       });
     }
-    const downsample = numberParam(
-      query,
-      "downsample",
-      1,
-      (v) => Number.isInteger(Math.log2(v)) && v >= 1 && v <= 2 ** 20,
-      "a power of two ≥ 1",
-    );
-    const size = numberParam(
-      query,
-      "size",
-      256,
-      (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
-      "an integer in 1..16384",
-    );
-    const stride = numberParam(
-      query,
-      "stride",
-      size,
-      (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
-      "an integer in 1..16384",
-    );
-    const min = numberParam(query, "min", 0.5, (v) => v >= 0 && v <= 1, "a number in 0..1");
+    const { downsample, size, stride, min } = parseGridParams(query);
     const { width, height } = image.info;
     const cellsPerImage = Math.ceil(width / (stride * downsample)) * Math.ceil(height / (stride * downsample));
     if (cellsPerImage > 4_000_000) {

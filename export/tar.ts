@@ -1,0 +1,48 @@
+/** POSIX ustar archives, written entry by entry (for streaming). */
+
+const enc = new TextEncoder();
+
+function field(out: Uint8Array, at: number, len: number, value: string) {
+  out.set(enc.encode(value).subarray(0, len), at);
+}
+
+function octal(n: number, len: number): string {
+  return n.toString(8).padStart(len - 1, "0") + "\0";
+}
+
+/** The 512-byte ustar header of a regular file. Names up to 255 bytes (prefix + name). */
+export function tarHeader(name: string, size: number, mtimeSeconds = Math.floor(Date.now() / 1000)): Uint8Array {
+  const h = new Uint8Array(512);
+  let prefix = "", base = name;
+  if (enc.encode(name).length > 100) {
+    const cut = name.lastIndexOf("/", 155);
+    if (cut <= 0 || enc.encode(name.slice(cut + 1)).length > 100) throw new RangeError(`tar name too long: ${name}`);
+    prefix = name.slice(0, cut);
+    base = name.slice(cut + 1);
+  }
+  field(h, 0, 100, base);
+  field(h, 100, 8, "0000644\0");
+  field(h, 108, 8, "0000000\0");
+  field(h, 116, 8, "0000000\0");
+  field(h, 124, 12, octal(size, 12));
+  field(h, 136, 12, octal(mtimeSeconds, 12));
+  field(h, 148, 8, "        "); // checksum placeholder: spaces
+  h[156] = 0x30; // '0': regular file
+  field(h, 257, 6, "ustar\0");
+  field(h, 263, 2, "00");
+  field(h, 265, 32, "edgetile");
+  field(h, 297, 32, "edgetile");
+  field(h, 345, 155, prefix);
+  let sum = 0;
+  for (const b of h) sum += b;
+  field(h, 148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
+  return h;
+}
+
+/** Zero bytes that pad an entry of `size` bytes to a 512-byte boundary. */
+export function tarPadding(size: number): Uint8Array {
+  return new Uint8Array((512 - (size % 512)) % 512);
+}
+
+/** The end-of-archive marker: two zero blocks. */
+export const TAR_END = new Uint8Array(1024);

@@ -1,0 +1,107 @@
+/**
+ * Patch export: `GET /images/{id}/patches.tar?downsample=1&size=256&stride=&min=0.5&op=&format=png|jpg|npy`
+ * streams a POSIX tar of every tissue patch of the tissue listing (same grid), row-major, named
+ * `{x}_{y}.{ext}` (level-0 origin), then `manifest.jsonl` and `summary.json`; `GET …/patches.ndjson` streams
+ * one manifest line per finished patch and a summary (a progress feed). Both start at once, flow at the
+ * client's pace, and stop the work when the client goes away. npy: `dtype`, `normalize`, `quant` as on tiles.
+ */
+import { Hono } from "hono";
+import { badRequest } from "../errors.ts";
+import { formatFromExtension } from "../pipeline/tile_request.ts";
+import { parseTensorSpec } from "../pipeline/tensor.ts";
+import { exportPatches, type PatchEntry, type PatchParams, type PatchProgress } from "../export/patches.ts";
+import { TAR_END, tarHeader, tarPadding } from "../export/tar.ts";
+import type { AppContext } from "./context.ts";
+import { decodeId, parseTileOptions, rawPath } from "./tile_response.ts";
+import { parseGridParams } from "./stats.ts";
+
+const PATCHES_PATH = /^\/images\/([^/]+)\/patches\.(tar|ndjson)$/;
+const enc = new TextEncoder();
+
+/** Parameters of an export from its query. */
+export function parsePatchParams(query: URLSearchParams, defaultQuality: number): PatchParams {
+  const grid = parseGridParams(query);
+  const format = formatFromExtension(query.get("format") ?? "png");
+  if (!format || format === "webp") throw badRequest("format must be png, jpg or npy");
+  const { op, quality } = parseTileOptions(query, defaultQuality);
+  return { ...grid, format, op, quality, ...(format === "npy" ? { tensor: parseTensorSpec(query) } : {}) };
+}
+
+/** Patch export routes (registered before the generic image routes). */
+export function patchRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get("/images/*", async (c, next) => {
+    const m = PATCHES_PATH.exec(rawPath(c.req.url));
+    if (!m) return await next();
+    const id = decodeId(m[1]);
+    const params = parsePatchParams(new URL(c.req.url).searchParams, ctx.config.quality);
+    await ctx.registry.resolve(id); // 404/415/422 before the stream starts
+    const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
+    const patches = exportPatches(ctx, id, params, progress, Math.max(4, ctx.config.workers * 4));
+    const t0 = performance.now();
+    const entries: PatchEntry[] = [];
+    const summary = () => ({
+      image: id,
+      patches: entries.length,
+      downsample: params.downsample,
+      size: params.size,
+      stride: params.stride,
+      min: params.min,
+      format: params.format,
+      op: entries[0]?.op ?? params.op.name,
+      ...(params.tensor ? { tensor: params.tensor } : {}),
+      seconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
+    });
+    const tar = m[2] === "tar";
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let n: IteratorResult<{ entry: PatchEntry; bytes: Uint8Array }>;
+        try {
+          n = await patches.next();
+        } catch (err) {
+          controller.error(err);
+          return;
+        }
+        if (n.done) {
+          if (tar) {
+            const manifest = enc.encode(
+              entries.map((e) => JSON.stringify(e)).join("\n") + (entries.length ? "\n" : ""),
+            );
+            const sum = enc.encode(JSON.stringify(summary(), null, 2) + "\n");
+            for (const [name, body] of [["manifest.jsonl", manifest], ["summary.json", sum]] as const) {
+              controller.enqueue(tarHeader(name, body.length));
+              controller.enqueue(body);
+              controller.enqueue(tarPadding(body.length));
+            }
+            controller.enqueue(TAR_END);
+          } else {
+            controller.enqueue(enc.encode(JSON.stringify({ summary: summary() }) + "\n"));
+          }
+          controller.close();
+          return;
+        }
+        const { entry, bytes } = n.value;
+        entries.push(entry);
+        ctx.metrics.patches.inc();
+        if (tar) {
+          controller.enqueue(tarHeader(entry.file, bytes.length));
+          controller.enqueue(bytes);
+          controller.enqueue(tarPadding(bytes.length));
+        } else {
+          controller.enqueue(enc.encode(JSON.stringify(entry) + "\n"));
+        }
+      },
+      async cancel() {
+        await patches.return(undefined);
+      },
+    }, { highWaterMark: 1 });
+    return new Response(stream, {
+      headers: {
+        "Content-Type": tar ? "application/x-tar" : "application/x-ndjson",
+        ...(tar ? { "Content-Disposition": `attachment; filename="${id.replace(/[^\w.-]+/g, "_")}.patches.tar"` } : {}),
+        "Cache-Control": "no-store",
+      },
+    });
+  });
+  return app;
+}
