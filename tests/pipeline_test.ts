@@ -280,3 +280,21 @@ Deno.test("percentiles: counting (8/16-bit) equals sorting, numpy's linear defin
   assertEquals(mid, 4.5);
   assert(Math.abs(low - 0.045) < 1e-12 && Math.abs(high - 8.955) < 1e-12);
 });
+
+Deno.test("JPEG encoding works at every size (libjpeg-turbo for large tiles, mozjpeg for tiny ones)", async () => {
+  const img = await coffee();
+  for (
+    const [w, h, q] of [[1, 1, 80], [8, 8, 80], [16, 1, 80], [7, 200, 80], [64, 64, 80], [255, 254, 80], [256, 256, 95]]
+  ) {
+    const crop = resample(img, 0, 0, 1, 1, w, h) as Raster8;
+    const jpeg = await encodeOutput({ raster: crop }, "jpeg", q);
+    assert(jpeg instanceof Uint8Array && jpeg[0] === 0xff && jpeg[1] === 0xd8, `${w}×${h} is a JPEG`);
+    const back = await jpegDecode(jpeg.slice().buffer);
+    assertEquals([back.width, back.height], [w, h]);
+    if (w * h >= 4096) {
+      const rgb = new Uint8Array(w * h * 3);
+      for (let i = 0; i < w * h; i++) rgb.set(new Uint8Array(back.data.buffer).subarray(i * 4, i * 4 + 3), i * 3);
+      assertAtLeast(psnr(rgb, crop.data), 28, `${w}×${h} q${q}`);
+    }
+  }
+});
