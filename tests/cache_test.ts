@@ -1,18 +1,9 @@
 /** The tile cache with a real Deno KV file: hits, 304s, single-flight, chunking, versions, failures. */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { DATA, get, type TestServer, withServer } from "./helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const TILE = "/dzi/CMU-1-Small-Region.svs_files/12/3_5.jpeg";
-
-async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>) {
-  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES, ...env });
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 function runs(s: TestServer): number {
   return s.service.context.cache.computations;

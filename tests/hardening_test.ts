@@ -1,18 +1,9 @@
 /** Self-healing and limits: crashed and hung workers, timeouts, overload, long URLs, traversal. */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { DATA, get, type TestServer, withServer } from "./helpers.ts";
 import { WorkerPool } from "../workers/pool.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>) {
-  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES, ...env });
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 function pool(s: TestServer): WorkerPool {
   return s.service.context.backend as WorkerPool;

@@ -114,3 +114,13 @@ export async function get(url: string): Promise<{ status: number; headers: Heade
   const res = await fetch(url);
   return { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) };
 }
+
+/** Runs `fn` against a live server (worker backend, 2 workers, the bundled samples unless `env` says). */
+export async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>): Promise<void> {
+  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES, ...env });
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}

@@ -1,18 +1,9 @@
 /** The real server on a free port (worker backend): protocols, metadata, and errors on bad input. */
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
-import { DATA, decodePng, get, jpegSize, pngHeader, psnr, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { DATA, decodePng, get, jpegSize, pngHeader, psnr, SAMPLES, withServer } from "./helpers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>) {
-  const s = startServer({ BACKEND: "workers", WORKERS: "2", ...env });
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 async function assertJsonError(url: string, status: number, mentions?: string) {
   const r = await get(url);

@@ -1,6 +1,6 @@
 /** IIIF Image API 3.0: the grammar as a table, then the routes on real images. */
 import { assert, assertEquals } from "./assert.ts";
-import { decodePng, get, jpegSize, pngHeader, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { decodePng, get, jpegSize, pngHeader, startServer, withServer } from "./helpers.ts";
 import { IiifError, parseIiifRequest } from "../pyramid/iiif.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -105,20 +105,11 @@ Deno.test("IIIF grammar: every row's status, region, size and canonical form", (
   }
 });
 
-async function withServer(fn: (s: TestServer) => Promise<void>) {
-  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES });
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
-
 Deno.test(
   "IIIF routes: 303 base URI, info.json with every required field, media types, Link headers, CORS",
   opts,
   async () => {
-    await withServer(async ({ url }) => {
+    await withServer({}, async ({ url }) => {
       const base = await fetch(`${url}/iiif/3/CMU-1-Small-Region.svs`, { redirect: "manual" });
       await base.body?.cancel();
       assertEquals([base.status, base.headers.get("location")], [
@@ -192,7 +183,7 @@ Deno.test(
   "IIIF tiles share the XYZ pixel grid and cache entries; edge tiles per the spec's formula",
   opts,
   async () => {
-    await withServer(async ({ url, service }) => {
+    await withServer({}, async ({ url, service }) => {
       // Interior tile at scale 4: region 1024,1024,1024,1024 → 256×256 = XYZ zoom 2, tile (1, 1).
       const iiif = await get(`${url}/iiif/3/CMU-1-Small-Region.svs/1024,1024,1024,1024/256,/0/default.jpg`);
       const xyz = await get(`${url}/xyz/CMU-1-Small-Region.svs/2/1/1.jpg`);
@@ -223,7 +214,7 @@ Deno.test(
 );
 
 Deno.test("IIIF rotation and mirroring move pixels where the spec says", opts, async () => {
-  await withServer(async ({ url }) => {
+  await withServer({}, async ({ url }) => {
     const base = await decodePng((await get(`${url}/iiif/3/coffee.png/full/,100/0/default.png`)).body);
     const r90 = await decodePng((await get(`${url}/iiif/3/coffee.png/full/,100/90/default.png`)).body);
     const m0 = await decodePng((await get(`${url}/iiif/3/coffee.png/full/,100/!0/default.png`)).body);

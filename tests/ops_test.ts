@@ -3,7 +3,7 @@
  * naive reimplementation, seamless tiles, palettes, rescaling, the tissue listing, and bad parameters.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, decodePng, get, pngHeader, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { DATA, decodePng, get, pngHeader, SAMPLES, withServer } from "./helpers.ts";
 import { openSource } from "../sources/open.ts";
 import { toUint8 } from "../sources/raster.ts";
 import { computeStats, readStatsLevel } from "../stats/compute.ts";
@@ -185,15 +185,6 @@ Deno.test(
     }
   },
 );
-
-async function withServer(env: Record<string, string>, fn: (s: TestServer) => Promise<void>) {
-  const s = startServer({ BACKEND: "workers", WORKERS: "2", ...env });
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 Deno.test(
   "threshold and mask: neighbouring Deep Zoom tiles agree on their overlap; t=otsu is resolved",

@@ -1,18 +1,9 @@
 /** Patch export for ML: tar and ndjson streams, npy tensors, int8 quantization, aborts, the CLI. */
 import { assert, assertEquals } from "./assert.ts";
-import { get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { get, SAMPLES, withServer } from "./helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const ID = "CMU-1-Small-Region.svs";
-
-async function withServer(fn: (s: TestServer) => Promise<void>) {
-  const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES });
-  try {
-    await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; out: string; err: string }> {
   const o = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
@@ -35,7 +26,7 @@ Deno.test(
   "patches.tar: a standard tar of exactly the tissue listing's cells, row-major, with manifest and summary",
   opts,
   async () => {
-    await withServer(async (s) => {
+    await withServer({}, async (s) => {
       const dir = await Deno.makeTempDir();
       try {
         for (
@@ -91,7 +82,7 @@ Deno.test(
   "npy tensors load in NumPy with the right shape and dtype; int8 dequantizes within scale/2",
   opts,
   async () => {
-    await withServer(async (s) => {
+    await withServer({}, async (s) => {
       const dir = await Deno.makeTempDir();
       try {
         const tile = `${s.url}/dzi/${ID}_files/12/4_5.npy`;
@@ -152,7 +143,7 @@ Deno.test(
 );
 
 Deno.test("a client that disconnects stops the export; the work in flight stays bounded", opts, async () => {
-  await withServer(async (s) => {
+  await withServer({}, async (s) => {
     // min=0: every cell of a 128-px grid (432 patches).
     const res = await fetch(`${s.url}/images/${ID}/patches.tar?size=128&min=0`);
     const reader = res.body!.getReader();
