@@ -97,6 +97,11 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   const op = getOp(req.op.name);
   const halo = op.halo(req.op.params);
   const plan = planRead(source.info, req);
+  const stored = plan ? await passThrough(source, req, plan) : null;
+  if (stored) {
+    lap("passthrough");
+    return { bytes: stored, contentType: CONTENT_TYPES.jpeg, timings, headers: { "X-Pass-Through": "stored-jpeg" } };
+  }
   let inner: OpOutput | null = null;
   if (plan && halo === 0) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
@@ -135,6 +140,24 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   const { bytes, headers } = await encodeStep(output, req);
   lap("encode");
   return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings, headers };
+}
+
+/**
+ * JPEG pass-through: a request that is exactly one whole stored JPEG tile (op none, JPEG out, no
+ * rotation, unit scale, the tile's own size, not an edge tile) gets the stored bytes as a standalone JPEG,
+ * without decoding or encoding. The requested quality is then the file's own.
+ */
+async function passThrough(source: ImageSource, req: TileRequest, plan: ReadPlan): Promise<Uint8Array | null> {
+  if (!source.readStoredJpeg || req.format !== "jpeg" || req.op.name !== "none" || req.rotate || req.mirror) {
+    return null;
+  }
+  const L = source.info.levels[plan.level];
+  const exact = plan.outX === 0 && plan.outY === 0 && plan.outW === req.outWidth && plan.outH === req.outHeight &&
+    plan.srcScaleX === 1 && plan.srcScaleY === 1 && plan.srcX === 0 && plan.srcY === 0;
+  if (!exact || !L.stored || req.outWidth !== L.tileWidth || req.outHeight !== L.tileHeight) return null;
+  if (plan.readX % L.tileWidth !== 0 || plan.readY % L.tileHeight !== 0) return null;
+  if (plan.readX + L.tileWidth > L.width || plan.readY + L.tileHeight > L.height) return null;
+  return await source.readStoredJpeg(plan.level, plan.readX / L.tileWidth, plan.readY / L.tileHeight);
 }
 
 /** The associated-image variant: read the whole image, then the same resample → op → encode steps. */

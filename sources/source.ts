@@ -49,6 +49,11 @@ export interface ImageSource {
   readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster>;
   /** A whole associated image (thumbnail, label, macro) as 8-bit pixels. */
   readAssociated(name: string): Promise<Raster8>;
+  /**
+   * The stored tile (`tx`, `ty`) of `level` as a standalone JPEG file, without decoding — when that level
+   * is stored as JPEG tiles (else null). The tile covers `storedTileSize(level)` pixels, padding included.
+   */
+  readStoredJpeg?(level: number, tx: number, ty: number): Promise<Uint8Array | null>;
   /** Releases file handles. */
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { BaseClient, fromCustomClient, fromFile, type GeoTIFF, type GeoTIFFImage
 import type { ByteSource } from "./bytes.ts";
 import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge, unsupportedSource } from "../errors.ts";
-import { decoderFor, SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
+import { decoderFor, standaloneJpeg, SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
@@ -73,7 +73,7 @@ export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: Tif
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
   try {
-    return await TiffSource.create(tiff, { ...opts, fileSize, ifdCount: count });
+    return await TiffSource.create(tiff, { ...opts, fileSize, ifdCount: count, bytes });
   } catch (err) {
     await tiff.close?.();
     if (err instanceof HttpError) throw err;
@@ -183,11 +183,12 @@ class TiffSource implements ImageSource {
     private associatedIfds: Map<string, IfdEntry>,
     private cacheKey: string,
     private fileSize: number,
+    private bytes: ByteSource,
   ) {}
 
   static async create(
     tiff: GeoTIFF,
-    opts: TiffOpenOptions & { fileSize: number; ifdCount: number },
+    opts: TiffOpenOptions & { fileSize: number; ifdCount: number; bytes: ByteSource },
   ): Promise<TiffSource> {
     const count = opts.ifdCount;
     const ifds: IfdEntry[] = [];
@@ -262,7 +263,7 @@ class TiffSource implements ImageSource {
       associatedSizes: Object.fromEntries([...associated].map(([k, e]) => [k, { width: e.width, height: e.height }])),
       properties,
     };
-    return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize);
+    return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize, opts.bytes);
   }
 
   readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
@@ -274,6 +275,26 @@ class TiffSource implements ImageSource {
     return await this.readIfdRegion(this.levelIfds[level], x, y, w, h);
   }
 
+  async readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
+    const e = this.levelIfds[level];
+    if (!e || e.compression !== 7 || !e.tiled || e.planar !== 1 || (e.spp !== 3 && e.spp !== 1) || e.type !== "uint8") {
+      return null;
+    }
+    if (e.photometric !== 2 && e.photometric !== 6 && e.photometric !== 1) return null;
+    const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);
+    if (tx < 0 || ty < 0 || tx >= perRow || ty >= perCol) return null;
+    const index = ty * perRow + tx;
+    const fd = e.image.getFileDirectory() as unknown as {
+      loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
+    };
+    const offset = Number(await fd.loadValueIndexed("TileOffsets", index));
+    const count = Number(await fd.loadValueIndexed("TileByteCounts", index));
+    if (!(count > 0 && offset + count <= this.fileSize)) return null;
+    const tile = await this.bytes.read(offset, count);
+    if (tile.length !== count) return null;
+    return standaloneJpeg(tile, e.jpegTables, e.photometric === 2 && e.spp === 3);
+  }
+
   async readAssociated(name: string): Promise<Raster8> {
     const e = this.associatedIfds.get(name);
     if (!e) throw notFound(`no associated image "${name}"`);
@@ -282,6 +303,7 @@ class TiffSource implements ImageSource {
 
   async close(): Promise<void> {
     await this.tiff.close?.();
+    await this.bytes.close();
   }
 
   private async readIfdRegion(e: IfdEntry, x: number, y: number, w: number, h: number): Promise<Raster> {
