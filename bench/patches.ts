@@ -1,13 +1,14 @@
 /**
- * Whole-slide export throughput against peers, in one run, on the benchmark slide (16320², JPEG pyramid):
+ * Whole-slide export throughput against peers, in one run, on the benchmark slide (16384², 256-px JPEG tiles):
  * - edgetile: `GET /images/{id}/patches.tar` (server in its own process, 2 workers), 256-px JPEG q80 patches
- *   at full resolution — every tissue patch (min 0.5), and every patch (min 0);
+ *   at full resolution — every tissue patch (min 0.5), every patch (min 0; on the stored 256-px tiles, so
+ *   they pass through), and every 240-px patch (off the stored grid: decode + encode);
  * - `vips dzsave --depth one`: every full-resolution 256-px JPEG q80 tile (libvips-tools from Debian);
  * - openslide's DeepZoomGenerator in 2 processes (bench/peers/openslide_tiles.py, python3-openslide).
  * The setup step installs the Debian packages when missing. Bounded: each case ≤ 180 s. Run:
  * `deno task bench:patches`.
  */
-import { makeBenchSlide } from "./make_slide.ts";
+import { BENCH_SLIDE_ID, makeBenchSlide } from "./make_slide.ts";
 import { startServer } from "./lib.ts";
 
 async function sh(
@@ -60,17 +61,17 @@ if (import.meta.main) {
   try {
     const server = await startServer({ IMAGES_DIR: dir, BACKEND: "workers", WORKERS: "2", KV_PATH: "off" });
     try {
-      for (
-        const [name, min] of [["edgetile patches.tar, tissue patches (min 0.5)", 0.5], [
-          "edgetile patches.tar, all patches (min 0)",
-          0,
-        ]] as const
-      ) {
+      const cases = [
+        ["edgetile patches.tar, tissue patches (min 0.5)", 0.5, 256],
+        ["edgetile patches.tar, all patches (min 0)", 0, 256],
+        ["edgetile patches.tar, all 240-px patches (off the stored grid: decode + encode)", 0, 240],
+      ] as const;
+      for (const [name, min, size] of cases) {
         // Warm the image stats (tissue map) first, as a server that has seen the slide would have them.
-        await (await fetch(`${server.url}/images/bench-slide.tif/stats`)).arrayBuffer();
+        await (await fetch(`${server.url}/images/${BENCH_SLIDE_ID}/stats`)).arrayBuffer();
         const t0 = performance.now();
         const res = await fetch(
-          `${server.url}/images/bench-slide.tif/patches.tar?size=256&min=${min}&format=jpg&quality=80`,
+          `${server.url}/images/${BENCH_SLIDE_ID}/patches.tar?size=${size}&min=${min}&format=jpg&quality=80`,
           { signal: AbortSignal.timeout(180_000) },
         );
         const tar = new Uint8Array(await res.arrayBuffer());

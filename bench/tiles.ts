@@ -6,7 +6,7 @@
  *   deno task bench            # all cases
  *   deno task bench --seconds 10 --concurrency 8
  */
-import { makeBenchSlide } from "./make_slide.ts";
+import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { benchArgs, load, type Result, resultTable, startServer } from "./lib.ts";
 
@@ -27,8 +27,8 @@ function shuffled<T>(a: T[], seed = 1): T[] {
 if (import.meta.main) {
   const slide = await makeBenchSlide();
   const dir = slide.slice(0, slide.lastIndexOf("/"));
-  const id = "bench-slide.tif";
-  const geo = new DeepZoomGeometry(16320, 16320, 254, 1);
+  const id = BENCH_SLIDE_ID;
+  const geo = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
   const top = geo.levelCount - 1;
   const [cols, rows] = geo.tLevelCounts[top];
   const addresses: string[] = [];
@@ -48,8 +48,12 @@ if (import.meta.main) {
     { name: "workers ×2, quantize palette=16 png", env: workers, ext: "png", query: "?op=quantize&palette=16" },
   ];
   const per = Math.floor(order.length / cases.length);
+  // XYZ zoom 5 reads the slide's stored level 1 (8160², 256-px JPEG tiles): JPEG tiles pass through.
+  const z5: string[] = [];
+  for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) z5.push(`5/${x}/${y}`);
+  const z5order = shuffled(z5, 7);
   console.log(
-    `slide 16320×16320 (${
+    `slide ${BENCH_SLIDE_SIDE}² (${
       cols * rows
     } full-resolution Deep Zoom tiles), concurrency ${CONCURRENCY}, ≤ ${SECONDS} s a case`,
   );
@@ -72,6 +76,23 @@ if (import.meta.main) {
           SECONDS,
           CONCURRENCY,
         ),
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  for (
+    const [name, ext] of [["workers ×2, xyz z5 jpeg (stored-tile pass-through)", "jpg"], [
+      "workers ×2, xyz z5 png (decode + encode)",
+      "png",
+    ]]
+  ) {
+    const server = await startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: dir, KV_PATH: "off" });
+    try {
+      const half = name.includes("jpeg") ? z5order.slice(0, 480) : z5order.slice(480);
+      await load("warm-up", half.slice(-16).map((a) => `${server.url}/xyz/${id}/${a}.${ext}`), SECONDS, CONCURRENCY);
+      results.push(
+        await load(name, half.slice(0, 460).map((a) => `${server.url}/xyz/${id}/${a}.${ext}`), SECONDS, CONCURRENCY),
       );
     } finally {
       await server.stop();
