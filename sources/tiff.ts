@@ -392,9 +392,13 @@ class TiffSource implements ImageSource {
       parts.push(data);
     }
     let out: Uint8Array;
-    if (samples === 1) {
+    if (samples === 1 && parts[0].byteLength >= need) {
+      // The decoder's own buffer is the block: no copy.
+      out = new Uint8Array(parts[0], 0, need);
+    } else if (samples === 1) {
+      // A short last strip: zero-pad to the whole block.
       out = new Uint8Array(need);
-      out.set(new Uint8Array(parts[0], 0, Math.min(parts[0].byteLength, need)));
+      out.set(new Uint8Array(parts[0]));
     } else {
       // Planar (separate) samples: interleave.
       const Ctor = arrayTypeFor(e.type);
