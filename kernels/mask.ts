@@ -114,7 +114,11 @@ export function maskSaturation(rgb: Raster8, valid?: Rect): Raster8 {
 
 /** The tissue mask of an 8-bit raster with threshold `t` on the median-filtered saturation. */
 export function maskKernel(rgb: Raster8, t: number, valid?: Rect): Raster8 {
-  const med = maskSaturation(rgb, valid);
+  return maskFromSaturation(maskSaturation(rgb, valid), t, valid);
+}
+
+/** The mask's last stages on median-filtered saturation: tissue (255) where S > t, then close 5×5. */
+export function maskFromSaturation(med: Raster8, t: number, valid?: Rect): Raster8 {
   const bin = new Uint8Array(med.data.length);
   for (let i = 0; i < bin.length; i++) bin[i] = med.data[i] > t ? 255 : 0;
   const binary: Raster8 = { ...med, data: bin };

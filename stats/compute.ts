@@ -9,7 +9,7 @@ import { levelDownsample } from "../pyramid/levels.ts";
 import { resample } from "../pipeline/resample.ts";
 import { grayKernel } from "../kernels/gray.ts";
 import { histogram256, otsuThreshold } from "../kernels/histogram.ts";
-import { maskSaturation, morph5 } from "../kernels/mask.ts";
+import { maskFromSaturation, maskSaturation } from "../kernels/mask.ts";
 import { channelPercentiles } from "../kernels/rescale.ts";
 import { medianCutPalette } from "../kernels/median_cut.ts";
 import { to8Bit } from "../kernels/quantize.ts";
@@ -56,11 +56,9 @@ export async function computeStats(source: ImageSource): Promise<ComputedStats> 
   const satHist = histogram256(medS.data);
   const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };
   const [low, high] = channelPercentiles(raster, [0.5, 99.5]);
-  // The tissue map: the mask op on the stats level (same kernel stages as tiles).
-  const bin = new Uint8Array(medS.data.length);
+  // The tissue map: the mask op on the stats level (its kernel, from the saturation computed above).
+  const closed = maskFromSaturation(medS, otsu.saturation);
   let tissue = 0;
-  for (let i = 0; i < bin.length; i++) bin[i] = medS.data[i] > otsu.saturation ? 255 : 0;
-  const closed = morph5(morph5({ ...medS, data: bin }, "dilate"), "erode");
   for (let i = 0; i < closed.data.length; i++) if (closed.data[i]) tissue++;
   const stats: ImageStats = {
     level,
