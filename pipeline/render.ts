@@ -27,6 +27,14 @@ export interface RenderedTile {
   headers?: Record<string, string>;
 }
 
+/** Where the computed pixels land in the output; the rest is padding. */
+export interface Placement {
+  outX: number;
+  outY: number;
+  outW: number;
+  outH: number;
+}
+
 /** Which level to read, which pixels of it, and where they land in the output. */
 export interface ReadPlan {
   level: number;
@@ -86,14 +94,8 @@ export function planRead(info: ImageInfo, req: TileRequest): ReadPlan | null {
 
 /** Runs the whole pipeline for one request on an open source. */
 export async function renderTile(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
-  const timings: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    timings[name] = (timings[name] ?? 0) + now - t;
-    t = now;
-  };
   if (req.associated) return await renderAssociated(source, req);
+  const { timings, lap } = stopwatch();
   const op = getOp(req.op.name);
   const halo = op.halo(req.op.params);
   const plan = planRead(source.info, req);
@@ -135,11 +137,36 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
     inner = { ...out, raster: cropRaster(out.raster, halo + plan.outX, halo + plan.outY, plan.outW, plan.outH) };
     lap("op");
   }
-  const padded = padToOutput(inner, plan, req);
+  return await finish(inner, plan, req, timings, lap);
+}
+
+/** Per-step milliseconds: `lap(name)` adds the time since the previous lap to `timings[name]`. */
+function stopwatch(): { timings: Record<string, number>; lap: (name: string) => void } {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  return {
+    timings,
+    lap: (name) => {
+      const now = performance.now();
+      timings[name] = (timings[name] ?? 0) + now - t;
+      t = now;
+    },
+  };
+}
+
+/** The last steps, shared by every path: pad → orient → encode. */
+async function finish(
+  out: OpOutput | null,
+  placement: Placement | null,
+  req: TileRequest,
+  timings: Record<string, number>,
+  lap: (name: string) => void,
+): Promise<RenderedTile> {
+  const padded = padToOutput(out, placement, req);
   const output = { ...padded, raster: orientRaster(padded.raster, req.rotate ?? 0, !!req.mirror) };
   const { bytes, headers } = await encodeStep(output, req);
   lap("encode");
-  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: inner?.resolved, timings, headers };
+  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out?.resolved, timings, headers };
 }
 
 /**
@@ -162,13 +189,7 @@ async function passThrough(source: ImageSource, req: TileRequest, plan: ReadPlan
 
 /** The associated-image variant: read the whole image, then the same resample → op → encode steps. */
 async function renderAssociated(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
-  const timings: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    timings[name] = now - t;
-    t = now;
-  };
+  const { timings, lap } = stopwatch();
   const whole = await source.readAssociated(req.associated!);
   lap("read");
   const { x, y, w, h } = req.region;
@@ -176,11 +197,7 @@ async function renderAssociated(source: ImageSource, req: TileRequest): Promise<
   lap("resample");
   const out = getOp(req.op.name).apply(resampled, req.op.params);
   lap("op");
-  const flat = opaqueFormat(req) && !out.palette ? { ...out, raster: flattenAlpha(out.raster) } : out;
-  flat.raster = orientRaster(flat.raster, req.rotate ?? 0, !!req.mirror);
-  const { bytes, headers } = await encodeStep(flat, req);
-  lap("encode");
-  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out.resolved, timings, headers };
+  return await finish(out, { outX: 0, outY: 0, outW: req.outWidth, outH: req.outHeight }, req, timings, lap);
 }
 
 /** Formats without alpha: JPEG, and tensors (fixed channels whatever the padding). */
@@ -211,7 +228,7 @@ async function encodeStep(
  * Places the op's output in the full output size. Padding is transparent for PNG and WebP and the
  * background colour for JPEG; JPEG output never carries alpha.
  */
-export function padToOutput(inner: OpOutput | null, plan: ReadPlan | null, req: TileRequest): OpOutput {
+export function padToOutput(inner: OpOutput | null, plan: Placement | null, req: TileRequest): OpOutput {
   const W = req.outWidth, H = req.outHeight;
   const jpeg = opaqueFormat(req);
   const covers = inner && plan && plan.outX === 0 && plan.outY === 0 && plan.outW === W && plan.outH === H;
