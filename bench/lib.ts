@@ -14,7 +14,8 @@ export interface Result {
   bytes: number;
 }
 
-function freePort(): number {
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -114,4 +115,34 @@ export function resultTable(results: Result[], baseName: string): string {
     );
   }
   return rows.join("\n");
+}
+
+/** Runs a command (bounded in time); its exit code, output and duration. */
+export async function sh(
+  cmd: string,
+  args: string[],
+  timeoutMs = 600_000,
+): Promise<{ code: number; out: string; ms: number }> {
+  const t0 = performance.now();
+  const o = await new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+    .output();
+  const dec = new TextDecoder();
+  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr), ms: performance.now() - t0 };
+}
+
+/** Installs the Debian packages whose shell check fails (`[check, packages]` pairs): a benchmark's setup. */
+export async function ensureDebianPackages(checks: [string, string][]): Promise<void> {
+  const need: string[] = [];
+  for (const [check, pkg] of checks) if ((await sh("sh", ["-c", check])).code !== 0) need.push(pkg);
+  if (!need.length) return;
+  console.log(`installing ${need.join(" ")} from Debian…`);
+  await sh("sh", [
+    "-c",
+    `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${need.join(" ")}`,
+  ]);
 }

@@ -9,39 +9,7 @@
  * `deno task bench:patches`.
  */
 import { BENCH_SLIDE_ID, makeBenchSlide } from "./make_slide.ts";
-import { startServer } from "./lib.ts";
-
-async function sh(
-  cmd: string,
-  args: string[],
-  timeoutMs = 180_000,
-): Promise<{ code: number; out: string; ms: number }> {
-  const t0 = performance.now();
-  const child = new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).spawn();
-  const o = await child.output();
-  return {
-    code: o.code,
-    out: new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr),
-    ms: performance.now() - t0,
-  };
-}
-
-async function ensurePeers() {
-  const missing: string[] = [];
-  if ((await sh("sh", ["-c", "command -v vips"])).code !== 0) missing.push("libvips-tools");
-  if ((await sh("/usr/bin/python3", ["-c", "import openslide"])).code !== 0) missing.push("python3-openslide");
-  if (!missing.length) return;
-  console.log(`installing ${missing.join(", ")} from Debian…`);
-  await sh("sh", [
-    "-c",
-    `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(" ")}`,
-  ], 600_000);
-}
+import { ensureDebianPackages, sh, startServer } from "./lib.ts";
 
 async function countFiles(dir: string, ext: string): Promise<number> {
   let n = 0;
@@ -53,7 +21,10 @@ async function countFiles(dir: string, ext: string): Promise<number> {
 }
 
 if (import.meta.main) {
-  await ensurePeers();
+  await ensureDebianPackages([
+    ["command -v vips", "libvips-tools"],
+    ["/usr/bin/python3 -c 'import openslide'", "python3-openslide"],
+  ]);
   const slide = await makeBenchSlide();
   const dir = slide.slice(0, slide.lastIndexOf("/"));
   const work = await Deno.makeTempDir();

@@ -7,46 +7,10 @@
  * by PID at the end. Each case: the same request shape on every server, 16 in flight, ≤ 10 s.
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
-import { benchArgs, load, type Result, startServer } from "./lib.ts";
+import { benchArgs, ensureDebianPackages, freePort, load, type Result, sh, startServer } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const { seconds, concurrency } = benchArgs({ seconds: 10, concurrency: 16 });
-
-async function sh(cmd: string, args: string[], timeoutMs = 600_000) {
-  const o = await new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-    .output();
-  return { code: o.code, out: new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr) };
-}
-
-async function ensurePeers() {
-  const need: string[] = [];
-  for (
-    const [check, pkg] of [
-      ["test -x /usr/lib/iipimage-server/iipsrv.fcgi", "iipimage-server"],
-      ["command -v lighttpd", "lighttpd"],
-      ["command -v gunicorn", "gunicorn"],
-      ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
-    ]
-  ) if ((await sh("sh", ["-c", check])).code !== 0) need.push(pkg);
-  if (!need.length) return;
-  console.log(`installing ${need.join(" ")} from Debian…`);
-  await sh("sh", [
-    "-c",
-    `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${need.join(" ")}`,
-  ]);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function waitFor(url: string) {
   for (let i = 0; i < 200; i++) {
@@ -120,7 +84,12 @@ function rng(seed: number) {
 }
 
 if (import.meta.main) {
-  await ensurePeers();
+  await ensureDebianPackages([
+    ["test -x /usr/lib/iipimage-server/iipsrv.fcgi", "iipimage-server"],
+    ["command -v lighttpd", "lighttpd"],
+    ["command -v gunicorn", "gunicorn"],
+    ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
+  ]);
   const slide = await makeBenchSlide();
   const dir = slide.slice(0, slide.lastIndexOf("/"));
   const tmp = await Deno.makeTempDir();
