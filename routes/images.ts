@@ -13,7 +13,8 @@ import type { ImageInfo } from "../sources/source.ts";
 import type { AppContext } from "./context.ts";
 import { deepZoomFor } from "./dzi.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
-import { parseBox, thumbnailSize } from "./thumbnail.ts";
+import { parseBox } from "./thumbnail.ts";
+import { thumbnailSize } from "../pyramid/thumbnail.ts";
 
 const INFO_PATH = /^\/images\/([^/]+)$/;
 const ASSOCIATED_PATH = /^\/images\/([^/]+)\/associated\/([a-z]+)\.([a-z]+)$/;

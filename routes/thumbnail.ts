@@ -6,24 +6,12 @@ import { Hono } from "hono";
 import { badRequest, notFound, tooLarge } from "../errors.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { AppContext } from "./context.ts";
+import { thumbnailSize } from "../pyramid/thumbnail.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 
 const THUMB_PATH = /^\/thumbnail\/([^/]+)\.([a-z]+)$/;
 /** Largest thumbnail side. */
 export const THUMBNAIL_MAX_SIDE = 4096;
-
-/** The output size of a thumbnail fitted in `boxW` × `boxH` (either may be null), aspect kept. */
-export function thumbnailSize(
-  width: number,
-  height: number,
-  boxW: number | null,
-  boxH: number | null,
-): [number, number] {
-  const sw = boxW === null ? Infinity : boxW / width;
-  const sh = boxH === null ? Infinity : boxH / height;
-  const s = Math.min(sw, sh, 1);
-  return [Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s))];
-}
 
 /** `?width=&height=` as a box; `dflt` for both when neither is given. 400/413 for bad values. */
 export function parseBox(query: URLSearchParams, dflt: number | null): { width: number | null; height: number | null } {

@@ -86,3 +86,12 @@ Deno.test("best level: the coarsest level that still has enough resolution", () 
   assertEquals(bestLevelForDownsample(levels, 1000), 5);
   assertEquals(bestLevelForDownsample(levels, 0.25), 0);
 });
+
+Deno.test("thumbnail size: fits the box, keeps the aspect ratio, never enlarges", async () => {
+  const { thumbnailSize } = await import("../pyramid/thumbnail.ts");
+  assertEquals(thumbnailSize(2220, 2967, 256, 256), [192, 256]); // 2220·256/2967 = 191.55
+  assertEquals(thumbnailSize(2220, 2967, 300, null), [300, 401]);
+  assertEquals(thumbnailSize(600, 400, null, 100), [150, 100]);
+  assertEquals(thumbnailSize(600, 400, 4000, 4000), [600, 400]);
+  assertEquals(thumbnailSize(10000, 1, 100, 100), [100, 1]);
+});
