@@ -1,6 +1,6 @@
 /** `gray`: Y = (77·R + 150·G + 29·B + 128) >> 8 on 8-bit RGB; gray input passes through; alpha dropped. */
 import type { TileOp } from "./op.ts";
-import { type Raster8, toUint8 } from "../sources/raster.ts";
+import type { Raster8 } from "../sources/raster.ts";
 
 /** Luma of an 8-bit raster, one channel. */
 export function grayKernel(src: Raster8): Raster8 {
@@ -20,5 +20,5 @@ export const grayOp: TileOp = {
   name: "gray",
   parse: () => ({}),
   halo: () => 0,
-  apply: (input) => ({ raster: grayKernel(toUint8(input)) }),
+  apply: (input) => ({ raster: grayKernel(input) }),
 };

@@ -9,7 +9,6 @@
  * mask and neighbouring tiles agree on their overlap. Output: 1-bit gray PNG.
  */
 import type { Raster8 } from "../sources/raster.ts";
-import { toUint8 } from "../sources/raster.ts";
 import type { ApplyContext, TileOp } from "./op.ts";
 import { parseT } from "./threshold.ts";
 import type { Rect } from "../pyramid/deepzoom.ts";
@@ -135,6 +134,6 @@ export const maskOp: TileOp = {
   apply: (input, params, ctx?: ApplyContext) => {
     const t = Number(params.t);
     if (!Number.isInteger(t)) throw new Error("mask t must be resolved before apply");
-    return { raster: maskKernel(toUint8(input), t, ctx?.valid), pngBitDepth: 1 };
+    return { raster: maskKernel(input, t, ctx?.valid), pngBitDepth: 1 };
   },
 };

@@ -3,7 +3,7 @@
  * show their first three as RGB.
  */
 import type { TileOp } from "./op.ts";
-import { type Raster8, toUint8 } from "../sources/raster.ts";
+import type { Raster8 } from "../sources/raster.ts";
 
 /** At most 4 displayable channels: gray, gray+alpha, RGB, RGBA; more → the first three. */
 export function displayChannels(r: Raster8): Raster8 {
@@ -19,5 +19,5 @@ export const noneOp: TileOp = {
   name: "none",
   parse: () => ({}),
   halo: () => 0,
-  apply: (input) => ({ raster: displayChannels(toUint8(input)) }),
+  apply: (input) => ({ raster: displayChannels(input) }),
 };

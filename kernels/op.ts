@@ -3,7 +3,7 @@
  * it needs around a tile (neighbourhood ops), and maps the resampled tile — in the source's own sample
  * type, so ops can rescale 16-bit and float data — to 8-bit output with an encoding hint.
  */
-import type { Raster, Raster8 } from "../sources/raster.ts";
+import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
 import type { Rect } from "../pyramid/deepzoom.ts";
 import type { ImageStats } from "../stats/types.ts";
@@ -44,6 +44,16 @@ export interface TileOp {
   resolve?(params: OpSpec["params"], stats: StatsProvider): Promise<OpSpec["params"]>;
   /** Pixels of context needed on each side of the tile, in output pixels (0 for pointwise ops). */
   halo(params: OpSpec["params"]): number;
-  /** The kernel: resampled tile (any sample type) → 8-bit output. Pure, no I/O. */
-  apply(input: Raster, params: OpSpec["params"], ctx?: ApplyContext): OpOutput;
+  /**
+   * The resampled tile (any sample type) as the 8-bit input of the kernel: `quantize` rescales, the others
+   * render by type range (`toUint8`, the default). Runs on the CPU before either backend's kernel.
+   */
+  input8?(input: Raster, params: OpSpec["params"]): Raster8;
+  /** The kernel: 8-bit input → 8-bit output. Pure, no I/O. */
+  apply(input: Raster8, params: OpSpec["params"], ctx?: ApplyContext): OpOutput;
+}
+
+/** The 8-bit input of `op` for a resampled raster. */
+export function opInput8(op: TileOp, input: Raster, params: OpSpec["params"]): Raster8 {
+  return op.input8 ? op.input8(input, params) : toUint8(input);
 }

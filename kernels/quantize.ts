@@ -7,6 +7,7 @@
 import { badRequest } from "../errors.ts";
 import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
 import type { TileOp } from "./op.ts";
+import type { OpSpec } from "../pipeline/tile_request.ts";
 import { mapToPalette } from "./median_cut.ts";
 import { parseRescale, rangesFrom, rescaleKernel } from "./rescale.ts";
 
@@ -31,6 +32,15 @@ export function to8Bit(input: Raster, rescale: unknown): Raster8 {
     return rescaleKernel(input, rangesFrom(rescale, input.channels));
   }
   return toUint8(input);
+}
+
+/** The resolved palette (`colors`, hex RGB triples) of quantize parameters, as bytes. */
+export function resolvedPalette(params: OpSpec["params"]): Uint8Array {
+  const hex = String(params.colors ?? "");
+  if (!hex) throw new Error("quantize palette must be resolved before apply");
+  const palette = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < palette.length; i++) palette[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return palette;
 }
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
@@ -68,13 +78,10 @@ export const quantizeOp: TileOp = {
     }
     return out;
   },
-  apply: (input, params) => {
-    const px = to8Bit(input, params.rescale);
+  input8: (input, params) => to8Bit(input, params.rescale),
+  apply: (px, params) => {
     if (params.levels !== undefined) return { raster: levelsKernel(px, Number(params.levels)) };
-    const hex = String(params.colors ?? "");
-    if (!hex) throw new Error("quantize palette must be resolved before apply");
-    const palette = new Uint8Array(hex.length / 2);
-    for (let i = 0; i < palette.length; i++) palette[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    const palette = resolvedPalette(params);
     return { raster: mapToPalette(px, palette), palette };
   },
 };

@@ -4,7 +4,7 @@
  * Output: 1-bit gray PNG.
  */
 import { badRequest } from "../errors.ts";
-import { type Raster8, toUint8 } from "../sources/raster.ts";
+import type { Raster8 } from "../sources/raster.ts";
 import { grayKernel } from "./gray.ts";
 import type { TileOp } from "./op.ts";
 
@@ -47,6 +47,6 @@ export const thresholdOp: TileOp = {
   apply: (input, params) => {
     const t = Number(params.t);
     if (!Number.isInteger(t)) throw new Error("threshold t must be resolved before apply");
-    return { raster: thresholdKernel(grayKernel(toUint8(input)), t, !!params.invert), pngBitDepth: 1 };
+    return { raster: thresholdKernel(grayKernel(input), t, !!params.invert), pngBitDepth: 1 };
   },
 };

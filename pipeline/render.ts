@@ -5,7 +5,8 @@
 import type { ImageInfo, ImageSource } from "../sources/source.ts";
 import { bestLevelForDownsample } from "../pyramid/levels.ts";
 import { getOp } from "../kernels/index.ts";
-import type { OpOutput } from "../kernels/op.ts";
+import { opInput8, type OpOutput } from "../kernels/op.ts";
+import type { Rect } from "../pyramid/deepzoom.ts";
 import { cropRaster } from "./crop.ts";
 import { orientRaster } from "./orient.ts";
 import { encodeTensor } from "./tensor.ts";
@@ -92,57 +93,113 @@ export function planRead(info: ImageInfo, req: TileRequest): ReadPlan | null {
   };
 }
 
+/**
+ * A tile up to its op: the op's 8-bit input and what the steps after the op need. The CPU backends run
+ * the whole pipeline in one place; the WebGPU backend runs `prepareTile` and `finishTile` on the workers
+ * and the op's kernel on the GPU in between.
+ */
+export interface TileInput {
+  /** The op's input (the resampled pixels, with the halo for neighbourhood ops). */
+  input: Raster8;
+  /** Neighbourhood ops: the part of the input inside the image (reads clamp to it). */
+  valid?: Rect;
+  /** Neighbourhood ops: the tile's part of the op's output. */
+  crop?: Rect;
+  /** Where the tile's pixels land in the output. */
+  placement: Placement;
+  /** Milliseconds so far (read, resample). */
+  timings: Record<string, number>;
+}
+
+/** A request after `prepareTile`: done already (pass-through, empty region), or waiting for its op. */
+export type PreparedTile = { tile: RenderedTile } | { stage: TileInput };
+
 /** Runs the whole pipeline for one request on an open source. */
 export async function renderTile(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
-  if (req.associated) return await renderAssociated(source, req);
+  const prepared = await prepareTile(source, req);
+  if ("tile" in prepared) return prepared.tile;
+  const t0 = performance.now();
+  const out = applyOp(req, prepared.stage);
+  prepared.stage.timings.op = performance.now() - t0;
+  return await finishTile(req, prepared.stage, out);
+}
+
+/** The steps before the op: plan → pass-through or read → resample (→ halo canvas) → 8-bit op input. */
+export async function prepareTile(source: ImageSource, req: TileRequest): Promise<PreparedTile> {
+  if (req.associated) return await prepareAssociated(source, req);
   const { timings, lap } = stopwatch();
   const op = getOp(req.op.name);
   const halo = op.halo(req.op.params);
   const plan = planRead(source.info, req);
-  const stored = plan ? await passThrough(source, req, plan) : null;
+  if (!plan) return { tile: await finish(null, null, req, timings, lap) };
+  const stored = await passThrough(source, req, plan);
   if (stored) {
     lap("passthrough");
-    return { bytes: stored, contentType: CONTENT_TYPES.jpeg, timings, headers: { "X-Pass-Through": "stored-jpeg" } };
+    return {
+      tile: { bytes: stored, contentType: CONTENT_TYPES.jpeg, timings, headers: { "X-Pass-Through": "stored-jpeg" } },
+    };
   }
-  let inner: OpOutput | null = null;
-  if (plan && halo === 0) {
+  if (halo === 0) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
+    const input = opInput8(op, resampled, req.op.params);
     lap("resample");
-    inner = op.apply(resampled, req.op.params);
-    lap("op");
-  } else if (plan) {
-    // Neighbourhood op: the same pixel grid widened by `halo` output pixels on each side, the part of it
-    // inside the image marked valid; the op's result is cropped back to the tile.
-    const sx = req.region.w / req.outWidth, sy = req.region.h / req.outHeight;
-    const wide: TileRequest = {
-      ...req,
-      region: {
-        x: req.region.x - halo * sx,
-        y: req.region.y - halo * sy,
-        w: req.region.w + 2 * halo * sx,
-        h: req.region.h + 2 * halo * sy,
-      },
-      outWidth: req.outWidth + 2 * halo,
-      outHeight: req.outHeight + 2 * halo,
-    };
-    const wp = planRead(source.info, wide)!;
-    const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH);
-    lap("read");
-    const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
-    const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
-    lap("resample");
-    const out = op.apply(canvas, req.op.params, { valid: { x: wp.outX, y: wp.outY, w: wp.outW, h: wp.outH } });
-    inner = { ...out, raster: cropRaster(out.raster, halo + plan.outX, halo + plan.outY, plan.outW, plan.outH) };
-    lap("op");
+    return { stage: { input, placement: plan, timings } };
   }
-  return await finish(inner, plan, req, timings, lap);
+  // Neighbourhood op: the same pixel grid widened by `halo` output pixels on each side, the part of it
+  // inside the image marked valid; the op's result is cropped back to the tile.
+  const sx = req.region.w / req.outWidth, sy = req.region.h / req.outHeight;
+  const wide: TileRequest = {
+    ...req,
+    region: {
+      x: req.region.x - halo * sx,
+      y: req.region.y - halo * sy,
+      w: req.region.w + 2 * halo * sx,
+      h: req.region.h + 2 * halo * sy,
+    },
+    outWidth: req.outWidth + 2 * halo,
+    outHeight: req.outHeight + 2 * halo,
+  };
+  const wp = planRead(source.info, wide)!;
+  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH);
+  lap("read");
+  const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
+  const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
+  const input = opInput8(op, canvas, req.op.params);
+  lap("resample");
+  return {
+    stage: {
+      input,
+      valid: { x: wp.outX, y: wp.outY, w: wp.outW, h: wp.outH },
+      crop: { x: halo + plan.outX, y: halo + plan.outY, w: plan.outW, h: plan.outH },
+      placement: plan,
+      timings,
+    },
+  };
+}
+
+/** The op's kernel on the CPU. */
+export function applyOp(req: TileRequest, stage: TileInput): OpOutput {
+  return getOp(req.op.name).apply(stage.input, req.op.params, stage.valid ? { valid: stage.valid } : undefined);
+}
+
+/** The steps after the op: crop the halo → pad → orient → encode. `stage` needs no `input` here. */
+export async function finishTile(
+  req: TileRequest,
+  stage: Omit<TileInput, "input">,
+  out: OpOutput,
+): Promise<RenderedTile> {
+  const { timings, lap } = stopwatch(stage.timings);
+  const { crop } = stage;
+  const inner = crop ? { ...out, raster: cropRaster(out.raster, crop.x, crop.y, crop.w, crop.h) } : out;
+  return await finish(inner, stage.placement, req, timings, lap);
 }
 
 /** Per-step milliseconds: `lap(name)` adds the time since the previous lap to `timings[name]`. */
-function stopwatch(): { timings: Record<string, number>; lap: (name: string) => void } {
-  const timings: Record<string, number> = {};
+function stopwatch(
+  timings: Record<string, number> = {},
+): { timings: Record<string, number>; lap: (name: string) => void } {
   let t = performance.now();
   return {
     timings,
@@ -187,17 +244,16 @@ async function passThrough(source: ImageSource, req: TileRequest, plan: ReadPlan
   return await source.readStoredJpeg(plan.level, plan.readX / L.tileWidth, plan.readY / L.tileHeight);
 }
 
-/** The associated-image variant: read the whole image, then the same resample → op → encode steps. */
-async function renderAssociated(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
+/** The associated-image variant: read the whole image, then the same resample → 8-bit input steps. */
+async function prepareAssociated(source: ImageSource, req: TileRequest): Promise<PreparedTile> {
   const { timings, lap } = stopwatch();
   const whole = await source.readAssociated(req.associated!);
   lap("read");
   const { x, y, w, h } = req.region;
   const resampled = resample(whole, x, y, w / req.outWidth, h / req.outHeight, req.outWidth, req.outHeight);
+  const input = opInput8(getOp(req.op.name), resampled, req.op.params);
   lap("resample");
-  const out = getOp(req.op.name).apply(resampled, req.op.params);
-  lap("op");
-  return await finish(out, { outX: 0, outY: 0, outW: req.outWidth, outH: req.outHeight }, req, timings, lap);
+  return { stage: { input, placement: { outX: 0, outY: 0, outW: req.outWidth, outH: req.outHeight }, timings } };
 }
 
 /** Formats without alpha: JPEG, and tensors (fixed channels whatever the padding). */

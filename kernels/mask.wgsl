@@ -1,0 +1,156 @@
+// `mask` (see mask.ts), one entry point per stage, each over the whole canvas with reads clamped to the
+// valid rectangle: saturation (src → a), median 7×7 (a → b), threshold + dilate 5×5 as two separable
+// passes (b → a → b), erode 5×5 (b → a → dst, packed four pixels to a word). `median_out` packs the
+// median-filtered saturation instead (the stats level's histogram and tissue map start from it).
+
+@group(0) @binding(4) var<storage, read_write> dst: array<u32>;
+
+// S = max == 0 ? 0 : (510·(max − min) + max) div (2·max); gray input has S = 0.
+@compute @workgroup_size(64)
+fn saturation(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p >= pixel_count()) {
+    return;
+  }
+  let ch = params.channels;
+  if (ch < 3u) {
+    plane_a[p] = 0u;
+    return;
+  }
+  let j = p * ch;
+  let r = src_byte(j);
+  let g = src_byte(j + 1u);
+  let b = src_byte(j + 2u);
+  let hi = max(r, max(g, b));
+  let lo = min(r, min(g, b));
+  plane_a[p] = select((510u * (hi - lo) + hi) / (2u * hi), 0u, hi == 0u);
+}
+
+// The 25th of the 49 values of the clamped 7×7 window: the largest v with fewer than 25 values below it,
+// found bit by bit (8 rounds of 49 comparisons).
+@compute @workgroup_size(64)
+fn median7(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p >= pixel_count()) {
+    return;
+  }
+  let w = params.width;
+  let x = i32(p % w);
+  let y = i32(p / w);
+  var window: array<u32, 49>;
+  for (var dy = 0; dy < 7; dy++) {
+    let row = clamp_y(y + dy - 3) * w;
+    for (var dx = 0; dx < 7; dx++) {
+      window[dy * 7 + dx] = plane_a[row + clamp_x(x + dx - 3)];
+    }
+  }
+  var m = 0u;
+  for (var bit = 128u; bit > 0u; bit = bit >> 1u) {
+    let candidate = m | bit;
+    var below = 0u;
+    for (var i = 0; i < 49; i++) {
+      below += select(0u, 1u, window[i] < candidate);
+    }
+    if (below <= 24u) {
+      m = candidate;
+    }
+  }
+  plane_b[p] = m;
+}
+
+fn binary(v: u32) -> u32 {
+  return select(0u, 255u, v > params.t);
+}
+
+// Tissue where S > t, then the horizontal half of the 5×5 dilate (max of 0/255 values = OR).
+@compute @workgroup_size(64)
+fn dilate_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p >= pixel_count()) {
+    return;
+  }
+  let w = params.width;
+  let x = i32(p % w);
+  let row = (p / w) * w;
+  var acc = 0u;
+  for (var d = -2; d <= 2; d++) {
+    acc |= binary(plane_b[row + clamp_x(x + d)]);
+  }
+  plane_a[p] = acc;
+}
+
+@compute @workgroup_size(64)
+fn dilate_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p >= pixel_count()) {
+    return;
+  }
+  let w = params.width;
+  let x = p % w;
+  let y = i32(p / w);
+  var acc = 0u;
+  for (var d = -2; d <= 2; d++) {
+    acc |= plane_a[clamp_y(y + d) * w + x];
+  }
+  plane_b[p] = acc;
+}
+
+// The horizontal half of the 5×5 erode (min of 0/255 values = AND).
+@compute @workgroup_size(64)
+fn erode_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p >= pixel_count()) {
+    return;
+  }
+  let w = params.width;
+  let x = i32(p % w);
+  let row = (p / w) * w;
+  var acc = 255u;
+  for (var d = -2; d <= 2; d++) {
+    acc &= plane_b[row + clamp_x(x + d)];
+  }
+  plane_a[p] = acc;
+}
+
+// The vertical half of the erode, four pixels per invocation, packed into the output.
+@compute @workgroup_size(64)
+fn erode_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let word = invocation_index(gid, groups);
+  let n = pixel_count();
+  if (word >= words_for(n)) {
+    return;
+  }
+  let w = params.width;
+  var out = array<u32, 4>(0u, 0u, 0u, 0u);
+  for (var k = 0u; k < 4u; k++) {
+    let p = word * 4u + k;
+    if (p < n) {
+      let x = p % w;
+      let y = i32(p / w);
+      var acc = 255u;
+      for (var d = -2; d <= 2; d++) {
+        acc &= plane_a[clamp_y(y + d) * w + x];
+      }
+      out[k] = acc;
+    }
+  }
+  dst[word] = pack4(out[0], out[1], out[2], out[3]);
+}
+
+// The median-filtered saturation (plane b), packed.
+@compute @workgroup_size(64)
+fn median_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let word = invocation_index(gid, groups);
+  let n = pixel_count();
+  if (word >= words_for(n)) {
+    return;
+  }
+  var out = array<u32, 4>(0u, 0u, 0u, 0u);
+  for (var k = 0u; k < 4u; k++) {
+    let p = word * 4u + k;
+    if (p < n) {
+      out[k] = plane_b[p];
+    }
+  }
+  dst[word] = pack4(out[0], out[1], out[2], out[3]);
+}
