@@ -13,6 +13,7 @@ import { HttpError, notFound, toHttpError } from "./errors.ts";
 import { ImageRegistry } from "./sources/registry.ts";
 import { InlineBackend, type TileBackend } from "./workers/backend.ts";
 import { WorkerPool, workersAvailable } from "./workers/pool.ts";
+import { WebGpuBackend, webGpuExposed } from "./gpu/backend.ts";
 import type { AppContext } from "./routes/context.ts";
 import { dziRoutes } from "./routes/dzi.ts";
 import { xyzRoutes } from "./routes/xyz.ts";
@@ -33,19 +34,27 @@ export interface Service {
 }
 
 /**
- * The backend named by the configuration (`auto`: workers where `Worker` exists, else inline, as on
- * Deno Deploy). `hasWorker` is the runtime's answer, injectable for tests.
+ * The backend named by the configuration. CPU work runs on workers where `Worker` exists, else inline (as
+ * on Deno Deploy). `webgpu` and `auto` (where the runtime exposes WebGPU) add the GPU for ops: `auto`
+ * measures it against the CPU backend at start-up and keeps the faster. `hasWorker` and `hasGpu` are the
+ * runtime's answers, injectable for tests.
  */
-export function createBackend(config: Config, hasWorker = workersAvailable()): TileBackend {
-  const wantWorkers = config.backend === "workers" || (config.backend === "auto" && hasWorker);
-  if (wantWorkers && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
-  return wantWorkers
+export function createBackend(
+  config: Config,
+  hasWorker = workersAvailable(),
+  hasGpu = webGpuExposed(),
+): TileBackend {
+  if (config.backend === "workers" && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
+  if (config.backend === "webgpu" && !hasGpu) throw new Error("BACKEND=webgpu, but this runtime has no WebGPU");
+  const cpu = config.backend !== "inline" && hasWorker
     ? new WorkerPool({
       size: config.workers,
       jobTimeoutMs: Math.floor(config.timeoutMs / 2),
       maxQueuePerWorker: config.queuePerWorker,
     })
     : new InlineBackend();
+  const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
+  return gpu ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu") : cpu;
 }
 
 /** Builds the service for `config`. */
@@ -61,7 +70,7 @@ export function createService(config: Config): Service {
   });
   const backend = createBackend(config);
   const metrics = new Metrics();
-  metrics.backend.set({ backend: backend.name }, 1);
+  if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
   const cache = new TileCache({
     kvPath: config.kvPath === "off" ? null : config.kvPath,
     memoryBytes: config.memoryCacheBytes,
@@ -93,6 +102,8 @@ export function createService(config: Config): Service {
   );
   app.get("/metrics", (c) => {
     metrics.queueDepth.set(backend.pending);
+    metrics.backend.reset();
+    metrics.backend.set({ backend: backend.name }, 1);
     return printMetrics(c);
   });
   app.route("/", healthRoutes(context));

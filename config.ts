@@ -4,7 +4,7 @@
  */
 
 /** Backends a user can ask for. */
-export type BackendChoice = "auto" | "workers" | "inline";
+export type BackendChoice = "auto" | "webgpu" | "workers" | "inline";
 
 /** The service configuration. */
 export interface Config {
@@ -49,7 +49,10 @@ export const CONFIG_VARIABLES = {
   PORT: ["8000", "HTTP port"],
   HOSTNAME: ["0.0.0.0", "listen address"],
   IMAGES_DIR: ["./samples", "directory of images; ids are paths relative to it"],
-  BACKEND: ["auto", "auto | workers | inline (auto: workers where Worker exists, else inline)"],
+  BACKEND: [
+    "auto",
+    "auto | webgpu | workers | inline (auto: measures WebGPU against the workers at start-up and keeps the faster; inline where there is no Worker)",
+  ],
   WORKERS: ["cores", "number of pipeline workers"],
   TILE_SIZE: ["254", "Deep Zoom tile size"],
   TILE_OVERLAP: ["1", "Deep Zoom tile overlap"],
@@ -105,8 +108,8 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     return v;
   };
   const backend = get("BACKEND");
-  if (!["auto", "workers", "inline"].includes(backend)) {
-    throw new Error(`BACKEND must be auto, workers or inline, got "${backend}"`);
+  if (!["auto", "webgpu", "workers", "inline"].includes(backend)) {
+    throw new Error(`BACKEND must be auto, webgpu, workers or inline, got "${backend}"`);
   }
   return {
     port: int("PORT", 0, 65535),

@@ -9,6 +9,6 @@ Deno.serve({
       `edgetile on http://${
         hostname === "0.0.0.0" ? "localhost" : hostname
       }:${port} — images from ${config.imagesDir}, ` +
-        `backend ${service.context.backend.name}`,
+        `backend ${config.backend} (ops on the ${service.context.backend.name} until start-up decides)`,
     ),
 }, service.app.fetch);

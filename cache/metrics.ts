@@ -72,6 +72,44 @@ export class Metrics {
     labelNames: ["backend"],
     registers: [this.registry],
   });
+
+  /** Exposes the WebGPU backend's counters (jobs, submissions, fallbacks, failures, device recreations). */
+  watchGpu(read: GpuCountersSource): void {
+    const r = this.registry;
+    observedCounter(r, "edgetile_gpu_jobs_total", "Op kernels run on the GPU", () => read().jobs);
+    observedCounter(r, "edgetile_gpu_submissions_total", "GPU command submissions (batches)", () => read().submissions);
+    observedCounter(
+      r,
+      "edgetile_gpu_fallbacks_total",
+      "GPU jobs rerun on the CPU after a GPU failure",
+      () => read().fallbacks,
+    );
+    observedCounter(r, "edgetile_gpu_failures_total", "GPU failures (errors, device losses)", () => read().failures);
+    observedCounter(
+      r,
+      "edgetile_gpu_device_recreations_total",
+      "GPU devices recreated after a failure",
+      () => read().deviceRecreations,
+    );
+  }
+}
+
+/** GPU counters the WebGPU backend reports (read at scrape time). */
+export interface GpuCountersSource {
+  (): { jobs: number; submissions: number; fallbacks: number; failures: number; deviceRecreations: number };
+}
+
+/** A counter whose value is read from `value()` when scraped. */
+function observedCounter(registry: Registry, name: string, help: string, value: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(value());
+    },
+  });
 }
 
 /** A logger that says a given thing at most once per `intervalMs`. */

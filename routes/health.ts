@@ -1,25 +1,36 @@
 /**
- * `GET /health`: liveness, the backend in use and its load. `GET /ready`: 200 when the service can serve
- * as it should, 503 with the reasons while it cannot (workers restarting after a crash or hang in the
- * last 10 s); `degraded` lists what works but less well (the KV cache unavailable).
+ * `GET /health`: liveness, the backend in use and its load, and the WebGPU backend's start-up choice with
+ * its measurements. `GET /ready`: 200 when the service can serve as it should, 503 with the reasons while
+ * it cannot (WebGPU warm-up in progress, BACKEND=webgpu without a usable GPU, workers restarting after a
+ * crash or hang in the last 10 s); `degraded` lists what works but less well (the KV cache unavailable).
  */
 import { Hono } from "hono";
 import type { AppContext } from "./context.ts";
 import { WorkerPool } from "../workers/pool.ts";
+import { WebGpuBackend } from "../gpu/backend.ts";
 
 /** Health route. */
 export function healthRoutes(ctx: AppContext): Hono {
   const app = new Hono();
+  const gpu = ctx.backend instanceof WebGpuBackend ? ctx.backend : null;
+  const cpu = gpu ? gpu.cpu : ctx.backend;
+  const pool = cpu instanceof WorkerPool ? cpu : null;
   app.get("/health", (c) =>
     c.json({
       status: "ok",
       backend: ctx.backend.name,
-      workers: ctx.backend.name === "workers" ? ctx.config.workers : 0,
+      workers: pool ? pool.size : 0,
       pending: ctx.backend.pending,
+      ...(gpu ? { gpu: gpu.report() } : {}),
     }));
   app.get("/ready", async (c) => {
     const notReady: string[] = [], degraded: string[] = [];
-    const pool = ctx.backend instanceof WorkerPool ? ctx.backend : null;
+    if (gpu) {
+      const r = gpu.report();
+      if (r.state === "starting") notReady.push(`WebGPU warm-up: ${r.pipelinesCompiled}/${r.pipelinesTotal} pipelines`);
+      if (r.state === "measuring") notReady.push("WebGPU warm-up: measuring webgpu against the workers");
+      if (r.state === "unavailable" && r.requested === "webgpu") notReady.push(`BACKEND=webgpu: ${r.reason}`);
+    }
     if (pool && pool.lastRestart > Date.now() - 10_000) notReady.push("a worker was replaced in the last 10 s");
     if ((await ctx.cache.store) === null && ctx.config.kvPath !== "off") {
       degraded.push("KV cache unavailable: tiles are served uncached");
@@ -30,6 +41,7 @@ export function healthRoutes(ctx: AppContext): Hono {
       degraded,
       backend: ctx.backend.name,
       workerRestarts: pool?.restarts ?? 0,
+      ...(gpu ? { gpu: gpu.report() } : {}),
     };
     return c.json(body, notReady.length ? 503 : 200, notReady.length ? { "Retry-After": "5" } : {});
   });

@@ -5,23 +5,30 @@
 import { assert, assertEquals } from "./assert.ts";
 import { jpegSize, pngHeader, SAMPLES } from "./helpers.ts";
 import { createBackend } from "../app.ts";
+import { WebGpuBackend } from "../gpu/backend.ts";
 import { loadConfig } from "../config.ts";
 
-Deno.test("BACKEND=auto picks workers where Worker exists and inline where it does not (Deno Deploy)", async () => {
+Deno.test("BACKEND=auto: inline on Deno Deploy (no Worker, no WebGPU), workers, or WebGPU over workers", async () => {
   const config = loadConfig({ BACKEND: "auto", WORKERS: "1" });
-  const onDeploy = createBackend(config, false);
+  const onDeploy = createBackend(config, false, false);
   assertEquals(onDeploy.name, "inline");
   await onDeploy.close();
-  const local = createBackend(config, true);
+  const local = createBackend(config, true, false);
   assertEquals(local.name, "workers");
   await local.close();
-  let refused = false;
-  try {
-    createBackend(loadConfig({ BACKEND: "workers" }), false);
-  } catch {
-    refused = true;
+  const withGpu = createBackend(config, true, true);
+  assert(withGpu instanceof WebGpuBackend, "auto measures WebGPU where the runtime exposes it");
+  assertEquals(withGpu.cpu.name, "workers");
+  await withGpu.close();
+  for (const [env, hasWorker, hasGpu] of [["workers", false, true], ["webgpu", true, false]] as const) {
+    let refused = false;
+    try {
+      createBackend(loadConfig({ BACKEND: env }), hasWorker, hasGpu);
+    } catch {
+      refused = true;
+    }
+    assert(refused, `BACKEND=${env} where the runtime lacks it is a start-up error`);
   }
-  assert(refused, "BACKEND=workers without Worker is a start-up error");
 });
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -10,8 +10,12 @@ import { runTask } from "./tasks.ts";
 
 /** A backend that runs tasks (tiles, statistics, palettes) on images. */
 export interface TileBackend {
-  readonly name: "workers" | "inline";
-  run<K extends Task["kind"]>(source: SourceDescriptor, task: Extract<Task, { kind: K }>): Promise<TaskResults[K]>;
+  readonly name: "workers" | "inline" | "webgpu";
+  /** Runs a task; `source` may be undefined for tasks that carry their input (`SOURCELESS_TASKS`). */
+  run<K extends Task["kind"]>(
+    source: SourceDescriptor | undefined,
+    task: Extract<Task, { kind: K }>,
+  ): Promise<TaskResults[K]>;
   /** Jobs waiting or running. */
   readonly pending: number;
   close(): Promise<void>;
@@ -28,7 +32,7 @@ export class InlineBackend implements TileBackend {
   }
 
   async run<K extends Task["kind"]>(
-    source: SourceDescriptor,
+    source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
   ): Promise<TaskResults[K]> {
     this.#pending++;

@@ -113,7 +113,10 @@ export class WorkerPool implements TileBackend {
     slot.worker.postMessage(job);
   }
 
-  run<K extends Task["kind"]>(source: SourceDescriptor, task: Extract<Task, { kind: K }>): Promise<TaskResults[K]> {
+  run<K extends Task["kind"]>(
+    source: SourceDescriptor | undefined,
+    task: Extract<Task, { kind: K }>,
+  ): Promise<TaskResults[K]> {
     if (this.#closed) return Promise.reject(new HttpError(503, "shutting_down", "server is shutting down"));
     if (this.#pending.size >= this.maxInFlight) {
       return Promise.reject(new HttpError(503, "overloaded", "too many tiles in progress; retry shortly"));

@@ -2,26 +2,42 @@
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileRequest } from "../pipeline/tile_request.ts";
 import type { ErrorShape } from "../errors.ts";
-import type { RenderedTile } from "../pipeline/render.ts";
+import type { PreparedTile, RenderedTile, TileInput } from "../pipeline/render.ts";
+import type { OpOutput } from "../kernels/op.ts";
+import type { GpuJob, GpuResult } from "../gpu/kernels.ts";
 import type { ComputedStats } from "../stats/types.ts";
 
 /** Work a backend can do on an image. */
 export type Task =
   | { kind: "tile"; request: TileRequest }
+  | { kind: "tile-input"; request: TileRequest }
+  | { kind: "tile-finish"; request: TileRequest; stage: Omit<TileInput, "input">; output: OpOutput }
+  | { kind: "kernel"; job: GpuJob }
   | { kind: "stats" }
   | { kind: "palette"; k: number; rescale?: string };
 
 /** The result type of each task kind. */
 export interface TaskResults {
+  /** The whole pipeline. */
   tile: RenderedTile;
+  /** The steps before the op (the WebGPU backend then runs the op). */
+  "tile-input": PreparedTile;
+  /** The steps after the op. */
+  "tile-finish": RenderedTile;
+  /** A GPU job's CPU definition (fallback and start-up measurement). */
+  kernel: GpuResult;
   stats: ComputedStats;
   palette: Uint8Array;
 }
 
+/** Task kinds that need no source (their input travels with them). */
+export const SOURCELESS_TASKS: ReadonlySet<Task["kind"]> = new Set(["tile-finish", "kernel"]);
+
 /** A job: which source, which task. */
 export interface WorkerJob {
   id: number;
-  source: SourceDescriptor;
+  /** The image (absent for `SOURCELESS_TASKS`). */
+  source?: SourceDescriptor;
   task: Task;
 }
 

@@ -1,20 +1,30 @@
-/** Runs one task on a source: the single code path behind the worker and the inline backend. */
-import { renderTile } from "../pipeline/render.ts";
+/** Runs one task: the single code path behind the worker and the inline backend. */
+import { finishTile, prepareTile, renderTile } from "../pipeline/render.ts";
 import { computePalette, computeStats } from "../stats/compute.ts";
+import { runOnCpu } from "../gpu/cpu_kernels.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { SourceCache } from "../sources/source_cache.ts";
 import type { Task, TaskResults } from "./protocol.ts";
 
-/** The result of `task` on the source `d` (opened through `sources`). */
+/** The result of `task`, on the source `d` (opened through `sources`) where the task needs one. */
 export async function runTask(
   sources: SourceCache,
-  d: SourceDescriptor,
+  d: SourceDescriptor | undefined,
   task: Task,
 ): Promise<TaskResults[Task["kind"]]> {
+  switch (task.kind) {
+    case "tile-finish":
+      return await finishTile(task.request, task.stage, task.output);
+    case "kernel":
+      return runOnCpu(task.job);
+  }
+  if (!d) throw new Error(`a ${task.kind} task needs a source`);
   const source = await sources.get(d);
   switch (task.kind) {
     case "tile":
       return await renderTile(source, task.request);
+    case "tile-input":
+      return await prepareTile(source, task.request);
     case "stats":
       return await computeStats(source);
     case "palette":
@@ -24,11 +34,17 @@ export async function runTask(
 
 /** The buffers of a result that can be transferred instead of copied. */
 export function transferablesOf(result: TaskResults[Task["kind"]]): ArrayBuffer[] {
-  const whole = (a: Uint8Array) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
-  const list: Uint8Array[] = result instanceof Uint8Array
+  const whole = (a: ArrayBufferView) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+  const list: ArrayBufferView[] = ArrayBuffer.isView(result)
     ? [result]
     : "bytes" in result
     ? [result.bytes]
+    : "tile" in result
+    ? [result.tile.bytes]
+    : "stage" in result
+    ? [] // the op input may be a source's cached pixels (a flat image read whole): copied, never detached
+    : "data" in result
+    ? [result.data]
     : [result.tissueMap, result.tissuePng];
   return list.filter(whole).map((a) => a.buffer as ArrayBuffer);
 }

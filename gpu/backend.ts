@@ -1,0 +1,360 @@
+/**
+ * The WebGPU backend: tiles are read, resampled and encoded on the CPU backend (the workers), and their
+ * op runs on the GPU in batches (gpu/executor.ts). Start-up warms up every pipeline and checks each kernel
+ * against its CPU definition; until then, and whenever the GPU is not in use, tiles go to the CPU backend
+ * whole. `auto` then measures both on a sample batch and keeps the faster; `webgpu` keeps the GPU.
+ *
+ * A GPU failure (error, lost device, stuck batch) never fails a request: the job's kernel is rerun on the
+ * CPU backend, the event is logged and counted, and a new device is created in the background.
+ */
+import type { SourceDescriptor } from "../sources/open.ts";
+import type { TileBackend } from "../workers/backend.ts";
+import type { Task, TaskResults } from "../workers/protocol.ts";
+import type { RenderedTile } from "../pipeline/render.ts";
+import { GpuExecutor, type GpuExecutorOptions, GpuFailure } from "./executor.ts";
+import { type GpuJob, type GpuKernel, type GpuResult } from "./kernels.ts";
+import { runOnCpu } from "./cpu_kernels.ts";
+import { gpuJobFor, hasGpuKernel, opOutputFrom } from "./op_jobs.ts";
+import { ALL_ENTRY_POINTS } from "./shaders.ts";
+
+/** True where this runtime exposes WebGPU (`navigator.gpu`); an adapter may still be missing. */
+export function webGpuExposed(): boolean {
+  return typeof (navigator as Navigator & { gpu?: GPU }).gpu !== "undefined";
+}
+
+/** Where the backend is in its start-up, and what it decided. */
+export interface GpuReport {
+  /** What the configuration asked for. */
+  requested: "auto" | "webgpu";
+  /** starting → measuring (auto only) → ready; unavailable (no adapter, or the self-test failed). */
+  state: "starting" | "measuring" | "ready" | "unavailable";
+  /** The backend computing ops now. */
+  using: string;
+  /** Pipelines compiled so far, of `pipelinesTotal`. */
+  pipelinesCompiled: number;
+  pipelinesTotal: number;
+  adapter?: string;
+  softwareAdapter?: boolean;
+  /** Why the GPU is not in use, when it is not. */
+  reason?: string;
+  /** `auto`: the start-up measurement, in jobs per second on the sample batch. */
+  measured?: { sample: string; webgpuJobsPerSecond: number; cpuJobsPerSecond: number; cpuBackend: string };
+  /** GPU work so far. */
+  jobs: number;
+  submissions: number;
+  largestBatch: number;
+  /** Jobs rerun on the CPU after a GPU failure, and the failures (device losses included). */
+  fallbacks: number;
+  failures: number;
+  deviceRecreations: number;
+}
+
+/** Options (tests make the measurement and recovery quick). */
+export interface WebGpuBackendOptions {
+  executor?: GpuExecutorOptions;
+  /** Sample tiles per kernel in the `auto` measurement. */
+  sampleTiles?: number;
+  /** First delay before recreating a failed device (doubles per failed attempt, up to a minute). */
+  recreateDelayMs?: number;
+}
+
+/** A TileBackend that runs ops on a WebGPU device and everything else on a CPU backend. */
+export class WebGpuBackend implements TileBackend {
+  #executor: GpuExecutor | null = null;
+  #useGpu = false;
+  #closed = false;
+  #recreating: Promise<void> | null = null;
+  #report: GpuReport;
+  /** Settles when start-up (warm-up, self-test, `auto` measurement) is over. */
+  readonly started: Promise<void>;
+
+  constructor(readonly cpu: TileBackend, requested: "auto" | "webgpu", private opts: WebGpuBackendOptions = {}) {
+    this.#report = {
+      requested,
+      state: "starting",
+      using: cpu.name,
+      pipelinesCompiled: 0,
+      pipelinesTotal: ALL_ENTRY_POINTS.length,
+      jobs: 0,
+      submissions: 0,
+      largestBatch: 0,
+      fallbacks: 0,
+      failures: 0,
+      deviceRecreations: 0,
+    };
+    this.started = this.#start();
+  }
+
+  /** The backend computing ops now: `webgpu`, or the CPU backend's name. */
+  get name(): "webgpu" | "workers" | "inline" {
+    return this.#useGpu ? "webgpu" : this.cpu.name as "workers" | "inline";
+  }
+
+  get pending(): number {
+    return this.cpu.pending + (this.#executor?.pending ?? 0);
+  }
+
+  /** Start-up progress, the choice and the GPU's counters (for /health, /ready and /metrics). */
+  report(): GpuReport {
+    const c = this.#executor?.counters;
+    return {
+      ...this.#report,
+      using: this.name,
+      jobs: this.#report.jobs + (c?.jobs ?? 0),
+      submissions: this.#report.submissions + (c?.submissions ?? 0),
+      largestBatch: Math.max(this.#report.largestBatch, c?.largestBatch ?? 0),
+    };
+  }
+
+  async #start(): Promise<void> {
+    const executor = await this.#createChecked();
+    if (!executor) return;
+    if (this.#report.requested === "auto") {
+      this.#report.state = "measuring";
+      const measured = await this.#measure(executor);
+      this.#report.measured = measured;
+      if (measured.webgpuJobsPerSecond <= measured.cpuJobsPerSecond) {
+        this.#report.reason = `the ${measured.cpuBackend} were faster on the sample batch`;
+        this.#report.state = "ready";
+        this.#retire(executor);
+        console.log(
+          `backend auto: ${measured.cpuBackend} (${measured.cpuJobsPerSecond.toFixed(0)} jobs/s) over webgpu ` +
+            `(${measured.webgpuJobsPerSecond.toFixed(0)} jobs/s on ${executor.adapterName})`,
+        );
+        return;
+      }
+      console.log(
+        `backend auto: webgpu on ${executor.adapterName} (${measured.webgpuJobsPerSecond.toFixed(0)} jobs/s) over ` +
+          `${measured.cpuBackend} (${measured.cpuJobsPerSecond.toFixed(0)} jobs/s)`,
+      );
+    }
+    if (this.#closed) return this.#retire(executor);
+    this.#executor = executor;
+    this.#useGpu = true;
+    this.#report.state = "ready";
+  }
+
+  /** A new executor that passed the self-test, or null (the reason in the report). */
+  async #createChecked(): Promise<GpuExecutor | null> {
+    let executor: GpuExecutor | null = null;
+    try {
+      executor = await GpuExecutor.create({
+        ...this.opts.executor,
+        onProgress: (done, total) => {
+          this.#report.pipelinesCompiled = done;
+          this.#report.pipelinesTotal = total;
+        },
+      });
+    } catch (err) {
+      return this.#unavailable(`WebGPU device creation failed: ${(err as Error).message}`);
+    }
+    if (!executor) return this.#unavailable("no WebGPU adapter (navigator.gpu.requestAdapter() gave null)");
+    this.#report.adapter = executor.adapterName;
+    this.#report.softwareAdapter = executor.software;
+    const mismatch = await selfTest(executor).catch((err) => `GPU error in the self-test: ${err.message}`);
+    if (mismatch || this.#closed) {
+      this.#retire(executor);
+      return mismatch ? this.#unavailable(mismatch) : null;
+    }
+    return executor;
+  }
+
+  #unavailable(reason: string): null {
+    this.#report.state = "unavailable";
+    this.#report.reason = reason;
+    console.error(`WebGPU backend: ${reason}; ops run on the ${this.cpu.name}`);
+    return null;
+  }
+
+  /** Jobs per second of the GPU and of the CPU backend on the same sample batch (best of two rounds). */
+  async #measure(executor: GpuExecutor): Promise<NonNullable<GpuReport["measured"]>> {
+    const jobs = sampleJobs(this.opts.sampleTiles ?? 8);
+    const rate = async (run: (job: GpuJob) => Promise<unknown>) => {
+      let best = 0;
+      for (let round = 0; round < 2; round++) {
+        const t0 = performance.now();
+        await Promise.all(jobs.map(run));
+        best = Math.max(best, jobs.length / ((performance.now() - t0) / 1000));
+      }
+      return best;
+    };
+    const cpuJobsPerSecond = await rate((job) => this.cpu.run(undefined, { kind: "kernel", job }));
+    const webgpuJobsPerSecond = await rate((job) => executor.run(job));
+    return {
+      sample: `${jobs.length} jobs: ${jobs.length / SAMPLE_KERNELS.length} synthetic ${SAMPLE_SIDE}² RGB tiles × ` +
+        SAMPLE_KERNELS.join(", "),
+      webgpuJobsPerSecond,
+      cpuJobsPerSecond,
+      cpuBackend: this.cpu.name,
+    };
+  }
+
+  async run<K extends Task["kind"]>(
+    source: SourceDescriptor | undefined,
+    task: Extract<Task, { kind: K }>,
+  ): Promise<TaskResults[K]> {
+    const t = task as Task;
+    if (t.kind !== "tile" || !this.#useGpu || !hasGpuKernel(t.request.op)) {
+      const result = await this.cpu.run(source, task);
+      return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
+    }
+    const request = t.request;
+    const prepared = await this.cpu.run(source, { kind: "tile-input", request });
+    if ("tile" in prepared) return tagged(prepared.tile, this.cpu.name) as TaskResults[K];
+    const { input: _, ...stage } = prepared.stage;
+    const job = gpuJobFor(request.op, prepared.stage);
+    const t0 = performance.now();
+    const { result, by } = await this.#kernel(job);
+    stage.timings.op = performance.now() - t0;
+    const output = opOutputFrom(request.op, job, result);
+    const tile = await this.cpu.run(undefined, { kind: "tile-finish", request, stage, output });
+    return tagged(tile, by) as TaskResults[K];
+  }
+
+  /** A job on the GPU, or on the CPU backend when the GPU fails or is being recreated. */
+  async #kernel(job: GpuJob): Promise<{ result: GpuResult; by: string }> {
+    const executor = this.#executor;
+    if (executor) {
+      try {
+        return { result: await executor.run(job), by: "webgpu" };
+      } catch (err) {
+        if (!(err instanceof GpuFailure)) throw err;
+        this.#onFailure(executor, err);
+      }
+    }
+    this.#report.fallbacks++;
+    return { result: await this.cpu.run(undefined, { kind: "kernel", job }), by: this.cpu.name };
+  }
+
+  /** Logs and counts a failure once per executor, retires the executor, recreates one in the background. */
+  #onFailure(executor: GpuExecutor, err: GpuFailure) {
+    if (this.#executor !== executor) return;
+    this.#executor = null;
+    this.#report.failures++;
+    console.error(`WebGPU backend: ${err.message}; ops run on the ${this.cpu.name} while the device is recreated`);
+    this.#retire(executor);
+    this.#recreating ??= this.#recreate().finally(() => (this.#recreating = null));
+  }
+
+  async #recreate(): Promise<void> {
+    let delay = this.opts.recreateDelayMs ?? 1000;
+    while (!this.#closed) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.#closed) return;
+      const executor = await this.#createChecked();
+      if (executor) {
+        if (this.#closed) return this.#retire(executor);
+        this.#report.deviceRecreations++;
+        this.#report.state = "ready";
+        this.#report.reason = undefined;
+        this.#executor = executor;
+        console.log(`WebGPU backend: device recreated on ${executor.adapterName}`);
+        return;
+      }
+      delay = Math.min(delay * 2, 60_000);
+    }
+  }
+
+  /** Keeps an executor's counters in the report, then releases its device. */
+  #retire(executor: GpuExecutor) {
+    const c = executor.counters;
+    this.#report.jobs += c.jobs;
+    this.#report.submissions += c.submissions;
+    this.#report.largestBatch = Math.max(this.#report.largestBatch, c.largestBatch);
+    try {
+      executor.close();
+    } catch { /* already gone */ }
+  }
+
+  /** Destroys the current device (tests of the fallback only). */
+  loseDevice(): void {
+    this.#executor?.loseDevice();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.started.catch(() => {});
+    await this.#recreating?.catch(() => {});
+    const executor = this.#executor;
+    this.#executor = null;
+    this.#useGpu = false;
+    if (executor) this.#retire(executor);
+    await this.cpu.close();
+  }
+}
+
+/** The tile as `by` computed it (`X-Backend`, kept with the cached tile). */
+function tagged(tile: RenderedTile, by: string): RenderedTile {
+  return { ...tile, headers: { ...tile.headers, "X-Backend": by } };
+}
+
+const SAMPLE_SIDE = 270;
+const SAMPLE_KERNELS: GpuKernel[] = ["mask", "gray", "threshold", "levels"];
+
+/** Deterministic tissue-like RGB tiles (pink blobs with texture on white) and the kernels to run on them. */
+export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
+  const jobs: GpuJob[] = [];
+  let seed = 12345;
+  for (let t = 0; t < tiles; t++) {
+    const data = new Uint8Array(side * side * 3);
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const noise = (seed >>> 24) & 31;
+        const tissue = Math.sin((x + 37 * t) / 23) * Math.sin(y / 31) > 0.2;
+        const i = (y * side + x) * 3;
+        data[i] = tissue ? 200 + (noise >> 1) : 240 + (noise >> 3);
+        data[i + 1] = tissue ? 110 + noise : 238 + (noise >> 3);
+        data[i + 2] = tissue ? 170 + noise : 236 + (noise >> 3);
+      }
+    }
+    const input = { width: side, height: side, channels: 3, type: "uint8" as const, data };
+    for (const kernel of SAMPLE_KERNELS) jobs.push({ kernel, input, t: 100, levels: 8 });
+  }
+  return jobs;
+}
+
+/**
+ * Every kernel once on small inputs of every channel count, compared with its CPU definition; the first
+ * mismatch as a message, or null. It also makes software adapters compile each shader before real work.
+ */
+export async function selfTest(executor: GpuExecutor): Promise<string | null> {
+  const jobs: GpuJob[] = [];
+  let seed = 7;
+  for (const channels of [1, 2, 3, 4]) {
+    const width = 19, height = 13;
+    const data = new Uint8Array(width * height * channels);
+    for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    const input = { width, height, channels, type: "uint8" as const, data };
+    const valid = { x: 1, y: 2, w: 16, h: 9 };
+    const palette = Uint8Array.from([0, 0, 0, 255, 255, 255, 200, 100, 150, 30, 200, 60]);
+    jobs.push(
+      { kernel: "gray", input },
+      { kernel: "threshold", input, t: 90, invert: channels === 2 },
+      { kernel: "mask", input, t: 40, valid },
+      { kernel: "maskSaturation", input, valid },
+      { kernel: "levels", input, levels: 5 },
+      { kernel: "palette", input, palette },
+      { kernel: "downsample2x", input },
+      { kernel: "histogram", input: { ...input, channels: 1, width: width * channels } },
+    );
+  }
+  const results = await Promise.all(jobs.map((j) => executor.run(j)));
+  for (let i = 0; i < jobs.length; i++) {
+    if (!sameResult(results[i], runOnCpu(jobs[i]))) {
+      return `self-test: the GPU's ${jobs[i].kernel} differs from the CPU's on ${jobs[i].input.channels}-channel input`;
+    }
+  }
+  return null;
+}
+
+/** True when two results have the same shape and bytes. */
+export function sameResult(a: GpuResult, b: GpuResult): boolean {
+  const da = a instanceof Uint32Array ? a : a.data, db = b instanceof Uint32Array ? b : b.data;
+  if (da.length !== db.length || da.constructor !== db.constructor) return false;
+  if (!(a instanceof Uint32Array) && !(b instanceof Uint32Array)) {
+    if (a.width !== b.width || a.height !== b.height || a.channels !== b.channels) return false;
+  }
+  for (let i = 0; i < da.length; i++) if (da[i] !== db[i]) return false;
+  return true;
+}

@@ -1,0 +1,374 @@
+/**
+ * The WebGPU executor: one device, every pipeline compiled once at start-up, reusable buffer sets, and
+ * dynamic batching — the jobs that arrive while a batch is on the GPU go together into the next one:
+ * one `writeBuffer` per buffer, one compute pass, one submit and one `mapAsync` readback (each `mapAsync`
+ * costs ≥ 10 ms in Deno, so one per tile would cap a device near 100 tiles/s). When idle, a job starts
+ * at once; under load the batch grows up to `maxBatchJobs`.
+ *
+ * Any GPU error (validation, out of memory, a lost device, a batch past its time limit) rejects the
+ * batch's jobs with `GpuFailure`; the backend retries them on the CPU and recreates the executor.
+ */
+import { ALL_ENTRY_POINTS, type EntryPoint, type ShaderFile, shaderSource } from "./shaders.ts";
+import {
+  type GpuJob,
+  type GpuResult,
+  jobParams,
+  type KernelPlan,
+  packPalette,
+  PARAMS_BYTES,
+  planJob,
+} from "./kernels.ts";
+
+/** A job the GPU could not run (the caller falls back to the CPU). */
+export class GpuFailure extends Error {
+  override name = "GpuFailure";
+}
+
+/** Tuning of the executor. */
+export interface GpuExecutorOptions {
+  /** Most jobs in one submission. */
+  maxBatchJobs?: number;
+  /** Most bytes of buffers (input + scratch + output) one submission may use. */
+  maxBatchBytes?: number;
+  /** Submissions on the GPU at once. */
+  maxInFlight?: number;
+  /** A batch that has not been read back after this long counts as a GPU failure. */
+  batchTimeoutMs?: number;
+  /** Called as pipelines compile: (compiled, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Counters of the executor's work. */
+export interface GpuCounters {
+  jobs: number;
+  submissions: number;
+  largestBatch: number;
+  failedBatches: number;
+}
+
+interface Pending {
+  job: GpuJob;
+  plan: KernelPlan;
+  bytes: number;
+  resolve: (r: GpuResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface BufferSet {
+  input: GPUBuffer;
+  planes: GPUBuffer;
+  output: GPUBuffer;
+  readback: GPUBuffer;
+  uniforms: GPUBuffer;
+  palettes: GPUBuffer;
+  sizes: Sizes;
+}
+
+interface Sizes {
+  input: number;
+  planes: number;
+  output: number;
+  uniforms: number;
+  palettes: number;
+}
+
+const WORKGROUP = 64;
+const MAX_GROUPS_X = 65535;
+/** Scratch-plane bytes reserved at the start of every plane buffer for jobs without planes. */
+const DUMMY_PLANES = 512;
+
+const up = (n: number, a: number) => Math.ceil(n / a) * a;
+
+/** A WebGPU device with the kernels of kernels/*.wgsl, running batched jobs. */
+export class GpuExecutor {
+  readonly counters: GpuCounters = { jobs: 0, submissions: 0, largestBatch: 0, failedBatches: 0 };
+  readonly maxBatchJobs: number;
+  readonly maxBatchBytes: number;
+  readonly maxInFlight: number;
+  readonly batchTimeoutMs: number;
+  #queue: Pending[] = [];
+  #inFlight = 0;
+  #free: BufferSet[] = [];
+  #failed: string | null = null;
+  #align: number;
+  #maxBinding: number;
+
+  private constructor(
+    readonly device: GPUDevice,
+    /** The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+    readonly adapterName: string,
+    /** True for a software (fallback) adapter. */
+    readonly software: boolean,
+    private layout: GPUBindGroupLayout,
+    private pipelines: Map<EntryPoint, GPUComputePipeline>,
+    opts: GpuExecutorOptions,
+  ) {
+    this.maxBatchJobs = opts.maxBatchJobs ?? 64;
+    this.maxBatchBytes = opts.maxBatchBytes ?? 96 * 2 ** 20;
+    this.maxInFlight = opts.maxInFlight ?? 2;
+    this.batchTimeoutMs = opts.batchTimeoutMs ?? 10_000;
+    this.#align = Math.max(
+      256,
+      device.limits.minStorageBufferOffsetAlignment,
+      device.limits.minUniformBufferOffsetAlignment,
+    );
+    this.#maxBinding = device.limits.maxStorageBufferBindingSize;
+    device.lost.then((info) => this.#fail(`device lost (${info.reason}): ${info.message}`));
+  }
+
+  /** A new executor with every pipeline compiled, or null where this runtime has no WebGPU adapter. */
+  static async create(opts: GpuExecutorOptions = {}): Promise<GpuExecutor | null> {
+    const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+    const adapter = gpu ? await gpu.requestAdapter() : null;
+    if (!adapter) return null;
+    const device = await adapter.requestDevice();
+    const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    const layout = device.createBindGroupLayout({
+      entries: [
+        storage(0, "uniform"),
+        storage(1, "read-only-storage"),
+        storage(2, "storage"),
+        storage(3, "storage"),
+        storage(4, "storage"),
+        storage(5, "read-only-storage"),
+      ],
+    });
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    const modules = new Map<ShaderFile, GPUShaderModule>();
+    const pipelines = new Map<EntryPoint, GPUComputePipeline>();
+    let done = 0;
+    opts.onProgress?.(0, ALL_ENTRY_POINTS.length);
+    for (const name of ALL_ENTRY_POINTS) {
+      const [file, entryPoint] = name.split(".") as [ShaderFile, string];
+      if (!modules.has(file)) modules.set(file, device.createShaderModule({ code: await shaderSource(file) }));
+      pipelines.set(
+        name,
+        await device.createComputePipelineAsync({
+          layout: pipelineLayout,
+          compute: { module: modules.get(file)!, entryPoint },
+        }),
+      );
+      opts.onProgress?.(++done, ALL_ENTRY_POINTS.length);
+    }
+    const info = adapter.info;
+    return new GpuExecutor(device, info.description || info.vendor, info.isFallbackAdapter, layout, pipelines, opts);
+  }
+
+  /** Why the executor stopped working, or null while it works. */
+  get failure(): string | null {
+    return this.#failed;
+  }
+
+  /** Jobs queued or on the GPU. */
+  get pending(): number {
+    return this.#queue.length + this.#inFlight;
+  }
+
+  /** Runs a job in the next batch. Rejects with `GpuFailure` on any GPU error. */
+  run(job: GpuJob): Promise<GpuResult> {
+    if (this.#failed) return Promise.reject(new GpuFailure(this.#failed));
+    const plan = planJob(job);
+    const bytes = job.input.data.length + 2 * plan.planeBytes + plan.outBytes;
+    if (Math.max(job.input.data.length, plan.planeBytes, plan.outBytes) + 4 > this.#maxBinding) {
+      return Promise.reject(
+        new GpuFailure(`a ${job.input.width}×${job.input.height} job exceeds the device's binding size`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ job, plan, bytes, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** Starts batches: at once when the GPU is idle, else when the in-flight batch is read back (or a batch is full). */
+  #pump() {
+    while (this.#queue.length && this.#inFlight < this.maxInFlight && !this.#failed) {
+      if (this.#inFlight > 0 && this.#queue.length < this.maxBatchJobs) return;
+      const batch: Pending[] = [];
+      let bytes = 0;
+      while (this.#queue.length && batch.length < this.maxBatchJobs) {
+        const next = this.#queue[0];
+        if (batch.length && bytes + next.bytes > this.maxBatchBytes) break;
+        batch.push(this.#queue.shift()!);
+        bytes += next.bytes;
+      }
+      this.#inFlight++;
+      this.#runBatch(batch)
+        .catch((err) => {
+          this.counters.failedBatches++;
+          const e = err instanceof GpuFailure ? err : new GpuFailure(String(err?.message ?? err));
+          for (const p of batch) p.reject(e);
+          // Any GPU error retires the executor: its owner recreates the device.
+          this.#fail(e.message);
+        })
+        .finally(() => {
+          this.#inFlight--;
+          this.#pump();
+        });
+    }
+  }
+
+  async #runBatch(batch: Pending[]): Promise<void> {
+    const a = this.#align;
+    // Offsets of each job's regions in the shared buffers.
+    const sizes: Sizes = { input: 0, planes: DUMMY_PLANES, output: 0, uniforms: 0, palettes: 0 };
+    const at = batch.map(({ job, plan }) => {
+      const o = {
+        input: sizes.input,
+        planes: sizes.planes,
+        output: sizes.output,
+        uniforms: sizes.uniforms,
+        palettes: sizes.palettes,
+        inBytes: up(job.input.data.length, 4),
+        outBytes: up(plan.outBytes, 4),
+        palette: packPalette(job.palette),
+      };
+      sizes.input += up(o.inBytes, a);
+      sizes.planes += up(2 * plan.planeBytes, a);
+      sizes.output += up(o.outBytes, a);
+      sizes.uniforms += up(PARAMS_BYTES, a);
+      sizes.palettes += up(o.palette.byteLength, a);
+      return o;
+    });
+    const set = this.#acquire(sizes);
+    const device = this.device;
+    try {
+      device.pushErrorScope("out-of-memory");
+      device.pushErrorScope("validation");
+      // Stage every job's input, parameters and palette, then upload each buffer once.
+      const input = new Uint8Array(sizes.input), uniforms = new Uint8Array(sizes.uniforms);
+      const palettes = new Uint8Array(sizes.palettes);
+      batch.forEach(({ job }, i) => {
+        input.set(job.input.data, at[i].input);
+        uniforms.set(new Uint8Array(jobParams(job).buffer), at[i].uniforms);
+        palettes.set(new Uint8Array(at[i].palette.buffer), at[i].palettes);
+      });
+      device.queue.writeBuffer(set.input, 0, input);
+      device.queue.writeBuffer(set.uniforms, 0, uniforms);
+      device.queue.writeBuffer(set.palettes, 0, palettes);
+      const encoder = device.createCommandEncoder();
+      batch.forEach(({ plan }, i) => {
+        if (plan.clearOutput) encoder.clearBuffer(set.output, at[i].output, at[i].outBytes);
+      });
+      const pass = encoder.beginComputePass();
+      batch.forEach(({ plan }, i) => {
+        const o = at[i];
+        const planeBytes = plan.planeBytes || 4;
+        const bind = device.createBindGroup({
+          layout: this.layout,
+          entries: [
+            { binding: 0, resource: { buffer: set.uniforms, offset: o.uniforms, size: PARAMS_BYTES } },
+            { binding: 1, resource: { buffer: set.input, offset: o.input, size: o.inBytes } },
+            { binding: 2, resource: { buffer: set.planes, offset: plan.planeBytes ? o.planes : 0, size: planeBytes } },
+            {
+              binding: 3,
+              resource: {
+                buffer: set.planes,
+                offset: plan.planeBytes ? o.planes + up(plan.planeBytes, a) : a,
+                size: planeBytes,
+              },
+            },
+            { binding: 4, resource: { buffer: set.output, offset: o.output, size: o.outBytes } },
+            { binding: 5, resource: { buffer: set.palettes, offset: o.palettes, size: o.palette.byteLength } },
+          ],
+        });
+        pass.setBindGroup(0, bind);
+        for (const step of plan.passes) {
+          pass.setPipeline(this.pipelines.get(step.entry)!);
+          const groups = Math.max(1, Math.ceil(step.items / WORKGROUP));
+          const gx = Math.min(groups, MAX_GROUPS_X);
+          pass.dispatchWorkgroups(gx, Math.ceil(groups / gx));
+        }
+      });
+      pass.end();
+      encoder.copyBufferToBuffer(set.output, 0, set.readback, 0, sizes.output);
+      device.queue.submit([encoder.finish()]);
+      this.counters.submissions++;
+      this.counters.jobs += batch.length;
+      this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+      const errors = Promise.all([device.popErrorScope(), device.popErrorScope()]);
+      const mapped = set.readback.mapAsync(GPUMapMode.READ, 0, sizes.output);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new GpuFailure(`a batch took longer than ${this.batchTimeoutMs} ms`)),
+          this.batchTimeoutMs,
+        );
+      });
+      try {
+        const [validation, memory] = await Promise.race([errors, timeout]);
+        const error = validation ?? memory;
+        if (error) throw new GpuFailure(`GPU error: ${error.message}`);
+        await Promise.race([mapped, timeout]);
+      } finally {
+        clearTimeout(timer);
+        mapped.catch(() => {});
+      }
+      if (this.#failed) throw new GpuFailure(this.#failed);
+      const bytes = new Uint8Array(set.readback.getMappedRange(0, sizes.output));
+      batch.forEach((p, i) => {
+        const out = bytes.slice(at[i].output, at[i].output + p.plan.outBytes);
+        const shape = p.plan.outShape;
+        p.resolve(shape ? { ...shape, type: "uint8", data: out } : new Uint32Array(out.buffer));
+      });
+      set.readback.unmap();
+      this.#free.push(set);
+    } catch (err) {
+      // A failed batch's buffers may be mapped or in an unknown state: drop them.
+      this.#destroySet(set);
+      if (!(err instanceof GpuFailure)) throw new GpuFailure(`GPU error: ${(err as Error)?.message ?? err}`);
+      throw err;
+    }
+  }
+
+  /** A free buffer set at least as large as `need` (growing by powers of two), or a new one. */
+  #acquire(need: Sizes): BufferSet {
+    const fits = (s: BufferSet) => (Object.keys(need) as (keyof Sizes)[]).every((k) => s.sizes[k] >= need[k]);
+    const i = this.#free.findIndex(fits);
+    if (i >= 0) return this.#free.splice(i, 1)[0];
+    // Replace the smallest free set, if any, by a larger one.
+    const old = this.#free.shift();
+    const sizes = {} as Sizes;
+    for (const k of Object.keys(need) as (keyof Sizes)[]) {
+      sizes[k] = Math.max(old?.sizes[k] ?? 0, 2 ** Math.ceil(Math.log2(Math.max(need[k], this.#align))));
+    }
+    if (old) this.#destroySet(old);
+    const d = this.device, U = GPUBufferUsage;
+    return {
+      sizes,
+      input: d.createBuffer({ size: sizes.input, usage: U.STORAGE | U.COPY_DST }),
+      planes: d.createBuffer({ size: sizes.planes, usage: U.STORAGE }),
+      output: d.createBuffer({ size: sizes.output, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST }),
+      readback: d.createBuffer({ size: sizes.output, usage: U.MAP_READ | U.COPY_DST }),
+      uniforms: d.createBuffer({ size: sizes.uniforms, usage: U.UNIFORM | U.COPY_DST }),
+      palettes: d.createBuffer({ size: sizes.palettes, usage: U.STORAGE | U.COPY_DST }),
+    };
+  }
+
+  #destroySet(s: BufferSet) {
+    for (const b of [s.input, s.planes, s.output, s.readback, s.uniforms, s.palettes]) b.destroy();
+  }
+
+  #fail(reason: string) {
+    if (this.#failed) return;
+    this.#failed = reason;
+    const queued = this.#queue.splice(0);
+    for (const p of queued) p.reject(new GpuFailure(reason));
+  }
+
+  /** Destroys the device, as a driver reset would (tests of the fallback only). */
+  loseDevice(): void {
+    this.device.destroy();
+  }
+
+  /** Releases the device; queued jobs are rejected. */
+  close(): void {
+    this.#fail("executor closed");
+    for (const s of this.#free.splice(0)) this.#destroySet(s);
+    this.device.destroy();
+  }
+}

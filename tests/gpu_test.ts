@@ -1,0 +1,233 @@
+/**
+ * The WebGPU backend on this machine's adapter (a software one in CI): every kernel's bytes equal its CPU
+ * definition on real images; `BACKEND=webgpu` and `BACKEND=workers` serve identical tiles for every op and
+ * every readable sample; jobs are batched; a device lost mid-batch fails no request; `auto` keeps the
+ * faster backend and `/ready` is 503 until warm-up is done.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { GpuExecutor } from "../gpu/executor.ts";
+import { runOnCpu } from "../gpu/cpu_kernels.ts";
+import { sameResult, WebGpuBackend } from "../gpu/backend.ts";
+import type { GpuJob } from "../gpu/kernels.ts";
+import { openSource } from "../sources/open.ts";
+import { readStatsLevel } from "../stats/compute.ts";
+import { toUint8 } from "../sources/raster.ts";
+import { grayKernel } from "../kernels/gray.ts";
+import { maskSaturation } from "../kernels/mask.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const hasAdapter = !!(await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter());
+const gpuOpts = { ...opts, ignore: !hasAdapter && Deno.env.get("CI") !== "true" };
+
+const OPS = [
+  "op=gray",
+  "op=threshold",
+  "op=threshold&t=200&invert=1",
+  "op=mask",
+  "op=quantize&levels=6",
+  "op=quantize&palette=8&rescale=auto",
+  "op=none",
+];
+
+function gpuBackend(s: TestServer): WebGpuBackend {
+  return s.service.context.backend as WebGpuBackend;
+}
+
+async function startBoth(env: Record<string, string>): Promise<[TestServer, TestServer]> {
+  const gpu = startServer({ BACKEND: "webgpu", WORKERS: "2", ...env });
+  const cpu = startServer({ BACKEND: "workers", WORKERS: "2", ...env });
+  await gpuBackend(gpu).started;
+  assertEquals(gpuBackend(gpu).report().state, "ready", JSON.stringify(gpuBackend(gpu).report()));
+  return [gpu, cpu];
+}
+
+/** Fetches `paths` from both servers, a few at a time, and asserts byte equality and who computed them. */
+async function compareServers(gpu: TestServer, cpu: TestServer, paths: string[]) {
+  for (let i = 0; i < paths.length; i += 8) {
+    await Promise.all(
+      paths.slice(i, i + 8).map(async (p) => {
+        const [a, b] = await Promise.all([get(gpu.url + p), get(cpu.url + p)]);
+        assertEquals(a.status, 200, `${p}: ${new TextDecoder().decode(a.body.slice(0, 200))}`);
+        assertEquals(b.status, 200, p);
+        assert(a.body.length === b.body.length && a.body.every((v, k) => v === b.body[k]), `${p}: bytes differ`);
+        const expected = p.includes("op=none") || a.headers.get("x-pass-through") ? "workers" : "webgpu";
+        assertEquals(a.headers.get("x-backend"), expected, p);
+      }),
+    );
+  }
+}
+
+Deno.test("every GPU kernel gives the CPU kernel's bytes on the stats level of real images", gpuOpts, async () => {
+  const executor = (await GpuExecutor.create())!;
+  try {
+    for (const file of ["CMU-1-Small-Region.svs", "rocket.jpg", "coffee.png"]) {
+      const source = await openSource({ path: `${SAMPLES}${file}`, version: "t", maxPixels: 1e8 });
+      const { raster } = await readStatsLevel(source);
+      await source.close?.();
+      const px = toUint8(raster);
+      // A tile-sized window with a halo, and the whole level (the stats-level path).
+      const w = Math.min(270, px.width), h = Math.min(270, px.height);
+      const win = new Uint8Array(w * h * px.channels);
+      for (let y = 0; y < h; y++) {
+        win.set(px.data.subarray(y * px.width * px.channels, (y * px.width + w) * px.channels), y * w * px.channels);
+      }
+      const tile = { ...px, width: w, height: h, data: win };
+      const valid = { x: 7, y: 3, w: w - 14, h: h - 10 };
+      const palette = Uint8Array.from([250, 250, 250, 200, 120, 180, 120, 60, 140, 20, 20, 20, 240, 200, 220]);
+      const jobs: GpuJob[] = [];
+      for (const input of [tile, px]) {
+        jobs.push(
+          { kernel: "gray", input },
+          { kernel: "threshold", input, t: 180 },
+          { kernel: "threshold", input, t: 60, invert: true },
+          { kernel: "mask", input, t: 20 },
+          { kernel: "mask", input, t: 12, valid },
+          { kernel: "maskSaturation", input },
+          { kernel: "levels", input, levels: 4 },
+          { kernel: "levels", input, levels: 256 },
+          { kernel: "palette", input, palette },
+          { kernel: "downsample2x", input },
+          { kernel: "histogram", input: grayKernel(input) },
+          { kernel: "histogram", input: maskSaturation(input) },
+        );
+      }
+      const results = await Promise.all(jobs.map((j) => executor.run(j)));
+      jobs.forEach((job, i) => {
+        const where = `${file} ${job.kernel} ${job.input.width}×${job.input.height}×${job.input.channels}`;
+        assert(sameResult(results[i], runOnCpu(job)), `${where}: GPU ≠ CPU`);
+      });
+      // Not a vacuous comparison: the outputs carry information.
+      const mask = results[3] as { data: Uint8Array };
+      assert(mask.data.some((v) => v === 255) || file !== "CMU-1-Small-Region.svs", "tissue found on the slide");
+    }
+    assert(executor.counters.submissions < executor.counters.jobs, "jobs were batched");
+  } finally {
+    executor.close();
+  }
+});
+
+Deno.test(
+  "BACKEND=webgpu and BACKEND=workers serve identical bytes for every op and every readable sample",
+  gpuOpts,
+  async () => {
+    const [gpu, cpu] = await startBoth({ IMAGES_DIR: DATA });
+    try {
+      const list = JSON.parse(new TextDecoder().decode((await get(`${cpu.url}/images`)).body));
+      assert(list.images.length >= 5, "several readable samples");
+      const paths: string[] = [];
+      for (const img of list.images) {
+        const id = encodeURIComponent(img.id);
+        const top = Math.ceil(Math.log2(Math.max(img.width, img.height)));
+        const cols = Math.ceil(img.width / 254), rows = Math.ceil(img.height / 254);
+        for (const q of OPS) {
+          paths.push(
+            `/dzi/${id}_files/${top}/${cols - 1}_${rows - 1}.png?${q}`, // edge tile: halo clamped at the border
+            `/dzi/${id}_files/${top}/${Math.floor(cols / 2)}_${Math.floor(rows / 2)}.png?${q}`,
+            `/dzi/${id}_files/${Math.max(0, top - 3)}/0_0.png?${q}`,
+          );
+        }
+        paths.push(`/iiif/3/${id}/full/^128,/90/gray.jpg`, `/iiif/3/${id}/full/max/!180/bitonal.png`);
+      }
+      await compareServers(gpu, cpu, paths);
+      const r = gpuBackend(gpu).report();
+      assertEquals([r.fallbacks, r.failures], [0, 0]);
+    } finally {
+      await gpu.close();
+      await cpu.close();
+    }
+  },
+);
+
+Deno.test("concurrent tiles are batched: fewer GPU submissions than jobs", gpuOpts, async () => {
+  const [gpu, cpu] = await startBoth({ IMAGES_DIR: SAMPLES });
+  try {
+    const before = gpuBackend(gpu).report();
+    const paths = Array.from(
+      { length: 48 },
+      (_, i) => `/dzi/CMU-1-Small-Region.svs_files/12/${i % 8}_${Math.floor(i / 8)}.png?op=mask`,
+    );
+    await Promise.all(paths.map(async (p) => assertEquals((await get(gpu.url + p)).status, 200)));
+    const after = gpuBackend(gpu).report();
+    const jobs = after.jobs - before.jobs, submissions = after.submissions - before.submissions;
+    assertEquals(jobs, 48);
+    assert(submissions < jobs / 2, `${submissions} submissions for ${jobs} jobs`);
+    assert(after.largestBatch > 1);
+    const metrics = new TextDecoder().decode((await get(`${gpu.url}/metrics`)).body);
+    assert(metrics.includes(`edgetile_gpu_submissions_total ${after.submissions}`), "submissions in /metrics");
+    assert(/edgetile_backend_info\{backend="webgpu"\} 1/.test(metrics));
+    await compareServers(gpu, cpu, paths.slice(0, 8));
+  } finally {
+    await gpu.close();
+    await cpu.close();
+  }
+});
+
+Deno.test(
+  "a GPU device lost mid-batch: every request still answers the right bytes, then the device comes back",
+  gpuOpts,
+  async () => {
+    const [gpu, cpu] = await startBoth({ IMAGES_DIR: SAMPLES });
+    try {
+      const backend = gpuBackend(gpu);
+      const paths = Array.from(
+        { length: 40 },
+        (_, i) => `/dzi/CMU-1-Small-Region.svs_files/12/${i % 8}_${Math.floor(i / 8)}.png?op=mask&t=25`,
+      );
+      const s0 = backend.report().submissions;
+      const answers = Promise.all(paths.map((p) => get(gpu.url + p)));
+      // Lose the device once a batch is on the GPU.
+      while (backend.report().submissions === s0) await new Promise((r) => setTimeout(r, 1));
+      backend.loseDevice();
+      const results = await answers;
+      for (const r of results) assertEquals(r.status, 200);
+      const r = backend.report();
+      assertEquals(r.failures, 1);
+      assert(r.fallbacks >= 1, "jobs were rerun on the workers");
+      assert(results.some((x) => x.headers.get("x-backend") === "workers"), "some tiles came from the workers");
+      for (let i = 0; i < paths.length; i++) {
+        const want = await get(cpu.url + paths[i]);
+        assert(want.body.every((v, k) => v === results[i].body[k]) && want.body.length === results[i].body.length);
+      }
+      // The device is recreated in the background and serves again.
+      const deadline = Date.now() + 20_000;
+      while (backend.report().deviceRecreations === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assertEquals(backend.report().deviceRecreations, 1);
+      const again = await get(`${gpu.url}/dzi/CMU-1-Small-Region.svs_files/11/0_0.png?op=gray`);
+      assertEquals(again.headers.get("x-backend"), "webgpu");
+    } finally {
+      await gpu.close();
+      await cpu.close();
+    }
+  },
+);
+
+Deno.test(
+  "BACKEND=auto: /ready is 503 during warm-up, then the measured faster backend is kept and reported",
+  gpuOpts,
+  async () => {
+    const s = startServer({ BACKEND: "auto", WORKERS: "2", IMAGES_DIR: SAMPLES });
+    try {
+      const early = await get(`${s.url}/ready`);
+      assertEquals(early.status, 503);
+      assert(new TextDecoder().decode(early.body).includes("WebGPU warm-up"));
+      // Requests during warm-up are served (by the workers).
+      const during = await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/11/1_1.png?op=mask`);
+      assertEquals([during.status, during.headers.get("x-backend")], [200, "workers"]);
+      await gpuBackend(s).started;
+      const ready = await get(`${s.url}/ready`);
+      assertEquals(ready.status, 200);
+      const health = JSON.parse(new TextDecoder().decode((await get(`${s.url}/health`)).body));
+      const m = health.gpu.measured;
+      assert(m.webgpuJobsPerSecond > 0 && m.cpuJobsPerSecond > 0, JSON.stringify(health.gpu));
+      assertEquals(health.backend, m.webgpuJobsPerSecond > m.cpuJobsPerSecond ? "webgpu" : "workers");
+      assertEquals(health.gpu.using, health.backend);
+      const tile = await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/11/2_1.png?op=gray`);
+      assertEquals(tile.headers.get("x-backend"), health.backend);
+    } finally {
+      await s.close();
+    }
+  },
+);
