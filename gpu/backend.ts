@@ -1,6 +1,6 @@
 /**
  * The WebGPU backend: tiles are read, resampled and encoded on the CPU backend (the workers), and their
- * op runs on the GPU in batches (gpu/executor.ts). Start-up warms up every pipeline and checks each kernel
+ * op runs on the GPU in batches (gpu/executor.ts); so do the image statistics' kernels. Start-up warms up every pipeline and checks each kernel
  * against its CPU definition; until then, and whenever the GPU is not in use, tiles go to the CPU backend
  * whole. `auto` then measures both on a sample batch and keeps the faster; `webgpu` keeps the GPU.
  *
@@ -16,6 +16,9 @@ import { type GpuJob, type GpuKernel, type GpuResult } from "./kernels.ts";
 import { runOnCpu } from "./cpu_kernels.ts";
 import { gpuJobFor, hasGpuKernel, opOutputFrom } from "./op_jobs.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
+import { otsuThreshold } from "../kernels/histogram.ts";
+import type { Raster8 } from "../sources/raster.ts";
+import type { ComputedStats } from "../stats/types.ts";
 
 /** True where this runtime exposes WebGPU (`navigator.gpu`); an adapter may still be missing. */
 export function webGpuExposed(): boolean {
@@ -162,7 +165,8 @@ export class WebGpuBackend implements TileBackend {
   #unavailable(reason: string): null {
     this.#report.state = "unavailable";
     this.#report.reason = reason;
-    console.error(`WebGPU backend: ${reason}; ops run on the ${this.cpu.name}`);
+    const say = this.#report.requested === "webgpu" ? console.error : console.log;
+    say(`WebGPU backend: ${reason}; ops run on the ${this.cpu.name}`);
     return null;
   }
 
@@ -194,6 +198,7 @@ export class WebGpuBackend implements TileBackend {
     task: Extract<Task, { kind: K }>,
   ): Promise<TaskResults[K]> {
     const t = task as Task;
+    if (t.kind === "stats" && this.#useGpu) return await this.#stats(source) as TaskResults[K];
     if (t.kind !== "tile" || !this.#useGpu || !hasGpuKernel(t.request.op)) {
       const result = await this.cpu.run(source, task);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
@@ -209,6 +214,32 @@ export class WebGpuBackend implements TileBackend {
     const output = opOutputFrom(request.op, job, result);
     const tile = await this.cpu.run(undefined, { kind: "tile-finish", request, stage, output });
     return tagged(tile, by) as TaskResults[K];
+  }
+
+  /**
+   * Image statistics with the stats level's kernels on the GPU: luma and median-filtered saturation, their
+   * histograms (atomics), then threshold + close for the tissue map; reading, percentiles and the PNG on
+   * the CPU backend.
+   */
+  async #stats(source: SourceDescriptor | undefined): Promise<ComputedStats> {
+    const { px, ...input } = await this.cpu.run(source, { kind: "stats-input" });
+    const [gray, medS] = await Promise.all([
+      this.#kernel({ kernel: "gray", input: px }),
+      this.#kernel({ kernel: "maskSaturation", input: px }),
+    ]);
+    const [grayHist, satHist] = await Promise.all(
+      [gray, medS].map(async ({ result }) =>
+        (await this.#kernel({ kernel: "histogram", input: result as Raster8 })).result as Uint32Array
+      ),
+    );
+    const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };
+    const closed = await this.#kernel({
+      kernel: "maskFromSaturation",
+      input: medS.result as Raster8,
+      t: otsu.saturation,
+    });
+    const kernels = { grayHist, satHist, otsu, closed: closed.result as Raster8 };
+    return await this.cpu.run(undefined, { kind: "stats-finish", input, kernels });
   }
 
   /** A job on the GPU, or on the CPU backend when the GPU fails or is being recreated. */
@@ -333,6 +364,7 @@ export async function selfTest(executor: GpuExecutor): Promise<string | null> {
       { kernel: "threshold", input, t: 90, invert: channels === 2 },
       { kernel: "mask", input, t: 40, valid },
       { kernel: "maskSaturation", input, valid },
+      { kernel: "maskFromSaturation", input: { ...input, channels: 1, width: width * channels }, t: 100, valid },
       { kernel: "levels", input, levels: 5 },
       { kernel: "palette", input, palette },
       { kernel: "downsample2x", input },

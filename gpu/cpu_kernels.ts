@@ -4,7 +4,7 @@
  */
 import { grayKernel } from "../kernels/gray.ts";
 import { thresholdKernel } from "../kernels/threshold.ts";
-import { maskKernel, maskSaturation } from "../kernels/mask.ts";
+import { maskFromSaturation, maskKernel, maskSaturation } from "../kernels/mask.ts";
 import { levelsKernel } from "../kernels/quantize.ts";
 import { mapToPalette } from "../kernels/median_cut.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
@@ -23,6 +23,8 @@ export function runOnCpu(job: GpuJob): GpuResult {
       return maskKernel(input, job.t ?? 0, job.valid);
     case "maskSaturation":
       return maskSaturation(input, job.valid);
+    case "maskFromSaturation":
+      return maskFromSaturation(input, job.t ?? 0, job.valid);
     case "levels":
       return levelsKernel(input, job.levels ?? 2);
     case "palette":

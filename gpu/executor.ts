@@ -36,6 +36,8 @@ export interface GpuExecutorOptions {
   batchTimeoutMs?: number;
   /** Called as pipelines compile: (compiled, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Measure each batch's compute pass with timestamp queries where the adapter has them (benchmarks). */
+  timestamps?: boolean;
 }
 
 /** Counters of the executor's work. */
@@ -44,6 +46,8 @@ export interface GpuCounters {
   submissions: number;
   largestBatch: number;
   failedBatches: number;
+  /** GPU nanoseconds of the compute passes (only with `timestamps` on an adapter that has them). */
+  gpuNanoseconds: number;
 }
 
 interface Pending {
@@ -81,7 +85,13 @@ const up = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /** A WebGPU device with the kernels of kernels/*.wgsl, running batched jobs. */
 export class GpuExecutor {
-  readonly counters: GpuCounters = { jobs: 0, submissions: 0, largestBatch: 0, failedBatches: 0 };
+  readonly counters: GpuCounters = {
+    jobs: 0,
+    submissions: 0,
+    largestBatch: 0,
+    failedBatches: 0,
+    gpuNanoseconds: 0,
+  };
   readonly maxBatchJobs: number;
   readonly maxBatchBytes: number;
   readonly maxInFlight: number;
@@ -92,6 +102,7 @@ export class GpuExecutor {
   #failed: string | null = null;
   #align: number;
   #maxBinding: number;
+  #queries: { set: GPUQuerySet; resolve: GPUBuffer } | null = null;
 
   private constructor(
     readonly device: GPUDevice,
@@ -114,6 +125,12 @@ export class GpuExecutor {
     );
     this.#maxBinding = device.limits.maxStorageBufferBindingSize;
     device.lost.then((info) => this.#fail(`device lost (${info.reason}): ${info.message}`));
+    if (opts.timestamps && device.features.has("timestamp-query")) {
+      this.#queries = {
+        set: device.createQuerySet({ type: "timestamp", count: 2 }),
+        resolve: device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+      };
+    }
   }
 
   /** A new executor with every pipeline compiled, or null where this runtime has no WebGPU adapter. */
@@ -121,7 +138,8 @@ export class GpuExecutor {
     const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
     const adapter = gpu ? await gpu.requestAdapter() : null;
     if (!adapter) return null;
-    const device = await adapter.requestDevice();
+    const timestamps = opts.timestamps && adapter.features.has("timestamp-query");
+    const device = await adapter.requestDevice(timestamps ? { requiredFeatures: ["timestamp-query"] } : {});
     const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: GPUShaderStage.COMPUTE,
@@ -215,7 +233,8 @@ export class GpuExecutor {
   async #runBatch(batch: Pending[]): Promise<void> {
     const a = this.#align;
     // Offsets of each job's regions in the shared buffers.
-    const sizes: Sizes = { input: 0, planes: DUMMY_PLANES, output: 0, uniforms: 0, palettes: 0 };
+    // The output buffer starts with 256 bytes for the pass's timestamps (when measured).
+    const sizes: Sizes = { input: 0, planes: DUMMY_PLANES, output: 256, uniforms: 0, palettes: 0 };
     const at = batch.map(({ job, plan }) => {
       const o = {
         input: sizes.input,
@@ -254,7 +273,10 @@ export class GpuExecutor {
       batch.forEach(({ plan }, i) => {
         if (plan.clearOutput) encoder.clearBuffer(set.output, at[i].output, at[i].outBytes);
       });
-      const pass = encoder.beginComputePass();
+      const q = this.#queries;
+      const pass = encoder.beginComputePass(
+        q ? { timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+      );
       batch.forEach(({ plan }, i) => {
         const o = at[i];
         const planeBytes = plan.planeBytes || 4;
@@ -285,6 +307,10 @@ export class GpuExecutor {
         }
       });
       pass.end();
+      if (q) {
+        encoder.resolveQuerySet(q.set, 0, 2, q.resolve, 0);
+        encoder.copyBufferToBuffer(q.resolve, 0, set.output, 0, 16);
+      }
       encoder.copyBufferToBuffer(set.output, 0, set.readback, 0, sizes.output);
       device.queue.submit([encoder.finish()]);
       this.counters.submissions++;
@@ -310,6 +336,10 @@ export class GpuExecutor {
       }
       if (this.#failed) throw new GpuFailure(this.#failed);
       const bytes = new Uint8Array(set.readback.getMappedRange(0, sizes.output));
+      if (q) {
+        const [begin, end] = new BigUint64Array(bytes.buffer, 0, 2);
+        if (end > begin) this.counters.gpuNanoseconds += Number(end - begin);
+      }
       batch.forEach((p, i) => {
         const out = bytes.slice(at[i].output, at[i].output + p.plan.outBytes);
         const shape = p.plan.outShape;

@@ -12,6 +12,7 @@ export type GpuKernel =
   | "threshold"
   | "mask"
   | "maskSaturation"
+  | "maskFromSaturation"
   | "levels"
   | "palette"
   | "downsample2x"
@@ -82,17 +83,25 @@ export function planJob(job: GpuJob): KernelPlan {
         clearOutput: true,
       };
     case "mask":
-    case "maskSaturation": {
-      const last: KernelPlan["passes"] = job.kernel === "mask"
-        ? [
-          { entry: "mask.dilate_h", items: n },
-          { entry: "mask.dilate_v", items: n },
-          { entry: "mask.erode_h", items: n },
-          { entry: "mask.erode_v", items: words(n) },
-        ]
-        : [{ entry: "mask.median_out", items: words(n) }];
+    case "maskSaturation":
+    case "maskFromSaturation": {
+      const median: KernelPlan["passes"] = [{ entry: "mask.saturation", items: n }, {
+        entry: "mask.median7",
+        items: n,
+      }];
+      const close: KernelPlan["passes"] = [
+        { entry: "mask.dilate_h", items: n },
+        { entry: "mask.dilate_v", items: n },
+        { entry: "mask.erode_h", items: n },
+        { entry: "mask.erode_v", items: words(n) },
+      ];
+      const passes = job.kernel === "mask"
+        ? [...median, ...close]
+        : job.kernel === "maskSaturation"
+        ? [...median, { entry: "mask.median_out" as const, items: words(n) }]
+        : [{ entry: "mask.load_b" as const, items: n }, ...close];
       return {
-        passes: [{ entry: "mask.saturation", items: n }, { entry: "mask.median7", items: n }, ...last],
+        passes,
         planeBytes: n * 4,
         outBytes: n,
         outShape: gray,

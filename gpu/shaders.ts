@@ -7,7 +7,7 @@
 export const SHADER_ENTRY_POINTS = {
   gray: ["gray"],
   threshold: ["threshold"],
-  mask: ["saturation", "median7", "dilate_h", "dilate_v", "erode_h", "erode_v", "median_out"],
+  mask: ["saturation", "median7", "dilate_h", "dilate_v", "erode_h", "erode_v", "median_out", "load_b"],
   quantize: ["levels", "palette_map"],
   downsample2x: ["downsample2x"],
   histogram: ["histogram"],

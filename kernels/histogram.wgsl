@@ -1,7 +1,9 @@
 // 256-bin histogram of one-channel 8-bit input (see histogram.ts), with atomics: each workgroup counts
 // into its own shared bins, then adds them to the global bins once.
 
-@group(0) @binding(4) var<storage, read_write> bins: array<atomic<u32>, 256>;
+// Runtime-sized on purpose: with a fixed-size array, wgpu (Deno 2.9.6) kept the 1,024-byte minimum after
+// the pass switched pipelines, and rejected the next job's smaller output binding in the same batch.
+@group(0) @binding(4) var<storage, read_write> bins: array<atomic<u32>>;
 
 var<workgroup> local_bins: array<atomic<u32>, 256>;
 

@@ -1,7 +1,8 @@
 // `mask` (see mask.ts), one entry point per stage, each over the whole canvas with reads clamped to the
 // valid rectangle: saturation (src → a), median 7×7 (a → b), threshold + dilate 5×5 as two separable
 // passes (b → a → b), erode 5×5 (b → a → dst, packed four pixels to a word). `median_out` packs the
-// median-filtered saturation instead (the stats level's histogram and tissue map start from it).
+// median-filtered saturation instead, and `load_b` starts from one (the stats level's histogram and
+// tissue map).
 
 @group(0) @binding(4) var<storage, read_write> dst: array<u32>;
 
@@ -135,6 +136,16 @@ fn erode_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
   }
   dst[word] = pack4(out[0], out[1], out[2], out[3]);
+}
+
+// One-channel input (a median-filtered saturation) into plane b, for threshold + close alone (tissue map).
+@compute @workgroup_size(64)
+fn load_b(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p >= pixel_count()) {
+    return;
+  }
+  plane_b[p] = src_byte(p);
 }
 
 // The median-filtered saturation (plane b), packed.

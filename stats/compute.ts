@@ -4,7 +4,7 @@
  * median-cut palettes. One definition of each, shared with the tile kernels.
  */
 import type { ImageSource } from "../sources/source.ts";
-import { type Raster, toUint8 } from "../sources/raster.ts";
+import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { resample } from "../pipeline/resample.ts";
 import { grayKernel } from "../kernels/gray.ts";
@@ -47,24 +47,55 @@ export async function readStatsLevel(source: ImageSource): Promise<{ raster: Ras
   return { raster, level: { width: w, height: h, downsample: ds, origin: "resampled" } };
 }
 
+/** The stats level as 8-bit pixels, with what only the native samples give (percentiles). */
+export interface StatsInput {
+  px: Raster8;
+  level: ImageStats["level"];
+  percentiles: ImageStats["percentiles"];
+}
+
+/** What the kernels compute on the stats level (on the CPU here, or on the GPU by the WebGPU backend). */
+export interface StatsKernels {
+  grayHist: Uint32Array;
+  satHist: Uint32Array;
+  otsu: ImageStats["otsu"];
+  /** The tissue map: the mask op's threshold-and-close on the median-filtered saturation. */
+  closed: Raster8;
+}
+
 /** All statistics of a source (the tissue map included). */
 export async function computeStats(source: ImageSource): Promise<ComputedStats> {
+  const input = await prepareStats(source);
+  return finishStats(input, statsKernels(input.px));
+}
+
+/** Reads the stats level: 8-bit pixels and native-type percentiles. */
+export async function prepareStats(source: ImageSource): Promise<StatsInput> {
   const { raster, level } = await readStatsLevel(source);
-  const px = toUint8(raster);
+  const [low, high] = channelPercentiles(raster, [0.5, 99.5]);
+  return { px: toUint8(raster), level, percentiles: { low, high } };
+}
+
+/** Histograms of Y and of the median-filtered saturation, their Otsu thresholds, the tissue map. */
+export function statsKernels(px: Raster8): StatsKernels {
   const grayHist = histogram256(grayKernel(px).data);
   const medS = maskSaturation(px);
   const satHist = histogram256(medS.data);
   const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };
-  const [low, high] = channelPercentiles(raster, [0.5, 99.5]);
   // The tissue map: the mask op on the stats level (its kernel, from the saturation computed above).
-  const closed = maskFromSaturation(medS, otsu.saturation);
+  return { grayHist, satHist, otsu, closed: maskFromSaturation(medS, otsu.saturation) };
+}
+
+/** The statistics from the kernels' results (and the tissue map's PNG). */
+export function finishStats(input: Omit<StatsInput, "px">, k: StatsKernels): ComputedStats {
+  const { closed } = k;
   let tissue = 0;
   for (let i = 0; i < closed.data.length; i++) if (closed.data[i]) tissue++;
   const stats: ImageStats = {
-    level,
-    histogram: { gray: Array.from(grayHist), saturation: Array.from(satHist) },
-    otsu,
-    percentiles: { low, high },
+    level: input.level,
+    histogram: { gray: Array.from(k.grayHist), saturation: Array.from(k.satHist) },
+    otsu: k.otsu,
+    percentiles: input.percentiles,
     tissue: { width: closed.width, height: closed.height, fraction: tissue / closed.data.length },
   };
   return { stats, tissueMap: closed.data, tissuePng: encodePng(closed, { bitDepth: 1 }) };

@@ -1,7 +1,7 @@
 /**
  * The WebGPU backend on this machine's adapter (a software one in CI): every kernel's bytes equal its CPU
  * definition on real images; `BACKEND=webgpu` and `BACKEND=workers` serve identical tiles for every op and
- * every readable sample; jobs are batched; a device lost mid-batch fails no request; `auto` keeps the
+ * every readable sample, and the same image statistics; jobs are batched; a device lost mid-batch fails no request; `auto` keeps the
  * faster backend and `/ready` is 503 until warm-up is done.
  */
 import { assert, assertEquals } from "./assert.ts";
@@ -76,7 +76,9 @@ Deno.test("every GPU kernel gives the CPU kernel's bytes on the stats level of r
       const valid = { x: 7, y: 3, w: w - 14, h: h - 10 };
       const palette = Uint8Array.from([250, 250, 250, 200, 120, 180, 120, 60, 140, 20, 20, 20, 240, 200, 220]);
       const jobs: GpuJob[] = [];
-      for (const input of [tile, px]) {
+      // A tiny input too: batched after a histogram it once failed validation (kernels/histogram.wgsl).
+      const tiny = { ...tile, width: 4, height: 2, data: tile.data.slice(0, 8 * tile.channels) };
+      for (const input of [tile, px, tiny]) {
         jobs.push(
           { kernel: "gray", input },
           { kernel: "threshold", input, t: 180 },
@@ -84,6 +86,7 @@ Deno.test("every GPU kernel gives the CPU kernel's bytes on the stats level of r
           { kernel: "mask", input, t: 20 },
           { kernel: "mask", input, t: 12, valid },
           { kernel: "maskSaturation", input },
+          { kernel: "maskFromSaturation", input: maskSaturation(input), t: 15 },
           { kernel: "levels", input, levels: 4 },
           { kernel: "levels", input, levels: 256 },
           { kernel: "palette", input, palette },
@@ -102,6 +105,18 @@ Deno.test("every GPU kernel gives the CPU kernel's bytes on the stats level of r
       assert(mask.data.some((v) => v === 255) || file !== "CMU-1-Small-Region.svs", "tissue found on the slide");
     }
     assert(executor.counters.submissions < executor.counters.jobs, "jobs were batched");
+    // A small output batched right after a histogram (this once failed wgpu's validation).
+    const tiny = { width: 4, height: 2, channels: 3, type: "uint8" as const, data: new Uint8Array(24).fill(9) };
+    await new Promise((r) => setTimeout(r, 0)); // the last batch's bookkeeping done: the GPU is idle
+    const s0 = executor.counters.submissions;
+    const [, hist, gray] = await Promise.all([
+      executor.run({ kernel: "gray", input: tiny }), // an idle GPU starts this one alone
+      executor.run({ kernel: "histogram", input: grayKernel(tiny) }), // these two queue, then go together
+      executor.run({ kernel: "gray", input: tiny }),
+    ]);
+    assertEquals(executor.counters.submissions - s0, 2);
+    assertEquals((hist as Uint32Array)[9], 8);
+    assertEquals(Array.from((gray as { data: Uint8Array }).data), new Array(8).fill(9));
   } finally {
     executor.close();
   }
@@ -130,6 +145,15 @@ Deno.test(
         paths.push(`/iiif/3/${id}/full/^128,/90/gray.jpg`, `/iiif/3/${id}/full/max/!180/bitonal.png`);
       }
       await compareServers(gpu, cpu, paths);
+      // Image statistics (histograms, Otsu, tissue map) were computed with the GPU's kernels: the same.
+      for (const img of list.images) {
+        for (const what of ["stats", "tissue.png"]) {
+          const p = `/images/${encodeURIComponent(img.id)}/${what}`;
+          const [a, b] = await Promise.all([get(gpu.url + p), get(cpu.url + p)]);
+          assertEquals([a.status, b.status], [200, 200], p);
+          assertEquals(a.body, b.body, p);
+        }
+      }
       const r = gpuBackend(gpu).report();
       assertEquals([r.fallbacks, r.failures], [0, 0]);
     } finally {
@@ -145,7 +169,7 @@ Deno.test("concurrent tiles are batched: fewer GPU submissions than jobs", gpuOp
     const before = gpuBackend(gpu).report();
     const paths = Array.from(
       { length: 48 },
-      (_, i) => `/dzi/CMU-1-Small-Region.svs_files/12/${i % 8}_${Math.floor(i / 8)}.png?op=mask`,
+      (_, i) => `/dzi/CMU-1-Small-Region.svs_files/12/${i % 8}_${Math.floor(i / 8)}.png?op=mask&t=20`,
     );
     await Promise.all(paths.map(async (p) => assertEquals((await get(gpu.url + p)).status, 200)));
     const after = gpuBackend(gpu).report();

@@ -6,6 +6,7 @@ import type { PreparedTile, RenderedTile, TileInput } from "../pipeline/render.t
 import type { OpOutput } from "../kernels/op.ts";
 import type { GpuJob, GpuResult } from "../gpu/kernels.ts";
 import type { ComputedStats } from "../stats/types.ts";
+import type { StatsInput, StatsKernels } from "../stats/compute.ts";
 
 /** Work a backend can do on an image. */
 export type Task =
@@ -14,6 +15,8 @@ export type Task =
   | { kind: "tile-finish"; request: TileRequest; stage: Omit<TileInput, "input">; output: OpOutput }
   | { kind: "kernel"; job: GpuJob }
   | { kind: "stats" }
+  | { kind: "stats-input" }
+  | { kind: "stats-finish"; input: Omit<StatsInput, "px">; kernels: StatsKernels }
   | { kind: "palette"; k: number; rescale?: string };
 
 /** The result type of each task kind. */
@@ -27,11 +30,15 @@ export interface TaskResults {
   /** A GPU job's CPU definition (fallback and start-up measurement). */
   kernel: GpuResult;
   stats: ComputedStats;
+  /** The stats level read (the WebGPU backend then runs the kernels). */
+  "stats-input": StatsInput;
+  /** Statistics assembled from the kernels' results. */
+  "stats-finish": ComputedStats;
   palette: Uint8Array;
 }
 
 /** Task kinds that need no source (their input travels with them). */
-export const SOURCELESS_TASKS: ReadonlySet<Task["kind"]> = new Set(["tile-finish", "kernel"]);
+export const SOURCELESS_TASKS: ReadonlySet<Task["kind"]> = new Set(["tile-finish", "kernel", "stats-finish"]);
 
 /** A job: which source, which task. */
 export interface WorkerJob {

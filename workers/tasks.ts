@@ -1,6 +1,6 @@
 /** Runs one task: the single code path behind the worker and the inline backend. */
 import { finishTile, prepareTile, renderTile } from "../pipeline/render.ts";
-import { computePalette, computeStats } from "../stats/compute.ts";
+import { computePalette, computeStats, finishStats, prepareStats } from "../stats/compute.ts";
 import { runOnCpu } from "../gpu/cpu_kernels.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { SourceCache } from "../sources/source_cache.ts";
@@ -17,6 +17,8 @@ export async function runTask(
       return await finishTile(task.request, task.stage, task.output);
     case "kernel":
       return runOnCpu(task.job);
+    case "stats-finish":
+      return finishStats(task.input, task.kernels);
   }
   if (!d) throw new Error(`a ${task.kind} task needs a source`);
   const source = await sources.get(d);
@@ -27,6 +29,8 @@ export async function runTask(
       return await prepareTile(source, task.request);
     case "stats":
       return await computeStats(source);
+    case "stats-input":
+      return await prepareStats(source);
     case "palette":
       return await computePalette(source, task.k, task.rescale);
   }
@@ -41,7 +45,7 @@ export function transferablesOf(result: TaskResults[Task["kind"]]): ArrayBuffer[
     ? [result.bytes]
     : "tile" in result
     ? [result.tile.bytes]
-    : "stage" in result
+    : "stage" in result || "px" in result
     ? [] // the op input may be a source's cached pixels (a flat image read whole): copied, never detached
     : "data" in result
     ? [result.data]
