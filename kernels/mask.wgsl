@@ -63,57 +63,59 @@ fn binary(v: u32) -> u32 {
   return select(0u, 255u, v > params.t);
 }
 
-// Tissue where S > t, then the horizontal half of the 5×5 dilate (max of 0/255 values = OR).
-@compute @workgroup_size(64)
-fn dilate_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let p = invocation_index(gid, groups);
-  if (p >= pixel_count()) {
-    return;
-  }
+// The horizontal half of a 5×5 max (dilate: OR of 0/255 values, on the thresholded plane b) or min
+// (erode: AND, on plane b as it is) at pixel p.
+fn morph_h(p: u32, dilate: bool) -> u32 {
   let w = params.width;
   let x = i32(p % w);
   let row = (p / w) * w;
-  var acc = 0u;
+  var acc = select(255u, 0u, dilate);
   for (var d = -2; d <= 2; d++) {
-    acc |= binary(plane_b[row + clamp_x(x + d)]);
+    let v = plane_b[row + clamp_x(x + d)];
+    acc = select(acc & v, acc | binary(v), dilate);
   }
-  plane_a[p] = acc;
+  return acc;
+}
+
+// The vertical half, on plane a.
+fn morph_v(p: u32, dilate: bool) -> u32 {
+  let w = params.width;
+  let x = p % w;
+  let y = i32(p / w);
+  var acc = select(255u, 0u, dilate);
+  for (var d = -2; d <= 2; d++) {
+    let v = plane_a[clamp_y(y + d) * w + x];
+    acc = select(acc & v, acc | v, dilate);
+  }
+  return acc;
+}
+
+// Tissue where S > t, then the 5×5 dilate: b → a → b.
+@compute @workgroup_size(64)
+fn dilate_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = invocation_index(gid, groups);
+  if (p < pixel_count()) {
+    plane_a[p] = morph_h(p, true);
+  }
 }
 
 @compute @workgroup_size(64)
 fn dilate_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let p = invocation_index(gid, groups);
-  if (p >= pixel_count()) {
-    return;
+  if (p < pixel_count()) {
+    plane_b[p] = morph_v(p, true);
   }
-  let w = params.width;
-  let x = p % w;
-  let y = i32(p / w);
-  var acc = 0u;
-  for (var d = -2; d <= 2; d++) {
-    acc |= plane_a[clamp_y(y + d) * w + x];
-  }
-  plane_b[p] = acc;
 }
 
-// The horizontal half of the 5×5 erode (min of 0/255 values = AND).
+// The 5×5 erode: b → a → dst, the vertical half four pixels per invocation, packed into the output.
 @compute @workgroup_size(64)
 fn erode_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let p = invocation_index(gid, groups);
-  if (p >= pixel_count()) {
-    return;
+  if (p < pixel_count()) {
+    plane_a[p] = morph_h(p, false);
   }
-  let w = params.width;
-  let x = i32(p % w);
-  let row = (p / w) * w;
-  var acc = 255u;
-  for (var d = -2; d <= 2; d++) {
-    acc &= plane_b[row + clamp_x(x + d)];
-  }
-  plane_a[p] = acc;
 }
 
-// The vertical half of the erode, four pixels per invocation, packed into the output.
 @compute @workgroup_size(64)
 fn erode_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let word = invocation_index(gid, groups);
@@ -121,18 +123,11 @@ fn erode_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   if (word >= words_for(n)) {
     return;
   }
-  let w = params.width;
   var out = array<u32, 4>(0u, 0u, 0u, 0u);
   for (var k = 0u; k < 4u; k++) {
     let p = word * 4u + k;
     if (p < n) {
-      let x = p % w;
-      let y = i32(p / w);
-      var acc = 255u;
-      for (var d = -2; d <= 2; d++) {
-        acc &= plane_a[clamp_y(y + d) * w + x];
-      }
-      out[k] = acc;
+      out[k] = morph_v(p, false);
     }
   }
   dst[word] = pack4(out[0], out[1], out[2], out[3]);
