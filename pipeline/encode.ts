@@ -26,6 +26,7 @@ export async function encodeOutput(
 ): Promise<Uint8Array> {
   const r = out.raster;
   if (format === "png") return encodePng(r, { bitDepth: out.pngBitDepth, palette: out.palette });
+  if (format === "jpeg") return await encodeJpeg(out, quality);
   const rgba = toRgba(out);
   const img = {
     data: new Uint8ClampedArray(rgba.buffer),
@@ -33,7 +34,6 @@ export async function encodeOutput(
     height: r.height,
     colorSpace: "srgb",
   } as ImageData;
-  if (format === "jpeg") return await encodeJpeg(out, quality);
   return new Uint8Array(await webpEncode(img, { quality } as never));
 }
 
@@ -82,7 +82,8 @@ interface TurboEncoder {
   getDecodedBuffer(
     info: { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean },
   ): Uint8Array;
-  setQuality(quality: number, progressive: boolean): void;
+  setQuality(quality: number): void;
+  setProgressive(progressive: number): void;
   setSubSampling(mode: number): void;
   encode(): void;
   getEncodedBuffer(): Uint8Array;
@@ -160,8 +161,11 @@ async function encodeJpegTurbo(out: OpOutput, quality: number): Promise<Uint8Arr
       input[i * 3 + 2] = data[i * ch + 2];
     }
   }
-  enc.setQuality(quality, false);
-  enc.setSubSampling(gray ? 3 : 2); // TJSAMP_GRAY (one component) or TJSAMP_420: 1.66 vs 1.91 ms a gray 256² tile
+  enc.setQuality(quality);
+  // Its default is progressive (with optimized Huffman tables): 3× slower to write (256² RGB 3.3 vs
+  // 1.1 ms, gray 2.4 vs 0.6 ms) and slower for viewers to decode, for ~12 % smaller files.
+  enc.setProgressive(0);
+  enc.setSubSampling(gray ? 3 : 2); // TJSAMP_GRAY (one component) or TJSAMP_420
   enc.encode();
   // The encoded buffer is a Uint8ClampedArray view into WASM memory: copy it out as a plain Uint8Array.
   const view = enc.getEncodedBuffer();

@@ -281,6 +281,17 @@ Deno.test("percentiles: counting (8/16-bit) equals sorting, numpy's linear defin
   assert(Math.abs(low - 0.045) < 1e-12 && Math.abs(high - 8.955) < 1e-12);
 });
 
+/** A JPEG's frame header: its marker (0xc0 baseline, 0xc2 progressive, …) and component count. */
+function jpegFrame(jpeg: Uint8Array): { marker: number; components: number } {
+  let p = 2;
+  while (p + 4 <= jpeg.length && jpeg[p] === 0xff) {
+    const m = jpeg[p + 1];
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { marker: m, components: jpeg[p + 9] };
+    p += 2 + ((jpeg[p + 2] << 8) | jpeg[p + 3]);
+  }
+  throw new Error("no frame header");
+}
+
 Deno.test("JPEG encoding works at every size (libjpeg-turbo for large tiles, mozjpeg for tiny ones)", async () => {
   const img = await coffee();
   for (
@@ -289,6 +300,9 @@ Deno.test("JPEG encoding works at every size (libjpeg-turbo for large tiles, moz
     const crop = resample(img, 0, 0, 1, 1, w, h) as Raster8;
     const jpeg = await encodeOutput({ raster: crop }, "jpeg", q);
     assert(jpeg instanceof Uint8Array && jpeg[0] === 0xff && jpeg[1] === 0xd8, `${w}×${h} is a JPEG`);
+    assertEquals(jpegFrame(jpeg), { marker: 0xc0, components: 3 }, `${w}×${h} is baseline RGB`);
+    const gray = await encodeOutput({ raster: grayKernel(crop) }, "jpeg", q);
+    assertEquals(jpegFrame(gray), { marker: 0xc0, components: 1 }, `${w}×${h} gray is baseline, one component`);
     const back = await jpegDecode(jpeg.slice().buffer);
     assertEquals([back.width, back.height], [w, h]);
     if (w * h >= 4096) {
