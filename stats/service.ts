@@ -35,7 +35,7 @@ export class StatsService {
   }
 
   async #load(id: string, source: SourceDescriptor): Promise<ComputedStats> {
-    const key = ["stats", await sha256Hex(id)];
+    const key = ["stats", sha256Hex(id)];
     const stored = await this.cache?.readBlob(key);
     if (stored?.meta.stats) {
       const stats = JSON.parse(stored.meta.stats) as ImageStats;
@@ -57,7 +57,7 @@ export class StatsService {
     let p = this.#palettes.get(id);
     if (!p) {
       p = (async () => {
-        const key = ["palette", await sha256Hex(id)];
+        const key = ["palette", sha256Hex(id)];
         const stored = await this.cache?.readBlob(key);
         if (stored) return stored.bytes;
         const palette = await this.backend.run(source, { kind: "palette", k, rescale });
