@@ -150,6 +150,8 @@ async function encodeJpegTurbo(out: OpOutput, quality: number): Promise<Uint8Arr
   });
   if (out.palette) {
     for (let i = 0; i < n; i++) input.set(out.palette.subarray(data[i] * 3, data[i] * 3 + 3), i * 3);
+  } else if (gray && ch === 1) {
+    input.set(data.subarray(0, n));
   } else if (gray) {
     for (let i = 0; i < n; i++) input[i] = data[i * ch];
   } else if (ch === 3) {
