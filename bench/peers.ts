@@ -1,13 +1,14 @@
 /**
  * edgetile against iipsrv and OpenSlide, side by side in one run (`deno task bench:peers`), loopback only,
  * bounded. Setup installs the peers from Debian when missing (iipimage-server, lighttpd, python3-openslide,
- * python3-flask, gunicorn). The slide is bench/make_slide.ts's 16384² pyramidal JPEG TIFF with 256-px tiles.
+ * python3-flask, gunicorn, wrk). The slide is bench/make_slide.ts's 16384² pyramidal JPEG TIFF with 256-px tiles.
  * Servers: edgetile (`server.ts`, 2 workers); iipsrv behind lighttpd (FastCGI, 2 processes); openslide's
  * DeepZoomGenerator behind gunicorn (2 workers, bench/peers/openslide_server.py). Every process is stopped
- * by PID at the end. Each case: the same request shape on every server, 16 in flight, ≤ 10 s.
+ * by PID at the end. Each case: the same request shape on every server, 16 in flight, ≤ 10 s, with wrk as
+ * the client (one thread; a short warm-up with our own client first).
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
-import { benchArgs, ensureDebianPackages, freePort, load, type Result, sh, startServer } from "./lib.ts";
+import { benchArgs, ensureDebianPackages, freePort, load, type Result, sh, startServer, wrkLoad } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const { seconds, concurrency } = benchArgs({ seconds: 10, concurrency: 16 });
@@ -89,6 +90,7 @@ if (import.meta.main) {
     ["command -v lighttpd", "lighttpd"],
     ["command -v gunicorn", "gunicorn"],
     ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
+    ["command -v wrk", "wrk"],
   ]);
   const slide = await makeBenchSlide();
   const dir = slide.slice(0, slide.lastIndexOf("/"));
@@ -116,7 +118,7 @@ if (import.meta.main) {
   const results: { mix: string; server: string; r: Result }[] = [];
   const run = async (mix: string, server: string, urls: string[], cycle = false) => {
     await load("warm-up", urls.slice(-20), 5, concurrency);
-    results.push({ mix, server, r: await load(`${mix} / ${server}`, urls, seconds, concurrency, cycle) });
+    results.push({ mix, server, r: await wrkLoad(`${mix} / ${server}`, urls, seconds, concurrency, cycle) });
   };
   const edgetile = await startServer({ IMAGES_DIR: dir, BACKEND: "workers", WORKERS: "2", KV_PATH: "off" });
   const iip = await startIipsrv(dir, tmp);
