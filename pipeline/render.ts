@@ -135,7 +135,9 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   const stored = await passThrough(source, req, plan);
   if (stored) {
     lap("passthrough");
-    return { tile: storedTile(stored, timings) };
+    return {
+      tile: { bytes: stored, contentType: CONTENT_TYPES.jpeg, timings, headers: { "X-Pass-Through": "stored-jpeg" } },
+    };
   }
   if (halo === 0) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
@@ -222,24 +224,6 @@ async function finish(
   const { bytes, headers } = await encodeStep(output, req);
   lap("encode");
   return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out?.resolved, timings, headers };
-}
-
-/**
- * The stored-tile answer for `req` when it is one (see `passThrough`), else null: no decoding, so the
- * router thread calls it directly rather than queueing a worker job for a file read.
- */
-export async function passThroughTile(source: ImageSource, req: TileRequest): Promise<RenderedTile | null> {
-  if (req.associated) return null;
-  const { timings, lap } = stopwatch();
-  const plan = planRead(source.info, req);
-  const stored = plan && await passThrough(source, req, plan);
-  if (!stored) return null;
-  lap("passthrough");
-  return storedTile(stored, timings);
-}
-
-function storedTile(bytes: Uint8Array, timings: Record<string, number>): RenderedTile {
-  return { bytes, contentType: CONTENT_TYPES.jpeg, timings, headers: { "X-Pass-Through": "stored-jpeg" } };
 }
 
 /**

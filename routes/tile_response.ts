@@ -6,7 +6,6 @@ import { badRequest, HttpError } from "../errors.ts";
 import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
-import { passThroughTile } from "../pipeline/render.ts";
 import { parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
 import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
@@ -113,9 +112,7 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
     return new Response(null, { status: 304, headers: { ETag: key.etag, "Cache-Control": cacheControl } });
   }
   const result = await ctx.cache.get(key, async () => {
-    // A whole stored JPEG tile is a file read: answered here, not queued behind the workers' decodes.
-    const tile = await passThroughTile(await ctx.registry.open(image.source), request) ??
-      await ctx.backend.run(image.source, { kind: "tile", request });
+    const tile = await ctx.backend.run(image.source, { kind: "tile", request });
     return {
       tile: {
         bytes: tile.bytes,

@@ -5,7 +5,7 @@
  */
 import { badRequest, notFound } from "../errors.ts";
 import type { SourceDescriptor } from "./open.ts";
-import type { ImageInfo, ImageSource } from "./source.ts";
+import type { ImageInfo } from "./source.ts";
 import { SourceCache } from "./source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
 import { headRemote, type RemoteHead, type RemotePolicy } from "./remote.ts";
@@ -109,11 +109,6 @@ export class ImageRegistry {
     if (!st.isFile) throw notFound(`no image "${id}"`);
     const mtime = st.mtime?.getTime() ?? 0;
     return { path: real, version: `${st.size.toString(36)}-${mtime.toString(36)}`, maxPixels: this.maxPixels };
-  }
-
-  /** The opened source of a located file (this thread's copy, parsed once per file version). */
-  open(source: SourceDescriptor): Promise<ImageSource> {
-    return this.sources.get(source);
   }
 
   /** The image for `id` with its metadata (parsed once per file version). */
