@@ -115,6 +115,25 @@ rows.push(
   ),
 );
 
+// Gray and 1-bit outputs (the gray, threshold and mask ops): a binary tile of the same crop.
+const bin = { ...gray, data: gray.data.map((v) => (v > 128 ? 255 : 0)) };
+const packed = new Uint8Array(32 * 256);
+for (let i = 0; i < 256 * 256; i++) if (bin.data[i]) packed[i >> 3] |= 0x80 >> (i & 7);
+rows.push(
+  await time(
+    "encode JPEG q80 gray: pipeline/encode.ts (libjpeg-turbo WASM)",
+    () => encodeOutput({ raster: gray }, "jpeg", 80),
+  ),
+);
+rows.push(await time("encode PNG 1-bit: pipeline/png.ts (chosen)", () => encodePng(bin, { bitDepth: 1 })));
+rows.push(
+  await time(
+    "encode PNG 1-bit: fast-png (input packed beforehand)",
+    () => fastPngEncode({ data: packed, width: 256, height: 256, channels: 1, depth: 1 }),
+  ),
+);
+rows.push(await time("encode PNG 8-bit of the same binary tile: pipeline/png.ts", () => encodePng(bin)));
+
 console.log("| step | ms per tile |\n| --- | --- |");
 for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(2)} |`);
 await tiff.close?.();
