@@ -1,0 +1,162 @@
+/**
+ * A CPU profile of the server's router thread under load: where issue 8's per-tile time goes, sampled by
+ * V8's profiler through the inspector (Deno has no `--cpu-prof`). Starts `server.ts` with `--inspect` on
+ * loopback, warms it up, samples every 100 µs while `--tiles` distinct full-resolution IIIF tiles of the
+ * benchmark slide are fetched (`--concurrency` in flight), and prints self time per function.
+ * `--inline 1` runs the server with `BACKEND=inline`, so the decode, op and encode show up in the same
+ * profile (one thread does everything).
+ *
+ *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
+ */
+import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
+import { freePort } from "./lib.ts";
+
+const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, top: 30 };
+for (let i = 0; i < Deno.args.length; i++) {
+  const m = /^--(\w+)$/.exec(Deno.args[i]);
+  if (m && m[1] in args) {
+    const k = m[1] as keyof typeof args;
+    (args as Record<string, unknown>)[k] = typeof args[k] === "number" ? Number(Deno.args[++i]) : Deno.args[++i];
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** A minimal Chrome DevTools Protocol session over the inspector's WebSocket. */
+async function inspector(port: number) {
+  let list: { webSocketDebuggerUrl: string }[] = [];
+  for (let i = 0; i < 100 && !list.length; i++) {
+    try {
+      list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+  await new Promise((r) => ws.onopen = r);
+  let id = 0;
+  const pending = new Map<number, (v: unknown) => void>();
+  ws.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    pending.get(m.id)?.(m.result);
+    pending.delete(m.id);
+  };
+  return {
+    send: <T>(method: string, params = {}) =>
+      new Promise<T>((r) => {
+        pending.set(++id, r as (v: unknown) => void);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+if (import.meta.main) {
+  const slide = await makeBenchSlide();
+  const port = freePort(), inspectPort = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", `--inspect=127.0.0.1:${inspectPort}`, "-A", "server.ts"],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: {
+      IMAGES_DIR: slide.slice(0, slide.lastIndexOf("/")),
+      BACKEND: args.inline ? "inline" : "workers",
+      WORKERS: "2",
+      KV_PATH: "off",
+      PORT: String(port),
+      HOSTNAME: "127.0.0.1",
+    },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const cdp = await inspector(inspectPort);
+    for (let i = 0; i < 100; i++) {
+      try {
+        await (await fetch(`${base}/health`)).arrayBuffer();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const n = BENCH_SLIDE_SIDE / 256;
+    const url = (i: number) =>
+      `${base}/iiif/3/${BENCH_SLIDE_ID}/${((i * 37) % n) * 256},${
+        (Math.floor((i * 37) / n) % n) * 256
+      },256,256/256,/0/${args.quality}.jpg`;
+    for (let i = 0; i < 50; i++) await (await fetch(url(n * n - 1 - i))).arrayBuffer(); // warm-up
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+    await cdp.send("Profiler.start");
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: args.concurrency }, async () => {
+      while (next < args.tiles) await (await fetch(url(next++))).arrayBuffer();
+    }));
+    const wall = performance.now() - t0;
+    const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
+    cdp.close();
+    const frames = new Map(profile.nodes.map((nd) => [nd.id, nd.callFrame]));
+    const self = new Map<string, number>();
+    let total = 0;
+    profile.samples.forEach((s, i) => {
+      const f = frames.get(s)!;
+      const where = f.url.replace(/.*node_modules\/\.deno\//, "npm:").replace(/^file:\/\/.*?\/(?=[^/]+\/[^/]+$)/, "");
+      const key = `${f.functionName || "(anonymous)"} ${where}${where ? ":" + (f.lineNumber + 1) : ""}`;
+      self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+      total += profile.timeDeltas[i] ?? 0;
+    });
+    const idle = self.get("(idle) ") ?? 0;
+    console.log(
+      `${args.tiles} ${args.quality} tiles, ${args.concurrency} in flight, backend ${
+        args.inline ? "inline" : "workers"
+      }: ` +
+        `${(args.tiles / (wall / 1000)).toFixed(0)} tiles/s (under the profiler)`,
+    );
+    console.log(
+      `router thread busy ${((total - idle) / 1000).toFixed(0)} of ${(total / 1000).toFixed(0)} ms = ${
+        ((total - idle) / 1000 / args.tiles).toFixed(3)
+      } ms per tile\n`,
+    );
+    // The same samples by what the code is for (first matching rule).
+    const kinds: [string, RegExp][] = [
+      ["JPEG decode, WASM (@jsquash/jpeg)", /mozjpeg_dec\.wasm/],
+      ["JPEG encode, WASM (libjpeg-turbo, instantiated from bytes)", /^wasm-function\S* wasm:\/\//],
+      [
+        "codec glue and pixel copies (embind, RGBA → RGB, block assembly)",
+        /invoker|rgbaToChannels|readIfdRegion|encodeJpegTurbo|tiff\.ts/,
+      ],
+      ["op kernels", /kernels\//],
+      ["garbage collector", /garbage collector/],
+      [
+        "HTTP, routing, keys, cache, worker messages",
+        /hono|prom-client|ext:|op_|routes\/|app\.ts|cache\/|sources\/registry|workers\//,
+      ],
+    ];
+    const byKind = new Map<string, number>();
+    for (const [k, v] of self) {
+      if (k === "(idle) ") continue;
+      const kind = kinds.find(([, re]) => re.test(k))?.[0] ?? "other";
+      byKind.set(kind, (byKind.get(kind) ?? 0) + v);
+    }
+    console.log("| what | ms per tile |\n| --- | --- |");
+    for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1])) {
+      console.log(`| ${k} | ${(v / 1000 / args.tiles).toFixed(3)} |`);
+    }
+    console.log("\n| self ms | ms per tile | function |\n| --- | --- | --- |");
+    for (const [k, v] of [...self].filter(([k]) => k !== "(idle) ").sort((a, b) => b[1] - a[1]).slice(0, args.top)) {
+      console.log(`| ${(v / 1000).toFixed(0)} | ${(v / 1000 / args.tiles).toFixed(3)} | ${k} |`);
+    }
+  } finally {
+    child.kill();
+    await child.status;
+  }
+}
