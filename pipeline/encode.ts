@@ -1,8 +1,8 @@
 /**
  * Encoding step: 8-bit raster → JPEG, PNG (pipeline/png.ts) or WebP (@jsquash/webp). JPEG has no alpha:
  * transparent pixels are composited over the background colour before this step.
- * JPEG: libjpeg-turbo built to WASM (@cornerstonejs/codec-libjpeg-turbo-8bit, baseline, 4:2:0), 2× faster
- * than mozjpeg's fastest settings at the same size (bench/codecs.ts). Its WASM build corrupts its memory on
+ * JPEG: libjpeg-turbo built to WASM (@cornerstonejs/codec-libjpeg-turbo-8bit, baseline, 4:2:0 or one gray
+ * component), ~4× faster than mozjpeg's fastest settings (bench/codecs.ts). Its WASM build corrupts its memory on
  * tiny images (1×1, 8×8, 16×1 measured; 16×16 and up fine), so it takes only tiles of ≥ 64×64 pixels at
  * quality ≤ 90; everything else, and everything after any failure of it in this thread, goes to mozjpeg
  * (@jsquash/jpeg, baseline, standard tables).
