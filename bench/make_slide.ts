@@ -2,9 +2,10 @@
  * Builds the benchmark slide `bench/out/bench-slide-256.tif` (not in git): a 16384×16384 pyramidal JPEG
  * TIFF with 256-px tiles, the layout libvips writes and the one the peer benchmarks specify. Level 0 is a
  * mosaic of 64×64 tiles, each one of 88 distinct 256-px crops of CMU-1-Small-Region (an 8×11 period),
- * encoded once as YCbCr JPEG (quality 80); levels 1.. are that image 2× area-averaged and encoded the same
- * way, down to ≤ 512 px. (The first version reused CMU's own 240-px tiles; figures in bench/README.md say
- * which slide they were measured on.)
+ * encoded once as baseline YCbCr JPEG (quality 80, as libvips writes); levels 1.. are that image 2×
+ * area-averaged and encoded the same way, down to ≤ 512 px. (The first version reused CMU's own 240-px
+ * tiles, and the second had progressive tiles, written before our encoder was made baseline: the file name
+ * changed each time, so an old slide in bench/out is never mistaken for this one.)
  */
 import { openSource } from "../sources/open.ts";
 import { toUint8 } from "../sources/raster.ts";
@@ -12,8 +13,8 @@ import { encodeOutput } from "../pipeline/encode.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url).pathname;
 /** Where the slide is written, its id under bench/out, and its size. */
-export const BENCH_SLIDE = new URL("./out/bench-slide-256.tif", import.meta.url).pathname;
-export const BENCH_SLIDE_ID = "bench-slide-256.tif";
+export const BENCH_SLIDE = new URL("./out/bench-slide-256-baseline.tif", import.meta.url).pathname;
+export const BENCH_SLIDE_ID = "bench-slide-256-baseline.tif";
 export const BENCH_SLIDE_SIDE = 16384;
 
 interface Level {
