@@ -7,6 +7,7 @@
  * (A DNS answer can still change between the check and the connection; pin hosts by IP to rule that out.)
  */
 import { HttpError } from "../errors.ts";
+import { sha256Hex } from "../cache/key.ts";
 
 /** What remote reads may do. Plain data (travels to workers in the source descriptor). */
 export interface RemotePolicy {
@@ -149,8 +150,7 @@ export async function headRemote(url: string, policy: RemotePolicy): Promise<Rem
   const lastModified = res.headers.get("last-modified");
   const tag = etag ?? lastModified ?? "";
   // The version: size plus a short hash of the validator.
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(tag)));
-  const short = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+  const short = sha256Hex(tag).slice(0, 12);
   return { url, size, etag: etag && !etag.startsWith("W/") ? etag : null, version: `${size.toString(36)}-r${short}` };
 }
 
