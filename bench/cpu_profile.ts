@@ -9,7 +9,7 @@
  *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
-import { freePort } from "./lib.ts";
+import { freePort, startServer } from "./lib.ts";
 
 const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, top: 30 };
 for (let i = 0; i < Deno.args.length; i++) {
@@ -61,32 +61,16 @@ async function inspector(port: number) {
 
 if (import.meta.main) {
   const slide = await makeBenchSlide();
-  const port = freePort(), inspectPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", `--inspect=127.0.0.1:${inspectPort}`, "-A", "server.ts"],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: {
-      IMAGES_DIR: slide.slice(0, slide.lastIndexOf("/")),
-      BACKEND: args.inline ? "inline" : "workers",
-      WORKERS: "2",
-      KV_PATH: "off",
-      PORT: String(port),
-      HOSTNAME: "127.0.0.1",
-    },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const inspectPort = freePort();
+  const server = await startServer({
+    IMAGES_DIR: slide.slice(0, slide.lastIndexOf("/")),
+    BACKEND: args.inline ? "inline" : "workers",
+    WORKERS: "2",
+    KV_PATH: "off",
+  }, [`--inspect=127.0.0.1:${inspectPort}`]);
   try {
-    const base = `http://127.0.0.1:${port}`;
+    const base = server.url;
     const cdp = await inspector(inspectPort);
-    for (let i = 0; i < 100; i++) {
-      try {
-        await (await fetch(`${base}/health`)).arrayBuffer();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
     const n = BENCH_SLIDE_SIDE / 256;
     const url = (i: number) =>
       `${base}/iiif/3/${BENCH_SLIDE_ID}/${((i * 37) % n) * 256},${
@@ -156,7 +140,6 @@ if (import.meta.main) {
       console.log(`| ${(v / 1000).toFixed(0)} | ${(v / 1000 / args.tiles).toFixed(3)} | ${k} |`);
     }
   } finally {
-    child.kill();
-    await child.status;
+    await server.stop();
   }
 }

@@ -22,11 +22,14 @@ export function freePort(): number {
   return port;
 }
 
-/** Starts `server.ts` in its own process on a free loopback port with `env`; stop() ends it. */
-export async function startServer(env: Record<string, string>) {
+/**
+ * Starts `server.ts` in its own process on a free loopback port with `env` (and extra `deno run` flags,
+ * e.g. `--inspect`); stop() ends it.
+ */
+export async function startServer(env: Record<string, string>, runFlags: string[] = []) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "server.ts"],
+    args: ["run", ...runFlags, "--allow-read", "--allow-write", "--allow-net", "--allow-env", "server.ts"],
     cwd: ROOT,
     env: { ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
     stdout: "null",
