@@ -143,7 +143,7 @@ Deno.test(
   async () => {
     await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
       const list = JSON.parse(new TextDecoder().decode((await get(`${url}/images`)).body));
-      assertEquals(list.images.length, 26);
+      assertEquals(list.images.length, 27);
       assertEquals(list.unreadable.map((u: { id: string }) => u.id), ["libvips__ojpeg-tile.tif"]);
       assertEquals(list.unreadable[0].error.status, 415);
       const info = JSON.parse(
