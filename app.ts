@@ -25,6 +25,7 @@ import { iiifRoutes } from "./routes/iiif.ts";
 import { patchRoutes } from "./routes/patches.ts";
 import { viewerRoutes } from "./routes/viewer.ts";
 import { StatsService } from "./stats/service.ts";
+import { codecStatus, initCodecs } from "./codecs/tier.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
 export interface Service {
@@ -51,6 +52,7 @@ export function createBackend(
       size: config.workers,
       jobTimeoutMs: Math.floor(config.timeoutMs / 2),
       maxQueuePerWorker: config.queuePerWorker,
+      codecs: codecStatus().tier,
     })
     : new InlineBackend();
   const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
@@ -68,6 +70,8 @@ export function createService(config: Config): Service {
     prefixes: config.sourcePrefixes,
     revalidateSeconds: config.remoteRevalidateSeconds,
   });
+  // The codec tier is decided here, once, before the workers start: they are told this choice.
+  const codecs = initCodecs(config.codecs);
   const backend = createBackend(config);
   const metrics = new Metrics();
   if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
@@ -77,7 +81,9 @@ export function createService(config: Config): Service {
     ttlSeconds: config.cacheTtl,
     metrics,
   });
-  const context: AppContext = { config, registry, backend, cache, metrics, stats: new StatsService(backend, cache) };
+  metrics.codecTier.set({ tier: codecs.tier }, 1);
+  const stats = new StatsService(backend, cache, codecs.tier);
+  const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs };
   const app = new Hono();
   const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
   app.use("*", registerMetrics);

@@ -3,6 +3,8 @@
  * (`--PORT=9000` or `--PORT 9000`). Invalid values fail at start-up with a message.
  */
 
+import type { CodecChoice } from "./codecs/tier.ts";
+
 /** Backends a user can ask for. */
 export type BackendChoice = "auto" | "webgpu" | "workers" | "inline";
 
@@ -42,6 +44,8 @@ export interface Config {
   timeoutMs: number;
   /** Default JPEG/WebP quality. */
   quality: number;
+  /** JPEG codec tier asked for: auto (native where it loads), native (or fail at start), wasm. */
+  codecs: CodecChoice;
 }
 
 /** The variables read, with defaults and meaning (the README's config table). */
@@ -85,6 +89,10 @@ export const CONFIG_VARIABLES = {
   QUEUE: ["64", "jobs waiting or running per worker; past it, 503 with Retry-After"],
   TIMEOUT_MS: ["30000", "per-request time limit (504 past it); a worker job past half of it is treated as hung"],
   QUALITY: ["80", "default JPEG/WebP quality"],
+  CODECS: [
+    "auto",
+    "auto | native | wasm: JPEG codecs (native: libjpeg-turbo through FFI, needs --allow-ffi for its folder; auto: native where it loads, else WASM)",
+  ],
 } as const;
 
 type Name = keyof typeof CONFIG_VARIABLES;
@@ -111,7 +119,12 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
   if (!["auto", "webgpu", "workers", "inline"].includes(backend)) {
     throw new Error(`BACKEND must be auto, webgpu, workers or inline, got "${backend}"`);
   }
+  const codecs = get("CODECS");
+  if (!["auto", "native", "wasm"].includes(codecs)) {
+    throw new Error(`CODECS must be auto, native or wasm, got "${codecs}"`);
+  }
   return {
+    codecs: codecs as CodecChoice,
     port: int("PORT", 0, 65535),
     hostname: get("HOSTNAME"),
     imagesDir: get("IMAGES_DIR"),

@@ -9,6 +9,7 @@ Deno.serve({
       `edgetile on http://${
         hostname === "0.0.0.0" ? "localhost" : hostname
       }:${port} — images from ${config.imagesDir}, ` +
-        `backend ${config.backend} (ops on the ${service.context.backend.name} until start-up decides)`,
+        `backend ${config.backend} (ops on the ${service.context.backend.name} until start-up decides), ` +
+        `codecs ${service.context.codecs.tier} (${service.context.codecs.reason})`,
     ),
 }, service.app.fetch);

@@ -46,6 +46,12 @@ export class Metrics {
     labelNames: ["op"],
     registers: [this.registry],
   });
+  readonly codecTier = new Gauge({
+    name: "edgetile_codec_tier",
+    help: "The JPEG codec tier in use (1 for the tier that runs: native or wasm)",
+    labelNames: ["tier"],
+    registers: [this.registry],
+  });
   readonly pipelineRuns = new Counter({
     name: "edgetile_pipeline_runs_total",
     help: "Tiles computed by the pipeline (cache misses, bypasses, refreshes)",

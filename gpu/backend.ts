@@ -222,9 +222,9 @@ export class WebGpuBackend implements TileBackend {
    * the CPU backend.
    */
   async #stats(source: SourceDescriptor | undefined): Promise<ComputedStats> {
-    const { px, ...input } = await this.cpu.run(source, { kind: "stats-input" });
+    const { px, luma, ...input } = await this.cpu.run(source, { kind: "stats-input" });
     const [gray, medS] = await Promise.all([
-      this.#kernel({ kernel: "gray", input: px }),
+      this.#kernel({ kernel: "gray", input: luma ?? px }),
       this.#kernel({ kernel: "maskSaturation", input: px }),
     ]);
     const [grayHist, satHist] = await Promise.all(

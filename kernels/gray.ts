@@ -1,4 +1,8 @@
-/** `gray`: Y = (77·R + 150·G + 29·B + 128) >> 8 on 8-bit RGB; gray input passes through; alpha dropped. */
+/**
+ * `gray`: Y = (77·R + 150·G + 29·B + 128) >> 8 on 8-bit RGB; gray input passes through; alpha dropped.
+ * Levels stored as YCbCr JPEG give their decoded luma plane as the input (DESIGN: gray of YCbCr JPEG
+ * sources), which passes through like any gray input.
+ */
 import type { TileOp } from "./op.ts";
 import type { Raster8 } from "../sources/raster.ts";
 
@@ -18,6 +22,7 @@ export function grayKernel(src: Raster8): Raster8 {
 /** The gray op. */
 export const grayOp: TileOp = {
   name: "gray",
+  readsLuma: true,
   parse: () => ({}),
   halo: () => 0,
   apply: (input) => ({ raster: grayKernel(input) }),

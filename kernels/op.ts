@@ -42,6 +42,11 @@ export interface TileOp {
    * version, before the request is keyed and dispatched. Absent for ops without global parameters.
    */
   resolve?(params: OpSpec["params"], stats: StatsProvider): Promise<OpSpec["params"]>;
+  /**
+   * True when the kernel reads only Y (`gray`, `threshold`): sources whose level has a luma plane (YCbCr
+   * JPEG tiles) then give that plane instead of RGB, and the kernel passes 1-channel input through.
+   */
+  readonly readsLuma?: boolean;
   /** Pixels of context needed on each side of the tile, in output pixels (0 for pointwise ops). */
   halo(params: OpSpec["params"]): number;
   /**

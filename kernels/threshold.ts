@@ -37,6 +37,7 @@ export function parseFlag(query: URLSearchParams, name: string): boolean {
 /** The threshold op. */
 export const thresholdOp: TileOp = {
   name: "threshold",
+  readsLuma: true,
   parse: (q) => {
     const params: Record<string, string | number> = { t: parseT(q, "otsu") };
     if (parseFlag(q, "invert")) params.invert = 1;

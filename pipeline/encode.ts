@@ -1,15 +1,10 @@
 /**
- * Encoding step: 8-bit raster → JPEG, PNG (pipeline/png.ts) or WebP (@jsquash/webp). JPEG has no alpha:
- * transparent pixels are composited over the background colour before this step.
- * JPEG: libjpeg-turbo built to WASM (@cornerstonejs/codec-libjpeg-turbo-8bit, baseline, 4:2:0 or one gray
- * component), ~4× faster than mozjpeg's fastest settings (bench/codecs.ts). Its WASM build corrupts its memory on
- * tiny images (1×1, 8×8, 16×1 measured; 16×16 and up fine), so it takes only tiles of ≥ 64×64 pixels at
- * quality ≤ 90; everything else, and everything after any failure of it in this thread, goes to mozjpeg
- * (@jsquash/jpeg, baseline, standard tables).
+ * Encoding step: 8-bit raster → JPEG (this thread's codec tier: codecs/tier.ts), PNG (pipeline/png.ts) or
+ * WebP (@jsquash/webp). JPEG has no alpha: transparent pixels are composited over the background colour
+ * before this step.
  */
-import jpegEncode from "@jsquash/jpeg/encode.js";
 import webpEncode from "@jsquash/webp/encode.js";
-import { createRequire } from "node:module";
+import { jpegCodec } from "../codecs/tier.ts";
 import type { Raster8 } from "../sources/raster.ts";
 import type { TileFormat } from "./tile_request.ts";
 import { encodePng } from "./png.ts";
@@ -78,98 +73,27 @@ export function flattenAlpha(r: Raster8, bg = JPEG_BACKGROUND): Raster8 {
   return { width: r.width, height: r.height, channels: outCh, type: "uint8", data: out };
 }
 
-interface TurboEncoder {
-  getDecodedBuffer(
-    info: { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean },
-  ): Uint8Array;
-  setQuality(quality: number): void;
-  setProgressive(progressive: number): void;
-  setSubSampling(mode: number): void;
-  encode(): void;
-  getEncodedBuffer(): Uint8Array;
-}
-let turbo: Promise<TurboEncoder> | undefined;
-
-/**
- * One libjpeg-turbo encoder per thread, made once: encoding is synchronous between filling its input and
- * copying its output, so calls never interleave.
- */
-function loadTurbo(): Promise<TurboEncoder> {
-  if (!turbo) {
-    const require = createRequire(import.meta.url);
-    const factory = require("@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs");
-    turbo = factory({ print: () => {}, printErr: () => {} }).then((m: { JPEGEncoder: new () => TurboEncoder }) =>
-      new m.JPEGEncoder()
-    );
-  }
-  return turbo!;
-}
-
-/** Set when libjpeg-turbo failed in this thread: from then on mozjpeg encodes everything. */
-let turboBroken = false;
-
-/** A baseline JPEG of an op output: gray for 1–2 channels, else RGB (alpha dropped). */
+/** A baseline JPEG of an op output on this thread's codec tier: gray for 1–2 channels, else RGB (alpha dropped). */
 async function encodeJpeg(out: OpOutput, quality: number): Promise<Uint8Array> {
-  const { width, height } = out.raster;
-  if (!turboBroken && quality <= 90 && width * height >= 4096) {
-    try {
-      return await encodeJpegTurbo(out, quality);
-    } catch (err) {
-      turboBroken = true;
-      console.error(`libjpeg-turbo failed (${(err as Error).message}); this thread now encodes JPEG with mozjpeg`);
-    }
-  }
-  const rgba = toRgba(out);
-  const img = { data: new Uint8ClampedArray(rgba.buffer), width, height, colorSpace: "srgb" } as ImageData;
-  const gray = out.raster.channels <= 2 && !out.palette;
-  const bytes = await jpegEncode(img, {
-    quality,
-    baseline: true,
-    progressive: false,
-    optimize_coding: true,
-    quant_table: 0,
-    trellis_loops: 1,
-    color_space: gray ? 1 : 3,
-    auto_subsample: true,
-  } as never);
-  return new Uint8Array(bytes);
-}
-
-/** libjpeg-turbo (4:2:0 for colour). */
-async function encodeJpegTurbo(out: OpOutput, quality: number): Promise<Uint8Array> {
   const { width, height, channels: ch, data } = out.raster;
   const gray = ch <= 2 && !out.palette;
   const n = width * height;
-  const enc = await loadTurbo();
-  const input = enc.getDecodedBuffer({
-    width,
-    height,
-    bitsPerSample: 8,
-    componentCount: gray ? 1 : 3,
-    isSigned: false,
-  });
+  let input: Uint8Array;
   if (out.palette) {
+    input = new Uint8Array(n * 3);
     for (let i = 0; i < n; i++) input.set(out.palette.subarray(data[i] * 3, data[i] * 3 + 3), i * 3);
-  } else if (gray && ch === 1) {
-    input.set(data.subarray(0, n));
+  } else if ((gray && ch === 1) || ch === 3) {
+    input = data;
   } else if (gray) {
+    input = new Uint8Array(n);
     for (let i = 0; i < n; i++) input[i] = data[i * ch];
-  } else if (ch === 3) {
-    input.set(data);
   } else {
+    input = new Uint8Array(n * 3);
     for (let i = 0; i < n; i++) {
       input[i * 3] = data[i * ch];
       input[i * 3 + 1] = data[i * ch + 1];
       input[i * 3 + 2] = data[i * ch + 2];
     }
   }
-  enc.setQuality(quality);
-  // Its default is progressive (with optimized Huffman tables): 3× slower to write (256² RGB 3.3 vs
-  // 1.1 ms, gray 2.4 vs 0.6 ms) and slower for viewers to decode, for ~12 % smaller files.
-  enc.setProgressive(0);
-  enc.setSubSampling(gray ? 3 : 2); // TJSAMP_GRAY (one component) or TJSAMP_420
-  enc.encode();
-  // The encoded buffer is a Uint8ClampedArray view into WASM memory: copy it out as a plain Uint8Array.
-  const view = enc.getEncodedBuffer();
-  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+  return await jpegCodec().encode(input, width, height, gray ? 1 : 3, quality);
 }

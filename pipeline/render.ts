@@ -14,6 +14,7 @@ import { arrayTypeFor, type Raster } from "../sources/raster.ts";
 import { resample } from "./resample.ts";
 import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
 import { CONTENT_TYPES, type TileRequest } from "./tile_request.ts";
+import { jpegCodec } from "../codecs/tier.ts";
 import type { Raster8 } from "../sources/raster.ts";
 
 /** An encoded tile and what it cost. */
@@ -136,11 +137,17 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   if (stored) {
     lap("passthrough");
     return {
-      tile: { bytes: stored, contentType: CONTENT_TYPES.jpeg, timings, headers: { "X-Pass-Through": "stored-jpeg" } },
+      tile: {
+        bytes: stored.bytes,
+        contentType: CONTENT_TYPES.jpeg,
+        timings,
+        headers: { "X-Pass-Through": stored.how },
+      },
     };
   }
   if (halo === 0) {
-    const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH);
+    const plane = op.readsLuma ? "luma" : "samples";
+    const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
     const input = opInput8(op, resampled, req.op.params);
@@ -227,21 +234,36 @@ async function finish(
 }
 
 /**
- * JPEG pass-through: a request that is exactly one whole stored JPEG tile (op none, JPEG out, no
- * rotation, unit scale, the tile's own size, not an edge tile) gets the stored bytes as a standalone JPEG,
- * without decoding or encoding. The requested quality is then the file's own.
+ * JPEG pass-through: a request that is exactly one whole stored JPEG tile (JPEG out, no rotation, unit
+ * scale, the tile's own size, not an edge tile) is answered without decoding or encoding:
+ * - op `none`: the stored bytes as a standalone JPEG (`stored-jpeg`);
+ * - op `gray` on a level with a luma plane (YCbCr tiles), where the codec tier can: the lossless DCT-domain
+ *   gray transcode of that tile (`gray-transcode`), which decodes to exactly the luma plane the op reads.
+ * The requested quality is then the file's own.
  */
-async function passThrough(source: ImageSource, req: TileRequest, plan: ReadPlan): Promise<Uint8Array | null> {
-  if (!source.readStoredJpeg || req.format !== "jpeg" || req.op.name !== "none" || req.rotate || req.mirror) {
-    return null;
-  }
+async function passThrough(
+  source: ImageSource,
+  req: TileRequest,
+  plan: ReadPlan,
+): Promise<{ bytes: Uint8Array; how: string } | null> {
+  if (!source.readStoredJpeg || req.format !== "jpeg" || req.rotate || req.mirror) return null;
   const L = source.info.levels[plan.level];
+  const codec = jpegCodec();
+  const gray = req.op.name === "gray" && !!L.luma && !!codec.grayTranscode;
+  if (req.op.name !== "none" && !gray) return null;
   const exact = plan.outX === 0 && plan.outY === 0 && plan.outW === req.outWidth && plan.outH === req.outHeight &&
     plan.srcScaleX === 1 && plan.srcScaleY === 1 && plan.srcX === 0 && plan.srcY === 0;
   if (!exact || !L.stored || req.outWidth !== L.tileWidth || req.outHeight !== L.tileHeight) return null;
   if (plan.readX % L.tileWidth !== 0 || plan.readY % L.tileHeight !== 0) return null;
   if (plan.readX + L.tileWidth > L.width || plan.readY + L.tileHeight > L.height) return null;
-  return await source.readStoredJpeg(plan.level, plan.readX / L.tileWidth, plan.readY / L.tileHeight);
+  const jpeg = await source.readStoredJpeg(plan.level, plan.readX / L.tileWidth, plan.readY / L.tileHeight);
+  if (!jpeg) return null;
+  if (!gray) return { bytes: jpeg, how: "stored-jpeg" };
+  try {
+    return { bytes: codec.grayTranscode!(jpeg), how: "gray-transcode" };
+  } catch {
+    return null; // not transcodable after all (a tile the decoder also refuses answers with its own error)
+  }
 }
 
 /** The associated-image variant: read the whole image, then the same resample → 8-bit input steps. */

@@ -1,4 +1,5 @@
 /** What every route needs: configuration, the image registry and the compute backend. */
+import type { CodecStatus } from "../codecs/tier.ts";
 import type { Config } from "../config.ts";
 import type { ImageRegistry } from "../sources/registry.ts";
 import type { TileBackend } from "../workers/backend.ts";
@@ -14,4 +15,6 @@ export interface AppContext {
   stats: StatsService;
   cache: TileCache;
   metrics: Metrics;
+  /** The JPEG codec tier in use (part of every cache key). */
+  codecs: CodecStatus;
 }

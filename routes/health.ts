@@ -21,6 +21,7 @@ export function healthRoutes(ctx: AppContext): Hono {
       backend: ctx.backend.name,
       workers: pool ? pool.size : 0,
       pending: ctx.backend.pending,
+      codecs: ctx.codecs,
       ...(gpu ? { gpu: gpu.report() } : {}),
     }));
   app.get("/ready", async (c) => {

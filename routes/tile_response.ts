@@ -103,7 +103,7 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
     quality: format === "png" || format === "npy" ? 0 : opts.quality,
     ...(format === "npy" ? { tensor: parseTensorSpec(url.searchParams) } : {}),
   };
-  const key = tileKey(request);
+  const key = tileKey(request, ctx.codecs.tier);
   const resolveMs = performance.now() - tResolve;
   const cacheControl = pinned !== null
     ? "public, max-age=31536000, immutable"

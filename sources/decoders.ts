@@ -1,9 +1,10 @@
 /**
  * Tile decoders by TIFF compression. geotiff's own decoders handle none, LZW, Deflate, PackBits and ZSTD
  * (with predictors); JPEG, WebP and JPEG 2000 go to WASM codecs:
- * - JPEG (7): libjpeg-turbo/mozjpeg through @jsquash/jpeg, ~4× faster than geotiff's pure-JS decoder
- *   (bench/codecs.ts). Tiles are made standalone with the IFD's JPEGTables; RGB-photometric tiles (Aperio)
- *   get an Adobe APP14 marker with transform 0, so the decoder does not apply a YCbCr transform.
+ * - JPEG (7): this thread's codec tier (codecs/tier.ts: libjpeg-turbo natively, or its WASM builds). Tiles
+ *   are made standalone with the IFD's JPEGTables; RGB-photometric tiles (Aperio) get an Adobe APP14 marker
+ *   with transform 0, so the decoder does not apply a YCbCr transform. `luma` decoders give the Y plane of
+ *   YCbCr tiles (one channel: see DESIGN, gray of YCbCr JPEG sources).
  * - WebP (50001): @jsquash/webp (geotiff's default needs OffscreenCanvas, absent in Deno).
  * - JPEG 2000 (33003 YCbCr, 33005 RGB, Aperio): OpenJPEG through @cornerstonejs/codec-openjpeg.
  * - ZSTD (50000): zstddec with the tile's known size. geotiff's own ZSTD decoder streams without a size and
@@ -12,10 +13,11 @@
  */
 import { BaseDecoder, getDecoder } from "geotiff";
 import { ZSTDDecoder } from "zstddec";
-import jpegDecode from "@jsquash/jpeg/decode.js";
 import webpDecode from "@jsquash/webp/decode.js";
 import { createRequire } from "node:module";
 import { corruptSource, unsupportedSource } from "../errors.ts";
+import { jpegCodec } from "../codecs/tier.ts";
+import { rgbaToChannels } from "../codecs/wasm_jpeg.ts";
 
 /** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
 export interface TileDecoder {
@@ -33,6 +35,8 @@ export interface DecoderParams {
   predictor: number;
   photometric: number;
   jpegTables?: Uint8Array;
+  /** JPEG only: decode the luma plane (one channel) instead of RGB. */
+  luma?: boolean;
 }
 
 /** Compressions this service can read, with their names. */
@@ -79,39 +83,6 @@ export async function decoderFor(p: DecoderParams): Promise<TileDecoder> {
     predictor: p.predictor,
     samplesPerPixel: p.samplesPerPixel,
   }) as unknown as TileDecoder;
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** Strips RGBA ImageData down to `channels` interleaved samples. */
-function rgbaToChannels(data: ImageData["data"], pixels: number, channels: number): Uint8Array {
-  const rgba = new Uint8Array(data.buffer, data.byteOffset, pixels * 4);
-  if (channels === 4) return rgba;
-  const out = new Uint8Array(pixels * channels);
-  if (channels === 3) {
-    let i = 0;
-    if (LITTLE_ENDIAN && rgba.byteOffset % 4 === 0) {
-      // Four RGBA words → three RGB words: 3× faster than byte by byte (50 vs 165 µs a 256² tile).
-      const src = new Uint32Array(rgba.buffer, rgba.byteOffset, pixels);
-      const dst = new Uint32Array(out.buffer, 0, Math.floor((pixels * 3) / 4));
-      for (let j = 0; i + 4 <= pixels; i += 4) {
-        const p0 = src[i] & 0xffffff, p1 = src[i + 1] & 0xffffff, p2 = src[i + 2] & 0xffffff, p3 = src[i + 3];
-        dst[j++] = p0 | (p1 << 24);
-        dst[j++] = (p1 >>> 8) | (p2 << 16);
-        dst[j++] = (p2 >>> 16) | (p3 << 8);
-      }
-    }
-    for (; i < pixels; i++) {
-      out[i * 3] = rgba[i * 4];
-      out[i * 3 + 1] = rgba[i * 4 + 1];
-      out[i * 3 + 2] = rgba[i * 4 + 2];
-    }
-  } else if (channels === 1) {
-    for (let i = 0; i < pixels; i++) out[i] = rgba[i * 4];
-  } else {
-    for (let i = 0; i < pixels; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = rgba[i * 4 + c];
-  }
-  return out;
 }
 
 /** Copies a decoded image (any size) into a block of exactly `w`×`h` pixels (edge tiles may differ). */
@@ -172,15 +143,22 @@ class JpegTileDecoder implements TileDecoder {
     const { p } = this;
     const rgb = p.photometric === 2 && p.samplesPerPixel >= 3;
     const jpeg = standaloneJpeg(new Uint8Array(buffer), p.jpegTables, rgb);
-    let img: ImageData;
+    if (p.samplesPerPixel !== 1 && p.samplesPerPixel !== 3) {
+      throw unsupportedSource(`JPEG tiles with ${p.samplesPerPixel} samples per pixel`);
+    }
+    const ch = p.luma || p.samplesPerPixel === 1 ? 1 : 3;
+    let img;
     try {
-      img = await jpegDecode(jpeg.buffer as ArrayBuffer);
+      const format = ch === 1 ? "gray" : "rgb", maxPixels = p.tileWidth * p.tileHeight;
+      img = await jpegCodec().decode(jpeg, { format, maxPixels });
     } catch (err) {
       throw corruptSource(`JPEG tile does not decode: ${(err as Error).message}`);
     }
-    const ch = p.samplesPerPixel;
-    const px = rgbaToChannels(img.data, img.width * img.height, ch);
-    return fitBlock(px, img.width, img.height, p.tileWidth, p.tileHeight, ch).buffer as ArrayBuffer;
+    // A tile is never larger than the IFD says (a crafted header could claim gigapixels).
+    if (img.width > p.tileWidth || img.height > p.tileHeight) {
+      throw corruptSource(`JPEG tile of ${img.width}×${img.height} in ${p.tileWidth}×${p.tileHeight} tiles`);
+    }
+    return fitBlock(img.data, img.width, img.height, p.tileWidth, p.tileHeight, ch).buffer as ArrayBuffer;
   }
 }
 
@@ -194,7 +172,8 @@ class WebpTileDecoder implements TileDecoder {
       throw corruptSource(`WebP tile does not decode: ${(err as Error).message}`);
     }
     const ch = this.p.samplesPerPixel;
-    const px = rgbaToChannels(img.data, img.width * img.height, ch);
+    const rgba = new Uint8Array(img.data.buffer, img.data.byteOffset, img.width * img.height * 4);
+    const px = rgbaToChannels(rgba, img.width * img.height, ch);
     return fitBlock(px, img.width, img.height, this.p.tileWidth, this.p.tileHeight, ch).buffer as ArrayBuffer;
   }
 }

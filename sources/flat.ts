@@ -7,6 +7,7 @@ import webpDecode from "@jsquash/webp/decode.js";
 import pngDecode from "@jsquash/png/decode.js";
 import { corruptSource, notFound, tooLarge } from "../errors.ts";
 import { LruCache } from "../cache/lru.ts";
+import { jpegCodec } from "../codecs/tier.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
@@ -102,6 +103,15 @@ class FlatSource implements ImageSource {
       if (this.format === "png" && this.info.pixelType === "uint16") {
         const img = await pngDecode(buf, { bitDepth: 16 });
         return fromRgba(img.data, img.width, img.height, channels, "uint16");
+      }
+      if (this.format === "jpeg" && (channels === 1 || channels === 3)) {
+        // This thread's codec tier (native libjpeg-turbo or WASM), straight to gray or RGB samples.
+        const img = await jpegCodec().decode(bytes, {
+          format: channels === 1 ? "gray" : "rgb",
+          maxPixels: width * height,
+        });
+        if (img.width !== width || img.height !== height) throw new Error("size differs from the header");
+        return { width, height, channels, type: "uint8", data: img.data };
       }
       const img = this.format === "png"
         ? await pngDecode(buf)

@@ -17,7 +17,15 @@ export interface LevelInfo extends PyramidLevel {
   tileHeight: number;
   /** True when the file stores this level; false when it is derived by downsampling. */
   stored: boolean;
+  /**
+   * True when the level has a luma plane of its own: stored as YCbCr JPEG tiles (Y as decoded, no chroma
+   * work), or derived from such a level (that plane, downsampled). Ops that read only Y get it.
+   */
+  luma?: boolean;
 }
+
+/** Which samples a read returns: the source's own, or its luma plane where the level has one. */
+export type ReadPlane = "samples" | "luma";
 
 /** What the service knows about an image without reading pixels. */
 export interface ImageInfo {
@@ -45,8 +53,11 @@ export interface ImageInfo {
 /** An open image: metadata plus region reads at any level. */
 export interface ImageSource {
   readonly info: ImageInfo;
-  /** Pixels of `level` in the rectangle (level pixels, inside the level), native sample type. */
-  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster>;
+  /**
+   * Pixels of `level` in the rectangle (level pixels, inside the level), native sample type. With `plane`
+   * "luma", a level with a luma plane (`LevelInfo.luma`) gives that plane (1 channel, 8-bit) instead.
+   */
+  readRegion(level: number, x: number, y: number, w: number, h: number, plane?: ReadPlane): Promise<Raster>;
   /** A whole associated image (thumbnail, label, macro) as 8-bit pixels. */
   readAssociated(name: string): Promise<Raster8>;
   /**
@@ -60,7 +71,8 @@ export interface ImageSource {
 
 /** Reads regions of the levels a file stores. */
 export interface StoredLevelReader {
-  readStored(level: number, x: number, y: number, w: number, h: number): Promise<Raster>;
+  /** A stored level's samples, or its luma plane when `luma` (only asked of levels with `luma` set). */
+  readStored(level: number, x: number, y: number, w: number, h: number, luma?: boolean): Promise<Raster>;
 }
 
 /** Derived levels whose whole raster is at most this many pixels are computed once and kept. */
@@ -76,6 +88,7 @@ export function withDerivedLevels(stored: LevelInfo[], l0Width: number, l0Height
     tileWidth: 256,
     tileHeight: 256,
     stored: false,
+    ...(coarsest.luma ? { luma: true } : {}),
   }));
   return [...stored, ...derived];
 }
@@ -83,7 +96,8 @@ export function withDerivedLevels(stored: LevelInfo[], l0Width: number, l0Height
 /**
  * Region reads over stored and derived levels. A derived level reads the 2× region of the level before
  * it and halves it; small derived levels are computed whole once (keyed by `cacheKey`) and cropped.
- * Derived levels are 8-bit (sources of other types are rendered by type range first).
+ * Derived levels are 8-bit (sources of other types are rendered by type range first). `plane` "luma" reads
+ * the luma plane of levels that have one (and the samples of those that do not).
  */
 export async function readLevelRegion(
   reader: StoredLevelReader,
@@ -94,20 +108,22 @@ export async function readLevelRegion(
   y: number,
   w: number,
   h: number,
+  plane: ReadPlane = "samples",
 ): Promise<Raster> {
   const info = levels[level];
-  if (info.stored) return reader.readStored(level, x, y, w, h);
+  const luma = plane === "luma" && !!info.luma;
+  if (info.stored) return reader.readStored(level, x, y, w, h, luma);
   if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {
-    const key = `${cacheKey}#${level}`;
+    const key = `${cacheKey}#${level}${luma ? "Y" : ""}`;
     let whole = derivedCache.get(key);
     if (!whole) {
-      whole = derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height);
-      derivedCache.set(key, whole, info.width * info.height * 4);
+      whole = derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma);
+      derivedCache.set(key, whole, info.width * info.height * (luma ? 1 : 4));
       whole.catch(() => derivedCache.delete(key));
     }
     return cropRaster(await whole, x, y, w, h);
   }
-  return derive(reader, levels, cacheKey, level, x, y, w, h);
+  return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
 }
 
 async function derive(
@@ -119,10 +135,12 @@ async function derive(
   y: number,
   w: number,
   h: number,
+  luma: boolean,
 ): Promise<Raster8> {
   const finer = levels[level - 1];
   const fx = 2 * x, fy = 2 * y;
   const fw = Math.min(2 * w, finer.width - fx), fh = Math.min(2 * h, finer.height - fy);
-  const src = toUint8(await readLevelRegion(reader, levels, cacheKey, level - 1, fx, fy, fw, fh));
+  const plane = luma ? "luma" : "samples";
+  const src = toUint8(await readLevelRegion(reader, levels, cacheKey, level - 1, fx, fy, fw, fh, plane));
   return downsample2x(src);
 }

@@ -8,7 +8,7 @@ import type { ByteSource } from "./bytes.ts";
 import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge, unsupportedSource } from "../errors.ts";
 import { decoderFor, standaloneJpeg, SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
-import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
+import type { ImageInfo, ImageSource, LevelInfo, ReadPlane } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
 import { LruCache } from "../cache/lru.ts";
@@ -35,6 +35,13 @@ interface IfdEntry {
   sampleFormat: number;
   jpegTables?: Uint8Array;
   decoder?: Promise<TileDecoder>;
+  /** Luma-only decoder of YCbCr JPEG blocks. */
+  lumaDecoder?: Promise<TileDecoder>;
+}
+
+/** True when an IFD is stored as YCbCr JPEG blocks of 8-bit RGB: its luma plane decodes on its own. */
+function hasLumaPlane(e: IfdEntry): boolean {
+  return e.compression === 7 && e.photometric === 6 && e.spp === 3 && e.planar === 1 && e.type === "uint8";
 }
 
 type FileDirectory = ReturnType<GeoTIFFImage["getFileDirectory"]>;
@@ -232,6 +239,7 @@ class TiffSource implements ImageSource {
       tileWidth: e.blockWidth,
       tileHeight: e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height),
       stored: true,
+      ...(hasLumaPlane(e) ? { luma: true } : {}),
     }));
     const properties: Record<string, string> = {};
     let mpp: ImageInfo["mpp"];
@@ -266,13 +274,14 @@ class TiffSource implements ImageSource {
     return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize, opts.bytes);
   }
 
-  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
-    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h);
+  readRegion(level: number, x: number, y: number, w: number, h: number, plane?: ReadPlane): Promise<Raster> {
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane);
   }
 
-  /** Reads a rectangle of a stored level by assembling its decoded blocks. */
-  async readStored(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
-    return await this.readIfdRegion(this.levelIfds[level], x, y, w, h);
+  /** Reads a rectangle of a stored level (or its luma plane) by assembling its decoded blocks. */
+  async readStored(level: number, x: number, y: number, w: number, h: number, luma = false): Promise<Raster> {
+    const e = this.levelIfds[level];
+    return await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e));
   }
 
   async readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
@@ -306,17 +315,17 @@ class TiffSource implements ImageSource {
     await this.bytes.close();
   }
 
-  private async readIfdRegion(e: IfdEntry, x: number, y: number, w: number, h: number): Promise<Raster> {
+  private async readIfdRegion(e: IfdEntry, x: number, y: number, w: number, h: number, luma = false): Promise<Raster> {
     if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > e.width || y + h > e.height) {
       throw new RangeError(`region ${x},${y},${w},${h} outside ${e.width}×${e.height}`);
     }
-    const ch = e.spp;
+    const ch = luma ? 1 : e.spp;
     const Ctor = arrayTypeFor(e.type);
     const bw = e.blockWidth, bh = e.blockHeight;
     if (w === bw && h === bh && x % bw === 0 && y % bh === 0) {
       // Exactly one stored block: its decoded samples are the region (shared with the block cache, like a
       // cached derived level; the pipeline never writes into its input). Saves a 192 KB copy a 256² tile.
-      const block = await this.block(e, x / bw, y / bh);
+      const block = await this.block(e, x / bw, y / bh, luma);
       return { width: w, height: h, channels: ch, type: e.type, data: block.subarray(0, w * h * ch) as typeof block };
     }
     const out = new Ctor(w * h * ch);
@@ -326,7 +335,7 @@ class TiffSource implements ImageSource {
     for (let ty = ty0; ty <= ty1; ty++) {
       for (let tx = tx0; tx <= tx1; tx++) {
         jobs.push((async () => {
-          const block = await this.block(e, tx, ty);
+          const block = await this.block(e, tx, ty, luma);
           // Intersection of the block and the region, in image pixels.
           const bx0 = tx * bw, by0 = ty * bh;
           const ix0 = Math.max(x, bx0), ix1 = Math.min(x + w, bx0 + bw);
@@ -344,13 +353,16 @@ class TiffSource implements ImageSource {
     return { width: w, height: h, channels: ch, type: e.type, data: out };
   }
 
-  /** One decoded block as a typed array of `blockWidth × blockHeight × spp` samples (interleaved). */
-  private async block(e: IfdEntry, tx: number, ty: number) {
-    const key = `${this.cacheKey}|${e.index}|${tx}|${ty}`;
+  /**
+   * One decoded block as a typed array of `blockWidth × blockHeight × spp` samples (interleaved), or of its
+   * luma plane (one sample a pixel) when `luma`.
+   */
+  private async block(e: IfdEntry, tx: number, ty: number, luma = false) {
+    const key = `${this.cacheKey}|${e.index}|${tx}|${ty}${luma ? "|Y" : ""}`;
     let p = blockCache.get(key);
     if (!p) {
-      p = this.decodeBlock(e, tx, ty);
-      const bytes = e.blockWidth * e.blockHeight * e.spp * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
+      p = this.decodeBlock(e, tx, ty, luma);
+      const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
       blockCache.set(key, p, bytes);
       p.catch(() => blockCache.delete(key));
     }
@@ -373,12 +385,13 @@ class TiffSource implements ImageSource {
     }
   }
 
-  private async decodeBlock(e: IfdEntry, tx: number, ty: number): Promise<ArrayBufferLike> {
-    e.decoder ??= decoderFor(decoderParams(e));
-    const decoder = await e.decoder;
+  private async decodeBlock(e: IfdEntry, tx: number, ty: number, luma: boolean): Promise<ArrayBufferLike> {
+    const decoder = luma
+      ? await (e.lumaDecoder ??= decoderFor({ ...decoderParams(e), luma: true }))
+      : await (e.decoder ??= decoderFor(decoderParams(e)));
     const bytesPer = arrayTypeFor(e.type).BYTES_PER_ELEMENT;
     const blockH = e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height - ty * e.blockHeight);
-    const need = e.blockWidth * e.blockHeight * e.spp * bytesPer;
+    const need = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * bytesPer;
     const samples = e.planar === 2 ? e.spp : 1;
     const parts: ArrayBufferLike[] = [];
     const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);

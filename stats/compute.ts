@@ -3,7 +3,7 @@
  * the median-filtered saturation, their Otsu thresholds, native-type percentiles, the tissue map, and
  * median-cut palettes. One definition of each, shared with the tile kernels.
  */
-import type { ImageSource } from "../sources/source.ts";
+import type { ImageSource, ReadPlane } from "../sources/source.ts";
 import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { resample } from "../pipeline/resample.ts";
@@ -19,8 +19,14 @@ import type { ComputedStats, ImageStats } from "./types.ts";
 /** Longest side of the stats level. */
 export const STATS_MAX_SIDE = 2048;
 
-/** The stats level of a source: its pixels (native type) and where they came from. */
-export async function readStatsLevel(source: ImageSource): Promise<{ raster: Raster; level: ImageStats["level"] }> {
+/**
+ * The stats level of a source: its pixels (native type), or its luma plane with `plane` "luma" where the
+ * level read has one, and where they came from.
+ */
+export async function readStatsLevel(
+  source: ImageSource,
+  plane: ReadPlane = "samples",
+): Promise<{ raster: Raster; level: ImageStats["level"]; luma: boolean }> {
   const { width: W, height: H, levels } = source.info;
   let k = 0;
   while (Math.ceil(Math.max(W, H) / 2 ** k) > STATS_MAX_SIDE) k++;
@@ -29,10 +35,11 @@ export async function readStatsLevel(source: ImageSource): Promise<{ raster: Ras
   const exact = levels.findIndex((l) => Math.abs(levelDownsample(l) - ds) / ds < 0.01);
   if (exact >= 0) {
     const L = levels[exact];
-    const raster = await source.readRegion(exact, 0, 0, L.width, L.height);
+    const raster = await source.readRegion(exact, 0, 0, L.width, L.height, plane);
     return {
       raster,
       level: { width: L.width, height: L.height, downsample: ds, origin: L.stored ? "stored" : "derived" },
+      luma: plane === "luma" && !!L.luma,
     };
   }
   // Else: area-averaged from the nearest finer level.
@@ -41,15 +48,21 @@ export async function readStatsLevel(source: ImageSource): Promise<{ raster: Ras
     if (levelDownsample(l) < ds) finer = i;
   });
   const F = levels[finer];
-  const src = await source.readRegion(finer, 0, 0, F.width, F.height);
+  const src = await source.readRegion(finer, 0, 0, F.width, F.height, plane);
   const w = Math.ceil(W / ds), h = Math.ceil(H / ds);
   const raster = resample(src, 0, 0, ds / F.downsampleX, ds / F.downsampleY, w, h);
-  return { raster, level: { width: w, height: h, downsample: ds, origin: "resampled" } };
+  return {
+    raster,
+    level: { width: w, height: h, downsample: ds, origin: "resampled" },
+    luma: plane === "luma" && !!F.luma,
+  };
 }
 
 /** The stats level as 8-bit pixels, with what only the native samples give (percentiles). */
 export interface StatsInput {
   px: Raster8;
+  /** The stats level's luma plane, where it has one (Y for the gray histogram; else Y is computed from px). */
+  luma?: Raster8;
   level: ImageStats["level"];
   percentiles: ImageStats["percentiles"];
 }
@@ -66,19 +79,23 @@ export interface StatsKernels {
 /** All statistics of a source (the tissue map included). */
 export async function computeStats(source: ImageSource): Promise<ComputedStats> {
   const input = await prepareStats(source);
-  return finishStats(input, statsKernels(input.px));
+  return finishStats(input, statsKernels(input.px, input.luma));
 }
 
-/** Reads the stats level: 8-bit pixels and native-type percentiles. */
+/** Reads the stats level: 8-bit pixels, its luma plane where it has one, and native-type percentiles. */
 export async function prepareStats(source: ImageSource): Promise<StatsInput> {
   const { raster, level } = await readStatsLevel(source);
   const [low, high] = channelPercentiles(raster, [0.5, 99.5]);
-  return { px: toUint8(raster), level, percentiles: { low, high } };
+  const Y = source.info.levels.some((l) => l.luma) ? await readStatsLevel(source, "luma") : null;
+  return { px: toUint8(raster), ...(Y?.luma ? { luma: toUint8(Y.raster) } : {}), level, percentiles: { low, high } };
 }
 
-/** Histograms of Y and of the median-filtered saturation, their Otsu thresholds, the tissue map. */
-export function statsKernels(px: Raster8): StatsKernels {
-  const grayHist = histogram256(grayKernel(px).data);
+/**
+ * Histograms of Y (of `luma` where given: the same Y the gray and threshold tiles read) and of the
+ * median-filtered saturation, their Otsu thresholds, the tissue map.
+ */
+export function statsKernels(px: Raster8, luma?: Raster8): StatsKernels {
+  const grayHist = histogram256(grayKernel(luma ?? px).data);
   const medS = maskSaturation(px);
   const satHist = histogram256(medS.data);
   const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };

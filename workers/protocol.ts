@@ -7,6 +7,7 @@ import type { OpOutput } from "../kernels/op.ts";
 import type { GpuJob, GpuResult } from "../gpu/kernels.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import type { StatsInput, StatsKernels } from "../stats/compute.ts";
+import type { CodecTier } from "../codecs/tier.ts";
 
 /** Work a backend can do on an image. */
 export type Task =
@@ -46,6 +47,11 @@ export interface WorkerJob {
   /** The image (absent for `SOURCELESS_TASKS`). */
   source?: SourceDescriptor;
   task: Task;
+}
+
+/** The first message to a worker: settings the main thread decided at start-up. */
+export interface WorkerInit {
+  init: { codecs: CodecTier };
 }
 
 /** The answer to a job: its result, or an error. */

@@ -3,14 +3,26 @@
  * result buffers back. `onmessage` is set before any top-level await, so no early message is lost.
  */
 /// <reference lib="deno.worker" />
-import type { WorkerJob, WorkerReply } from "./protocol.ts";
+import type { WorkerInit, WorkerJob, WorkerReply } from "./protocol.ts";
+import { initCodecs } from "../codecs/tier.ts";
 import { runTask, transferablesOf } from "./tasks.ts";
 import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 
 const sources = new SourceCache();
 
-self.onmessage = async (e: MessageEvent<WorkerJob | { sabotage: "crash" | "hang" }>) => {
+self.onmessage = async (e: MessageEvent<WorkerJob | WorkerInit | { sabotage: "crash" | "hang" }>) => {
+  if ("init" in e.data) {
+    // The main thread loaded the same library with the same permissions, so this cannot fail in practice;
+    // if it did, the worker would still answer (WASM), and say so.
+    try {
+      initCodecs(e.data.init.codecs);
+    } catch (err) {
+      console.error(`tile worker: codecs ${e.data.init.codecs} unavailable (${(err as Error).message}); using wasm`);
+      initCodecs("wasm");
+    }
+    return;
+  }
   // Test hook for the pool's self-healing (only the pool can post here): crash or hang this worker.
   if ("sabotage" in e.data) {
     if (e.data.sabotage === "crash") {

@@ -1,0 +1,123 @@
+/**
+ * The JPEG codec tier of this process: `native` (libjpeg-turbo through FFI, codecs/turbojpeg.ts) wherever
+ * native code is allowed and a prebuilt library exists, `wasm` (codecs/wasm_jpeg.ts) everywhere else.
+ * `CODECS=auto|native|wasm` asks; the main thread decides once at start-up (`initCodecs`) and tells every
+ * worker the tier it chose, so all threads of a process use one tier. The tier is part of every cache key:
+ * tiles of two tiers never share a cache entry.
+ */
+import { type DecodedJpeg, type DecodeOptions, PREBUILDS_DIR, TurboJpeg, turbojpegLibraryPath } from "./turbojpeg.ts";
+import { wasmDecode, wasmEncode } from "./wasm_jpeg.ts";
+
+/** What a user can ask for. */
+export type CodecChoice = "auto" | "native" | "wasm";
+/** What runs. */
+export type CodecTier = "native" | "wasm";
+
+/** The tier in use and why (for /health, /metrics and the start-up log). */
+export interface CodecStatus {
+  tier: CodecTier;
+  requested: CodecChoice;
+  /** Why this tier: the library loaded, or why it did not. */
+  reason: string;
+  /** The native library's path, when native. */
+  library?: string;
+}
+
+/** A JPEG codec: the same calls on either tier. */
+export interface JpegCodec {
+  readonly tier: CodecTier;
+  /**
+   * Decodes to RGB, or to `gray`: one channel, which for a YCbCr JPEG is its Y component as decoded (no
+   * chroma work on the native tier). `scale` (2, 4, 8) is a DCT-domain downscale: native tier only
+   * (`scales` says), else ignored. `maxPixels` refuses a larger JPEG before decoding (native tier).
+   */
+  decode(jpeg: Uint8Array, opts: DecodeOptions): Promise<DecodedJpeg>;
+  /** True when `decode` honours `scale`. */
+  readonly scales: boolean;
+  /** A baseline JPEG of 1-channel (gray) or 3-channel (RGB, 4:2:0) samples. */
+  encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Promise<Uint8Array>;
+  /** The lossless DCT-domain gray transcode of a YCbCr JPEG (native tier only). */
+  grayTranscode?(jpeg: Uint8Array): Uint8Array;
+}
+
+class NativeCodec implements JpegCodec {
+  readonly tier = "native";
+  readonly scales = true;
+  constructor(private tj: TurboJpeg) {}
+  decode(jpeg: Uint8Array, opts: DecodeOptions): Promise<DecodedJpeg> {
+    try {
+      return Promise.resolve(this.tj.decode(jpeg, opts));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.tj.encode(data, width, height, channels, quality));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  grayTranscode(jpeg: Uint8Array): Uint8Array {
+    return this.tj.grayTranscode(jpeg);
+  }
+}
+
+const wasmCodec: JpegCodec = {
+  tier: "wasm",
+  scales: false,
+  decode: (jpeg, opts) => wasmDecode(jpeg, opts.format),
+  encode: wasmEncode,
+};
+
+let current: { codec: JpegCodec; status: CodecStatus } | undefined;
+
+/** Loads the native library, or says why it cannot be used here. */
+function loadNative(): { codec: JpegCodec; library: string } | { reason: string } {
+  if (typeof Deno.dlopen !== "function") return { reason: "this runtime has no FFI (Deno Deploy)" };
+  const lib = turbojpegLibraryPath();
+  if (lib.path === null) return { reason: lib.reason };
+  try {
+    return { codec: new NativeCodec(TurboJpeg.open(lib.path)), library: lib.path };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      return { reason: `FFI not allowed for ${lib.path} (grant --allow-ffi=${PREBUILDS_DIR.pathname})` };
+    }
+    return { reason: `libturbojpeg did not load: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * Chooses this thread's tier: `native` loads the library or throws, `wasm` never tries, `auto` uses the
+ * native library when it loads. Calling it again replaces the choice (workers are told the main thread's).
+ */
+export function initCodecs(requested: CodecChoice): CodecStatus {
+  if (requested === "wasm") {
+    current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: "CODECS=wasm" } };
+    return current.status;
+  }
+  const native = loadNative();
+  if ("codec" in native) {
+    current = {
+      codec: native.codec,
+      status: { tier: "native", requested, reason: "libjpeg-turbo loaded", library: native.library },
+    };
+  } else if (requested === "native") {
+    throw new Error(`CODECS=native, but ${native.reason}`);
+  } else {
+    current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: native.reason } };
+  }
+  return current.status;
+}
+
+/** This thread's JPEG codec (chosen with `auto` on first use if `initCodecs` was not called). */
+export function jpegCodec(): JpegCodec {
+  if (!current) initCodecs("auto");
+  return current!.codec;
+}
+
+/** This thread's codec status. */
+export function codecStatus(): CodecStatus {
+  if (!current) initCodecs("auto");
+  return current!.status;
+}

@@ -1,0 +1,277 @@
+/**
+ * libjpeg-turbo's TurboJPEG 3 API through Deno FFI: the native JPEG codec tier. The library is the
+ * `libturbojpeg.so.0` that the npm package `@julusian/jpeg-turbo` ships in its Linux prebuild folders
+ * (libjpeg-turbo 3.1 with SIMD); nothing is compiled at install time. One `TurboJpeg` per thread: its
+ * three handles (decompress, compress, transform) are made once and reused; every call is synchronous, so
+ * calls on one instance never interleave.
+ *
+ * What it gives beyond the WASM codecs: SIMD decode and encode, luma-only decoding of YCbCr JPEGs (TJPF_GRAY:
+ * libjpeg skips the chroma components' IDCT, upsampling and colour conversion), DCT-domain scaled decoding
+ * (1/2, 1/4, 1/8) and the lossless DCT-domain transform to grayscale (chroma dropped, luma coefficients kept).
+ */
+
+// Values from libjpeg-turbo 3.1's turbojpeg.h (enums are append-only across 3.x).
+const TJINIT_COMPRESS = 0, TJINIT_DECOMPRESS = 1, TJINIT_TRANSFORM = 2;
+const TJPARAM_NOREALLOC = 2, TJPARAM_QUALITY = 3, TJPARAM_SUBSAMP = 4, TJPARAM_JPEGWIDTH = 5;
+const TJPARAM_JPEGHEIGHT = 6, TJPARAM_PRECISION = 7, TJPARAM_COLORSPACE = 8, TJPARAM_OPTIMIZE = 11;
+const TJPARAM_PROGRESSIVE = 12, TJPARAM_SCANLIMIT = 13, TJPARAM_LOSSLESS = 15;
+const TJPF_RGB = 0, TJPF_GRAY = 6;
+const TJSAMP_420 = 2, TJSAMP_GRAY = 3;
+const TJERR_WARNING = 0;
+const TJXOPT_GRAY = 1 << 3, TJXOPT_COPYNONE = 1 << 6;
+
+/** JPEG colour spaces (TJCS). */
+export const JPEG_COLORSPACE = { rgb: 0, ycbcr: 1, gray: 2, cmyk: 3, ycck: 4 } as const;
+
+const SYMBOLS = {
+  tj3Init: { parameters: ["i32"], result: "pointer" },
+  tj3Destroy: { parameters: ["pointer"], result: "void" },
+  tj3GetErrorStr: { parameters: ["pointer"], result: "pointer" },
+  tj3GetErrorCode: { parameters: ["pointer"], result: "i32" },
+  tj3Set: { parameters: ["pointer", "i32", "i32"], result: "i32" },
+  tj3Get: { parameters: ["pointer", "i32"], result: "i32" },
+  tj3Free: { parameters: ["pointer"], result: "void" },
+  tj3JPEGBufSize: { parameters: ["i32", "i32", "i32"], result: "usize" },
+  tj3DecompressHeader: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  tj3SetScalingFactor: { parameters: ["pointer", { struct: ["i32", "i32"] }], result: "i32" },
+  tj3Decompress8: { parameters: ["pointer", "buffer", "usize", "buffer", "i32", "i32"], result: "i32" },
+  tj3Compress8: {
+    parameters: ["pointer", "buffer", "i32", "i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  tj3Transform: {
+    parameters: ["pointer", "buffer", "usize", "i32", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+} as const;
+
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** What a JPEG's header says. */
+export interface JpegHeader {
+  width: number;
+  height: number;
+  /** TJCS value: see `JPEG_COLORSPACE`. */
+  colorspace: number;
+  /** Bits per sample (8 for baseline; 12 and lossless JPEGs are refused by `decode`). */
+  precision: number;
+  /** True for lossless (predictive) JPEG. */
+  lossless: boolean;
+}
+
+/** Options of a decode. */
+export interface DecodeOptions {
+  /** Output samples: `gray` (1 channel; luma only for YCbCr JPEGs) or `rgb` (3 channels). */
+  format: "gray" | "rgb";
+  /** DCT-domain downscale: 1 (none), 2, 4 or 8; the output is ceil(size / scale). */
+  scale?: 1 | 2 | 4 | 8;
+  /** Refuse (before decoding) a JPEG whose full size exceeds this many pixels. */
+  maxPixels?: number;
+}
+
+/** A decoded JPEG: interleaved 8-bit samples. */
+export interface DecodedJpeg {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}
+
+/** A TurboJPEG failure (corrupt data, an unsupported JPEG, a size over the limit). */
+export class TurboJpegError extends Error {
+  override name = "TurboJpegError";
+}
+
+/** Folder names of the prebuilds shipped by @julusian/jpeg-turbo that hold `libturbojpeg.so.0`. */
+function prebuildFolder(): string | null {
+  if (Deno.build.os !== "linux") return null;
+  const musl = Deno.build.target.includes("musl");
+  if (Deno.build.arch === "x86_64") return musl ? "jpeg-turbo-linux-x64-musl" : "jpeg-turbo-linux-x64";
+  if (Deno.build.arch === "aarch64" && !musl) return "jpeg-turbo-linux-arm64";
+  return null;
+}
+
+/** The folder `deno task start` grants FFI to: the package's prebuilds, nothing wider. */
+export const PREBUILDS_DIR = new URL("../node_modules/@julusian/jpeg-turbo/prebuilds/", import.meta.url);
+
+/** The path of the native library for this platform, or null with the reason. */
+export function turbojpegLibraryPath(): { path: string } | { path: null; reason: string } {
+  const folder = prebuildFolder();
+  if (!folder) {
+    return { path: null, reason: `no prebuilt libturbojpeg for ${Deno.build.os}-${Deno.build.arch}` };
+  }
+  return { path: new URL(`${folder}/libturbojpeg.so.0`, PREBUILDS_DIR).pathname };
+}
+
+/** True when `jpeg` starts with SOI and has a frame header (SOFn) before its first scan. */
+export function hasFrameHeader(jpeg: Uint8Array): boolean {
+  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return false;
+  for (let at = 2; at + 4 <= jpeg.length;) {
+    if (jpeg[at] !== 0xff) return false;
+    const m = jpeg[at + 1];
+    if (m === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return true;
+    if (m === 0xda || m === 0xd9) return false;
+    at += 2 + ((jpeg[at + 2] << 8) | jpeg[at + 3]);
+  }
+  return false;
+}
+
+/** One thread's TurboJPEG: a decompressor, a compressor and a transformer. */
+export class TurboJpeg {
+  #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  #tj: Symbols;
+  #dec: Deno.PointerValue;
+  #enc: Deno.PointerValue;
+  #xf: Deno.PointerValue;
+  /** Encoder output, grown as needed (TJPARAM_NOREALLOC: TurboJPEG writes into it). */
+  #out = new Uint8Array(0);
+  #outPtr = new BigUint64Array(1);
+  #outSize = new BigUint64Array(1);
+  #scale = new Int32Array(2);
+  #scaleBytes = new Uint8Array(this.#scale.buffer);
+  #currentScale = 1;
+
+  private constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>) {
+    this.#lib = lib;
+    this.#tj = lib.symbols;
+    this.#dec = this.#init(TJINIT_DECOMPRESS);
+    this.#enc = this.#init(TJINIT_COMPRESS);
+    this.#xf = this.#init(TJINIT_TRANSFORM);
+    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_NOREALLOC, 1));
+    // Baseline, standard Huffman tables: what iipsrv and libvips write, and 3× faster than progressive.
+    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_OPTIMIZE, 0));
+    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_PROGRESSIVE, 0));
+    // A progressive JPEG with thousands of scans is a known decoder bomb: refuse past 100 scans.
+    this.#check(this.#dec, this.#tj.tj3Set(this.#dec, TJPARAM_SCANLIMIT, 100));
+    this.#check(this.#xf, this.#tj.tj3Set(this.#xf, TJPARAM_SCANLIMIT, 100));
+  }
+
+  /** Loads the library at `path` (needs FFI permission for it); throws when it cannot. */
+  static open(path: string): TurboJpeg {
+    return new TurboJpeg(Deno.dlopen(path, SYMBOLS));
+  }
+
+  /** Width, height, colour space and precision from a JPEG's header. */
+  header(jpeg: Uint8Array): JpegHeader {
+    const tj = this.#tj, h = this.#dec;
+    // A tables-only stream (or a bare SOI) "succeeds" and leaves the previous image's size in the handle.
+    if (!hasFrameHeader(jpeg)) throw new TurboJpegError("no image in the JPEG data (no frame header)");
+    this.#check(h, tj.tj3DecompressHeader(h, jpeg, BigInt(jpeg.length)));
+    const width = tj.tj3Get(h, TJPARAM_JPEGWIDTH), height = tj.tj3Get(h, TJPARAM_JPEGHEIGHT);
+    return {
+      width,
+      height,
+      colorspace: tj.tj3Get(h, TJPARAM_COLORSPACE),
+      precision: tj.tj3Get(h, TJPARAM_PRECISION),
+      lossless: tj.tj3Get(h, TJPARAM_LOSSLESS) === 1,
+    };
+  }
+
+  /** Decodes a JPEG to gray or RGB, optionally scaled down in the DCT domain. */
+  decode(jpeg: Uint8Array, opts: DecodeOptions): DecodedJpeg {
+    const tj = this.#tj, h = this.#dec;
+    const head = this.header(jpeg);
+    if (head.precision !== 8 || head.lossless) {
+      throw new TurboJpegError(`unsupported JPEG: ${head.lossless ? "lossless" : `${head.precision}-bit`}`);
+    }
+    if (opts.maxPixels !== undefined && head.width * head.height > opts.maxPixels) {
+      throw new TurboJpegError(`JPEG of ${head.width}×${head.height} exceeds ${opts.maxPixels} pixels`);
+    }
+    const scale = opts.scale ?? 1;
+    if (scale !== this.#currentScale) {
+      this.#scale[0] = 1;
+      this.#scale[1] = scale;
+      this.#check(h, tj.tj3SetScalingFactor(h, this.#scaleBytes));
+      this.#currentScale = scale;
+    }
+    const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
+    const channels = opts.format === "gray" ? 1 : 3;
+    const data = new Uint8Array(width * height * channels);
+    const rc = tj.tj3Decompress8(
+      h,
+      jpeg,
+      BigInt(jpeg.length),
+      data,
+      width * channels,
+      channels === 1 ? TJPF_GRAY : TJPF_RGB,
+    );
+    this.#check(h, rc, true);
+    return { width, height, channels, data };
+  }
+
+  /**
+   * A baseline JPEG of 8-bit samples: 1 channel → one gray component, 3 → YCbCr 4:2:0. `quality` 1..100.
+   * The bytes are a fresh copy (the encoder's buffer is reused).
+   */
+  encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Uint8Array {
+    const tj = this.#tj, h = this.#enc;
+    if (data.length < width * height * channels) throw new TurboJpegError("encode: too few samples");
+    const subsamp = channels === 1 ? TJSAMP_GRAY : TJSAMP_420;
+    const need = Number(tj.tj3JPEGBufSize(width, height, subsamp));
+    if (!(need > 0)) throw new TurboJpegError(`encode: bad size ${width}×${height}`);
+    if (this.#out.length < need) {
+      this.#out = new Uint8Array(need);
+      this.#outPtr[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#out)));
+    }
+    this.#outSize[0] = BigInt(this.#out.length);
+    this.#check(h, tj.tj3Set(h, TJPARAM_QUALITY, quality));
+    this.#check(h, tj.tj3Set(h, TJPARAM_SUBSAMP, subsamp));
+    const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
+    this.#check(h, tj.tj3Compress8(h, data, width, width * channels, height, pf, this.#outPtr, this.#outSize));
+    return this.#out.slice(0, Number(this.#outSize[0]));
+  }
+
+  /**
+   * The lossless DCT-domain grayscale transcode of a YCbCr (or gray) JPEG: the luma component's quantized
+   * coefficients and tables, chroma dropped, no decode or encode. It decodes to exactly the luma plane
+   * that `decode(jpeg, { format: "gray" })` gives.
+   */
+  grayTranscode(jpeg: Uint8Array): Uint8Array {
+    const tj = this.#tj, h = this.#xf;
+    const head = this.header(jpeg);
+    if (head.colorspace !== JPEG_COLORSPACE.ycbcr && head.colorspace !== JPEG_COLORSPACE.gray) {
+      throw new TurboJpegError("only YCbCr and gray JPEGs have a luma component to keep");
+    }
+    // tjtransform: tjregion r (4 × i32), op, options, data pointer, customFilter pointer: 40 bytes.
+    const xform = new Int32Array(10);
+    xform[5] = TJXOPT_GRAY | TJXOPT_COPYNONE;
+    const dst = new BigUint64Array(1), size = new BigUint64Array(1);
+    const rc = tj.tj3Transform(h, jpeg, BigInt(jpeg.length), 1, dst, size, new Uint8Array(xform.buffer));
+    const ptr = Deno.UnsafePointer.create(dst[0]);
+    try {
+      this.#check(h, rc, true);
+      if (!ptr || size[0] === 0n) throw new TurboJpegError("transform produced no image");
+      return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, Number(size[0]))).slice();
+    } finally {
+      if (ptr) tj.tj3Free(ptr);
+    }
+  }
+
+  /** Frees the handles and unloads the library. */
+  close(): void {
+    for (const h of [this.#dec, this.#enc, this.#xf]) this.#tj.tj3Destroy(h);
+    this.#lib.close();
+  }
+
+  #init(kind: number): Deno.PointerValue {
+    const h = this.#tj.tj3Init(kind);
+    if (!h) throw new TurboJpegError(`tj3Init(${kind}) failed: ${this.#message(null)}`);
+    return h;
+  }
+
+  /** Throws on a failed call; a warning (corrupt but decodable data) passes when `warningsOk`. */
+  #check(h: Deno.PointerValue, rc: number, warningsOk = false): void {
+    if (rc === 0) return;
+    if (warningsOk && this.#tj.tj3GetErrorCode(h) === TJERR_WARNING) return;
+    throw new TurboJpegError(this.#message(h));
+  }
+
+  #message(h: Deno.PointerValue): string {
+    const p = this.#tj.tj3GetErrorStr(h);
+    return p ? Deno.UnsafePointerView.getCString(p) : "unknown TurboJPEG error";
+  }
+}

