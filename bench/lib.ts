@@ -29,7 +29,17 @@ export function freePort(): number {
 export async function startServer(env: Record<string, string>, runFlags: string[] = []) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...runFlags, "--allow-read", "--allow-write", "--allow-net", "--allow-env", "server.ts"],
+    // The same narrow FFI grant as `deno task start` (the native codec tier); CODECS=wasm in `env` measures WASM.
+    args: [
+      "run",
+      ...runFlags,
+      "--allow-read",
+      "--allow-write",
+      "--allow-net",
+      "--allow-env",
+      "--allow-ffi=./node_modules/@julusian/jpeg-turbo/prebuilds",
+      "server.ts",
+    ],
     cwd: ROOT,
     env: { ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
     stdout: "null",

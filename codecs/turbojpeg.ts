@@ -8,6 +8,13 @@
  * What it gives beyond the WASM codecs: SIMD decode and encode, luma-only decoding of YCbCr JPEGs (TJPF_GRAY:
  * libjpeg skips the chroma components' IDCT, upsampling and colour conversion), DCT-domain scaled decoding
  * (1/2, 1/4, 1/8) and the lossless DCT-domain transform to grayscale (chroma dropped, luma coefficients kept).
+ *
+ * Least privilege: `deno task start` grants FFI for the library's folder only, and under such a grant Deno
+ * allows calling the library's symbols but none of its raw-pointer helpers (`UnsafePointer.of`,
+ * `UnsafePointerView`). So no pointer object is ever made here: native addresses travel as plain `u64`
+ * numbers, JPEG output goes to a native buffer from `tj3Alloc`, and native bytes come back into JS through
+ * `tj3DecodeYUV8` on a one-component plane decoded to gray — libjpeg's gray-to-gray conversion, an exact
+ * copy (tests/codecs_test.ts checks it on random bytes).
  */
 
 // Values from libjpeg-turbo 3.1's turbojpeg.h (enums are append-only across 3.x).
@@ -20,17 +27,23 @@ const TJSAMP_420 = 2, TJSAMP_GRAY = 3;
 const TJERR_WARNING = 0;
 const TJXOPT_GRAY = 1 << 3, TJXOPT_COPYNONE = 1 << 6;
 
+/** Row width of `#copyOut`'s gray plane (and the slack kept past native output). */
+const COPY_ROW = 4096;
+
 /** JPEG colour spaces (TJCS). */
 export const JPEG_COLORSPACE = { rgb: 0, ycbcr: 1, gray: 2, cmyk: 3, ycck: 4 } as const;
 
 const SYMBOLS = {
   tj3Init: { parameters: ["i32"], result: "pointer" },
   tj3Destroy: { parameters: ["pointer"], result: "void" },
-  tj3GetErrorStr: { parameters: ["pointer"], result: "pointer" },
+  tj3GetErrorStr: { parameters: ["pointer"], result: "u64" },
   tj3GetErrorCode: { parameters: ["pointer"], result: "i32" },
   tj3Set: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   tj3Get: { parameters: ["pointer", "i32"], result: "i32" },
-  tj3Free: { parameters: ["pointer"], result: "void" },
+  tj3Alloc: { parameters: ["usize"], result: "u64" },
+  tj3Free: { parameters: ["u64"], result: "void" },
+  tj3DecodeYUV8: { parameters: ["pointer", "u64", "i32", "buffer", "i32", "i32", "i32", "i32"], result: "i32" },
+  tj3TransformBufSize: { parameters: ["pointer", "buffer"], result: "usize" },
   tj3JPEGBufSize: { parameters: ["i32", "i32", "i32"], result: "usize" },
   tj3DecompressHeader: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   tj3SetScalingFactor: { parameters: ["pointer", { struct: ["i32", "i32"] }], result: "i32" },
@@ -127,13 +140,17 @@ export class TurboJpeg {
   #dec: Deno.PointerValue;
   #enc: Deno.PointerValue;
   #xf: Deno.PointerValue;
-  /** Encoder output, grown as needed (TJPARAM_NOREALLOC: TurboJPEG writes into it). */
-  #out = new Uint8Array(0);
+  /** A decompressor used only by `#copyOut` (never left in an error state by a failed decode). */
+  #copy: Deno.PointerValue;
+  /** Native output buffer (from tj3Alloc), grown as needed: encoder and transformer write into it. */
+  #out = 0n;
+  #outCapacity = 0;
   #outPtr = new BigUint64Array(1);
   #outSize = new BigUint64Array(1);
   #scale = new Int32Array(2);
   #scaleBytes = new Uint8Array(this.#scale.buffer);
   #currentScale = 1;
+  #inMessage = false;
 
   private constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>) {
     this.#lib = lib;
@@ -141,7 +158,9 @@ export class TurboJpeg {
     this.#dec = this.#init(TJINIT_DECOMPRESS);
     this.#enc = this.#init(TJINIT_COMPRESS);
     this.#xf = this.#init(TJINIT_TRANSFORM);
+    this.#copy = this.#init(TJINIT_DECOMPRESS);
     this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_NOREALLOC, 1));
+    this.#check(this.#xf, this.#tj.tj3Set(this.#xf, TJPARAM_NOREALLOC, 1));
     // Baseline, standard Huffman tables: what iipsrv and libvips write, and 3× faster than progressive.
     this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_OPTIMIZE, 0));
     this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_PROGRESSIVE, 0));
@@ -213,16 +232,12 @@ export class TurboJpeg {
     const subsamp = channels === 1 ? TJSAMP_GRAY : TJSAMP_420;
     const need = Number(tj.tj3JPEGBufSize(width, height, subsamp));
     if (!(need > 0)) throw new TurboJpegError(`encode: bad size ${width}×${height}`);
-    if (this.#out.length < need) {
-      this.#out = new Uint8Array(need);
-      this.#outPtr[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#out)));
-    }
-    this.#outSize[0] = BigInt(this.#out.length);
+    this.#reserve(need);
     this.#check(h, tj.tj3Set(h, TJPARAM_QUALITY, quality));
     this.#check(h, tj.tj3Set(h, TJPARAM_SUBSAMP, subsamp));
     const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
     this.#check(h, tj.tj3Compress8(h, data, width, width * channels, height, pf, this.#outPtr, this.#outSize));
-    return this.#out.slice(0, Number(this.#outSize[0]));
+    return this.#copyOut(this.#out, Number(this.#outSize[0]));
   }
 
   /**
@@ -239,22 +254,51 @@ export class TurboJpeg {
     // tjtransform: tjregion r (4 × i32), op, options, data pointer, customFilter pointer: 40 bytes.
     const xform = new Int32Array(10);
     xform[5] = TJXOPT_GRAY | TJXOPT_COPYNONE;
-    const dst = new BigUint64Array(1), size = new BigUint64Array(1);
-    const rc = tj.tj3Transform(h, jpeg, BigInt(jpeg.length), 1, dst, size, new Uint8Array(xform.buffer));
-    const ptr = Deno.UnsafePointer.create(dst[0]);
-    try {
-      this.#check(h, rc, true);
-      if (!ptr || size[0] === 0n) throw new TurboJpegError("transform produced no image");
-      return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, Number(size[0]))).slice();
-    } finally {
-      if (ptr) tj.tj3Free(ptr);
-    }
+    const xformBytes = new Uint8Array(xform.buffer);
+    this.#check(h, tj.tj3DecompressHeader(h, jpeg, BigInt(jpeg.length)));
+    this.#reserve(Number(tj.tj3TransformBufSize(h, xformBytes)));
+    const rc = tj.tj3Transform(h, jpeg, BigInt(jpeg.length), 1, this.#outPtr, this.#outSize, xformBytes);
+    this.#check(h, rc, true);
+    if (this.#outSize[0] === 0n) throw new TurboJpegError("transform produced no image");
+    return this.#copyOut(this.#out, Number(this.#outSize[0]));
   }
 
   /** Frees the handles and unloads the library. */
   close(): void {
-    for (const h of [this.#dec, this.#enc, this.#xf]) this.#tj.tj3Destroy(h);
+    for (const h of [this.#dec, this.#enc, this.#xf, this.#copy]) this.#tj.tj3Destroy(h);
+    if (this.#out) this.#tj.tj3Free(this.#out);
     this.#lib.close();
+  }
+
+  /**
+   * Makes the native output buffer at least `bytes` long and points the output arguments at it. The slack
+   * covers `#copyOut`'s last row.
+   */
+  #reserve(bytes: number): void {
+    if (!(bytes > 0)) throw new TurboJpegError("no output size");
+    const need = bytes + COPY_ROW;
+    if (this.#outCapacity < need) {
+      if (this.#out) this.#tj.tj3Free(this.#out);
+      const cap = Math.max(need, this.#outCapacity * 2);
+      this.#out = BigInt(this.#tj.tj3Alloc(BigInt(cap)));
+      if (!this.#out) throw new TurboJpegError(`tj3Alloc(${cap}) failed`);
+      this.#outCapacity = cap;
+    }
+    this.#outPtr[0] = this.#out;
+    this.#outSize[0] = BigInt(this.#outCapacity - COPY_ROW);
+  }
+
+  /**
+   * `n` bytes at native address `at`, copied into a new array: decoded as a one-component "YUV" plane of
+   * `COPY_ROW`-byte rows to gray pixels, which libjpeg copies unchanged. Reads up to a row past `n`.
+   */
+  #copyOut(at: bigint, n: number): Uint8Array {
+    const h = this.#copy, tj = this.#tj;
+    const width = Math.min(n, COPY_ROW), rows = Math.ceil(n / width);
+    const out = new Uint8Array(width * rows);
+    this.#check(h, tj.tj3Set(h, TJPARAM_SUBSAMP, TJSAMP_GRAY));
+    this.#check(h, tj.tj3DecodeYUV8(h, at, 1, out, width, width, rows, TJPF_GRAY));
+    return out.subarray(0, n);
   }
 
   #init(kind: number): Deno.PointerValue {
@@ -270,8 +314,19 @@ export class TurboJpeg {
     throw new TurboJpegError(this.#message(h));
   }
 
+  /** TurboJPEG's message (a C string of at most 200 bytes, JMSG_LENGTH_MAX), copied out. */
   #message(h: Deno.PointerValue): string {
-    const p = this.#tj.tj3GetErrorStr(h);
-    return p ? Deno.UnsafePointerView.getCString(p) : "unknown TurboJPEG error";
+    const at = BigInt(this.#tj.tj3GetErrorStr(h));
+    if (!at || !this.#copy || this.#inMessage) return "TurboJPEG error";
+    this.#inMessage = true;
+    try {
+      const bytes = this.#copyOut(at, 200);
+      const end = bytes.indexOf(0);
+      return new TextDecoder().decode(bytes.subarray(0, end < 0 ? 200 : end)) || "TurboJPEG error";
+    } catch {
+      return "TurboJPEG error";
+    } finally {
+      this.#inMessage = false;
+    }
   }
 }

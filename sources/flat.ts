@@ -76,6 +76,18 @@ class FlatSource implements ImageSource {
     return cropRaster(await this.decoded(), x, y, w, h);
   }
 
+  /**
+   * JPEG levels at downsample 2, 4 and 8 on a codec tier that scales: the file decoded at that scale in
+   * the DCT domain (libjpeg's scaled IDCT, as sharp/libvips shrink-on-load), whole, kept in the same LRU.
+   * Levels past 8 are averaged from it. Its accuracy against the box filter: bench/README.md.
+   */
+  readDerivedDirect(level: number, x: number, y: number, w: number, h: number): Promise<Raster> | null {
+    const scale = 2 ** level;
+    if (this.format !== "jpeg" || level < 1 || level > 3 || !jpegCodec().scales) return null;
+    if (this.info.channels !== 1 && this.info.channels !== 3) return null;
+    return this.decoded(scale as 2 | 4 | 8).then((r) => cropRaster(r, x, y, w, h));
+  }
+
   readAssociated(name: string): Promise<Raster8> {
     return Promise.reject(notFound(`no associated image "${name}"`));
   }
@@ -84,40 +96,42 @@ class FlatSource implements ImageSource {
     return this.bytes.close();
   }
 
-  private decoded(): Promise<Raster> {
-    let p = decodedCache.get(this.cacheKey);
+  /** The whole image decoded (at 1/`scale` for JPEG on a scaling tier), once, in the bounded LRU. */
+  private decoded(scale: 1 | 2 | 4 | 8 = 1): Promise<Raster> {
+    const key = scale === 1 ? this.cacheKey : `${this.cacheKey}/${scale}`;
+    let p = decodedCache.get(key);
     if (!p) {
-      p = this.decode();
+      p = this.decode(scale);
       const bps = this.info.pixelType === "uint16" ? 2 : 1;
-      decodedCache.set(this.cacheKey, p, this.info.width * this.info.height * this.info.channels * bps);
-      p.catch(() => decodedCache.delete(this.cacheKey));
+      const { width, height, channels } = this.info;
+      decodedCache.set(key, p, Math.ceil(width / scale) * Math.ceil(height / scale) * channels * bps);
+      p.catch(() => decodedCache.delete(key));
     }
     return p;
   }
 
-  private async decode(): Promise<Raster> {
+  private async decode(scale: 1 | 2 | 4 | 8): Promise<Raster> {
     const bytes = await this.bytes.read(0, this.bytes.size);
-    const buf = bytes.slice().buffer as ArrayBuffer;
-    const { width, height, channels } = this.info;
+    const { channels } = this.info;
+    const width = Math.ceil(this.info.width / scale), height = Math.ceil(this.info.height / scale);
     try {
+      const buf = () => bytes.slice().buffer as ArrayBuffer;
       if (this.format === "png" && this.info.pixelType === "uint16") {
-        const img = await pngDecode(buf, { bitDepth: 16 });
+        const img = await pngDecode(buf(), { bitDepth: 16 });
         return fromRgba(img.data, img.width, img.height, channels, "uint16");
       }
       if (this.format === "jpeg" && (channels === 1 || channels === 3)) {
         // This thread's codec tier (native libjpeg-turbo or WASM), straight to gray or RGB samples.
-        const img = await jpegCodec().decode(bytes, {
-          format: channels === 1 ? "gray" : "rgb",
-          maxPixels: width * height,
-        });
+        const format = channels === 1 ? "gray" : "rgb", maxPixels = this.info.width * this.info.height;
+        const img = await jpegCodec().decode(bytes, { format, scale, maxPixels });
         if (img.width !== width || img.height !== height) throw new Error("size differs from the header");
         return { width, height, channels, type: "uint8", data: img.data };
       }
       const img = this.format === "png"
-        ? await pngDecode(buf)
+        ? await pngDecode(buf())
         : this.format === "jpeg"
-        ? await jpegDecode(buf)
-        : await webpDecode(buf);
+        ? await jpegDecode(buf())
+        : await webpDecode(buf());
       if (img.width !== width || img.height !== height) throw new Error("size differs from the header");
       return fromRgba(new Uint8Array(img.data.buffer), img.width, img.height, channels, "uint8");
     } catch (err) {

@@ -73,6 +73,11 @@ export interface ImageSource {
 export interface StoredLevelReader {
   /** A stored level's samples, or its luma plane when `luma` (only asked of levels with `luma` set). */
   readStored(level: number, x: number, y: number, w: number, h: number, luma?: boolean): Promise<Raster>;
+  /**
+   * A derived level read directly instead of by 2× averaging of the level before it (a JPEG decoded at
+   * 1/2, 1/4 or 1/8 in the DCT domain), or null where the reader cannot.
+   */
+  readDerivedDirect?(level: number, x: number, y: number, w: number, h: number): Promise<Raster> | null;
 }
 
 /** Derived levels whose whole raster is at most this many pixels are computed once and kept. */
@@ -113,6 +118,8 @@ export async function readLevelRegion(
   const info = levels[level];
   const luma = plane === "luma" && !!info.luma;
   if (info.stored) return reader.readStored(level, x, y, w, h, luma);
+  const direct = luma ? null : reader.readDerivedDirect?.(level, x, y, w, h);
+  if (direct) return direct;
   if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {
     const key = `${cacheKey}#${level}${luma ? "Y" : ""}`;
     let whole = derivedCache.get(key);

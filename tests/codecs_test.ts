@@ -271,3 +271,97 @@ Deno.test("the codec tier is part of the cache key: a tile's ETag differs betwee
   }
   assert(etags[0] !== etags[1], "one ETag per tier");
 });
+
+Deno.test(
+  "flat JPEG levels at downsample 2 and 4: DCT-scaled on the native tier, ≥ 45 dB from the box filter",
+  opts,
+  async () => {
+    const read = async (tier: "native" | "wasm") => {
+      initCodecs(tier);
+      const s = await openSource({ path: DATA + "skimage__rocket.jpg", version: `scaled-${tier}`, maxPixels: 1e8 });
+      const levels = s.info.levels;
+      const out = [];
+      for (const l of [1, 2]) {
+        out.push(
+          (await s.readRegion(l, 0, 0, levels[l].width, levels[l].height)).data as Uint8Array,
+        );
+      }
+      await s.close();
+      return out;
+    };
+    const box = await read("wasm"); // the exact definition: 2× area averages of the full decode
+    const scaled = await read("native");
+    initCodecs("auto");
+    // Pillow's own DCT-scaled decode (draft to 1/2 and 1/4) is the independent reference for the native path.
+    const dir = await Deno.makeTempDir();
+    const py = `import sys
+from PIL import Image
+for k in (2, 4):
+    im = Image.open(sys.argv[1]); im.draft("RGB", (im.size[0] // k, im.size[1] // k))
+    open(f"{sys.argv[2]}/{k}.raw", "wb").write(im.convert("RGB").tobytes()); print(im.size)
+`;
+    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, DATA + "skimage__rocket.jpg", dir] })
+      .output();
+    assertEquals(new TextDecoder().decode(out.stdout).trim().split("\n"), ["(320, 214)", "(160, 107)"]);
+    for (const [i, k] of [[0, 2], [1, 4]]) {
+      assertEquals(scaled[i], await Deno.readFile(`${dir}/${k}.raw`), `1/${k}: libjpeg's scaled decode`);
+      assertAtLeast(psnr(scaled[i], box[i]), 45, `1/${k} against the box filter`);
+      assert(scaled[i].some((v, j) => v !== box[i][j]), "the native level really is the scaled decode");
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+Deno.test("with exactly deno task start's FFI grant the native tier serves every JPEG path", opts, async () => {
+  // The start task's command line from deno.json; reads widened to the shared images (the FFI grant is
+  // the point: a path-scoped --allow-ffi allows the library's symbols but no raw-pointer helpers).
+  const root = new URL("..", import.meta.url).pathname;
+  const task: string = JSON.parse(await Deno.readTextFile(root + "deno.json")).tasks.start;
+  const args = task.split(" ").slice(1).map((a) => (a === "--allow-read=." ? `--allow-read=.,${DATA}` : a));
+  assert(args.some((a) => a.startsWith("--allow-ffi=./node_modules/")), "the start task grants FFI narrowly");
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    env: { PORT: String(port), HOSTNAME: "127.0.0.1", IMAGES_DIR: DATA, KV_PATH: ":memory:", BACKEND: "workers" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${url}/health`)).ok) break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const health = await (await fetch(`${url}/health`)).json();
+    assertEquals(health.codecs.tier, "native", health.codecs.reason);
+    const file = "generated__coffee-6x6_jpeg_pyramid.tif";
+    const cases: [string, string | null][] = [
+      [`/iiif/3/${file}/256,256,256,256/256,/0/gray.jpg`, "gray-transcode"],
+      [`/iiif/3/${file}/200,100,300,300/300,/0/gray.jpg`, null],
+      [`/iiif/3/${file}/200,100,300,300/300,/0/default.jpg`, null],
+      [`/dzi/${file}_files/12/1_1.jpeg`, null],
+      [`/thumbnail/skimage__rocket.jpg.jpg?width=100`, null],
+    ];
+    for (const [path, how] of cases) {
+      const r = await get(url + path);
+      assertEquals(r.status, 200, `${path}: ${new TextDecoder().decode(r.body.slice(0, 300))}`);
+      assertEquals(r.headers.get("x-pass-through"), how, path);
+      const [px] = await pillow([r.body], "RGB");
+      assert(px.length > 0, `${path} decodes`);
+    }
+    // A corrupt source still answers with a JSON 4xx, its message from TurboJPEG.
+    const bad = await get(`${url}/iiif/3/libvips__ojpeg-tile.tif/full/64,/0/default.jpg`);
+    assert(bad.status >= 400 && bad.status < 500, `status ${bad.status}`);
+  } finally {
+    child.kill();
+    const out = await child.output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert(!/NotCapable|Requires ffi/.test(err), err.slice(0, 500));
+  }
+});
