@@ -65,16 +65,18 @@ const native = (() => {
   return lib.path ? TurboJpeg.open(lib.path) : null;
 })();
 
+/** Both tiers' decodes of `tiles` to `format` equal Pillow's ("RGB", or "L" for gray). */
+async function assertBothTiersMatchPillow(tiles: { jpeg: Uint8Array; what: string }[], format: "rgb" | "gray") {
+  const ref = await pillow(tiles.map((t) => t.jpeg), format === "rgb" ? "RGB" : "L");
+  for (let i = 0; i < tiles.length; i++) {
+    assertEquals(native!.decode(tiles[i].jpeg, { format }).data, ref[i], `native ${tiles[i].what}`);
+    assertEquals((await wasmDecode(tiles[i].jpeg, format)).data, ref[i], `wasm ${tiles[i].what}`);
+  }
+}
+
 Deno.test("native and WASM tiers decode real JPEGs to exactly Pillow's RGB", opts, async () => {
   assert(native, "the native library loads on this platform (linux-x64 prebuild)");
-  const tiles = await storedTiles();
-  const ref = await pillow(tiles.map((t) => t.jpeg), "RGB");
-  for (let i = 0; i < tiles.length; i++) {
-    const n = native!.decode(tiles[i].jpeg, { format: "rgb" });
-    const w = await wasmDecode(tiles[i].jpeg, "rgb");
-    assertEquals(n.data, ref[i], `native ${tiles[i].what}`);
-    assertEquals(w.data, ref[i], `wasm ${tiles[i].what}`);
-  }
+  await assertBothTiersMatchPillow(await storedTiles(), "rgb");
 });
 
 Deno.test(
@@ -83,13 +85,7 @@ Deno.test(
   async () => {
     const tiles = (await storedTiles()).filter((t) => t.ycbcr || /gray/.test(t.what));
     assertEquals(tiles.length, 5);
-    const ref = await pillow(tiles.map((t) => t.jpeg), "L");
-    for (let i = 0; i < tiles.length; i++) {
-      const n = native!.decode(tiles[i].jpeg, { format: "gray" });
-      const w = await wasmDecode(tiles[i].jpeg, "gray");
-      assertEquals(n.data, ref[i], `native ${tiles[i].what}`);
-      assertEquals(w.data, ref[i], `wasm ${tiles[i].what}`);
-    }
+    await assertBothTiersMatchPillow(tiles, "gray");
   },
 );
 
