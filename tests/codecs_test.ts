@@ -313,7 +313,8 @@ Deno.test("with exactly deno task start's FFI grant the native tier serves every
   // the point: a path-scoped --allow-ffi allows the library's symbols but no raw-pointer helpers).
   const root = new URL("..", import.meta.url).pathname;
   const task: string = JSON.parse(await Deno.readTextFile(root + "deno.json")).tasks.start;
-  const args = task.split(" ").slice(1).map((a) => (a === "--allow-read=." ? `--allow-read=.,${DATA}` : a));
+  const data = Deno.realPathSync(DATA); // the server resolves real paths: grant and serve the real folder
+  const args = task.split(" ").slice(1).map((a) => (a === "--allow-read=." ? `--allow-read=.,${data}` : a));
   assert(args.some((a) => a.startsWith("--allow-ffi=./node_modules/")), "the start task grants FFI narrowly");
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -321,7 +322,7 @@ Deno.test("with exactly deno task start's FFI grant the native tier serves every
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
-    env: { PORT: String(port), HOSTNAME: "127.0.0.1", IMAGES_DIR: DATA, KV_PATH: ":memory:", BACKEND: "workers" },
+    env: { PORT: String(port), HOSTNAME: "127.0.0.1", IMAGES_DIR: data, KV_PATH: ":memory:", BACKEND: "workers" },
     stdout: "null",
     stderr: "piped",
   }).spawn();
