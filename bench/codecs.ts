@@ -16,7 +16,7 @@ import { encodeOutput } from "../pipeline/encode.ts";
 import { standaloneJpeg } from "../sources/decoders.ts";
 import { grayKernel } from "../kernels/gray.ts";
 
-const DATA = new URL("../../shared/data/", import.meta.url).pathname;
+const DATA = new URL("../tests/data/", import.meta.url).pathname;
 
 async function time(name: string, fn: () => unknown | Promise<unknown>, n = 40): Promise<[string, number]> {
   await fn();

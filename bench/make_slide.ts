@@ -11,7 +11,7 @@ import { openSource } from "../sources/open.ts";
 import { toUint8 } from "../sources/raster.ts";
 import { encodeOutput } from "../pipeline/encode.ts";
 
-const DATA = new URL("../../shared/data/", import.meta.url).pathname;
+const DATA = new URL("../tests/data/", import.meta.url).pathname;
 /** Where the slide is written, its id under bench/out, and its size. */
 export const BENCH_SLIDE = new URL("./out/bench-slide-256-baseline.tif", import.meta.url).pathname;
 export const BENCH_SLIDE_ID = "bench-slide-256-baseline.tif";

@@ -106,7 +106,7 @@ async function startSharp(photoDir: string) {
 /** 28 distinct large JPEG photos (24 measured, 4 warm-up): two real photos enlarged by vips, 24–38 MP. */
 async function makePhotos(dir: string): Promise<string[]> {
   const names: string[] = [];
-  const data = new URL("../../shared/data/", import.meta.url).pathname;
+  const data = new URL("../tests/data/", import.meta.url).pathname;
   for (let i = 0; i < 28; i++) {
     const name = `photo-${String(i).padStart(2, "0")}.jpg`;
     names.push(name);

@@ -1,11 +1,11 @@
-/** Test helpers: paths to the shared real images, independent decoders, image metrics, a live server. */
+/** Test helpers: the path of the real test images, independent decoders, image metrics, a live server. */
 import pngDecode from "@jsquash/png/decode.js";
 import { fromFile } from "geotiff";
 import { loadConfig } from "../config.ts";
 import { createService, type Service } from "../app.ts";
 
-/** The shared real test images (`../shared/data` from the project root). */
-export const DATA = new URL("../../shared/data/", import.meta.url).pathname;
+/** The real test images, in the repository (tests/data, provenance and licences in its README). */
+export const DATA = new URL("./data/", import.meta.url).pathname;
 /** The bundled samples. */
 export const SAMPLES = new URL("../samples/", import.meta.url).pathname;
 
