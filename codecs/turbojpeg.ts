@@ -19,6 +19,8 @@
 
 // Values from libjpeg-turbo 3.1's turbojpeg.h (enums are append-only across 3.x).
 const TJINIT_COMPRESS = 0, TJINIT_DECOMPRESS = 1, TJINIT_TRANSFORM = 2;
+import { readFlatHeader } from "../sources/sniff.ts";
+
 const TJPARAM_NOREALLOC = 2, TJPARAM_QUALITY = 3, TJPARAM_SUBSAMP = 4, TJPARAM_JPEGWIDTH = 5;
 const TJPARAM_JPEGHEIGHT = 6, TJPARAM_PRECISION = 7, TJPARAM_COLORSPACE = 8, TJPARAM_OPTIMIZE = 11;
 const TJPARAM_PROGRESSIVE = 12, TJPARAM_SCANLIMIT = 13, TJPARAM_LOSSLESS = 15;
@@ -27,8 +29,10 @@ const TJSAMP_420 = 2, TJSAMP_GRAY = 3;
 const TJERR_WARNING = 0;
 const TJXOPT_GRAY = 1 << 3, TJXOPT_COPYNONE = 1 << 6;
 
-/** Row width of `#copyOut`'s gray plane (and the slack kept past native output). */
+/** Row width of `#copyOut`'s gray plane past one row (and the slack kept past native output). */
 const COPY_ROW = 4096;
+/** libjpeg's largest image dimension (JPEG_MAX_DIMENSION). */
+const JPEG_MAX_DIMENSION = 65500;
 
 /** JPEG colour spaces (TJCS). */
 export const JPEG_COLORSPACE = { rgb: 0, ycbcr: 1, gray: 2, cmyk: 3, ycck: 4 } as const;
@@ -93,6 +97,10 @@ export interface DecodedJpeg {
 /** A TurboJPEG failure (corrupt data, an unsupported JPEG, a size over the limit). */
 export class TurboJpegError extends Error {
   override name = "TurboJpegError";
+  /** True for a valid JPEG of a kind not decoded here (12-bit, lossless), as opposed to corrupt data. */
+  constructor(message: string, readonly unsupported = false) {
+    super(message);
+  }
 }
 
 /** Folder names of the prebuilds shipped by @julusian/jpeg-turbo that hold `libturbojpeg.so.0`. */
@@ -114,23 +122,6 @@ export function turbojpegLibraryPath(): { path: string } | { path: null; reason:
     return { path: null, reason: `no prebuilt libturbojpeg for ${Deno.build.os}-${Deno.build.arch}` };
   }
   return { path: new URL(`${folder}/libturbojpeg.so.0`, PREBUILDS_DIR).pathname };
-}
-
-/** True when `jpeg` starts with SOI and has a frame header (SOFn) before its first scan. */
-export function hasFrameHeader(jpeg: Uint8Array): boolean {
-  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return false;
-  for (let at = 2; at + 4 <= jpeg.length;) {
-    if (jpeg[at] !== 0xff) return false;
-    const m = jpeg[at + 1];
-    if (m === 0xff) {
-      at++; // fill byte
-      continue;
-    }
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return true;
-    if (m === 0xda || m === 0xd9) return false;
-    at += 2 + ((jpeg[at + 2] << 8) | jpeg[at + 3]);
-  }
-  return false;
 }
 
 /** One thread's TurboJPEG: a decompressor, a compressor and a transformer. */
@@ -175,10 +166,12 @@ export class TurboJpeg {
   }
 
   /** Width, height, colour space and precision from a JPEG's header. */
-  header(jpeg: Uint8Array): JpegHeader {
-    const tj = this.#tj, h = this.#dec;
-    // A tables-only stream (or a bare SOI) "succeeds" and leaves the previous image's size in the handle.
-    if (!hasFrameHeader(jpeg)) throw new TurboJpegError("no image in the JPEG data (no frame header)");
+  header(jpeg: Uint8Array, h: Deno.PointerValue = this.#dec): JpegHeader {
+    const tj = this.#tj;
+    // A tables-only stream (or a bare SOI) "succeeds" and leaves the previous image's size in the handle:
+    // find the frame header first (the same marker walk that sizes flat JPEGs).
+    const soi = jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8;
+    if (!soi || !readFlatHeader("jpeg", jpeg)) throw new TurboJpegError("no image in the JPEG data (no frame header)");
     this.#check(h, tj.tj3DecompressHeader(h, jpeg, BigInt(jpeg.length)));
     const width = tj.tj3Get(h, TJPARAM_JPEGWIDTH), height = tj.tj3Get(h, TJPARAM_JPEGHEIGHT);
     return {
@@ -195,7 +188,7 @@ export class TurboJpeg {
     const tj = this.#tj, h = this.#dec;
     const head = this.header(jpeg);
     if (head.precision !== 8 || head.lossless) {
-      throw new TurboJpegError(`unsupported JPEG: ${head.lossless ? "lossless" : `${head.precision}-bit`}`);
+      throw new TurboJpegError(`unsupported JPEG: ${head.lossless ? "lossless" : `${head.precision}-bit`}`, true);
     }
     if (opts.maxPixels !== undefined && head.width * head.height > opts.maxPixels) {
       throw new TurboJpegError(`JPEG of ${head.width}×${head.height} exceeds ${opts.maxPixels} pixels`);
@@ -247,7 +240,7 @@ export class TurboJpeg {
    */
   grayTranscode(jpeg: Uint8Array): Uint8Array {
     const tj = this.#tj, h = this.#xf;
-    const head = this.header(jpeg);
+    const head = this.header(jpeg, h); // on the transformer: tj3TransformBufSize needs its header read
     if (head.colorspace !== JPEG_COLORSPACE.ycbcr && head.colorspace !== JPEG_COLORSPACE.gray) {
       throw new TurboJpegError("only YCbCr and gray JPEGs have a luma component to keep");
     }
@@ -255,7 +248,6 @@ export class TurboJpeg {
     const xform = new Int32Array(10);
     xform[5] = TJXOPT_GRAY | TJXOPT_COPYNONE;
     const xformBytes = new Uint8Array(xform.buffer);
-    this.#check(h, tj.tj3DecompressHeader(h, jpeg, BigInt(jpeg.length)));
     this.#reserve(Number(tj.tj3TransformBufSize(h, xformBytes)));
     const rc = tj.tj3Transform(h, jpeg, BigInt(jpeg.length), 1, this.#outPtr, this.#outSize, xformBytes);
     this.#check(h, rc, true);
@@ -289,16 +281,24 @@ export class TurboJpeg {
   }
 
   /**
-   * `n` bytes at native address `at`, copied into a new array: decoded as a one-component "YUV" plane of
-   * `COPY_ROW`-byte rows to gray pixels, which libjpeg copies unchanged. Reads up to a row past `n`.
+   * `n` bytes at native address `at`, copied into a new array of exactly `n` bytes (a whole buffer, so a
+   * worker can transfer it): decoded as a one-component "YUV" plane to gray pixels, which libjpeg copies
+   * unchanged. One row when `n` fits libjpeg's largest dimension (every tile); else rows of `COPY_ROW`
+   * bytes into a scratch array, then one more copy — and up to a row read past `n` (the output buffer
+   * keeps that slack).
    */
   #copyOut(at: bigint, n: number): Uint8Array {
     const h = this.#copy, tj = this.#tj;
-    const width = Math.min(n, COPY_ROW), rows = Math.ceil(n / width);
-    const out = new Uint8Array(width * rows);
     this.#check(h, tj.tj3Set(h, TJPARAM_SUBSAMP, TJSAMP_GRAY));
-    this.#check(h, tj.tj3DecodeYUV8(h, at, 1, out, width, width, rows, TJPF_GRAY));
-    return out.subarray(0, n);
+    if (n <= JPEG_MAX_DIMENSION) {
+      const out = new Uint8Array(n);
+      this.#check(h, tj.tj3DecodeYUV8(h, at, 1, out, n, n, 1, TJPF_GRAY));
+      return out;
+    }
+    const rows = Math.ceil(n / COPY_ROW);
+    const scratch = new Uint8Array(COPY_ROW * rows);
+    this.#check(h, tj.tj3DecodeYUV8(h, at, 1, scratch, COPY_ROW, COPY_ROW, rows, TJPF_GRAY));
+    return scratch.slice(0, n);
   }
 
   #init(kind: number): Deno.PointerValue {

@@ -97,8 +97,9 @@ export function withNoTransformMarker(jpeg: Uint8Array): Uint8Array {
 
 /** Decodes with the WASM decoder: RGB, or `gray` (the first component as decoded: Y of a YCbCr JPEG). */
 export async function wasmDecode(jpeg: Uint8Array, format: "rgb" | "gray"): Promise<DecodedJpeg> {
-  const input = format === "gray" ? withNoTransformMarker(jpeg) : jpeg;
-  const img = await jpegDecode(input.slice().buffer as ArrayBuffer);
+  // The decoder takes an ArrayBuffer of its own: the marker rewrite is already a copy.
+  const input = format === "gray" ? withNoTransformMarker(jpeg) : jpeg.slice();
+  const img = await jpegDecode(input.buffer as ArrayBuffer);
   const rgba = new Uint8Array(img.data.buffer, img.data.byteOffset, img.width * img.height * 4);
   const channels = format === "gray" ? 1 : 3;
   return {

@@ -18,6 +18,7 @@ import { createRequire } from "node:module";
 import { corruptSource, unsupportedSource } from "../errors.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { rgbaToChannels } from "../codecs/wasm_jpeg.ts";
+import { TurboJpegError } from "../codecs/turbojpeg.ts";
 
 /** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
 export interface TileDecoder {
@@ -152,6 +153,7 @@ class JpegTileDecoder implements TileDecoder {
       const format = ch === 1 ? "gray" : "rgb", maxPixels = p.tileWidth * p.tileHeight;
       img = await jpegCodec().decode(jpeg, { format, maxPixels });
     } catch (err) {
+      if (err instanceof TurboJpegError && err.unsupported) throw unsupportedSource(err.message);
       throw corruptSource(`JPEG tile does not decode: ${(err as Error).message}`);
     }
     // A tile is never larger than the IFD says (a crafted header could claim gigapixels).

@@ -5,9 +5,10 @@
 import jpegDecode from "@jsquash/jpeg/decode.js";
 import webpDecode from "@jsquash/webp/decode.js";
 import pngDecode from "@jsquash/png/decode.js";
-import { corruptSource, notFound, tooLarge } from "../errors.ts";
+import { corruptSource, notFound, tooLarge, unsupportedSource } from "../errors.ts";
 import { LruCache } from "../cache/lru.ts";
 import { jpegCodec } from "../codecs/tier.ts";
+import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
@@ -135,6 +136,7 @@ class FlatSource implements ImageSource {
       if (img.width !== width || img.height !== height) throw new Error("size differs from the header");
       return fromRgba(new Uint8Array(img.data.buffer), img.width, img.height, channels, "uint8");
     } catch (err) {
+      if (err instanceof TurboJpegError && err.unsupported) throw unsupportedSource(err.message);
       throw corruptSource(`${this.format.toUpperCase()} does not decode: ${(err as Error).message}`);
     }
   }

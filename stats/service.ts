@@ -21,7 +21,7 @@ export class StatsService {
   computations = 0;
 
   /** `codecs`: the codec tier the backend decodes with (part of the KV keys, like tiles'). */
-  constructor(private backend: TileBackend, private cache?: TileCache, private codecs: CodecTier = "wasm") {}
+  constructor(private backend: TileBackend, private cache: TileCache | undefined, private codecs: CodecTier) {}
 
   /** The statistics of `source` (path + version), computed once. */
   get(source: SourceDescriptor): Promise<ComputedStats> {

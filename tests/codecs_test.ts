@@ -126,6 +126,11 @@ Deno.test("encoders of both tiers: baseline JPEG that Pillow decodes close to th
     native!.encode(gray, 256, 256, 1, 90),
     await wasmEncode(gray, 256, 256, 1, 90),
   ];
+  // Whole buffers: a worker transfers tile bytes only when they are (workers/tasks.ts), else copies them.
+  const transcoded = native!.grayTranscode((await storedTiles())[0].jpeg);
+  for (const bytes of [...made, transcoded]) {
+    assertEquals([bytes.byteOffset, bytes.byteLength], [0, bytes.buffer.byteLength]);
+  }
   const rgb = await pillow(made.slice(0, 2), "RGB"), l = await pillow(made.slice(2), "L");
   for (const r of rgb) assertAtLeast(psnr(r, px), 33, "RGB q90");
   for (const r of l) assertAtLeast(psnr(r, gray), 40, "gray q90");
