@@ -2,7 +2,9 @@
  * The WebGPU backend: tiles are read, resampled and encoded on the CPU backend (the workers), and their
  * op runs on the GPU in batches (gpu/executor.ts); so do the image statistics' kernels. Start-up warms up every pipeline and checks each kernel
  * against its CPU definition; until then, and whenever the GPU is not in use, tiles go to the CPU backend
- * whole. `auto` then measures both on a sample batch and keeps the faster; `webgpu` keeps the GPU.
+ * whole. `auto` then times each op kernel on both on a sample batch and runs on the GPU only the kernels
+ * it wins (a real GPU wins the costly ones — the mask's median, palette search — and loses the point-wise
+ * ones to its readback latency: bench/README.md); `webgpu` runs every kernel on the GPU.
  *
  * A GPU failure (error, lost device, stuck batch) never fails a request: the job's kernel is rerun on the
  * CPU backend, the event is logged and counted, and a new device is created in the background.
@@ -14,7 +16,7 @@ import type { RenderedTile } from "../pipeline/render.ts";
 import { GpuExecutor, type GpuExecutorOptions, GpuFailure } from "./executor.ts";
 import { type GpuJob, type GpuKernel, type GpuResult } from "./kernels.ts";
 import { runOnCpu } from "./cpu_kernels.ts";
-import { gpuJobFor, hasGpuKernel, opOutputFrom } from "./op_jobs.ts";
+import { gpuJobFor, gpuKernelOf, opOutputFrom } from "./op_jobs.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import type { Raster8 } from "../sources/raster.ts";
@@ -40,8 +42,16 @@ export interface GpuReport {
   softwareAdapter?: boolean;
   /** Why the GPU is not in use, when it is not. */
   reason?: string;
-  /** `auto`: the start-up measurement, in jobs per second on the sample batch. */
-  measured?: { sample: string; webgpuJobsPerSecond: number; cpuJobsPerSecond: number; cpuBackend: string };
+  /** `auto`: the start-up measurement, in jobs per second on the sample batch, in all and per kernel. */
+  measured?: {
+    sample: string;
+    webgpuJobsPerSecond: number;
+    cpuJobsPerSecond: number;
+    cpuBackend: string;
+    kernels: Partial<Record<GpuKernel, { webgpu: number; cpu: number }>>;
+  };
+  /** The op kernels the GPU runs (every one for `webgpu`; those it won for `auto`); stats follow `mask`. */
+  gpuKernels: GpuKernel[];
   /** GPU work so far. */
   jobs: number;
   submissions: number;
@@ -65,6 +75,8 @@ export interface WebGpuBackendOptions {
 export class WebGpuBackend implements TileBackend {
   #executor: GpuExecutor | null = null;
   #useGpu = false;
+  /** The op kernels sent to the GPU while it is in use. */
+  #gpuKernels = new Set<GpuKernel>();
   #closed = false;
   #recreating: Promise<void> | null = null;
   #report: GpuReport;
@@ -84,6 +96,7 @@ export class WebGpuBackend implements TileBackend {
       fallbacks: 0,
       failures: 0,
       deviceRecreations: 0,
+      gpuKernels: [],
     };
     this.started = this.#start();
   }
@@ -112,27 +125,38 @@ export class WebGpuBackend implements TileBackend {
   async #start(): Promise<void> {
     const executor = await this.#createChecked();
     if (!executor) return;
+    let kernels: GpuKernel[] = [...OP_KERNELS];
     if (this.#report.requested === "auto") {
       this.#report.state = "measuring";
       const measured = await this.#measure(executor);
       this.#report.measured = measured;
-      if (measured.webgpuJobsPerSecond <= measured.cpuJobsPerSecond) {
-        this.#report.reason = `the ${measured.cpuBackend} were faster on the sample batch`;
+      kernels = OP_KERNELS.filter((k) => {
+        const m = measured.kernels[k];
+        return m !== undefined && m.webgpu > m.cpu;
+      });
+      const each = OP_KERNELS.map((k) => {
+        const m = measured.kernels[k]!;
+        return `${k} ${m.webgpu.toFixed(0)}/${m.cpu.toFixed(0)}`;
+      }).join(", ");
+      if (!kernels.length) {
+        this.#report.reason = `the ${measured.cpuBackend} were faster for every kernel on the sample batch`;
         this.#report.state = "ready";
         this.#retire(executor);
         console.log(
-          `backend auto: ${measured.cpuBackend} (${measured.cpuJobsPerSecond.toFixed(0)} jobs/s) over webgpu ` +
-            `(${measured.webgpuJobsPerSecond.toFixed(0)} jobs/s on ${executor.adapterName})`,
+          `backend auto: ${measured.cpuBackend} for every op (jobs/s webgpu/${measured.cpuBackend}: ${each} ` +
+            `on ${executor.adapterName})`,
         );
         return;
       }
       console.log(
-        `backend auto: webgpu on ${executor.adapterName} (${measured.webgpuJobsPerSecond.toFixed(0)} jobs/s) over ` +
-          `${measured.cpuBackend} (${measured.cpuJobsPerSecond.toFixed(0)} jobs/s)`,
+        `backend auto: webgpu on ${executor.adapterName} for ${kernels.join(", ")}, the ${measured.cpuBackend} ` +
+          `for the rest (jobs/s webgpu/${measured.cpuBackend}: ${each})`,
       );
     }
     if (this.#closed) return this.#retire(executor);
     this.#executor = executor;
+    this.#gpuKernels = new Set(kernels);
+    this.#report.gpuKernels = kernels;
     this.#useGpu = true;
     this.#report.state = "ready";
   }
@@ -170,26 +194,38 @@ export class WebGpuBackend implements TileBackend {
     return null;
   }
 
-  /** Jobs per second of the GPU and of the CPU backend on the same sample batch (best of two rounds). */
+  /**
+   * Jobs per second of the GPU and of the CPU backend on the same sample batch (best of two rounds), for
+   * each op kernel alone — as a tile server sees them: one kernel's tiles arriving together.
+   */
   async #measure(executor: GpuExecutor): Promise<NonNullable<GpuReport["measured"]>> {
     const jobs = sampleJobs(this.opts.sampleTiles ?? 8);
-    const rate = async (run: (job: GpuJob) => Promise<unknown>) => {
+    const rate = async (some: GpuJob[], run: (job: GpuJob) => Promise<unknown>) => {
       let best = 0;
       for (let round = 0; round < 2; round++) {
         const t0 = performance.now();
-        await Promise.all(jobs.map(run));
-        best = Math.max(best, jobs.length / ((performance.now() - t0) / 1000));
+        await Promise.all(some.map(run));
+        best = Math.max(best, some.length / ((performance.now() - t0) / 1000));
       }
       return best;
     };
-    const cpuJobsPerSecond = await rate((job) => this.cpu.run(undefined, { kind: "kernel", job }));
-    const webgpuJobsPerSecond = await rate((job) => executor.run(job));
+    const kernels: NonNullable<GpuReport["measured"]>["kernels"] = {};
+    let cpuSeconds = 0, gpuSeconds = 0;
+    for (const kernel of OP_KERNELS) {
+      const some = jobs.filter((j) => j.kernel === kernel);
+      const cpu = await rate(some, (job) => this.cpu.run(undefined, { kind: "kernel", job }));
+      const webgpu = await rate(some, (job) => executor.run(job));
+      kernels[kernel] = { webgpu, cpu };
+      cpuSeconds += some.length / cpu;
+      gpuSeconds += some.length / webgpu;
+    }
     return {
-      sample: `${jobs.length} jobs: ${jobs.length / SAMPLE_KERNELS.length} synthetic ${SAMPLE_SIDE}² RGB tiles × ` +
-        SAMPLE_KERNELS.join(", "),
-      webgpuJobsPerSecond,
-      cpuJobsPerSecond,
+      sample: `${jobs.length} jobs: ${jobs.length / OP_KERNELS.length} synthetic ${SAMPLE_SIDE}² RGB tiles × ` +
+        OP_KERNELS.join(", "),
+      webgpuJobsPerSecond: jobs.length / gpuSeconds,
+      cpuJobsPerSecond: jobs.length / cpuSeconds,
       cpuBackend: this.cpu.name,
+      kernels,
     };
   }
 
@@ -198,8 +234,8 @@ export class WebGpuBackend implements TileBackend {
     task: Extract<Task, { kind: K }>,
   ): Promise<TaskResults[K]> {
     const t = task as Task;
-    if (t.kind === "stats" && this.#useGpu) return await this.#stats(source) as TaskResults[K];
-    if (t.kind !== "tile" || !this.#useGpu || !hasGpuKernel(t.request.op)) {
+    if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source) as TaskResults[K];
+    if (t.kind !== "tile" || !this.#onGpu(gpuKernelOf(t.request.op))) {
       const result = await this.cpu.run(source, task);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
     }
@@ -214,6 +250,11 @@ export class WebGpuBackend implements TileBackend {
     const output = opOutputFrom(request.op, job, result);
     const tile = await this.cpu.run(undefined, { kind: "tile-finish", request, stage, output });
     return tagged(tile, by) as TaskResults[K];
+  }
+
+  /** True when the GPU is in use and runs `kernel`. */
+  #onGpu(kernel: GpuKernel | null): boolean {
+    return this.#useGpu && kernel !== null && this.#gpuKernels.has(kernel);
   }
 
   /**
@@ -320,7 +361,9 @@ function tagged(tile: RenderedTile, by: string): RenderedTile {
 }
 
 const SAMPLE_SIDE = 270;
-const SAMPLE_KERNELS: GpuKernel[] = ["mask", "gray", "threshold", "levels"];
+/** The kernels of tile ops: what `auto` measures and routes one by one. */
+const OP_KERNELS: GpuKernel[] = ["mask", "gray", "threshold", "levels", "palette"];
+const SAMPLE_PALETTE = Uint8Array.from({ length: 48 }, (_, i) => (i * 53) % 256);
 
 /** Deterministic tissue-like RGB tiles (pink blobs with texture on white) and the kernels to run on them. */
 export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
@@ -340,7 +383,7 @@ export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
       }
     }
     const input = { width: side, height: side, channels: 3, type: "uint8" as const, data };
-    for (const kernel of SAMPLE_KERNELS) jobs.push({ kernel, input, t: 100, levels: 8 });
+    for (const kernel of OP_KERNELS) jobs.push({ kernel, input, t: 100, levels: 8, palette: SAMPLE_PALETTE });
   }
   return jobs;
 }

@@ -7,11 +7,19 @@ import { resolvedPalette } from "../kernels/quantize.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
 import type { TileInput } from "../pipeline/render.ts";
 import type { Raster8 } from "../sources/raster.ts";
-import type { GpuJob, GpuResult } from "./kernels.ts";
+import type { GpuJob, GpuKernel, GpuResult } from "./kernels.ts";
 
-/** True when the op has a GPU kernel. */
-export function hasGpuKernel(op: OpSpec): boolean {
-  return ["gray", "threshold", "mask", "quantize"].includes(op.name);
+/** The GPU kernel that computes `op`, or null when it has none. */
+export function gpuKernelOf(op: OpSpec): GpuKernel | null {
+  switch (op.name) {
+    case "gray":
+    case "threshold":
+    case "mask":
+      return op.name;
+    case "quantize":
+      return op.params.levels !== undefined ? "levels" : "palette";
+  }
+  return null;
 }
 
 /** The GPU job computing `op` on a prepared tile. */
