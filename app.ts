@@ -14,6 +14,7 @@ import { ImageRegistry } from "./sources/registry.ts";
 import { InlineBackend, type TileBackend } from "./workers/backend.ts";
 import { WorkerPool, workersAvailable } from "./workers/pool.ts";
 import { WebGpuBackend, webGpuExposed } from "./gpu/backend.ts";
+import { joinProcessBudget, SharedBudget } from "./cache/budget.ts";
 import type { AppContext } from "./routes/context.ts";
 import { dziRoutes } from "./routes/dzi.ts";
 import { xyzRoutes } from "./routes/xyz.ts";
@@ -44,6 +45,7 @@ export function createBackend(
   config: Config,
   hasWorker = workersAvailable(),
   hasGpu = webGpuExposed(),
+  budget?: SharedBudget,
 ): TileBackend {
   if (config.backend === "workers" && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
   if (config.backend === "webgpu" && !hasGpu) throw new Error("BACKEND=webgpu, but this runtime has no WebGPU");
@@ -53,10 +55,13 @@ export function createBackend(
       jobTimeoutMs: Math.floor(config.timeoutMs / 2),
       maxQueuePerWorker: config.queuePerWorker,
       codecs: codecStatus().tier,
+      budget,
     })
     : new InlineBackend();
   const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
-  return gpu ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu") : cpu;
+  return gpu
+    ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu", { measureSoftware: config.gpuSoftware === "measure" })
+    : cpu;
 }
 
 /** Builds the service for `config`. */
@@ -72,7 +77,10 @@ export function createService(config: Config): Service {
   });
   // The codec tier is decided here, once, before the workers start: they are told this choice.
   const codecs = initCodecs(config.codecs);
-  const backend = createBackend(config);
+  // One pixel-cache budget for the process: this thread is 0, the workers join it as they start.
+  const budget = SharedBudget.create(config.pixelCacheBytes);
+  joinProcessBudget(budget, 0);
+  const backend = createBackend(config, undefined, undefined, budget);
   const metrics = new Metrics();
   if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
   const cache = new TileCache({
@@ -83,7 +91,8 @@ export function createService(config: Config): Service {
   });
   metrics.codecTier.set({ tier: codecs.tier }, 1);
   const stats = new StatsService(backend, cache, codecs.tier);
-  const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs };
+  metrics.watchMemory(budget);
+  const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs, pixelBudget: budget };
   const app = new Hono();
   const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
   app.use("*", registerMetrics);

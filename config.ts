@@ -24,6 +24,13 @@ export interface Config {
   kvPath: string;
   /** Bytes of the in-memory tile cache in front of KV. */
   memoryCacheBytes: number;
+  /**
+   * Bytes of decoded pixels kept for reuse (source tiles and strips, decoded flat images, derived levels),
+   * one budget shared by every thread of the process; also the largest image level read whole.
+   */
+  pixelCacheBytes: number;
+  /** `BACKEND=auto` on a software (fallback) WebGPU adapter: skip it (the workers), or measure it too. */
+  gpuSoftware: "skip" | "measure";
   /** Jobs waiting or running per worker before new ones get 503 with Retry-After. */
   queuePerWorker: number;
   /** Origins remote sources may come from (`https://host[:port]`); empty: remote sources off. */
@@ -69,7 +76,15 @@ export const CONFIG_VARIABLES = {
     "./data/cache.kv",
     "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (Deno Deploy's), or off",
   ],
-  MEMORY_CACHE_MB: ["256", "in-memory tile cache in front of KV, MiB"],
+  MEMORY_CACHE_MB: ["32", "in-memory tile cache in front of KV, MiB"],
+  PIXEL_CACHE_MB: [
+    "96",
+    "decoded pixels kept for reuse (source tiles, flat images, derived levels), MiB, one budget for all threads; also the largest level read whole (413 past it)",
+  ],
+  GPU_SOFTWARE: [
+    "skip",
+    "skip | measure: BACKEND=auto on a software WebGPU adapter (llvmpipe) keeps the workers without compiling shaders (skip) or times it like a GPU (measure)",
+  ],
   ALLOWED_ORIGINS: ["", "comma-separated origins remote sources may come from (https://host[:port]); empty: none"],
   SOURCE_PREFIXES: [
     "",
@@ -115,6 +130,11 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     }
     return v;
   };
+  const oneOf = <T extends string>(name: Name, choices: readonly T[]): T => {
+    const v = get(name);
+    if (!choices.includes(v as T)) throw new Error(`${name} must be ${choices.join(" or ")}, got "${v}"`);
+    return v as T;
+  };
   const backend = get("BACKEND");
   if (!["auto", "webgpu", "workers", "inline"].includes(backend)) {
     throw new Error(`BACKEND must be auto, webgpu, workers or inline, got "${backend}"`);
@@ -136,6 +156,8 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     cacheTtl: int("CACHE_TTL", 1, 31536000),
     kvPath: get("KV_PATH"),
     memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
+    pixelCacheBytes: int("PIXEL_CACHE_MB", 16, 1 << 20) * 1024 * 1024,
+    gpuSoftware: oneOf("GPU_SOFTWARE", ["skip", "measure"] as const),
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),
     queuePerWorker: int("QUEUE", 1, 100_000),
     allowedOrigins: get("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean).map((o) => {

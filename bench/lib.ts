@@ -41,7 +41,8 @@ export async function startServer(env: Record<string, string>, runFlags: string[
       "server.ts",
     ],
     cwd: ROOT,
-    env: { ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
+    // The start task's allocator settings (deno.json): big pixel buffers go back to the OS when freed.
+    env: { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "65536", ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
     stdout: "null",
     stderr: "inherit",
   }).spawn();

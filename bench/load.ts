@@ -2,7 +2,9 @@
  * Load test (loopback, bounded): 64 requests in flight for 60 s against `server.ts` in its own process,
  * a mix of protocols, levels and ops over the benchmark slide and the samples, with cache hits and misses.
  * Reports requests/s, errors (anything but 200/304), latency and the server's peak RSS (sampled from
- * /proc every 500 ms). Run: `deno task bench:load [--seconds 60 --concurrency 64]`.
+ * /proc every 500 ms) with what the server says its caches hold. Run: `deno task bench:load [--seconds 60
+ * --concurrency 64]`; `LOAD_ENV='{"PIXEL_CACHE_MB":"64"}'` adds server settings, `LOAD_SERIES=1` prints the
+ * RSS samples.
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, startServer } from "./lib.ts";
@@ -27,7 +29,7 @@ if (import.meta.main) {
     BACKEND: "workers",
     WORKERS: "2",
     KV_PATH: `${kvDir}/cache.kv`,
-    MEMORY_CACHE_MB: "64",
+    ...JSON.parse(Deno.env.get("LOAD_ENV") ?? "{}"),
   });
   const r = rng(42);
   const pick = <T>(a: T[]) => a[Math.floor(r() * a.length)];
@@ -64,7 +66,12 @@ if (import.meta.main) {
     const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(server.pid)] }).output();
     return Number(new TextDecoder().decode(out.stdout).trim() || 0) * 1024;
   };
-  const sampler = setInterval(async () => (peakRss = Math.max(peakRss, await rssOf())), 500);
+  const series: number[] = [];
+  const sampler = setInterval(async () => {
+    const v = await rssOf();
+    series.push(Math.round(v / 2 ** 20));
+    peakRss = Math.max(peakRss, v);
+  }, 500);
   const lat: number[] = [];
   const statuses = new Map<number, number>();
   let errors = 0;
@@ -84,8 +91,13 @@ if (import.meta.main) {
     }
   }));
   clearInterval(sampler);
+  if (Deno.env.get("LOAD_SERIES")) console.log("RSS MiB every 0.5 s:", series.join(" "));
   const took = (performance.now() - t0) / 1000;
   const endRss = await rssOf();
+  // What the server says it holds: the shared pixel budget and the tile cache (the rest is runtimes, heaps).
+  const health = await (await fetch(`${server.url}/health`)).json();
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const tileCache = Number(/^edgetile_memory_cache_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
   await server.stop();
   await Deno.remove(kvDir, { recursive: true });
   lat.sort((a, b) => a - b);
@@ -98,7 +110,10 @@ if (import.meta.main) {
   console.log(`errors: ${errors}; statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
   console.log(`latency ms: p50 ${pct(0.5)}, p99 ${pct(0.99)}, max ${lat.at(-1)!.toFixed(0)}`);
   console.log(
-    `server RSS: peak ${(peakRss / 2 ** 20).toFixed(0)} MiB, at the end ${(endRss / 2 ** 20).toFixed(0)} MiB`,
+    `server RSS: peak ${(peakRss / 2 ** 20).toFixed(0)} MiB, at the end ${(endRss / 2 ** 20).toFixed(0)} MiB ` +
+      `(pixel caches ${(health.memory.pixelCacheBytes / 2 ** 20).toFixed(0)} of ${
+        (health.memory.pixelCacheLimitBytes / 2 ** 20).toFixed(0)
+      } MiB, tile cache ${(tileCache / 2 ** 20).toFixed(0)} MiB)`,
   );
   if (errors > 0) Deno.exit(1);
 }

@@ -2,6 +2,7 @@
  * Prometheus metrics (prom-client, one registry per service): cache hits and misses, KV errors, pipeline
  * runs, queue depth, backend. HTTP request counts and latencies come from @hono/prometheus in app.ts.
  */
+import type { SharedBudget } from "./budget.ts";
 import { Counter, Gauge, Registry } from "prom-client";
 
 /** The service's metrics. */
@@ -78,6 +79,22 @@ export class Metrics {
     labelNames: ["backend"],
     registers: [this.registry],
   });
+
+  /** Exposes the process's memory: resident set, and the shared pixel-cache budget's use and bound. */
+  watchMemory(budget: SharedBudget): void {
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    gauge("edgetile_process_rss_bytes", "Resident memory of the process, all threads", () => Deno.memoryUsage().rss);
+    gauge("edgetile_pixel_cache_bytes", "Decoded pixels cached, all threads (PIXEL_CACHE_MB)", () => budget.usedBytes);
+    gauge("edgetile_pixel_cache_limit_bytes", "The pixel-cache budget", () => budget.limitBytes);
+  }
 
   /** Exposes the WebGPU backend's counters (jobs, submissions, fallbacks, failures, device recreations). */
   watchGpu(read: GpuCountersSource): void {

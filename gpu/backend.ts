@@ -69,6 +69,12 @@ export interface WebGpuBackendOptions {
   sampleTiles?: number;
   /** First delay before recreating a failed device (doubles per failed attempt, up to a minute). */
   recreateDelayMs?: number;
+  /**
+   * `auto` on a software (fallback) adapter: measure it like a GPU (true), or keep the CPU backend without
+   * compiling any pipeline (default: such an adapter runs on the same cores as the workers and loses to
+   * them by 3–4×, bench/README.md, while its pipelines cost ~180 MiB of memory).
+   */
+  measureSoftware?: boolean;
 }
 
 /** A TileBackend that runs ops on a WebGPU device and everything else on a CPU backend. */
@@ -123,6 +129,19 @@ export class WebGpuBackend implements TileBackend {
   }
 
   async #start(): Promise<void> {
+    if (this.#report.requested === "auto" && !this.opts.measureSoftware) {
+      const adapter = await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter().catch(() => null);
+      if (adapter?.info.isFallbackAdapter) {
+        const name = adapter.info.description || adapter.info.vendor;
+        this.#report.adapter = name;
+        this.#report.softwareAdapter = true;
+        this.#report.reason = `the only WebGPU adapter is a software one (${name}): the ${this.cpu.name} are ` +
+          `faster; GPU_SOFTWARE=measure times it anyway`;
+        this.#report.state = "ready";
+        console.log(`backend auto: ${this.cpu.name} (${this.#report.reason})`);
+        return;
+      }
+    }
     const executor = await this.#createChecked();
     if (!executor) return;
     let kernels: GpuKernel[] = [...OP_KERNELS];

@@ -6,6 +6,7 @@ import type { TileBackend } from "../workers/backend.ts";
 import type { StatsService } from "../stats/service.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
 import type { Metrics } from "../cache/metrics.ts";
+import type { SharedBudget } from "../cache/budget.ts";
 
 /** Dependencies handed to each route module. */
 export interface AppContext {
@@ -17,4 +18,6 @@ export interface AppContext {
   metrics: Metrics;
   /** The JPEG codec tier in use (part of every cache key). */
   codecs: CodecStatus;
+  /** The process's pixel-cache budget, shared by every thread. */
+  pixelBudget: SharedBudget;
 }

@@ -22,6 +22,11 @@ export function healthRoutes(ctx: AppContext): Hono {
       workers: pool ? pool.size : 0,
       pending: ctx.backend.pending,
       codecs: ctx.codecs,
+      memory: {
+        rssBytes: Deno.memoryUsage().rss,
+        pixelCacheBytes: ctx.pixelBudget.usedBytes,
+        pixelCacheLimitBytes: ctx.pixelBudget.limitBytes,
+      },
       ...(gpu ? { gpu: gpu.report() } : {}),
     }));
   app.get("/ready", async (c) => {

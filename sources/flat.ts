@@ -1,12 +1,14 @@
 /**
  * Flat images (PNG, JPEG, WebP): size checked from the header against MAX_PIXELS before decoding, decoded
- * once into a bounded per-process LRU, pyramid levels derived by 2× area averaging.
+ * whole once into a bounded LRU (charged to the process's pixel budget; an image whose decode would not
+ * fit that budget is 413, not decoded again for every tile), pyramid levels derived by 2× area averaging.
  */
 import jpegDecode from "@jsquash/jpeg/decode.js";
 import webpDecode from "@jsquash/webp/decode.js";
 import pngDecode from "@jsquash/png/decode.js";
 import { corruptSource, notFound, tooLarge, unsupportedSource } from "../errors.ts";
 import { LruCache } from "../cache/lru.ts";
+import { processBudgetOf } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
@@ -16,8 +18,8 @@ import type { Raster, Raster8 } from "./raster.ts";
 import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
 import type { ByteSource } from "./bytes.ts";
 
-/** Decoded flat images, per process, bounded in bytes. */
-const decodedCache = new LruCache<string, Promise<Raster>>(512 * 1024 * 1024);
+/** Decoded flat images of this thread, bounded in bytes and by the process budget. */
+const decodedCache = new LruCache<string, Promise<Raster>>(512 * 1024 * 1024, undefined, () => processBudgetOf("flat"));
 
 /** Options for opening a flat image. */
 export interface FlatOpenOptions {
@@ -102,10 +104,21 @@ class FlatSource implements ImageSource {
     const key = scale === 1 ? this.cacheKey : `${this.cacheKey}/${scale}`;
     let p = decodedCache.get(key);
     if (!p) {
-      p = this.decode(scale);
       const bps = this.info.pixelType === "uint16" ? 2 : 1;
       const { width, height, channels } = this.info;
-      decodedCache.set(key, p, Math.ceil(width / scale) * Math.ceil(height / scale) * channels * bps);
+      const pixels = Math.ceil(width / scale) * Math.ceil(height / scale);
+      // What decoding takes at once: the samples, and for the RGBA decoders (PNG, WebP) their RGBA output.
+      const working = pixels * bps * (this.format === "jpeg" && channels !== 4 ? channels : channels + 4);
+      const limit = processBudgetOf("flat")?.budget.limitBytes ?? Infinity;
+      if (working > limit) {
+        const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
+        return Promise.reject(tooLarge(
+          `this ${width}×${height} ${this.format.toUpperCase()} must be decoded whole (${mib(working)}), more than ` +
+            `the pixel budget (PIXEL_CACHE_MB, ${mib(limit)}); convert it to a tiled pyramid, or raise the budget`,
+        ));
+      }
+      p = this.decode(scale);
+      decodedCache.set(key, p, pixels * channels * bps);
       p.catch(() => decodedCache.delete(key));
     }
     return p;

@@ -9,6 +9,7 @@ import { toUint8 } from "./raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import { LruCache } from "../cache/lru.ts";
+import { processBudgetOf } from "../cache/budget.ts";
 
 /** One pyramid level of a source. */
 export interface LevelInfo extends PyramidLevel {
@@ -82,8 +83,12 @@ export interface StoredLevelReader {
 
 /** Derived levels whose whole raster is at most this many pixels are computed once and kept. */
 const MATERIALIZE_MAX_PIXELS = 2048 * 2048;
-/** Materialized derived levels, per process, bounded in bytes. */
-const derivedCache = new LruCache<string, Promise<Raster8>>(256 * 1024 * 1024);
+/** Materialized derived levels of this thread, bounded in bytes and by the process budget. */
+const derivedCache = new LruCache<string, Promise<Raster8>>(
+  256 * 1024 * 1024,
+  undefined,
+  () => processBudgetOf("derived"),
+);
 
 /** `levels` extended with derived levels down to a longer side of 256 px. */
 export function withDerivedLevels(stored: LevelInfo[], l0Width: number, l0Height: number): LevelInfo[] {

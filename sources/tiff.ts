@@ -12,9 +12,14 @@ import type { ImageInfo, ImageSource, LevelInfo, ReadPlane } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
 import { LruCache } from "../cache/lru.ts";
+import { processBudgetOf } from "../cache/budget.ts";
 
-/** Decoded blocks (tiles or strips), shared by every TIFF open in this process. */
-const blockCache = new LruCache<string, Promise<ArrayBufferLike>>(192 * 1024 * 1024);
+/** Decoded blocks (tiles or strips) of every TIFF open in this thread, bounded by the process budget. */
+const blockCache = new LruCache<string, Promise<ArrayBufferLike>>(
+  192 * 1024 * 1024,
+  undefined,
+  () => processBudgetOf("blocks"),
+);
 
 interface IfdEntry {
   index: number;

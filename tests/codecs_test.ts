@@ -319,7 +319,15 @@ Deno.test("with exactly deno task start's FFI grant the native tier serves every
   const root = new URL("..", import.meta.url).pathname;
   const task: string = JSON.parse(await Deno.readTextFile(root + "deno.json")).tasks.start;
   const data = Deno.realPathSync(DATA); // the server resolves real paths: grant and serve the real folder
-  const args = task.split(" ").slice(1).map((a) => (a === "--allow-read=." ? `--allow-read=.,${data}` : a));
+  // Leading NAME=value words are the task's environment (the allocator settings), then `deno`.
+  const words = task.split(" ");
+  const taskEnv: Record<string, string> = {};
+  while (/^[A-Z_]+=/.test(words[0])) {
+    const [name, value] = words.shift()!.split("=");
+    taskEnv[name] = value;
+  }
+  assertEquals(words[0], "deno");
+  const args = words.slice(1).map((a) => (a === "--allow-read=." ? `--allow-read=.,${data}` : a));
   assert(args.some((a) => a.startsWith("--allow-ffi=./node_modules/")), "the start task grants FFI narrowly");
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -327,7 +335,14 @@ Deno.test("with exactly deno task start's FFI grant the native tier serves every
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
-    env: { PORT: String(port), HOSTNAME: "127.0.0.1", IMAGES_DIR: data, KV_PATH: ":memory:", BACKEND: "workers" },
+    env: {
+      ...taskEnv,
+      PORT: String(port),
+      HOSTNAME: "127.0.0.1",
+      IMAGES_DIR: data,
+      KV_PATH: ":memory:",
+      BACKEND: "workers",
+    },
     stdout: "null",
     stderr: "piped",
   }).spawn();

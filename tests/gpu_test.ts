@@ -232,7 +232,8 @@ Deno.test(
   "BACKEND=auto: /ready is 503 during warm-up, then the measured faster backend is kept and reported",
   gpuOpts,
   async () => {
-    const s = startServer({ BACKEND: "auto", WORKERS: "2", IMAGES_DIR: SAMPLES });
+    // GPU_SOFTWARE=measure: llvmpipe (this machine's adapter) is measured like a GPU, as a real one is.
+    const s = startServer({ BACKEND: "auto", GPU_SOFTWARE: "measure", WORKERS: "2", IMAGES_DIR: SAMPLES });
     try {
       const early = await get(`${s.url}/ready`);
       assertEquals(early.status, 503);
@@ -257,6 +258,30 @@ Deno.test(
         const tile = await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/11/2_1.png?op=${op}`);
         assertEquals(tile.headers.get("x-backend"), won.includes(kernel) ? "webgpu" : "workers", op);
       }
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "BACKEND=auto on a software adapter keeps the workers without compiling a pipeline (GPU_SOFTWARE=skip)",
+  gpuOpts,
+  async () => {
+    const s = startServer({ BACKEND: "auto", WORKERS: "1", IMAGES_DIR: SAMPLES });
+    try {
+      await gpuBackend(s).started;
+      const r = gpuBackend(s).report();
+      if (!r.softwareAdapter) {
+        // A hardware adapter (the device machine): measured as usual.
+        assert(r.measured !== undefined, JSON.stringify(r));
+        return;
+      }
+      assertEquals([r.state, r.using, r.pipelinesCompiled, r.measured], ["ready", "workers", 0, undefined]);
+      assert(/software/.test(r.reason ?? ""), r.reason);
+      assertEquals((await get(`${s.url}/ready`)).status, 200);
+      const tile = await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/11/2_1.png?op=mask`);
+      assertEquals([tile.status, tile.headers.get("x-backend")], [200, "workers"]);
     } finally {
       await s.close();
     }

@@ -10,6 +10,7 @@ import { HttpError } from "../errors.ts";
 import type { TileBackend } from "./backend.ts";
 import type { Task, TaskResults, WorkerInit, WorkerJob, WorkerReply } from "./protocol.ts";
 import { codecStatus, type CodecTier } from "../codecs/tier.ts";
+import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
 
 interface Pending {
   job: WorkerJob;
@@ -23,6 +24,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   busy: number;
+  /** The worker's thread number in the budget (0: none). */
+  thread: number;
 }
 
 /** Options of the pool. */
@@ -35,6 +38,8 @@ export interface WorkerPoolOptions {
   jobTimeoutMs?: number;
   /** The JPEG codec tier every worker uses (the main thread's choice; default: this thread's). */
   codecs?: CodecTier;
+  /** The process's pixel-cache budget the workers join (threads 1…; 0 is the router); none: per-thread caches. */
+  budget?: SharedBudget;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -53,6 +58,9 @@ export class WorkerPool implements TileBackend {
   readonly maxInFlight: number;
   readonly jobTimeoutMs: number;
   readonly codecs: CodecTier;
+  readonly #budget: SharedBudget | undefined;
+  /** Budget thread numbers free for new workers (a replaced worker's is released, then reused). */
+  #freeThreads: number[] = [];
   /** Workers replaced after a crash or a hang, and when the last one was. */
   restarts = 0;
   lastRestart = 0;
@@ -62,6 +70,8 @@ export class WorkerPool implements TileBackend {
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
     this.codecs = opts.codecs ?? codecStatus().tier;
+    this.#budget = opts.budget;
+    for (let t = MAX_THREADS - 1; t >= 1; t--) this.#freeThreads.push(t);
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -71,9 +81,11 @@ export class WorkerPool implements TileBackend {
 
   #spawn(): Slot {
     const worker = new Worker(new URL("./tile_worker.ts", import.meta.url), { type: "module" });
-    const slot: Slot = { worker, busy: 0 };
-    // First message: the process's codec tier (messages arrive in order, so before any job).
-    worker.postMessage({ init: { codecs: this.codecs } } satisfies WorkerInit);
+    const thread = this.#freeThreads.pop() ?? 0;
+    const slot: Slot = { worker, busy: 0, thread };
+    // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
+    const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
+    worker.postMessage({ init: { codecs: this.codecs, budget } } satisfies WorkerInit);
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       const p = this.#pending.get(r.id);
@@ -96,6 +108,11 @@ export class WorkerPool implements TileBackend {
     const i = this.#slots.indexOf(slot);
     if (i < 0) return;
     slot.worker.terminate();
+    // Its caches died with it: give their bytes back to the budget, and its thread number to the next.
+    if (slot.thread) {
+      this.#budget?.releaseThread(slot.thread);
+      this.#freeThreads.unshift(slot.thread); // reused last: the old worker is surely gone by then
+    }
     this.restarts++;
     this.lastRestart = Date.now();
     if (this.#closed) return;

@@ -51,7 +51,8 @@ export interface WorkerJob {
 
 /** The first message to a worker: settings the main thread decided at start-up. */
 export interface WorkerInit {
-  init: { codecs: CodecTier };
+  /** The codec tier; the process's pixel-cache budget and this worker's thread number in it. */
+  init: { codecs: CodecTier; budget?: { buffer: SharedArrayBuffer; thread: number } };
 }
 
 /** The answer to a job: its result, or an error. */

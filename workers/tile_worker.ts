@@ -5,6 +5,7 @@
 /// <reference lib="deno.worker" />
 import type { WorkerInit, WorkerJob, WorkerReply } from "./protocol.ts";
 import { initCodecs } from "../codecs/tier.ts";
+import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
 import { runTask, transferablesOf } from "./tasks.ts";
 import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
@@ -13,6 +14,8 @@ const sources = new SourceCache();
 
 self.onmessage = async (e: MessageEvent<WorkerJob | WorkerInit | { sabotage: "crash" | "hang" }>) => {
   if ("init" in e.data) {
+    const budget = e.data.init.budget;
+    if (budget) joinProcessBudget(new SharedBudget(budget.buffer), budget.thread);
     // The main thread loaded the same library with the same permissions, so this cannot fail in practice;
     // if it did, the worker would still answer (WASM), and say so.
     try {

@@ -1,0 +1,131 @@
+/**
+ * One memory budget for the whole process: every thread's pixel caches (decoded source tiles, decoded flat
+ * images, derived levels) reserve their bytes from a counter in a `SharedArrayBuffer` that the router
+ * hands to each worker, so the bound holds whatever `WORKERS` is.
+ *
+ * Each cache owns a slot (thread × kind) whose usage is counted too. A cache that cannot reserve room
+ * evicts its own least recently used entries while it holds more than its fair share (the budget over
+ * the caches in use); below it, it raises the pressure flag and does not keep the value this time, and
+ * every cache over its share evicts down to it on its next use. A worker that dies has its slots
+ * released by the router (`releaseThread`), so nothing leaks with a replaced worker.
+ */
+
+/** Threads a budget has slots for (the router and up to 255 workers over the process's life, reused). */
+export const MAX_THREADS = 256;
+/** The pixel caches of a thread, one slot each. */
+export const CACHE_KINDS = ["blocks", "flat", "derived"] as const;
+/** One of `CACHE_KINDS`. */
+export type CacheKind = typeof CACHE_KINDS[number];
+
+const LIMIT = 0, USED = 1, PRESSURE = 2, SLOTS = 4;
+const SLOT_COUNT = MAX_THREADS * CACHE_KINDS.length;
+/** After the usage cells: one "refused room" flag per slot. */
+const WANTS = SLOTS + SLOT_COUNT;
+const KIB = 1024;
+
+/** Bytes in whole KiB, rounded up (the unit of the shared counters). */
+function kib(bytes: number): number {
+  return Math.ceil(bytes / KIB);
+}
+
+/** The shared counters: limit, used, pressure, then one usage cell per (thread, kind), all in KiB. */
+export class SharedBudget {
+  readonly #cells: Int32Array;
+
+  /** Wraps the buffer another thread created (`create`). */
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.#cells = new Int32Array(buffer);
+  }
+
+  /** A new budget of `limitBytes` (at most 2 TiB). */
+  static create(limitBytes: number): SharedBudget {
+    const buffer = new SharedArrayBuffer((SLOTS + 2 * SLOT_COUNT) * 4);
+    const budget = new SharedBudget(buffer);
+    Atomics.store(budget.#cells, LIMIT, Math.min(kib(limitBytes), 2 ** 31 - 1));
+    return budget;
+  }
+
+  /** The bound, in bytes. */
+  get limitBytes(): number {
+    return Atomics.load(this.#cells, LIMIT) * KIB;
+  }
+
+  /** Bytes reserved now, by every thread. */
+  get usedBytes(): number {
+    return Atomics.load(this.#cells, USED) * KIB;
+  }
+
+  /** Bytes `slot` holds. */
+  slotBytes(slot: number): number {
+    return Atomics.load(this.#cells, SLOTS + slot) * KIB;
+  }
+
+  /** The slot of cache `kind` in thread `thread`. */
+  slotOf(thread: number, kind: CacheKind): number {
+    if (!Number.isInteger(thread) || thread < 0 || thread >= MAX_THREADS) throw new RangeError(`thread ${thread}`);
+    return thread * CACHE_KINDS.length + CACHE_KINDS.indexOf(kind);
+  }
+
+  /** Reserves `bytes` for `slot` if the budget has room; false (nothing reserved) if not. */
+  tryReserve(slot: number, bytes: number): boolean {
+    const k = kib(bytes), limit = Atomics.load(this.#cells, LIMIT);
+    for (;;) {
+      const used = Atomics.load(this.#cells, USED);
+      if (used + k > limit) return false;
+      if (Atomics.compareExchange(this.#cells, USED, used, used + k) === used) break;
+    }
+    Atomics.add(this.#cells, SLOTS + slot, k);
+    return true;
+  }
+
+  /** Gives back `bytes` that `slot` reserved. */
+  release(slot: number, bytes: number): void {
+    const k = kib(bytes);
+    Atomics.sub(this.#cells, SLOTS + slot, k);
+    Atomics.sub(this.#cells, USED, k);
+  }
+
+  /** The budget divided among the caches holding bytes or refused room, counting `slot` among them. */
+  fairShareBytes(slot: number): number {
+    let active = 0;
+    for (let i = 0; i < SLOT_COUNT; i++) {
+      if (i === slot || Atomics.load(this.#cells, SLOTS + i) > 0 || Atomics.load(this.#cells, WANTS + i)) active++;
+    }
+    return Math.floor(Atomics.load(this.#cells, LIMIT) / Math.max(1, active)) * KIB;
+  }
+
+  /** True while some cache below its share is waiting for room. */
+  get underPressure(): boolean {
+    return Atomics.load(this.#cells, PRESSURE) > 0;
+  }
+
+  /** Marks `slot` as refused room below its share (the others give way), or as served again. */
+  setWanting(slot: number, on: boolean): void {
+    if (Atomics.compareExchange(this.#cells, WANTS + slot, on ? 0 : 1, on ? 1 : 0) === (on ? 0 : 1)) {
+      Atomics.add(this.#cells, PRESSURE, on ? 1 : -1);
+    }
+  }
+
+  /** Releases every slot of a thread that ended (its caches died with it). */
+  releaseThread(thread: number): void {
+    for (const kind of CACHE_KINDS) {
+      const slot = this.slotOf(thread, kind);
+      const k = Atomics.exchange(this.#cells, SLOTS + slot, 0);
+      if (k) Atomics.sub(this.#cells, USED, k);
+      this.setWanting(slot, false);
+    }
+  }
+}
+
+let processBudget: { budget: SharedBudget; thread: number } | null = null;
+
+/** Joins this thread to the process budget as thread number `thread` (0: the router). */
+export function joinProcessBudget(budget: SharedBudget, thread: number): void {
+  processBudget = { budget, thread };
+}
+
+/** This thread's view of the process budget, or null before `joinProcessBudget` (tests, tools). */
+export function processBudgetOf(kind: CacheKind): { budget: SharedBudget; slot: number } | null {
+  if (!processBudget) return null;
+  return { budget: processBudget.budget, slot: processBudget.budget.slotOf(processBudget.thread, kind) };
+}
