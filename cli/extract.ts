@@ -9,7 +9,7 @@
  */
 import { loadConfig } from "../config.ts";
 import { createService } from "../app.ts";
-import { exportPatches, type PatchEntry, type PatchProgress } from "../export/patches.ts";
+import { exportPatches, type PatchEntry, type PatchProgress, planPatchExport } from "../export/patches.ts";
 import { parsePatchParams } from "../routes/patches.ts";
 import { toHttpError } from "../errors.ts";
 
@@ -67,7 +67,13 @@ try {
   await Deno.mkdir(outDir, { recursive: true });
   const entries: PatchEntry[] = [];
   for await (
-    const { entry, bytes } of exportPatches(service.context, id, params, progress, service.context.config.workers * 4)
+    const { entry, bytes } of exportPatches(
+      service.context,
+      await planPatchExport(service.context, id, params),
+      params,
+      progress,
+      service.context.config.workers * 4,
+    )
   ) {
     await Deno.writeFile(`${outDir}/${entry.file}`, bytes);
     entries.push(entry);

@@ -7,9 +7,24 @@
  */
 import type { AppContext } from "../routes/context.ts";
 import { resolveOpSpec } from "../kernels/index.ts";
-import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
+import {
+  canonicalOp,
+  checkOutputSize,
+  type OpSpec,
+  type TileFormat,
+  type TileRequest,
+} from "../pipeline/tile_request.ts";
 import type { TensorSpec } from "../pipeline/tensor.ts";
-import { tissueGrid, TissueIntegral } from "../stats/tissue_grid.ts";
+import {
+  countTissueCells,
+  gridCellCount,
+  MAX_GRID_CELLS,
+  type TissueCell,
+  tissueCells,
+  type TissueIntegral,
+  tissueIntegralOf,
+} from "../stats/tissue_grid.ts";
+import { badRequest } from "../errors.ts";
 
 /** What to export. */
 export interface PatchParams {
@@ -51,36 +66,88 @@ export interface PatchProgress {
 
 const EXT: Record<TileFormat, string> = { jpeg: "jpg", png: "png", webp: "webp", npy: "npy" };
 
-/** The patches of image `id`, in row-major order, computed `window` at a time. */
-export async function* exportPatches(
-  ctx: Pick<AppContext, "registry" | "stats" | "backend">,
+/** Most patches one export may hold (its manifest is kept to the end of a tar: ≤ ~40 MB). */
+export const MAX_PATCHES = 200_000;
+
+/** What an export will do, checked before anything is streamed. */
+export interface PatchPlan {
+  image: Awaited<ReturnType<AppContext["registry"]["resolve"]>>;
+  op: OpSpec;
+  integral: TissueIntegral;
+  /** Patches the export will hold. */
+  total: number;
+}
+
+/**
+ * Resolves the image, its statistics and the op, and checks the export before it starts: 400 past
+ * `MAX_GRID_CELLS` grid cells or `MAX_PATCHES` patches, 413 when one patch's samples exceed
+ * `MAX_OUTPUT_BYTES`. Counting walks the grid lazily, in slices (the thread is never blocked for long).
+ */
+export async function planPatchExport(
+  ctx: Pick<AppContext, "registry" | "stats">,
   id: string,
+  p: PatchParams,
+  signal?: AbortSignal,
+): Promise<PatchPlan> {
+  const image = await ctx.registry.resolve(id);
+  const { width, height, channels } = image.info;
+  const cells = gridCellCount(width, height, p);
+  if (cells > MAX_GRID_CELLS) {
+    throw badRequest(
+      `the grid has ${cells} cells, more than ${MAX_GRID_CELLS}: raise size, stride or downsample`,
+    );
+  }
+  checkOutputSize(patchRequest(image, p.op, p, { x: 0, y: 0 }), channels);
+  const computed = await ctx.stats.get(image.source);
+  const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source));
+  const { tissue } = computed.stats;
+  const integral = tissueIntegralOf(computed.tissueMap, tissue.width, tissue.height);
+  const total = await countTissueCells(width, height, integral, p, MAX_PATCHES, signal);
+  if (total > MAX_PATCHES) {
+    throw badRequest(`the export has more than ${MAX_PATCHES} patches: raise min, size, stride or downsample`);
+  }
+  return { image, op, integral, total };
+}
+
+function patchRequest(
+  image: PatchPlan["image"],
+  op: OpSpec,
+  p: PatchParams,
+  at: { x: number; y: number },
+): TileRequest {
+  const span = p.size * p.downsample;
+  return {
+    image: image.id,
+    version: image.source.version,
+    region: { x: at.x, y: at.y, w: span, h: span },
+    outWidth: p.size,
+    outHeight: p.size,
+    op,
+    format: p.format,
+    quality: p.format === "jpeg" || p.format === "webp" ? p.quality : 0,
+    ...(p.tensor ? { tensor: p.tensor } : {}),
+  };
+}
+
+/**
+ * The patches of a planned export, in row-major order, computed `window` at a time; the grid is walked
+ * lazily (never held whole).
+ */
+export async function* exportPatches(
+  ctx: Pick<AppContext, "backend">,
+  plan: PatchPlan,
   p: PatchParams,
   progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 },
   window = 8,
+  signal?: AbortSignal,
 ): AsyncGenerator<Patch> {
-  const image = await ctx.registry.resolve(id);
-  const computed = await ctx.stats.get(image.source);
-  const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source));
+  const { image, op } = plan;
   const { width, height } = image.info;
-  const integral = new TissueIntegral(computed.tissueMap, computed.stats.tissue.width, computed.stats.tissue.height);
-  const cells = [...tissueGrid(width, height, integral, p)].filter((c) => c.tissue >= p.min);
-  progress.total = cells.length;
-  const span = p.size * p.downsample;
+  const cells = tissueCells(width, height, plan.integral, p, signal);
+  progress.total = plan.total;
   let inFlight = 0;
-  const render = (i: number): Promise<Patch> => {
-    const c = cells[i];
-    const request: TileRequest = {
-      image: image.id,
-      version: image.source.version,
-      region: { x: c.x, y: c.y, w: span, h: span },
-      outWidth: p.size,
-      outHeight: p.size,
-      op,
-      format: p.format,
-      quality: p.format === "jpeg" || p.format === "webp" ? p.quality : 0,
-      ...(p.tensor ? { tensor: p.tensor } : {}),
-    };
+  const render = (c: TissueCell): Promise<Patch> => {
+    const request = patchRequest(image, op, p, c);
     progress.started++;
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);
@@ -111,16 +178,21 @@ export async function* exportPatches(
     });
   };
   const queue: Promise<Patch>[] = [];
-  let next = 0;
+  const nextCell = async () => {
+    const n = await cells.next();
+    return n.done ? null : n.value;
+  };
   try {
-    while (queue.length < window && next < cells.length) queue.push(render(next++));
+    for (let c; queue.length < window && (c = await nextCell());) queue.push(render(c));
     while (queue.length > 0) {
       const patch = await queue.shift()!;
-      if (next < cells.length) queue.push(render(next++));
+      const c = await nextCell();
+      if (c) queue.push(render(c));
       yield patch;
     }
   } finally {
     // The consumer stopped (or an error): nothing more is started; the few in flight finish unobserved.
     for (const q of queue) q.catch(() => {});
+    await cells.return(undefined);
   }
 }

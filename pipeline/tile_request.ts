@@ -2,6 +2,7 @@
  * `TileRequest`: the one request type every protocol reduces to. Routes build it; nothing downstream knows
  * the protocol. Its canonical string is the cache key (equivalent URLs share one entry).
  */
+import { tooLarge } from "../errors.ts";
 import type { Rect } from "../pyramid/deepzoom.ts";
 
 import { canonicalTensor, type TensorSpec } from "./tensor.ts";
@@ -40,6 +41,24 @@ export interface TileRequest {
   mirror?: boolean;
   /** For `npy` output: dtype, normalization, quantization. */
   tensor?: TensorSpec;
+}
+
+/**
+ * The most bytes of samples one rendered output (tile, IIIF image, thumbnail, patch, tensor) may hold
+ * before encoding: 4096² RGBA 8-bit, or 2048² × 4 float32. Past it, 413.
+ */
+export const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
+
+/** 413 when `request`'s output would exceed `MAX_OUTPUT_BYTES` for an image of `channels` channels. */
+export function checkOutputSize(request: TileRequest, channels: number): void {
+  const sampleBytes = request.format === "npy" && request.tensor?.dtype === "float32" ? 4 : 1;
+  const bytes = request.outWidth * request.outHeight * Math.min(Math.max(channels, 1), 4) * sampleBytes;
+  if (bytes > MAX_OUTPUT_BYTES) {
+    throw tooLarge(
+      `a ${request.outWidth}×${request.outHeight} ${request.tensor?.dtype ?? ""} ${request.format} output holds ` +
+        `${Math.ceil(bytes / 2 ** 20)} MiB of samples, more than the ${MAX_OUTPUT_BYTES / 2 ** 20} MiB limit`,
+    );
+  }
 }
 
 /** MIME type of each output format. */

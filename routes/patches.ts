@@ -9,7 +9,13 @@ import { Hono } from "hono";
 import { badRequest } from "../errors.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
-import { exportPatches, type PatchEntry, type PatchParams, type PatchProgress } from "../export/patches.ts";
+import {
+  exportPatches,
+  type PatchEntry,
+  type PatchParams,
+  type PatchProgress,
+  planPatchExport,
+} from "../export/patches.ts";
 import { TAR_END, tarHeader, tarPadding } from "../export/tar.ts";
 import type { AppContext } from "./context.ts";
 import { decodeId, parseTileOptions, rawPath } from "./tile_response.ts";
@@ -35,20 +41,24 @@ export function patchRoutes(ctx: AppContext): Hono {
     if (!m) return await next();
     const id = decodeId(m[1]);
     const params = parsePatchParams(new URL(c.req.url).searchParams, ctx.config.quality);
-    await ctx.registry.resolve(id); // 404/415/422 before the stream starts
+    // 404/415/422, and 400/413 for an export past the limits, before the stream starts.
+    const signal = c.req.raw.signal;
+    const plan = await planPatchExport(ctx, id, params, signal);
     const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
-    const patches = exportPatches(ctx, id, params, progress, Math.max(4, ctx.config.workers * 4));
+    const patches = exportPatches(ctx, plan, params, progress, Math.max(4, ctx.config.workers * 4), signal);
     const t0 = performance.now();
-    const entries: PatchEntry[] = [];
+    // The tar's manifest goes at its end, so its lines are kept (compact strings; ≤ MAX_PATCHES of them).
+    const manifest: string[] = [];
+    let count = 0, opName = "";
     const summary = () => ({
       image: id,
-      patches: entries.length,
+      patches: count,
       downsample: params.downsample,
       size: params.size,
       stride: params.stride,
       min: params.min,
       format: params.format,
-      op: entries[0]?.op ?? params.op.name,
+      op: opName || params.op.name,
       ...(params.tensor ? { tensor: params.tensor } : {}),
       seconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
     });
@@ -64,11 +74,10 @@ export function patchRoutes(ctx: AppContext): Hono {
         }
         if (n.done) {
           if (tar) {
-            const manifest = enc.encode(
-              entries.map((e) => JSON.stringify(e)).join("\n") + (entries.length ? "\n" : ""),
-            );
+            const lines = enc.encode(manifest.join(""));
+            manifest.length = 0;
             const sum = enc.encode(JSON.stringify(summary(), null, 2) + "\n");
-            for (const [name, body] of [["manifest.jsonl", manifest], ["summary.json", sum]] as const) {
+            for (const [name, body] of [["manifest.jsonl", lines], ["summary.json", sum]] as const) {
               controller.enqueue(tarHeader(name, body.length));
               controller.enqueue(body);
               controller.enqueue(tarPadding(body.length));
@@ -81,7 +90,9 @@ export function patchRoutes(ctx: AppContext): Hono {
           return;
         }
         const { entry, bytes } = n.value;
-        entries.push(entry);
+        count++;
+        opName = entry.op;
+        if (tar) manifest.push(JSON.stringify(entry) + "\n");
         ctx.metrics.patches.inc();
         if (tar) {
           controller.enqueue(tarHeader(entry.file, bytes.length));

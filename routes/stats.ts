@@ -10,7 +10,10 @@ import { parseRescale } from "../kernels/rescale.ts";
 import { getOp } from "../kernels/index.ts";
 import type { AppContext } from "./context.ts";
 import { decodeId, rawPath } from "./tile_response.ts";
-import { tissueGrid, TissueIntegral } from "../stats/tissue_grid.ts";
+import { gridCellCount, MAX_GRID_CELLS, type TissueCell, tissueCells, tissueIntegralOf } from "../stats/tissue_grid.ts";
+
+/** Most tiles one `tissue.json` body lists (~6 MB); `tissue.ndjson` streams any number. */
+export const MAX_JSON_TILES = 50_000;
 
 const STATS_PATH = /^\/images\/([^/]+)\/stats$/;
 const TISSUE_PNG_PATH = /^\/images\/([^/]+)\/tissue\.png$/;
@@ -95,18 +98,26 @@ export function statsRoutes(ctx: AppContext): Hono {
     }
     const { downsample, size, stride, min } = parseGridParams(query);
     const { width, height } = image.info;
-    const cellsPerImage = Math.ceil(width / (stride * downsample)) * Math.ceil(height / (stride * downsample));
-    if (cellsPerImage > 4_000_000) {
-      throw badRequest("the grid has more than 4,000,000 cells: raise size, stride or downsample");
+    const grid = { downsample, size, stride, min };
+    const gridCells = gridCellCount(width, height, grid);
+    if (gridCells > MAX_GRID_CELLS) {
+      throw badRequest(
+        `the grid has more than ${MAX_GRID_CELLS.toLocaleString("en")} cells: raise size, stride or downsample`,
+      );
     }
-    const integral = new TissueIntegral(computed.tissueMap, computed.stats.tissue.width, computed.stats.tissue.height);
-    const grid = () => tissueGrid(width, height, integral, { downsample, size, stride });
+    const { tissue } = computed.stats;
+    const integral = tissueIntegralOf(computed.tissueMap, tissue.width, tissue.height);
+    const signal = c.req.raw.signal;
     if (list![2] === "json") {
-      const tiles = [];
-      let gridCells = 0;
-      for (const cell of grid()) {
-        gridCells++;
-        if (cell.tissue >= min) tiles.push(cell);
+      // One JSON body is built in memory: at most MAX_JSON_TILES tiles (the ndjson listing streams any number).
+      const tiles: TissueCell[] = [];
+      for await (const cell of tissueCells(width, height, integral, grid, signal)) {
+        if (tiles.length === MAX_JSON_TILES) {
+          throw badRequest(
+            `more than ${MAX_JSON_TILES} tiles: use tissue.ndjson (streamed), or raise min, size, stride or downsample`,
+          );
+        }
+        tiles.push(cell);
       }
       return c.json({
         id,
@@ -116,24 +127,29 @@ export function statsRoutes(ctx: AppContext): Hono {
         stride,
         min,
         tiles,
-        totals: { tiles: tiles.length, gridCells, tissueFraction: computed.stats.tissue.fraction },
+        totals: { tiles: tiles.length, gridCells, tissueFraction: tissue.fraction },
       });
     }
     const enc = new TextEncoder();
-    const cells = grid();
+    const cells = tissueCells(width, height, integral, grid, signal);
     const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
+      // Each pull walks on (pausing for the event loop) until it has lines to send or the grid ends: a
+      // stretch without tissue never stalls the stream.
+      async pull(controller) {
         let chunk = "";
         for (let i = 0; i < 512; i++) {
-          const next = cells.next();
+          const next = await cells.next();
           if (next.done) {
             if (chunk) controller.enqueue(enc.encode(chunk));
             controller.close();
             return;
           }
-          if (next.value.tissue >= min) chunk += JSON.stringify(next.value) + "\n";
+          chunk += JSON.stringify(next.value) + "\n";
         }
-        if (chunk) controller.enqueue(enc.encode(chunk));
+        controller.enqueue(enc.encode(chunk));
+      },
+      async cancel() {
+        await cells.return(undefined);
       },
     });
     return new Response(stream, { headers: { "Content-Type": "application/x-ndjson" } });

@@ -7,7 +7,13 @@ import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
 import { parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
-import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
+import {
+  canonicalOp,
+  checkOutputSize,
+  type OpSpec,
+  type TileFormat,
+  type TileRequest,
+} from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
 import type { AppContext } from "./context.ts";
 
@@ -103,6 +109,7 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
     quality: format === "png" || format === "npy" ? 0 : opts.quality,
     ...(format === "npy" ? { tensor: parseTensorSpec(url.searchParams) } : {}),
   };
+  checkOutputSize(request, image.info.channels);
   const key = tileKey(request, ctx.codecs.tier);
   const resolveMs = performance.now() - tResolve;
   const cacheControl = pinned !== null

@@ -80,3 +80,59 @@ export function* tissueGrid(
     }
   }
 }
+
+/** Most grid cells a listing or an export may walk (400 past it: raise size, stride or downsample). */
+export const MAX_GRID_CELLS = 4_000_000;
+/** Cells walked between yields to the event loop (a few ms of work at most). */
+const CELLS_PER_SLICE = 8192;
+
+/** The number of cells of the grid (without walking it). */
+export function gridCellCount(width: number, height: number, p: TissueGridParams): number {
+  const step = p.stride * p.downsample;
+  return Math.ceil(width / step) * Math.ceil(height / step);
+}
+
+/**
+ * The cells with tissue ≥ `min`, row-major, walked lazily and in slices: it pauses for the event loop
+ * every few thousand cells, so a 4-million-cell grid never blocks the thread, and it stops when `signal`
+ * aborts or the consumer stops.
+ */
+export async function* tissueCells(
+  width: number,
+  height: number,
+  integral: TissueIntegral,
+  p: TissueGridParams & { min: number },
+  signal?: AbortSignal,
+): AsyncGenerator<TissueCell> {
+  let walked = 0;
+  for (const cell of tissueGrid(width, height, integral, p)) {
+    if (++walked % CELLS_PER_SLICE === 0) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (signal?.aborted) return;
+    }
+    if (cell.tissue >= p.min) yield cell;
+  }
+}
+
+/** Counts the cells with tissue ≥ `min` (in slices, as `tissueCells`), stopping early past `limit`. */
+export async function countTissueCells(
+  width: number,
+  height: number,
+  integral: TissueIntegral,
+  p: TissueGridParams & { min: number },
+  limit = Infinity,
+  signal?: AbortSignal,
+): Promise<number> {
+  let n = 0;
+  for await (const _ of tissueCells(width, height, integral, p, signal)) if (++n > limit) break;
+  return n;
+}
+
+const integrals = new WeakMap<Uint8Array, TissueIntegral>();
+
+/** The area integrals of a tissue map, built once per map (a map's integral is up to 32 MiB). */
+export function tissueIntegralOf(map: Uint8Array, width: number, height: number): TissueIntegral {
+  let integral = integrals.get(map);
+  if (!integral) integrals.set(map, integral = new TissueIntegral(map, width, height));
+  return integral;
+}

