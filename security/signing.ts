@@ -1,8 +1,9 @@
 /**
  * Signed URLs: HMAC-SHA256 over the path and the query (keys sorted, `sig` left out), hex in `sig`,
  * an optional `exp` (Unix seconds) after which the URL is refused. Several keys verify (rotation: sign
- * with the first, keep the old ones for a while). A `scope=/path/prefix` parameter signs every path under
- * that prefix with the same query: one signed `.dzi` URL covers the tiles a viewer derives from it.
+ * with the first, keep the old ones for a while). A `scope=/path` parameter signs every path under that
+ * path, by whole segments (`inScope`), with the same query: one signed `.dzi` URL covers the tiles a viewer
+ * derives from it, and no other image whose id merely starts the same.
  * Comparisons are constant-time.
  */
 
@@ -47,6 +48,18 @@ export async function signUrl(
   return `${url.pathname}?${url.searchParams.toString()}`;
 }
 
+/**
+ * True when `pathname` is under `scope` by whole path segments: the scope itself, anything below it
+ * (`scope/…`), its Deep Zoom descriptor (`scope.dzi`) and tiles (`scope_files/…`); a scope ending in `/`
+ * covers everything below that folder. `/dzi/s` does not cover `/dzi/slide.svs`.
+ */
+export function inScope(pathname: string, scope: string): boolean {
+  if (!scope.startsWith("/")) return false;
+  if (scope.endsWith("/")) return pathname.startsWith(scope);
+  return pathname === scope || pathname === `${scope}.dzi` ||
+    [`${scope}/`, `${scope}_files/`].some((p) => pathname.startsWith(p));
+}
+
 /** Why a URL's signature does not hold, or null when it does under one of `keys`. */
 export async function verifyUrl(url: URL, keys: string[], now = Date.now() / 1000): Promise<string | null> {
   const sig = url.searchParams.get("sig");
@@ -54,7 +67,7 @@ export async function verifyUrl(url: URL, keys: string[], now = Date.now() / 100
   const exp = url.searchParams.get("exp");
   if (exp !== null && !(Number(exp) > now)) return "this signed URL has expired";
   const scope = url.searchParams.get("scope");
-  if (scope !== null && !(scope.startsWith("/") && url.pathname.startsWith(scope))) {
+  if (scope !== null && !inScope(url.pathname, scope)) {
     return "this URL is outside the signature's scope";
   }
   const input = signingInput(url.pathname, url.searchParams);

@@ -43,6 +43,17 @@ Deno.test("signed URLs: required, rotating keys, expiry, tamper-proof, prefix sc
       "a tile under the scope",
     );
     assertEquals((await get(`${s.url}/dzi/coffee.png_files/9/0_0.png${query}`)).status, 403, "another image");
+    // Scopes match whole path segments: one signed for /dzi/CMU covers no image whose id starts with "CMU".
+    const narrow = await signUrl("/dzi/CMU.dzi", "new-key", { scope: "/dzi/CMU" });
+    const narrowQuery = narrow.slice(narrow.indexOf("?"));
+    for (const p of ["/dzi/CMU-1-Small-Region.svs.dzi", "/dzi/CMU-1-Small-Region.svs_files/11/1_1.png"]) {
+      assertEquals((await get(`${s.url}${p}${narrowQuery}`)).status, 403, `${p} is outside /dzi/CMU`);
+    }
+    const iiif = await signUrl("/iiif/3/coffee.png/info.json", "new-key", { scope: "/iiif/3/coffee.png" });
+    const iiifQuery = iiif.slice(iiif.indexOf("?"));
+    assertEquals((await get(`${s.url}${iiif}`)).status, 200, "the IIIF image's info.json");
+    assertEquals((await get(`${s.url}/iiif/3/coffee.png/full/64,/0/default.jpg${iiifQuery}`)).status, 200);
+    assertEquals((await get(`${s.url}/iiif/3/coffee.pngx/info.json${iiifQuery}`)).status, 403, "a longer id");
     // Open without a signature: the viewer page, health, readiness.
     for (const open of ["/", "/viewer/app.js", "/health", "/ready"]) {
       assertEquals((await get(s.url + open)).status, 200, open);
