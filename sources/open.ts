@@ -11,7 +11,7 @@ import type { RemoteHead, RemotePolicy } from "./remote.ts";
 export interface SourceDescriptor {
   /** Absolute path of the file, or the URL of a remote one. */
   path: string;
-  /** Version string (size and mtime, or size and ETag): part of every cache key. */
+  /** Version string (size, mtime, inode and ctime; or size and ETag): part of every cache key. */
   version: string;
   maxPixels: number;
   /** For remote sources: the file's identity and the rules for reading it. */

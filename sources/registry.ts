@@ -107,8 +107,7 @@ export class ImageRegistry {
       throw notFound(`no image "${id}"`);
     }
     if (!st.isFile) throw notFound(`no image "${id}"`);
-    const mtime = st.mtime?.getTime() ?? 0;
-    return { path: real, version: `${st.size.toString(36)}-${mtime.toString(36)}`, maxPixels: this.maxPixels };
+    return { path: real, version: fileVersion(st), maxPixels: this.maxPixels };
   }
 
   /** The image for `id` with its metadata (parsed once per file version). */
@@ -157,4 +156,16 @@ function checkId(id: string) {
   if (id.includes("\0") || id.includes("\\")) throw badRequest("image id contains a forbidden character");
   if (id.startsWith("/")) throw notFound(`no image "${id}"`);
   if (id.split("/").some((seg) => seg === ".." || seg === "." || seg === "")) throw notFound(`no image "${id}"`);
+}
+
+/**
+ * A local file's version: size, mtime, and the inode and ctime that `cp -p`, `rsync -a` or tar cannot set
+ * back (a rename gives a new inode; an in-place write a new ctime), so a file replaced with its size and
+ * mtime kept is still a new version (Deno gives ctime in whole seconds: an in-place rewrite within the same
+ * second as the last one, mtime put back, is the one case left). A chmod or a new hard link changes ctime
+ * too: a new version, harmless.
+ */
+export function fileVersion(st: Deno.FileInfo): string {
+  const ms = (d: Date | null) => (d?.getTime() ?? 0).toString(36);
+  return [st.size.toString(36), ms(st.mtime), (st.ino ?? 0).toString(36), ms(st.ctime)].join("-");
 }

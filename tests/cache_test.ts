@@ -173,6 +173,44 @@ Deno.test("replacing the source gives a new ETag and new pixels; ?v= pins a vers
   }
 });
 
+Deno.test(
+  "a same-size file copied over another with its mtime kept (cp -p, rsync -a) is a new version: no stale tiles",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // An uncompressed TIFF, and the same file with its pixels inverted: same size, different pixels.
+      const original = await Deno.readFile(DATA + "libvips__sample.tif");
+      const inverted = original.slice();
+      for (let i = 4096; i < inverted.length - 4096; i++) inverted[i] = 255 - inverted[i];
+      const file = `${dir}/img.tif`;
+      await Deno.writeFile(file, original);
+      const mtime = (await Deno.stat(file)).mtime!;
+      await withServer({ IMAGES_DIR: dir, KV_PATH: `${dir}/cache.kv` }, async (s) => {
+        const tile = `${s.url}/dzi/img.tif_files/9/0_0.png`;
+        const a = await get(tile);
+        assertEquals(a.status, 200);
+        await new Promise((r) => setTimeout(r, 1100)); // a later ctime (Deno reports it in whole seconds)
+        // Written in place (same inode), mtime put back as `cp -p` does.
+        await Deno.writeFile(file, inverted);
+        await Deno.utime(file, mtime, mtime);
+        const b = await get(tile);
+        assertEquals(b.headers.get("x-cache"), "miss", "a new version, not the cached tile");
+        assert(b.body.length !== a.body.length || b.body.some((v, i) => v !== a.body[i]), "new pixels");
+        // Replaced by rename (rsync -a, tar): a new inode, mtime kept.
+        await Deno.writeFile(`${dir}/tmp`, original);
+        await Deno.utime(`${dir}/tmp`, mtime, mtime);
+        await Deno.rename(`${dir}/tmp`, file);
+        const c = await get(tile);
+        assertEquals(c.headers.get("x-cache"), "miss");
+        assertEquals(c.body, a.body, "the original pixels again");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 Deno.test("cache=false bypasses, cache=refresh recomputes (admin only); bad values are 400", opts, async () => {
   await withServer({ ADMIN_TOKEN: "t0ken" }, async (s) => {
     const admin = { headers: { Authorization: "Bearer t0ken" } };
