@@ -48,6 +48,8 @@ export interface TileCacheOptions {
 export class TileCache {
   #memory: LruCache<string, { tile: CachedTile; expiresAt: number }>;
   #inflight = new Map<string, Promise<Computed & { fromKv: boolean }>>();
+  /** Requesters waiting on each computation in flight, and the signal that drops it when none is left. */
+  #waiters = new Map<string, { count: number; wanted: AbortController }>();
   #kv: Promise<KvBlobStore | null>;
   #log = throttledLog();
   #writes = new Set<Promise<void>>();
@@ -106,12 +108,17 @@ export class TileCache {
   }
 
   /** The tile for `key`: from memory, from KV, or computed once however many ask at the same time. */
-  async get(key: TileKey, compute: () => Promise<Computed>, mode: CacheMode = "normal"): Promise<CacheResult> {
+  async get(
+    key: TileKey,
+    compute: (signal: AbortSignal) => Promise<Computed>,
+    mode: CacheMode = "normal",
+    signal?: AbortSignal,
+  ): Promise<CacheResult> {
     const t0 = performance.now();
     const m = this.opts.metrics;
     if (mode !== "normal") {
       m.cacheBypass.inc({ mode });
-      const done = await this.#compute(compute);
+      const done = await this.#compute(() => compute(signal ?? new AbortController().signal));
       if (mode === "refresh") this.#store(key, done.tile);
       return { tile: done.tile, status: mode, timings: done.timings };
     }
@@ -123,6 +130,10 @@ export class TileCache {
     }
     let flight = this.#inflight.get(key.hash);
     if (!flight) {
+      // The computation is wanted while any of its requesters waits: it is dropped when they all left.
+      const wanted = new AbortController();
+      const waiting = { count: 0, wanted };
+      this.#waiters.set(key.hash, waiting);
       flight = (async () => {
         const stored = await this.readBlob(["tile", key.hash]);
         if (stored) {
@@ -135,14 +146,35 @@ export class TileCache {
           this.#remember(key, tile);
           return { tile, timings: {}, fromKv: true };
         }
-        const done = await this.#compute(compute);
+        const done = await this.#compute(() => compute(wanted.signal));
         this.#store(key, done.tile);
         return { ...done, fromKv: false };
       })();
       this.#inflight.set(key.hash, flight);
-      flight.then(() => this.#inflight.delete(key.hash), () => this.#inflight.delete(key.hash));
+      const end = () => {
+        this.#inflight.delete(key.hash);
+        this.#waiters.delete(key.hash);
+      };
+      flight.then(end, end);
     }
-    const done = await flight;
+    const waiting = this.#waiters.get(key.hash);
+    let leave: (() => void) | undefined;
+    if (waiting) {
+      waiting.count++;
+      if (signal) {
+        leave = () => {
+          if (--waiting.count === 0) waiting.wanted.abort();
+        };
+        if (signal.aborted) leave();
+        else signal.addEventListener("abort", leave, { once: true });
+      }
+    }
+    let done;
+    try {
+      done = await flight;
+    } finally {
+      if (leave) signal?.removeEventListener("abort", leave);
+    }
     if (done.fromKv) {
       m.cacheHits.inc({ layer: "kv" });
       m.cacheBytesServed.inc(done.tile.bytes.length);

@@ -151,7 +151,7 @@ export async function* exportPatches(
     progress.started++;
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);
-    return ctx.backend.run(image.source, { kind: "tile", request }).then((tile) => {
+    return ctx.backend.run(image.source, { kind: "tile", request }, signal).then((tile) => {
       inFlight--;
       progress.done++;
       const entry: PatchEntry = {

@@ -251,15 +251,16 @@ export class WebGpuBackend implements TileBackend {
   async run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
+    signal?: AbortSignal,
   ): Promise<TaskResults[K]> {
     const t = task as Task;
     if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source) as TaskResults[K];
     if (t.kind !== "tile" || !this.#onGpu(gpuKernelOf(t.request.op))) {
-      const result = await this.cpu.run(source, task);
+      const result = await this.cpu.run(source, task, signal);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
     }
     const request = t.request;
-    const prepared = await this.cpu.run(source, { kind: "tile-input", request });
+    const prepared = await this.cpu.run(source, { kind: "tile-input", request }, signal);
     if ("tile" in prepared) return tagged(prepared.tile, this.cpu.name) as TaskResults[K];
     const { input: _, ...stage } = prepared.stage;
     const job = gpuJobFor(request.op, prepared.stage);

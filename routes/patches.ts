@@ -18,6 +18,7 @@ import {
 } from "../export/patches.ts";
 import { TAR_END, tarHeader, tarPadding } from "../export/tar.ts";
 import type { AppContext } from "./context.ts";
+import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, parseTileOptions, rawPath } from "./tile_response.ts";
 import { parseGridParams } from "./stats.ts";
 
@@ -42,7 +43,7 @@ export function patchRoutes(ctx: AppContext): Hono {
     const id = decodeId(m[1]);
     const params = parsePatchParams(new URL(c.req.url).searchParams, ctx.config.quality);
     // 404/415/422, and 400/413 for an export past the limits, before the stream starts.
-    const signal = c.req.raw.signal;
+    const signal = workSignalOf(c.req.raw);
     const plan = await planPatchExport(ctx, id, params, signal);
     const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
     const patches = exportPatches(ctx, plan, params, progress, Math.max(4, ctx.config.workers * 4), signal);

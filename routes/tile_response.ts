@@ -16,6 +16,7 @@ import {
 } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
 import type { AppContext } from "./context.ts";
+import { workSignalOf } from "../pipeline/abort.ts";
 
 /** Op and quality from a tile URL's query. */
 export interface TileOptions {
@@ -118,18 +119,23 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
   if (mode === "normal" && ifNoneMatchHits(incoming.headers.get("If-None-Match"), key.etag)) {
     return new Response(null, { status: 304, headers: { ETag: key.etag, "Cache-Control": cacheControl } });
   }
-  const result = await ctx.cache.get(key, async () => {
-    const tile = await ctx.backend.run(image.source, { kind: "tile", request });
-    return {
-      tile: {
-        bytes: tile.bytes,
-        contentType: tile.contentType,
-        xOp: xOpHeader(op, tile.resolved),
-        headers: tile.headers,
-      },
-      timings: tile.timings,
-    };
-  }, mode);
+  const result = await ctx.cache.get(
+    key,
+    async (signal) => {
+      const tile = await ctx.backend.run(image.source, { kind: "tile", request }, signal);
+      return {
+        tile: {
+          bytes: tile.bytes,
+          contentType: tile.contentType,
+          xOp: xOpHeader(op, tile.resolved),
+          headers: tile.headers,
+        },
+        timings: tile.timings,
+      };
+    },
+    mode,
+    workSignalOf(incoming),
+  );
   const timings = { resolve: resolveMs, ...result.timings };
   const headers = new Headers({
     "Content-Type": result.tile.contentType,

@@ -98,3 +98,49 @@ Deno.test("path traversal in every spelling: 400/404, never a file outside the i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "time in the queue is not hanging: a worker busy with a long queue is never killed as hung",
+  opts,
+  async () => {
+    // TIMEOUT_MS 12 s: a job may block its worker 6 s. Nine whole-slide mask PNGs (~0.9 s each on an idle
+    // machine) on one worker: the last ones wait more than 6 s behind the others (the old timer counted
+    // that and killed the worker as hung); none of them blocks it for 6 s.
+    await withServer({ WORKERS: "1", TIMEOUT_MS: "12000", KV_PATH: "off" }, async (s) => {
+      assertEquals((await get(`${s.url}/images/CMU-1-Small-Region.svs/stats`)).status, 200);
+      const rs = await Promise.all(
+        Array.from(
+          { length: 9 },
+          (_, i) => get(`${s.url}/iiif/3/CMU-1-Small-Region.svs/full/${2219 - i},/0/default.png?op=mask`),
+        ),
+      );
+      assertEquals(pool(s).restarts, 0, "no worker was killed");
+      // Past the request's time limit a request is 504 (and its queued job dropped), never a killed worker.
+      assert(rs.every((r) => r.status === 200 || r.status === 504), rs.map((r) => r.status).join());
+      assert(rs[0].status === 200, rs.map((r) => r.status).join());
+    });
+  },
+);
+
+Deno.test("jobs of clients that left are dropped before a worker starts them", opts, async () => {
+  await withServer({ WORKERS: "1", KV_PATH: "off" }, async (s) => {
+    // Image statistics first (the mask's threshold needs them), so the tiles' jobs are what is queued.
+    assertEquals((await get(`${s.url}/images/CMU-1-Small-Region.svs/stats`)).status, 200);
+    // 40 clients that give up after 150 ms: all but the first few jobs are still queued then.
+    await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      try {
+        const r = await fetch(
+          `${s.url}/dzi/CMU-1-Small-Region.svs_files/12/${i % 9}_${Math.floor(i / 9)}.png?op=mask`,
+          {
+            signal: AbortSignal.timeout(150),
+          },
+        );
+        await r.body?.cancel();
+      } catch { /* the client left */ }
+    }));
+    await new Promise((r) => setTimeout(r, 300));
+    assert(pool(s).cancelled >= 10, `queued jobs of departed clients dropped (${pool(s).cancelled})`);
+    assertEquals(pool(s).pending, 0, "nothing left behind");
+    assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/0_0.png?op=mask`)).status, 200);
+  });
+});

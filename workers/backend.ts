@@ -11,10 +11,14 @@ import { runTask } from "./tasks.ts";
 /** A backend that runs tasks (tiles, statistics, palettes) on images. */
 export interface TileBackend {
   readonly name: "workers" | "inline" | "webgpu";
-  /** Runs a task; `source` may be undefined for tasks that carry their input (`SOURCELESS_TASKS`). */
+  /**
+   * Runs a task; `source` may be undefined for tasks that carry their input (`SOURCELESS_TASKS`). When
+   * `signal` aborts before the task starts, it is dropped (rejected with 499 `cancelled`).
+   */
   run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
+    signal?: AbortSignal,
   ): Promise<TaskResults[K]>;
   /** Jobs waiting or running. */
   readonly pending: number;
@@ -34,7 +38,9 @@ export class InlineBackend implements TileBackend {
   async run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
+    signal?: AbortSignal,
   ): Promise<TaskResults[K]> {
+    if (signal?.aborted) throw new HttpError(499, "cancelled", "the request was abandoned");
     this.#pending++;
     try {
       return await runTask(this.sources, source, task) as TaskResults[K];

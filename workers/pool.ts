@@ -1,14 +1,26 @@
 /**
- * A pool of Deno module workers running tasks: one worker per core by default, each job to the least
- * busy worker, a bounded queue (503 with Retry-After past it), result buffers transferred back.
- * Self-healing: a worker that crashes, or runs a job past `jobTimeoutMs` (a hung decoder), is terminated
- * and replaced, and its jobs are retried once on a fresh worker; a job that fails that way twice answers
- * 504 (timed out) or 503 (worker failed).
+ * A pool of Deno module workers running tasks: one worker per core by default. Jobs wait in the pool's
+ * queue (bounded: 503 with Retry-After past it) and go to a worker when it has fewer than
+ * `PER_WORKER` in hand, so a job's time in queues is spent here, where it can be dropped: a job whose
+ * requester left or timed out (its `AbortSignal`) is removed from the queue, or skipped by its worker if
+ * already sent. Result buffers are transferred back.
+ * Self-healing: a worker that crashes, or whose heartbeat stops for `jobTimeoutMs` while it has work (a
+ * job blocking its thread: a hung decoder), is terminated and replaced, and its jobs are retried once on a
+ * fresh worker; a job that fails that way twice answers 504 (timed out) or 503 (worker failed). Time a job
+ * waits behind others never counts as hanging.
  */
 import type { SourceDescriptor } from "../sources/open.ts";
 import { HttpError } from "../errors.ts";
 import type { TileBackend } from "./backend.ts";
-import type { Task, TaskResults, WorkerInit, WorkerJob, WorkerReply } from "./protocol.ts";
+import {
+  HEARTBEAT_MS,
+  type Task,
+  type TaskResults,
+  type WorkerCancel,
+  type WorkerInit,
+  type WorkerJob,
+  type WorkerReply,
+} from "./protocol.ts";
 import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
 
@@ -16,16 +28,23 @@ interface Pending {
   job: WorkerJob;
   resolve: (t: TaskResults[Task["kind"]]) => void;
   reject: (e: Error) => void;
-  slot: Slot;
+  /** The worker it was sent to; null while it waits in the pool's queue. */
+  slot: Slot | null;
   attempts: number;
-  timer: ReturnType<typeof setTimeout>;
+  signal?: AbortSignal;
+  onAbort?: () => void;
 }
+
+/** Jobs a worker holds at once: one running, one ready behind it (its async I/O overlaps the other). */
+export const PER_WORKER = 2;
 
 interface Slot {
   worker: Worker;
   busy: number;
   /** The worker's thread number in the budget (0: none). */
   thread: number;
+  /** When it last said anything (a reply or its heartbeat), or was given work while idle. */
+  lastSeen: number;
 }
 
 /** Options of the pool. */
@@ -34,7 +53,7 @@ export interface WorkerPoolOptions {
   size?: number;
   /** Jobs in flight per worker before new ones are refused with 503. */
   maxQueuePerWorker?: number;
-  /** A job running longer than this means its worker hung (default 30 s). */
+  /** A worker with work whose heartbeat stops this long is hung (default 30 s). */
   jobTimeoutMs?: number;
   /** The JPEG codec tier every worker uses (the main thread's choice; default: this thread's). */
   codecs?: CodecTier;
@@ -52,6 +71,9 @@ export class WorkerPool implements TileBackend {
   readonly name = "workers";
   #slots: Slot[] = [];
   #pending = new Map<number, Pending>();
+  /** Jobs not yet sent to a worker, oldest first. */
+  #queue: Pending[] = [];
+  #watchdog: ReturnType<typeof setInterval>;
   #nextId = 1;
   #closed = false;
   readonly size: number;
@@ -73,6 +95,16 @@ export class WorkerPool implements TileBackend {
     this.#budget = opts.budget;
     for (let t = MAX_THREADS - 1; t >= 1; t--) this.#freeThreads.push(t);
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
+    // A worker with work that has said nothing for the job timeout is blocked: replace it.
+    this.#watchdog = setInterval(() => {
+      const now = performance.now();
+      for (const slot of [...this.#slots]) {
+        if (slot.busy > 0 && now - slot.lastSeen > this.jobTimeoutMs) {
+          this.#replace(slot, new HttpError(504, "timeout", `a job blocked its worker for ${this.jobTimeoutMs} ms`));
+        }
+      }
+    }, Math.min(HEARTBEAT_MS, Math.max(10, this.jobTimeoutMs / 4)));
+    Deno.unrefTimer(this.#watchdog);
   }
 
   get pending(): number {
@@ -82,25 +114,33 @@ export class WorkerPool implements TileBackend {
   #spawn(): Slot {
     const worker = new Worker(new URL("./tile_worker.ts", import.meta.url), { type: "module" });
     const thread = this.#freeThreads.pop() ?? 0;
-    const slot: Slot = { worker, busy: 0, thread };
+    const slot: Slot = { worker, busy: 0, thread, lastSeen: performance.now() };
     // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
     const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
     worker.postMessage({ init: { codecs: this.codecs, budget } } satisfies WorkerInit);
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
+      slot.lastSeen = performance.now();
+      if ("alive" in r) return;
       const p = this.#pending.get(r.id);
       if (!p || p.slot !== slot) return;
-      this.#pending.delete(r.id);
-      clearTimeout(p.timer);
+      this.#settle(p);
       slot.busy--;
       if (r.ok) p.resolve(r.result);
       else p.reject(new HttpError(r.error.status, r.error.code, r.error.message));
+      this.#drain();
     };
     worker.onerror = (e) => {
       e.preventDefault();
       this.#replace(slot, new HttpError(503, "worker_failed", `a worker failed: ${e.message}; retry shortly`));
     };
     return slot;
+  }
+
+  /** Forgets a finished job (and stops listening to its requester). */
+  #settle(p: Pending) {
+    this.#pending.delete(p.job.id);
+    if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
   }
 
   /** Terminates a crashed or hung worker, starts a new one, and retries its jobs once. */
@@ -119,35 +159,73 @@ export class WorkerPool implements TileBackend {
     this.#slots[i] = this.#spawn();
     const orphans = [...this.#pending.values()].filter((p) => p.slot === slot);
     for (const p of orphans) {
-      this.#pending.delete(p.job.id);
-      clearTimeout(p.timer);
-      if (p.attempts >= 2) p.reject(error);
-      else this.#dispatch(p.job, p.resolve, p.reject, p.attempts + 1);
+      if (p.attempts >= 2) {
+        this.#settle(p);
+        p.reject(error);
+      } else {
+        p.slot = null;
+        p.attempts++;
+        this.#queue.unshift(p); // first in line again
+      }
+    }
+    this.#drain();
+  }
+
+  /** Sends queued jobs to the least busy workers that have room. */
+  #drain() {
+    while (this.#queue.length) {
+      let slot = this.#slots[0];
+      for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
+      if (slot.busy >= PER_WORKER) return;
+      const p = this.#queue.shift()!;
+      if (slot.busy === 0) slot.lastSeen = performance.now(); // an idle worker's silence is not a hang
+      p.slot = slot;
+      slot.busy++;
+      slot.worker.postMessage(p.job);
     }
   }
 
-  #dispatch(job: WorkerJob, resolve: Pending["resolve"], reject: Pending["reject"], attempts: number) {
-    let slot = this.#slots[0];
-    for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
-    const timer = setTimeout(() => {
-      this.#replace(slot, new HttpError(504, "timeout", `the tile took longer than ${this.jobTimeoutMs} ms`));
-    }, this.jobTimeoutMs);
-    this.#pending.set(job.id, { job, resolve, reject, slot, attempts, timer });
-    slot.busy++;
-    slot.worker.postMessage(job);
+  /** The requester left or timed out: drop the job from the queue, or tell its worker to skip it. */
+  #abandon(p: Pending) {
+    const error = new HttpError(499, "cancelled", "the request was abandoned");
+    if (p.slot === null) {
+      const at = this.#queue.indexOf(p);
+      if (at >= 0) this.#queue.splice(at, 1);
+      this.#settle(p);
+      this.cancelled++;
+      p.reject(error);
+    } else if (this.#pending.has(p.job.id)) {
+      // Skipped if it has not started (the worker answers "cancelled"); a running job finishes.
+      p.slot.worker.postMessage({ cancel: p.job.id } satisfies WorkerCancel);
+    }
   }
+
+  /** Jobs dropped because their requester left (or timed out) before a worker started them. */
+  cancelled = 0;
 
   run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
+    signal?: AbortSignal,
   ): Promise<TaskResults[K]> {
     if (this.#closed) return Promise.reject(new HttpError(503, "shutting_down", "server is shutting down"));
+    if (signal?.aborted) {
+      this.cancelled++;
+      return Promise.reject(new HttpError(499, "cancelled", "the request was abandoned"));
+    }
     if (this.#pending.size >= this.maxInFlight) {
       return Promise.reject(new HttpError(503, "overloaded", "too many tiles in progress; retry shortly"));
     }
     const job: WorkerJob = { id: this.#nextId++, source, task };
     return new Promise<TaskResults[K]>((resolve, reject) => {
-      this.#dispatch(job, resolve as Pending["resolve"], reject, 1);
+      const p: Pending = { job, resolve: resolve as Pending["resolve"], reject, slot: null, attempts: 1, signal };
+      if (signal) {
+        p.onAbort = () => this.#abandon(p);
+        signal.addEventListener("abort", p.onAbort, { once: true });
+      }
+      this.#pending.set(job.id, p);
+      this.#queue.push(p);
+      this.#drain();
     });
   }
 
@@ -158,12 +236,14 @@ export class WorkerPool implements TileBackend {
 
   close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#watchdog);
     for (const s of this.#slots) s.worker.terminate();
     for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
+      if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
       p.reject(new HttpError(503, "shutting_down", "server is shutting down"));
     }
     this.#pending.clear();
+    this.#queue = [];
     return Promise.resolve();
   }
 }

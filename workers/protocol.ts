@@ -55,7 +55,16 @@ export interface WorkerInit {
   init: { codecs: CodecTier; budget?: { buffer: SharedArrayBuffer; thread: number } };
 }
 
-/** The answer to a job: its result, or an error. */
+/** The answer to a job: its result, or an error; or the worker's heartbeat (its event loop turns). */
 export type WorkerReply =
   | { id: number; ok: true; result: TaskResults[Task["kind"]] }
-  | { id: number; ok: false; error: ErrorShape };
+  | { id: number; ok: false; error: ErrorShape }
+  | { alive: true };
+
+/** Tells a worker to skip a job it has not started (its requester left or timed out). */
+export interface WorkerCancel {
+  cancel: number;
+}
+
+/** How often a worker says it is alive; one silent for the job timeout is hung. */
+export const HEARTBEAT_MS = 250;

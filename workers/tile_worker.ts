@@ -3,7 +3,7 @@
  * result buffers back. `onmessage` is set before any top-level await, so no early message is lost.
  */
 /// <reference lib="deno.worker" />
-import type { WorkerInit, WorkerJob, WorkerReply } from "./protocol.ts";
+import { HEARTBEAT_MS, type WorkerCancel, type WorkerInit, type WorkerJob, type WorkerReply } from "./protocol.ts";
 import { initCodecs } from "../codecs/tier.ts";
 import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
 import { runTask, transferablesOf } from "./tasks.ts";
@@ -11,8 +11,20 @@ import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 
 const sources = new SourceCache();
+/** Jobs cancelled before they started (their messages may still be queued behind the running one). */
+const cancelled = new Set<number>();
 
-self.onmessage = async (e: MessageEvent<WorkerJob | WorkerInit | { sabotage: "crash" | "hang" }>) => {
+// The heartbeat: it stops when a job blocks this thread (a hung decoder), which is how the pool tells a
+// hung worker from a busy one: a job's time waiting in queues never counts.
+setInterval(() => self.postMessage({ alive: true } satisfies WorkerReply), HEARTBEAT_MS);
+
+self.onmessage = async (
+  e: MessageEvent<WorkerJob | WorkerInit | WorkerCancel | { sabotage: "crash" | "hang" }>,
+) => {
+  if ("cancel" in e.data) {
+    cancelled.add(e.data.cancel);
+    return;
+  }
   if ("init" in e.data) {
     const budget = e.data.init.budget;
     if (budget) joinProcessBudget(new SharedBudget(budget.buffer), budget.thread);
@@ -36,6 +48,10 @@ self.onmessage = async (e: MessageEvent<WorkerJob | WorkerInit | { sabotage: "cr
     return;
   }
   const { id, source, task } = e.data;
+  if (cancelled.delete(id)) {
+    self.postMessage({ id, ok: false, error: { status: 499, code: "cancelled", message: "cancelled" } });
+    return;
+  }
   try {
     const result = await runTask(sources, source, task);
     const reply: WorkerReply = { id, ok: true, result };
