@@ -15,7 +15,7 @@ import { InlineBackend, type TileBackend } from "./workers/backend.ts";
 import { WorkerPool, workersAvailable } from "./workers/pool.ts";
 import { WebGpuBackend, webGpuExposed } from "./gpu/backend.ts";
 import { joinProcessBudget, SharedBudget } from "./cache/budget.ts";
-import { setWorkSignal } from "./pipeline/abort.ts";
+import { setWorkController } from "./pipeline/abort.ts";
 import type { AppContext } from "./routes/context.ts";
 import { dziRoutes } from "./routes/dzi.ts";
 import { xyzRoutes } from "./routes/xyz.ts";
@@ -159,11 +159,9 @@ function limits(timeoutMs: number): MiddlewareHandler {
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-    // The work of this request stops being wanted when its client leaves or its time is up.
+    // The work of this request stops being wanted when its time is up (or its client leaves: abort.ts).
     const work = new AbortController();
-    const onGone = () => work.abort();
-    c.req.raw.signal.addEventListener("abort", onGone, { once: true });
-    setWorkSignal(c.req.raw, work.signal);
+    setWorkController(c.req.raw, work);
     try {
       const done = await Promise.race([next().then(() => "done" as const), timedOut]);
       if (done === "timeout") {
@@ -172,7 +170,6 @@ function limits(timeoutMs: number): MiddlewareHandler {
       }
     } finally {
       clearTimeout(timer);
-      c.req.raw.signal.removeEventListener("abort", onGone);
     }
   };
 }

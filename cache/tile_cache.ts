@@ -112,13 +112,13 @@ export class TileCache {
     key: TileKey,
     compute: (signal: AbortSignal) => Promise<Computed>,
     mode: CacheMode = "normal",
-    signal?: AbortSignal,
+    signalOf?: () => AbortSignal,
   ): Promise<CacheResult> {
     const t0 = performance.now();
     const m = this.opts.metrics;
     if (mode !== "normal") {
       m.cacheBypass.inc({ mode });
-      const done = await this.#compute(() => compute(signal ?? new AbortController().signal));
+      const done = await this.#compute(() => compute(signalOf?.() ?? new AbortController().signal));
       if (mode === "refresh") this.#store(key, done.tile);
       return { tile: done.tile, status: mode, timings: done.timings };
     }
@@ -158,6 +158,7 @@ export class TileCache {
       flight.then(end, end);
     }
     const waiting = this.#waiters.get(key.hash);
+    const signal = waiting ? signalOf?.() : undefined; // looked at only when the tile is computed
     let leave: (() => void) | undefined;
     if (waiting) {
       waiting.count++;

@@ -134,7 +134,7 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
       };
     },
     mode,
-    workSignalOf(incoming),
+    () => workSignalOf(incoming),
   );
   const timings = { resolve: resolveMs, ...result.timings };
   const headers = new Headers({

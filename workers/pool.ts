@@ -36,7 +36,7 @@ interface Pending {
 }
 
 /** Jobs a worker holds at once: one running, one ready behind it (its async I/O overlaps the other). */
-export const PER_WORKER = 2;
+export const PER_WORKER = 16;
 
 interface Slot {
   worker: Worker;
@@ -127,7 +127,10 @@ export class WorkerPool implements TileBackend {
       this.#settle(p);
       slot.busy--;
       if (r.ok) p.resolve(r.result);
-      else p.reject(new HttpError(r.error.status, r.error.code, r.error.message));
+      else {
+        if (r.error.code === "cancelled") this.cancelled++; // skipped by the worker before it started
+        p.reject(new HttpError(r.error.status, r.error.code, r.error.message));
+      }
       this.#drain();
     };
     worker.onerror = (e) => {

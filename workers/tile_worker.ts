@@ -48,6 +48,9 @@ self.onmessage = async (
     return;
   }
   const { id, source, task } = e.data;
+  // A turn of the event loop before each job: the heartbeat gets out between jobs (jobs whose awaits
+  // resolve at once would otherwise run back to back as one long task), and so do later cancel messages.
+  await new Promise((r) => setTimeout(r, 0));
   if (cancelled.delete(id)) {
     self.postMessage({ id, ok: false, error: { status: 499, code: "cancelled", message: "cancelled" } });
     return;
