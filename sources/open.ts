@@ -1,8 +1,8 @@
 /** Opens any supported file as an `ImageSource`, choosing the reader by the file's magic bytes. */
-import { unsupportedSource } from "../errors.ts";
+import { corruptSource, unsupportedSource } from "../errors.ts";
 import { openFlat } from "./flat.ts";
 import type { ImageSource } from "./source.ts";
-import { sniffFormat } from "./sniff.ts";
+import { readFlatHeader, sniffFormat } from "./sniff.ts";
 import { openTiff } from "./tiff.ts";
 import { type ByteSource, localBytes, remoteBytes } from "./bytes.ts";
 import type { RemoteHead, RemotePolicy } from "./remote.ts";
@@ -23,6 +23,9 @@ export function bytesOf(d: SourceDescriptor): Promise<ByteSource> {
   return d.remote ? Promise.resolve(remoteBytes(d.remote.head, d.remote.policy)) : localBytes(d.path);
 }
 
+/** The most bytes of segments read before a JPEG's frame header (EXIF, XMP, ICC profiles split in APP2s). */
+const MAX_JPEG_HEAD = 16 << 20;
+
 /** Opens `d`; 415 for unknown formats, 413/422 from the format readers. */
 export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
   const bytes = await bytesOf(d);
@@ -36,6 +39,11 @@ export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
   const format = sniffFormat(head);
   const cacheKey = `${d.path}@${d.version}`;
   try {
+    // A JPEG's frame header may come after more than 64 KiB of EXIF, XMP and ICC segments: read on.
+    for (let n = 1 << 20; format === "jpeg" && !readFlatHeader("jpeg", head) && head.length < bytes.size; n *= 4) {
+      if (n > MAX_JPEG_HEAD) throw corruptSource(`no JPEG frame header in the first ${MAX_JPEG_HEAD >> 20} MiB`);
+      head = await bytes.read(0, Math.min(n, bytes.size));
+    }
     if (format === "tiff") return await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey });
     if (format) return await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey });
   } catch (err) {

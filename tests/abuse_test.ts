@@ -117,3 +117,31 @@ Deno.test("outputs past 64 MiB of samples are 413 before any work: patches and t
     assertEquals(ok.status, 200);
   });
 });
+
+Deno.test("a JPEG with more than 64 KiB of APP segments before its frame header opens and decodes", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const jpeg = await Deno.readFile(DATA + "skimage__rocket.jpg");
+    // Three 60,000-byte APP1 segments (EXIF/XMP-sized) right after SOI: the frame header is past 180 KB.
+    const app = new Uint8Array(60_002);
+    app.set([0xff, 0xe1, 60_000 >> 8, 60_000 & 255]);
+    app.fill(0x41, 4);
+    const fat = new Uint8Array(jpeg.length + 3 * app.length);
+    fat.set(jpeg.subarray(0, 2));
+    for (let i = 0; i < 3; i++) fat.set(app, 2 + i * app.length);
+    fat.set(jpeg.subarray(2), 2 + 3 * app.length);
+    await Deno.writeFile(`${dir}/fat.jpg`, fat);
+    await Deno.writeFile(`${dir}/plain.jpg`, jpeg);
+    await withServer({ WORKERS: "1", IMAGES_DIR: dir, KV_PATH: "off" }, async (s) => {
+      const info = await get(`${s.url}/images/fat.jpg`);
+      assertEquals(info.status, 200, new TextDecoder().decode(info.body));
+      const [a, b] = await Promise.all(
+        ["fat", "plain"].map((n) => get(`${s.url}/dzi/${n}.jpg_files/10/1_1.png`)),
+      );
+      assertEquals([a.status, b.status], [200, 200]);
+      assertEquals(a.body, b.body, "the same pixels as without the segments");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
