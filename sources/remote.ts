@@ -110,7 +110,18 @@ export async function boundedBody(res: Response, maxBytes: number): Promise<Uint
   const parts: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch (err) {
+      // The time bound of the request covers its body: a body that stalls is the origin's timeout.
+      const origin = new URL(res.url || "http://origin").origin;
+      if ((err as Error).name === "TimeoutError") {
+        throw new HttpError(504, "upstream_timeout", `${origin} stopped sending its answer (time limit)`);
+      }
+      throw badGateway(`${origin} broke off its answer: ${(err as Error).message}`);
+    }
+    const { done, value } = step;
     if (done) break;
     total += value.length;
     if (total > maxBytes) {

@@ -49,6 +49,21 @@ async function startOrigin(redirectTo = "http://127.0.0.1:9/elsewhere.svs"): Pro
     }
     headers["Content-Length"] = String(body.length);
     log.push({ method: req.method, path, range, bytes: req.method === "HEAD" ? 0 : body.length });
+    if (path.startsWith("/stall/") && req.method !== "HEAD") {
+      // Headers at once, then the body stalls after its first bytes (a slow or stuck origin).
+      const first = body.subarray(0, 16), rest = body.subarray(16);
+      const stalled = new ReadableStream<Uint8Array>({
+        async start(c) {
+          c.enqueue(first);
+          await new Promise((r) => setTimeout(r, 3000));
+          try {
+            c.enqueue(rest);
+            c.close();
+          } catch { /* the client gave up */ }
+        },
+      });
+      return new Response(stalled, { status, headers });
+    }
     return new Response(req.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>, { status, headers });
   });
   return {
@@ -165,3 +180,12 @@ Deno.test(
     }
   },
 );
+
+Deno.test("an origin whose body stalls is a 504 (upstream timeout), not a corrupt file", opts, async () => {
+  await withBoth({ REMOTE_TIMEOUT_MS: "500" }, async (origin, s) => {
+    await Deno.copyFile(`${SAMPLES}rocket.jpg`, `${origin.dir}/rocket.jpg`);
+    const r = await get(`${s.url}/dzi/${enc(`${origin.url}/stall/rocket.jpg`)}_files/9/0_0.jpeg`);
+    const body = JSON.parse(new TextDecoder().decode(r.body));
+    assertEquals([r.status, body.error.code], [504, "upstream_timeout"], JSON.stringify(body));
+  });
+});
