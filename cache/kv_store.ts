@@ -94,8 +94,11 @@ export class KvBlobStore {
     return "stored";
   }
 
+  /** Closes the database (already closed or broken: nothing to do, shutdown goes on). */
   close(): void {
-    this.kv.close();
+    try {
+      this.kv.close();
+    } catch { /* closed already */ }
   }
 }
 

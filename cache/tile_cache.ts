@@ -72,7 +72,34 @@ export class TileCache {
     return this.#kv;
   }
 
+  /** The last KV failure (what, why, when). */
+  #lastKvFailure: { op: string; message: string; at: number } | null = null;
+
+  /**
+   * What is wrong with the KV cache now, for /ready's `degraded`: a failure in the last minute, or a KV file
+   * deleted while open (SQLite keeps writing to the unlinked file: every tile stored from then on is lost).
+   */
+  kvProblems(now = Date.now()): string[] {
+    const problems: string[] = [];
+    const f = this.#lastKvFailure;
+    if (f && now - f.at < 60_000) {
+      problems.push(`KV ${f.op} failed ${Math.round((now - f.at) / 1000)} s ago: ${f.message}`);
+    }
+    const path = this.opts.kvPath;
+    if (path && path !== ":memory:" && path !== "default" && !/^https?:\/\//.test(path)) {
+      try {
+        Deno.statSync(path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) {
+          problems.push(`the KV file ${path} was deleted while open: tiles stored now are lost at restart`);
+        }
+      }
+    }
+    return problems;
+  }
+
   #kvFailed(op: string, err: unknown) {
+    this.#lastKvFailure = { op, message: (err as Error)?.message ?? String(err), at: Date.now() };
     this.opts.metrics.kvErrors.inc({ op });
     this.#log(`kv-${op}`, `Deno KV ${op} failed (tiles are served uncached): ${(err as Error)?.message ?? err}`);
   }

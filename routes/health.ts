@@ -2,7 +2,8 @@
  * `GET /health`: liveness, the backend in use and its load, and the WebGPU backend's start-up choice with
  * its measurements. `GET /ready`: 200 when the service can serve as it should, 503 with the reasons while
  * it cannot (WebGPU warm-up in progress, BACKEND=webgpu without a usable GPU, workers restarting after a
- * crash or hang in the last 10 s); `degraded` lists what works but less well (the KV cache unavailable).
+ * crash or hang in the last 10 s); `degraded` lists what works but less well (the KV cache unavailable,
+ * failing in the last minute, or its file deleted while open).
  */
 import { Hono } from "hono";
 import type { AppContext } from "./context.ts";
@@ -40,7 +41,7 @@ export function healthRoutes(ctx: AppContext): Hono {
     if (pool && pool.lastRestart > Date.now() - 10_000) notReady.push("a worker was replaced in the last 10 s");
     if ((await ctx.cache.store) === null && ctx.config.kvPath !== "off") {
       degraded.push("KV cache unavailable: tiles are served uncached");
-    }
+    } else degraded.push(...ctx.cache.kvProblems());
     const body = {
       status: notReady.length ? "not_ready" : degraded.length ? "degraded" : "ready",
       notReady,

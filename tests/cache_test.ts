@@ -268,3 +268,27 @@ Deno.test("KV path unwritable: tiles still served (memory only), the failure cou
     assertEquals((await get(s.url + TILE)).headers.get("x-cache"), "miss", "no cache at all still serves");
   });
 });
+
+Deno.test("/ready says degraded when KV writes fail or the KV file was deleted while open", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await withServer({ KV_PATH: `${dir}/cache.kv` }, async (s) => {
+      assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/9/0_0.jpeg`)).status, 200);
+      const ready = async () => JSON.parse(new TextDecoder().decode((await get(`${s.url}/ready`)).body));
+      assertEquals((await ready()).status, "ready");
+      // Deleted under the running server: SQLite writes on to the unlinked file, silently.
+      await Deno.remove(`${dir}/cache.kv`);
+      const r = await ready();
+      assertEquals(r.status, "degraded");
+      assert(r.degraded.some((d: string) => /deleted/.test(d)), JSON.stringify(r));
+      // A KV that fails its writes (closed under the cache): tiles are still served, /ready says why.
+      (await s.service.context.cache.store)!.kv.close();
+      assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/9/0_1.jpeg`)).status, 200);
+      await new Promise((r) => setTimeout(r, 100));
+      const r2 = await ready();
+      assert(r2.degraded.some((d: string) => /KV (set|get) failed/.test(d)), JSON.stringify(r2));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
