@@ -29,6 +29,8 @@ export interface Config {
    * one budget shared by every thread of the process; also the largest image level read whole.
    */
   pixelCacheBytes: number;
+  /** The service's public base URL (scheme, host, optional path prefix, no trailing slash); "" when unset. */
+  publicUrl: string;
   /** `BACKEND=auto` on a software (fallback) WebGPU adapter: skip it (the workers), or measure it too. */
   gpuSoftware: "skip" | "measure";
   /** Jobs waiting or running per worker before new ones get 503 with Retry-After. */
@@ -81,6 +83,10 @@ export const CONFIG_VARIABLES = {
     "96",
     "decoded pixels kept for reuse (source tiles, flat images, derived levels), MiB, one budget for all threads; also the largest level read whole (413 past it)",
   ],
+  PUBLIC_URL: [
+    "",
+    "the service's public base URL (https://tiles.example.org[/prefix]) for absolute URLs in bodies (IIIF id, TileJSON, /images); unset: the request's own origin, answered as private (never stored by shared caches)",
+  ],
   GPU_SOFTWARE: [
     "skip",
     "skip | measure: BACKEND=auto on a software WebGPU adapter (llvmpipe) keeps the workers without compiling shaders (skip) or times it like a GPU (measure)",
@@ -111,6 +117,21 @@ export const CONFIG_VARIABLES = {
 } as const;
 
 type Name = keyof typeof CONFIG_VARIABLES;
+
+/** `PUBLIC_URL` checked: an http(s) URL without query or fragment, trailing slash dropped. */
+function publicUrl(raw: string): string {
+  if (!raw) return "";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`PUBLIC_URL: "${raw}" is not a URL`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username) {
+    throw new Error(`PUBLIC_URL: "${raw}" must be http(s)://host[:port][/prefix]`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
 
 /** Reads the configuration from `env`, overridden by `--NAME=value` flags in `args`. */
 export function loadConfig(env: Record<string, string | undefined>, args: string[] = []): Config {
@@ -158,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
     pixelCacheBytes: int("PIXEL_CACHE_MB", 16, 1 << 20) * 1024 * 1024,
     gpuSoftware: oneOf("GPU_SOFTWARE", ["skip", "measure"] as const),
+    publicUrl: publicUrl(get("PUBLIC_URL")),
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),
     queuePerWorker: int("QUEUE", 1, 100_000),
     allowedOrigins: get("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean).map((o) => {

@@ -19,6 +19,7 @@ import {
   parseIiifRequest,
 } from "../pyramid/iiif.ts";
 import type { AppContext } from "./context.ts";
+import { cacheControlFor, publicBase } from "./public_url.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 
 const PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"';
@@ -50,16 +51,19 @@ export function iiifRoutes(ctx: AppContext): Hono {
     const path = rawPath(c.req.url);
     const base = BASE_PATH.exec(path);
     if (base) {
-      return new Response(null, { status: 303, headers: { Location: `${url.origin}/iiif/3/${base[1]}/info.json` } });
+      // Relative (RFC 9110): the client's own host is never echoed; absolute only from PUBLIC_URL.
+      const location = `${ctx.config.publicUrl}/iiif/3/${base[1]}/info.json`;
+      return new Response(null, { status: 303, headers: { Location: location } });
     }
     const info = INFO_PATH.exec(path);
     if (info) {
       const image = await ctx.registry.resolve(decodeId(info[1]));
       const { width, height } = image.info;
       const { scaleFactors, sizes } = iiifLayout(width, height);
+      const pub = publicBase(ctx, c);
       const body = {
         "@context": CONTEXT,
-        id: `${url.origin}/iiif/3/${info[1]}`,
+        id: `${pub.base}/iiif/3/${info[1]}`,
         type: "ImageService3",
         protocol: "http://iiif.io/api/image",
         profile: "level2",
@@ -96,7 +100,7 @@ export function iiifRoutes(ctx: AppContext): Hono {
         headers: {
           "Content-Type": infoContentType(c.req.header("Accept") ?? null),
           Link: PROFILE_LINK,
-          "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
+          "Cache-Control": cacheControlFor(pub.fromRequest, `public, max-age=${ctx.config.cacheTtl}`),
         },
       });
     }
@@ -132,7 +136,11 @@ export function iiifRoutes(ctx: AppContext): Hono {
       rotate: req.rotate,
       mirror: req.mirror,
     });
-    res.headers.set("Link", `<${url.origin}/iiif/3/${m[1]}/${req.canonical}>;rel="canonical", ${PROFILE_LINK}`);
+    // Relative unless PUBLIC_URL is set: tiles are cached, and a Link must not carry the client's Host.
+    res.headers.set(
+      "Link",
+      `<${ctx.config.publicUrl}/iiif/3/${m[1]}/${req.canonical}>;rel="canonical", ${PROFILE_LINK}`,
+    );
     return res;
   });
   return app;

@@ -11,6 +11,7 @@ import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import type { AppContext } from "./context.ts";
+import { cacheControlFor, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 import { parseBox } from "./thumbnail.ts";
@@ -62,8 +63,9 @@ function describe(ctx: AppContext, id: string, version: string, info: ImageInfo,
 export function imageRoutes(ctx: AppContext): Hono {
   const app = new Hono();
   app.get("/images", async (c) => {
-    const origin = new URL(c.req.url).origin;
+    const { base: origin, fromRequest } = publicBase(ctx, c);
     const rows = await ctx.registry.list();
+    c.header("Cache-Control", cacheControlFor(fromRequest, "no-cache"));
     return c.json({
       images: rows.filter((r) => r.info).map((r) => ({
         id: r.id,
@@ -82,7 +84,9 @@ export function imageRoutes(ctx: AppContext): Hono {
     const info = INFO_PATH.exec(path);
     if (info) {
       const image = await ctx.registry.resolve(decodeId(info[1]));
-      return c.json(describe(ctx, image.id, image.source.version, image.info, new URL(c.req.url).origin));
+      const { base, fromRequest } = publicBase(ctx, c);
+      c.header("Cache-Control", cacheControlFor(fromRequest, "no-cache"));
+      return c.json(describe(ctx, image.id, image.source.version, image.info, base));
     }
     const assoc = ASSOCIATED_PATH.exec(path);
     if (!assoc) throw notFound("no such image route");

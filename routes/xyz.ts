@@ -7,6 +7,7 @@ import { badRequest, notFound } from "../errors.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { AppContext } from "./context.ts";
+import { cacheControlFor, publicBase } from "./public_url.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 
 const TILEJSON_PATH = /^\/xyz\/([^/]+)\/tilejson\.json$/;
@@ -29,11 +30,13 @@ export function xyzRoutes(ctx: AppContext): Hono {
       const geo = new XyzGeometry(image.info.width, image.info.height);
       const qs = opts.toString();
       const ext = format === "jpeg" ? "jpg" : format;
+      const { base, fromRequest } = publicBase(ctx, c);
+      c.header("Cache-Control", cacheControlFor(fromRequest, `public, max-age=${ctx.config.cacheTtl}`));
       return c.json({
         tilejson: "3.0.0",
         name: image.id,
         scheme: "xyz",
-        tiles: [`${url.origin}/xyz/${tj[1]}/{z}/{x}/{y}.${ext}${qs ? "?" + qs : ""}`],
+        tiles: [`${base}/xyz/${tj[1]}/{z}/{x}/{y}.${ext}${qs ? "?" + qs : ""}`],
         minzoom: 0,
         maxzoom: geo.maxZoom,
         tileSize: geo.tileSize,

@@ -1,6 +1,6 @@
 /** IIIF Image API 3.0: the grammar as a table, then the routes on real images. */
 import { assert, assertEquals } from "./assert.ts";
-import { decodePng, get, jpegSize, pngHeader, startServer, withServer } from "./helpers.ts";
+import { decodePng, get, jpegSize, pngHeader, startServer, type TestServer, withServer } from "./helpers.ts";
 import { IiifError, parseIiifRequest } from "../pyramid/iiif.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -123,10 +123,8 @@ Deno.test(
     await withServer({}, async ({ url }) => {
       const base = await fetch(`${url}/iiif/3/CMU-1-Small-Region.svs`, { redirect: "manual" });
       await base.body?.cancel();
-      assertEquals([base.status, base.headers.get("location")], [
-        303,
-        `${url}/iiif/3/CMU-1-Small-Region.svs/info.json`,
-      ]);
+      // Relative: without PUBLIC_URL no header echoes the client's Host (RFC 9110 allows it).
+      assertEquals([base.status, base.headers.get("location")], [303, `/iiif/3/CMU-1-Small-Region.svs/info.json`]);
       const res = await get(`${url}/iiif/3/CMU-1-Small-Region.svs/info.json`);
       assertEquals(
         res.headers.get("content-type"),
@@ -177,7 +175,7 @@ Deno.test(
       assertEquals(img.status, 200);
       assertEquals(
         img.headers.get("link"),
-        `<${url}/iiif/3/CMU-1-Small-Region.svs/0,0,1110,1484/75,100/0/default.jpg>;rel="canonical", <http://iiif.io/api/image/3/level2.json>;rel="profile"`,
+        `</iiif/3/CMU-1-Small-Region.svs/0,0,1110,1484/75,100/0/default.jpg>;rel="canonical", <http://iiif.io/api/image/3/level2.json>;rel="profile"`,
       );
       assertEquals(jpegSize(img.body), [75, 100]);
       const err = await get(`${url}/iiif/3/CMU-1-Small-Region.svs/full/max/0/default.gif`);
@@ -274,4 +272,34 @@ Deno.test("every readable sample serves IIIF info.json and the tiles a viewer as
   } finally {
     await s.close();
   }
+});
+
+Deno.test("a client's Host header never lands in a cacheable body or header (PUBLIC_URL)", opts, async () => {
+  // What Deno.serve hands the app for a request with `Host: evil.example` (fetch cannot set Host).
+  const asEvil = (s: TestServer, path: string) =>
+    s.service.app.fetch(new Request(`http://evil.example${path}`, { redirect: "manual" }));
+  // Unset: absolute URLs come from the request, and such bodies are private; headers are relative.
+  await withServer({}, async (s) => {
+    const info = await asEvil(s, "/iiif/3/coffee.png/info.json");
+    assertEquals((await info.json()).id, "http://evil.example/iiif/3/coffee.png", "the request's own origin");
+    assert(/private/.test(info.headers.get("cache-control")!), "never stored by shared caches");
+    const tj = await asEvil(s, "/xyz/coffee.png/tilejson.json");
+    assert((await tj.json()).tiles[0].startsWith("http://evil.example/"));
+    assert(/private/.test(tj.headers.get("cache-control")!));
+    const base = await asEvil(s, "/iiif/3/coffee.png");
+    assertEquals([base.status, base.headers.get("location")], [303, "/iiif/3/coffee.png/info.json"]);
+    const tile = await asEvil(s, "/iiif/3/coffee.png/full/64,/0/default.jpg");
+    await tile.body?.cancel();
+    assert(tile.headers.get("link")!.startsWith("</iiif/3/coffee.png/"), tile.headers.get("link")!);
+  });
+  // Set: every absolute URL is the configured one, whatever the Host; the bodies are public again.
+  await withServer({ PUBLIC_URL: "https://tiles.example.org/edge/" }, async (s) => {
+    const info = await asEvil(s, "/iiif/3/coffee.png/info.json");
+    assertEquals((await info.json()).id, "https://tiles.example.org/edge/iiif/3/coffee.png");
+    assert(/public/.test(info.headers.get("cache-control")!));
+    const images = await (await asEvil(s, "/images/coffee.png")).json();
+    assertEquals(images.urls.dzi, "https://tiles.example.org/edge/dzi/coffee.png.dzi");
+    const base = await asEvil(s, "/iiif/3/coffee.png");
+    assertEquals(base.headers.get("location"), "https://tiles.example.org/edge/iiif/3/coffee.png/info.json");
+  });
 });
