@@ -15,9 +15,9 @@ import type { Task, TaskResults } from "../workers/protocol.ts";
 import type { RenderedTile } from "../pipeline/render.ts";
 import { GpuExecutor, type GpuExecutorOptions, GpuFailure } from "./executor.ts";
 import { type GpuJob, type GpuKernel, type GpuResult } from "./kernels.ts";
-import { runOnCpu } from "./cpu_kernels.ts";
 import { gpuJobFor, gpuKernelOf, opOutputFrom } from "./op_jobs.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
+import { OP_KERNELS, SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import type { Raster8 } from "../sources/raster.ts";
 import type { ComputedStats } from "../stats/types.ts";
@@ -378,78 +378,4 @@ export class WebGpuBackend implements TileBackend {
 /** The tile as `by` computed it (`X-Backend`, kept with the cached tile). */
 function tagged(tile: RenderedTile, by: string): RenderedTile {
   return { ...tile, headers: { ...tile.headers, "X-Backend": by } };
-}
-
-const SAMPLE_SIDE = 270;
-/** The kernels of tile ops: what `auto` measures and routes one by one. */
-const OP_KERNELS: GpuKernel[] = ["mask", "gray", "threshold", "levels", "palette"];
-const SAMPLE_PALETTE = Uint8Array.from({ length: 48 }, (_, i) => (i * 53) % 256);
-
-/** Deterministic tissue-like RGB tiles (pink blobs with texture on white) and the kernels to run on them. */
-export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
-  const jobs: GpuJob[] = [];
-  let seed = 12345;
-  for (let t = 0; t < tiles; t++) {
-    const data = new Uint8Array(side * side * 3);
-    for (let y = 0; y < side; y++) {
-      for (let x = 0; x < side; x++) {
-        seed = (seed * 1103515245 + 12345) >>> 0;
-        const noise = (seed >>> 24) & 31;
-        const tissue = Math.sin((x + 37 * t) / 23) * Math.sin(y / 31) > 0.2;
-        const i = (y * side + x) * 3;
-        data[i] = tissue ? 200 + (noise >> 1) : 240 + (noise >> 3);
-        data[i + 1] = tissue ? 110 + noise : 238 + (noise >> 3);
-        data[i + 2] = tissue ? 170 + noise : 236 + (noise >> 3);
-      }
-    }
-    const input = { width: side, height: side, channels: 3, type: "uint8" as const, data };
-    for (const kernel of OP_KERNELS) jobs.push({ kernel, input, t: 100, levels: 8, palette: SAMPLE_PALETTE });
-  }
-  return jobs;
-}
-
-/**
- * Every kernel once on small inputs of every channel count, compared with its CPU definition; the first
- * mismatch as a message, or null. It also makes software adapters compile each shader before real work.
- */
-export async function selfTest(executor: GpuExecutor): Promise<string | null> {
-  const jobs: GpuJob[] = [];
-  let seed = 7;
-  for (const channels of [1, 2, 3, 4]) {
-    const width = 19, height = 13;
-    const data = new Uint8Array(width * height * channels);
-    for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
-    const input = { width, height, channels, type: "uint8" as const, data };
-    const valid = { x: 1, y: 2, w: 16, h: 9 };
-    const palette = Uint8Array.from([0, 0, 0, 255, 255, 255, 200, 100, 150, 30, 200, 60]);
-    jobs.push(
-      { kernel: "gray", input },
-      { kernel: "threshold", input, t: 90, invert: channels === 2 },
-      { kernel: "mask", input, t: 40, valid },
-      { kernel: "maskSaturation", input, valid },
-      { kernel: "maskFromSaturation", input: { ...input, channels: 1, width: width * channels }, t: 100, valid },
-      { kernel: "levels", input, levels: 5 },
-      { kernel: "palette", input, palette },
-      { kernel: "downsample2x", input },
-      { kernel: "histogram", input: { ...input, channels: 1, width: width * channels } },
-    );
-  }
-  const results = await Promise.all(jobs.map((j) => executor.run(j)));
-  for (let i = 0; i < jobs.length; i++) {
-    if (!sameResult(results[i], runOnCpu(jobs[i]))) {
-      return `self-test: the GPU's ${jobs[i].kernel} differs from the CPU's on ${jobs[i].input.channels}-channel input`;
-    }
-  }
-  return null;
-}
-
-/** True when two results have the same shape and bytes. */
-export function sameResult(a: GpuResult, b: GpuResult): boolean {
-  const da = a instanceof Uint32Array ? a : a.data, db = b instanceof Uint32Array ? b : b.data;
-  if (da.length !== db.length || da.constructor !== db.constructor) return false;
-  if (!(a instanceof Uint32Array) && !(b instanceof Uint32Array)) {
-    if (a.width !== b.width || a.height !== b.height || a.channels !== b.channels) return false;
-  }
-  for (let i = 0; i < da.length; i++) if (da[i] !== db[i]) return false;
-  return true;
 }
