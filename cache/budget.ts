@@ -17,7 +17,7 @@ export const CACHE_KINDS = ["blocks", "flat", "derived"] as const;
 /** One of `CACHE_KINDS`. */
 export type CacheKind = typeof CACHE_KINDS[number];
 
-const LIMIT = 0, USED = 1, PRESSURE = 2, SLOTS = 4;
+const LIMIT = 0, USED = 1, PRESSURE = 2, ACTIVE = 3, SLOTS = 4;
 const SLOT_COUNT = MAX_THREADS * CACHE_KINDS.length;
 /** After the usage cells: one "refused room" flag per slot. */
 const WANTS = SLOTS + SLOT_COUNT;
@@ -28,7 +28,10 @@ function kib(bytes: number): number {
   return Math.ceil(bytes / KIB);
 }
 
-/** The shared counters: limit, used, pressure, then one usage cell per (thread, kind), all in KiB. */
+/**
+ * The shared counters: limit and used (KiB), the number of caches wanting room and of caches holding bytes,
+ * then one usage cell (KiB) and one "wants room" flag per (thread, kind).
+ */
 export class SharedBudget {
   readonly #cells: Int32Array;
 
@@ -74,24 +77,26 @@ export class SharedBudget {
       if (used + k > limit) return false;
       if (Atomics.compareExchange(this.#cells, USED, used, used + k) === used) break;
     }
-    Atomics.add(this.#cells, SLOTS + slot, k);
+    if (Atomics.add(this.#cells, SLOTS + slot, k) === 0) Atomics.add(this.#cells, ACTIVE, 1);
     return true;
   }
 
   /** Gives back `bytes` that `slot` reserved. */
   release(slot: number, bytes: number): void {
     const k = kib(bytes);
-    Atomics.sub(this.#cells, SLOTS + slot, k);
+    if (Atomics.sub(this.#cells, SLOTS + slot, k) === k) Atomics.sub(this.#cells, ACTIVE, 1);
     Atomics.sub(this.#cells, USED, k);
   }
 
-  /** The budget divided among the caches holding bytes or refused room, counting `slot` among them. */
+  /**
+   * The budget divided among the caches holding bytes or waiting for room, counting `slot` among them.
+   * Constant time (it runs on cache reads while under pressure): a waiting cache that also holds bytes is
+   * counted twice, which only makes the shares smaller.
+   */
   fairShareBytes(slot: number): number {
-    let active = 0;
-    for (let i = 0; i < SLOT_COUNT; i++) {
-      if (i === slot || Atomics.load(this.#cells, SLOTS + i) > 0 || Atomics.load(this.#cells, WANTS + i)) active++;
-    }
-    return Math.floor(Atomics.load(this.#cells, LIMIT) / Math.max(1, active)) * KIB;
+    const self = Atomics.load(this.#cells, SLOTS + slot) === 0 && !Atomics.load(this.#cells, WANTS + slot) ? 1 : 0;
+    const caches = Atomics.load(this.#cells, ACTIVE) + Atomics.load(this.#cells, PRESSURE) + self;
+    return Math.floor(Atomics.load(this.#cells, LIMIT) / Math.max(1, caches)) * KIB;
   }
 
   /** True while some cache below its share is waiting for room. */
@@ -111,7 +116,10 @@ export class SharedBudget {
     for (const kind of CACHE_KINDS) {
       const slot = this.slotOf(thread, kind);
       const k = Atomics.exchange(this.#cells, SLOTS + slot, 0);
-      if (k) Atomics.sub(this.#cells, USED, k);
+      if (k) {
+        Atomics.sub(this.#cells, USED, k);
+        Atomics.sub(this.#cells, ACTIVE, 1);
+      }
       this.setWanting(slot, false);
     }
   }

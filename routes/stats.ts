@@ -9,6 +9,7 @@ import { badRequest } from "../errors.ts";
 import { parseRescale } from "../kernels/rescale.ts";
 import { getOp } from "../kernels/index.ts";
 import type { AppContext } from "./context.ts";
+import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./tile_response.ts";
 import { gridCellCount, MAX_GRID_CELLS, type TissueCell, tissueCells, tissueIntegralOf } from "../stats/tissue_grid.ts";
 
@@ -107,7 +108,7 @@ export function statsRoutes(ctx: AppContext): Hono {
     }
     const { tissue } = computed.stats;
     const integral = tissueIntegralOf(computed.tissueMap, tissue.width, tissue.height);
-    const signal = c.req.raw.signal;
+    const signal = workSignalOf(c.req.raw);
     if (list![2] === "json") {
       // One JSON body is built in memory: at most MAX_JSON_TILES tiles (the ndjson listing streams any number).
       const tiles: TissueCell[] = [];

@@ -1,7 +1,7 @@
 /** Self-healing and limits: crashed and hung workers, timeouts, overload, long URLs, traversal. */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, type TestServer, withServer } from "./helpers.ts";
-import { WorkerPool } from "../workers/pool.ts";
+import { PER_WORKER, WorkerPool } from "../workers/pool.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -126,20 +126,24 @@ Deno.test("jobs of clients that left are dropped before a worker starts them", o
   await withServer({ WORKERS: "1", KV_PATH: "off" }, async (s) => {
     // Image statistics first (the mask's threshold needs them), so the tiles' jobs are what is queued.
     assertEquals((await get(`${s.url}/images/CMU-1-Small-Region.svs/stats`)).status, 200);
-    // 40 clients that give up after 150 ms: all but the first few jobs are still queued then.
-    await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+    // 40 clients that all give up once at least 38 of their jobs are in the pool (most of them still queued:
+    // a worker holds at most PER_WORKER).
+    const leave = new AbortController();
+    const clients = Promise.all(Array.from({ length: 40 }, async (_, i) => {
       try {
-        const r = await fetch(
-          `${s.url}/dzi/CMU-1-Small-Region.svs_files/12/${i % 9}_${Math.floor(i / 9)}.png?op=mask`,
-          {
-            signal: AbortSignal.timeout(150),
-          },
-        );
+        const url = `${s.url}/dzi/CMU-1-Small-Region.svs_files/12/${i % 9}_${Math.floor(i / 9)}.png?op=mask`;
+        const r = await fetch(url, { signal: leave.signal });
         await r.body?.cancel();
       } catch { /* the client left */ }
     }));
+    for (let k = 0; k < 500 && pool(s).pending < 38; k++) await new Promise((r) => setTimeout(r, 2));
+    const queued = pool(s).pending - PER_WORKER;
+    leave.abort();
+    await clients;
     await new Promise((r) => setTimeout(r, 300));
-    assert(pool(s).cancelled >= 10, `queued jobs of departed clients dropped (${pool(s).cancelled})`);
+    assert(queued >= 10, `jobs were queued in the pool (${queued})`);
+    // Workers keep finishing jobs (and taking queued ones) until the server sees the clients leave.
+    assert(pool(s).cancelled >= 10, `queued jobs of departed clients dropped (${pool(s).cancelled} of ${queued})`);
     assertEquals(pool(s).pending, 0, "nothing left behind");
     assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/0_0.png?op=mask`)).status, 200);
   });

@@ -11,7 +11,8 @@ import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 
 const sources = new SourceCache();
-/** Jobs cancelled before they started (their messages may still be queued behind the running one). */
+/** Jobs received and waiting for their turn, and those of them cancelled meanwhile (ids). */
+const waiting = new Set<number>();
 const cancelled = new Set<number>();
 
 // The heartbeat: it stops when a job blocks this thread (a hung decoder), which is how the pool tells a
@@ -22,7 +23,8 @@ self.onmessage = async (
   e: MessageEvent<WorkerJob | WorkerInit | WorkerCancel | { sabotage: "crash" | "hang" }>,
 ) => {
   if ("cancel" in e.data) {
-    cancelled.add(e.data.cancel);
+    // A job's message always arrives before its cancel: one not waiting has started (it runs to its end).
+    if (waiting.has(e.data.cancel)) cancelled.add(e.data.cancel);
     return;
   }
   if ("init" in e.data) {
@@ -50,7 +52,9 @@ self.onmessage = async (
   const { id, source, task } = e.data;
   // A turn of the event loop before each job: the heartbeat gets out between jobs (jobs whose awaits
   // resolve at once would otherwise run back to back as one long task), and so do later cancel messages.
+  waiting.add(id);
   await new Promise((r) => setTimeout(r, 0));
+  waiting.delete(id);
   if (cancelled.delete(id)) {
     self.postMessage({ id, ok: false, error: { status: 499, code: "cancelled", message: "cancelled" } });
     return;
