@@ -137,3 +137,15 @@ export function processBudgetOf(kind: CacheKind): { budget: SharedBudget; slot: 
   if (!processBudget) return null;
   return { budget: processBudget.budget, slot: processBudget.budget.slotOf(processBudget.thread, kind) };
 }
+
+/** The default pixel budget (`PIXEL_CACHE_MB`'s default) for threads that have not joined one. */
+const DEFAULT_PIXEL_BUDGET_BYTES = 96 * 2 ** 20;
+
+/**
+ * The most decoded bytes one read may hold at once: the process budget (one block, one image decoded
+ * whole, the stored pixels behind one derived region). Past it a read is refused (413) instead of being
+ * decoded again for every request and holding more than the caches may.
+ */
+export function pixelReadLimitBytes(): number {
+  return processBudget?.budget.limitBytes ?? DEFAULT_PIXEL_BUDGET_BYTES;
+}

@@ -151,7 +151,7 @@ export async function* exportPatches(
     progress.started++;
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);
-    return ctx.backend.run(image.source, { kind: "tile", request }, signal).then((tile) => {
+    const patch = ctx.backend.run(image.source, { kind: "tile", request }, signal).then((tile) => {
       inFlight--;
       progress.done++;
       const entry: PatchEntry = {
@@ -176,6 +176,10 @@ export async function* exportPatches(
       inFlight--;
       throw err;
     });
+    // Marked handled now: a consumer that goes away without finishing this generator (a client that left
+    // before its body was read) leaves patches in flight whose rejection (cancelled) nobody awaits.
+    patch.catch(() => {});
+    return patch;
   };
   const queue: Promise<Patch>[] = [];
   const nextCell = async () => {

@@ -1,6 +1,8 @@
 /**
- * Tile decoders by TIFF compression. geotiff's own decoders handle none, LZW, Deflate, PackBits and ZSTD
- * (with predictors); JPEG, WebP and JPEG 2000 go to WASM codecs:
+ * Tile decoders by TIFF compression. LZW, Deflate and PackBits go to bounded decoders (bounded_codecs.ts:
+ * never more output than the block), uncompressed blocks to geotiff; JPEG, WebP and JPEG 2000 to codecs
+ * whose header is checked against the tile size before anything is decoded (a crafted header cannot claim
+ * gigapixels):
  * - JPEG (7): this thread's codec tier (codecs/tier.ts: libjpeg-turbo natively, or its WASM builds). Tiles
  *   are made standalone with the IFD's JPEGTables; RGB-photometric tiles (Aperio) get an Adobe APP14 marker
  *   with transform 0, so the decoder does not apply a YCbCr transform. `luma` decoders give the Y plane of
@@ -19,6 +21,8 @@ import { corruptSource, unsupportedSource } from "../errors.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { rgbaToChannels } from "../codecs/wasm_jpeg.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
+import { BOUNDED_COMPRESSIONS, BoundedBlockDecoder } from "./bounded_codecs.ts";
+import { readFlatHeader } from "./sniff.ts";
 
 /** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
 export interface TileDecoder {
@@ -76,6 +80,7 @@ export async function decoderFor(p: DecoderParams): Promise<TileDecoder> {
   if (c === 50001) return new WebpTileDecoder(p);
   if (c === 33003 || c === 33005) return new Jpeg2000TileDecoder(p);
   if (c === 50000) return await ZstdTileDecoder.create(p);
+  if (BOUNDED_COMPRESSIONS.has(c)) return new BoundedBlockDecoder(p) as unknown as TileDecoder;
   return await getDecoder(c, {
     tileWidth: p.tileWidth,
     tileHeight: p.tileHeight,
@@ -84,6 +89,16 @@ export async function decoderFor(p: DecoderParams): Promise<TileDecoder> {
     predictor: p.predictor,
     samplesPerPixel: p.samplesPerPixel,
   }) as unknown as TileDecoder;
+}
+
+/** 422 unless a tile's own header (`width`×`height`, null: unreadable) fits the IFD's tile size. */
+function checkTileHeader(kind: string, size: { width: number; height: number } | null, p: DecoderParams) {
+  if (!size) throw corruptSource(`${kind} tile without a readable header`);
+  if (size.width > p.tileWidth || size.height > p.tileHeight) {
+    throw corruptSource(
+      `${kind} tile claims ${size.width}×${size.height} pixels in a TIFF of ${p.tileWidth}×${p.tileHeight} tiles`,
+    );
+  }
 }
 
 /** Copies a decoded image (any size) into a block of exactly `w`×`h` pixels (edge tiles may differ). */
@@ -148,6 +163,8 @@ class JpegTileDecoder implements TileDecoder {
       throw unsupportedSource(`JPEG tiles with ${p.samplesPerPixel} samples per pixel`);
     }
     const ch = p.luma || p.samplesPerPixel === 1 ? 1 : 3;
+    // Checked before decoding on every codec tier (the WASM decoders take no pixel limit).
+    checkTileHeader("JPEG", readFlatHeader("jpeg", jpeg), p);
     let img;
     try {
       const format = ch === 1 ? "gray" : "rgb", maxPixels = p.tileWidth * p.tileHeight;
@@ -167,6 +184,7 @@ class JpegTileDecoder implements TileDecoder {
 class WebpTileDecoder implements TileDecoder {
   constructor(private p: DecoderParams) {}
   async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
+    checkTileHeader("WebP", readFlatHeader("webp", new Uint8Array(buffer)), this.p);
     let img: ImageData;
     try {
       img = await webpDecode(buffer);
@@ -202,6 +220,7 @@ class Jpeg2000TileDecoder implements TileDecoder {
   private decoder?: OpenJpegDecoder;
   constructor(private p: DecoderParams) {}
   async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
+    checkTileHeader("JPEG 2000", j2kSize(new Uint8Array(buffer)), this.p);
     if (!this.decoder) this.decoder = new (await loadOpenJpeg()).J2KDecoder();
     const d = this.decoder;
     let info;
@@ -223,6 +242,20 @@ class Jpeg2000TileDecoder implements TileDecoder {
     if (this.p.compression === 33003 && ch === 3) ycbcrToRgbInPlace(px);
     return fitBlock(px, info.width, info.height, this.p.tileWidth, this.p.tileHeight, ch).buffer as ArrayBuffer;
   }
+}
+
+/** Image size from a JPEG 2000 codestream's SIZ segment (right after SOC; inside a JP2 box too), or null. */
+function j2kSize(b: Uint8Array): { width: number; height: number } | null {
+  let at = 0;
+  while (
+    at + 24 <= Math.min(b.length, 4096) && !(b[at] === 0xff && b[at + 1] === 0x4f && b[at + 2] === 0xff &&
+      b[at + 3] === 0x51)
+  ) at++;
+  if (at + 24 > b.length || at + 24 > 4096) return null;
+  const dv = new DataView(b.buffer, b.byteOffset + at, b.byteLength - at);
+  // Lsiz, Rsiz, then Xsiz, Ysiz (reference grid) and XOsiz, YOsiz (image offset on it).
+  const width = dv.getUint32(8) - dv.getUint32(16), height = dv.getUint32(12) - dv.getUint32(20);
+  return width > 0 && height > 0 ? { width, height } : null;
 }
 
 /** JFIF YCbCr → RGB (Aperio 33003 stores YCbCr components without a colour transform in the codestream). */

@@ -8,7 +8,7 @@ import webpDecode from "@jsquash/webp/decode.js";
 import pngDecode from "@jsquash/png/decode.js";
 import { corruptSource, notFound, tooLarge, unsupportedSource } from "../errors.ts";
 import { LruCache } from "../cache/lru.ts";
-import { processBudgetOf } from "../cache/budget.ts";
+import { pixelReadLimitBytes, processBudgetOf } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
@@ -64,12 +64,15 @@ export function openFlat(
 }
 
 class FlatSource implements ImageSource {
+  readonly storedPixelBytes: number;
   constructor(
     private bytes: ByteSource,
     private format: ContainerFormat,
     readonly info: ImageInfo,
     private cacheKey: string,
-  ) {}
+  ) {
+    this.storedPixelBytes = info.channels * (info.pixelType === "uint16" ? 2 : 1);
+  }
 
   readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
     return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h);
@@ -109,7 +112,7 @@ class FlatSource implements ImageSource {
       const pixels = Math.ceil(width / scale) * Math.ceil(height / scale);
       // What decoding takes at once: the samples, and for the RGBA decoders (PNG, WebP) their RGBA output.
       const working = pixels * bps * (this.format === "jpeg" && channels !== 4 ? channels : channels + 4);
-      const limit = processBudgetOf("flat")?.budget.limitBytes ?? Infinity;
+      const limit = pixelReadLimitBytes();
       if (working > limit) {
         const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
         return Promise.reject(tooLarge(

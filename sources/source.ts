@@ -9,7 +9,8 @@ import { toUint8 } from "./raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import { LruCache } from "../cache/lru.ts";
-import { processBudgetOf } from "../cache/budget.ts";
+import { pixelReadLimitBytes, processBudgetOf } from "../cache/budget.ts";
+import { tooLarge } from "../errors.ts";
 
 /** One pyramid level of a source. */
 export interface LevelInfo extends PyramidLevel {
@@ -72,6 +73,8 @@ export interface ImageSource {
 
 /** Reads regions of the levels a file stores. */
 export interface StoredLevelReader {
+  /** Bytes of one pixel of a stored level (all its samples). */
+  readonly storedPixelBytes: number;
   /** A stored level's samples, or its luma plane when `luma` (only asked of levels with `luma` set). */
   readStored(level: number, x: number, y: number, w: number, h: number, luma?: boolean): Promise<Raster>;
   /**
@@ -128,6 +131,11 @@ export async function readLevelRegion(
   if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {
     const key = `${cacheKey}#${level}${luma ? "Y" : ""}`;
     let whole = derivedCache.get(key);
+    // A small level is made whole once, when the stored pixels behind it may be read at once; else by region.
+    if (!whole && storedBytesBehind(reader, levels, level, info.width, info.height, luma) > pixelReadLimitBytes()) {
+      checkDerivation(reader, levels, level, w, h, luma);
+      return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
+    }
     if (!whole) {
       whole = derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma);
       derivedCache.set(key, whole, info.width * info.height * (luma ? 1 : 4));
@@ -135,7 +143,49 @@ export async function readLevelRegion(
     }
     return cropRaster(await whole, x, y, w, h);
   }
+  checkDerivation(reader, levels, level, w, h, luma);
   return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
+}
+
+/** Bytes of the coarsest stored level's pixels that a `w`×`h` region of derived `level` is made from. */
+function storedBytesBehind(
+  reader: StoredLevelReader,
+  levels: readonly LevelInfo[],
+  level: number,
+  w: number,
+  h: number,
+  luma: boolean,
+): number {
+  let s = level;
+  while (s > 0 && !levels[s].stored) s--;
+  const f = 2 ** (level - s);
+  return Math.min(w * f, levels[s].width) * Math.min(h * f, levels[s].height) * (luma ? 1 : reader.storedPixelBytes);
+}
+
+/**
+ * 413 when deriving a `w`×`h` region of `level` would read more stored pixels at once than the pixel budget
+ * (a 20000² image without a pyramid: a thumbnail would decode all of level 0 for every request).
+ */
+function checkDerivation(
+  reader: StoredLevelReader,
+  levels: readonly LevelInfo[],
+  level: number,
+  w: number,
+  h: number,
+  luma: boolean,
+) {
+  const bytes = storedBytesBehind(reader, levels, level, w, h, luma), limit = pixelReadLimitBytes();
+  if (bytes <= limit) return;
+  let s = level;
+  while (s > 0 && !levels[s].stored) s--;
+  const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
+  const scale = Math.round(levels[0].width / levels[level].width);
+  throw tooLarge(
+    `this file stores no level near 1/${scale} scale (${levels[level].width}×${levels[level].height}); this region ` +
+      `would be derived from ${mib(bytes)} of its ${levels[s].width}×${levels[s].height} level, more than the ` +
+      `pixel budget (PIXEL_CACHE_MB, ${mib(limit)}): store a pyramid (e.g. vips tiffsave --tile --pyramid), ` +
+      `ask for a smaller region, or raise the budget`,
+  );
 }
 
 async function derive(

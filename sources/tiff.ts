@@ -1,16 +1,29 @@
 /**
  * Tiled and stripped TIFF / BigTIFF sources (generic pyramids, Aperio SVS, COG) through geotiff: geotiff
- * parses the IFDs and fetches only the tiles a region needs; decoding goes through `decoders.ts`, and
- * decoded blocks are kept in a per-process LRU so neighbouring tiles reuse one decode.
+ * parses the IFDs (checked and read in `tiff_ifd.ts`) and fetches only the tiles a region needs; decoding goes
+ * through `decoders.ts`, and decoded blocks are kept in an LRU charged to the process's pixel budget so
+ * neighbouring tiles reuse one decode (a block larger than that budget is 413, never decoded per tile).
  */
-import { BaseClient, fromCustomClient, fromFile, type GeoTIFF, type GeoTIFFImage } from "geotiff";
+import { BaseClient, fromCustomClient, fromFile, type GeoTIFF } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
 import type { SourceDescriptor } from "./open.ts";
-import { corruptSource, HttpError, notFound, tooLarge, unsupportedSource } from "../errors.ts";
-import { decoderFor, standaloneJpeg, SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
+import { corruptSource, HttpError, notFound, tooLarge } from "../errors.ts";
+import { decoderFor, standaloneJpeg, SUPPORTED_COMPRESSIONS } from "./decoders.ts";
+import {
+  checkBlockSize,
+  checkSupported,
+  decoderParams,
+  hasLumaPlane,
+  type IfdEntry,
+  num,
+  rational,
+  readIfd,
+  tag,
+  walkIfdChain,
+} from "./tiff_ifd.ts";
 import type { ImageInfo, ImageSource, LevelInfo, ReadPlane } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
-import { arrayTypeFor, type PixelType, pixelTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
+import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
 import { LruCache } from "../cache/lru.ts";
 import { processBudgetOf } from "../cache/budget.ts";
 
@@ -20,51 +33,6 @@ const blockCache = new LruCache<string, Promise<ArrayBufferLike>>(
   undefined,
   () => processBudgetOf("blocks"),
 );
-
-interface IfdEntry {
-  index: number;
-  image: GeoTIFFImage;
-  width: number;
-  height: number;
-  tiled: boolean;
-  blockWidth: number;
-  blockHeight: number;
-  spp: number;
-  type: PixelType;
-  compression: number;
-  photometric: number;
-  planar: number;
-  description: string;
-  subfileType: number;
-  predictor: number;
-  sampleFormat: number;
-  jpegTables?: Uint8Array;
-  decoder?: Promise<TileDecoder>;
-  /** Luma-only decoder of YCbCr JPEG blocks. */
-  lumaDecoder?: Promise<TileDecoder>;
-}
-
-/** True when an IFD is stored as YCbCr JPEG blocks of 8-bit RGB: its luma plane decodes on its own. */
-function hasLumaPlane(e: IfdEntry): boolean {
-  return e.compression === 7 && e.photometric === 6 && e.spp === 3 && e.planar === 1 && e.type === "uint8";
-}
-
-type FileDirectory = ReturnType<GeoTIFFImage["getFileDirectory"]>;
-
-async function tag(fd: FileDirectory, name: string): Promise<unknown> {
-  // deno-lint-ignore no-explicit-any
-  const f = fd as any;
-  if (!f.hasTag(name)) return undefined;
-  return await f.loadValue(name);
-}
-
-const num = (v: unknown, dflt: number): number => {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v === "number") return v;
-  if (typeof v === "bigint") return Number(v);
-  if (ArrayBuffer.isView(v) || Array.isArray(v)) return Number((v as ArrayLike<number>)[0]);
-  return dflt;
-};
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -91,74 +59,6 @@ export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: Tif
     if (err instanceof HttpError) throw err;
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
-}
-
-/** Bytes per value of each TIFF field type. */
-const TIFF_TYPE_SIZES: Record<number, number> = {
-  1: 1,
-  2: 1,
-  3: 2,
-  4: 4,
-  5: 8,
-  6: 1,
-  7: 1,
-  8: 2,
-  9: 4,
-  10: 8,
-  11: 4,
-  12: 8,
-  13: 4,
-  16: 8,
-  17: 8,
-  18: 8,
-};
-
-/** IFDs walked before giving up (OME-TIFFs can have thousands of pages; none has this many). */
-const MAX_IFDS = 10_000;
-
-/**
- * Walks the IFD chain from the header: the file size and the number of IFDs. 422 when the file ends inside
- * its header or an IFD (a truncated download: geotiff would read zeros and report nonsense tags). A chain
- * that loops back on itself ends at the loop: geotiff's own walk would spin forever there (found by
- * tests/fuzz_test.ts on a bit-flipped file).
- */
-async function walkIfdChain(bytes: ByteSource): Promise<{ size: number; count: number }> {
-  const size = bytes.size;
-  const head = await bytes.read(0, 16);
-  const le = head[0] === 0x49;
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (head.length < 8) throw corruptSource("truncated TIFF header");
-  const big = dv.getUint16(2, le) === 43;
-  if (head.length < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
-  const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
-  let offset = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
-  const seen = new Set<number>();
-  while (offset !== 0 && !seen.has(offset) && seen.size < MAX_IFDS) {
-    if (offset + countBytes > size) {
-      throw corruptSource(`truncated TIFF: IFD ${seen.size} lies past the end of the file`);
-    }
-    seen.add(offset);
-    const cb = await bytes.read(offset, countBytes);
-    const cv = new DataView(cb.buffer, cb.byteOffset, cb.byteLength);
-    const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
-    const end = offset + countBytes + count * entryBytes;
-    if (end + nextBytes > size) throw corruptSource(`truncated TIFF: IFD ${seen.size - 1} is cut off`);
-    // Every entry's values must fit in the file (a flipped count would have geotiff read billions).
-    const entries = await bytes.read(offset + countBytes, count * entryBytes + nextBytes);
-    const ev = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
-    for (let e = 0; e < count; e++) {
-      const at = e * entryBytes;
-      const type = ev.getUint16(at + 2, le);
-      const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
-      if (n * (TIFF_TYPE_SIZES[type] ?? 1) > size) {
-        throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of IFD ${seen.size - 1} claims ${n} values`);
-      }
-    }
-    const nextAt = count * entryBytes;
-    offset = big ? Number(ev.getBigUint64(nextAt, le)) : ev.getUint32(nextAt, le);
-  }
-  if (seen.size === 0) throw corruptSource("TIFF without an image directory");
-  return { size, count: seen.size };
 }
 
 /** geotiff's client interface over a `ByteSource`: answers its single-range requests. */
@@ -188,6 +88,7 @@ class ByteSourceClient extends BaseClient {
 }
 
 class TiffSource implements ImageSource {
+  readonly storedPixelBytes: number;
   private constructor(
     private tiff: GeoTIFF,
     readonly info: ImageInfo,
@@ -196,7 +97,9 @@ class TiffSource implements ImageSource {
     private cacheKey: string,
     private fileSize: number,
     private bytes: ByteSource,
-  ) {}
+  ) {
+    this.storedPixelBytes = info.channels * arrayTypeFor(info.pixelType).BYTES_PER_ELEMENT;
+  }
 
   static async create(
     tiff: GeoTIFF,
@@ -312,6 +215,11 @@ class TiffSource implements ImageSource {
   async readAssociated(name: string): Promise<Raster8> {
     const e = this.associatedIfds.get(name);
     if (!e) throw notFound(`no associated image "${name}"`);
+    // Read whole: as much as one block may be.
+    checkBlockSize(
+      { ...e, blockWidth: e.width, blockHeight: e.height },
+      e.spp * arrayTypeFor(e.type).BYTES_PER_ELEMENT,
+    );
     return toUint8(await this.readIfdRegion(e, 0, 0, e.width, e.height));
   }
 
@@ -327,6 +235,7 @@ class TiffSource implements ImageSource {
     const ch = luma ? 1 : e.spp;
     const Ctor = arrayTypeFor(e.type);
     const bw = e.blockWidth, bh = e.blockHeight;
+    checkBlockSize(e, ch * Ctor.BYTES_PER_ELEMENT);
     if (w === bw && h === bh && x % bw === 0 && y % bh === 0) {
       // Exactly one stored block: its decoded samples are the region (shared with the block cache, like a
       // cached derived level; the pipeline never writes into its input). Saves a 192 KB copy a 256² tile.
@@ -451,124 +360,4 @@ function swapBytes(b: Uint8Array, n: number) {
       b[z] = t;
     }
   }
-}
-
-function rational(v: unknown): number {
-  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
-    const a = v as ArrayLike<number>;
-    return a.length >= 2 && a[1] ? a[0] / a[1] : Number(a[0]);
-  }
-  return typeof v === "number" ? v : 0;
-}
-
-/**
- * geotiff 3.0.5's lazily loaded arrays (`DeferredArray`) read their values little-endian whatever the
- * file's byte order, so big-endian TIFFs get wrong tile offsets and byte counts. For big-endian files we
- * read those arrays ourselves and hand geotiff the values.
- */
-async function fixBigEndianArrays(tiff: GeoTIFF, fd: FileDirectory) {
-  // deno-lint-ignore no-explicit-any
-  const f = fd as any;
-  // deno-lint-ignore no-explicit-any
-  if ((tiff as any).littleEndian || !(f.deferredArrays instanceof Map)) return;
-  for (const [tagId, arr] of [...f.deferredArrays.entries()]) {
-    const size: number = arr.itemSize;
-    // deno-lint-ignore no-explicit-any
-    const [bytes] = await (tiff as any).source.fetch([{ offset: arr.arrayOffset, length: size * arr.length }]);
-    const dv = new DataView(bytes);
-    const values = size === 8
-      ? new Float64Array(arr.length)
-      : size === 4
-      ? new Uint32Array(arr.length)
-      : new Uint16Array(arr.length);
-    for (let i = 0; i < arr.length; i++) {
-      values[i] = size === 8
-        ? Number(dv.getBigUint64(i * 8, false))
-        : size === 4
-        ? dv.getUint32(i * 4, false)
-        : size === 2
-        ? dv.getUint16(i * 2, false)
-        : dv.getUint8(i);
-    }
-    f.actualizedFields.set(tagId, values);
-    f.deferredArrays.delete(tagId);
-  }
-}
-
-async function readIfd(tiff: GeoTIFF, index: number, main?: IfdEntry): Promise<IfdEntry> {
-  const image = await tiff.getImage(index);
-  const fd = image.getFileDirectory();
-  await fixBigEndianArrays(tiff, fd);
-  const bps = await tag(fd, "BitsPerSample");
-  const bits = num(bps, 1);
-  // libvips writes reduced-resolution IFDs without SampleFormat: those of the main IFD's depth inherit its format.
-  const inherit = main && arrayTypeFor(main.type).BYTES_PER_ELEMENT * 8 === bits ? main.sampleFormat : 1;
-  const sampleFormat = num(await tag(fd, "SampleFormat"), inherit);
-  const spp = num(await tag(fd, "SamplesPerPixel"), 1);
-  const compression = num(await tag(fd, "Compression"), 1);
-  const photometric = num(await tag(fd, "PhotometricInterpretation"), spp >= 3 ? 2 : 1);
-  const planar = num(await tag(fd, "PlanarConfiguration"), 1);
-  const description = String(await tag(fd, "ImageDescription") ?? "");
-  const subfileType = num(await tag(fd, "NewSubfileType"), 0);
-  const predictor = num(await tag(fd, "Predictor"), 1);
-  const tables = await tag(fd, "JPEGTables");
-  const type = pixelTypeFor(sampleFormat, bits);
-  if (!type) throw unsupportedSource(`unsupported sample type: ${bits}-bit, SampleFormat ${sampleFormat}`);
-  if (Array.isArray(bps) || ArrayBuffer.isView(bps)) {
-    const all = Array.from(bps as ArrayLike<number>);
-    if (all.some((b) => b !== bits)) throw unsupportedSource(`mixed bits per sample: ${all.join(",")}`);
-  }
-  return {
-    index,
-    image,
-    width: image.getWidth(),
-    height: image.getHeight(),
-    tiled: image.isTiled,
-    blockWidth: image.getTileWidth(),
-    // RowsPerStrip may be 2^32-1 ("one strip"): a strip is never taller than the image.
-    blockHeight: image.isTiled ? image.getTileHeight() : Math.min(image.getTileHeight(), image.getHeight()),
-    spp,
-    type,
-    compression,
-    photometric,
-    planar,
-    description,
-    subfileType,
-    predictor,
-    sampleFormat,
-    jpegTables: tables ? new Uint8Array(tables as ArrayLike<number>) : undefined,
-  };
-}
-
-function checkSupported(e: IfdEntry) {
-  if (!(e.compression in SUPPORTED_COMPRESSIONS)) {
-    const names: Record<number, string> = { 6: "old-style JPEG", 34712: "JPEG 2000" };
-    throw unsupportedSource(
-      `unsupported TIFF compression: ${names[e.compression] ?? "compression " + e.compression} (${e.compression})`,
-    );
-  }
-  if (e.photometric === 3) throw unsupportedSource("palette-colour TIFF is not supported");
-  if (e.photometric === 5) throw unsupportedSource("CMYK TIFF is not supported");
-  if (e.photometric === 6 && e.compression !== 7) throw unsupportedSource("YCbCr TIFF without JPEG is not supported");
-  if (e.photometric > 6 && e.photometric !== 32844) {
-    throw unsupportedSource(`photometric interpretation ${e.photometric} is not supported`);
-  }
-  if (e.spp < 1 || e.spp > 16) throw unsupportedSource(`${e.spp} samples per pixel`);
-  if (e.width < 1 || e.height < 1) throw corruptSource("image has no pixels");
-}
-
-function decoderParams(e: IfdEntry) {
-  const bits = arrayTypeFor(e.type).BYTES_PER_ELEMENT * 8;
-  const spp = e.planar === 2 ? 1 : e.spp;
-  return {
-    compression: e.compression,
-    tileWidth: e.blockWidth,
-    tileHeight: e.blockHeight,
-    samplesPerPixel: spp,
-    bitsPerSample: Array(spp).fill(bits),
-    planarConfiguration: e.planar,
-    predictor: e.predictor,
-    photometric: e.photometric,
-    jpegTables: e.jpegTables,
-  };
 }

@@ -1,0 +1,269 @@
+/**
+ * The image directories of a TIFF: the IFD chain walked and checked against the file's size, each IFD's
+ * tags read into an `IfdEntry` (geometry, sample layout, compression), what this service supports, and the
+ * bound on one decoded block.
+ */
+import type { GeoTIFF, GeoTIFFImage } from "geotiff";
+import type { ByteSource } from "./bytes.ts";
+import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
+import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
+import { arrayTypeFor, type PixelType, pixelTypeFor } from "./raster.ts";
+import { pixelReadLimitBytes } from "../cache/budget.ts";
+
+/** One image directory: its geotiff image and the tags this service reads. */
+export interface IfdEntry {
+  index: number;
+  image: GeoTIFFImage;
+  width: number;
+  height: number;
+  tiled: boolean;
+  blockWidth: number;
+  blockHeight: number;
+  spp: number;
+  type: PixelType;
+  compression: number;
+  photometric: number;
+  planar: number;
+  description: string;
+  subfileType: number;
+  predictor: number;
+  sampleFormat: number;
+  jpegTables?: Uint8Array;
+  decoder?: Promise<TileDecoder>;
+  /** Luma-only decoder of YCbCr JPEG blocks. */
+  lumaDecoder?: Promise<TileDecoder>;
+}
+
+/** True when an IFD is stored as YCbCr JPEG blocks of 8-bit RGB: its luma plane decodes on its own. */
+export function hasLumaPlane(e: IfdEntry): boolean {
+  return e.compression === 7 && e.photometric === 6 && e.spp === 3 && e.planar === 1 && e.type === "uint8";
+}
+
+/** geotiff's file directory of an IFD. */
+export type FileDirectory = ReturnType<GeoTIFFImage["getFileDirectory"]>;
+
+/** A tag's value, or undefined when the IFD lacks it. */
+export async function tag(fd: FileDirectory, name: string): Promise<unknown> {
+  // deno-lint-ignore no-explicit-any
+  const f = fd as any;
+  if (!f.hasTag(name)) return undefined;
+  return await f.loadValue(name);
+}
+
+/** A tag value as one number (the first of an array), or `dflt`. */
+export const num = (v: unknown, dflt: number): number => {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) return Number((v as ArrayLike<number>)[0]);
+  return dflt;
+};
+
+/** Bytes per value of each TIFF field type. */
+const TIFF_TYPE_SIZES: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
+
+/** IFDs walked before giving up (OME-TIFFs can have thousands of pages; none has this many). */
+const MAX_IFDS = 10_000;
+
+/**
+ * Walks the IFD chain from the header: the file size and the number of IFDs. 422 when the file ends inside
+ * its header or an IFD (a truncated download: geotiff would read zeros and report nonsense tags). A chain
+ * that loops back on itself ends at the loop: geotiff's own walk would spin forever there (found by
+ * tests/fuzz_test.ts on a bit-flipped file).
+ */
+export async function walkIfdChain(bytes: ByteSource): Promise<{ size: number; count: number }> {
+  const size = bytes.size;
+  const head = await bytes.read(0, 16);
+  const le = head[0] === 0x49;
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.length < 8) throw corruptSource("truncated TIFF header");
+  const big = dv.getUint16(2, le) === 43;
+  if (head.length < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
+  const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
+  let offset = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
+  const seen = new Set<number>();
+  while (offset !== 0 && !seen.has(offset) && seen.size < MAX_IFDS) {
+    if (offset + countBytes > size) {
+      throw corruptSource(`truncated TIFF: IFD ${seen.size} lies past the end of the file`);
+    }
+    seen.add(offset);
+    const cb = await bytes.read(offset, countBytes);
+    const cv = new DataView(cb.buffer, cb.byteOffset, cb.byteLength);
+    const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
+    const end = offset + countBytes + count * entryBytes;
+    if (end + nextBytes > size) throw corruptSource(`truncated TIFF: IFD ${seen.size - 1} is cut off`);
+    // Every entry's values must fit in the file (a flipped count would have geotiff read billions).
+    const entries = await bytes.read(offset + countBytes, count * entryBytes + nextBytes);
+    const ev = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+    for (let e = 0; e < count; e++) {
+      const at = e * entryBytes;
+      const type = ev.getUint16(at + 2, le);
+      const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
+      if (n * (TIFF_TYPE_SIZES[type] ?? 1) > size) {
+        throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of IFD ${seen.size - 1} claims ${n} values`);
+      }
+    }
+    const nextAt = count * entryBytes;
+    offset = big ? Number(ev.getBigUint64(nextAt, le)) : ev.getUint32(nextAt, le);
+  }
+  if (seen.size === 0) throw corruptSource("TIFF without an image directory");
+  return { size, count: seen.size };
+}
+
+/**
+ * 413 when one block of `e` decodes to more than the pixel budget: it could not be kept, so every tile
+ * would decode it again (a 783 KB file holding one 16384² Deflate tile; a 20000² image in one strip).
+ */
+export function checkBlockSize(e: IfdEntry, pixelBytes: number) {
+  const bytes = e.blockWidth * e.blockHeight * pixelBytes, limit = pixelReadLimitBytes();
+  if (bytes <= limit) return;
+  const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
+  throw tooLarge(
+    `this ${e.width}×${e.height} TIFF image is stored in ${e.blockWidth}×${e.blockHeight} ` +
+      `${e.tiled ? "tiles" : "strips"} of ${mib(bytes)} decoded each, more than the pixel budget ` +
+      `(PIXEL_CACHE_MB, ${
+        mib(limit)
+      }): store it in smaller tiles (e.g. vips tiffsave --tile --pyramid), or raise the budget`,
+  );
+}
+
+/** A RATIONAL tag's value as a number. */
+export function rational(v: unknown): number {
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    const a = v as ArrayLike<number>;
+    return a.length >= 2 && a[1] ? a[0] / a[1] : Number(a[0]);
+  }
+  return typeof v === "number" ? v : 0;
+}
+
+/**
+ * geotiff 3.0.5's lazily loaded arrays (`DeferredArray`) read their values little-endian whatever the
+ * file's byte order, so big-endian TIFFs get wrong tile offsets and byte counts. For big-endian files we
+ * read those arrays ourselves and hand geotiff the values.
+ */
+async function fixBigEndianArrays(tiff: GeoTIFF, fd: FileDirectory) {
+  // deno-lint-ignore no-explicit-any
+  const f = fd as any;
+  // deno-lint-ignore no-explicit-any
+  if ((tiff as any).littleEndian || !(f.deferredArrays instanceof Map)) return;
+  for (const [tagId, arr] of [...f.deferredArrays.entries()]) {
+    const size: number = arr.itemSize;
+    // deno-lint-ignore no-explicit-any
+    const [bytes] = await (tiff as any).source.fetch([{ offset: arr.arrayOffset, length: size * arr.length }]);
+    const dv = new DataView(bytes);
+    const values = size === 8
+      ? new Float64Array(arr.length)
+      : size === 4
+      ? new Uint32Array(arr.length)
+      : new Uint16Array(arr.length);
+    for (let i = 0; i < arr.length; i++) {
+      values[i] = size === 8
+        ? Number(dv.getBigUint64(i * 8, false))
+        : size === 4
+        ? dv.getUint32(i * 4, false)
+        : size === 2
+        ? dv.getUint16(i * 2, false)
+        : dv.getUint8(i);
+    }
+    f.actualizedFields.set(tagId, values);
+    f.deferredArrays.delete(tagId);
+  }
+}
+
+/** Reads IFD `index` (inheriting the main IFD's SampleFormat where libvips omits it). */
+export async function readIfd(tiff: GeoTIFF, index: number, main?: IfdEntry): Promise<IfdEntry> {
+  const image = await tiff.getImage(index);
+  const fd = image.getFileDirectory();
+  await fixBigEndianArrays(tiff, fd);
+  const bps = await tag(fd, "BitsPerSample");
+  const bits = num(bps, 1);
+  // libvips writes reduced-resolution IFDs without SampleFormat: those of the main IFD's depth inherit its format.
+  const inherit = main && arrayTypeFor(main.type).BYTES_PER_ELEMENT * 8 === bits ? main.sampleFormat : 1;
+  const sampleFormat = num(await tag(fd, "SampleFormat"), inherit);
+  const spp = num(await tag(fd, "SamplesPerPixel"), 1);
+  const compression = num(await tag(fd, "Compression"), 1);
+  const photometric = num(await tag(fd, "PhotometricInterpretation"), spp >= 3 ? 2 : 1);
+  const planar = num(await tag(fd, "PlanarConfiguration"), 1);
+  const description = String(await tag(fd, "ImageDescription") ?? "");
+  const subfileType = num(await tag(fd, "NewSubfileType"), 0);
+  const predictor = num(await tag(fd, "Predictor"), 1);
+  const tables = await tag(fd, "JPEGTables");
+  const type = pixelTypeFor(sampleFormat, bits);
+  if (!type) throw unsupportedSource(`unsupported sample type: ${bits}-bit, SampleFormat ${sampleFormat}`);
+  if (Array.isArray(bps) || ArrayBuffer.isView(bps)) {
+    const all = Array.from(bps as ArrayLike<number>);
+    if (all.some((b) => b !== bits)) throw unsupportedSource(`mixed bits per sample: ${all.join(",")}`);
+  }
+  return {
+    index,
+    image,
+    width: image.getWidth(),
+    height: image.getHeight(),
+    tiled: image.isTiled,
+    blockWidth: image.getTileWidth(),
+    // RowsPerStrip may be 2^32-1 ("one strip"): a strip is never taller than the image.
+    blockHeight: image.isTiled ? image.getTileHeight() : Math.min(image.getTileHeight(), image.getHeight()),
+    spp,
+    type,
+    compression,
+    photometric,
+    planar,
+    description,
+    subfileType,
+    predictor,
+    sampleFormat,
+    jpegTables: tables ? new Uint8Array(tables as ArrayLike<number>) : undefined,
+  };
+}
+
+/** 415 for layouts this service does not read, 422 for an image without pixels. */
+export function checkSupported(e: IfdEntry) {
+  if (!(e.compression in SUPPORTED_COMPRESSIONS)) {
+    const names: Record<number, string> = { 6: "old-style JPEG", 34712: "JPEG 2000" };
+    throw unsupportedSource(
+      `unsupported TIFF compression: ${names[e.compression] ?? "compression " + e.compression} (${e.compression})`,
+    );
+  }
+  if (e.photometric === 3) throw unsupportedSource("palette-colour TIFF is not supported");
+  if (e.photometric === 5) throw unsupportedSource("CMYK TIFF is not supported");
+  if (e.photometric === 6 && e.compression !== 7) throw unsupportedSource("YCbCr TIFF without JPEG is not supported");
+  if (e.photometric > 6 && e.photometric !== 32844) {
+    throw unsupportedSource(`photometric interpretation ${e.photometric} is not supported`);
+  }
+  if (e.spp < 1 || e.spp > 16) throw unsupportedSource(`${e.spp} samples per pixel`);
+  if (e.width < 1 || e.height < 1) throw corruptSource("image has no pixels");
+}
+
+/** What `decoderFor` needs to decode `e`'s blocks. */
+export function decoderParams(e: IfdEntry) {
+  const bits = arrayTypeFor(e.type).BYTES_PER_ELEMENT * 8;
+  const spp = e.planar === 2 ? 1 : e.spp;
+  return {
+    compression: e.compression,
+    tileWidth: e.blockWidth,
+    tileHeight: e.blockHeight,
+    samplesPerPixel: spp,
+    bitsPerSample: Array(spp).fill(bits),
+    planarConfiguration: e.planar,
+    predictor: e.predictor,
+    photometric: e.photometric,
+    jpegTables: e.jpegTables,
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * Small files that decode to gigabytes (hardening round 2, item 3): crafted TIFFs and PNGs whose blocks,
+ * levels or streams are far larger than the file. Each is refused fast (413 for what cannot be read within
+ * the pixel budget, 422 for a stream or header that contradicts its TIFF) and the server's memory stays
+ * flat; the bounded decoders that make this so still decode what Pillow writes byte for byte.
+ */
+import { deflateSync } from "node:zlib";
+import { getDecoder } from "geotiff";
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, startServer } from "./helpers.ts";
+import { craftTiff, deflatedZeros, lzwZeros } from "./craft_tiff.ts";
+import { inflateBounded, lzwDecode, packBitsDecode } from "../sources/bounded_codecs.ts";
+import { HttpError } from "../errors.ts";
+import { openSource } from "../sources/open.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const RGB = { samplesPerPixel: 3, bitsPerSample: 8, photometric: 2 };
+
+/** The status a decoder's error maps to (422 for corrupt data), or 0 when it decoded. */
+function statusOf(fn: () => unknown): number {
+  try {
+    fn();
+    return 0;
+  } catch (err) {
+    return err instanceof HttpError ? err.status : 500;
+  }
+}
+
+Deno.test("bounded LZW, PackBits and Deflate decode Pillow's TIFFs of a real photo exactly", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const py = `
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+open(sys.argv[2] + "/raw", "wb").write(im.tobytes())
+for c in ["tiff_lzw", "packbits", "tiff_adobe_deflate"]:
+    im.save(sys.argv[2] + "/" + c + ".tif", compression=c)
+print(im.width, im.height)`;
+    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, DATA + "skimage__coffee.png", dir] })
+      .output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const [w, h] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
+    const raw = await Deno.readFile(`${dir}/raw`);
+    for (const c of ["tiff_lzw", "packbits", "tiff_adobe_deflate"]) {
+      const src = await openSource({ path: `${dir}/${c}.tif`, version: "pil", maxPixels: 1e8 });
+      try {
+        const r = await src.readRegion(0, 0, 0, w, h);
+        assertEquals(r.data.length, raw.length, c);
+        let diff = 0;
+        for (let i = 0; i < raw.length; i++) if (r.data[i] !== raw[i]) diff++;
+        assertEquals(diff, 0, `${c}: samples that differ from Pillow's`);
+      } finally {
+        await src.close();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stream that decodes past its block is 422 at the block's size: LZW, PackBits, Deflate", async () => {
+  const block = 256 * 256 * 3;
+  // The densest streams of each: a few KB that would be megabytes (gigabytes, scaled up).
+  const lzw = lzwZeros(4 * block);
+  const packBits = new Uint8Array(4 * block / 64).map((_, i) => i % 2 ? 0 : 0x81); // 128 zeros per 2 bytes
+  const deflate = new Uint8Array(deflateSync(new Uint8Array(4 * block)));
+  assert(lzw.length * 100 < 4 * block && packBits.length * 30 < 4 * block, "streams far smaller than their output");
+  assertEquals(statusOf(() => lzwDecode(lzw, block)), 422);
+  assertEquals(statusOf(() => packBitsDecode(packBits, block)), 422);
+  assertEquals(statusOf(() => inflateBounded(deflate, block)), 422);
+  // Within the bound they decode, and LZW equals geotiff's own decoder (independent code).
+  const ours = new Uint8Array(lzwDecode(lzw, 8 * block));
+  const ref = await getDecoder(5, {
+    tileWidth: 1,
+    tileHeight: 1,
+    predictor: 1,
+    bitsPerSample: [8],
+    planarConfiguration: 1,
+  } as never);
+  const theirs = new Uint8Array(await ref.decode(lzw.slice().buffer) as ArrayBuffer);
+  assertEquals(ours.length, theirs.length);
+  assert(ours.every((v, i) => v === theirs[i]), "same bytes as geotiff's LZW");
+  assertEquals(new Uint8Array(packBitsDecode(packBits, 8 * block)).length, 4 * block);
+  assertEquals(new Uint8Array(inflateBounded(deflate, 8 * block)).length, 4 * block);
+  // A code past the next free entry is corrupt (geotiff loops forever on some of them).
+  assertEquals(statusOf(() => lzwDecode(new Uint8Array([0x80, 0x7f, 0xf0, 0x00]), block)), 422);
+});
+
+/** The crafted files of the probe, written into `dir`. */
+async function craftBombs(dir: string) {
+  const jpeg = await Deno.readFile(DATA + "libvips__sample.jpg");
+  // The same JPEG with its frame header claiming 12000×12000.
+  let sof = 2;
+  while (!(jpeg[sof + 1] >= 0xc0 && jpeg[sof + 1] <= 0xc2)) sof += 2 + ((jpeg[sof + 2] << 8) | jpeg[sof + 3]);
+  const lying = jpeg.slice();
+  lying.set([12000 >> 8, 12000 & 255, 12000 >> 8, 12000 & 255], sof + 5);
+  const tile512 = await deflatedZeros(512 * 512 * 3);
+  const files: Record<string, Uint8Array> = {
+    // One 16384² Deflate tile in a 783 KB file.
+    "one-tile.tif": craftTiff([{
+      width: 16384,
+      height: 16384,
+      tile: [16384, 16384],
+      ...RGB,
+      compression: 8,
+      blocks: [await deflatedZeros(16384 * 16384 * 3)],
+    }]),
+    // A 20000² single strip with a 100×100 reduced-resolution IFD.
+    "one-strip.tif": craftTiff([
+      { width: 20000, height: 20000, ...RGB, compression: 8, blocks: [await deflatedZeros(20000 * 20000 * 3)] },
+      { width: 100, height: 100, subfileType: 1, ...RGB, compression: 8, blocks: [await deflatedZeros(100 * 100 * 3)] },
+    ]),
+    // 20000² in 512² tiles and no pyramid.
+    "no-pyramid.tif": craftTiff([{
+      width: 20000,
+      height: 20000,
+      tile: [512, 512],
+      ...RGB,
+      compression: 8,
+      blocks: Array(40 * 40).fill(tile512),
+    }]),
+    // 256² JPEG tiles whose header claims 12000².
+    "lying-jpeg.tif": craftTiff([{
+      width: 512,
+      height: 512,
+      tile: [256, 256],
+      ...RGB,
+      compression: 7,
+      blocks: Array(4).fill(lying),
+    }]),
+    // A 256² Deflate tile whose stream inflates to 800 MB.
+    "inflates.tif": craftTiff([{
+      width: 256,
+      height: 256,
+      tile: [256, 256],
+      ...RGB,
+      compression: 8,
+      blocks: [await deflatedZeros(800 << 20)],
+    }]),
+  };
+  for (const [name, bytes] of Object.entries(files)) await Deno.writeFile(`${dir}/${name}`, bytes);
+}
+
+Deno.test(
+  "crafted files that decode to gigabytes are refused fast, on both codec tiers, and memory stays flat",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await craftBombs(dir);
+    for (const codecs of ["native", "wasm"]) {
+      const s = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: dir, KV_PATH: "off", CODECS: codecs });
+      try {
+        const rss0 = Deno.memoryUsage().rss;
+        const cases: [string, number, RegExp?][] = [
+          ["/dzi/one-tile.tif_files/14/0_0.jpeg", 413, /16384×16384 tiles of 768 MiB/],
+          ["/iiif/3/one-tile.tif/full/max/0/default.jpg", 413],
+          ["/dzi/one-strip.tif_files/15/10_10.jpeg", 413, /strips of 1145 MiB/],
+          ["/iiif/3/one-strip.tif/full/max/0/default.jpg", 413],
+          ["/thumbnail/one-strip.tif.png?width=64", 200], // from its 100×100 level
+          ["/thumbnail/no-pyramid.tif.jpg?width=256", 413, /no level near 1\/64/],
+          ["/images/no-pyramid.tif/stats", 413],
+          ["/dzi/no-pyramid.tif_files/14/3_3.png", 200], // 1/2: 512² of level 0 a tile
+          ["/dzi/lying-jpeg.tif_files/9/0_0.jpeg", 422, /claims 12000×12000/],
+          ["/dzi/inflates.tif_files/8/0_0.jpeg", 422, /more than the 196608 bytes/],
+        ];
+        for (const round of [1, 2]) {
+          for (const [path, status, message] of cases) {
+            const t0 = performance.now();
+            const res = await fetch(s.url + path, { signal: AbortSignal.timeout(20_000) });
+            const body = await res.text();
+            const ms = performance.now() - t0;
+            assertEquals(res.status, status, `${codecs} ${path}: ${body.slice(0, 200)}`);
+            if (message) assert(message.test(JSON.parse(body).error.message), `${path}: ${body}`);
+            assert(ms < 3000, `${codecs} ${path} (round ${round}) answered in ${ms.toFixed(0)} ms`);
+          }
+        }
+        const grew = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+        assert(grew < 400, `${codecs}: RSS grew by ${grew.toFixed(0)} MiB`);
+      } finally {
+        await s.close();
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+);
