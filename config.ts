@@ -81,7 +81,7 @@ export const CONFIG_VARIABLES = {
   MEMORY_CACHE_MB: ["32", "in-memory tile cache in front of KV, MiB"],
   PIXEL_CACHE_MB: [
     "96",
-    "decoded pixels kept for reuse (source tiles, flat images, derived levels), MiB, one budget for all threads; also the largest level read whole (413 past it)",
+    "decoded pixels kept for reuse (source tiles, flat images, derived levels), MiB, one budget for all threads; also the most one read may decode (a tile or strip, an image read whole, the stored pixels behind a derived region: 413 past it)",
   ],
   PUBLIC_URL: [
     "",

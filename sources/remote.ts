@@ -2,8 +2,11 @@
  * Remote sources over HTTP(S) without SSRF: only origins in `ALLOWED_ORIGINS`, http(s) only, no
  * credentials in URLs; loopback, private, link-local and other special addresses refused unless that
  * exact origin is listed (IP literals and `localhost`), DNS names resolved and checked before connecting;
- * every redirect hop checked again; each response bounded in time and bytes. Reads are range requests
- * with `If-Match` on the version's ETag, so a file that changes mid-read is an error, never mixed pixels.
+ * every redirect hop checked again; each response bounded in time and bytes. Reads are range requests pinned
+ * to the version seen first: `If-Match` and `If-Range` on a strong ETag, else `If-Unmodified-Since` and
+ * `If-Range` on Last-Modified; every answer's `Content-Range` (offset, length, total size) and validators are
+ * checked against that version, so a file that changes between or during reads is a 409, never mixed
+ * pixels, and a file with no validator to pin to is refused (409) rather than read unpinned.
  * (A DNS answer can still change between the check and the connection; pin hosts by IP to rule that out.)
  */
 import { HttpError } from "../errors.ts";
@@ -17,11 +20,14 @@ export interface RemotePolicy {
   maxBytes: number;
 }
 
-/** A remote file's identity: its URL, size and version (ETag or Last-Modified). */
+/** A remote file's identity: its URL, size and version (strong ETag or Last-Modified). */
 export interface RemoteHead {
   url: string;
   size: number;
+  /** The strong ETag reads are pinned to, or null. */
   etag: string | null;
+  /** Last-Modified as sent, or null. */
+  lastModified: string | null;
   version: string;
 }
 
@@ -157,12 +163,42 @@ export async function headRemote(url: string, policy: RemotePolicy): Promise<Rem
     size = Number(/\/(\d+)$/.exec(res.headers.get("content-range") ?? "")?.[1] ?? res.headers.get("content-length"));
   }
   if (!Number.isFinite(size) || size <= 0) throw badGateway(`${url} did not say its size`);
-  const etag = res.headers.get("etag");
+  const rawEtag = res.headers.get("etag");
+  const etag = rawEtag && !rawEtag.startsWith("W/") ? rawEtag : null;
   const lastModified = res.headers.get("last-modified");
-  const tag = etag ?? lastModified ?? "";
-  // The version: size plus a short hash of the validator.
-  const short = sha256Hex(tag).slice(0, 12);
-  return { url, size, etag: etag && !etag.startsWith("W/") ? etag : null, version: `${size.toString(36)}-r${short}` };
+  if (!etag && !lastModified) {
+    throw sourceChanged(
+      `${url} sends neither a strong ETag nor Last-Modified: its reads cannot be pinned to one version, so ` +
+        `tiles could mix two versions of the file; serve it with one of them`,
+      "source_unpinnable",
+    );
+  }
+  // The version: size plus a short hash of the validators.
+  const short = sha256Hex(`${etag ?? ""}|${lastModified ?? ""}`).slice(0, 12);
+  return { url, size, etag, lastModified, version: `${size.toString(36)}-r${short}` };
+}
+
+const sourceChanged = (message: string, code = "source_changed") => new HttpError(409, code, message);
+
+/**
+ * 409 unless `res` answers for the pinned version: its validators (where sent) equal the head's, and a 206's
+ * `Content-Range` is exactly the bytes asked for out of the pinned size.
+ */
+function checkPinned(res: Response, head: RemoteHead, offset: number, length: number) {
+  const etag = res.headers.get("etag"), lastModified = res.headers.get("last-modified");
+  if ((head.etag && etag && etag !== head.etag) || (head.lastModified && lastModified && lastModified !== head.lastModified)) {
+    throw sourceChanged(`${head.url} changed while it was read (its validators differ); retry`);
+  }
+  if (res.status !== 206) return;
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+  if (!m) throw badGateway(`${head.url} answered a range without a valid Content-Range`);
+  if (m[3] !== "*" && Number(m[3]) !== head.size) {
+    throw sourceChanged(`${head.url} changed while it was read (${m[3]} bytes, was ${head.size}); retry`);
+  }
+  const end = Math.min(offset + length, head.size) - 1;
+  if (Number(m[1]) !== offset || Number(m[2]) !== end) {
+    throw badGateway(`${head.url} answered bytes ${m[1]}-${m[2]} for ${offset}-${end}`);
+  }
 }
 
 /** Reads `length` bytes at `offset` of a remote file, pinned to its ETag when it has one. */
@@ -173,10 +209,32 @@ export async function readRemoteRange(
   policy: RemotePolicy,
 ): Promise<Uint8Array> {
   const headers: Record<string, string> = { Range: `bytes=${offset}-${offset + length - 1}` };
+  // Pinned: a changed file is 412 (If-Match, If-Unmodified-Since) or a whole 200 (If-Range), never other bytes.
   if (head.etag) headers["If-Match"] = head.etag;
+  else if (head.lastModified) headers["If-Unmodified-Since"] = head.lastModified;
+  const validator = head.etag ?? head.lastModified;
+  if (validator) headers["If-Range"] = validator;
   const res = await guardedFetch(head.url, { headers }, policy);
-  if (res.status === 206) return await boundedBody(res, Math.min(policy.maxBytes, length));
-  if (res.ok && offset === 0 && length >= head.size) return await boundedBody(res, policy.maxBytes);
+  const whole = offset === 0 && length >= head.size;
+  try {
+    if (res.status === 206 || (res.ok && whole)) checkPinned(res, head, offset, length);
+  } catch (err) {
+    await res.body?.cancel();
+    throw err;
+  }
+  if (res.status === 206) return await exactBody(res, head, Math.min(offset + length, head.size) - offset, policy);
+  if (res.ok && whole) return await exactBody(res, head, head.size, policy);
   await res.body?.cancel();
+  if (res.ok && validator) {
+    // A whole answer to a pinned range: the file changed (If-Range), or the server ignores ranges.
+    throw sourceChanged(`${head.url} answered the whole file to a pinned range: it changed, or ignores ranges`);
+  }
   throw res.ok ? badGateway(`${head.url} does not serve byte ranges`) : upstreamError(res, head.url);
+}
+
+/** The body, which must be exactly `n` bytes (a shorter or longer one is not the pinned bytes). */
+async function exactBody(res: Response, head: RemoteHead, n: number, policy: RemotePolicy): Promise<Uint8Array> {
+  const body = await boundedBody(res, Math.min(policy.maxBytes, n));
+  if (body.length !== n) throw badGateway(`${head.url} sent ${body.length} bytes for a range of ${n}`);
+  return body;
 }

@@ -3,7 +3,8 @@
  * contacted: the SSRF cases are refused before any connection).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { DATA, decodePng, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { craftTiff } from "./craft_tiff.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -189,3 +190,128 @@ Deno.test("an origin whose body stalls is a 504 (upstream timeout), not a corrup
     assertEquals([r.status, body.error.code], [504, "upstream_timeout"], JSON.stringify(body));
   });
 });
+
+/** Serves `files` by name with byte ranges; `pick` chooses the version each request gets (a naive server). */
+function startVersionedOrigin(
+  pick: (req: Request, n: number) => { bytes: Uint8Array; lastModified?: string; etag?: string },
+) {
+  let n = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const v = pick(req, req.method === "HEAD" ? -1 : n++);
+    const headers: Record<string, string> = { "Accept-Ranges": "bytes" };
+    if (v.lastModified) headers["Last-Modified"] = v.lastModified;
+    if (v.etag) headers["ETag"] = v.etag;
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "");
+    let body = v.bytes, status = 200;
+    if (m) {
+      const from = Number(m[1]), to = Math.min(Number(m[2]), v.bytes.length - 1);
+      body = v.bytes.subarray(from, to + 1);
+      status = 206;
+      headers["Content-Range"] = `bytes ${from}-${to}/${v.bytes.length}`;
+    }
+    headers["Content-Length"] = String(body.length);
+    return new Response(req.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>, { status, headers });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+/** Two same-size 512² TIFFs of 256² uncompressed tiles: all white, and all black. */
+function whiteAndBlack(): [Uint8Array, Uint8Array] {
+  const make = (v: number) =>
+    craftTiff([{
+      width: 512,
+      height: 512,
+      tile: [256, 256],
+      samplesPerPixel: 3,
+      bitsPerSample: 8,
+      compression: 1,
+      photometric: 2,
+      blocks: Array.from({ length: 4 }, () => new Uint8Array(256 * 256 * 3).fill(v)),
+    }]);
+  return [make(255), make(0)];
+}
+
+Deno.test(
+  "a range server alternating two same-size files never gives mixed pixels: 409, nothing cached",
+  opts,
+  async () => {
+    const [white, black] = whiteAndBlack();
+    assertEquals(white.length, black.length);
+    const A = { bytes: white, lastModified: "Mon, 02 Nov 2026 10:00:00 GMT" };
+    const B = { bytes: black, lastModified: "Tue, 03 Nov 2026 10:00:00 GMT" };
+    // A naive server: ignores conditional headers; every other GET gets the other file.
+    const origin = startVersionedOrigin((_req, n) => n < 0 || n % 2 === 0 ? A : B);
+    const s = startServer({ BACKEND: "workers", WORKERS: "2", ALLOWED_ORIGINS: origin.url, REMOTE_REVALIDATE_S: "0" });
+    try {
+      const id = enc(`${origin.url}/a.tif`);
+      let refused = 0;
+      // Deep Zoom tiles of the full level that span two or four stored tiles (as many range reads); each
+      // asked twice, so a wrong tile cached on the first ask would show on the second.
+      for (const tile of ["1_0", "0_1", "1_1", "1_2", "2_1", "1_0", "0_1", "1_1", "1_2", "2_1"]) {
+        const r = await get(`${s.url}/dzi/${id}_files/9/${tile}.png`);
+        if (r.status === 409) {
+          refused++;
+          const err = JSON.parse(new TextDecoder().decode(r.body)).error;
+          assertEquals(err.code, "source_changed", err.message);
+          continue;
+        }
+        assertEquals(r.status, 200, new TextDecoder().decode(r.body));
+        const px = await decodePng(r.body);
+        const values = new Set(px.data);
+        assertEquals(values.size, 1, `one file's pixels only, got ${[...values]}`);
+      }
+      assert(refused > 0, "the changes were seen");
+    } finally {
+      await s.close();
+      await origin.close();
+    }
+  },
+);
+
+Deno.test(
+  "remote pinning: If-Range/If-Unmodified-Since sent; a swapped file is 409, then served anew; unpinnable is 409",
+  opts,
+  async () => {
+    const [white, black] = whiteAndBlack();
+    const seen: Record<string, string | null>[] = [];
+    let current = { bytes: white, lastModified: "Mon, 02 Nov 2026 10:00:00 GMT" };
+    // A conforming server (RFC 9110): If-Unmodified-Since → 412, If-Range → 200 whole file when it changed.
+    const origin = startVersionedOrigin((req) => {
+      const h = (k: string) => req.headers.get(k);
+      seen.push({ range: h("range"), ifRange: h("if-range"), ifUnmodified: h("if-unmodified-since") });
+      return current;
+    });
+    const unpinned = startVersionedOrigin(() => ({ bytes: white, etag: 'W/"weak"' }));
+    const s = startServer({
+      BACKEND: "workers",
+      WORKERS: "2",
+      ALLOWED_ORIGINS: `${origin.url},${unpinned.url}`,
+      REMOTE_REVALIDATE_S: "1",
+    });
+    try {
+      const id = enc(`${origin.url}/a.tif`);
+      const first = await get(`${s.url}/dzi/${id}_files/9/0_0.png`);
+      assertEquals(first.status, 200);
+      const ranged = seen.filter((r) => r.range);
+      assert(ranged.length > 0 && ranged.every((r) => r.ifRange && r.ifUnmodified), JSON.stringify(ranged));
+      // The file is replaced while the service still trusts the old version: the origin (ignoring the
+      // conditions) sends the new bytes with the new Last-Modified, which the service refuses.
+      current = { bytes: black, lastModified: "Tue, 03 Nov 2026 10:00:00 GMT" };
+      const during = await get(`${s.url}/dzi/${id}_files/9/1_1.png`);
+      assertEquals(during.status, 409, new TextDecoder().decode(during.body));
+      await new Promise((r) => setTimeout(r, 1100)); // REMOTE_REVALIDATE_S: the new version is seen
+      const after = await get(`${s.url}/dzi/${id}_files/9/1_1.png`);
+      assertEquals(after.status, 200);
+      assertEquals(new Set((await decodePng(after.body)).data).size, 1);
+      assertEquals((await decodePng(after.body)).data[0], 0, "the new file's pixels");
+      // Only a weak ETag, no Last-Modified: nothing to pin reads to.
+      const r = await get(`${s.url}/images/${enc(`${unpinned.url}/w.tif`)}`);
+      const err = JSON.parse(new TextDecoder().decode(r.body)).error;
+      assertEquals([r.status, err.code], [409, "source_unpinnable"], err.message);
+    } finally {
+      await s.close();
+      await origin.close();
+      await unpinned.close();
+    }
+  },
+);
