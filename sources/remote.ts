@@ -186,7 +186,10 @@ const sourceChanged = (message: string, code = "source_changed") => new HttpErro
  */
 function checkPinned(res: Response, head: RemoteHead, offset: number, length: number) {
   const etag = res.headers.get("etag"), lastModified = res.headers.get("last-modified");
-  if ((head.etag && etag && etag !== head.etag) || (head.lastModified && lastModified && lastModified !== head.lastModified)) {
+  if (
+    (head.etag && etag && etag !== head.etag) ||
+    (head.lastModified && lastModified && lastModified !== head.lastModified)
+  ) {
     throw sourceChanged(`${head.url} changed while it was read (its validators differ); retry`);
   }
   if (res.status !== 206) return;
