@@ -51,6 +51,11 @@ export interface Config {
   adminToken: string;
   /** Per-request time limit (504 past it); a worker job may take half of it before it counts as hung. */
   timeoutMs: number;
+  /**
+   * Time a client has to send a request head, and to take each part of a response, before its connection is
+   * closed (the local server's connection guard); 0: no guard.
+   */
+  clientTimeoutMs: number;
   /** Default JPEG/WebP quality. */
   quality: number;
   /** JPEG codec tier asked for: auto (native where it loads), native (or fail at start), wasm. */
@@ -109,6 +114,10 @@ export const CONFIG_VARIABLES = {
   ADMIN_TOKEN: ["", "bearer token allowing cache=false|refresh (a signature covering them also does)"],
   QUEUE: ["64", "jobs waiting or running per worker; past it, 503 with Retry-After"],
   TIMEOUT_MS: ["30000", "per-request time limit (504 past it); a worker job past half of it is treated as hung"],
+  CLIENT_TIMEOUT_MS: [
+    "10000",
+    "a client's time to send a request head and to take each part of a response before its connection is closed (slowloris, clients that never read); idle keep-alive connections close after max(60 s, TIMEOUT_MS + 15 s); 0: off (behind a proxy that has its own)",
+  ],
   QUALITY: ["80", "default JPEG/WebP quality"],
   CODECS: [
     "auto",
@@ -181,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     gpuSoftware: oneOf("GPU_SOFTWARE", ["skip", "measure"] as const),
     publicUrl: publicUrl(get("PUBLIC_URL")),
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),
+    clientTimeoutMs: int("CLIENT_TIMEOUT_MS", 0, 3_600_000),
     queuePerWorker: int("QUEUE", 1, 100_000),
     allowedOrigins: get("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean).map((o) => {
       let url: URL;

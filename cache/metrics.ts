@@ -96,6 +96,32 @@ export class Metrics {
     gauge("edgetile_pixel_cache_limit_bytes", "The pixel-cache budget", () => budget.limitBytes);
   }
 
+  /** Exposes the connection guard's counters (open connections, and those closed by each deadline). */
+  watchConnections(stats: ConnectionCounters): void {
+    const r = this.registry;
+    new Gauge({
+      name: "edgetile_connections_open",
+      help: "Client connections open (connection guard)",
+      registers: [r],
+      collect() {
+        this.set(stats.open);
+      },
+    });
+    observedCounter(r, "edgetile_connections_total", "Client connections accepted", () => stats.accepted);
+    new Counter({
+      name: "edgetile_connections_closed_total",
+      help: "Client connections closed by a deadline: head (slowloris), write (a client not reading), idle",
+      labelNames: ["reason"],
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc({ reason: "head" }, stats.closedHeader);
+        this.inc({ reason: "write" }, stats.closedWrite);
+        this.inc({ reason: "idle" }, stats.closedIdle);
+      },
+    });
+  }
+
   /** Exposes the WebGPU backend's counters (jobs, submissions, fallbacks, failures, device recreations). */
   watchGpu(read: GpuCountersSource): void {
     const r = this.registry;
@@ -115,6 +141,15 @@ export class Metrics {
       () => read().deviceRecreations,
     );
   }
+}
+
+/** What the connection guard counts (security/conn_guard.ts's `ConnGuardStats`). */
+export interface ConnectionCounters {
+  accepted: number;
+  open: number;
+  closedHeader: number;
+  closedWrite: number;
+  closedIdle: number;
 }
 
 /** GPU counters the WebGPU backend reports (read at scrape time). */
