@@ -8,13 +8,12 @@ import { deflateSync } from "node:zlib";
 import { getDecoder } from "geotiff";
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, startServer } from "./helpers.ts";
-import { craftTiff, deflatedZeros, lzwZeros } from "./craft_tiff.ts";
+import { craftBombs, lzwZeros } from "./craft_tiff.ts";
 import { inflateBounded, lzwDecode, packBitsDecode } from "../sources/bounded_codecs.ts";
 import { HttpError } from "../errors.ts";
 import { openSource } from "../sources/open.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-const RGB = { samplesPerPixel: 3, bitsPerSample: 8, photometric: 2 };
 
 /** The status a decoder's error maps to (422 for corrupt data), or 0 when it decoded. */
 function statusOf(fn: () => unknown): number {
@@ -86,61 +85,6 @@ Deno.test("a stream that decodes past its block is 422 at the block's size: LZW,
   // A code past the next free entry is corrupt (geotiff loops forever on some of them).
   assertEquals(statusOf(() => lzwDecode(new Uint8Array([0x80, 0x7f, 0xf0, 0x00]), block)), 422);
 });
-
-/** The crafted files of the probe, written into `dir`. */
-async function craftBombs(dir: string) {
-  const jpeg = await Deno.readFile(DATA + "libvips__sample.jpg");
-  // The same JPEG with its frame header claiming 12000×12000.
-  let sof = 2;
-  while (!(jpeg[sof + 1] >= 0xc0 && jpeg[sof + 1] <= 0xc2)) sof += 2 + ((jpeg[sof + 2] << 8) | jpeg[sof + 3]);
-  const lying = jpeg.slice();
-  lying.set([12000 >> 8, 12000 & 255, 12000 >> 8, 12000 & 255], sof + 5);
-  const tile512 = await deflatedZeros(512 * 512 * 3);
-  const files: Record<string, Uint8Array> = {
-    // One 16384² Deflate tile in a 783 KB file.
-    "one-tile.tif": craftTiff([{
-      width: 16384,
-      height: 16384,
-      tile: [16384, 16384],
-      ...RGB,
-      compression: 8,
-      blocks: [await deflatedZeros(16384 * 16384 * 3)],
-    }]),
-    // A 20000² single strip with a 100×100 reduced-resolution IFD.
-    "one-strip.tif": craftTiff([
-      { width: 20000, height: 20000, ...RGB, compression: 8, blocks: [await deflatedZeros(20000 * 20000 * 3)] },
-      { width: 100, height: 100, subfileType: 1, ...RGB, compression: 8, blocks: [await deflatedZeros(100 * 100 * 3)] },
-    ]),
-    // 20000² in 512² tiles and no pyramid.
-    "no-pyramid.tif": craftTiff([{
-      width: 20000,
-      height: 20000,
-      tile: [512, 512],
-      ...RGB,
-      compression: 8,
-      blocks: Array(40 * 40).fill(tile512),
-    }]),
-    // 256² JPEG tiles whose header claims 12000².
-    "lying-jpeg.tif": craftTiff([{
-      width: 512,
-      height: 512,
-      tile: [256, 256],
-      ...RGB,
-      compression: 7,
-      blocks: Array(4).fill(lying),
-    }]),
-    // A 256² Deflate tile whose stream inflates to 800 MB.
-    "inflates.tif": craftTiff([{
-      width: 256,
-      height: 256,
-      tile: [256, 256],
-      ...RGB,
-      compression: 8,
-      blocks: [await deflatedZeros(800 << 20)],
-    }]),
-  };
-  for (const [name, bytes] of Object.entries(files)) await Deno.writeFile(`${dir}/${name}`, bytes);
-}
 
 Deno.test(
   "crafted files that decode to gigabytes are refused fast, on both codec tiers, and memory stays flat",

@@ -149,3 +149,60 @@ export function lzwZeros(n: number): Uint8Array {
   if (bits > 0) bytes.push((acc << (8 - bits)) & 255);
   return new Uint8Array(bytes);
 }
+
+const RGB = { samplesPerPixel: 3, bitsPerSample: 8, photometric: 2 };
+
+/** The crafted files of the hardening probe (decompression bombs, a lying header), written into `dir`. */
+export async function craftBombs(dir: string) {
+  const jpeg = await Deno.readFile(new URL("./data/libvips__sample.jpg", import.meta.url));
+  // The same JPEG with its frame header claiming 12000×12000.
+  let sof = 2;
+  while (!(jpeg[sof + 1] >= 0xc0 && jpeg[sof + 1] <= 0xc2)) sof += 2 + ((jpeg[sof + 2] << 8) | jpeg[sof + 3]);
+  const lying = jpeg.slice();
+  lying.set([12000 >> 8, 12000 & 255, 12000 >> 8, 12000 & 255], sof + 5);
+  const tile512 = await deflatedZeros(512 * 512 * 3);
+  const files: Record<string, Uint8Array> = {
+    // One 16384² Deflate tile in a 783 KB file.
+    "one-tile.tif": craftTiff([{
+      width: 16384,
+      height: 16384,
+      tile: [16384, 16384],
+      ...RGB,
+      compression: 8,
+      blocks: [await deflatedZeros(16384 * 16384 * 3)],
+    }]),
+    // A 20000² single strip with a 100×100 reduced-resolution IFD.
+    "one-strip.tif": craftTiff([
+      { width: 20000, height: 20000, ...RGB, compression: 8, blocks: [await deflatedZeros(20000 * 20000 * 3)] },
+      { width: 100, height: 100, subfileType: 1, ...RGB, compression: 8, blocks: [await deflatedZeros(100 * 100 * 3)] },
+    ]),
+    // 20000² in 512² tiles and no pyramid.
+    "no-pyramid.tif": craftTiff([{
+      width: 20000,
+      height: 20000,
+      tile: [512, 512],
+      ...RGB,
+      compression: 8,
+      blocks: Array(40 * 40).fill(tile512),
+    }]),
+    // 256² JPEG tiles whose header claims 12000².
+    "lying-jpeg.tif": craftTiff([{
+      width: 512,
+      height: 512,
+      tile: [256, 256],
+      ...RGB,
+      compression: 7,
+      blocks: Array(4).fill(lying),
+    }]),
+    // A 256² Deflate tile whose stream inflates to 800 MB.
+    "inflates.tif": craftTiff([{
+      width: 256,
+      height: 256,
+      tile: [256, 256],
+      ...RGB,
+      compression: 8,
+      blocks: [await deflatedZeros(800 << 20)],
+    }]),
+  };
+  for (const [name, bytes] of Object.entries(files)) await Deno.writeFile(`${dir}/${name}`, bytes);
+}
