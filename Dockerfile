@@ -12,6 +12,6 @@ RUN deno cache server.ts main.ts workers/tile_worker.ts \
 USER deno
 # The tile cache (Deno KV file); mount a volume to keep it across containers.
 VOLUME /app/data
-ENV PORT=8000 IMAGES_DIR=./samples
+ENV EDGETILE_PORT=8000 EDGETILE_IMAGES_DIR=./samples
 EXPOSE 8000
 CMD ["task", "start"]

@@ -48,8 +48,12 @@ export function createBackend(
   hasGpu = webGpuExposed(),
   budget?: SharedBudget,
 ): TileBackend {
-  if (config.backend === "workers" && !hasWorker) throw new Error("BACKEND=workers, but this runtime has no Worker");
-  if (config.backend === "webgpu" && !hasGpu) throw new Error("BACKEND=webgpu, but this runtime has no WebGPU");
+  if (config.backend === "workers" && !hasWorker) {
+    throw new Error("EDGETILE_BACKEND=workers, but this runtime has no Worker");
+  }
+  if (config.backend === "webgpu" && !hasGpu) {
+    throw new Error("EDGETILE_BACKEND=webgpu, but this runtime has no WebGPU");
+  }
   const cpu = config.backend !== "inline" && hasWorker
     ? new WorkerPool({
       size: config.workers,

@@ -1,6 +1,7 @@
 /**
- * Configuration from environment variables, each overridable by a flag of the same name
- * (`--PORT=9000` or `--PORT 9000`). Invalid values fail at start-up with a message.
+ * Configuration from `EDGETILE_<NAME>` environment variables (imgproxy's and titiler's convention: a
+ * container's own `HOSTNAME` or `PORT` never leaks in), each overridable by a flag (`--port=9000`,
+ * `--images-dir ./slides`, or `--PORT=9000`). Invalid values fail at start-up with a message.
  */
 
 import type { CodecChoice } from "./codecs/tier.ts";
@@ -134,44 +135,55 @@ function publicUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`PUBLIC_URL: "${raw}" is not a URL`);
+    throw new Error(`EDGETILE_PUBLIC_URL: "${raw}" is not a URL`);
   }
   if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username) {
-    throw new Error(`PUBLIC_URL: "${raw}" must be http(s)://host[:port][/prefix]`);
+    throw new Error(`EDGETILE_PUBLIC_URL: "${raw}" must be http(s)://host[:port][/prefix]`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
-/** Reads the configuration from `env`, overridden by `--NAME=value` flags in `args`. */
+/** The prefix of every environment variable the service reads. */
+export const ENV_PREFIX = "EDGETILE_";
+
+/** The environment variable of a setting: `EDGETILE_PORT` for `PORT`. */
+export const envName = (name: string) => ENV_PREFIX + name;
+
+/**
+ * Reads the configuration from `env` (by setting name, without the prefix: main.ts reads them from the
+ * `EDGETILE_*` variables), overridden by flags in `args` (`--port=9000`, `--images-dir ./x`, `--PORT=9000`).
+ */
 export function loadConfig(env: Record<string, string | undefined>, args: string[] = []): Config {
   const flags: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
-    const m = /^--([A-Z_]+)(?:=(.*))?$/.exec(args[i]);
+    const m = /^--([A-Za-z][A-Za-z_-]*)(?:=(.*))?$/.exec(args[i]);
     if (!m) continue;
-    if (m[2] !== undefined) flags[m[1]] = m[2];
-    else if (i + 1 < args.length) flags[m[1]] = args[++i];
+    const name = m[1].toUpperCase().replaceAll("-", "_");
+    if (!(name in CONFIG_VARIABLES)) throw new Error(`unknown flag --${m[1]}`);
+    if (m[2] !== undefined) flags[name] = m[2];
+    else if (i + 1 < args.length) flags[name] = args[++i];
   }
   const get = (name: Name) => flags[name] ?? env[name] ?? CONFIG_VARIABLES[name][0];
   const int = (name: Name, min: number, max: number, dflt?: number): number => {
     const raw = get(name);
     const v = raw === "cores" && dflt !== undefined ? dflt : Number(raw);
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new Error(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+      throw new Error(`${envName(name)} must be an integer in ${min}..${max}, got "${raw}"`);
     }
     return v;
   };
   const oneOf = <T extends string>(name: Name, choices: readonly T[]): T => {
     const v = get(name);
-    if (!choices.includes(v as T)) throw new Error(`${name} must be ${choices.join(" or ")}, got "${v}"`);
+    if (!choices.includes(v as T)) throw new Error(`${envName(name)} must be ${choices.join(" or ")}, got "${v}"`);
     return v as T;
   };
   const backend = get("BACKEND");
   if (!["auto", "webgpu", "workers", "inline"].includes(backend)) {
-    throw new Error(`BACKEND must be auto, webgpu, workers or inline, got "${backend}"`);
+    throw new Error(`EDGETILE_BACKEND must be auto, webgpu, workers or inline, got "${backend}"`);
   }
   const codecs = get("CODECS");
   if (!["auto", "native", "wasm"].includes(codecs)) {
-    throw new Error(`CODECS must be auto, native or wasm, got "${codecs}"`);
+    throw new Error(`EDGETILE_CODECS must be auto, native or wasm, got "${codecs}"`);
   }
   return {
     codecs: codecs as CodecChoice,
@@ -197,17 +209,17 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
       try {
         url = new URL(o);
       } catch {
-        throw new Error(`ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
+        throw new Error(`EDGETILE_ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
       }
       if (url.origin !== o.replace(/\/$/, "")) {
-        throw new Error(`ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
+        throw new Error(`EDGETILE_ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
       }
       return url.origin;
     }),
     sourcePrefixes: get("SOURCE_PREFIXES").split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
       const at = p.indexOf("=");
       if (at <= 0 || !/^https?:\/\//.test(p.slice(at + 1))) {
-        throw new Error(`SOURCE_PREFIXES: "${p}" is not prefix=https://base`);
+        throw new Error(`EDGETILE_SOURCE_PREFIXES: "${p}" is not prefix=https://base`);
       }
       return [p.slice(0, at), p.slice(at + 1)] as [string, string];
     }),

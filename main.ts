@@ -1,15 +1,15 @@
 /**
  * The service module. `deno serve main.ts` and Deno Deploy use its default export (`fetch`); there is no
  * Worker on Deploy, so the `auto` backend runs the pipeline inline. `deno task start` runs `server.ts`,
- * which listens on `PORT` with this same handler.
+ * which listens on `EDGETILE_PORT` with this same handler.
  */
-import { CONFIG_VARIABLES, loadConfig } from "./config.ts";
+import { CONFIG_VARIABLES, envName, loadConfig } from "./config.ts";
 import { createService } from "./app.ts";
 
-/** Only the variables the service reads (so `--allow-env` can name them). */
+/** The settings from their `EDGETILE_*` variables, and only those (so `--allow-env` can name them). */
 function readEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
-  for (const name of Object.keys(CONFIG_VARIABLES)) env[name] = Deno.env.get(name);
+  for (const name of Object.keys(CONFIG_VARIABLES)) env[name] = Deno.env.get(envName(name));
   return env;
 }
 

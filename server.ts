@@ -30,6 +30,6 @@ if (config.clientTimeoutMs > 0) {
   Deno.serve({
     port: config.port,
     hostname: config.hostname,
-    onListen: ({ hostname, port }) => announce(hostname, port, "no client deadlines (CLIENT_TIMEOUT_MS=0)"),
+    onListen: ({ hostname, port }) => announce(hostname, port, "no client deadlines (EDGETILE_CLIENT_TIMEOUT_MS=0)"),
   }, service.app.fetch);
 }

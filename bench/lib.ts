@@ -1,5 +1,7 @@
 /** Shared by the benchmarks: a server process on loopback, a bounded load loop, arguments. */
 
+import { CONFIG_VARIABLES, envName } from "../config.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** One measured case. */
@@ -22,6 +24,11 @@ export function freePort(): number {
   return port;
 }
 
+/** Settings by name (`PORT`) as the service's environment variables (`EDGETILE_PORT`); others as given. */
+export function edgetileEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k in CONFIG_VARIABLES ? envName(k) : k, v]));
+}
+
 /**
  * Starts `server.ts` in its own process on a free loopback port with `env` (and extra `deno run` flags,
  * e.g. `--inspect`); stop() ends it.
@@ -42,7 +49,11 @@ export async function startServer(env: Record<string, string>, runFlags: string[
     ],
     cwd: ROOT,
     // The start task's allocator settings (deno.json): big pixel buffers go back to the OS when freed.
-    env: { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "65536", ...env, PORT: String(port), HOSTNAME: "127.0.0.1" },
+    env: {
+      MALLOC_ARENA_MAX: "2",
+      MALLOC_MMAP_THRESHOLD_: "65536",
+      ...edgetileEnv({ ...env, PORT: String(port), HOSTNAME: "127.0.0.1" }),
+    },
     stdout: "null",
     stderr: "inherit",
   }).spawn();

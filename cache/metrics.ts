@@ -92,7 +92,11 @@ export class Metrics {
         },
       });
     gauge("edgetile_process_rss_bytes", "Resident memory of the process, all threads", () => Deno.memoryUsage().rss);
-    gauge("edgetile_pixel_cache_bytes", "Decoded pixels cached, all threads (PIXEL_CACHE_MB)", () => budget.usedBytes);
+    gauge(
+      "edgetile_pixel_cache_bytes",
+      "Decoded pixels cached, all threads (EDGETILE_PIXEL_CACHE_MB)",
+      () => budget.usedBytes,
+    );
     gauge("edgetile_pixel_cache_limit_bytes", "The pixel-cache budget", () => budget.limitBytes);
   }
 

@@ -31,7 +31,9 @@ const real = await Deno.realPath(imagePath).catch(() => {
   Deno.exit(2);
 });
 const dir = real.slice(0, real.lastIndexOf("/")) || "/", id = real.slice(real.lastIndexOf("/") + 1);
-const service = createService(loadConfig({ IMAGES_DIR: dir, KV_PATH: ":memory:", WORKERS: Deno.env.get("WORKERS") }));
+const service = createService(
+  loadConfig({ IMAGES_DIR: dir, KV_PATH: ":memory:", WORKERS: Deno.env.get("EDGETILE_WORKERS") }),
+);
 const tty = Deno.stdout.isTerminal();
 const enc = new TextEncoder();
 const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };

@@ -1,7 +1,7 @@
 /**
- * Signs a URL for a server running with SIGNING_KEY:
+ * Signs a URL for a server running with EDGETILE_SIGNING_KEY:
  *   deno task sign "/dzi/CMU-1-Small-Region.svs.dzi?op=mask" [--expires 3600] [--scope /dzi/CMU-1-Small-Region.svs]
- * Reads the key from SIGNING_KEY (the first one when several are listed) and prints the signed path.
+ * Reads the key from EDGETILE_SIGNING_KEY (the first one when several are listed) and prints the signed path.
  */
 import { signUrl } from "../security/signing.ts";
 
@@ -15,9 +15,11 @@ const take = (flag: string) => {
 };
 const expires = take("--expires");
 const scope = take("--scope");
-const key = (Deno.env.get("SIGNING_KEY") ?? "").split(",")[0];
+const key = (Deno.env.get("EDGETILE_SIGNING_KEY") ?? "").split(",")[0];
 if (!key || args.length !== 1) {
-  console.error('usage: SIGNING_KEY=… deno task sign "/path?query" [--expires SECONDS] [--scope /path/prefix]');
+  console.error(
+    'usage: EDGETILE_SIGNING_KEY=… deno task sign "/path?query" [--expires SECONDS] [--scope /path/prefix]',
+  );
   Deno.exit(2);
 }
 const expiresAt = expires ? Date.now() / 1000 + Number(expires) : undefined;

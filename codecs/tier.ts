@@ -93,7 +93,7 @@ function loadNative(): { codec: JpegCodec; library: string } | { reason: string 
  */
 export function initCodecs(requested: CodecChoice): CodecStatus {
   if (requested === "wasm") {
-    current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: "CODECS=wasm" } };
+    current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: "EDGETILE_CODECS=wasm" } };
     return current.status;
   }
   const native = loadNative();
@@ -103,7 +103,7 @@ export function initCodecs(requested: CodecChoice): CodecStatus {
       status: { tier: "native", requested, reason: "libjpeg-turbo loaded", library: native.library },
     };
   } else if (requested === "native") {
-    throw new Error(`CODECS=native, but ${native.reason}`);
+    throw new Error(`EDGETILE_CODECS=native, but ${native.reason}`);
   } else {
     current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: native.reason } };
   }

@@ -136,7 +136,7 @@ export class WebGpuBackend implements TileBackend {
         this.#report.adapter = name;
         this.#report.softwareAdapter = true;
         this.#report.reason = `the only WebGPU adapter is a software one (${name}): the ${this.cpu.name} are ` +
-          `faster; GPU_SOFTWARE=measure times it anyway`;
+          `faster; EDGETILE_GPU_SOFTWARE=measure times it anyway`;
         this.#report.state = "ready";
         console.log(`backend auto: ${this.cpu.name} (${this.#report.reason})`);
         return;

@@ -36,7 +36,7 @@ export function healthRoutes(ctx: AppContext): Hono {
       const r = gpu.report();
       if (r.state === "starting") notReady.push(`WebGPU warm-up: ${r.pipelinesCompiled}/${r.pipelinesTotal} pipelines`);
       if (r.state === "measuring") notReady.push("WebGPU warm-up: measuring webgpu against the workers");
-      if (r.state === "unavailable" && r.requested === "webgpu") notReady.push(`BACKEND=webgpu: ${r.reason}`);
+      if (r.state === "unavailable" && r.requested === "webgpu") notReady.push(`EDGETILE_BACKEND=webgpu: ${r.reason}`);
     }
     if (pool && pool.lastRestart > Date.now() - 10_000) notReady.push("a worker was replaced in the last 10 s");
     if ((await ctx.cache.store) === null && ctx.config.kvPath !== "off") {

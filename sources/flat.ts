@@ -38,7 +38,9 @@ export function openFlat(
   if (!header) return Promise.reject(corruptSource(`not a readable ${format.toUpperCase()} file`));
   const { width, height } = header;
   if (width * height > opts.maxPixels) {
-    return Promise.reject(tooLarge(`image of ${width}×${height} pixels exceeds MAX_PIXELS (${opts.maxPixels})`));
+    return Promise.reject(
+      tooLarge(`image of ${width}×${height} pixels exceeds EDGETILE_MAX_PIXELS (${opts.maxPixels})`),
+    );
   }
   const stored: LevelInfo[] = [{
     width,
@@ -117,7 +119,9 @@ class FlatSource implements ImageSource {
         const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
         return Promise.reject(tooLarge(
           `this ${width}×${height} ${this.format.toUpperCase()} must be decoded whole (${mib(working)}), more than ` +
-            `the pixel budget (PIXEL_CACHE_MB, ${mib(limit)}); convert it to a tiled pyramid, or raise the budget`,
+            `the pixel budget (EDGETILE_PIXEL_CACHE_MB, ${
+              mib(limit)
+            }); convert it to a tiled pyramid, or raise the budget`,
         ));
       }
       p = this.decode(scale);

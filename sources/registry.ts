@@ -66,7 +66,7 @@ export class ImageRegistry {
   async #locateRemote(url: string): Promise<SourceDescriptor> {
     const { policy } = this.remote;
     if (policy.allowedOrigins.length === 0) {
-      throw new HttpError(403, "forbidden_origin", "remote sources are off (ALLOWED_ORIGINS is empty)");
+      throw new HttpError(403, "forbidden_origin", "remote sources are off (EDGETILE_ALLOWED_ORIGINS is empty)");
     }
     // Size and version, asked again after `revalidateSeconds` (so a changed file shows up that soon).
     let entry = this.#heads.get(url);

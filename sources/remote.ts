@@ -62,7 +62,7 @@ export async function checkRemoteUrl(url: URL, policy: RemotePolicy): Promise<vo
   if (url.protocol !== "https:" && url.protocol !== "http:") throw forbidden(`only http(s) sources: ${url.protocol}`);
   if (url.username || url.password) throw forbidden("credentials in source URLs are not accepted");
   if (!policy.allowedOrigins.includes(url.origin)) {
-    throw forbidden(`origin ${url.origin} is not in ALLOWED_ORIGINS`);
+    throw forbidden(`origin ${url.origin} is not in EDGETILE_ALLOWED_ORIGINS`);
   }
   // An IP literal or localhost that is listed is explicitly allowed; a listed DNS name must not resolve to a
   // special address.

@@ -183,7 +183,7 @@ function checkDerivation(
   throw tooLarge(
     `this file stores no level near 1/${scale} scale (${levels[level].width}×${levels[level].height}); this region ` +
       `would be derived from ${mib(bytes)} of its ${levels[s].width}×${levels[s].height} level, more than the ` +
-      `pixel budget (PIXEL_CACHE_MB, ${mib(limit)}): store a pyramid (e.g. vips tiffsave --tile --pyramid), ` +
+      `pixel budget (EDGETILE_PIXEL_CACHE_MB, ${mib(limit)}): store a pyramid (e.g. vips tiffsave --tile --pyramid), ` +
       `ask for a smaller region, or raise the budget`,
   );
 }

@@ -136,7 +136,7 @@ class TiffSource implements ImageSource {
     }
     for (const e of [...levels, ...associated.values()]) checkSupported(e);
     if (levels.length === 1 && !main.tiled && main.width * main.height > opts.maxPixels) {
-      throw tooLarge(`image of ${main.width}×${main.height} pixels exceeds MAX_PIXELS (${opts.maxPixels})`);
+      throw tooLarge(`image of ${main.width}×${main.height} pixels exceeds EDGETILE_MAX_PIXELS (${opts.maxPixels})`);
     }
 
     const stored: LevelInfo[] = levels.map((e) => ({

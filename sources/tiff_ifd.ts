@@ -138,7 +138,7 @@ export function checkBlockSize(e: IfdEntry, pixelBytes: number) {
   throw tooLarge(
     `this ${e.width}×${e.height} TIFF image is stored in ${e.blockWidth}×${e.blockHeight} ` +
       `${e.tiled ? "tiles" : "strips"} of ${mib(bytes)} decoded each, more than the pixel budget ` +
-      `(PIXEL_CACHE_MB, ${
+      `(EDGETILE_PIXEL_CACHE_MB, ${
         mib(limit)
       }): store it in smaller tiles (e.g. vips tiffsave --tile --pyramid), or raise the budget`,
   );

@@ -55,7 +55,7 @@ Deno.test("deno serve main.ts, workers disabled (inline backend), --deny-ffi: ev
       "main.ts",
     ],
     cwd: root,
-    env: { BACKEND: "inline", IMAGES_DIR: SAMPLES },
+    env: { EDGETILE_BACKEND: "inline", EDGETILE_IMAGES_DIR: SAMPLES },
     stdout: "null",
     stderr: "inherit",
   }).spawn();

@@ -80,9 +80,9 @@ Deno.test("signing primitives and the sign CLI", async () => {
   const reordered = new URL(`http://h/x?a=1&b=2&sig=${u.searchParams.get("sig")}`);
   assertEquals(await verifyUrl(reordered, ["k"]), null);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env=SIGNING_KEY", "cli/sign.ts", "/dzi/a.dzi?op=gray", "--expires", "60"],
+    args: ["run", "--allow-env=EDGETILE_SIGNING_KEY", "cli/sign.ts", "/dzi/a.dzi?op=gray", "--expires", "60"],
     cwd: new URL("..", import.meta.url).pathname,
-    env: { SIGNING_KEY: "k,old" },
+    env: { EDGETILE_SIGNING_KEY: "k,old" },
   }).output();
   const line = new TextDecoder().decode(out.stdout).trim();
   assert(/^\/dzi\/a\.dzi\?.*sig=[0-9a-f]{64}/.test(line), line);

@@ -27,7 +27,15 @@ Deno.test(
     const server = new Deno.Command(Deno.execPath(), {
       args: ["task", "start"],
       cwd: ROOT,
-      env: { PORT: String(port), HOSTNAME: "127.0.0.1", IMAGES_DIR: dir, KV_PATH: "off", WORKERS: "2" },
+      env: {
+        // A pod's own HOSTNAME (Kubernetes sets it to the pod name) must not matter.
+        HOSTNAME: "edgetile-7d9f8-x2x4q",
+        EDGETILE_PORT: String(port),
+        EDGETILE_HOSTNAME: "127.0.0.1",
+        EDGETILE_IMAGES_DIR: dir,
+        EDGETILE_KV_PATH: "off",
+        EDGETILE_WORKERS: "2",
+      },
       stdout: "null",
       stderr: "null",
     }).spawn();

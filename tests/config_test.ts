@@ -1,0 +1,58 @@
+/**
+ * Settings: `EDGETILE_*` variables only (Docker and Kubernetes set `HOSTNAME` to the container's name, which
+ * made the image exit at start when it was read as the listen address), flags in `--kebab-case` or
+ * `--UPPER_CASE`, and clear errors for bad values and unknown flags.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { loadConfig } from "../config.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("flags: --port=9000, --images-dir x, --PORT 9001; unknown flags and bad values name the variable", () => {
+  const c = loadConfig({ PORT: "8001" }, ["--port=9000", "--images-dir", "/srv/slides", "--pixel-cache-mb=128"]);
+  assertEquals([c.port, c.imagesDir, c.pixelCacheBytes], [9000, "/srv/slides", 128 * 2 ** 20]);
+  assertEquals(loadConfig({}, ["--PORT", "9001"]).port, 9001);
+  assertEquals(loadConfig({ PORT: "8001" }).port, 8001);
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+      return "";
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  assert(/unknown flag --prot/.test(message(() => loadConfig({}, ["--prot=1"]))));
+  assert(/^EDGETILE_WORKERS must be an integer/.test(message(() => loadConfig({ WORKERS: "many" }))));
+});
+
+Deno.test("deno task start reads EDGETILE_* only: a pod's HOSTNAME and PORT do not matter", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: {
+      HOSTNAME: "edgetile-5c6b9d-8x7kq", // what Kubernetes sets; read as the listen address, it failed
+      PORT: "1", // not ours
+      EDGETILE_PORT: String(port),
+      EDGETILE_HOSTNAME: "127.0.0.1",
+      EDGETILE_KV_PATH: "off",
+      EDGETILE_WORKERS: "1",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    let status = 0;
+    for (let i = 0; i < 200 && status !== 200; i++) {
+      status = await fetch(`http://127.0.0.1:${port}/health`).then(async (r) => (await r.body?.cancel(), r.status))
+        .catch(() => 0);
+      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(status, 200, "serving on EDGETILE_PORT");
+  } finally {
+    child.kill("SIGTERM");
+    await child.output();
+  }
+});
