@@ -30,7 +30,10 @@ export interface ConnGuardStats {
 export interface ConnGuard {
   readonly addr: Deno.NetAddr;
   readonly stats: ConnGuardStats;
+  /** Stops accepting connections (those open go on). */
   close(): void;
+  /** Resolves when every relayed connection has ended (a drain: after the HTTP server's shutdown). */
+  settled(): Promise<void>;
 }
 
 /** The largest request head accepted (as Deno's HTTP server: past it the connection is closed). */
@@ -163,5 +166,8 @@ export function guardConnections(
     addr: listener.addr as Deno.NetAddr,
     stats,
     close: () => listener.close(),
+    settled: async () => {
+      while (stats.open > 0) await new Promise((r) => setTimeout(r, 20));
+    },
   };
 }

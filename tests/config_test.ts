@@ -56,3 +56,40 @@ Deno.test("deno task start reads EDGETILE_* only: a pod's HOSTNAME and PORT do n
     await child.output();
   }
 });
+
+Deno.test("SIGTERM drains: an export in flight completes, then the process exits 0 and says so", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: {
+      EDGETILE_PORT: String(port),
+      EDGETILE_HOSTNAME: "127.0.0.1",
+      EDGETILE_KV_PATH: "off",
+      EDGETILE_WORKERS: "1",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`${url}/health`).then(async (r) => (await r.body?.cancel(), r.ok)).catch(() => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A streamed export: headers first, then patches for a while.
+  const res = await fetch(`${url}/images/CMU-1-Small-Region.svs/patches.tar?size=128&min=0&format=png`);
+  assertEquals(res.status, 200);
+  child.kill("SIGTERM");
+  const body = new Uint8Array(await res.arrayBuffer());
+  const tail = new TextDecoder().decode(body.subarray(Math.max(0, body.length - 8192)));
+  assert(/"patches": \d+/.test(tail), "the export finished: its summary.json is at the end");
+  const out = await child.output();
+  assertEquals(out.code, 0);
+  const log = new TextDecoder().decode(out.stdout);
+  assert(/SIGTERM: draining/.test(log) && /stopped after \d+ ms/.test(log), log);
+  // Nothing listens any more.
+  assertEquals(await fetch(`${url}/health`).then(() => "answered").catch(() => "refused"), "refused");
+});
