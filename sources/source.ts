@@ -132,7 +132,9 @@ export async function readLevelRegion(
     const key = `${cacheKey}#${level}${luma ? "Y" : ""}`;
     let whole = derivedCache.get(key);
     // A small level is made whole once, when the stored pixels behind it may be read at once; else by region.
-    if (!whole && storedBytesBehind(reader, levels, level, info.width, info.height, luma) > pixelReadLimitBytes()) {
+    if (
+      !whole && derivationSource(reader, levels, level, info.width, info.height, luma).bytes > pixelReadLimitBytes()
+    ) {
       checkDerivation(reader, levels, level, w, h, luma);
       return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
     }
@@ -147,19 +149,27 @@ export async function readLevelRegion(
   return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
 }
 
-/** Bytes of the coarsest stored level's pixels that a `w`×`h` region of derived `level` is made from. */
-function storedBytesBehind(
+/** A derivation's source: what a `w`×`h` region of derived `level` is read from. */
+interface DerivationSource {
+  /** The stored level it is made from (the nearest one before it). */
+  stored: number;
+  /** Bytes of that level's pixels read at once. */
+  bytes: number;
+}
+
+/** The stored level a `w`×`h` region of derived `level` is made from, and how many of its bytes. */
+function derivationSource(
   reader: StoredLevelReader,
   levels: readonly LevelInfo[],
   level: number,
   w: number,
   h: number,
   luma: boolean,
-): number {
+): DerivationSource {
   let s = level;
   while (s > 0 && !levels[s].stored) s--;
-  const f = 2 ** (level - s);
-  return Math.min(w * f, levels[s].width) * Math.min(h * f, levels[s].height) * (luma ? 1 : reader.storedPixelBytes);
+  const f = 2 ** (level - s), pixelBytes = luma ? 1 : reader.storedPixelBytes;
+  return { stored: s, bytes: Math.min(w * f, levels[s].width) * Math.min(h * f, levels[s].height) * pixelBytes };
 }
 
 /**
@@ -174,10 +184,8 @@ function checkDerivation(
   h: number,
   luma: boolean,
 ) {
-  const bytes = storedBytesBehind(reader, levels, level, w, h, luma), limit = pixelReadLimitBytes();
+  const { stored: s, bytes } = derivationSource(reader, levels, level, w, h, luma), limit = pixelReadLimitBytes();
   if (bytes <= limit) return;
-  let s = level;
-  while (s > 0 && !levels[s].stored) s--;
   const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
   const scale = Math.round(levels[0].width / levels[level].width);
   throw tooLarge(

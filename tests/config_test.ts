@@ -5,8 +5,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { loadConfig } from "../config.ts";
-
-const ROOT = new URL("../", import.meta.url).pathname;
+import { startTask } from "./helpers.ts";
 
 Deno.test("flags: --port=9000, --images-dir x, --PORT 9001; unknown flags and bad values name the variable", () => {
   const c = loadConfig({ PORT: "8001" }, ["--port=9000", "--images-dir", "/srv/slides", "--pixel-cache-mb=128"]);
@@ -26,30 +25,14 @@ Deno.test("flags: --port=9000, --images-dir x, --PORT 9001; unknown flags and ba
 });
 
 Deno.test("deno task start reads EDGETILE_* only: a pod's HOSTNAME and PORT do not matter", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env: {
-      HOSTNAME: "edgetile-5c6b9d-8x7kq", // what Kubernetes sets; read as the listen address, it failed
-      PORT: "1", // not ours
-      EDGETILE_PORT: String(port),
-      EDGETILE_HOSTNAME: "127.0.0.1",
-      EDGETILE_KV_PATH: "off",
-      EDGETILE_WORKERS: "1",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const { url, child } = await startTask({
+    HOSTNAME: "edgetile-5c6b9d-8x7kq", // what Kubernetes sets; read as the listen address, it failed
+    PORT: "1", // not ours
+    EDGETILE_KV_PATH: "off",
+    EDGETILE_WORKERS: "1",
+  });
   try {
-    let status = 0;
-    for (let i = 0; i < 200 && status !== 200; i++) {
-      status = await fetch(`http://127.0.0.1:${port}/health`).then(async (r) => (await r.body?.cancel(), r.status))
-        .catch(() => 0);
-      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
+    const status = await fetch(`${url}/health`).then(async (r) => (await r.body?.cancel(), r.status)).catch(() => 0);
     assertEquals(status, 200, "serving on EDGETILE_PORT");
   } finally {
     child.kill("SIGTERM");
@@ -58,27 +41,7 @@ Deno.test("deno task start reads EDGETILE_* only: a pod's HOSTNAME and PORT do n
 });
 
 Deno.test("SIGTERM drains: an export in flight completes, then the process exits 0 and says so", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env: {
-      EDGETILE_PORT: String(port),
-      EDGETILE_HOSTNAME: "127.0.0.1",
-      EDGETILE_KV_PATH: "off",
-      EDGETILE_WORKERS: "1",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`${url}/health`).then(async (r) => (await r.body?.cancel(), r.ok)).catch(() => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { url, child } = await startTask({ EDGETILE_KV_PATH: "off", EDGETILE_WORKERS: "1" });
   // A streamed export: headers first, then patches for a while.
   const res = await fetch(`${url}/images/CMU-1-Small-Region.svs/patches.tar?size=128&min=0&format=png`);
   assertEquals(res.status, 200);

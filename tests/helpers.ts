@@ -124,3 +124,34 @@ export async function withServer(env: Record<string, string>, fn: (s: TestServer
     await s.close();
   }
 }
+
+/** `deno task start` in its own process (the real command line), on a free loopback port. */
+export interface StartedTask {
+  url: string;
+  port: number;
+  child: Deno.ChildProcess;
+}
+
+/**
+ * Runs `deno task start` with `env` (EDGETILE_PORT and EDGETILE_HOSTNAME set here) and waits until /health
+ * answers; output piped (read it with `child.output()`).
+ */
+export async function startTask(env: Record<string, string>): Promise<StartedTask> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: new URL("../", import.meta.url).pathname,
+    env: { ...env, EDGETILE_PORT: String(port), EDGETILE_HOSTNAME: "127.0.0.1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    const ok = await fetch(`${url}/health`).then(async (r) => (await r.body?.cancel(), r.ok)).catch(() => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, port, child };
+}

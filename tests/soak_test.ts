@@ -5,7 +5,7 @@
  * within a second, keeps its RSS under 1.5 GiB, and answers every request with 200 or a 4xx within 10 s.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA } from "./helpers.ts";
+import { DATA, startTask } from "./helpers.ts";
 import { craftBombs } from "./craft_tiff.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -21,33 +21,15 @@ Deno.test(
     const dir = await Deno.makeTempDir({ dir: `${ROOT}data`, prefix: "soak-" });
     await Deno.copyFile(DATA + TCGA, `${dir}/${TCGA}`);
     await craftBombs(dir);
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
-    const server = new Deno.Command(Deno.execPath(), {
-      args: ["task", "start"],
-      cwd: ROOT,
-      env: {
-        // A pod's own HOSTNAME (Kubernetes sets it to the pod name) must not matter.
-        HOSTNAME: "edgetile-7d9f8-x2x4q",
-        EDGETILE_PORT: String(port),
-        EDGETILE_HOSTNAME: "127.0.0.1",
-        EDGETILE_IMAGES_DIR: dir,
-        EDGETILE_KV_PATH: "off",
-        EDGETILE_WORKERS: "2",
-      },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const url = `http://127.0.0.1:${port}`;
+    const { url, port, child: server } = await startTask({
+      HOSTNAME: "edgetile-7d9f8-x2x4q", // a pod's own HOSTNAME (Kubernetes sets it) must not matter
+      EDGETILE_IMAGES_DIR: dir,
+      EDGETILE_KV_PATH: "off",
+      EDGETILE_WORKERS: "2",
+    });
     const problems: string[] = [];
     let slowestHealth = 0, peakRss = 0, requests = 0;
     try {
-      for (let i = 0; i < 300; i++) {
-        const ok = await fetch(`${url}/health`).then(async (r) => (await r.body?.cancel(), r.ok)).catch(() => false);
-        if (ok) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
       // Statistics first (the exports' tissue map), as a client would have.
       assertEquals(
         (await fetch(`${url}/images/${TCGA}/stats`).then(async (r) => (await r.body?.cancel(), r))).status,
@@ -118,7 +100,7 @@ Deno.test(
       );
     } finally {
       server.kill("SIGTERM");
-      await server.status;
+      await server.output();
       await Deno.remove(dir, { recursive: true });
     }
   },
