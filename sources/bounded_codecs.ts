@@ -59,9 +59,11 @@ export function inflateBounded(input: Uint8Array, limit: number): ArrayBuffer {
     if (err instanceof RangeError || /larger than|maxOutputLength/i.test(String(err))) throw tooMuch("Deflate", limit);
     throw corruptSource(`Deflate block does not decode: ${(err as Error).message}`);
   }
+  // Outputs under zlib's 16 KiB chunk come in a larger buffer: copy those out (`Buffer.slice` is a view,
+  // so it kept the whole chunk, charged to the block cache as the smaller block).
   return out.buffer.byteLength === out.length && out.byteOffset === 0
     ? out.buffer as ArrayBuffer
-    : out.slice().buffer as ArrayBuffer;
+    : out.buffer.slice(out.byteOffset, out.byteOffset + out.length) as ArrayBuffer;
 }
 
 /** PackBits runs, at most `limit` bytes out. */
@@ -84,7 +86,7 @@ export function packBitsDecode(input: Uint8Array, limit: number): ArrayBuffer {
       i++;
     }
   }
-  return out.buffer.slice(0, o);
+  return o === limit ? out.buffer : out.buffer.slice(0, o);
 }
 
 const CLEAR = 256, EOI = 257, FIRST = 258, MAX_CODES = 4093;
@@ -103,12 +105,10 @@ export function lzwDecode(input: Uint8Array, limit: number): ArrayBuffer {
   const next = (): number => {
     // Codes past the end of the data read as zeros, as geotiff's reader does; the stream then ends.
     if (bitPos >= totalBits) return EOI;
-    let v = 0;
-    for (let k = 0; k < width; k++) {
-      const p = bitPos + k;
-      const bit = p < totalBits ? (input[p >> 3] >> (7 - (p & 7))) & 1 : 0;
-      v = (v << 1) | bit;
-    }
+    // A code (9–12 bits) lies within the 3 bytes from its first: read them at once (zeros past the end).
+    const at = bitPos >> 3;
+    const word = (input[at] << 16) | ((input[at + 1] ?? 0) << 8) | (input[at + 2] ?? 0);
+    const v = (word >> (24 - (bitPos & 7) - width)) & ((1 << width) - 1);
     bitPos += width;
     return v;
   };
@@ -167,5 +167,6 @@ export function lzwDecode(input: Uint8Array, limit: number): ArrayBuffer {
     }
     code = next();
   }
-  return out.buffer.slice(0, o);
+  // A whole block (the usual case) is returned as it is; a short one (a last strip) is copied out.
+  return o === limit ? out.buffer : out.buffer.slice(0, o);
 }

@@ -325,9 +325,13 @@ class TiffSource implements ImageSource {
       parts.push(data);
     }
     let out: Uint8Array;
-    if (samples === 1 && parts[0].byteLength >= need) {
+    if (samples === 1 && parts[0].byteLength === need) {
       // The decoder's own buffer is the block: no copy.
       out = new Uint8Array(parts[0], 0, need);
+    } else if (samples === 1 && parts[0].byteLength > need) {
+      // A longer buffer (an uncompressed block whose byte count exceeds it): keep only the block, so the
+      // cache holds what it is charged for.
+      out = new Uint8Array(parts[0].slice(0, need));
     } else if (samples === 1) {
       // A short last strip: zero-pad to the whole block.
       out = new Uint8Array(need);
