@@ -3,7 +3,7 @@
  * Worker on Deploy, so the `auto` backend runs the pipeline inline. `deno task start` runs `server.ts`,
  * which listens on `EDGETILE_PORT` with this same handler.
  */
-import { CONFIG_VARIABLES, envName, loadConfig } from "./config.ts";
+import { type Config, CONFIG_VARIABLES, envName, loadConfig } from "./config.ts";
 import { createService } from "./app.ts";
 
 /** The settings from their `EDGETILE_*` variables, and only those (so `--allow-env` can name them). */
@@ -13,8 +13,18 @@ function readEnv(): Record<string, string | undefined> {
   return env;
 }
 
+/** The settings, or one line and exit code 2 for a bad one (a start-up error, never a stack trace). */
+function configOrExit(): Config {
+  try {
+    return loadConfig(readEnv(), Deno.args);
+  } catch (err) {
+    console.error(`edgetile: ${(err as Error).message}`);
+    Deno.exit(2);
+  }
+}
+
 /** The configuration in effect. */
-export const config = loadConfig(readEnv(), Deno.args);
+export const config = configOrExit();
 /** The service built from it. */
 export const service = createService(config);
 

@@ -237,7 +237,16 @@ export async function readRemoteRange(
 
 /** The body, which must be exactly `n` bytes (a shorter or longer one is not the pinned bytes). */
 async function exactBody(res: Response, head: RemoteHead, n: number, policy: RemotePolicy): Promise<Uint8Array> {
-  const body = await boundedBody(res, Math.min(policy.maxBytes, n));
+  let body: Uint8Array;
+  try {
+    body = await boundedBody(res, Math.min(policy.maxBytes, n));
+  } catch (err) {
+    // Past the range (not past the size limit): the origin's fault, not a too-large source.
+    if (err instanceof HttpError && err.status === 413 && n < policy.maxBytes) {
+      throw badGateway(`${head.url} sent more than the ${n} bytes of its range`);
+    }
+    throw err;
+  }
   if (body.length !== n) throw badGateway(`${head.url} sent ${body.length} bytes for a range of ${n}`);
   return body;
 }

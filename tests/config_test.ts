@@ -56,3 +56,26 @@ Deno.test("SIGTERM drains: an export in flight completes, then the process exits
   // Nothing listens any more.
   assertEquals(await fetch(`${url}/health`).then(() => "answered").catch(() => "refused"), "refused");
 });
+
+Deno.test("a bad setting or an unknown flag stops the start with one line and exit code 2", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  for (
+    const [env, args, message] of [
+      [{ EDGETILE_WORKERS: "many" }, [], /^edgetile: EDGETILE_WORKERS must be an integer in 1\.\.256, got "many"$/],
+      [{}, ["--prot=1"], /^edgetile: unknown flag --prot$/],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "start", ...args],
+      cwd: root,
+      env: { ...env, EDGETILE_PORT: "0", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 2);
+    // The task runner echoes its command line first; then the service's one line, and nothing else.
+    const lines = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l && !l.startsWith("Task "));
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assert(message.test(lines[0]), lines[0]);
+  }
+});

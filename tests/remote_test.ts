@@ -315,3 +315,38 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "an origin whose range answers are longer or shorter than asked is a 502, not a 413 or pixels",
+  opts,
+  async () => {
+    const [white] = whiteAndBlack();
+    for (const extra of [100, -100]) {
+      const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+        const headers: Record<string, string> = { "Last-Modified": "Mon, 02 Nov 2026 10:00:00 GMT" };
+        const m = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "");
+        if (!m) {
+          headers["Content-Length"] = String(white.length);
+          return new Response(req.method === "HEAD" ? null : white as Uint8Array<ArrayBuffer>, { headers });
+        }
+        const from = Number(m[1]), to = Math.min(Number(m[2]), white.length - 1);
+        // The right Content-Range, the wrong body (a broken origin or proxy).
+        headers["Content-Range"] = `bytes ${from}-${to}/${white.length}`;
+        return new Response(white.slice(from, Math.max(from + 1, to + 1 + extra)) as Uint8Array<ArrayBuffer>, {
+          status: 206,
+          headers,
+        });
+      });
+      const origin = `http://127.0.0.1:${server.addr.port}`;
+      const s = startServer({ BACKEND: "inline", ALLOWED_ORIGINS: origin, REMOTE_REVALIDATE_S: "0" });
+      try {
+        const r = await get(`${s.url}/images/${enc(`${origin}/a.tif`)}`);
+        const err = JSON.parse(new TextDecoder().decode(r.body)).error;
+        assertEquals([r.status, err.code], [502, "bad_gateway"], `${extra}: ${err.message}`);
+      } finally {
+        await s.close();
+        await server.shutdown();
+      }
+    }
+  },
+);
