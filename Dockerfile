@@ -7,7 +7,7 @@ WORKDIR /app
 COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY . .
-RUN deno cache server.ts main.ts workers/tile_worker.ts \
+RUN deno cache server.ts main.ts workers/tile_worker.ts cli/permissions.ts \
   && mkdir -p /app/data && chown deno:deno /app/data
 
 USER deno

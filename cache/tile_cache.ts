@@ -72,6 +72,11 @@ export class TileCache {
     return this.#kv;
   }
 
+  /** Why KV could not be opened, or null when it opened (or is still opening, or is off). */
+  get kvOpenError(): string | null {
+    return this.#lastKvFailure?.op === "open" ? this.#lastKvFailure.message : null;
+  }
+
   /** The last KV failure (what, why, when). */
   #lastKvFailure: { op: string; message: string; at: number } | null = null;
 
@@ -101,7 +106,10 @@ export class TileCache {
   #kvFailed(op: string, err: unknown) {
     this.#lastKvFailure = { op, message: (err as Error)?.message ?? String(err), at: Date.now() };
     this.opts.metrics.kvErrors.inc({ op });
-    this.#log(`kv-${op}`, `Deno KV ${op} failed (tiles are served uncached): ${(err as Error)?.message ?? err}`);
+    // An open failure is reported once by its owner (main.ts stops the start; /ready says degraded).
+    if (op !== "open") {
+      this.#log(`kv-${op}`, `Deno KV ${op} failed (tiles are served uncached): ${(err as Error)?.message ?? err}`);
+    }
   }
 
   /** Reads a blob from KV; null on absence, expiry or failure; "corrupt" counted. */

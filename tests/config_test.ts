@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { loadConfig } from "../config.ts";
 import { startTask } from "./helpers.ts";
+import { permissionList } from "../cli/permissions.ts";
 
 Deno.test("flags: --port=9000, --images-dir x, --PORT 9001; unknown flags and bad values name the variable", () => {
   const c = loadConfig({ PORT: "8001" }, ["--port=9000", "--images-dir", "/srv/slides", "--pixel-cache-mb=128"]);
@@ -63,6 +64,20 @@ Deno.test("a bad setting or an unknown flag stops the start with one line and ex
     const [env, args, message] of [
       [{ EDGETILE_WORKERS: "many" }, [], /^edgetile: EDGETILE_WORKERS must be an integer in 1\.\.256, got "many"$/],
       [{}, ["--prot=1"], /^edgetile: unknown flag --prot$/],
+      [
+        { EDGETILE_IMAGES_DIR: "/nonexistent/slides" },
+        [],
+        /^edgetile: EDGETILE_IMAGES_DIR: cannot open \/nonexistent\/slides: No such file/,
+      ],
+      [{ EDGETILE_IMAGES_DIR: "deno.json" }, [], /^edgetile: EDGETILE_IMAGES_DIR: deno\.json is not a folder$/],
+      // A folder outside the project named only by a flag was never granted: the variable grants it.
+      [{}, ["--images-dir=/etc"], /^edgetile: no permission to read \/etc: set EDGETILE_IMAGES_DIR=\/etc /],
+      // A KV file that cannot be created is a start-up error, not a silently uncached service.
+      [
+        { EDGETILE_KV_PATH: "deno.json/cache.kv" },
+        [],
+        /^edgetile: EDGETILE_KV_PATH=deno\.json\/cache\.kv: cannot open the KV cache: .*\(or set it to off\)$/,
+      ],
     ] as const
   ) {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -78,4 +93,69 @@ Deno.test("a bad setting or an unknown flag stops the start with one line and ex
     assertEquals(lines.length, 1, lines.join("\n"));
     assert(message.test(lines[0]), lines[0]);
   }
+});
+
+Deno.test("deno task start and serve: images and the KV file in folders outside the project, the port from EDGETILE_PORT", async () => {
+  const images = await Deno.makeTempDir({ prefix: "edgetile-images-" });
+  const kvDir = await Deno.makeTempDir({ prefix: "edgetile-kv-" });
+  try {
+    await Deno.copyFile(new URL("../samples/coffee.png", import.meta.url), `${images}/beans.png`);
+    for (const task of ["start", "serve"]) {
+      const kvPath = `${kvDir}/${task}/tiles.kv`;
+      const { url, child } = await startTask({ EDGETILE_IMAGES_DIR: images, EDGETILE_KV_PATH: kvPath }, task);
+      try {
+        const list = await fetch(`${url}/images`).then((r) => r.json());
+        assertEquals(list.images.map((i: { id: string }) => i.id), ["beans.png"], task);
+        const tile = await fetch(`${url}/dzi/beans.png_files/0/0_0.jpeg`);
+        assertEquals([tile.status, tile.headers.get("content-type")], [200, "image/jpeg"], task);
+        await tile.body?.cancel();
+        // The KV file is where the setting says (the folder was created).
+        assert((await Deno.stat(kvPath)).isFile, `${task}: ${kvPath}`);
+      } finally {
+        child.kill("SIGTERM");
+        // Both drain and exit 0 (deno serve waited for ever: the workers kept the process alive).
+        const out = await child.output();
+        assertEquals(out.code, 0, task);
+        assert(/stopped after \d+ ms/.test(new TextDecoder().decode(out.stdout)), task);
+      }
+    }
+  } finally {
+    await Deno.remove(images, { recursive: true });
+    await Deno.remove(kvDir, { recursive: true });
+  }
+});
+
+Deno.test("the start task's permissions: the project, the images folder and the KV file's folder, nothing wider", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assertEquals(permissionList("read", env({})), ".,./samples,./data");
+  assertEquals(permissionList("write", env({})), "./data");
+  const mine = env({ EDGETILE_IMAGES_DIR: "/srv/slides", EDGETILE_KV_PATH: "/var/cache/edgetile/tiles.kv" });
+  assertEquals(permissionList("read", mine), ".,/srv/slides,/var/cache/edgetile");
+  assertEquals(permissionList("write", mine), "/var/cache/edgetile");
+  // KV off, in memory or remote: no KV folder (the write grant stays the harmless ./data, never empty: an
+  // empty --allow-write= is refused by Deno, and a failing script leaves it empty, so the task fails closed).
+  for (const kv of ["off", ":memory:", "https://kv.example.org/db"]) {
+    assertEquals(permissionList("read", env({ EDGETILE_KV_PATH: kv })), ".,./samples");
+    assertEquals(permissionList("write", env({ EDGETILE_KV_PATH: kv })), "./data");
+  }
+  assertEquals(permissionList("address", env({ EDGETILE_PORT: "9000", EDGETILE_HOSTNAME: "::1" })), "tcp:[::1]:9000");
+  assertEquals(
+    permissionList("net", env({ EDGETILE_HOSTNAME: "10.0.0.5" })),
+    "0.0.0.0,127.0.0.1,localhost,[::],10.0.0.5",
+  );
+  const remote = env({
+    EDGETILE_ALLOWED_ORIGINS: "https://slides.example.org,http://10.1.2.3:9000",
+    EDGETILE_SOURCE_PREFIXES: "s3://b/=https://b.s3.example.com/",
+  });
+  assertEquals(
+    permissionList("net", remote),
+    "0.0.0.0,127.0.0.1,localhost,[::],slides.example.org:443,10.1.2.3:9000,b.s3.example.com:443",
+  );
+  let message = "";
+  try {
+    permissionList("read", env({ EDGETILE_IMAGES_DIR: "/a,/etc" }));
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  assert(/comma/.test(message), "a comma would widen the grant");
 });

@@ -133,15 +133,15 @@ export interface StartedTask {
 }
 
 /**
- * Runs `deno task start` with `env` (EDGETILE_PORT and EDGETILE_HOSTNAME set here) and waits until /health
+ * Runs `deno task <task>` (start or serve) with `env` (EDGETILE_PORT and EDGETILE_HOSTNAME set here) and waits until /health
  * answers; output piped (read it with `child.output()`).
  */
-export async function startTask(env: Record<string, string>): Promise<StartedTask> {
+export async function startTask(env: Record<string, string>, task = "start"): Promise<StartedTask> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
+    args: ["task", task],
     cwd: new URL("../", import.meta.url).pathname,
     env: { ...env, EDGETILE_PORT: String(port), EDGETILE_HOSTNAME: "127.0.0.1" },
     stdout: "piped",
