@@ -4,8 +4,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { prometheus } from "@hono/prometheus";
-import { Metrics } from "./cache/metrics.ts";
+import { Metrics } from "./telemetry/metrics.ts";
 import { constantTimeEqual, verifyUrl } from "./security/signing.ts";
 import { TileCache } from "./cache/tile_cache.ts";
 import type { Config } from "./config.ts";
@@ -28,6 +27,9 @@ import { patchRoutes } from "./routes/patches.ts";
 import { viewerRoutes } from "./routes/viewer.ts";
 import { StatsService } from "./stats/service.ts";
 import { codecStatus, initCodecs } from "./codecs/tier.ts";
+import { configureLog, errorText, log } from "./telemetry/log.ts";
+import { httpMetrics, httpTelemetry } from "./telemetry/http.ts";
+import { watchProcess } from "./telemetry/process_metrics.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
 export interface Service {
@@ -71,6 +73,7 @@ export function createBackend(
 
 /** Builds the service for `config`. */
 export function createService(config: Config): Service {
+  configureLog(config.logLevel, config.logFormat);
   const registry = new ImageRegistry(config.imagesDir, config.maxPixels, undefined, {
     policy: {
       allowedOrigins: config.allowedOrigins,
@@ -98,9 +101,12 @@ export function createService(config: Config): Service {
   const stats = new StatsService(backend, cache, codecs.tier);
   metrics.watchMemory(budget);
   const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs, pixelBudget: budget };
+  const cpu = backend instanceof WebGpuBackend ? backend.cpu : backend;
+  const stopProcessMetrics = watchProcess(metrics.registry, {
+    workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
+  });
   const app = new Hono();
-  const { registerMetrics, printMetrics } = prometheus({ registry: metrics.registry });
-  app.use("*", registerMetrics);
+  app.use("*", httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier }));
   app.use("*", limits(config.timeoutMs));
   app.use("*", access(config));
   app.use(
@@ -120,11 +126,11 @@ export function createService(config: Config): Service {
       ],
     }),
   );
-  app.get("/metrics", (c) => {
+  app.get("/metrics", async (c) => {
     metrics.queueDepth.set(backend.pending);
     metrics.backend.reset();
     metrics.backend.set({ backend: backend.name }, 1);
-    return printMetrics(c);
+    return c.text(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType });
   });
   app.route("/", healthRoutes(context));
   app.route("/", statsRoutes(context));
@@ -138,13 +144,14 @@ export function createService(config: Config): Service {
   app.notFound(() => errorResponse(notFound("no such route")));
   app.onError((err) => {
     const e = toHttpError(err);
-    if (!(err instanceof HttpError)) console.error("unexpected error:", err);
+    if (!(err instanceof HttpError)) log().error("unexpected error", { error: errorText(err) });
     return errorResponse(e);
   });
   return {
     app,
     context,
     close: async () => {
+      stopProcessMetrics();
       await backend.close();
       await registry.close();
       await cache.close();

@@ -5,6 +5,7 @@
  */
 
 import type { CodecChoice } from "./codecs/tier.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./telemetry/log.ts";
 
 /** Backends a user can ask for. */
 export type BackendChoice = "auto" | "webgpu" | "workers" | "inline";
@@ -61,6 +62,14 @@ export interface Config {
   quality: number;
   /** JPEG codec tier asked for: auto (native where it loads), native (or fail at start), wasm. */
   codecs: CodecChoice;
+  /** Lines logged: this level and above (the access log is `info`). */
+  logLevel: LogLevel;
+  /** Log lines as text or JSON. */
+  logFormat: LogFormat;
+  /** Build absolute URLs from a proxy's Forwarded / X-Forwarded-* headers (when PUBLIC_URL is unset). */
+  trustProxy: boolean;
+  /** A string standing for `/` in image ids in URLs (Cantaloupe's slash substitute); "" for none. */
+  slashSubstitute: string;
 }
 
 /** The variables read, with defaults and meaning (the README's config table). */
@@ -93,6 +102,14 @@ export const CONFIG_VARIABLES = {
     "",
     "the service's public base URL (https://tiles.example.org[/prefix]) for absolute URLs in bodies (IIIF id, TileJSON, /images); unset: the request's own origin, answered as private (never stored by shared caches)",
   ],
+  TRUST_PROXY: [
+    "false",
+    "true | false: behind a reverse proxy that sets them, build absolute URLs from Forwarded or X-Forwarded-Proto/-Host/-Prefix (PUBLIC_URL, when set, wins); never enable where clients reach the service directly",
+  ],
+  SLASH_SUBSTITUTE: [
+    "",
+    "a string that stands for / in image ids in URLs (e.g. ~: /dzi/cases~slide1.svs.dzi is cases/slide1.svs), for proxies that decode %2F; links the service writes use it; empty: none",
+  ],
   GPU_SOFTWARE: [
     "skip",
     "skip | measure: BACKEND=auto on a software WebGPU adapter (llvmpipe) keeps the workers without compiling shaders (skip) or times it like a GPU (measure)",
@@ -120,6 +137,11 @@ export const CONFIG_VARIABLES = {
     "a client's time to send a request head and to take each part of a response before its connection is closed (slowloris, clients that never read); idle keep-alive connections close after max(60 s, TIMEOUT_MS + 15 s); 0: off (behind a proxy that has its own)",
   ],
   QUALITY: ["80", "default JPEG/WebP quality"],
+  LOG_LEVEL: [
+    "info",
+    "debug | info | warn | error | off: lines logged from this level up; info has one access-log line per request",
+  ],
+  LOG_FORMAT: ["text", "text | json: one line per event on stdout (warnings and errors on stderr)"],
   CODECS: [
     "auto",
     "auto | native | wasm: JPEG codecs (native: libjpeg-turbo through FFI, needs --allow-ffi for its folder; auto: native where it loads, else WASM)",
@@ -141,6 +163,14 @@ function publicUrl(raw: string): string {
     throw new Error(`EDGETILE_PUBLIC_URL: "${raw}" must be http(s)://host[:port][/prefix]`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+/** `SLASH_SUBSTITUTE` checked: URL-safe characters that survive proxies unchanged, no `/` or `%`. */
+function slashSubstitute(raw: string): string {
+  if (raw && !/^[A-Za-z0-9._~!$'()*+,;=:@-]+$/.test(raw)) {
+    throw new Error(`EDGETILE_SLASH_SUBSTITUTE: "${raw}" must be URL-safe characters (like ~ or __), without / or %`);
+  }
+  return raw;
 }
 
 /** The prefix of every environment variable the service reads. */
@@ -229,5 +259,9 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     signingKeys: get("SIGNING_KEY").split(",").map((k) => k.trim()).filter(Boolean),
     adminToken: get("ADMIN_TOKEN"),
     quality: int("QUALITY", 1, 100),
+    logLevel: oneOf("LOG_LEVEL", LOG_LEVELS),
+    logFormat: oneOf("LOG_FORMAT", ["text", "json"] as const),
+    trustProxy: oneOf("TRUST_PROXY", ["true", "false"] as const) === "true",
+    slashSubstitute: slashSubstitute(get("SLASH_SUBSTITUTE")),
   };
 }

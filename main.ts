@@ -5,6 +5,7 @@
  */
 import { type Config, CONFIG_VARIABLES, envName, loadConfig } from "./config.ts";
 import { createService } from "./app.ts";
+import { flushLog, log } from "./telemetry/log.ts";
 
 /** The settings from their `EDGETILE_*` variables, and only those (so `--allow-env` can name them). */
 function readEnv(): Record<string, string | undefined> {
@@ -70,12 +71,13 @@ if (import.meta.main) {
     if (draining) return;
     draining = true;
     const t0 = performance.now();
-    console.log(`edgetile: ${signal}: draining (work in flight gets up to ${SERVE_DRAIN_MS / 1000} s)`);
+    log().info(`edgetile: ${signal}: draining (work in flight gets up to ${SERVE_DRAIN_MS / 1000} s)`);
     while (service.context.backend.pending > 0 && performance.now() - t0 < SERVE_DRAIN_MS) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await service.close();
-    console.log(`edgetile: stopped after ${Math.round(performance.now() - t0)} ms`);
+    log().info(`edgetile: stopped after ${Math.round(performance.now() - t0)} ms`);
+    flushLog();
     Deno.exit(0);
   };
   try {

@@ -7,9 +7,10 @@
  */
 import { config, service } from "./main.ts";
 import { guardConnections } from "./security/conn_guard.ts";
+import { errorText, flushLog, log } from "./telemetry/log.ts";
 
 const announce = (hostname: string, port: number, guard: string) =>
-  console.log(
+  log().info(
     `edgetile on http://${
       hostname === "0.0.0.0" ? "localhost" : hostname
     }:${port} — images from ${config.imagesDir}, ` +
@@ -48,7 +49,7 @@ if (config.clientTimeoutMs > 0) {
 /** Drains and exits: called once, on the first SIGTERM or SIGINT. */
 async function drain(signal: string) {
   const t0 = performance.now();
-  console.log(`edgetile: ${signal}: draining (requests in flight get up to ${DRAIN_MS / 1000} s)`);
+  log().info(`edgetile: ${signal}: draining (requests in flight get up to ${DRAIN_MS / 1000} s)`);
   stopAccepting();
   const finished = await Promise.race([
     // The HTTP server finishes its responses, then the guard passes their last bytes on.
@@ -56,10 +57,11 @@ async function drain(signal: string) {
     new Promise<false>((r) => setTimeout(() => r(false), DRAIN_MS)),
   ]);
   await service.close();
-  console.log(
+  log().info(
     `edgetile: stopped after ${Math.round(performance.now() - t0)} ms` +
       (finished ? "" : ` (requests still running after ${DRAIN_MS / 1000} s were cut)`),
   );
+  flushLog();
   Deno.exit(0);
 }
 
@@ -69,7 +71,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (draining) return;
     draining = true;
     drain(signal).catch((err) => {
-      console.error("edgetile: drain failed:", err);
+      log().error(`edgetile: drain failed: ${errorText(err)}`);
       Deno.exit(1);
     });
   });

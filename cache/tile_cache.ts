@@ -7,7 +7,7 @@
 import { LruCache } from "./lru.ts";
 import { KvBlobStore, type KvRead, openKvAt, type StoredBlob } from "./kv_store.ts";
 import type { TileKey } from "./key.ts";
-import { type Metrics, throttledLog } from "./metrics.ts";
+import { type Metrics, throttledLog } from "../telemetry/metrics.ts";
 
 /** An encoded tile as the cache keeps it. */
 export interface CachedTile {

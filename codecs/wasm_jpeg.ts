@@ -14,6 +14,7 @@ import jpegDecode from "@jsquash/jpeg/decode.js";
 import jpegEncode from "@jsquash/jpeg/encode.js";
 import { createRequire } from "node:module";
 import type { DecodedJpeg } from "./turbojpeg.ts";
+import { log } from "../telemetry/log.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -167,7 +168,7 @@ export async function wasmEncode(
       return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
     } catch (err) {
       turboBroken = true;
-      console.error(`libjpeg-turbo WASM failed (${(err as Error).message}); this thread now encodes with mozjpeg`);
+      log().error(`libjpeg-turbo WASM failed (${(err as Error).message}); this thread now encodes with mozjpeg`);
     }
   }
   const n = width * height;

@@ -21,6 +21,7 @@ import { OP_KERNELS, SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import type { Raster8 } from "../sources/raster.ts";
 import type { ComputedStats } from "../stats/types.ts";
+import { log } from "../telemetry/log.ts";
 
 /** True where this runtime exposes WebGPU (`navigator.gpu`); an adapter may still be missing. */
 export function webGpuExposed(): boolean {
@@ -138,7 +139,7 @@ export class WebGpuBackend implements TileBackend {
         this.#report.reason = `the only WebGPU adapter is a software one (${name}): the ${this.cpu.name} are ` +
           `faster; EDGETILE_GPU_SOFTWARE=measure times it anyway`;
         this.#report.state = "ready";
-        console.log(`backend auto: ${this.cpu.name} (${this.#report.reason})`);
+        log().info(`backend auto: ${this.cpu.name} (${this.#report.reason})`);
         return;
       }
     }
@@ -161,13 +162,13 @@ export class WebGpuBackend implements TileBackend {
         this.#report.reason = `the ${measured.cpuBackend} were faster for every kernel on the sample batch`;
         this.#report.state = "ready";
         this.#retire(executor);
-        console.log(
+        log().info(
           `backend auto: ${measured.cpuBackend} for every op (jobs/s webgpu/${measured.cpuBackend}: ${each} ` +
             `on ${executor.adapterName})`,
         );
         return;
       }
-      console.log(
+      log().info(
         `backend auto: webgpu on ${executor.adapterName} for ${kernels.join(", ")}, the ${measured.cpuBackend} ` +
           `for the rest (jobs/s webgpu/${measured.cpuBackend}: ${each})`,
       );
@@ -208,8 +209,10 @@ export class WebGpuBackend implements TileBackend {
   #unavailable(reason: string): null {
     this.#report.state = "unavailable";
     this.#report.reason = reason;
-    const say = this.#report.requested === "webgpu" ? console.error : console.log;
-    say(`WebGPU backend: ${reason}; ops run on the ${this.cpu.name}`);
+    log().write(
+      this.#report.requested === "webgpu" ? "error" : "info",
+      `WebGPU backend: ${reason}; ops run on the ${this.cpu.name}`,
+    );
     return null;
   }
 
@@ -323,7 +326,7 @@ export class WebGpuBackend implements TileBackend {
     if (this.#executor !== executor) return;
     this.#executor = null;
     this.#report.failures++;
-    console.error(`WebGPU backend: ${err.message}; ops run on the ${this.cpu.name} while the device is recreated`);
+    log().error(`WebGPU backend: ${err.message}; ops run on the ${this.cpu.name} while the device is recreated`);
     this.#retire(executor);
     this.#recreating ??= this.#recreate().finally(() => (this.#recreating = null));
   }
@@ -340,7 +343,7 @@ export class WebGpuBackend implements TileBackend {
         this.#report.state = "ready";
         this.#report.reason = undefined;
         this.#executor = executor;
-        console.log(`WebGPU backend: device recreated on ${executor.adapterName}`);
+        log().warn(`WebGPU backend: device recreated on ${executor.adapterName}`);
         return;
       }
       delay = Math.min(delay * 2, 60_000);

@@ -5,7 +5,7 @@ import type { ImageRegistry } from "../sources/registry.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsService } from "../stats/service.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
-import type { Metrics } from "../cache/metrics.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import type { SharedBudget } from "../cache/budget.ts";
 
 /** Dependencies handed to each route module. */

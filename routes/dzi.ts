@@ -26,7 +26,7 @@ export function dziRoutes(ctx: AppContext): Hono {
     const query = new URL(c.req.url).searchParams;
     const dzi = DZI_PATH.exec(path);
     if (dzi) {
-      const image = await ctx.registry.resolve(decodeId(dzi[1]));
+      const image = await ctx.registry.resolve(decodeId(dzi[1], ctx.config.slashSubstitute));
       const format = formatFromExtension(query.get("format") ?? "jpeg");
       if (!format) throw badRequest("format must be jpeg, png or webp");
       parseTileOptions(query, ctx.config.quality); // validate op parameters now rather than per tile
@@ -43,7 +43,7 @@ export function dziRoutes(ctx: AppContext): Hono {
     const format = formatFromExtension(tile[5]);
     if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpeg, jpg, png, webp)`);
     const opts = parseTileOptions(query, ctx.config.quality);
-    const image = await ctx.registry.resolve(decodeId(tile[1]));
+    const image = await ctx.registry.resolve(decodeId(tile[1], ctx.config.slashSubstitute));
     const geo = deepZoomFor(ctx, image.info.width, image.info.height);
     const [level, col, row] = [Number(tile[2]), Number(tile[3]), Number(tile[4])];
     if (level >= geo.levelCount) throw notFound(`no Deep Zoom level ${level} (levels 0..${geo.levelCount - 1})`);

@@ -1,5 +1,5 @@
 /**
- * `GET /health`: liveness, the backend in use and its load, and the WebGPU backend's start-up choice with
+ * `GET /health`: liveness, the version (deno.json's), the backend in use and its load, and the WebGPU backend's start-up choice with
  * its measurements. `GET /ready`: 200 when the service can serve as it should, 503 with the reasons while
  * it cannot (WebGPU warm-up in progress, BACKEND=webgpu without a usable GPU, workers restarting after a
  * crash or hang in the last 10 s); `degraded` lists what works but less well (the KV cache unavailable,
@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import type { AppContext } from "./context.ts";
 import { WorkerPool } from "../workers/pool.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
+import { VERSION } from "../telemetry/process_metrics.ts";
 
 /** Health route. */
 export function healthRoutes(ctx: AppContext): Hono {
@@ -19,6 +20,7 @@ export function healthRoutes(ctx: AppContext): Hono {
   app.get("/health", (c) =>
     c.json({
       status: "ok",
+      version: VERSION,
       backend: ctx.backend.name,
       workers: pool ? pool.size : 0,
       pending: ctx.backend.pending,

@@ -19,7 +19,7 @@ import {
   parseIiifRequest,
 } from "../pyramid/iiif.ts";
 import type { AppContext } from "./context.ts";
-import { cacheControlFor, publicBase } from "./public_url.ts";
+import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 
 const PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"';
@@ -51,13 +51,16 @@ export function iiifRoutes(ctx: AppContext): Hono {
     const path = rawPath(c.req.url);
     const base = BASE_PATH.exec(path);
     if (base) {
-      // Relative (RFC 9110): the client's own host is never echoed; absolute only from PUBLIC_URL.
-      const location = `${ctx.config.publicUrl}/iiif/3/${base[1]}/info.json`;
+      // Relative to the request (RFC 9110), so it holds under any proxy prefix and never echoes the client's
+      // host; absolute only from PUBLIC_URL.
+      const location = ctx.config.publicUrl
+        ? `${ctx.config.publicUrl}/iiif/3/${base[1]}/info.json`
+        : `${base[1]}/info.json`;
       return new Response(null, { status: 303, headers: { Location: location } });
     }
     const info = INFO_PATH.exec(path);
     if (info) {
-      const image = await ctx.registry.resolve(decodeId(info[1]));
+      const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
       const { width, height } = image.info;
       const { scaleFactors, sizes } = iiifLayout(width, height);
       const pub = publicBase(ctx, c);
@@ -100,6 +103,8 @@ export function iiifRoutes(ctx: AppContext): Hono {
         headers: {
           "Content-Type": infoContentType(c.req.header("Accept") ?? null),
           Link: PROFILE_LINK,
+          // The media type follows Accept; the id, under TRUST_PROXY, the forwarding headers.
+          Vary: ["Accept", varyFor(ctx)].filter(Boolean).join(", "),
           "Cache-Control": cacheControlFor(pub.fromRequest, `public, max-age=${ctx.config.cacheTtl}`),
         },
       });
@@ -110,7 +115,7 @@ export function iiifRoutes(ctx: AppContext): Hono {
         "not a IIIF URL: /iiif/3/{id}/info.json or /iiif/3/{id}/{region}/{size}/{rotation}/{quality}.{format}",
       );
     }
-    const image = await ctx.registry.resolve(decodeId(m[1]));
+    const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
     const { width, height } = image.info;
     let req;
     try {
@@ -136,11 +141,12 @@ export function iiifRoutes(ctx: AppContext): Hono {
       rotate: req.rotate,
       mirror: req.mirror,
     });
-    // Relative unless PUBLIC_URL is set: tiles are cached, and a Link must not carry the client's Host.
-    res.headers.set(
-      "Link",
-      `<${ctx.config.publicUrl}/iiif/3/${m[1]}/${req.canonical}>;rel="canonical", ${PROFILE_LINK}`,
-    );
+    // Relative to the request unless PUBLIC_URL is set (from …/{region}/{size}/{rotation}/{quality}.{format},
+    // ../../../ is …/{id}/): tiles are cached, so the Link carries neither the client's Host nor a proxy's prefix.
+    const canonical = ctx.config.publicUrl
+      ? `${ctx.config.publicUrl}/iiif/3/${m[1]}/${req.canonical}`
+      : `../../../${req.canonical}`;
+    res.headers.set("Link", `<${canonical}>;rel="canonical", ${PROFILE_LINK}`);
     return res;
   });
   return app;

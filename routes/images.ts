@@ -11,19 +11,20 @@ import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import type { AppContext } from "./context.ts";
-import { cacheControlFor, publicBase } from "./public_url.ts";
+import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
-import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+import { decodeId, encodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 import { parseBox } from "./thumbnail.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
 
 const INFO_PATH = /^\/images\/([^/]+)$/;
 const ASSOCIATED_PATH = /^\/images\/([^/]+)\/associated\/([a-z]+)\.([a-z]+)$/;
 
-function urlsFor(origin: string, id: string) {
-  const e = encodeURIComponent(id);
+function urlsFor(origin: string, id: string, slash: string) {
+  const e = encodeId(id, slash);
   return {
     info: `${origin}/images/${e}`,
+    iiif: `${origin}/iiif/3/${e}/info.json`,
     dzi: `${origin}/dzi/${e}.dzi`,
     tilejson: `${origin}/xyz/${e}/tilejson.json`,
     thumbnail: `${origin}/thumbnail/${e}.jpg`,
@@ -55,7 +56,7 @@ function describe(ctx: AppContext, id: string, version: string, info: ImageInfo,
     properties: info.properties,
     deepZoom: { tileSize: dz.tileSize, overlap: dz.overlap, levels: dz.levelCount },
     xyz: { tileSize: xyz.tileSize, maxZoom: xyz.maxZoom },
-    urls: urlsFor(origin, id),
+    urls: urlsFor(origin, id, ctx.config.slashSubstitute),
   };
 }
 
@@ -65,7 +66,7 @@ export function imageRoutes(ctx: AppContext): Hono {
   app.get("/images", async (c) => {
     const { base: origin, fromRequest } = publicBase(ctx, c);
     const rows = await ctx.registry.list();
-    c.header("Cache-Control", cacheControlFor(fromRequest, "no-cache"));
+    headersForUrls(ctx, c, fromRequest, "no-cache");
     return c.json({
       images: rows.filter((r) => r.info).map((r) => ({
         id: r.id,
@@ -73,7 +74,7 @@ export function imageRoutes(ctx: AppContext): Hono {
         height: r.info!.height,
         levels: r.info!.levels.length,
         format: r.info!.format,
-        urls: urlsFor(origin, r.id),
+        urls: urlsFor(origin, r.id, ctx.config.slashSubstitute),
       })),
       unreadable: rows.filter((r) => r.error).map((r) => ({ id: r.id, error: r.error })),
     });
@@ -83,9 +84,9 @@ export function imageRoutes(ctx: AppContext): Hono {
     const path = rawPath(c.req.url);
     const info = INFO_PATH.exec(path);
     if (info) {
-      const image = await ctx.registry.resolve(decodeId(info[1]));
+      const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
       const { base, fromRequest } = publicBase(ctx, c);
-      c.header("Cache-Control", cacheControlFor(fromRequest, "no-cache"));
+      headersForUrls(ctx, c, fromRequest, "no-cache");
       return c.json(describe(ctx, image.id, image.source.version, image.info, base));
     }
     const assoc = ASSOCIATED_PATH.exec(path);
@@ -95,7 +96,7 @@ export function imageRoutes(ctx: AppContext): Hono {
     const query = new URL(c.req.url).searchParams;
     const box = parseBox(query, null);
     const opts = parseTileOptions(query, ctx.config.quality);
-    const image = await ctx.registry.resolve(decodeId(assoc[1]));
+    const image = await ctx.registry.resolve(decodeId(assoc[1], ctx.config.slashSubstitute));
     const size = image.info.associatedSizes[assoc[2]];
     if (!size) {
       throw notFound(`no associated image "${assoc[2]}" (has: ${image.info.associated.join(", ") || "none"})`);

@@ -21,6 +21,7 @@ import type { AppContext } from "./context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, parseTileOptions, rawPath } from "./tile_response.ts";
 import { parseGridParams } from "./stats.ts";
+import { streamed } from "../telemetry/http.ts";
 
 const PATCHES_PATH = /^\/images\/([^/]+)\/patches\.(tar|ndjson)$/;
 const enc = new TextEncoder();
@@ -40,7 +41,7 @@ export function patchRoutes(ctx: AppContext): Hono {
   app.get("/images/*", async (c, next) => {
     const m = PATCHES_PATH.exec(rawPath(c.req.url));
     if (!m) return await next();
-    const id = decodeId(m[1]);
+    const id = decodeId(m[1], ctx.config.slashSubstitute);
     const params = parsePatchParams(new URL(c.req.url).searchParams, ctx.config.quality);
     // 404/415/422, and 400/413 for an export past the limits, before the stream starts.
     const signal = workSignalOf(c.req.raw);
@@ -108,11 +109,11 @@ export function patchRoutes(ctx: AppContext): Hono {
       },
     }, { highWaterMark: 1 });
     return new Response(stream, {
-      headers: {
+      headers: streamed({
         "Content-Type": tar ? "application/x-tar" : "application/x-ndjson",
         ...(tar ? { "Content-Disposition": `attachment; filename="${id.replace(/[^\w.-]+/g, "_")}.patches.tar"` } : {}),
         "Cache-Control": "no-store",
-      },
+      }),
     });
   });
   return app;

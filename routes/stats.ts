@@ -12,6 +12,7 @@ import type { AppContext } from "./context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./tile_response.ts";
 import { gridCellCount, MAX_GRID_CELLS, type TissueCell, tissueCells, tissueIntegralOf } from "../stats/tissue_grid.ts";
+import { streamed } from "../telemetry/http.ts";
 
 /** Most tiles one `tissue.json` body lists (~6 MB); `tissue.ndjson` streams any number. */
 export const MAX_JSON_TILES = 50_000;
@@ -65,7 +66,7 @@ export function statsRoutes(ctx: AppContext): Hono {
     const query = new URL(c.req.url).searchParams;
     const stats = STATS_PATH.exec(path), png = TISSUE_PNG_PATH.exec(path), list = TISSUE_LIST_PATH.exec(path);
     if (!stats && !png && !list) return await next();
-    const id = decodeId((stats ?? png ?? list)![1]);
+    const id = decodeId((stats ?? png ?? list)![1], ctx.config.slashSubstitute);
     if (stats) {
       const k = query.has("palette")
         ? numberParam(query, "palette", 0, (v) => Number.isInteger(v) && v >= 2 && v <= 256, "an integer in 2..256")
@@ -153,7 +154,7 @@ export function statsRoutes(ctx: AppContext): Hono {
         await cells.return(undefined);
       },
     });
-    return new Response(stream, { headers: { "Content-Type": "application/x-ndjson" } });
+    return new Response(stream, { headers: streamed({ "Content-Type": "application/x-ndjson" }) });
   });
   return app;
 }

@@ -40,7 +40,7 @@ export function thumbnailRoutes(ctx: AppContext): Hono {
     const query = new URL(c.req.url).searchParams;
     const box = parseBox(query, 256);
     const opts = parseTileOptions(query, ctx.config.quality);
-    const image = await ctx.registry.resolve(decodeId(m[1]));
+    const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
     const { width, height } = image.info;
     const [w, h] = thumbnailSize(width, height, box.width, box.height);
     return await tileResponse(ctx, c.req.raw, {

@@ -36,13 +36,23 @@ export function parseTileOptions(query: URLSearchParams, defaultQuality: number)
   return { op, quality };
 }
 
-/** Decodes one URL path segment holding an image id (`%2F` for `/`); 400 when malformed. */
-export function decodeId(raw: string): string {
+/**
+ * Decodes one URL path segment holding an image id: `%2F` for `/`, or `slash` (the configured substitute)
+ * for `/`; 400 when malformed.
+ */
+export function decodeId(raw: string, slash = ""): string {
+  let id: string;
   try {
-    return decodeURIComponent(raw);
+    id = decodeURIComponent(raw);
   } catch {
     throw badRequest("malformed percent-encoding in the image id");
   }
+  return slash ? id.replaceAll(slash, "/") : id;
+}
+
+/** An image id as one URL path segment: `/` written as `slash` when configured, else `%2F`. */
+export function encodeId(id: string, slash = ""): string {
+  return slash ? id.split("/").map(encodeURIComponent).join(slash) : encodeURIComponent(id);
 }
 
 /** The raw (still percent-encoded) path of a request. */
@@ -139,6 +149,8 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
   const timings = { resolve: resolveMs, ...result.timings };
   const headers = new Headers({
     "Content-Type": result.tile.contentType,
+    // Known here, so the telemetry middleware need not buffer the body to learn it (HEAD answers it too).
+    "Content-Length": String(result.tile.bytes.byteLength),
     "Cache-Control": mode === "bypass" ? "no-store" : cacheControl,
     ETag: key.etag,
     "X-Cache": result.status,

@@ -1,13 +1,14 @@
 /**
  * XYZ tiles: `GET /xyz/{id}/{z}/{x}/{y}.{jpg|png|webp}` (256 px, padded past the image edge) and
- * `GET /xyz/{id}/tilejson.json`. Geometry: `pyramid/xyz.ts`.
+ * `GET /xyz/{id}/tilejson.json` (tile format: `?format=`, else JPEG for lossy sources, PNG otherwise). Geometry: `pyramid/xyz.ts`.
  */
 import { Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { AppContext } from "./context.ts";
-import { cacheControlFor, publicBase } from "./public_url.ts";
+import type { ImageInfo } from "../sources/source.ts";
+import { headersForUrls, publicBase } from "./public_url.ts";
 import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
 
 const TILEJSON_PATH = /^\/xyz\/([^/]+)\/tilejson\.json$/;
@@ -21,17 +22,17 @@ export function xyzRoutes(ctx: AppContext): Hono {
     const path = rawPath(c.req.url);
     const tj = TILEJSON_PATH.exec(path);
     if (tj) {
-      const image = await ctx.registry.resolve(decodeId(tj[1]));
-      const format = formatFromExtension(url.searchParams.get("format") ?? "png");
-      if (!format) throw badRequest("format must be jpg, png or webp");
+      const image = await ctx.registry.resolve(decodeId(tj[1], ctx.config.slashSubstitute));
       const opts = new URLSearchParams(url.searchParams);
       opts.delete("format");
-      parseTileOptions(opts, ctx.config.quality);
+      const { op } = parseTileOptions(opts, ctx.config.quality);
+      const format = formatFromExtension(url.searchParams.get("format") ?? defaultTileFormat(image.info, op.name));
+      if (!format) throw badRequest("format must be jpg, png or webp");
       const geo = new XyzGeometry(image.info.width, image.info.height);
       const qs = opts.toString();
       const ext = format === "jpeg" ? "jpg" : format;
       const { base, fromRequest } = publicBase(ctx, c);
-      c.header("Cache-Control", cacheControlFor(fromRequest, `public, max-age=${ctx.config.cacheTtl}`));
+      headersForUrls(ctx, c, fromRequest, `public, max-age=${ctx.config.cacheTtl}`);
       return c.json({
         tilejson: "3.0.0",
         name: image.id,
@@ -49,7 +50,7 @@ export function xyzRoutes(ctx: AppContext): Hono {
     const format = formatFromExtension(tile[5]);
     if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpg, png, webp)`);
     const opts = parseTileOptions(url.searchParams, ctx.config.quality);
-    const image = await ctx.registry.resolve(decodeId(tile[1]));
+    const image = await ctx.registry.resolve(decodeId(tile[1], ctx.config.slashSubstitute));
     const geo = new XyzGeometry(image.info.width, image.info.height);
     const [z, x, y] = [Number(tile[2]), Number(tile[3]), Number(tile[4])];
     if (z > geo.maxZoom) throw notFound(`no zoom ${z} (zooms 0..${geo.maxZoom})`);
@@ -68,4 +69,17 @@ export function xyzRoutes(ctx: AppContext): Hono {
     });
   });
   return app;
+}
+
+/** Ops whose output must stay exact (masks, levels, palettes): PNG whatever the source. */
+const LOSSLESS_OPS = new Set(["threshold", "mask", "quantize"]);
+
+/**
+ * TileJSON's tile format when the URL names none: JPEG for a lossy source (JPEG, JPEG 2000 or WebP
+ * tiles, JPEG/WebP files) shown as pixels or gray, PNG otherwise (lossless sources, exact op outputs).
+ */
+export function defaultTileFormat(info: ImageInfo, op: string): "jpg" | "png" {
+  if (LOSSLESS_OPS.has(op)) return "png";
+  const lossy = /^(JPEG|WebP)/.test(info.compression ?? "") || info.format === "jpeg" || info.format === "webp";
+  return lossy ? "jpg" : "png";
 }

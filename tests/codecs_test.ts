@@ -6,7 +6,7 @@
  * histogram are made from it end to end.
  */
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
-import { DATA, decodePng, get, psnr, withServer } from "./helpers.ts";
+import { DATA, decodePng, get, psnr, startTask, withServer } from "./helpers.ts";
 import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
 import { initCodecs, jpegCodec } from "../codecs/tier.ts";
 import { wasmDecode, wasmEncode } from "../codecs/wasm_jpeg.ts";
@@ -314,47 +314,16 @@ for k in (2, 4):
 );
 
 Deno.test("with exactly deno task start's FFI grant the native tier serves every JPEG path", opts, async () => {
-  // The start task's command line from deno.json; reads widened to the shared images (the FFI grant is
-  // the point: a path-scoped --allow-ffi allows the library's symbols but no raw-pointer helpers).
-  const root = new URL("..", import.meta.url).pathname;
-  const task: string = JSON.parse(await Deno.readTextFile(root + "deno.json")).tasks.start;
+  // The real start task, its permissions as computed for the test images' folder (the FFI grant is the
+  // point: a path-scoped --allow-ffi allows the library's symbols but no raw-pointer helpers).
   const data = Deno.realPathSync(DATA); // the server resolves real paths: grant and serve the real folder
-  // Leading NAME=value words are the task's environment (the allocator settings), then `deno`.
-  const words = task.split(" ");
-  const taskEnv: Record<string, string> = {};
-  while (/^[A-Z_]+=/.test(words[0])) {
-    const [name, value] = words.shift()!.split("=");
-    taskEnv[name] = value;
-  }
-  assertEquals(words[0], "deno");
-  const args = words.slice(1).map((a) => (a === "--allow-read=." ? `--allow-read=.,${data}` : a));
-  assert(args.some((a) => a.startsWith("--allow-ffi=./node_modules/")), "the start task grants FFI narrowly");
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: root,
-    env: {
-      ...taskEnv,
-      EDGETILE_PORT: String(port),
-      EDGETILE_HOSTNAME: "127.0.0.1",
-      EDGETILE_IMAGES_DIR: data,
-      EDGETILE_KV_PATH: ":memory:",
-      EDGETILE_BACKEND: "workers",
-    },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const { url, child, output } = await startTask({
+    EDGETILE_IMAGES_DIR: data,
+    EDGETILE_KV_PATH: ":memory:",
+    EDGETILE_BACKEND: "workers",
+    EDGETILE_LOG_LEVEL: "warn",
+  });
   try {
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 200; i++) {
-      try {
-        if ((await fetch(`${url}/health`)).ok) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
     const health = await (await fetch(`${url}/health`)).json();
     assertEquals(health.codecs.tier, "native", health.codecs.reason);
     const file = "generated__coffee-6x6_jpeg_pyramid.tif";
@@ -376,9 +345,8 @@ Deno.test("with exactly deno task start's FFI grant the native tier serves every
     const bad = await get(`${url}/iiif/3/libvips__ojpeg-tile.tif/full/64,/0/default.jpg`);
     assert(bad.status >= 400 && bad.status < 500, `status ${bad.status}`);
   } finally {
-    child.kill();
-    const out = await child.output();
-    const err = new TextDecoder().decode(out.stderr);
+    child.kill("SIGTERM");
+    const err = (await output()).stderr;
     assert(!/NotCapable|Requires ffi/.test(err), err.slice(0, 500));
   }
 });

@@ -4,7 +4,7 @@
  * `--UPPER_CASE`, and clear errors for bad values and unknown flags.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { loadConfig } from "../config.ts";
+import { CONFIG_VARIABLES, envName, loadConfig } from "../config.ts";
 import { startTask } from "./helpers.ts";
 import { permissionList } from "../cli/permissions.ts";
 
@@ -26,7 +26,7 @@ Deno.test("flags: --port=9000, --images-dir x, --PORT 9001; unknown flags and ba
 });
 
 Deno.test("deno task start reads EDGETILE_* only: a pod's HOSTNAME and PORT do not matter", async () => {
-  const { url, child } = await startTask({
+  const { url, child, output } = await startTask({
     HOSTNAME: "edgetile-5c6b9d-8x7kq", // what Kubernetes sets; read as the listen address, it failed
     PORT: "1", // not ours
     EDGETILE_KV_PATH: "off",
@@ -37,12 +37,12 @@ Deno.test("deno task start reads EDGETILE_* only: a pod's HOSTNAME and PORT do n
     assertEquals(status, 200, "serving on EDGETILE_PORT");
   } finally {
     child.kill("SIGTERM");
-    await child.output();
+    await output();
   }
 });
 
 Deno.test("SIGTERM drains: an export in flight completes, then the process exits 0 and says so", async () => {
-  const { url, child } = await startTask({ EDGETILE_KV_PATH: "off", EDGETILE_WORKERS: "1" });
+  const { url, child, output } = await startTask({ EDGETILE_KV_PATH: "off", EDGETILE_WORKERS: "1" });
   // A streamed export: headers first, then patches for a while.
   const res = await fetch(`${url}/images/CMU-1-Small-Region.svs/patches.tar?size=128&min=0&format=png`);
   assertEquals(res.status, 200);
@@ -50,9 +50,9 @@ Deno.test("SIGTERM drains: an export in flight completes, then the process exits
   const body = new Uint8Array(await res.arrayBuffer());
   const tail = new TextDecoder().decode(body.subarray(Math.max(0, body.length - 8192)));
   assert(/"patches": \d+/.test(tail), "the export finished: its summary.json is at the end");
-  const out = await child.output();
+  const out = await output();
   assertEquals(out.code, 0);
-  const log = new TextDecoder().decode(out.stdout);
+  const log = out.stdout;
   assert(/SIGTERM: draining/.test(log) && /stopped after \d+ ms/.test(log), log);
   // Nothing listens any more.
   assertEquals(await fetch(`${url}/health`).then(() => "answered").catch(() => "refused"), "refused");
@@ -102,7 +102,7 @@ Deno.test("deno task start and serve: images and the KV file in folders outside 
     await Deno.copyFile(new URL("../samples/coffee.png", import.meta.url), `${images}/beans.png`);
     for (const task of ["start", "serve"]) {
       const kvPath = `${kvDir}/${task}/tiles.kv`;
-      const { url, child } = await startTask({ EDGETILE_IMAGES_DIR: images, EDGETILE_KV_PATH: kvPath }, task);
+      const { url, child, output } = await startTask({ EDGETILE_IMAGES_DIR: images, EDGETILE_KV_PATH: kvPath }, task);
       try {
         const list = await fetch(`${url}/images`).then((r) => r.json());
         assertEquals(list.images.map((i: { id: string }) => i.id), ["beans.png"], task);
@@ -114,9 +114,9 @@ Deno.test("deno task start and serve: images and the KV file in folders outside 
       } finally {
         child.kill("SIGTERM");
         // Both drain and exit 0 (deno serve waited for ever: the workers kept the process alive).
-        const out = await child.output();
+        const out = await output();
         assertEquals(out.code, 0, task);
-        assert(/stopped after \d+ ms/.test(new TextDecoder().decode(out.stdout)), task);
+        assert(/stopped after \d+ ms/.test(out.stdout), task);
       }
     }
   } finally {
@@ -158,4 +158,17 @@ Deno.test("the start task's permissions: the project, the images folder and the 
     message = (err as Error).message;
   }
   assert(/comma/.test(message), "a comma would widen the grant");
+});
+
+Deno.test("every setting is documented in the README and readable by both tasks (--allow-env)", async () => {
+  const root = new URL("../", import.meta.url);
+  const readme = await Deno.readTextFile(new URL("README.md", root));
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
+  for (const name of Object.keys(CONFIG_VARIABLES)) {
+    assert(new RegExp(`^\\| \`${envName(name)}\` +\\|`, "m").test(readme), `${envName(name)} in the README's table`);
+    for (const task of ["start", "serve"]) {
+      const allowEnv = /--allow-env=(\S+) (?:server|main)\.ts/.exec(tasks[task])?.[1].split(",") ?? [];
+      assert(allowEnv.includes(envName(name)), `${envName(name)} readable by deno task ${task}`);
+    }
+  }
 });

@@ -23,6 +23,8 @@ Deno.test("a crashed worker is replaced and its job retried: every request still
     assertEquals(ready.status, 503, "not ready right after a restart");
     assertEquals(JSON.parse(new TextDecoder().decode(ready.body)).workerRestarts, 1);
     assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/7_7.jpeg`)).status, 200, "still serving");
+    const metrics = new TextDecoder().decode((await get(`${s.url}/metrics`)).body);
+    assert(/^edgetile_worker_restarts_total 1$/m.test(metrics), "the restart counted in /metrics");
   });
 });
 

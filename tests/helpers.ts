@@ -95,9 +95,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts the app with `env` (IMAGES_DIR etc.; KV in memory unless KV_PATH is given) on 127.0.0.1:0. */
+/** Starts the app with `env` (IMAGES_DIR etc.; KV in memory, LOG_LEVEL warn unless given) on 127.0.0.1:0. */
 export function startServer(env: Record<string, string>): TestServer {
-  const service = createService(loadConfig({ KV_PATH: ":memory:", ...env }));
+  // Quiet unless asked: the access log of thousands of test requests would bury the test output.
+  const service = createService(loadConfig({ KV_PATH: ":memory:", LOG_LEVEL: "warn", ...env }));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.app.fetch);
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
@@ -130,11 +131,14 @@ export interface StartedTask {
   url: string;
   port: number;
   child: Deno.ChildProcess;
+  /** Waits for the exit: its code and everything it wrote. */
+  output(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 /**
  * Runs `deno task <task>` (start or serve) with `env` (EDGETILE_PORT and EDGETILE_HOSTNAME set here) and waits until /health
- * answers; output piped (read it with `child.output()`).
+ * answers. Its stdout and stderr are read as they come (an unread pipe would block the server's access log,
+ * and with it the server); `output()` waits for the exit and gives them.
  */
 export async function startTask(env: Record<string, string>, task = "start"): Promise<StartedTask> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -147,11 +151,14 @@ export async function startTask(env: Record<string, string>, task = "start"): Pr
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const text = (s: ReadableStream<Uint8Array>) => new Response(s).text();
+  const [stdout, stderr] = [text(child.stdout), text(child.stderr)];
+  const output = async () => ({ code: (await child.status).code, stdout: await stdout, stderr: await stderr });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     const ok = await fetch(`${url}/health`).then(async (r) => (await r.body?.cancel(), r.ok)).catch(() => false);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, port, child };
+  return { url, port, child, output };
 }

@@ -95,6 +95,12 @@ Deno.test("XYZ: tilejson, tiles inside and at the edge (padded transparent), out
     const tj = JSON.parse(new TextDecoder().decode((await get(`${url}/xyz/coffee.png/tilejson.json?op=gray`)).body));
     assertEquals(tj.maxzoom, 2);
     assertEquals(tj.tiles, [`${url}/xyz/coffee.png/{z}/{x}/{y}.png?op=gray`]);
+    // The default format fits the source: JPEG for a JPEG slide or photo, PNG for a PNG or an exact op.
+    const tiles = async (path: string) => JSON.parse(new TextDecoder().decode((await get(url + path)).body)).tiles[0];
+    assert((await tiles("/xyz/CMU-1-Small-Region.svs/tilejson.json")).endsWith("{y}.jpg"), "JPEG slide");
+    assert((await tiles("/xyz/rocket.jpg/tilejson.json?op=gray")).endsWith("{y}.jpg?op=gray"), "JPEG photo");
+    assert((await tiles("/xyz/CMU-1-Small-Region.svs/tilejson.json?op=mask")).endsWith("{y}.png?op=mask"), "mask");
+    assert((await tiles("/xyz/CMU-1-Small-Region.svs/tilejson.json?format=webp")).endsWith("{y}.webp"), "asked");
     const edge = await get(`${url}/xyz/coffee.png/2/2/1.png`); // covers x 512..768 of a 600-px image
     assertEquals(edge.status, 200);
     const h = pngHeader(edge.body);

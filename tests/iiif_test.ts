@@ -124,7 +124,7 @@ Deno.test(
       const base = await fetch(`${url}/iiif/3/CMU-1-Small-Region.svs`, { redirect: "manual" });
       await base.body?.cancel();
       // Relative: without PUBLIC_URL no header echoes the client's Host (RFC 9110 allows it).
-      assertEquals([base.status, base.headers.get("location")], [303, `/iiif/3/CMU-1-Small-Region.svs/info.json`]);
+      assertEquals([base.status, base.headers.get("location")], [303, `CMU-1-Small-Region.svs/info.json`]);
       const res = await get(`${url}/iiif/3/CMU-1-Small-Region.svs/info.json`);
       assertEquals(
         res.headers.get("content-type"),
@@ -175,7 +175,7 @@ Deno.test(
       assertEquals(img.status, 200);
       assertEquals(
         img.headers.get("link"),
-        `</iiif/3/CMU-1-Small-Region.svs/0,0,1110,1484/75,100/0/default.jpg>;rel="canonical", <http://iiif.io/api/image/3/level2.json>;rel="profile"`,
+        `<../../../0,0,1110,1484/75,100/0/default.jpg>;rel="canonical", <http://iiif.io/api/image/3/level2.json>;rel="profile"`,
       );
       assertEquals(jpegSize(img.body), [75, 100]);
       const err = await get(`${url}/iiif/3/CMU-1-Small-Region.svs/full/max/0/default.gif`);
@@ -287,10 +287,19 @@ Deno.test("a client's Host header never lands in a cacheable body or header (PUB
     assert((await tj.json()).tiles[0].startsWith("http://evil.example/"));
     assert(/private/.test(tj.headers.get("cache-control")!));
     const base = await asEvil(s, "/iiif/3/coffee.png");
-    assertEquals([base.status, base.headers.get("location")], [303, "/iiif/3/coffee.png/info.json"]);
+    // Relative to the request: right under any proxy prefix, never the client's host.
+    assertEquals([base.status, base.headers.get("location")], [303, "coffee.png/info.json"]);
+    assertEquals(
+      new URL(base.headers.get("location")!, "https://h/prefix/iiif/3/coffee.png").href,
+      "https://h/prefix/iiif/3/coffee.png/info.json",
+    );
     const tile = await asEvil(s, "/iiif/3/coffee.png/full/64,/0/default.jpg");
     await tile.body?.cancel();
-    assert(tile.headers.get("link")!.startsWith("</iiif/3/coffee.png/"), tile.headers.get("link")!);
+    const canonical = /^<([^>]+)>;rel="canonical"/.exec(tile.headers.get("link")!)![1];
+    assertEquals(
+      new URL(canonical, "https://h/prefix/iiif/3/coffee.png/full/64,/0/default.jpg").href,
+      "https://h/prefix/iiif/3/coffee.png/full/64,43/0/default.jpg",
+    );
   });
   // Set: every absolute URL is the configured one, whatever the Host; the bodies are public again.
   await withServer({ PUBLIC_URL: "https://tiles.example.org/edge/" }, async (s) => {

@@ -55,7 +55,8 @@ Deno.test("deno serve main.ts, workers disabled (inline backend), --deny-ffi: ev
       "main.ts",
     ],
     cwd: root,
-    env: { EDGETILE_BACKEND: "inline", EDGETILE_IMAGES_DIR: SAMPLES },
+    // No KV file (no write permission here, as on a platform without a disk): KV in memory.
+    env: { EDGETILE_BACKEND: "inline", EDGETILE_IMAGES_DIR: SAMPLES, EDGETILE_KV_PATH: ":memory:" },
     stdout: "null",
     stderr: "inherit",
   }).spawn();

@@ -21,7 +21,7 @@ Deno.test(
     const dir = await Deno.makeTempDir({ dir: `${ROOT}data`, prefix: "soak-" });
     await Deno.copyFile(DATA + TCGA, `${dir}/${TCGA}`);
     await craftBombs(dir);
-    const { url, port, child: server } = await startTask({
+    const { url, port, child: server, output } = await startTask({
       HOSTNAME: "edgetile-7d9f8-x2x4q", // a pod's own HOSTNAME (Kubernetes sets it) must not matter
       EDGETILE_IMAGES_DIR: dir,
       EDGETILE_KV_PATH: "off",
@@ -100,7 +100,7 @@ Deno.test(
       );
     } finally {
       server.kill("SIGTERM");
-      await server.output();
+      await output();
       await Deno.remove(dir, { recursive: true });
     }
   },

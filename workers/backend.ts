@@ -7,6 +7,7 @@ import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
 import type { Task, TaskResults } from "./protocol.ts";
 import { runTask } from "./tasks.ts";
+import { errorText, log } from "../telemetry/log.ts";
 
 /** A backend that runs tasks (tiles, statistics, palettes) on images. */
 export interface TileBackend {
@@ -45,7 +46,7 @@ export class InlineBackend implements TileBackend {
     try {
       return await runTask(this.sources, source, task) as TaskResults[K];
     } catch (err) {
-      if (!(err instanceof HttpError)) console.error("inline backend: unexpected error:", err);
+      if (!(err instanceof HttpError)) log().error("inline backend: unexpected error", { error: errorText(err) });
       throw toHttpError(err, "source");
     } finally {
       this.#pending--;

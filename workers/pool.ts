@@ -23,6 +23,7 @@ import {
 } from "./protocol.ts";
 import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
+import { log } from "../telemetry/log.ts";
 
 interface Pending {
   job: WorkerJob;
@@ -120,7 +121,8 @@ export class WorkerPool implements TileBackend {
     const slot: Slot = { worker, busy: 0, thread, lastSeen: performance.now() };
     // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
     const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
-    worker.postMessage({ init: { codecs: this.codecs, budget } } satisfies WorkerInit);
+    const { level, format } = log();
+    worker.postMessage({ init: { codecs: this.codecs, budget, log: { level, format } } } satisfies WorkerInit);
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       slot.lastSeen = performance.now();

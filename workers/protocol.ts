@@ -8,6 +8,7 @@ import type { GpuJob, GpuResult } from "../gpu/kernels.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import type { StatsInput, StatsKernels } from "../stats/compute.ts";
 import type { CodecTier } from "../codecs/tier.ts";
+import type { LogFormat, LogLevel } from "../telemetry/log.ts";
 
 /** Work a backend can do on an image. */
 export type Task =
@@ -51,8 +52,12 @@ export interface WorkerJob {
 
 /** The first message to a worker: settings the main thread decided at start-up. */
 export interface WorkerInit {
-  /** The codec tier; the process's pixel-cache budget and this worker's thread number in it. */
-  init: { codecs: CodecTier; budget?: { buffer: SharedArrayBuffer; thread: number } };
+  /** The codec tier; the process's pixel-cache budget and this worker's thread number in it; the log settings. */
+  init: {
+    codecs: CodecTier;
+    budget?: { buffer: SharedArrayBuffer; thread: number };
+    log: { level: LogLevel; format: LogFormat };
+  };
 }
 
 /** The answer to a job: its result, or an error; or the worker's heartbeat (its event loop turns). */

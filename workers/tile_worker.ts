@@ -9,6 +9,7 @@ import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
 import { runTask, transferablesOf } from "./tasks.ts";
 import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
+import { configureLog, errorText, log } from "../telemetry/log.ts";
 
 const sources = new SourceCache();
 /** Jobs received and waiting for their turn, and those of them cancelled meanwhile (ids). */
@@ -28,6 +29,7 @@ self.onmessage = async (
     return;
   }
   if ("init" in e.data) {
+    configureLog(e.data.init.log.level, e.data.init.log.format);
     const budget = e.data.init.budget;
     if (budget) joinProcessBudget(new SharedBudget(budget.buffer), budget.thread);
     // The main thread loaded the same library with the same permissions, so this cannot fail in practice;
@@ -35,7 +37,7 @@ self.onmessage = async (
     try {
       initCodecs(e.data.init.codecs);
     } catch (err) {
-      console.error(`tile worker: codecs ${e.data.init.codecs} unavailable (${(err as Error).message}); using wasm`);
+      log().error(`tile worker: codecs ${e.data.init.codecs} unavailable (${(err as Error).message}); using wasm`);
       initCodecs("wasm");
     }
     return;
@@ -64,7 +66,7 @@ self.onmessage = async (
     const reply: WorkerReply = { id, ok: true, result };
     self.postMessage(reply, transferablesOf(result));
   } catch (err) {
-    if (!(err instanceof HttpError)) console.error("tile worker: unexpected error:", err);
+    if (!(err instanceof HttpError)) log().error("tile worker: unexpected error", { error: errorText(err) });
     const reply: WorkerReply = { id, ok: false, error: toErrorShape(toHttpError(err, "source")) };
     self.postMessage(reply);
   }

@@ -1,8 +1,10 @@
 /**
  * Prometheus metrics (prom-client, one registry per service): cache hits and misses, KV errors, pipeline
- * runs, queue depth, backend. HTTP request counts and latencies come from @hono/prometheus in app.ts.
+ * runs, queue depth, backend, memory, connections, GPU. HTTP metrics: telemetry/http.ts; process and
+ * build: telemetry/process_metrics.ts.
  */
-import type { SharedBudget } from "./budget.ts";
+import type { SharedBudget } from "../cache/budget.ts";
+import { log } from "./log.ts";
 import { Counter, Gauge, Registry } from "prom-client";
 
 /** The service's metrics. */
@@ -162,7 +164,7 @@ export interface GpuCountersSource {
 }
 
 /** A counter whose value is read from `value()` when scraped. */
-function observedCounter(registry: Registry, name: string, help: string, value: () => number): Counter {
+export function observedCounter(registry: Registry, name: string, help: string, value: () => number): Counter {
   return new Counter({
     name,
     help,
@@ -181,6 +183,6 @@ export function throttledLog(intervalMs = 60_000): (key: string, message: string
     const now = Date.now();
     if ((last.get(key) ?? -Infinity) + intervalMs > now) return;
     last.set(key, now);
-    console.error(message);
+    log().warn(message);
   };
 }

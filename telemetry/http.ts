@@ -1,0 +1,151 @@
+/**
+ * Per-request telemetry, the outermost middleware: the access log line (method, path, status, bytes, ms,
+ * cache, backend, codec tier), the `edgetile_http_*` metrics by method, route and status, and a real
+ * `Content-Length` on every buffered response (so `HEAD` answers it too: Hono runs GET and drops the body).
+ * A streamed response (marked with `streamed()`) is counted as its bytes go out and logged when it ends
+ * or its client leaves.
+ */
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { log } from "./log.ts";
+
+/** Internal header marking a streamed body; removed before the response leaves. */
+const STREAM_MARK = "x-edgetile-streamed";
+
+/** Response headers for a streamed body (no length known in advance), to pass to `new Response`. */
+export function streamed(headers: Record<string, string>): Record<string, string> {
+  return { ...headers, [STREAM_MARK]: "1" };
+}
+
+/** The HTTP metrics, registered on `registry`. */
+export function httpMetrics(registry: Registry) {
+  const labelNames = ["method", "route", "status"] as const;
+  return {
+    requests: new Counter({
+      name: "edgetile_http_requests_total",
+      help: "HTTP requests answered, by method, route pattern and status",
+      labelNames,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "edgetile_http_request_duration_seconds",
+      help: "Time to the response head, by method, route pattern and status (streamed bodies: to their end)",
+      labelNames,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    bytes: new Counter({
+      name: "edgetile_http_response_bytes_total",
+      help: "Response body bytes sent, by route pattern",
+      labelNames: ["route"],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: "edgetile_http_requests_in_flight",
+      help: "Requests being answered (streamed bodies until their end)",
+      registers: [registry],
+    }),
+  };
+}
+
+/** What the middleware needs besides the request. */
+export interface HttpTelemetryOptions {
+  metrics: ReturnType<typeof httpMetrics>;
+  /** The JPEG codec tier of the process, logged with each request. */
+  codecs: string;
+}
+
+/** The route pattern that answered (`/dzi/*`), bounded in number, for labels. */
+function routeOf(c: Parameters<MiddlewareHandler>[0], status: number): string {
+  const route = routePath(c);
+  return status === 404 && (route === "*" || route === "/*" || route === "") ? "unmatched" : route || "unmatched";
+}
+
+/** The telemetry middleware. */
+export function httpTelemetry(opts: HttpTelemetryOptions): MiddlewareHandler {
+  const { metrics } = opts;
+  return async (c, next) => {
+    const t0 = performance.now();
+    metrics.inFlight.inc();
+    let settled = false;
+    const finish = (status: number, route: string, bytes: number, outcome?: string) => {
+      if (settled) return;
+      settled = true;
+      const ms = performance.now() - t0;
+      const labels = { method: c.req.method, route, status: String(status) };
+      metrics.inFlight.dec();
+      metrics.requests.inc(labels);
+      metrics.duration.observe(labels, ms / 1000);
+      metrics.bytes.inc({ route }, bytes);
+      const url = c.req.url, at = url.indexOf("/", url.indexOf("//") + 2);
+      log().access({
+        method: c.req.method,
+        path: at < 0 ? "/" : url.slice(at),
+        status,
+        bytes,
+        ms: Math.round(ms * 10) / 10,
+        cache: c.res.headers.get("x-cache") ?? "",
+        backend: c.res.headers.get("x-backend") ?? "",
+        codecs: opts.codecs,
+        route,
+        outcome,
+      });
+    };
+    try {
+      await next();
+    } catch (err) {
+      finish(500, routeOf(c, 500), 0, "error");
+      throw err;
+    }
+    const res = c.res;
+    const route = routeOf(c, res.status);
+    if (res.headers.has(STREAM_MARK)) {
+      res.headers.delete(STREAM_MARK);
+      if (!res.body) return finish(res.status, route, 0);
+      c.res = undefined as unknown as Response; // replace, not merge (Hono's setter merges headers)
+      c.res = new Response(countBytes(res.body, (bytes, outcome) => finish(res.status, route, bytes, outcome)), res);
+      return;
+    }
+    // A length the route set (tiles): trusted, nothing to copy.
+    const length = res.headers.get("content-length");
+    if (length !== null) return finish(res.status, route, c.req.method === "HEAD" ? 0 : Number(length));
+    // Buffered: its exact length, as a header (HEAD keeps it; Deno would send 0).
+    const bytes = res.body ? new Uint8Array(await res.arrayBuffer()) : null;
+    const headers = new Headers(res.headers);
+    if (bytes) headers.set("Content-Length", String(bytes.byteLength));
+    c.res = undefined as unknown as Response;
+    c.res = new Response(bytes, { status: res.status, statusText: res.statusText, headers });
+    finish(res.status, route, c.req.method === "HEAD" ? 0 : bytes?.byteLength ?? 0);
+  };
+}
+
+/** `body` passed through, its bytes counted; `done` once, at its end, error or cancel. */
+function countBytes(
+  body: ReadableStream<Uint8Array>,
+  done: (bytes: number, outcome?: string) => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let bytes = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const r = await reader.read();
+        if (r.done) {
+          controller.close();
+          done(bytes);
+        } else {
+          bytes += r.value.byteLength;
+          controller.enqueue(r.value);
+        }
+      } catch (err) {
+        done(bytes, "error");
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      done(bytes, "client-gone");
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
