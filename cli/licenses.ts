@@ -13,8 +13,8 @@ export interface PackageLicense {
   use: "service" | "tests";
 }
 
-/** Imports used only by the tests (the browser driver). */
-const TEST_ONLY = new Set(["playwright-core"]);
+/** Imports used only by the tests (the browser driver; Leaflet for the README snippet test). */
+const TEST_ONLY = new Set(["playwright-core", "leaflet"]);
 
 /** `name@version` of a lock key (`@scope/name@1.2.3_peer@4` → name, version). */
 function splitKey(key: string): [string, string] {
@@ -82,7 +82,7 @@ export function renderLicenses(list: PackageLicense[]): string {
     "test images carry their own licences: `samples/README.md`, `tests/data/README.md`.",
     "",
     "`use`: `service` — reachable from the service's imports (some only at install: the native addon's build",
-    "tools); `tests` — only the tests' browser driver.",
+    "tools); `tests` — only the tests (the browser driver, Leaflet for the README snippet).",
     "",
     "| package | version | licence | use |",
     "| --- | --- | --- | --- |",

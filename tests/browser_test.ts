@@ -241,3 +241,93 @@ Deno.test({
     }
   },
 });
+
+/** The README's fenced ```html block that follows `heading`. */
+async function readmeSnippet(heading: string): Promise<string> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const at = readme.indexOf(heading);
+  assert(at >= 0, `README has "${heading}"`);
+  const m = /```html\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert(m, `an html block after "${heading}"`);
+  return m[1];
+}
+
+Deno.test({
+  name: "the README's OpenSeadragon and Leaflet snippets work pasted verbatim, from another origin",
+  ignore: !hasChromium && !inCi,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    assert(hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
+    const server = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES });
+    const leaflet = new URL("../node_modules/leaflet/dist/", import.meta.url);
+    let page = "";
+    // The page's own origin (another port: tiles are cross-origin), with Leaflet where unpkg would be.
+    const site = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/") return new Response(page, { headers: { "Content-Type": "text/html" } });
+      const file = /^\/leaflet@1\.9\.4\/dist\/([\w./-]+)$/.exec(path)?.[1];
+      if (!file || file.includes("..")) return new Response("no", { status: 404 });
+      const type = file.endsWith(".css") ? "text/css" : file.endsWith(".js") ? "text/javascript" : "image/png";
+      return new Response(await Deno.readFile(new URL(file, leaflet)), { headers: { "Content-Type": type } });
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
+    });
+    try {
+      for (
+        const [heading, tiles] of [["OpenSeadragon (Deep Zoom or IIIF)", /_files\//], [
+          "Leaflet (pixel",
+          /\/xyz\//,
+        ]] as const
+      ) {
+        // Verbatim but for where things live: the test server for localhost:8000, the site for unpkg.
+        page = (await readmeSnippet(heading)).replaceAll("http://localhost:8000", server.url)
+          .replaceAll("https://unpkg.com/", `http://127.0.0.1:${site.addr.port}/`);
+        const tab = await browser.newPage({ viewport: { width: 900, height: 700 } });
+        const answers: { url: string; status: number }[] = [];
+        tab.on("response", (r) => answers.push({ url: r.url(), status: r.status() }));
+        const errors: string[] = [];
+        tab.on("pageerror", (e) => errors.push(e.message));
+        tab.on("requestfailed", (r) => errors.push(`${r.url()}: ${r.failure()?.errorText}`));
+        await tab.goto(`http://127.0.0.1:${site.addr.port}/`);
+        await tab.waitForFunction(() => true);
+        for (let i = 0; i < 100 && answers.filter((a) => tiles.test(a.url) && a.status === 200).length < 4; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await new Promise((r) => setTimeout(r, 1500)); // let the tiles draw
+        const shot = await tab.screenshot();
+        const img = await pngDecode(shot.slice().buffer as ArrayBuffer);
+        const d = new Uint8Array(img.data.buffer);
+        let stained = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > d[i + 1] + 25 && d[i + 2] > d[i + 1] + 10) stained++;
+        assert(
+          stained / (d.length / 4) > 0.05,
+          `${heading}: the slide is drawn (${(stained / (d.length / 4)).toFixed(3)})`,
+        );
+        // Zoom all the way out and drag the image aside, as a user would: the view reaches past the image,
+        // and still every tile asked for exists.
+        await tab.mouse.move(450, 350);
+        for (let i = 0; i < 4; i++) {
+          await tab.mouse.wheel(0, 400);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        await tab.mouse.down();
+        await tab.mouse.move(650, 450, { steps: 5 });
+        await tab.mouse.up();
+        await new Promise((r) => setTimeout(r, 1500));
+        const tileAnswers = answers.filter((a) => tiles.test(a.url));
+        assert(tileAnswers.length >= 4, `${heading}: tiles requested (${tileAnswers.length})`);
+        const bad = tileAnswers.filter((a) => a.status !== 200);
+        assert(bad.length === 0, `${heading}: every tile 200 (none outside the image): ${JSON.stringify(bad[0])}`);
+        assert(errors.length === 0, `${heading}: ${errors.join("; ")}`);
+        await tab.close();
+      }
+    } finally {
+      await browser.close();
+      await site.shutdown();
+      await server.close();
+    }
+  },
+});
