@@ -4,7 +4,7 @@
  * asserts on the screenshots' pixels. Without /usr/bin/chromium the test is skipped on a developer
  * machine and fails in CI (`.ci/run` installs Debian's chromium first).
  */
-import { chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import pngDecode from "@jsquash/png/decode.js";
 import { assert } from "./assert.ts";
 import { SAMPLES, startServer } from "./helpers.ts";
@@ -19,6 +19,27 @@ const hasChromium = (() => {
   }
 })();
 const inCi = Deno.env.get("CI") === "true";
+
+/** A test that needs Chromium: skipped without it on a developer machine, failed without it in CI. */
+function browserTest(name: string, fn: (browser: Browser) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: !hasChromium && !inCi,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      assert(hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
+      });
+      try {
+        await fn(browser);
+      } finally {
+      }
+    },
+  });
+}
 
 /** Shares of the viewer's pixels: near-white (slide glass) and H&E-stained (pink/purple) tissue. */
 async function screenshotStats(page: Page) {
@@ -47,18 +68,10 @@ async function waitLoaded(page: Page, protocol: string, op: string) {
   );
 }
 
-Deno.test({
-  name: "viewer in Chromium: the SVS through Deep Zoom, the mask overlay, and IIIF, checked on screenshot pixels",
-  ignore: !hasChromium && !inCi,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    assert(hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
+browserTest(
+  "viewer in Chromium: the SVS through Deep Zoom, the mask overlay, and IIIF, checked on screenshot pixels",
+  async (browser) => {
     const server = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
-    });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 750 } });
       const requested: string[] = [];
@@ -97,11 +110,10 @@ Deno.test({
       const meanDiff = diff / viaIiif.rgba.length;
       assert(meanDiff < 8, `IIIF and Deep Zoom views match (mean |Δ| ${meanDiff.toFixed(2)})`);
     } finally {
-      await browser.close();
       await server.close();
     }
   },
-});
+);
 
 /** A reverse proxy serving `target` under `/edge` (the prefix stripped), as nginx's `location /edge/` would. */
 function prefixProxy(target: string) {
@@ -117,14 +129,9 @@ function prefixProxy(target: string) {
 // deno-lint-ignore no-explicit-any
 const viewOf = (page: Page) => page.evaluate(() => (globalThis as any).edgetileViewer.view);
 
-Deno.test({
-  name:
-    "viewer as a product: the view in the URL and kept across switches, keyboard, 390 px, errors, scale bar, PNG masks, under a prefix",
-  ignore: !hasChromium && !inCi,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    assert(hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
+browserTest(
+  "viewer as a product: the view in the URL and kept across switches, keyboard, 390 px, errors, scale bar, PNG masks, under a prefix",
+  async (browser) => {
     const dir = await Deno.makeTempDir({ prefix: "edgetile-viewer-" });
     await Deno.copyFile(`${SAMPLES}CMU-1-Small-Region.svs`, `${dir}/CMU-1-Small-Region.svs`);
     await Deno.copyFile(`${SAMPLES}coffee.png`, `${dir}/coffee.png`);
@@ -132,10 +139,6 @@ Deno.test({
     const server = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: dir });
     const proxy = prefixProxy(server.url);
     const site = `http://127.0.0.1:${proxy.addr.port}/edge/`;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
-    });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 750 } });
       const requested: string[] = [];
@@ -234,13 +237,12 @@ Deno.test({
       assert(layout.op.right <= 390 && layout.op.width > 0, "the op switch is on screen");
       await phone.close();
     } finally {
-      await browser.close();
       await proxy.shutdown();
       await server.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+);
 
 /** The README's fenced ```html block that follows `heading`. */
 async function readmeSnippet(heading: string): Promise<string> {
@@ -252,13 +254,9 @@ async function readmeSnippet(heading: string): Promise<string> {
   return m[1];
 }
 
-Deno.test({
-  name: "the README's OpenSeadragon and Leaflet snippets work pasted verbatim, from another origin",
-  ignore: !hasChromium && !inCi,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    assert(hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
+browserTest(
+  "the README's OpenSeadragon and Leaflet snippets work pasted verbatim, from another origin",
+  async (browser) => {
     const server = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: SAMPLES });
     const leaflet = new URL("../node_modules/leaflet/dist/", import.meta.url);
     let page = "";
@@ -270,10 +268,6 @@ Deno.test({
       if (!file || file.includes("..")) return new Response("no", { status: 404 });
       const type = file.endsWith(".css") ? "text/css" : file.endsWith(".js") ? "text/javascript" : "image/png";
       return new Response(await Deno.readFile(new URL(file, leaflet)), { headers: { "Content-Type": type } });
-    });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
     });
     try {
       for (
@@ -325,9 +319,8 @@ Deno.test({
         await tab.close();
       }
     } finally {
-      await browser.close();
       await site.shutdown();
       await server.close();
     }
   },
-});
+);
