@@ -36,6 +36,7 @@ function browserTest(name: string, fn: (browser: Browser) => Promise<void>) {
       try {
         await fn(browser);
       } finally {
+        await browser.close();
       }
     },
   });
