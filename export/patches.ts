@@ -5,7 +5,9 @@
  * the consumer takes them (HTTP backpressure, or the CLI's writes); when the consumer stops, no more are
  * started. Shared by `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
  */
-import type { AppContext } from "../routes/context.ts";
+import type { ImageRegistry } from "../sources/registry.ts";
+import type { StatsService } from "../stats/service.ts";
+import type { TileBackend } from "../workers/backend.ts";
 import { resolveOpSpec } from "../kernels/index.ts";
 import {
   canonicalOp,
@@ -71,7 +73,7 @@ export const MAX_PATCHES = 200_000;
 
 /** What an export will do, checked before anything is streamed. */
 export interface PatchPlan {
-  image: Awaited<ReturnType<AppContext["registry"]["resolve"]>>;
+  image: Awaited<ReturnType<ImageRegistry["resolve"]>>;
   op: OpSpec;
   integral: TissueIntegral;
   /** Patches the export will hold. */
@@ -84,7 +86,7 @@ export interface PatchPlan {
  * `MAX_OUTPUT_BYTES`. Counting walks the grid lazily, in slices (the thread is never blocked for long).
  */
 export async function planPatchExport(
-  ctx: Pick<AppContext, "registry" | "stats">,
+  ctx: { registry: ImageRegistry; stats: StatsService },
   id: string,
   p: PatchParams,
   signal?: AbortSignal,
@@ -134,7 +136,7 @@ function patchRequest(
  * lazily (never held whole).
  */
 export async function* exportPatches(
-  ctx: Pick<AppContext, "backend">,
+  ctx: { backend: TileBackend },
   plan: PatchPlan,
   p: PatchParams,
   progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 },
