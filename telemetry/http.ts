@@ -102,7 +102,10 @@ export function httpTelemetry(opts: HttpTelemetryOptions): MiddlewareHandler {
     const route = routeOf(c, res.status);
     if (res.headers.has(STREAM_MARK)) {
       res.headers.delete(STREAM_MARK);
-      if (!res.body) return finish(res.status, route, 0);
+      // HEAD: Hono drops the body unread, so the stream (an export already computing its first patch) would
+      // hang on for ever, and the request never end. Cancel it: the work stops, the request is done.
+      if (c.req.method === "HEAD") await res.body?.cancel();
+      if (!res.body || c.req.method === "HEAD") return finish(res.status, route, 0);
       c.res = undefined as unknown as Response; // replace, not merge (Hono's setter merges headers)
       c.res = new Response(countBytes(res.body, (bytes, outcome) => finish(res.status, route, bytes, outcome)), res);
       return;

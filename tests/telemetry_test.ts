@@ -122,3 +122,23 @@ Deno.test("metrics: edgetile_http_* by method, route and status (no ok label); p
     assert(/^\d+\.\d+\.\d+$/.test(health.version));
   });
 });
+
+Deno.test("HEAD on a streamed export ends: its work is cancelled and it is not left in flight", async () => {
+  await withServer({}, async (s) => {
+    const path = "/images/CMU-1-Small-Region.svs/patches.tar?size=256&min=0&format=png";
+    for (let i = 0; i < 3; i++) {
+      const head = await fetch(`${s.url}${path}`, { method: "HEAD" });
+      assertEquals([head.status, head.headers.get("content-type")], [200, "application/x-tar"]);
+      await head.body?.cancel();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const text = new TextDecoder().decode((await get(`${s.url}/metrics`)).body);
+    // Only the /metrics request itself is in flight (the HEADs stayed in flight for ever: 4).
+    assertEquals(/^edgetile_http_requests_in_flight (\d+)$/m.exec(text)?.[1], "1");
+    assertEquals(
+      /^edgetile_http_requests_total\{method="HEAD",route="\/images\/\*",status="200"\} (\d+)$/m.exec(text)?.[1],
+      "3",
+    );
+    assertEquals(s.service.context.backend.pending, 0, "no export work left");
+  });
+});
