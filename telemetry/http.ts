@@ -78,6 +78,7 @@ export function httpTelemetry(opts: HttpTelemetryOptions): MiddlewareHandler {
       metrics.requests.inc(labels);
       metrics.duration.observe(labels, ms / 1000);
       metrics.bytes.inc({ route }, bytes);
+      if (!log().enabled("info")) return; // no line to write: build none
       const url = c.req.url, at = url.indexOf("/", url.indexOf("//") + 2);
       log().access({
         method: c.req.method,
