@@ -32,6 +32,29 @@ Deno.test("LICENSE is MIT; THIRD_PARTY_LICENSES.md lists every package of deno.l
     .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
   const actual = (await listLicenses(ROOT)).map((p) => [p.name, p.version, p.license, p.use]);
   assertEquals(listed, actual, "run deno task licenses");
+  // Independently of cli/licenses.ts: every package of deno.lock is listed once, at its version, with the
+  // licence its installed package.json declares (read here directly).
+  const lock = JSON.parse(await Deno.readTextFile(new URL("deno.lock", ROOT)));
+  const locked = Object.keys(lock.npm).map((k) => {
+    const at = k.indexOf("@", 1);
+    return `${k.slice(0, at)}@${k.slice(at + 1).split("_")[0]}`;
+  }).sort();
+  assertEquals(listed.map(([n, v]) => `${n}@${v}`).sort(), locked, "the listed packages are deno.lock's");
+  for (const [name, version, lic] of listed) {
+    const dirs = [...Deno.readDirSync(new URL("node_modules/.deno/", ROOT))]
+      .filter((d) =>
+        d.name === `${name.replace("/", "+")}@${version}` || d.name.startsWith(`${name.replace("/", "+")}@${version}_`)
+      );
+    assert(dirs.length > 0, `${name}@${version} installed`);
+    const pkg = JSON.parse(
+      await Deno.readTextFile(new URL(`node_modules/.deno/${dirs[0].name}/node_modules/${name}/package.json`, ROOT)),
+    );
+    assertEquals(pkg.version, version, name);
+    const declared = typeof pkg.license === "string"
+      ? pkg.license
+      : pkg.license?.type ?? pkg.licenses?.map((l: { type: string }) => l.type).join(" OR ");
+    assertEquals(lic, declared, `${name}'s licence as its package.json says`);
+  }
   assert(actual.length > 10);
   for (const [name, , lic] of actual) assert(permissive(lic), `${name}: ${lic}`);
   assert(!permissive("AGPL-3.0-or-later") && permissive("(AGPL-3.0-or-later OR MIT)"), "the check can fail");
