@@ -13,7 +13,7 @@ export const FORWARDED_HEADERS = "Forwarded, X-Forwarded-Proto, X-Forwarded-Host
 
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-const PREFIX = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/;
+const PREFIX = /^(?:\/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)*$/;
 
 /** The first value of a comma-separated header, trimmed; undefined when absent or empty. */
 function first(value: string | null): string | undefined {
@@ -46,7 +46,8 @@ export function forwardedBase(headers: Headers, own: URL): string | undefined {
   const prefix = first(headers.get("x-forwarded-prefix"))?.replace(/\/+$/, "");
   if (proto === undefined && host === undefined && prefix === undefined) return undefined;
   const scheme = proto === "http" || proto === "https" ? proto : own.protocol.slice(0, -1);
-  const authority = host !== undefined && HOST.test(host) ? host : own.host;
+  const port = Number(/:(\d+)$/.exec(host ?? "")?.[1] ?? 0);
+  const authority = host !== undefined && HOST.test(host) && port <= 65535 ? host : own.host;
   const path = prefix !== undefined && PREFIX.test(prefix) ? prefix : "";
   return `${scheme}://${authority}${path}`;
 }

@@ -41,6 +41,10 @@ Deno.test("Forwarded and X-Forwarded-* parsing: the first element, quoted values
   );
   assertEquals(forwardedBase(h({ "x-forwarded-prefix": '/a"><script>' }), own), "http://10.0.0.7:8000");
   assertEquals(forwardedBase(h({ "x-forwarded-host": "a.example, proxy.internal" }), own), "http://a.example");
+  // Malformed percent-encoding in a prefix, a port past 65535: ignored too.
+  assertEquals(forwardedBase(h({ "x-forwarded-prefix": "/%zz" }), own), "http://10.0.0.7:8000");
+  assertEquals(forwardedBase(h({ "x-forwarded-prefix": "/a%20b" }), own), "http://10.0.0.7:8000/a%20b");
+  assertEquals(forwardedBase(h({ forwarded: "host=a.example:99999" }), own), "http://10.0.0.7:8000");
 });
 
 Deno.test("TRUST_PROXY: IIIF id, TileJSON and /images links carry the proxy's scheme, host and prefix", async () => {
