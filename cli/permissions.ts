@@ -12,6 +12,8 @@
  * It reads only those variables and prints one comma-separated line.
  */
 
+import { CONFIG_VARIABLES, envName } from "../config.ts";
+
 /** The folder holding the KV file of `kvPath`, or null when KV is not a local file. */
 export function kvFolder(kvPath: string): string | null {
   if (kvPath === "off" || kvPath === ":memory:" || kvPath === "default" || /^https?:\/\//.test(kvPath)) return null;
@@ -39,10 +41,15 @@ function remoteHosts(env: (name: string) => string | undefined): string[] {
   return hosts;
 }
 
+/** A setting's value, or its default from config.ts (one table of defaults for the service and its grants). */
+function setting(env: (name: string) => string | undefined, name: "IMAGES_DIR" | "KV_PATH" | "HOSTNAME" | "PORT") {
+  return env(envName(name)) || CONFIG_VARIABLES[name][0];
+}
+
 /** The value of one permission flag for `what`, from the settings in `env`. */
 export function permissionList(what: string, env: (name: string) => string | undefined): string {
-  const imagesDir = env("EDGETILE_IMAGES_DIR") || "./samples";
-  const kv = kvFolder(env("EDGETILE_KV_PATH") || "./data/cache.kv");
+  const imagesDir = setting(env, "IMAGES_DIR");
+  const kv = kvFolder(setting(env, "KV_PATH"));
   const list = (paths: string[]) => {
     for (const p of paths) {
       if (p.includes(",")) throw new Error(`a path with a comma cannot be granted: "${p}"`);
@@ -52,7 +59,7 @@ export function permissionList(what: string, env: (name: string) => string | und
   if (what === "read") return list([".", imagesDir, ...(kv ? [kv] : [])]);
   if (what === "write") return list([kv ?? "./data"]);
   if (what === "net") {
-    const host = env("EDGETILE_HOSTNAME") || "0.0.0.0";
+    const host = setting(env, "HOSTNAME");
     return list([
       "0.0.0.0",
       "127.0.0.1",
@@ -63,8 +70,8 @@ export function permissionList(what: string, env: (name: string) => string | und
     ]);
   }
   if (what === "address") {
-    const host = env("EDGETILE_HOSTNAME") || "0.0.0.0";
-    return `tcp:${host.includes(":") ? `[${host}]` : host}:${env("EDGETILE_PORT") || "8000"}`;
+    const host = setting(env, "HOSTNAME");
+    return `tcp:${host.includes(":") ? `[${host}]` : host}:${setting(env, "PORT")}`;
   }
   throw new Error(`usage: cli/permissions.ts read|write|net|address (got "${what}")`);
 }
