@@ -5,7 +5,7 @@
  */
 import { type Config, CONFIG_VARIABLES, envName, loadConfig } from "./config.ts";
 import { createService } from "./app.ts";
-import { flushLog, log } from "./telemetry/log.ts";
+import { errorText, flushLog, log } from "./telemetry/log.ts";
 
 /** The settings from their `EDGETILE_*` variables, and only those (so `--allow-env` can name them). */
 function readEnv(): Record<string, string | undefined> {
@@ -60,29 +60,52 @@ if (config.kvPath !== "off" && (await service.context.cache.store) === null) {
 /** The fetch handler (for `deno serve` and Deno Deploy). */
 export default { fetch: service.app.fetch };
 
-/** The longest `deno serve` waits on SIGTERM for the work in flight before it exits. */
-const SERVE_DRAIN_MS = 10_000;
+/** The longest a drain waits for the work in flight. */
+export const DRAIN_MS = 10_000;
 
-if (import.meta.main) {
-  // Under `deno serve` this module is the main one. Deno stops accepting on SIGTERM/SIGINT but would wait for
-  // ever: the workers and KV keep the process alive. Let the work in flight finish (bounded), close, exit 0.
+/**
+ * On the first SIGTERM or SIGINT: log, run `finishWork` (at most `DRAIN_MS`; it says whether everything
+ * finished), close the workers and KV, log how long it took, exit 0. Where there are no signals (Deno
+ * Deploy) the platform ends the isolate and this does nothing.
+ */
+export function drainOnSignal(what: string, finishWork: () => Promise<unknown>) {
   let draining = false;
-  const stop = async (signal: string) => {
-    if (draining) return;
-    draining = true;
+  const drain = async (signal: string) => {
     const t0 = performance.now();
-    log().info(`edgetile: ${signal}: draining (work in flight gets up to ${SERVE_DRAIN_MS / 1000} s)`);
-    while (service.context.backend.pending > 0 && performance.now() - t0 < SERVE_DRAIN_MS) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    log().info(`edgetile: ${signal}: draining (${what} get up to ${DRAIN_MS / 1000} s)`);
+    const finished = await Promise.race([
+      finishWork().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), DRAIN_MS)),
+    ]);
     await service.close();
-    log().info(`edgetile: stopped after ${Math.round(performance.now() - t0)} ms`);
+    log().info(
+      `edgetile: stopped after ${Math.round(performance.now() - t0)} ms` +
+        (finished ? "" : ` (${what} still running after ${DRAIN_MS / 1000} s were cut)`),
+    );
     flushLog();
     Deno.exit(0);
   };
   try {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => void stop(signal));
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(signal, () => {
+        if (draining) return;
+        draining = true;
+        drain(signal).catch((err) => {
+          log().error(`edgetile: drain failed: ${errorText(err)}`);
+          flushLog();
+          Deno.exit(1);
+        });
+      });
+    }
   } catch {
-    // No signals here (Deno Deploy): the platform ends the isolate.
+    // No signals here (Deno Deploy).
   }
+}
+
+if (import.meta.main) {
+  // Under `deno serve` this module is the main one. Deno stops accepting on SIGTERM/SIGINT but would wait for
+  // ever: the workers and KV keep the process alive. Let the work in flight finish (bounded), close, exit 0.
+  drainOnSignal("jobs in flight", async () => {
+    while (service.context.backend.pending > 0) await new Promise((r) => setTimeout(r, 50));
+  });
 }

@@ -5,9 +5,9 @@
  * SIGINT drains: no new connections, requests in flight finish (at most `DRAIN_MS`), then the workers and
  * KV close and the process exits 0.
  */
-import { config, service } from "./main.ts";
+import { config, drainOnSignal, service } from "./main.ts";
 import { guardConnections } from "./security/conn_guard.ts";
-import { errorText, flushLog, log } from "./telemetry/log.ts";
+import { log } from "./telemetry/log.ts";
 
 const announce = (hostname: string, port: number, guard: string) =>
   log().info(
@@ -17,9 +17,6 @@ const announce = (hostname: string, port: number, guard: string) =>
       `backend ${config.backend} (ops on the ${service.context.backend.name} until start-up decides), ` +
       `codecs ${service.context.codecs.tier} (${service.context.codecs.reason}), ${guard}`,
   );
-
-/** The longest a drain waits for requests in flight. */
-const DRAIN_MS = 10_000;
 
 let server: Deno.HttpServer;
 let stopAccepting = () => {};
@@ -46,33 +43,9 @@ if (config.clientTimeoutMs > 0) {
   }, service.app.fetch);
 }
 
-/** Drains and exits: called once, on the first SIGTERM or SIGINT. */
-async function drain(signal: string) {
-  const t0 = performance.now();
-  log().info(`edgetile: ${signal}: draining (requests in flight get up to ${DRAIN_MS / 1000} s)`);
+// SIGTERM/SIGINT: no new connections; the HTTP server finishes its responses, then the guard passes their
+// last bytes on.
+drainOnSignal("requests in flight", () => {
   stopAccepting();
-  const finished = await Promise.race([
-    // The HTTP server finishes its responses, then the guard passes their last bytes on.
-    server.shutdown().then(relaysSettled).then(() => true),
-    new Promise<false>((r) => setTimeout(() => r(false), DRAIN_MS)),
-  ]);
-  await service.close();
-  log().info(
-    `edgetile: stopped after ${Math.round(performance.now() - t0)} ms` +
-      (finished ? "" : ` (requests still running after ${DRAIN_MS / 1000} s were cut)`),
-  );
-  flushLog();
-  Deno.exit(0);
-}
-
-let draining = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  Deno.addSignalListener(signal, () => {
-    if (draining) return;
-    draining = true;
-    drain(signal).catch((err) => {
-      log().error(`edgetile: drain failed: ${errorText(err)}`);
-      Deno.exit(1);
-    });
-  });
-}
+  return server.shutdown().then(relaysSettled);
+});
