@@ -17,7 +17,7 @@ import { runOnCpu } from "../gpu/cpu_kernels.ts";
 import type { GpuJob, GpuKernel } from "../gpu/kernels.ts";
 import { WorkerPool } from "../workers/pool.ts";
 import { openSource } from "../sources/open.ts";
-import { type Raster8, toUint8 } from "../sources/raster.ts";
+import { type Raster8, toUint8 } from "../core/raster.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { grayKernel } from "../kernels/gray.ts";
 

@@ -8,7 +8,7 @@
  * changed each time, so an old slide in bench/out is never mistaken for this one.)
  */
 import { openSource } from "../sources/open.ts";
-import { toUint8 } from "../sources/raster.ts";
+import { toUint8 } from "../core/raster.ts";
 import { encodeOutput } from "../pipeline/encode.ts";
 
 const DATA = new URL("../tests/data/", import.meta.url).pathname;

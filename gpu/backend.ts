@@ -19,7 +19,7 @@ import { gpuJobFor, gpuKernelOf, opOutputFrom } from "./op_jobs.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
 import { OP_KERNELS, SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import { log } from "../telemetry/log.ts";
 

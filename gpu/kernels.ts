@@ -2,8 +2,8 @@
  * What the GPU can compute, and how: each kernel is a list of passes (entry points of kernels/*.wgsl) over
  * one job's buffers, the size of its scratch planes and of its output. Pure: no device here.
  */
-import type { Raster8 } from "../sources/raster.ts";
-import type { Rect } from "../pyramid/deepzoom.ts";
+import type { Raster8 } from "../core/raster.ts";
+import type { Rect } from "../core/rect.ts";
 import type { EntryPoint } from "./shaders.ts";
 
 /** The kernels the GPU runs (the CPU definitions are in kernels/*.ts). */

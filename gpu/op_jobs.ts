@@ -6,7 +6,7 @@ import type { OpOutput } from "../kernels/op.ts";
 import { resolvedPalette } from "../kernels/quantize.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
 import type { TileInput } from "../pipeline/render.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 import type { GpuJob, GpuKernel, GpuResult } from "./kernels.ts";
 
 /** The GPU kernel that computes `op`, or null when it has none. */

@@ -3,7 +3,7 @@
  * out(x, y) = round-half-up mean of the existing pixels among (2x..2x+1, 2y..2y+1); at an odd right or
  * bottom edge the block has 2 or 1 pixels. Output size ceil(w/2) × ceil(h/2). 8-bit interleaved.
  */
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** The 2× area-averaged raster. */
 export function downsample2x(src: Raster8): Raster8 {

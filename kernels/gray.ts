@@ -4,7 +4,7 @@
  * sources), which passes through like any gray input.
  */
 import type { TileOp } from "./op.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** Luma of an 8-bit raster, one channel. */
 export function grayKernel(src: Raster8): Raster8 {

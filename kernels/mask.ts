@@ -8,10 +8,10 @@
  * inside the image); each stage clamps its reads to that rectangle, so tiles equal crops of the whole-level
  * mask and neighbouring tiles agree on their overlap. Output: 1-bit gray PNG.
  */
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 import type { ApplyContext, TileOp } from "./op.ts";
 import { parseT } from "./threshold.ts";
-import type { Rect } from "../pyramid/deepzoom.ts";
+import type { Rect } from "../core/rect.ts";
 
 /** Halo the mask needs around a tile, in output pixels. */
 export const MASK_HALO = 7;

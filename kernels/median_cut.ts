@@ -10,7 +10,7 @@
  * 4. Each box's colour is the mean of its pixels, rounded half up.
  * Pixels map to the nearest entry by squared RGB distance, ties to the lowest index.
  */
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 interface Box {
   lo: [number, number, number];

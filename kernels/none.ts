@@ -3,7 +3,7 @@
  * show their first three as RGB.
  */
 import type { TileOp } from "./op.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** At most 4 displayable channels: gray, gray+alpha, RGB, RGBA; more → the first three. */
 export function displayChannels(r: Raster8): Raster8 {

@@ -3,9 +3,9 @@
  * it needs around a tile (neighbourhood ops), and maps the resampled tile — in the source's own sample
  * type, so ops can rescale 16-bit and float data — to 8-bit output with an encoding hint.
  */
-import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
+import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
-import type { Rect } from "../pyramid/deepzoom.ts";
+import type { Rect } from "../core/rect.ts";
 import type { ImageStats } from "../stats/types.ts";
 
 /** What an op produces: 8-bit pixels, and how a PNG should store them. */

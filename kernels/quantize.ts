@@ -5,7 +5,7 @@
  * sources are first rescaled to 8 bits by `rescale=min,max` or `rescale=auto` (kernels/rescale.ts).
  */
 import { badRequest } from "../errors.ts";
-import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
+import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import type { TileOp } from "./op.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
 import { mapToPalette } from "./median_cut.ts";

@@ -4,7 +4,7 @@
  * percentiles on the stats level. With hi = lo: 0 at or below lo, 255 above.
  */
 import { badRequest } from "../errors.ts";
-import type { Raster, Raster8 } from "../sources/raster.ts";
+import type { Raster, Raster8 } from "../core/raster.ts";
 
 /** Per-channel (lo, hi) pairs. */
 export type RescaleRanges = [number, number][];

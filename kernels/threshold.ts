@@ -4,7 +4,7 @@
  * Output: 1-bit gray PNG.
  */
 import { badRequest } from "../errors.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 import { grayKernel } from "./gray.ts";
 import type { TileOp } from "./op.ts";
 

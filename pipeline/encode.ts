@@ -5,7 +5,7 @@
  */
 import webpEncode from "@jsquash/webp/encode.js";
 import { jpegCodec } from "../codecs/tier.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 import type { TileFormat } from "./tile_request.ts";
 import { encodePng } from "./png.ts";
 import type { OpOutput } from "../kernels/op.ts";

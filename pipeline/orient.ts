@@ -1,5 +1,5 @@
 /** Orientation step: mirror (on the vertical axis) then rotate clockwise by 0/90/180/270 degrees. */
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** Right-angle rotations. */
 export type Rotation = 0 | 90 | 180 | 270;

@@ -4,7 +4,7 @@
  * fast-png was 2–4× slower on RGB tiles (bench/codecs.ts).
  */
 import { crc32, deflateSync } from "node:zlib";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** Options: `bitDepth` 1 packs a 0/255 gray raster; `palette` (RGB triples) writes an indexed PNG. */
 export interface PngOptions {

@@ -6,16 +6,16 @@ import type { ImageInfo, ImageSource } from "../sources/source.ts";
 import { bestLevelForDownsample } from "../pyramid/levels.ts";
 import { getOp } from "../kernels/index.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
-import type { Rect } from "../pyramid/deepzoom.ts";
+import type { Rect } from "../core/rect.ts";
 import { cropRaster } from "./crop.ts";
 import { orientRaster } from "./orient.ts";
 import { encodeTensor } from "./tensor.ts";
-import { arrayTypeFor, type Raster } from "../sources/raster.ts";
+import { arrayTypeFor, type Raster } from "../core/raster.ts";
 import { resample } from "./resample.ts";
 import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
 import { CONTENT_TYPES, type TileRequest } from "./tile_request.ts";
 import { jpegCodec } from "../codecs/tier.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** An encoded tile and what it cost. */
 export interface RenderedTile {

@@ -5,7 +5,7 @@
  * bilinear at the pixel centre on an axis that enlarges. Any sample type; integer types are rounded half
  * up and clamped. Every tile of a level uses the same grid, so tiles are exact crops of the whole level.
  */
-import { arrayTypeFor, type Raster } from "../sources/raster.ts";
+import { arrayTypeFor, type Raster } from "../core/raster.ts";
 
 /** Source pixel indices and weights for each output index along one axis. */
 interface AxisWeights {

@@ -7,7 +7,7 @@
  * The signal-to-quantization-noise ratio is 10·log10(Σx² / Σ(x − x')²) dB.
  */
 import { badRequest } from "../errors.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 
 /** Tensor parameters (part of the request and its cache key). */
 export interface TensorSpec {

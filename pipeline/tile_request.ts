@@ -3,7 +3,7 @@
  * the protocol. Its canonical string is the cache key (equivalent URLs share one entry).
  */
 import { tooLarge } from "../errors.ts";
-import type { Rect } from "../pyramid/deepzoom.ts";
+import type { Rect } from "../core/rect.ts";
 
 import { canonicalTensor, type TensorSpec } from "./tensor.ts";
 

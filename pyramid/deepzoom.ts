@@ -4,13 +4,7 @@
  * `z` Deep Zoom pixels, `t` tile indices, `l0` level-0 (full resolution) pixels.
  */
 
-/** A rectangle in one coordinate plane. */
-export interface Rect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+import type { Rect } from "../core/rect.ts";
 
 /** Where one Deep Zoom tile comes from and how big it is. */
 export interface DeepZoomTile {

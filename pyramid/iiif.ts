@@ -4,7 +4,7 @@
  * quality → format), its error statuses, the canonical form, and the info.json numbers. Coordinate planes:
  * `l0` image (full-resolution) pixels, `out` returned pixels.
  */
-import type { Rect } from "./deepzoom.ts";
+import type { Rect } from "../core/rect.ts";
 
 /** Tile width advertised in info.json (the XYZ size, so IIIF and XYZ tiles share cache entries). */
 export const IIIF_TILE = 256;

@@ -2,7 +2,7 @@
  * XYZ (slippy-map) geometry for a flat image: 256-px tiles, zoom `z` shows the image at
  * downsample 2^(maxZoom - z), maxZoom = ceil(log2(max(W, H) / 256)). Pure, no I/O.
  */
-import type { Rect } from "./deepzoom.ts";
+import type { Rect } from "../core/rect.ts";
 
 /** XYZ tile size in output pixels. */
 export const XYZ_TILE_SIZE = 256;

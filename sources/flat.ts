@@ -14,7 +14,7 @@ import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
-import type { Raster, Raster8 } from "./raster.ts";
+import type { Raster, Raster8 } from "../core/raster.ts";
 import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
 import type { ByteSource } from "./bytes.ts";
 

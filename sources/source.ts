@@ -4,8 +4,8 @@
  */
 import type { PyramidLevel } from "../pyramid/levels.ts";
 import { derivedLevelSizes } from "../pyramid/levels.ts";
-import type { PixelType, Raster, Raster8 } from "./raster.ts";
-import { toUint8 } from "./raster.ts";
+import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
+import { toUint8 } from "../core/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import { LruCache } from "../cache/lru.ts";

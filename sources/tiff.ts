@@ -23,7 +23,7 @@ import {
 } from "./tiff_ifd.ts";
 import type { ImageInfo, ImageSource, LevelInfo, ReadPlane } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
-import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "./raster.ts";
+import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { LruCache } from "../cache/lru.ts";
 import { processBudgetOf } from "../cache/budget.ts";
 

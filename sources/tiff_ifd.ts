@@ -7,7 +7,7 @@ import type { GeoTIFF, GeoTIFFImage } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
-import { arrayTypeFor, type PixelType, pixelTypeFor } from "./raster.ts";
+import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
 
 /** One image directory: its geotiff image and the tags this service reads. */

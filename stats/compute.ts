@@ -4,7 +4,7 @@
  * median-cut palettes. One definition of each, shared with the tile kernels.
  */
 import type { ImageSource, ReadPlane } from "../sources/source.ts";
-import { type Raster, type Raster8, toUint8 } from "../sources/raster.ts";
+import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { resample } from "../pipeline/resample.ts";
 import { grayKernel } from "../kernels/gray.ts";

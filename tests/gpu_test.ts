@@ -13,7 +13,7 @@ import { sameResult } from "../gpu/self_test.ts";
 import type { GpuJob } from "../gpu/kernels.ts";
 import { openSource } from "../sources/open.ts";
 import { readStatsLevel } from "../stats/compute.ts";
-import { toUint8 } from "../sources/raster.ts";
+import { toUint8 } from "../core/raster.ts";
 import { grayKernel } from "../kernels/gray.ts";
 import { maskSaturation } from "../kernels/mask.ts";
 

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, pngHeader, SAMPLES, withServer } from "./helpers.ts";
 import { openSource } from "../sources/open.ts";
-import { toUint8 } from "../sources/raster.ts";
+import { toUint8 } from "../core/raster.ts";
 import { computeStats, readStatsLevel } from "../stats/compute.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { maskKernel, median7, saturationKernel } from "../kernels/mask.ts";

@@ -11,7 +11,7 @@ import { encodeOutput } from "../pipeline/encode.ts";
 import { padToOutput, planRead, renderTile } from "../pipeline/render.ts";
 import { canonicalTileRequest, type TileRequest } from "../pipeline/tile_request.ts";
 import { openSource } from "../sources/open.ts";
-import type { Raster8 } from "../sources/raster.ts";
+import type { Raster8 } from "../core/raster.ts";
 import { parseOpSpec } from "../kernels/index.ts";
 import { HttpError } from "../errors.ts";
 

@@ -5,7 +5,7 @@ import { DATA, decodePng, geotiffReference, psnr } from "./helpers.ts";
 import { openSource } from "../sources/open.ts";
 import { localBytes } from "../sources/bytes.ts";
 import type { ImageSource } from "../sources/source.ts";
-import { type Raster, toUint8 } from "../sources/raster.ts";
+import { type Raster, toUint8 } from "../core/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
 import { toHttpError } from "../errors.ts";
 
