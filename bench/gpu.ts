@@ -13,8 +13,8 @@
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, load, type Result, resultTable, startServer } from "./lib.ts";
 import { GpuExecutor } from "../gpu/executor.ts";
-import { runOnCpu } from "../gpu/cpu_kernels.ts";
-import type { GpuJob, GpuKernel } from "../gpu/kernels.ts";
+import { runOnCpu } from "../kernels/index.ts";
+import type { KernelJob } from "../kernels/kernel.ts";
 import { WorkerPool } from "../workers/pool.ts";
 import { openSource } from "../sources/open.ts";
 import { type Raster8, toUint8 } from "../core/raster.ts";
@@ -37,7 +37,7 @@ interface KernelRow {
 }
 
 /** Best jobs/s of `rounds` runs of all `jobs` through `run`, and GPU ns of the best round when measured. */
-async function rate(jobs: GpuJob[], run: (j: GpuJob) => Promise<unknown>, rounds: number): Promise<number> {
+async function rate(jobs: KernelJob[], run: (j: KernelJob) => Promise<unknown>, rounds: number): Promise<number> {
   let best = 0;
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
@@ -58,7 +58,7 @@ async function kernelBench(slide: string): Promise<{ rows: KernelRow[]; adapter:
   }
   await source.close?.();
   const palette = Uint8Array.from({ length: 48 }, (_, i) => (i * 53) % 256);
-  const make = (kernel: GpuKernel): GpuJob[] =>
+  const make = (kernel: string): KernelJob[] =>
     tiles.map((input) => {
       if (kernel === "histogram") return { kernel, input: grayKernel(input) };
       return { kernel, input, t: 30, levels: 8, palette, valid: { x: 0, y: 0, w: 270, h: 270 } };
@@ -67,7 +67,7 @@ async function kernelBench(slide: string): Promise<{ rows: KernelRow[]; adapter:
   const rows: KernelRow[] = [];
   try {
     for (
-      const kernel of ["gray", "threshold", "mask", "levels", "palette", "downsample2x", "histogram"] as GpuKernel[]
+      const kernel of ["gray", "threshold", "mask", "levels", "palette", "sobel", "downsample2x", "histogram"]
     ) {
       const jobs = make(kernel);
       const inputBytes = jobs.reduce((s, j) => s + j.input.data.length, 0) / jobs.length;

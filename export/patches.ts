@@ -8,7 +8,7 @@
 import type { ImageRegistry } from "../sources/registry.ts";
 import type { StatsService } from "../stats/service.ts";
 import type { TileBackend } from "../workers/backend.ts";
-import { resolveOpSpec } from "../kernels/index.ts";
+import { opLabel, resolveOpSpec } from "../kernels/index.ts";
 import {
   canonicalOp,
   checkOutputSize,
@@ -163,10 +163,7 @@ export async function* exportPatches(
         w: c.w,
         h: c.h,
         tissue: c.tissue,
-        op: canonicalOp({
-          name: op.name,
-          params: Object.fromEntries(Object.entries(op.params).filter(([k]) => k !== "colors")),
-        }),
+        op: canonicalOp(opLabel(op)),
       };
       if (tile.headers?.["X-Quant-Scale"]) {
         entry.quantScale = tile.headers["X-Quant-Scale"].split(",").map(Number);

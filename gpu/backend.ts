@@ -14,12 +14,11 @@ import type { TileBackend } from "../workers/backend.ts";
 import type { Task, TaskResults } from "../workers/protocol.ts";
 import type { RenderedTile } from "../pipeline/render.ts";
 import { GpuExecutor, type GpuExecutorOptions, GpuFailure } from "./executor.ts";
-import { type GpuJob, type GpuKernel, type GpuResult } from "./kernels.ts";
-import { gpuJobFor, gpuKernelOf, opOutputFrom } from "./op_jobs.ts";
+import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
+import { OP_KERNELS, opJob, opKernelName, opOutput } from "../kernels/index.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
-import { OP_KERNELS, SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
-import { otsuThreshold } from "../kernels/histogram.ts";
-import type { Raster8 } from "../core/raster.ts";
+import { SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
+import { statsKernels } from "../stats/compute.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import { log } from "../telemetry/log.ts";
 
@@ -49,10 +48,10 @@ export interface GpuReport {
     webgpuJobsPerSecond: number;
     cpuJobsPerSecond: number;
     cpuBackend: string;
-    kernels: Partial<Record<GpuKernel, { webgpu: number; cpu: number }>>;
+    kernels: Partial<Record<string, { webgpu: number; cpu: number }>>;
   };
   /** The op kernels the GPU runs (every one for `webgpu`; those it won for `auto`); stats follow `mask`. */
-  gpuKernels: GpuKernel[];
+  gpuKernels: string[];
   /** GPU work so far. */
   jobs: number;
   submissions: number;
@@ -83,7 +82,7 @@ export class WebGpuBackend implements TileBackend {
   #executor: GpuExecutor | null = null;
   #useGpu = false;
   /** The op kernels sent to the GPU while it is in use. */
-  #gpuKernels = new Set<GpuKernel>();
+  #gpuKernels = new Set<string>();
   #closed = false;
   #recreating: Promise<void> | null = null;
   #report: GpuReport;
@@ -145,7 +144,7 @@ export class WebGpuBackend implements TileBackend {
     }
     const executor = await this.#createChecked();
     if (!executor) return;
-    let kernels: GpuKernel[] = [...OP_KERNELS];
+    let kernels: string[] = [...OP_KERNELS];
     if (this.#report.requested === "auto") {
       this.#report.state = "measuring";
       const measured = await this.#measure(executor);
@@ -222,7 +221,7 @@ export class WebGpuBackend implements TileBackend {
    */
   async #measure(executor: GpuExecutor): Promise<NonNullable<GpuReport["measured"]>> {
     const jobs = sampleJobs(this.opts.sampleTiles ?? 8);
-    const rate = async (some: GpuJob[], run: (job: GpuJob) => Promise<unknown>) => {
+    const rate = async (some: KernelJob[], run: (job: KernelJob) => Promise<unknown>) => {
       let best = 0;
       for (let round = 0; round < 2; round++) {
         const t0 = performance.now();
@@ -258,25 +257,25 @@ export class WebGpuBackend implements TileBackend {
   ): Promise<TaskResults[K]> {
     const t = task as Task;
     if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source) as TaskResults[K];
-    if (t.kind !== "tile" || !this.#onGpu(gpuKernelOf(t.request.op))) {
+    if (t.kind !== "tile" || !this.#onGpu(opKernelName(t.request.op))) {
       const result = await this.cpu.run(source, task, signal);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
     }
     const request = t.request;
     const prepared = await this.cpu.run(source, { kind: "tile-input", request }, signal);
     if ("tile" in prepared) return tagged(prepared.tile, this.cpu.name) as TaskResults[K];
-    const { input: _, ...stage } = prepared.stage;
-    const job = gpuJobFor(request.op, prepared.stage);
+    const { input, valid, ...stage } = prepared.stage;
+    const job = opJob(request.op, input, valid)!;
     const t0 = performance.now();
     const { result, by } = await this.#kernel(job);
     stage.timings.op = performance.now() - t0;
-    const output = opOutputFrom(request.op, job, result);
+    const output = opOutput(request.op, job, result);
     const tile = await this.cpu.run(undefined, { kind: "tile-finish", request, stage, output });
     return tagged(tile, by) as TaskResults[K];
   }
 
   /** True when the GPU is in use and runs `kernel`. */
-  #onGpu(kernel: GpuKernel | null): boolean {
+  #onGpu(kernel: string | null): boolean {
     return this.#useGpu && kernel !== null && this.#gpuKernels.has(kernel);
   }
 
@@ -287,27 +286,12 @@ export class WebGpuBackend implements TileBackend {
    */
   async #stats(source: SourceDescriptor | undefined): Promise<ComputedStats> {
     const { px, luma, ...input } = await this.cpu.run(source, { kind: "stats-input" });
-    const [gray, medS] = await Promise.all([
-      this.#kernel({ kernel: "gray", input: luma ?? px }),
-      this.#kernel({ kernel: "maskSaturation", input: px }),
-    ]);
-    const [grayHist, satHist] = await Promise.all(
-      [gray, medS].map(async ({ result }) =>
-        (await this.#kernel({ kernel: "histogram", input: result as Raster8 })).result as Uint32Array
-      ),
-    );
-    const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };
-    const closed = await this.#kernel({
-      kernel: "maskFromSaturation",
-      input: medS.result as Raster8,
-      t: otsu.saturation,
-    });
-    const kernels = { grayHist, satHist, otsu, closed: closed.result as Raster8 };
+    const kernels = await statsKernels(px, luma, async (job) => (await this.#kernel(job)).result);
     return await this.cpu.run(undefined, { kind: "stats-finish", input, kernels });
   }
 
   /** A job on the GPU, or on the CPU backend when the GPU fails or is being recreated. */
-  async #kernel(job: GpuJob): Promise<{ result: GpuResult; by: string }> {
+  async #kernel(job: KernelJob): Promise<{ result: KernelResult; by: string }> {
     const executor = this.#executor;
     if (executor) {
       try {

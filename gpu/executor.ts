@@ -8,16 +8,10 @@
  * Any GPU error (validation, out of memory, a lost device, a batch past its time limit) rejects the
  * batch's jobs with `GpuFailure`; the backend retries them on the CPU and recreates the executor.
  */
-import { ALL_ENTRY_POINTS, type EntryPoint, type ShaderFile, shaderSource } from "./shaders.ts";
-import {
-  type GpuJob,
-  type GpuResult,
-  jobParams,
-  type KernelPlan,
-  packPalette,
-  PARAMS_BYTES,
-  planJob,
-} from "./kernels.ts";
+import { ALL_ENTRY_POINTS, shaderSource } from "./shaders.ts";
+import { jobParams, packPalette, PARAMS_BYTES } from "./uniforms.ts";
+import type { KernelJob, KernelPlan, KernelResult } from "../kernels/kernel.ts";
+import { kernelNamed } from "../kernels/index.ts";
 
 /** A job the GPU could not run (the caller falls back to the CPU). */
 export class GpuFailure extends Error {
@@ -51,10 +45,10 @@ export interface GpuCounters {
 }
 
 interface Pending {
-  job: GpuJob;
+  job: KernelJob;
   plan: KernelPlan;
   bytes: number;
-  resolve: (r: GpuResult) => void;
+  resolve: (r: KernelResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -111,7 +105,7 @@ export class GpuExecutor {
     /** True for a software (fallback) adapter. */
     readonly software: boolean,
     private layout: GPUBindGroupLayout,
-    private pipelines: Map<EntryPoint, GPUComputePipeline>,
+    private pipelines: Map<string, GPUComputePipeline>,
     opts: GpuExecutorOptions,
   ) {
     this.maxBatchJobs = opts.maxBatchJobs ?? 64;
@@ -156,12 +150,12 @@ export class GpuExecutor {
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-    const modules = new Map<ShaderFile, GPUShaderModule>();
-    const pipelines = new Map<EntryPoint, GPUComputePipeline>();
+    const modules = new Map<string, GPUShaderModule>();
+    const pipelines = new Map<string, GPUComputePipeline>();
     let done = 0;
     opts.onProgress?.(0, ALL_ENTRY_POINTS.length);
     for (const name of ALL_ENTRY_POINTS) {
-      const [file, entryPoint] = name.split(".") as [ShaderFile, string];
+      const [file, entryPoint] = name.split(".") as [string, string];
       if (!modules.has(file)) modules.set(file, device.createShaderModule({ code: await shaderSource(file) }));
       pipelines.set(
         name,
@@ -187,9 +181,9 @@ export class GpuExecutor {
   }
 
   /** Runs a job in the next batch. Rejects with `GpuFailure` on any GPU error. */
-  run(job: GpuJob): Promise<GpuResult> {
+  run(job: KernelJob): Promise<KernelResult> {
     if (this.#failed) return Promise.reject(new GpuFailure(this.#failed));
-    const plan = planJob(job);
+    const plan = kernelNamed(job.kernel).plan(job);
     const bytes = job.input.data.length + 2 * plan.planeBytes + plan.outBytes;
     if (Math.max(job.input.data.length, plan.planeBytes, plan.outBytes) + 4 > this.#maxBinding) {
       return Promise.reject(

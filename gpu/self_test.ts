@@ -1,21 +1,18 @@
 /**
  * The WebGPU backend's start-up checks: the sample batch `auto` times the GPU and the CPU backend on
- * (synthetic tissue-like tiles × each op kernel), and the self-test that compares every kernel with its
- * CPU definition before the GPU is used.
+ * (synthetic tissue-like tiles × each op kernel), and the self-test that compares every kernel of the
+ * registry with its CPU definition before the GPU is used. Both take each kernel's own example job.
  */
 import type { GpuExecutor } from "./executor.ts";
-import type { GpuJob, GpuKernel, GpuResult } from "./kernels.ts";
-import { runOnCpu } from "./cpu_kernels.ts";
+import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
+import { KERNELS, OP_KERNELS, runOnCpu } from "../kernels/index.ts";
 
 /** Side of the sample tiles (a 256-px tile with the mask's halo). */
 export const SAMPLE_SIDE = 270;
-/** The kernels of tile ops: what `auto` measures and routes one by one. */
-export const OP_KERNELS: GpuKernel[] = ["mask", "gray", "threshold", "levels", "palette"];
-const SAMPLE_PALETTE = Uint8Array.from({ length: 48 }, (_, i) => (i * 53) % 256);
 
-/** Deterministic tissue-like RGB tiles (pink blobs with texture on white) and the kernels to run on them. */
-export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
-  const jobs: GpuJob[] = [];
+/** Deterministic tissue-like RGB tiles (pink blobs with texture on white) and the op kernels to run on them. */
+export function sampleJobs(tiles: number, side = SAMPLE_SIDE): KernelJob[] {
+  const jobs: KernelJob[] = [];
   let seed = 12345;
   for (let t = 0; t < tiles; t++) {
     const data = new Uint8Array(side * side * 3);
@@ -31,7 +28,8 @@ export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
       }
     }
     const input = { width: side, height: side, channels: 3, type: "uint8" as const, data };
-    for (const kernel of OP_KERNELS) jobs.push({ kernel, input, t: 100, levels: 8, palette: SAMPLE_PALETTE });
+    const valid = { x: 0, y: 0, w: side, h: side };
+    for (const name of OP_KERNELS) jobs.push(KERNELS.get(name)!.example(input, valid));
   }
   return jobs;
 }
@@ -41,7 +39,7 @@ export function sampleJobs(tiles: number, side = SAMPLE_SIDE): GpuJob[] {
  * mismatch as a message, or null. It also makes software adapters compile each shader before real work.
  */
 export async function selfTest(executor: GpuExecutor): Promise<string | null> {
-  const jobs: GpuJob[] = [];
+  const jobs: KernelJob[] = [];
   let seed = 7;
   for (const channels of [1, 2, 3, 4]) {
     const width = 19, height = 13;
@@ -49,18 +47,7 @@ export async function selfTest(executor: GpuExecutor): Promise<string | null> {
     for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
     const input = { width, height, channels, type: "uint8" as const, data };
     const valid = { x: 1, y: 2, w: 16, h: 9 };
-    const palette = Uint8Array.from([0, 0, 0, 255, 255, 255, 200, 100, 150, 30, 200, 60]);
-    jobs.push(
-      { kernel: "gray", input },
-      { kernel: "threshold", input, t: 90, invert: channels === 2 },
-      { kernel: "mask", input, t: 40, valid },
-      { kernel: "maskSaturation", input, valid },
-      { kernel: "maskFromSaturation", input: { ...input, channels: 1, width: width * channels }, t: 100, valid },
-      { kernel: "levels", input, levels: 5 },
-      { kernel: "palette", input, palette },
-      { kernel: "downsample2x", input },
-      { kernel: "histogram", input: { ...input, channels: 1, width: width * channels } },
-    );
+    for (const kernel of KERNELS.values()) jobs.push(kernel.example(input, valid));
   }
   const results = await Promise.all(jobs.map((j) => executor.run(j)));
   for (let i = 0; i < jobs.length; i++) {
@@ -72,7 +59,7 @@ export async function selfTest(executor: GpuExecutor): Promise<string | null> {
 }
 
 /** True when two results have the same shape and bytes. */
-export function sameResult(a: GpuResult, b: GpuResult): boolean {
+export function sameResult(a: KernelResult, b: KernelResult): boolean {
   const da = a instanceof Uint32Array ? a : a.data, db = b instanceof Uint32Array ? b : b.data;
   if (da.length !== db.length || da.constructor !== db.constructor) return false;
   if (!(a instanceof Uint32Array) && !(b instanceof Uint32Array)) {

@@ -4,6 +4,7 @@
  * bottom edge the block has 2 or 1 pixels. Output size ceil(w/2) × ceil(h/2). 8-bit interleaved.
  */
 import type { Raster8 } from "../core/raster.ts";
+import { type Kernel, onePass } from "./kernel.ts";
 
 /** The 2× area-averaged raster. */
 export function downsample2x(src: Raster8): Raster8 {
@@ -32,3 +33,17 @@ export function downsample2x(src: Raster8): Raster8 {
   }
   return { width: w, height: h, channels: ch, type: "uint8", data: out };
 }
+
+/** The 2× downsample kernel (derived levels are built on the CPU; the GPU twin is checked at start-up). */
+export const DOWNSAMPLE2X_KERNEL: Kernel = {
+  name: "downsample2x",
+  role: "support",
+  shader: { file: "downsample2x", entries: ["downsample2x"] },
+  cpu: (job) => downsample2x(job.input),
+  plan: (job) => {
+    const { width: w, height: h, channels } = job.input;
+    const width = Math.ceil(w / 2), height = Math.ceil(h / 2);
+    return onePass("downsample2x.downsample2x", width * height * channels, { width, height, channels });
+  },
+  example: (input) => ({ kernel: "downsample2x", input }),
+};

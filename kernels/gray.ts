@@ -5,6 +5,7 @@
  */
 import type { TileOp } from "./op.ts";
 import type { Raster8 } from "../core/raster.ts";
+import { grayShape, type Kernel, onePass } from "./kernel.ts";
 
 /** Luma of an 8-bit raster, one channel. */
 export function grayKernel(src: Raster8): Raster8 {
@@ -21,11 +22,23 @@ export function grayKernel(src: Raster8): Raster8 {
   return { width, height, channels: 1, type: "uint8", data: out };
 }
 
+/** The gray kernel: `grayKernel`, and `gray.wgsl`'s one pass (four pixels per invocation). */
+export const GRAY_KERNEL: Kernel = {
+  name: "gray",
+  role: "op",
+  shader: { file: "gray", entries: ["gray"] },
+  cpu: (job) => grayKernel(job.input),
+  plan: (job) => onePass("gray.gray", job.input.width * job.input.height, grayShape(job)),
+  example: (input) => ({ kernel: "gray", input }),
+};
+
 /** The gray op. */
 export const grayOp: TileOp = {
   name: "gray",
   readsLuma: true,
+  storedJpeg: "gray-transcode",
+  kernels: [GRAY_KERNEL],
   parse: () => ({}),
   halo: () => 0,
-  apply: (input) => ({ raster: grayKernel(input) }),
+  kernelJob: () => ({ kernel: "gray" }),
 };

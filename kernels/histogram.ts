@@ -1,4 +1,5 @@
 /** 256-bin histograms and Otsu's threshold, the one definition used for every global threshold. */
+import { type Kernel, words } from "./kernel.ts";
 
 /** Counts of each value 0..255 in `values`. */
 export function histogram256(values: Uint8Array): Uint32Array {
@@ -40,3 +41,19 @@ export function otsuThreshold(hist: ArrayLike<number>): number {
   for (let i = 0; i < 256; i++) if (hist[i] > 0) return i;
   return 0;
 }
+
+/** The histogram kernel on one-channel input: `histogram256`, and `histogram.wgsl` (atomics, 4 bytes a thread). */
+export const HISTOGRAM_KERNEL: Kernel = {
+  name: "histogram",
+  role: "support",
+  shader: { file: "histogram", entries: ["histogram"] },
+  cpu: (job) => histogram256(job.input.data.subarray(0, job.input.width * job.input.height)),
+  plan: (job) => ({
+    passes: [{ entry: "histogram.histogram", items: words(job.input.width * job.input.height) }],
+    planeBytes: 0,
+    outBytes: 1024,
+    outShape: null,
+    clearOutput: true,
+  }),
+  example: (input) => ({ kernel: "histogram", input: { ...input, channels: 1, width: input.width * input.channels } }),
+};

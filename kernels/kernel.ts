@@ -45,8 +45,14 @@ export interface KernelPlan {
   clearOutput: boolean;
 }
 
-/** Whether a kernel computes tile ops (measured one by one by `auto`) or only image statistics. */
-export type KernelRole = "tile" | "stats";
+/**
+ * `op`: computes a tile op (the `auto` backend measures and routes these one by one); `support`: image
+ * statistics and derived levels (on the GPU with the `mask` kernel).
+ */
+export type KernelRole = "op" | "support";
+
+/** The parameters of a job, without its input (what an op asks for; the pipeline adds the input). */
+export type KernelParams = Omit<KernelJob, "input" | "valid">;
 
 /** One kernel: its CPU definition and its GPU twin. */
 export interface Kernel {

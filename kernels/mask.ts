@@ -9,8 +9,9 @@
  * mask and neighbouring tiles agree on their overlap. Output: 1-bit gray PNG.
  */
 import type { Raster8 } from "../core/raster.ts";
-import type { ApplyContext, TileOp } from "./op.ts";
+import type { TileOp } from "./op.ts";
 import { parseT } from "./threshold.ts";
+import { grayShape, type Kernel, type KernelJob, type KernelPlan, resolvedT, words } from "./kernel.ts";
 import type { Rect } from "../core/rect.ts";
 
 /** Halo the mask needs around a tile, in output pixels. */
@@ -124,16 +125,77 @@ export function maskFromSaturation(med: Raster8, t: number, valid?: Rect): Raste
   return morph5(morph5(binary, "dilate", valid), "erode", valid);
 }
 
+const MASK_SHADER = {
+  file: "mask",
+  entries: ["saturation", "median7", "dilate_h", "dilate_v", "erode_h", "erode_v", "median_out", "load_b"],
+} as const;
+
+/**
+ * The mask's GPU passes over two scratch planes: saturation and median (a → b), threshold + dilate and
+ * erode as separable passes (b → a → b → a → output); `median_out` packs the median-filtered saturation
+ * instead, and `load_b` starts from it (the stats level's histogram and tissue map).
+ */
+function maskPlan(job: KernelJob, stages: "all" | "median" | "close"): KernelPlan {
+  const n = job.input.width * job.input.height;
+  const median: KernelPlan["passes"] = [{ entry: "mask.saturation", items: n }, { entry: "mask.median7", items: n }];
+  const close: KernelPlan["passes"] = [
+    { entry: "mask.dilate_h", items: n },
+    { entry: "mask.dilate_v", items: n },
+    { entry: "mask.erode_h", items: n },
+    { entry: "mask.erode_v", items: words(n) },
+  ];
+  const passes = stages === "all"
+    ? [...median, ...close]
+    : stages === "median"
+    ? [...median, { entry: "mask.median_out", items: words(n) }]
+    : [{ entry: "mask.load_b", items: n }, ...close];
+  return { passes, planeBytes: n * 4, outBytes: n, outShape: grayShape(job), clearOutput: false };
+}
+
+/** The one-channel view of an input's bytes (stats kernels take single-channel planes). */
+function planeOf(input: Raster8): Raster8 {
+  return { ...input, channels: 1, width: input.width * input.channels };
+}
+
+/** The tissue mask kernel (the op). */
+export const MASK_KERNEL: Kernel = {
+  name: "mask",
+  role: "op",
+  shader: MASK_SHADER,
+  cpu: (job) => maskKernel(job.input, job.t ?? 0, job.valid),
+  plan: (job) => maskPlan(job, "all"),
+  example: (input, valid) => ({ kernel: "mask", input, t: 40, valid }),
+};
+
+/** The median-filtered saturation (the stats level's saturation histogram). */
+export const MASK_SATURATION_KERNEL: Kernel = {
+  name: "maskSaturation",
+  role: "support",
+  shader: MASK_SHADER,
+  cpu: (job) => maskSaturation(job.input, job.valid),
+  plan: (job) => maskPlan(job, "median"),
+  example: (input, valid) => ({ kernel: "maskSaturation", input, valid }),
+};
+
+/** Threshold and close of a median-filtered saturation (the stats level's tissue map). */
+export const MASK_FROM_SATURATION_KERNEL: Kernel = {
+  name: "maskFromSaturation",
+  role: "support",
+  shader: MASK_SHADER,
+  cpu: (job) => maskFromSaturation(job.input, job.t ?? 0, job.valid),
+  plan: (job) => maskPlan(job, "close"),
+  example: (input, valid) => ({ kernel: "maskFromSaturation", input: planeOf(input), t: 100, valid }),
+};
+
 /** The mask op. */
 export const maskOp: TileOp = {
   name: "mask",
+  exactOutput: true,
+  kernels: [MASK_KERNEL, MASK_SATURATION_KERNEL, MASK_FROM_SATURATION_KERNEL],
   parse: (q) => ({ t: parseT(q, "otsu") }),
   halo: () => MASK_HALO,
   resolve: async (params, stats) =>
     params.t === "otsu" ? { ...params, t: (await stats.get()).otsu.saturation } : params,
-  apply: (input, params, ctx?: ApplyContext) => {
-    const t = Number(params.t);
-    if (!Number.isInteger(t)) throw new Error("mask t must be resolved before apply");
-    return { raster: maskKernel(input, t, ctx?.valid), pngBitDepth: 1 };
-  },
+  kernelJob: (params) => ({ kernel: "mask", t: resolvedT(params) }),
+  output: (_job, raster) => ({ raster, pngBitDepth: 1 }),
 };

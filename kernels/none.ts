@@ -17,6 +17,7 @@ export function displayChannels(r: Raster8): Raster8 {
 /** The identity op. */
 export const noneOp: TileOp = {
   name: "none",
+  storedJpeg: "as-is",
   parse: () => ({}),
   halo: () => 0,
   apply: (input) => ({ raster: displayChannels(input) }),

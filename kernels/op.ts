@@ -1,12 +1,14 @@
 /**
- * The op interface. An op parses its URL parameters (400 naming a bad one), says how many halo pixels
- * it needs around a tile (neighbourhood ops), and maps the resampled tile — in the source's own sample
- * type, so ops can rescale 16-bit and float data — to 8-bit output with an encoding hint.
+ * The op unit, after titiler's algorithms: an op parses its URL parameters (400 naming a bad one), resolves
+ * its global ones against the image statistics, says how many halo pixels it needs around a tile, turns
+ * the resampled tile — in the source's own sample type, so ops can rescale 16-bit and float data — into
+ * its 8-bit input, and names the kernel job (kernels/kernel.ts) that computes it on either backend, with
+ * the kernels it declares beside their WGSL. The registry (kernels/index.ts) lists the ops.
  */
 import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
-import type { Rect } from "../core/rect.ts";
 import type { ImageStats } from "../stats/types.ts";
+import type { Kernel, KernelJob, KernelParams } from "./kernel.ts";
 
 /** What an op produces: 8-bit pixels, and how a PNG should store them. */
 export interface OpOutput {
@@ -26,15 +28,11 @@ export interface StatsProvider {
   palette(k: number, rescale?: string): Promise<Uint8Array>;
 }
 
-/** What the pipeline tells a kernel besides its input. */
-export interface ApplyContext {
-  /** The part of the input inside the image (neighbourhood ops clamp their reads to it). */
-  valid?: Rect;
-}
-
-/** One op: parsing, global-parameter resolution, halo, and the pure kernel. */
+/** One op: parsing, global-parameter resolution, halo, its kernel job and its output. */
 export interface TileOp {
   readonly name: string;
+  /** The kernels this op declares (beside their WGSL); the registry collects them for both backends. */
+  readonly kernels?: readonly Kernel[];
   /** Parameters from the query string (only this op's keys); throws a 400 naming the parameter. */
   parse(query: URLSearchParams): OpSpec["params"];
   /**
@@ -54,8 +52,24 @@ export interface TileOp {
    * render by type range (`toUint8`, the default). Runs on the CPU before either backend's kernel.
    */
   input8?(input: Raster, params: OpSpec["params"]): Raster8;
-  /** The kernel: 8-bit input → 8-bit output. Pure, no I/O. */
-  apply(input: Raster8, params: OpSpec["params"], ctx?: ApplyContext): OpOutput;
+  /**
+   * The kernel job computing the op (resolved `params` → the kernel's name and parameters); the pipeline
+   * adds the input and its valid rectangle. Absent for ops without a kernel (`none`), which `apply`.
+   */
+  kernelJob?(params: OpSpec["params"]): KernelParams;
+  /** The op's output from its job's result (default: the raster as is). */
+  output?(job: KernelJob, result: Raster8): OpOutput;
+  /** Ops without a kernel: 8-bit input → 8-bit output on the CPU. Pure, no I/O. */
+  apply?(input: Raster8, params: OpSpec["params"]): OpOutput;
+  /**
+   * A request for exactly one stored JPEG tile may be answered from the file's bytes: `as-is` (the pixels
+   * unchanged), `gray-transcode` (the lossless DCT-domain luma of a YCbCr tile, where the codec can).
+   */
+  readonly storedJpeg?: "as-is" | "gray-transcode";
+  /** Binary, level or palette output that a lossy format would corrupt (TileJSON then defaults to PNG). */
+  readonly exactOutput?: boolean;
+  /** Resolved parameters left out of `X-Op` and manifests (too long: a palette's colours, see /stats). */
+  readonly hiddenParams?: readonly string[];
 }
 
 /** The 8-bit input of `op` for a resampled raster. */

@@ -7,6 +7,7 @@
 import { badRequest } from "../errors.ts";
 import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import type { TileOp } from "./op.ts";
+import { grayShape, type Kernel, onePass } from "./kernel.ts";
 import type { OpSpec } from "../pipeline/tile_request.ts";
 import { mapToPalette } from "./median_cut.ts";
 import { parseRescale, rangesFrom, rescaleKernel } from "./rescale.ts";
@@ -52,9 +53,40 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
   return Number(raw);
 }
 
+const QUANTIZE_SHADER = { file: "quantize", entries: ["levels", "palette_map"] } as const;
+
+/** Per-channel levels: `levelsKernel`, and `quantize.wgsl`'s `levels` (four bytes per invocation). */
+export const LEVELS_KERNEL: Kernel = {
+  name: "levels",
+  role: "op",
+  shader: QUANTIZE_SHADER,
+  cpu: (job) => levelsKernel(job.input, job.levels ?? 2),
+  plan: (job) =>
+    onePass("quantize.levels", job.input.data.length, {
+      width: job.input.width,
+      height: job.input.height,
+      channels: job.input.channels,
+    }),
+  example: (input) => ({ kernel: "levels", input, levels: 5 }),
+};
+
+const EXAMPLE_PALETTE = Uint8Array.from([0, 0, 0, 255, 255, 255, 200, 100, 150, 30, 200, 60, 240, 200, 220]);
+
+/** Nearest palette entry: `mapToPalette`, and `quantize.wgsl`'s `palette_map`. */
+export const PALETTE_KERNEL: Kernel = {
+  name: "palette",
+  role: "op",
+  shader: QUANTIZE_SHADER,
+  cpu: (job) => mapToPalette(job.input, job.palette ?? new Uint8Array(3)),
+  plan: (job) => onePass("quantize.palette_map", job.input.width * job.input.height, grayShape(job)),
+  example: (input) => ({ kernel: "palette", input, palette: EXAMPLE_PALETTE }),
+};
+
 /** The quantize op. */
 export const quantizeOp: TileOp = {
   name: "quantize",
+  exactOutput: true,
+  kernels: [LEVELS_KERNEL, PALETTE_KERNEL],
   parse: (q) => {
     const levels = intParam(q, "levels"), palette = intParam(q, "palette");
     if ((levels === undefined) === (palette === undefined)) {
@@ -78,10 +110,11 @@ export const quantizeOp: TileOp = {
     }
     return out;
   },
+  hiddenParams: ["colors"],
   input8: (input, params) => to8Bit(input, params.rescale),
-  apply: (px, params) => {
-    if (params.levels !== undefined) return { raster: levelsKernel(px, Number(params.levels)) };
-    const palette = resolvedPalette(params);
-    return { raster: mapToPalette(px, palette), palette };
-  },
+  kernelJob: (params) =>
+    params.levels !== undefined
+      ? { kernel: "levels", levels: Number(params.levels) }
+      : { kernel: "palette", palette: resolvedPalette(params) },
+  output: (job, raster) => job.palette ? { raster, palette: job.palette } : { raster },
 };

@@ -7,6 +7,7 @@ import { badRequest } from "../errors.ts";
 import type { Raster8 } from "../core/raster.ts";
 import { grayKernel } from "./gray.ts";
 import type { TileOp } from "./op.ts";
+import { grayShape, type Kernel, onePass, resolvedT } from "./kernel.ts";
 
 /** 255 where `gray` > t (0 where invert), else 0 (255 where invert). */
 export function thresholdKernel(gray: Raster8, t: number, invert: boolean): Raster8 {
@@ -34,10 +35,22 @@ export function parseFlag(query: URLSearchParams, name: string): boolean {
   throw badRequest(`${name} must be 0 or 1, got "${raw}"`);
 }
 
+/** The threshold kernel: `thresholdKernel` of the luma, and `threshold.wgsl`'s one pass. */
+export const THRESHOLD_KERNEL: Kernel = {
+  name: "threshold",
+  role: "op",
+  shader: { file: "threshold", entries: ["threshold"] },
+  cpu: (job) => thresholdKernel(grayKernel(job.input), job.t ?? 0, !!job.invert),
+  plan: (job) => onePass("threshold.threshold", job.input.width * job.input.height, grayShape(job)),
+  example: (input) => ({ kernel: "threshold", input, t: 90, invert: input.channels === 2 }),
+};
+
 /** The threshold op. */
 export const thresholdOp: TileOp = {
   name: "threshold",
   readsLuma: true,
+  exactOutput: true,
+  kernels: [THRESHOLD_KERNEL],
   parse: (q) => {
     const params: Record<string, string | number> = { t: parseT(q, "otsu") };
     if (parseFlag(q, "invert")) params.invert = 1;
@@ -45,9 +58,6 @@ export const thresholdOp: TileOp = {
   },
   halo: () => 0,
   resolve: async (params, stats) => params.t === "otsu" ? { ...params, t: (await stats.get()).otsu.gray } : params,
-  apply: (input, params) => {
-    const t = Number(params.t);
-    if (!Number.isInteger(t)) throw new Error("threshold t must be resolved before apply");
-    return { raster: thresholdKernel(grayKernel(input), t, !!params.invert), pngBitDepth: 1 };
-  },
+  kernelJob: (params) => ({ kernel: "threshold", t: resolvedT(params), invert: !!params.invert }),
+  output: (_job, raster) => ({ raster, pngBitDepth: 1 }),
 };

@@ -4,7 +4,7 @@
  */
 import type { ImageInfo, ImageSource } from "../sources/source.ts";
 import { bestLevelForDownsample } from "../pyramid/levels.ts";
-import { getOp } from "../kernels/index.ts";
+import { applyOp, getOp } from "../kernels/index.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
 import { cropRaster } from "./crop.ts";
@@ -120,7 +120,7 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   const prepared = await prepareTile(source, req);
   if ("tile" in prepared) return prepared.tile;
   const t0 = performance.now();
-  const out = applyOp(req, prepared.stage);
+  const out = applyOp(req.op, prepared.stage.input, prepared.stage.valid);
   prepared.stage.timings.op = performance.now() - t0;
   return await finishTile(req, prepared.stage, out);
 }
@@ -145,8 +145,8 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
       },
     };
   }
+  const plane = op.readsLuma ? "luma" : "samples";
   if (halo === 0) {
-    const plane = op.readsLuma ? "luma" : "samples";
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
@@ -169,7 +169,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
     outHeight: req.outHeight + 2 * halo,
   };
   const wp = planRead(source.info, wide)!;
-  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH);
+  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH, plane);
   lap("read");
   const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
@@ -184,11 +184,6 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
       timings,
     },
   };
-}
-
-/** The op's kernel on the CPU. */
-export function applyOp(req: TileRequest, stage: TileInput): OpOutput {
-  return getOp(req.op.name).apply(stage.input, req.op.params, stage.valid ? { valid: stage.valid } : undefined);
 }
 
 /** The steps after the op: crop the halo → pad → orient → encode. `stage` needs no `input` here. */
@@ -236,9 +231,9 @@ async function finish(
 /**
  * JPEG pass-through: a request that is exactly one whole stored JPEG tile (JPEG out, no rotation, unit
  * scale, the tile's own size, not an edge tile) is answered without decoding or encoding:
- * - op `none`: the stored bytes as a standalone JPEG (`stored-jpeg`);
- * - op `gray` on a level with a luma plane (YCbCr tiles), where the codec tier can: the lossless DCT-domain
- *   gray transcode of that tile (`gray-transcode`), which decodes to exactly the luma plane the op reads.
+ * - an op whose `storedJpeg` is `as-is` (`none`): the stored bytes as a standalone JPEG (`stored-jpeg`);
+ * - `gray-transcode` (`gray`) on a level with a luma plane (YCbCr tiles), where the codec tier can: the
+ *   lossless DCT-domain gray transcode of that tile, which decodes to exactly the luma plane the op reads.
  * The requested quality is then the file's own.
  */
 async function passThrough(
@@ -249,8 +244,9 @@ async function passThrough(
   if (!source.readStoredJpeg || req.format !== "jpeg" || req.rotate || req.mirror) return null;
   const L = source.info.levels[plan.level];
   const codec = jpegCodec();
-  const gray = req.op.name === "gray" && !!L.luma && !!codec.grayTranscode;
-  if (req.op.name !== "none" && !gray) return null;
+  const how = getOp(req.op.name).storedJpeg;
+  const gray = how === "gray-transcode" && !!L.luma && !!codec.grayTranscode;
+  if (how !== "as-is" && !gray) return null;
   const exact = plan.outX === 0 && plan.outY === 0 && plan.outW === req.outWidth && plan.outH === req.outHeight &&
     plan.srcScaleX === 1 && plan.srcScaleY === 1 && plan.srcX === 0 && plan.srcY === 0;
   if (!exact || !L.stored || req.outWidth !== L.tileWidth || req.outHeight !== L.tileHeight) return null;

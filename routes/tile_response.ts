@@ -6,7 +6,7 @@ import { badRequest, HttpError } from "../errors.ts";
 import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
-import { parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
+import { opLabel, parseOpSpec, resolveOpSpec } from "../kernels/index.ts";
 import {
   canonicalOp,
   checkOutputSize,
@@ -164,8 +164,5 @@ export async function tileResponse(ctx: AppContext, incoming: Request, what: Til
 
 /** `X-Op`: the op and the parameters it ran with (`threshold;t=172`); palette colours left out (see /stats). */
 export function xOpHeader(op: OpSpec, resolved?: Record<string, string | number>): string {
-  const params = Object.fromEntries(
-    Object.entries({ ...op.params, ...resolved }).filter(([k]) => k !== "colors"),
-  );
-  return canonicalOp({ name: op.name, params }).replace(":", ";");
+  return canonicalOp(opLabel(op, resolved)).replace(":", ";");
 }

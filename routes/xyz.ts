@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
+import { getOp } from "../kernels/index.ts";
 import type { AppContext } from "./context.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
@@ -71,15 +72,13 @@ export function xyzRoutes(ctx: AppContext): Hono {
   return app;
 }
 
-/** Ops whose output must stay exact (masks, levels, palettes): PNG whatever the source. */
-const LOSSLESS_OPS = new Set(["threshold", "mask", "quantize"]);
-
 /**
  * TileJSON's tile format when the URL names none: JPEG for a lossy source (JPEG, JPEG 2000 or WebP
- * tiles, JPEG/WebP files) shown as pixels or gray, PNG otherwise (lossless sources, exact op outputs).
+ * tiles, JPEG/WebP files) shown as pixels, gray or edges, PNG otherwise (lossless sources, and ops whose
+ * output must stay exact: masks, levels, palettes).
  */
 export function defaultTileFormat(info: ImageInfo, op: string): "jpg" | "png" {
-  if (LOSSLESS_OPS.has(op)) return "png";
+  if (getOp(op).exactOutput) return "png";
   const lossy = /^(JPEG|WebP)/.test(info.compression ?? "") || info.format === "jpeg" || info.format === "webp";
   return lossy ? "jpg" : "png";
 }

@@ -7,9 +7,9 @@ import type { ImageSource, ReadPlane } from "../sources/source.ts";
 import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { resample } from "../pipeline/resample.ts";
-import { grayKernel } from "../kernels/gray.ts";
-import { histogram256, otsuThreshold } from "../kernels/histogram.ts";
-import { maskFromSaturation, maskSaturation } from "../kernels/mask.ts";
+import { otsuThreshold } from "../kernels/histogram.ts";
+import { runOnCpu } from "../kernels/index.ts";
+import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
 import { channelPercentiles } from "../kernels/rescale.ts";
 import { medianCutPalette } from "../kernels/median_cut.ts";
 import { to8Bit } from "../kernels/quantize.ts";
@@ -76,10 +76,13 @@ export interface StatsKernels {
   closed: Raster8;
 }
 
-/** All statistics of a source (the tissue map included). */
+/** Runs a kernel job: on the CPU (`runOnCpu`), or on the GPU by the WebGPU backend. */
+export type KernelRunner = (job: KernelJob) => Promise<KernelResult>;
+
+/** All statistics of a source (the tissue map included), its kernels on the CPU. */
 export async function computeStats(source: ImageSource): Promise<ComputedStats> {
   const input = await prepareStats(source);
-  return finishStats(input, statsKernels(input.px, input.luma));
+  return finishStats(input, await statsKernels(input.px, input.luma, (job) => Promise.resolve(runOnCpu(job))));
 }
 
 /** Reads the stats level: 8-bit pixels, its luma plane where it has one, and native-type percentiles. */
@@ -92,15 +95,21 @@ export async function prepareStats(source: ImageSource): Promise<StatsInput> {
 
 /**
  * Histograms of Y (of `luma` where given: the same Y the gray and threshold tiles read) and of the
- * median-filtered saturation, their Otsu thresholds, the tissue map.
+ * median-filtered saturation, their Otsu thresholds, the tissue map; each kernel through `run`.
  */
-export function statsKernels(px: Raster8, luma?: Raster8): StatsKernels {
-  const grayHist = histogram256(grayKernel(luma ?? px).data);
-  const medS = maskSaturation(px);
-  const satHist = histogram256(medS.data);
+export async function statsKernels(px: Raster8, luma: Raster8 | undefined, run: KernelRunner): Promise<StatsKernels> {
+  const [gray, medS] = await Promise.all([
+    run({ kernel: "gray", input: luma ?? px }),
+    run({ kernel: "maskSaturation", input: px }),
+  ]) as Raster8[];
+  const [grayHist, satHist] = await Promise.all([gray, medS].map((r) => run({ kernel: "histogram", input: r }))) as [
+    Uint32Array,
+    Uint32Array,
+  ];
   const otsu = { gray: otsuThreshold(grayHist), saturation: otsuThreshold(satHist) };
   // The tissue map: the mask op on the stats level (its kernel, from the saturation computed above).
-  return { grayHist, satHist, otsu, closed: maskFromSaturation(medS, otsu.saturation) };
+  const closed = await run({ kernel: "maskFromSaturation", input: medS, t: otsu.saturation }) as Raster8;
+  return { grayHist, satHist, otsu, closed };
 }
 
 /** The statistics from the kernels' results (and the tissue map's PNG). */

@@ -7,10 +7,10 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
 import { GpuExecutor } from "../gpu/executor.ts";
-import { runOnCpu } from "../gpu/cpu_kernels.ts";
+import { runOnCpu } from "../kernels/index.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
 import { sameResult } from "../gpu/self_test.ts";
-import type { GpuJob } from "../gpu/kernels.ts";
+import type { KernelJob } from "../kernels/kernel.ts";
 import { openSource } from "../sources/open.ts";
 import { readStatsLevel } from "../stats/compute.ts";
 import { toUint8 } from "../core/raster.ts";
@@ -28,6 +28,7 @@ const OPS = [
   "op=mask",
   "op=quantize&levels=6",
   "op=quantize&palette=8&rescale=auto",
+  "op=sobel",
   "op=none",
 ];
 
@@ -76,7 +77,7 @@ Deno.test("every GPU kernel gives the CPU kernel's bytes on the stats level of r
       const tile = { ...px, width: w, height: h, data: win };
       const valid = { x: 7, y: 3, w: w - 14, h: h - 10 };
       const palette = Uint8Array.from([250, 250, 250, 200, 120, 180, 120, 60, 140, 20, 20, 20, 240, 200, 220]);
-      const jobs: GpuJob[] = [];
+      const jobs: KernelJob[] = [];
       // A tiny input too: batched after a histogram it once failed validation (kernels/histogram.wgsl).
       const tiny = { ...tile, width: 4, height: 2, data: tile.data.slice(0, 8 * tile.channels) };
       for (const input of [tile, px, tiny]) {
@@ -91,6 +92,8 @@ Deno.test("every GPU kernel gives the CPU kernel's bytes on the stats level of r
           { kernel: "levels", input, levels: 4 },
           { kernel: "levels", input, levels: 256 },
           { kernel: "palette", input, palette },
+          { kernel: "sobel", input },
+          { kernel: "sobel", input, valid },
           { kernel: "downsample2x", input },
           { kernel: "histogram", input: grayKernel(input) },
           { kernel: "histogram", input: maskSaturation(input) },
@@ -249,13 +252,18 @@ Deno.test(
       const m = health.gpu.measured;
       assert(m.webgpuJobsPerSecond > 0 && m.cpuJobsPerSecond > 0, JSON.stringify(health.gpu));
       // Each op kernel goes where it measured faster; the GPU is in use when it won any.
-      const won = ["mask", "gray", "threshold", "levels", "palette"].filter((k) =>
+      const won = ["gray", "threshold", "mask", "levels", "palette", "sobel"].filter((k) =>
         m.kernels[k].webgpu > m.kernels[k].cpu
       );
       assertEquals(health.gpu.gpuKernels, won);
       assertEquals(health.backend, won.length ? "webgpu" : "workers");
       assertEquals(health.gpu.using, health.backend);
-      for (const [op, kernel] of [["gray", "gray"], ["mask", "mask"], ["quantize&palette=8", "palette"]]) {
+      for (
+        const [op, kernel] of [["gray", "gray"], ["mask", "mask"], ["quantize&palette=8", "palette"], [
+          "sobel",
+          "sobel",
+        ]]
+      ) {
         const tile = await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/11/2_1.png?op=${op}`);
         assertEquals(tile.headers.get("x-backend"), won.includes(kernel) ? "webgpu" : "workers", op);
       }

@@ -4,7 +4,7 @@ import type { TileRequest } from "../pipeline/tile_request.ts";
 import type { ErrorShape } from "../errors.ts";
 import type { PreparedTile, RenderedTile, TileInput } from "../pipeline/render.ts";
 import type { OpOutput } from "../kernels/op.ts";
-import type { GpuJob, GpuResult } from "../gpu/kernels.ts";
+import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import type { StatsInput, StatsKernels } from "../stats/compute.ts";
 import type { CodecTier } from "../codecs/tier.ts";
@@ -15,7 +15,7 @@ export type Task =
   | { kind: "tile"; request: TileRequest }
   | { kind: "tile-input"; request: TileRequest }
   | { kind: "tile-finish"; request: TileRequest; stage: Omit<TileInput, "input">; output: OpOutput }
-  | { kind: "kernel"; job: GpuJob }
+  | { kind: "kernel"; job: KernelJob }
   | { kind: "stats" }
   | { kind: "stats-input" }
   | { kind: "stats-finish"; input: Omit<StatsInput, "px">; kernels: StatsKernels }
@@ -29,8 +29,8 @@ export interface TaskResults {
   "tile-input": PreparedTile;
   /** The steps after the op. */
   "tile-finish": RenderedTile;
-  /** A GPU job's CPU definition (fallback and start-up measurement). */
-  kernel: GpuResult;
+  /** A kernel job's CPU definition (the GPU's fallback and start-up measurement). */
+  kernel: KernelResult;
   stats: ComputedStats;
   /** The stats level read (the WebGPU backend then runs the kernels). */
   "stats-input": StatsInput;

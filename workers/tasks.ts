@@ -1,7 +1,7 @@
 /** Runs one task: the single code path behind the worker and the inline backend. */
 import { finishTile, prepareTile, renderTile } from "../pipeline/render.ts";
 import { computePalette, computeStats, finishStats, prepareStats } from "../stats/compute.ts";
-import { runOnCpu } from "../gpu/cpu_kernels.ts";
+import { runOnCpu } from "../kernels/index.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { SourceCache } from "../sources/source_cache.ts";
 import type { Task, TaskResults } from "./protocol.ts";

@@ -1,0 +1,119 @@
+/**
+ * The op units through the HTTP routes: every op on every protocol and sample, bad parameters, and the
+ * `sobel` op (added through the op seam: its module, its WGSL and one registry line) against an
+ * independent numpy reference, whole image and tiles.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, decodePng, get, SAMPLES, withServer } from "./helpers.ts";
+import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+/** The Sobel magnitude by numpy: Y = (77R + 150G + 29B + 128) >> 8, edge padding, ⌊√((Gx² + Gy²) / 32)⌋. */
+async function numpySobel(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const py = `
+import sys, numpy as np
+from PIL import Image
+im = np.asarray(Image.open(sys.argv[1]).convert("RGB")).astype(np.int64)
+Y = (77 * im[:, :, 0] + 150 * im[:, :, 1] + 29 * im[:, :, 2] + 128) >> 8
+P = np.pad(Y, 1, mode="edge")
+gx = (P[:-2, 2:] + 2 * P[1:-1, 2:] + P[2:, 2:]) - (P[:-2, :-2] + 2 * P[1:-1, :-2] + P[2:, :-2])
+gy = (P[2:, :-2] + 2 * P[2:, 1:-1] + P[2:, 2:]) - (P[:-2, :-2] + 2 * P[:-2, 1:-1] + P[:-2, 2:])
+m = np.floor(np.sqrt((gx * gx + gy * gy) // 32)).astype(np.uint8)
+sys.stdout.buffer.write(np.array(m.shape, dtype="<u4").tobytes() + m.tobytes())
+`;
+  const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, file] }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const [height, width] = new Uint32Array(out.stdout.slice(0, 8).buffer);
+  return { data: out.stdout.slice(8), width, height };
+}
+
+/** The first index where two byte arrays differ (with both values), or null (a short message, not a 240k-element diff). */
+function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
+  if (a.length !== b.length) return `lengths ${a.length} ≠ ${b.length}`;
+  const i = a.findIndex((v, k) => v !== b[k]);
+  return i < 0 ? null : `at ${i}: ${a[i]} ≠ ${b[i]}`;
+}
+
+Deno.test("sobel: whole images and Deep Zoom tiles equal numpy's Sobel magnitude (crops of it)", opts, async () => {
+  await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+    for (const file of ["skimage__coffee.png", "openslide-python__boxes.png"]) {
+      const ref = await numpySobel(DATA + file);
+      const { width: W, height: H } = ref;
+      const whole = await get(`${url}/thumbnail/${file}.png?width=${W}&height=${H}&op=sobel`);
+      assertEquals(whole.status, 200, file);
+      assertEquals(whole.headers.get("x-op"), "sobel");
+      const px = await decodePng(whole.body, 1);
+      assertEquals([px.width, px.height], [W, H]);
+      assertEquals(firstDifference(px.data, ref.data), null, `${file}: whole image`);
+      // Edges carry information (not a flat image compared with a flat image).
+      assert(ref.data.some((v) => v > 100) && ref.data.some((v) => v === 0), `${file}: edges and flat areas`);
+      // Tiles at full resolution, interior and edge, overlap included: crops of the whole edge map.
+      const geo = new DeepZoomGeometry(W, H, 254, 1);
+      const top = geo.levelCount - 1, [cols, rows] = geo.tLevelCounts[top];
+      for (const [col, row] of [[0, 0], [1, 1], [cols - 1, rows - 1]].filter(([c, r]) => geo.hasTile(top, c, r))) {
+        const t = geo.tile(top, col, row);
+        const tile = await decodePng((await get(`${url}/dzi/${file}_files/${top}/${col}_${row}.png?op=sobel`)).body, 1);
+        const { x, y, w, h } = t.l0Region;
+        assertEquals([tile.width, tile.height], [w, h]);
+        const crop = new Uint8Array(w * h);
+        for (let r = 0; r < h; r++) crop.set(ref.data.subarray((y + r) * W + x, (y + r) * W + x + w), r * w);
+        assertEquals(firstDifference(tile.data, crop), null, `${file} tile ${col}_${row}`);
+      }
+    }
+  });
+});
+
+Deno.test("bad op parameters are 400s that name the parameter", opts, async () => {
+  await withServer({ IMAGES_DIR: SAMPLES }, async ({ url }) => {
+    const base = `${url}/dzi/coffee.png_files/9/0_0.png`;
+    for (
+      const [q, name] of [
+        ["op=threshold&t=300", "t"],
+        ["op=threshold&t=-1", "t"],
+        ["op=threshold&invert=2", "invert"],
+        ["op=mask&t=abc", "t"],
+        ["op=quantize&levels=1", "levels"],
+        ["op=quantize&palette=0", "palette"],
+        ["op=quantize&palette=257", "palette"],
+        ["op=quantize", "levels"],
+        ["op=quantize&levels=4&palette=4", "palette"],
+        ["op=quantize&levels=4&rescale=5,1", "rescale"],
+        ["op=sharpen", "op"],
+      ]
+    ) {
+      const r = await get(`${base}?${q}`);
+      assertEquals(r.status, 400, q);
+      assert(JSON.parse(new TextDecoder().decode(r.body)).error.message.includes(name), `${q} names ${name}`);
+    }
+    for (const q of ["downsample=3", "size=0", "min=2", "stride=-4"]) {
+      assertEquals((await get(`${url}/images/coffee.png/tissue.json?${q}`)).status, 400, q);
+    }
+  });
+});
+
+Deno.test("every op works on every protocol route and on thumbnails, for every readable sample", opts, async () => {
+  await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+    const list = JSON.parse(new TextDecoder().decode((await get(`${url}/images`)).body));
+    const ops = [
+      "op=gray",
+      "op=threshold",
+      "op=mask",
+      "op=quantize&levels=8",
+      "op=quantize&palette=8&rescale=auto",
+      "op=sobel",
+    ];
+    for (const img of list.images) {
+      const id = encodeURIComponent(img.id);
+      const jobs = ops.flatMap((q) => [
+        `${url}/dzi/${id}_files/${Math.ceil(Math.log2(Math.max(img.width, img.height)))}/0_0.png?${q}`,
+        `${url}/xyz/${id}/0/0/0.png?${q}`,
+        `${url}/thumbnail/${id}.jpg?width=64&${q}`,
+      ]);
+      for (const u of jobs) {
+        const r = await get(u);
+        assertEquals(r.status, 200, `${u}: ${new TextDecoder().decode(r.body.slice(0, 200))}`);
+      }
+    }
+  });
+});
