@@ -13,13 +13,12 @@
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, load, type Result, resultTable, startServer } from "./lib.ts";
 import { GpuExecutor } from "../gpu/executor.ts";
-import { runOnCpu } from "../kernels/index.ts";
+import { kernelNamed, KERNELS, runOnCpu } from "../kernels/index.ts";
 import type { KernelJob } from "../kernels/kernel.ts";
 import { WorkerPool } from "../workers/pool.ts";
 import { openSource } from "../sources/open.ts";
 import { type Raster8, toUint8 } from "../core/raster.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
-import { grayKernel } from "../kernels/gray.ts";
 
 const { seconds: SECONDS, concurrency: CONCURRENCY, rounds: ROUNDS } = benchArgs({
   seconds: 8,
@@ -57,18 +56,13 @@ async function kernelBench(slide: string): Promise<{ rows: KernelRow[]; adapter:
     tiles.push(toUint8(await source.readRegion(0, x, y, 270, 270)));
   }
   await source.close?.();
-  const palette = Uint8Array.from({ length: 48 }, (_, i) => (i * 53) % 256);
+  // Each kernel's own example job (the self-test's), on real tiles.
   const make = (kernel: string): KernelJob[] =>
-    tiles.map((input) => {
-      if (kernel === "histogram") return { kernel, input: grayKernel(input) };
-      return { kernel, input, t: 30, levels: 8, palette, valid: { x: 0, y: 0, w: 270, h: 270 } };
-    });
+    tiles.map((input) => kernelNamed(kernel).example(input, { x: 0, y: 0, w: 270, h: 270 }));
   const pool = new WorkerPool({ size: 2 });
   const rows: KernelRow[] = [];
   try {
-    for (
-      const kernel of ["gray", "threshold", "mask", "levels", "palette", "sobel", "downsample2x", "histogram"]
-    ) {
+    for (const kernel of KERNELS.keys()) {
       const jobs = make(kernel);
       const inputBytes = jobs.reduce((s, j) => s + j.input.data.length, 0) / jobs.length;
       const cpu1 = await rate(jobs, (j) => Promise.resolve(runOnCpu(j)), ROUNDS);
