@@ -4,18 +4,11 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { Metrics } from "./telemetry/metrics.ts";
 import { constantTimeEqual, verifyUrl } from "./security/signing.ts";
-import { TileCache } from "./cache/tile_cache.ts";
 import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
-import { ImageRegistry } from "./sources/registry.ts";
-import { InlineBackend, type TileBackend } from "./workers/backend.ts";
-import { WorkerPool, workersAvailable } from "./workers/pool.ts";
-import { WebGpuBackend, webGpuExposed } from "./gpu/backend.ts";
-import { joinProcessBudget, SharedBudget } from "./cache/budget.ts";
 import { setWorkController } from "./pipeline/abort.ts";
-import type { AppContext } from "./routes/context.ts";
+import type { AppContext } from "./service/context.ts";
 import { dziRoutes } from "./routes/dzi.ts";
 import { xyzRoutes } from "./routes/xyz.ts";
 import { thumbnailRoutes } from "./routes/thumbnail.ts";
@@ -25,11 +18,9 @@ import { statsRoutes } from "./routes/stats.ts";
 import { iiifRoutes } from "./routes/iiif.ts";
 import { patchRoutes } from "./routes/patches.ts";
 import { viewerRoutes } from "./routes/viewer.ts";
-import { StatsService } from "./stats/service.ts";
-import { codecStatus, initCodecs } from "./codecs/tier.ts";
-import { configureLog, errorText, log } from "./telemetry/log.ts";
+import { errorText, log } from "./telemetry/log.ts";
+import { createAppContext } from "./service/build.ts";
 import { httpMetrics, httpTelemetry } from "./telemetry/http.ts";
-import { watchProcess } from "./telemetry/process_metrics.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
 export interface Service {
@@ -38,73 +29,10 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/**
- * The backend named by the configuration. CPU work runs on workers where `Worker` exists, else inline (as
- * on Deno Deploy). `webgpu` and `auto` (where the runtime exposes WebGPU) add the GPU for ops: `auto`
- * measures it against the CPU backend at start-up and keeps the faster. `hasWorker` and `hasGpu` are the
- * runtime's answers, injectable for tests.
- */
-export function createBackend(
-  config: Config,
-  hasWorker = workersAvailable(),
-  hasGpu = webGpuExposed(),
-  budget?: SharedBudget,
-): TileBackend {
-  if (config.backend === "workers" && !hasWorker) {
-    throw new Error("EDGETILE_BACKEND=workers, but this runtime has no Worker");
-  }
-  if (config.backend === "webgpu" && !hasGpu) {
-    throw new Error("EDGETILE_BACKEND=webgpu, but this runtime has no WebGPU");
-  }
-  const cpu = config.backend !== "inline" && hasWorker
-    ? new WorkerPool({
-      size: config.workers,
-      jobTimeoutMs: Math.floor(config.timeoutMs / 2),
-      maxQueuePerWorker: config.queuePerWorker,
-      codecs: codecStatus().tier,
-      budget,
-    })
-    : new InlineBackend();
-  const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
-  return gpu
-    ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu", { measureSoftware: config.gpuSoftware === "measure" })
-    : cpu;
-}
-
 /** Builds the service for `config`. */
 export function createService(config: Config): Service {
-  configureLog(config.logLevel, config.logFormat);
-  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, undefined, {
-    policy: {
-      allowedOrigins: config.allowedOrigins,
-      timeoutMs: config.remoteTimeoutMs,
-      maxBytes: config.remoteMaxBytes,
-    },
-    prefixes: config.sourcePrefixes,
-    revalidateSeconds: config.remoteRevalidateSeconds,
-  });
-  // The codec tier is decided here, once, before the workers start: they are told this choice.
-  const codecs = initCodecs(config.codecs);
-  // One pixel-cache budget for the process: this thread is 0, the workers join it as they start.
-  const budget = SharedBudget.create(config.pixelCacheBytes);
-  joinProcessBudget(budget, 0);
-  const backend = createBackend(config, undefined, undefined, budget);
-  const metrics = new Metrics();
-  if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
-  const cache = new TileCache({
-    kvPath: config.kvPath === "off" ? null : config.kvPath,
-    memoryBytes: config.memoryCacheBytes,
-    ttlSeconds: config.cacheTtl,
-    metrics,
-  });
-  metrics.codecTier.set({ tier: codecs.tier }, 1);
-  const stats = new StatsService(backend, cache, codecs.tier);
-  metrics.watchMemory(budget);
-  const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs, pixelBudget: budget };
-  const cpu = backend instanceof WebGpuBackend ? backend.cpu : backend;
-  const stopProcessMetrics = watchProcess(metrics.registry, {
-    workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
-  });
+  const { context, close } = createAppContext(config);
+  const { backend, metrics, codecs } = context;
   const app = new Hono();
   app.use("*", httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier }));
   app.use("*", limits(config.timeoutMs));
@@ -147,16 +75,7 @@ export function createService(config: Config): Service {
     if (!(err instanceof HttpError)) log().error("unexpected error", { error: errorText(err) });
     return errorResponse(e);
   });
-  return {
-    app,
-    context,
-    close: async () => {
-      stopProcessMetrics();
-      await backend.close();
-      await registry.close();
-      await cache.close();
-    },
-  };
+  return { app, context, close };
 }
 
 /** Longest request URL accepted (414 past it). */

@@ -8,9 +8,10 @@
  * bar (patches done, patches/s, ETA); otherwise a progress line every 10 %.
  */
 import { loadConfig } from "../config.ts";
-import { createService } from "../app.ts";
-import { exportPatches, type PatchEntry, type PatchProgress, planPatchExport } from "../export/patches.ts";
-import { parsePatchParams } from "../routes/patches.ts";
+import { createAppContext } from "../service/build.ts";
+import { exportPatches, type PatchProgress, planPatchExport } from "../export/patches.ts";
+import { exportSummary, manifestLine, summaryText } from "../export/manifest.ts";
+import { parsePatchParams } from "../service/query.ts";
 import { toHttpError } from "../errors.ts";
 
 const args = [...Deno.args];
@@ -31,7 +32,7 @@ const real = await Deno.realPath(imagePath).catch(() => {
   Deno.exit(2);
 });
 const dir = real.slice(0, real.lastIndexOf("/")) || "/", id = real.slice(real.lastIndexOf("/") + 1);
-const service = createService(
+const service = createAppContext(
   loadConfig({ IMAGES_DIR: dir, KV_PATH: ":memory:", WORKERS: Deno.env.get("EDGETILE_WORKERS") }),
 );
 const tty = Deno.stdout.isTerminal();
@@ -67,31 +68,18 @@ let code = 0;
 try {
   const params = parsePatchParams(query, service.context.config.quality);
   await Deno.mkdir(outDir, { recursive: true });
-  const entries: PatchEntry[] = [];
-  for await (
-    const { entry, bytes } of exportPatches(
-      service.context,
-      await planPatchExport(service.context, id, params),
-      params,
-      progress,
-      service.context.config.workers * 4,
-    )
-  ) {
+  const plan = await planPatchExport(service.context, id, params);
+  const lines: string[] = [];
+  const window = service.context.config.workers * 4;
+  for await (const { entry, bytes } of exportPatches(service.context, plan, params, progress, window)) {
     await Deno.writeFile(`${outDir}/${entry.file}`, bytes);
-    entries.push(entry);
+    lines.push(manifestLine(entry));
     written++;
     report();
   }
-  await Deno.writeTextFile(`${outDir}/manifest.jsonl`, entries.map((e) => JSON.stringify(e) + "\n").join(""));
+  await Deno.writeTextFile(`${outDir}/manifest.jsonl`, lines.join(""));
   const seconds = (performance.now() - t0) / 1000;
-  const summary = {
-    image: id,
-    patches: written,
-    ...params,
-    op: entries[0]?.op ?? params.op.name,
-    seconds: Number(seconds.toFixed(3)),
-  };
-  await Deno.writeTextFile(`${outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  await Deno.writeTextFile(`${outDir}/summary.json`, summaryText(exportSummary(plan, params, written, seconds)));
   report(true);
   console.log(
     `${written} patches in ${seconds.toFixed(1)} s (${(written / Math.max(seconds, 1e-3)).toFixed(1)}/s) → ${outDir}`,

@@ -5,17 +5,12 @@
  * the consumer takes them (HTTP backpressure, or the CLI's writes); when the consumer stops, no more are
  * started. Shared by `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
  */
-import type { ImageRegistry } from "../sources/registry.ts";
+import type { ImageRegistry, ResolvedImage } from "../sources/registry.ts";
 import type { StatsService } from "../stats/service.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import { opLabel, resolveOpSpec } from "../kernels/index.ts";
-import {
-  canonicalOp,
-  checkOutputSize,
-  type OpSpec,
-  type TileFormat,
-  type TileRequest,
-} from "../pipeline/tile_request.ts";
+import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
+import { tileRequestOf } from "../service/tile_service.ts";
 import type { TensorSpec } from "../pipeline/tensor.ts";
 import {
   countTissueCells,
@@ -73,7 +68,7 @@ export const MAX_PATCHES = 200_000;
 
 /** What an export will do, checked before anything is streamed. */
 export interface PatchPlan {
-  image: Awaited<ReturnType<ImageRegistry["resolve"]>>;
+  image: ResolvedImage;
   op: OpSpec;
   integral: TissueIntegral;
   /** Patches the export will hold. */
@@ -92,14 +87,14 @@ export async function planPatchExport(
   signal?: AbortSignal,
 ): Promise<PatchPlan> {
   const image = await ctx.registry.resolve(id);
-  const { width, height, channels } = image.info;
+  const { width, height } = image.info;
   const cells = gridCellCount(width, height, p);
   if (cells > MAX_GRID_CELLS) {
     throw badRequest(
       `the grid has ${cells} cells, more than ${MAX_GRID_CELLS}: raise size, stride or downsample`,
     );
   }
-  checkOutputSize(patchRequest(image, p.op, p, { x: 0, y: 0 }), channels);
+  patchRequest(image, p.op, p, { x: 0, y: 0 }); // 413 now when one patch is too large
   const computed = await ctx.stats.get(image.source);
   const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source));
   const { tissue } = computed.stats;
@@ -111,24 +106,20 @@ export async function planPatchExport(
   return { image, op, integral, total };
 }
 
-function patchRequest(
-  image: PatchPlan["image"],
-  op: OpSpec,
-  p: PatchParams,
-  at: { x: number; y: number },
-): TileRequest {
+/** The request of the patch at level-0 (`x`, `y`); 413 when its output is too large. */
+function patchRequest(image: ResolvedImage, op: OpSpec, p: PatchParams, at: { x: number; y: number }): TileRequest {
   const span = p.size * p.downsample;
-  return {
-    image: image.id,
-    version: image.source.version,
-    region: { x: at.x, y: at.y, w: span, h: span },
+  const region = { x: at.x, y: at.y, w: span, h: span };
+  return tileRequestOf({
+    image,
+    region,
     outWidth: p.size,
     outHeight: p.size,
-    op,
     format: p.format,
-    quality: p.format === "jpeg" || p.format === "webp" ? p.quality : 0,
-    ...(p.tensor ? { tensor: p.tensor } : {}),
-  };
+    op,
+    quality: p.quality,
+    tensor: p.tensor,
+  });
 }
 
 /**

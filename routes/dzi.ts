@@ -7,8 +7,10 @@ import { Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
-import type { AppContext } from "./context.ts";
-import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+import type { AppContext } from "../service/context.ts";
+import { decodeId, rawPath } from "./ids.ts";
+import { parseTileOptions } from "../service/query.ts";
+import { tileResponse } from "./tile_response.ts";
 
 const DZI_PATH = /^\/dzi\/([^/]+)\.dzi$/;
 const TILE_PATH = /^\/dzi\/([^/]+)_files\/(\d{1,3})\/(\d{1,7})_(\d{1,7})\.([a-z]+)$/;
@@ -58,7 +60,7 @@ export function dziRoutes(ctx: AppContext): Hono {
       outWidth: t.zWidth,
       outHeight: t.zHeight,
       format,
-      opts,
+      ...opts,
     });
   });
   return app;

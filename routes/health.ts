@@ -6,7 +6,7 @@
  * failing in the last minute, or its file deleted while open).
  */
 import { Hono } from "hono";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import { WorkerPool } from "../workers/pool.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
 import { VERSION } from "../telemetry/process_metrics.ts";

@@ -18,9 +18,11 @@ import {
   iiifLayout,
   parseIiifRequest,
 } from "../pyramid/iiif.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
-import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+import { decodeId, rawPath } from "./ids.ts";
+import { parseTileOptions } from "../service/query.ts";
+import { tileResponse } from "./tile_response.ts";
 
 const PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"';
 const CONTEXT = "http://iiif.io/api/image/3/context.json";
@@ -137,7 +139,7 @@ export function iiifRoutes(ctx: AppContext): Hono {
       outWidth: req.outWidth,
       outHeight: req.outHeight,
       format: formatFromExtension(req.format)!,
-      opts,
+      ...opts,
       rotate: req.rotate,
       mirror: req.mirror,
     });

@@ -10,11 +10,12 @@ import { levelDownsample } from "../pyramid/levels.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
-import { decodeId, encodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
-import { parseBox } from "./thumbnail.ts";
+import { decodeId, encodeId, rawPath } from "./ids.ts";
+import { parseBox, parseTileOptions } from "../service/query.ts";
+import { tileResponse } from "./tile_response.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
 
 const INFO_PATH = /^\/images\/([^/]+)$/;
@@ -109,7 +110,7 @@ export function imageRoutes(ctx: AppContext): Hono {
       outWidth: w,
       outHeight: h,
       format,
-      opts,
+      ...opts,
       associated: assoc[2],
     });
   });

@@ -6,34 +6,17 @@
  * client's pace, and stop the work when the client goes away. npy: `dtype`, `normalize`, `quant` as on tiles.
  */
 import { Hono } from "hono";
-import { badRequest } from "../errors.ts";
-import { formatFromExtension } from "../pipeline/tile_request.ts";
-import { parseTensorSpec } from "../pipeline/tensor.ts";
-import {
-  exportPatches,
-  type PatchEntry,
-  type PatchParams,
-  type PatchProgress,
-  planPatchExport,
-} from "../export/patches.ts";
+import { exportPatches, type PatchEntry, type PatchProgress, planPatchExport } from "../export/patches.ts";
+import { exportSummary, manifestLine, summaryText } from "../export/manifest.ts";
 import { TAR_END, tarHeader, tarPadding } from "../export/tar.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
-import { decodeId, parseTileOptions, rawPath } from "./tile_response.ts";
-import { parseGridParams } from "./stats.ts";
+import { decodeId, rawPath } from "./ids.ts";
+import { parsePatchParams } from "../service/query.ts";
 import { streamed } from "../telemetry/http.ts";
 
 const PATCHES_PATH = /^\/images\/([^/]+)\/patches\.(tar|ndjson)$/;
 const enc = new TextEncoder();
-
-/** Parameters of an export from its query. */
-export function parsePatchParams(query: URLSearchParams, defaultQuality: number): PatchParams {
-  const grid = parseGridParams(query);
-  const format = formatFromExtension(query.get("format") ?? "png");
-  if (!format || format === "webp") throw badRequest("format must be png, jpg or npy");
-  const { op, quality } = parseTileOptions(query, defaultQuality);
-  return { ...grid, format, op, quality, ...(format === "npy" ? { tensor: parseTensorSpec(query) } : {}) };
-}
 
 /** Patch export routes (registered before the generic image routes). */
 export function patchRoutes(ctx: AppContext): Hono {
@@ -51,19 +34,8 @@ export function patchRoutes(ctx: AppContext): Hono {
     const t0 = performance.now();
     // The tar's manifest goes at its end, so its lines are kept (compact strings; ≤ MAX_PATCHES of them).
     const manifest: string[] = [];
-    let count = 0, opName = "";
-    const summary = () => ({
-      image: id,
-      patches: count,
-      downsample: params.downsample,
-      size: params.size,
-      stride: params.stride,
-      min: params.min,
-      format: params.format,
-      op: opName || params.op.name,
-      ...(params.tensor ? { tensor: params.tensor } : {}),
-      seconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
-    });
+    let count = 0;
+    const summary = () => exportSummary(plan, params, count, (performance.now() - t0) / 1000);
     const tar = m[2] === "tar";
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -78,7 +50,7 @@ export function patchRoutes(ctx: AppContext): Hono {
           if (tar) {
             const lines = enc.encode(manifest.join(""));
             manifest.length = 0;
-            const sum = enc.encode(JSON.stringify(summary(), null, 2) + "\n");
+            const sum = enc.encode(summaryText(summary()));
             for (const [name, body] of [["manifest.jsonl", lines], ["summary.json", sum]] as const) {
               controller.enqueue(tarHeader(name, body.length));
               controller.enqueue(body);
@@ -93,15 +65,14 @@ export function patchRoutes(ctx: AppContext): Hono {
         }
         const { entry, bytes } = n.value;
         count++;
-        opName = entry.op;
-        if (tar) manifest.push(JSON.stringify(entry) + "\n");
+        if (tar) manifest.push(manifestLine(entry));
         ctx.metrics.patches.inc();
         if (tar) {
           controller.enqueue(tarHeader(entry.file, bytes.length));
           controller.enqueue(bytes);
           controller.enqueue(tarPadding(bytes.length));
         } else {
-          controller.enqueue(enc.encode(JSON.stringify(entry) + "\n"));
+          controller.enqueue(enc.encode(manifestLine(entry)));
         }
       },
       async cancel() {

@@ -6,7 +6,7 @@
  * ever stores a body with a client-chosen host in it.
  */
 import type { Context } from "hono";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 
 /** Headers an absolute URL may depend on under `TRUST_PROXY` (for `Vary`). */
 export const FORWARDED_HEADERS = "Forwarded, X-Forwarded-Proto, X-Forwarded-Host, X-Forwarded-Prefix";

@@ -8,9 +8,10 @@ import { Hono } from "hono";
 import { badRequest } from "../errors.ts";
 import { parseRescale } from "../kernels/rescale.ts";
 import { getOp } from "../kernels/index.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
-import { decodeId, rawPath } from "./tile_response.ts";
+import { decodeId, rawPath } from "./ids.ts";
+import { numberParam, parseGridParams } from "../service/query.ts";
 import { gridCellCount, MAX_GRID_CELLS, type TissueCell, tissueCells, tissueIntegralOf } from "../stats/tissue_grid.ts";
 import { streamed } from "../telemetry/http.ts";
 
@@ -20,43 +21,6 @@ export const MAX_JSON_TILES = 50_000;
 const STATS_PATH = /^\/images\/([^/]+)\/stats$/;
 const TISSUE_PNG_PATH = /^\/images\/([^/]+)\/tissue\.png$/;
 const TISSUE_LIST_PATH = /^\/images\/([^/]+)\/tissue\.(ndjson|json)$/;
-
-function numberParam(q: URLSearchParams, name: string, dflt: number, ok: (v: number) => boolean, rule: string): number {
-  const raw = q.get(name);
-  if (raw === null || raw === "") return dflt;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || !ok(v)) throw badRequest(`${name} must be ${rule}, got "${raw}"`);
-  return v;
-}
-
-/** The tissue grid's query parameters (`downsample`, `size`, `stride`, `min`); 400 naming a bad one. */
-export function parseGridParams(
-  query: URLSearchParams,
-): { downsample: number; size: number; stride: number; min: number } {
-  const downsample = numberParam(
-    query,
-    "downsample",
-    1,
-    (v) => Number.isInteger(Math.log2(v)) && v >= 1 && v <= 2 ** 20,
-    "a power of two ≥ 1",
-  );
-  const size = numberParam(
-    query,
-    "size",
-    256,
-    (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
-    "an integer in 1..16384",
-  );
-  const stride = numberParam(
-    query,
-    "stride",
-    size,
-    (v) => Number.isInteger(v) && v >= 1 && v <= 16384,
-    "an integer in 1..16384",
-  );
-  const min = numberParam(query, "min", 0.5, (v) => v >= 0 && v <= 1, "a number in 0..1");
-  return { downsample, size, stride, min };
-}
 
 /** Stats and tissue routes (registered before the generic image routes). */
 export function statsRoutes(ctx: AppContext): Hono {

@@ -3,31 +3,15 @@
  * (aspect kept, never enlarged past level 0; default 256×256), through the same pipeline and ops.
  */
 import { Hono } from "hono";
-import { badRequest, notFound, tooLarge } from "../errors.ts";
+import { badRequest, notFound } from "../errors.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
-import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+import { decodeId, rawPath } from "./ids.ts";
+import { parseBox, parseTileOptions } from "../service/query.ts";
+import { tileResponse } from "./tile_response.ts";
 
 const THUMB_PATH = /^\/thumbnail\/([^/]+)\.([a-z]+)$/;
-/** Largest thumbnail side. */
-export const THUMBNAIL_MAX_SIDE = 4096;
-
-/** `?width=&height=` as a box; `dflt` for both when neither is given. 400/413 for bad values. */
-export function parseBox(query: URLSearchParams, dflt: number | null): { width: number | null; height: number | null } {
-  const width = sideParam(query, "width"), height = sideParam(query, "height");
-  if (width === null && height === null) return { width: dflt, height: dflt };
-  return { width, height };
-}
-
-function sideParam(query: URLSearchParams, name: string): number | null {
-  const raw = query.get(name);
-  if (raw === null || raw === "") return null;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw badRequest(`${name} must be a positive integer`);
-  const v = Number(raw);
-  if (v > THUMBNAIL_MAX_SIDE) throw tooLarge(`${name} must be at most ${THUMBNAIL_MAX_SIDE}`);
-  return v;
-}
 
 /** Thumbnail route. */
 export function thumbnailRoutes(ctx: AppContext): Hono {
@@ -49,7 +33,7 @@ export function thumbnailRoutes(ctx: AppContext): Hono {
       outWidth: w,
       outHeight: h,
       format,
-      opts,
+      ...opts,
     });
   });
   return app;

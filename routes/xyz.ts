@@ -7,10 +7,12 @@ import { badRequest, notFound } from "../errors.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import { getOp } from "../kernels/index.ts";
-import type { AppContext } from "./context.ts";
+import type { AppContext } from "../service/context.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
-import { decodeId, parseTileOptions, rawPath, tileResponse } from "./tile_response.ts";
+import { decodeId, rawPath } from "./ids.ts";
+import { parseTileOptions } from "../service/query.ts";
+import { tileResponse } from "./tile_response.ts";
 
 const TILEJSON_PATH = /^\/xyz\/([^/]+)\/tilejson\.json$/;
 const TILE_PATH = /^\/xyz\/([^/]+)\/(\d{1,3})\/(\d{1,7})\/(\d{1,7})\.([a-z]+)$/;
@@ -66,7 +68,7 @@ export function xyzRoutes(ctx: AppContext): Hono {
       outWidth: t.outWidth,
       outHeight: t.outHeight,
       format,
-      opts,
+      ...opts,
     });
   });
   return app;

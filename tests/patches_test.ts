@@ -186,6 +186,22 @@ Deno.test("deno task extract writes the same patches, manifest and summary, with
     assert(files.includes("manifest.jsonl") && files.includes("summary.json") && files.includes("1024_256.npy"));
     const manifest = (await Deno.readTextFile(`${dir}/out/manifest.jsonl`)).trim().split("\n");
     assertEquals(manifest.length, 35);
+    // The same export over HTTP: the same manifest, summary (but its duration) and patch bytes.
+    await withServer({}, async (s) => {
+      const res = await get(`${s.url}/images/${ID}/patches.tar?size=256&min=0.5&format=npy`);
+      assertEquals(res.status, 200);
+      await Deno.writeFile(`${dir}/p.tar`, res.body);
+      await Deno.mkdir(`${dir}/http`);
+      assertEquals((await run("tar", ["-xf", `${dir}/p.tar`, "-C", `${dir}/http`])).code, 0);
+    });
+    const text = (d: string, f: string) => Deno.readTextFile(`${dir}/${d}/${f}`);
+    assertEquals(await text("out", "manifest.jsonl"), await text("http", "manifest.jsonl"));
+    const [cli, http] = [JSON.parse(await text("out", "summary.json")), JSON.parse(await text("http", "summary.json"))];
+    assert(cli.seconds > 0 && http.seconds > 0);
+    assertEquals({ ...cli, seconds: 0 }, { ...http, seconds: 0 });
+    for (const f of files.filter((f) => f.endsWith(".npy")).slice(0, 5)) {
+      assertEquals(await Deno.readFile(`${dir}/out/${f}`), await Deno.readFile(`${dir}/http/${f}`), f);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { jpegSize, pngHeader, SAMPLES } from "./helpers.ts";
-import { createBackend } from "../app.ts";
+import { createBackend } from "../service/build.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
 import { loadConfig } from "../config.ts";
 

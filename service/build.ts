@@ -1,0 +1,98 @@
+/**
+ * Builds what serves tiles, without HTTP: the compute backend the configuration names, and the
+ * `AppContext` the routes, the patch export and the command line share.
+ */
+import { Metrics } from "../telemetry/metrics.ts";
+import { TileCache } from "../cache/tile_cache.ts";
+import type { Config } from "../config.ts";
+import { ImageRegistry } from "../sources/registry.ts";
+import { InlineBackend, type TileBackend } from "../workers/backend.ts";
+import { WorkerPool, workersAvailable } from "../workers/pool.ts";
+import { WebGpuBackend, webGpuExposed } from "../gpu/backend.ts";
+import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
+import { StatsService } from "../stats/service.ts";
+import { codecStatus, initCodecs } from "../codecs/tier.ts";
+import { configureLog } from "../telemetry/log.ts";
+import { watchProcess } from "../telemetry/process_metrics.ts";
+import type { AppContext } from "./context.ts";
+
+/**
+ * The backend named by the configuration. CPU work runs on workers where `Worker` exists, else inline (as
+ * on Deno Deploy). `webgpu` and `auto` (where the runtime exposes WebGPU) add the GPU for ops: `auto`
+ * measures it against the CPU backend at start-up and keeps the faster. `hasWorker` and `hasGpu` are the
+ * runtime's answers, injectable for tests.
+ */
+export function createBackend(
+  config: Config,
+  hasWorker = workersAvailable(),
+  hasGpu = webGpuExposed(),
+  budget?: SharedBudget,
+): TileBackend {
+  if (config.backend === "workers" && !hasWorker) {
+    throw new Error("EDGETILE_BACKEND=workers, but this runtime has no Worker");
+  }
+  if (config.backend === "webgpu" && !hasGpu) {
+    throw new Error("EDGETILE_BACKEND=webgpu, but this runtime has no WebGPU");
+  }
+  const cpu = config.backend !== "inline" && hasWorker
+    ? new WorkerPool({
+      size: config.workers,
+      jobTimeoutMs: Math.floor(config.timeoutMs / 2),
+      maxQueuePerWorker: config.queuePerWorker,
+      codecs: codecStatus().tier,
+      budget,
+    })
+    : new InlineBackend();
+  const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
+  return gpu
+    ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu", { measureSoftware: config.gpuSoftware === "measure" })
+    : cpu;
+}
+
+/**
+ * Everything below the routes, built for `config`: log settings, the image registry, the codec tier, the
+ * pixel-cache budget, the backend, metrics, the tile cache and the statistics; and how to release them.
+ */
+export function createAppContext(config: Config): { context: AppContext; close(): Promise<void> } {
+  configureLog(config.logLevel, config.logFormat);
+  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, undefined, {
+    policy: {
+      allowedOrigins: config.allowedOrigins,
+      timeoutMs: config.remoteTimeoutMs,
+      maxBytes: config.remoteMaxBytes,
+    },
+    prefixes: config.sourcePrefixes,
+    revalidateSeconds: config.remoteRevalidateSeconds,
+  });
+  // The codec tier is decided here, once, before the workers start: they are told this choice.
+  const codecs = initCodecs(config.codecs);
+  // One pixel-cache budget for the process: this thread is 0, the workers join it as they start.
+  const budget = SharedBudget.create(config.pixelCacheBytes);
+  joinProcessBudget(budget, 0);
+  const backend = createBackend(config, undefined, undefined, budget);
+  const metrics = new Metrics();
+  if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
+  const cache = new TileCache({
+    kvPath: config.kvPath === "off" ? null : config.kvPath,
+    memoryBytes: config.memoryCacheBytes,
+    ttlSeconds: config.cacheTtl,
+    metrics,
+  });
+  metrics.codecTier.set({ tier: codecs.tier }, 1);
+  const stats = new StatsService(backend, cache, codecs.tier);
+  metrics.watchMemory(budget);
+  const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs, pixelBudget: budget };
+  const cpu = backend instanceof WebGpuBackend ? backend.cpu : backend;
+  const stopProcessMetrics = watchProcess(metrics.registry, {
+    workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
+  });
+  return {
+    context,
+    close: async () => {
+      stopProcessMetrics();
+      await backend.close();
+      await registry.close();
+      await cache.close();
+    },
+  };
+}
