@@ -2,8 +2,8 @@
  * The tile pipeline, in order: plan → read (best level) → resample → op → pad → orient → encode.
  * Every protocol's request runs through `renderTile`; each step lives in its own module.
  */
-import type { ImageInfo, ImageSource } from "../sources/source.ts";
-import { bestLevelForDownsample } from "../pyramid/levels.ts";
+import type { ImageSource } from "../sources/source.ts";
+import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } from "../pyramid/read_plan.ts";
 import { applyOp, getOp } from "../kernels/index.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
@@ -35,63 +35,6 @@ export interface Placement {
   outY: number;
   outW: number;
   outH: number;
-}
-
-/** Which level to read, which pixels of it, and where they land in the output. */
-export interface ReadPlan {
-  level: number;
-  /** Integer rectangle of the level to read. */
-  readX: number;
-  readY: number;
-  readW: number;
-  readH: number;
-  /** Where the inner output grid starts in the read raster, and read pixels per output pixel. */
-  srcX: number;
-  srcY: number;
-  srcScaleX: number;
-  srcScaleY: number;
-  /** Output pixels covered by the image; the rest of the output is padding. */
-  outX: number;
-  outY: number;
-  outW: number;
-  outH: number;
-}
-
-/** The read plan for a request, or null when its region misses the image entirely. */
-export function planRead(info: ImageInfo, req: TileRequest): ReadPlan | null {
-  const { x: rx, y: ry, w: rw, h: rh } = req.region;
-  const ix0 = Math.max(rx, 0), iy0 = Math.max(ry, 0);
-  const ix1 = Math.min(rx + rw, info.width), iy1 = Math.min(ry + rh, info.height);
-  if (ix1 <= ix0 || iy1 <= iy0) return null;
-  // Level-0 pixels per output pixel.
-  const sx = rw / req.outWidth, sy = rh / req.outHeight;
-  const outX = Math.max(0, Math.floor((ix0 - rx) / sx + 1e-9));
-  const outY = Math.max(0, Math.floor((iy0 - ry) / sy + 1e-9));
-  const outW = Math.max(1, Math.min(req.outWidth, Math.ceil((ix1 - rx) / sx - 1e-9)) - outX);
-  const outH = Math.max(1, Math.min(req.outHeight, Math.ceil((iy1 - ry) / sy - 1e-9)) - outY);
-  const level = bestLevelForDownsample(info.levels, Math.min(sx, sy));
-  const L = info.levels[level];
-  // The inner output grid in level pixels: output pixel o covers [start + o·scale, start + (o+1)·scale).
-  const startX = (rx + outX * sx) / L.downsampleX, startY = (ry + outY * sy) / L.downsampleY;
-  const scaleX = sx / L.downsampleX, scaleY = sy / L.downsampleY;
-  const readX = Math.max(0, Math.floor(startX + 1e-9)), readY = Math.max(0, Math.floor(startY + 1e-9));
-  const readW = Math.max(1, Math.min(L.width, Math.ceil(startX + outW * scaleX - 1e-9)) - readX);
-  const readH = Math.max(1, Math.min(L.height, Math.ceil(startY + outH * scaleY - 1e-9)) - readY);
-  return {
-    level,
-    readX,
-    readY,
-    readW,
-    readH,
-    srcX: startX - readX,
-    srcY: startY - readY,
-    srcScaleX: scaleX,
-    srcScaleY: scaleY,
-    outX,
-    outY,
-    outW,
-    outH,
-  };
 }
 
 /**
@@ -156,18 +99,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   }
   // Neighbourhood op: the same pixel grid widened by `halo` output pixels on each side, the part of it
   // inside the image marked valid; the op's result is cropped back to the tile.
-  const sx = req.region.w / req.outWidth, sy = req.region.h / req.outHeight;
-  const wide: TileRequest = {
-    ...req,
-    region: {
-      x: req.region.x - halo * sx,
-      y: req.region.y - halo * sy,
-      w: req.region.w + 2 * halo * sx,
-      h: req.region.h + 2 * halo * sy,
-    },
-    outWidth: req.outWidth + 2 * halo,
-    outHeight: req.outHeight + 2 * halo,
-  };
+  const wide = widenForHalo(req, halo);
   const wp = planRead(source.info, wide)!;
   const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH, plane);
   lap("read");
@@ -175,15 +107,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
   const input = opInput8(op, canvas, req.op.params);
   lap("resample");
-  return {
-    stage: {
-      input,
-      valid: { x: wp.outX, y: wp.outY, w: wp.outW, h: wp.outH },
-      crop: { x: halo + plan.outX, y: halo + plan.outY, w: plan.outW, h: plan.outH },
-      placement: plan,
-      timings,
-    },
-  };
+  return { stage: { input, ...haloWindows(wp, plan, halo), placement: plan, timings } };
 }
 
 /** The steps after the op: crop the halo → pad → orient → encode. `stage` needs no `input` here. */
@@ -247,12 +171,9 @@ async function passThrough(
   const how = getOp(req.op.name).storedJpeg;
   const gray = how === "gray-transcode" && !!L.luma && !!codec.grayTranscode;
   if (how !== "as-is" && !gray) return null;
-  const exact = plan.outX === 0 && plan.outY === 0 && plan.outW === req.outWidth && plan.outH === req.outHeight &&
-    plan.srcScaleX === 1 && plan.srcScaleY === 1 && plan.srcX === 0 && plan.srcY === 0;
-  if (!exact || !L.stored || req.outWidth !== L.tileWidth || req.outHeight !== L.tileHeight) return null;
-  if (plan.readX % L.tileWidth !== 0 || plan.readY % L.tileHeight !== 0) return null;
-  if (plan.readX + L.tileWidth > L.width || plan.readY + L.tileHeight > L.height) return null;
-  const jpeg = await source.readStoredJpeg(plan.level, plan.readX / L.tileWidth, plan.readY / L.tileHeight);
+  const tile = exactStoredTile(plan, req, L);
+  if (!tile) return null;
+  const jpeg = await source.readStoredJpeg(plan.level, tile.col, tile.row);
   if (!jpeg) return null;
   if (!gray) return { bytes: jpeg, how: "stored-jpeg" };
   try {

@@ -5,9 +5,8 @@
  * `l0` image (full-resolution) pixels, `out` returned pixels.
  */
 import type { Rect } from "../core/rect.ts";
+import { GRID_TILE } from "./levels.ts";
 
-/** Tile width advertised in info.json (the XYZ size, so IIIF and XYZ tiles share cache entries). */
-export const IIIF_TILE = 256;
 /** Server limits advertised in info.json and enforced on every request. */
 export const IIIF_MAX_WIDTH = 8192, IIIF_MAX_HEIGHT = 8192, IIIF_MAX_AREA = 4096 * 4096;
 
@@ -189,7 +188,7 @@ export function iiifLayout(
   H: number,
 ): { scaleFactors: number[]; sizes: { width: number; height: number }[] } {
   const scaleFactors: number[] = [];
-  for (let s = 1; s === 1 || Math.max(W, H) / (s / 2) > IIIF_TILE; s *= 2) scaleFactors.push(s);
+  for (let s = 1; s === 1 || Math.max(W, H) / (s / 2) > GRID_TILE; s *= 2) scaleFactors.push(s);
   const sizes: { width: number; height: number }[] = [];
   for (let s = scaleFactors[scaleFactors.length - 1]; s >= 1; s /= 2) {
     const width = Math.ceil(W / s), height = Math.ceil(H / s);

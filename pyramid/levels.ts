@@ -1,5 +1,11 @@
 /** Pyramid level choice: which stored (or derived) level serves a requested downsample. */
 
+/**
+ * The 256-px grid the web protocols share: IIIF's tiles and smallest size, XYZ's tiles, and the side
+ * derived levels stop at.
+ */
+export const GRID_TILE = 256;
+
 /** One level of a source pyramid, as the geometry needs it. */
 export interface PyramidLevel {
   width: number;
@@ -34,7 +40,7 @@ export function derivedLevelSizes(
   l0Width: number,
   l0Height: number,
   coarsest: { width: number; height: number },
-  minSide = 256,
+  minSide = GRID_TILE,
 ): PyramidLevel[] {
   const out: PyramidLevel[] = [];
   let w = coarsest.width, h = coarsest.height;

@@ -3,9 +3,7 @@
  * downsample 2^(maxZoom - z), maxZoom = ceil(log2(max(W, H) / 256)). Pure, no I/O.
  */
 import type { Rect } from "../core/rect.ts";
-
-/** XYZ tile size in output pixels. */
-export const XYZ_TILE_SIZE = 256;
+import { GRID_TILE } from "./levels.ts";
 
 /** One XYZ tile: its level-0 footprint (may extend past the image) and output size. */
 export interface XyzTile {
@@ -20,7 +18,7 @@ export class XyzGeometry {
   /** The zoom at which one output pixel is one level-0 pixel. */
   readonly maxZoom: number;
 
-  constructor(readonly l0Width: number, readonly l0Height: number, readonly tileSize = XYZ_TILE_SIZE) {
+  constructor(readonly l0Width: number, readonly l0Height: number, readonly tileSize = GRID_TILE) {
     const longest = Math.max(l0Width, l0Height);
     this.maxZoom = Math.max(0, Math.ceil(Math.log2(longest / tileSize) - 1e-12));
   }

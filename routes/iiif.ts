@@ -13,11 +13,11 @@ import {
   IIIF_MAX_AREA,
   IIIF_MAX_HEIGHT,
   IIIF_MAX_WIDTH,
-  IIIF_TILE,
   IiifError,
   iiifLayout,
   parseIiifRequest,
 } from "../pyramid/iiif.ts";
+import { GRID_TILE } from "../pyramid/levels.ts";
 import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
 import { decodeId, rawPath } from "./ids.ts";
@@ -78,7 +78,7 @@ export function iiifRoutes(ctx: AppContext): Hono {
         maxHeight: IIIF_MAX_HEIGHT,
         maxArea: IIIF_MAX_AREA,
         sizes,
-        tiles: [{ width: IIIF_TILE, height: IIIF_TILE, scaleFactors }],
+        tiles: [{ width: GRID_TILE, height: GRID_TILE, scaleFactors }],
         preferredFormats: ["jpg", "webp"],
         extraQualities: ["color", "gray", "bitonal"],
         extraFormats: ["webp"],

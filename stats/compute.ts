@@ -5,7 +5,7 @@
  */
 import type { ImageSource, ReadPlane } from "../sources/source.ts";
 import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
-import { levelDownsample } from "../pyramid/levels.ts";
+import { statsLevelPlan } from "../pyramid/read_plan.ts";
 import { resample } from "../pipeline/resample.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { runOnCpu } from "../kernels/index.ts";
@@ -16,46 +16,27 @@ import { to8Bit } from "../kernels/quantize.ts";
 import { encodePng } from "../pipeline/png.ts";
 import type { ComputedStats, ImageStats } from "./types.ts";
 
-/** Longest side of the stats level. */
-export const STATS_MAX_SIDE = 2048;
-
 /**
- * The stats level of a source: its pixels (native type), or its luma plane with `plane` "luma" where the
- * level read has one, and where they came from.
+ * The stats level of a source (`statsLevelPlan`): its pixels (native type), or its luma plane with `plane`
+ * "luma" where the level read has one, and where they came from.
  */
 export async function readStatsLevel(
   source: ImageSource,
   plane: ReadPlane = "samples",
 ): Promise<{ raster: Raster; level: ImageStats["level"]; luma: boolean }> {
   const { width: W, height: H, levels } = source.info;
-  let k = 0;
-  while (Math.ceil(Math.max(W, H) / 2 ** k) > STATS_MAX_SIDE) k++;
-  const ds = 2 ** k;
-  // The file's own (or derived) level at that downsample, if there is one.
-  const exact = levels.findIndex((l) => Math.abs(levelDownsample(l) - ds) / ds < 0.01);
-  if (exact >= 0) {
-    const L = levels[exact];
-    const raster = await source.readRegion(exact, 0, 0, L.width, L.height, plane);
-    return {
-      raster,
-      level: { width: L.width, height: L.height, downsample: ds, origin: L.stored ? "stored" : "derived" },
-      luma: plane === "luma" && !!L.luma,
-    };
+  const p = statsLevelPlan(W, H, levels);
+  const level = { width: p.width, height: p.height, downsample: p.downsample };
+  if ("level" in p) {
+    const L = levels[p.level];
+    const raster = await source.readRegion(p.level, 0, 0, L.width, L.height, plane);
+    return { raster, level: { ...level, origin: L.stored ? "stored" : "derived" }, luma: plane === "luma" && !!L.luma };
   }
-  // Else: area-averaged from the nearest finer level.
-  let finer = 0;
-  levels.forEach((l, i) => {
-    if (levelDownsample(l) < ds) finer = i;
-  });
-  const F = levels[finer];
-  const src = await source.readRegion(finer, 0, 0, F.width, F.height, plane);
-  const w = Math.ceil(W / ds), h = Math.ceil(H / ds);
-  const raster = resample(src, 0, 0, ds / F.downsampleX, ds / F.downsampleY, w, h);
-  return {
-    raster,
-    level: { width: w, height: h, downsample: ds, origin: "resampled" },
-    luma: plane === "luma" && !!F.luma,
-  };
+  const F = levels[p.finer];
+  const src = await source.readRegion(p.finer, 0, 0, F.width, F.height, plane);
+  const ds = p.downsample;
+  const raster = resample(src, 0, 0, ds / F.downsampleX, ds / F.downsampleY, p.width, p.height);
+  return { raster, level: { ...level, origin: "resampled" }, luma: plane === "luma" && !!F.luma };
 }
 
 /** The stats level as 8-bit pixels, with what only the native samples give (percentiles). */
