@@ -70,9 +70,13 @@ export function createService(config: Config): Service {
   app.route("/", iiifRoutes(context));
   app.route("/", viewerRoutes());
   app.notFound(() => errorResponse(notFound("no such route")));
+  // One error policy: HttpErrors are answered as they are (readers raise 422 corrupt_source themselves);
+  // anything else is a bug, logged with its stack here (or by the worker it happened in), answered as a
+  // JSON 500 `internal` without the stack, and counted.
   app.onError((err) => {
     const e = toHttpError(err);
     if (!(err instanceof HttpError)) log().error("unexpected error", { error: errorText(err) });
+    if (e.code === "internal") metrics.internalErrors.inc();
     return errorResponse(e);
   });
   return { app, context, close };

@@ -13,6 +13,7 @@ import { exportPatches, type PatchProgress, planPatchExport } from "../export/pa
 import { exportSummary, manifestLine, summaryText } from "../export/manifest.ts";
 import { parsePatchParams } from "../service/query.ts";
 import { toHttpError } from "../errors.ts";
+import { errorText } from "../telemetry/log.ts";
 
 const args = [...Deno.args];
 const positional: string[] = [];
@@ -85,8 +86,9 @@ try {
     `${written} patches in ${seconds.toFixed(1)} s (${(written / Math.max(seconds, 1e-3)).toFixed(1)}/s) → ${outDir}`,
   );
 } catch (err) {
-  const e = toHttpError(err, "source");
-  console.error(`extract failed: ${e.message}`);
+  // An HttpError says what was wrong with the request or the file; anything else is a bug: its stack.
+  const e = toHttpError(err);
+  console.error(`extract failed: ${e.code === "internal" ? errorText(err) : e.message}`);
   code = 1;
 } finally {
   await service.close();

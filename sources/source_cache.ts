@@ -1,4 +1,8 @@
-/** Open sources by file version, per thread: a file is parsed once per version; evicted ones are closed. */
+/**
+ * Open sources by file version, per thread: a file is parsed once per version; evicted ones are closed.
+ * This is the reader boundary: what opening or reading a source throws that is not already an
+ * `HttpError` becomes a corrupt source (422); every other unexpected error is the service's own (500).
+ */
 import { toHttpError } from "../errors.ts";
 import { openSource, type SourceDescriptor } from "./open.ts";
 import type { ImageSource } from "./source.ts";
@@ -18,7 +22,7 @@ export class SourceCache {
       this.#open.set(key, p);
       return p;
     }
-    p = openSource(d).catch((err) => {
+    p = openSource(d).then(readerBoundary, (err) => {
       this.#open.delete(key);
       throw toHttpError(err, "source");
     });
@@ -37,4 +41,28 @@ export class SourceCache {
     this.#open.clear();
     await Promise.allSettled(all.map((p) => p.then((s) => s.close())));
   }
+}
+
+/** `source` with every read's unexpected error reported as a corrupt source (the reader raised it). */
+export function readerBoundary(source: ImageSource): ImageSource {
+  const guard = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err) => {
+      throw toHttpError(err, "source");
+    });
+  const call = <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return guard(f());
+    } catch (err) {
+      return Promise.reject(toHttpError(err, "source"));
+    }
+  };
+  return {
+    info: source.info,
+    readRegion: (level, x, y, w, h, plane) => call(() => source.readRegion(level, x, y, w, h, plane)),
+    readAssociated: (name) => call(() => source.readAssociated(name)),
+    ...(source.readStoredJpeg
+      ? { readStoredJpeg: (level: number, tx: number, ty: number) => call(() => source.readStoredJpeg!(level, tx, ty)) }
+      : {}),
+    close: () => source.close(),
+  };
 }

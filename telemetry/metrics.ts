@@ -65,6 +65,11 @@ export class Metrics {
     help: "Patches sent by patch exports (tar and ndjson)",
     registers: [this.registry],
   });
+  readonly internalErrors = new Counter({
+    name: "edgetile_internal_errors_total",
+    help: "Requests answered 500 internal: an unexpected error (a bug), logged with its stack",
+    registers: [this.registry],
+  });
   readonly memoryBytes = new Gauge({
     name: "edgetile_memory_cache_bytes",
     help: "Bytes held by the in-memory tile cache",

@@ -46,8 +46,9 @@ export class InlineBackend implements TileBackend {
     try {
       return await runTask(this.sources, source, task) as TaskResults[K];
     } catch (err) {
+      // Readers report their own failures (422, sources/source_cache.ts); anything else is a bug: 500.
       if (!(err instanceof HttpError)) log().error("inline backend: unexpected error", { error: errorText(err) });
-      throw toHttpError(err, "source");
+      throw toHttpError(err);
     } finally {
       this.#pending--;
     }

@@ -67,7 +67,8 @@ self.onmessage = async (
     self.postMessage(reply, transferablesOf(result));
   } catch (err) {
     if (!(err instanceof HttpError)) log().error("tile worker: unexpected error", { error: errorText(err) });
-    const reply: WorkerReply = { id, ok: false, error: toErrorShape(toHttpError(err, "source")) };
+    // Readers report their own failures (422, sources/source_cache.ts); anything else is a bug: 500.
+    const reply: WorkerReply = { id, ok: false, error: toErrorShape(toHttpError(err)) };
     self.postMessage(reply);
   }
 };
