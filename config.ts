@@ -10,6 +10,33 @@ import { LOG_LEVELS, type LogFormat, type LogLevel } from "./telemetry/log.ts";
 /** Backends a user can ask for. */
 export type BackendChoice = "auto" | "webgpu" | "workers" | "inline";
 
+/**
+ * Bounds of the memoising caches. The three pixel caches are per thread and also draw on the one process
+ * budget (`pixelCacheBytes`), which is what bounds them in practice; these caps keep one thread from
+ * taking all of it. Statistics and palettes live on the router thread only.
+ */
+export interface CacheSizes {
+  /** Flat images (PNG, JPEG, WebP) decoded whole, per thread. */
+  flatImagesBytes: number;
+  /** Decoded TIFF tiles and strips, per thread. */
+  decodedBlocksBytes: number;
+  /** Derived pyramid levels made whole, per thread. */
+  derivedLevelsBytes: number;
+  /** Image statistics (tissue maps and their PNGs). */
+  statsBytes: number;
+  /** Median-cut palettes, by count. */
+  palettes: number;
+}
+
+/** The default bounds. */
+export const DEFAULT_CACHE_SIZES: CacheSizes = {
+  flatImagesBytes: 512 * 2 ** 20,
+  decodedBlocksBytes: 192 * 2 ** 20,
+  derivedLevelsBytes: 256 * 2 ** 20,
+  statsBytes: 128 * 2 ** 20,
+  palettes: 1024,
+};
+
 /** The service configuration. */
 export interface Config {
   port: number;
@@ -31,6 +58,8 @@ export interface Config {
    * one budget shared by every thread of the process; also the largest image level read whole.
    */
   pixelCacheBytes: number;
+  /** Upper bounds of the memoising caches (each pixel cache is also held to `pixelCacheBytes`). */
+  caches: CacheSizes;
   /** The service's public base URL (scheme, host, optional path prefix, no trailing slash); "" when unset. */
   publicUrl: string;
   /** `BACKEND=auto` on a software (fallback) WebGPU adapter: skip it (the workers), or measure it too. */
@@ -229,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     kvPath: get("KV_PATH"),
     memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
     pixelCacheBytes: int("PIXEL_CACHE_MB", 16, 1 << 20) * 1024 * 1024,
+    caches: { ...DEFAULT_CACHE_SIZES },
     gpuSoftware: oneOf("GPU_SOFTWARE", ["skip", "measure"] as const),
     publicUrl: publicUrl(get("PUBLIC_URL")),
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),

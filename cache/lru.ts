@@ -26,7 +26,7 @@ export class LruCache<K, V> {
    * budget to reserve from (looked up on each store, so a thread can join its budget after import).
    */
   constructor(
-    readonly maxSize: number,
+    public maxSize: number,
     private sizeOf: (value: V) => number = () => 1,
     private shared: () => LruBudget | null = () => null,
   ) {}
@@ -65,6 +65,17 @@ export class LruCache<K, V> {
     }
     this.#map.set(key, { value, size, charged });
     this.#total += size;
+  }
+
+  /** The value for `key` without marking it used. */
+  peek(key: K): V | undefined {
+    return this.#map.get(key)?.value;
+  }
+
+  /** Changes the bound, evicting the least recently used entries past it. */
+  resize(maxSize: number): void {
+    this.maxSize = maxSize;
+    while (this.#total > maxSize && this.#evictOldest());
   }
 
   /** Removes `key`; true if it was present. */

@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { notFound } from "../errors.ts";
+import { PromiseCache } from "../cache/memo.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const FILES: Record<string, [string, string]> = {
@@ -20,16 +21,9 @@ const OSD_IMAGE = /^\/vendor\/openseadragon\/images\/([a-z_]+\.png)$/;
 /** Viewer and vendor routes. */
 export function viewerRoutes(): Hono {
   const app = new Hono();
-  const cache = new Map<string, Promise<Uint8Array>>();
-  const read = (path: string) => {
-    let p = cache.get(path);
-    if (!p) {
-      p = Deno.readFile(new URL(path, ROOT));
-      cache.set(path, p);
-      p.catch(() => cache.delete(path));
-    }
-    return p;
-  };
+  // The viewer's few files, read once each (a failed read is retried).
+  const files = new PromiseCache<string, Uint8Array>(256);
+  const read = (path: string) => files.get(path, () => Deno.readFile(new URL(path, ROOT)));
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("*", async (c, next) => {
     const path = new URL(c.req.url).pathname;

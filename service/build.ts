@@ -11,6 +11,7 @@ import { WorkerPool, workersAvailable } from "../workers/pool.ts";
 import { WebGpuBackend, webGpuExposed } from "../gpu/backend.ts";
 import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
 import { StatsService } from "../stats/service.ts";
+import { sizePixelCaches } from "../cache/pixel_caches.ts";
 import { codecStatus, initCodecs } from "../codecs/tier.ts";
 import { configureLog } from "../telemetry/log.ts";
 import { watchProcess } from "../telemetry/process_metrics.ts";
@@ -41,6 +42,7 @@ export function createBackend(
       maxQueuePerWorker: config.queuePerWorker,
       codecs: codecStatus().tier,
       budget,
+      caches: config.caches,
     })
     : new InlineBackend();
   const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
@@ -69,6 +71,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
   // One pixel-cache budget for the process: this thread is 0, the workers join it as they start.
   const budget = SharedBudget.create(config.pixelCacheBytes);
   joinProcessBudget(budget, 0);
+  sizePixelCaches(config.caches);
   const backend = createBackend(config, undefined, undefined, budget);
   const metrics = new Metrics();
   if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
@@ -79,7 +82,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     metrics,
   });
   metrics.codecTier.set({ tier: codecs.tier }, 1);
-  const stats = new StatsService(backend, cache, codecs.tier);
+  const stats = new StatsService(backend, cache, codecs.tier, config.caches);
   metrics.watchMemory(budget);
   const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs, pixelBudget: budget };
   const cpu = backend instanceof WebGpuBackend ? backend.cpu : backend;

@@ -7,8 +7,8 @@ import jpegDecode from "@jsquash/jpeg/decode.js";
 import webpDecode from "@jsquash/webp/decode.js";
 import pngDecode from "@jsquash/png/decode.js";
 import { corruptSource, notFound, tooLarge, unsupportedSource } from "../errors.ts";
-import { LruCache } from "../cache/lru.ts";
-import { pixelReadLimitBytes, processBudgetOf } from "../cache/budget.ts";
+import { flatImages } from "../cache/pixel_caches.ts";
+import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
@@ -17,9 +17,6 @@ import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
 import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
 import type { ByteSource } from "./bytes.ts";
-
-/** Decoded flat images of this thread, bounded in bytes and by the process budget. */
-const decodedCache = new LruCache<string, Promise<Raster>>(512 * 1024 * 1024, undefined, () => processBudgetOf("flat"));
 
 /** Options for opening a flat image. */
 export interface FlatOpenOptions {
@@ -107,28 +104,23 @@ class FlatSource implements ImageSource {
   /** The whole image decoded (at 1/`scale` for JPEG on a scaling tier), once, in the bounded LRU. */
   private decoded(scale: 1 | 2 | 4 | 8 = 1): Promise<Raster> {
     const key = scale === 1 ? this.cacheKey : `${this.cacheKey}/${scale}`;
-    let p = decodedCache.get(key);
-    if (!p) {
-      const bps = this.info.pixelType === "uint16" ? 2 : 1;
-      const { width, height, channels } = this.info;
-      const pixels = Math.ceil(width / scale) * Math.ceil(height / scale);
-      // What decoding takes at once: the samples, and for the RGBA decoders (PNG, WebP) their RGBA output.
-      const working = pixels * bps * (this.format === "jpeg" && channels !== 4 ? channels : channels + 4);
-      const limit = pixelReadLimitBytes();
-      if (working > limit) {
-        const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
-        return Promise.reject(tooLarge(
-          `this ${width}×${height} ${this.format.toUpperCase()} must be decoded whole (${mib(working)}), more than ` +
-            `the pixel budget (EDGETILE_PIXEL_CACHE_MB, ${
-              mib(limit)
-            }); convert it to a tiled pyramid, or raise the budget`,
-        ));
-      }
-      p = this.decode(scale);
-      decodedCache.set(key, p, pixels * channels * bps);
-      p.catch(() => decodedCache.delete(key));
+    if (flatImages.has(key)) return flatImages.get(key, () => this.decode(scale));
+    const bps = this.info.pixelType === "uint16" ? 2 : 1;
+    const { width, height, channels } = this.info;
+    const pixels = Math.ceil(width / scale) * Math.ceil(height / scale);
+    // What decoding takes at once: the samples, and for the RGBA decoders (PNG, WebP) their RGBA output.
+    const working = pixels * bps * (this.format === "jpeg" && channels !== 4 ? channels : channels + 4);
+    const limit = pixelReadLimitBytes();
+    if (working > limit) {
+      const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
+      return Promise.reject(tooLarge(
+        `this ${width}×${height} ${this.format.toUpperCase()} must be decoded whole (${mib(working)}), more than ` +
+          `the pixel budget (EDGETILE_PIXEL_CACHE_MB, ${
+            mib(limit)
+          }); convert it to a tiled pyramid, or raise the budget`,
+      ));
     }
-    return p;
+    return flatImages.get(key, () => this.decode(scale), pixels * channels * bps);
   }
 
   private async decode(scale: 1 | 2 | 4 | 8): Promise<Raster> {

@@ -8,8 +8,8 @@ import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
 import { toUint8 } from "../core/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../pipeline/crop.ts";
-import { LruCache } from "../cache/lru.ts";
-import { pixelReadLimitBytes, processBudgetOf } from "../cache/budget.ts";
+import { derivedLevels } from "../cache/pixel_caches.ts";
+import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { tooLarge } from "../errors.ts";
 
 /** One pyramid level of a source. */
@@ -86,12 +86,6 @@ export interface StoredLevelReader {
 
 /** Derived levels whose whole raster is at most this many pixels are computed once and kept. */
 const MATERIALIZE_MAX_PIXELS = 2048 * 2048;
-/** Materialized derived levels of this thread, bounded in bytes and by the process budget. */
-const derivedCache = new LruCache<string, Promise<Raster8>>(
-  256 * 1024 * 1024,
-  undefined,
-  () => processBudgetOf("derived"),
-);
 
 /** `levels` extended with derived levels down to a longer side of 256 px. */
 export function withDerivedLevels(stored: LevelInfo[], l0Width: number, l0Height: number): LevelInfo[] {
@@ -130,19 +124,19 @@ export async function readLevelRegion(
   if (direct) return direct;
   if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {
     const key = `${cacheKey}#${level}${luma ? "Y" : ""}`;
-    let whole = derivedCache.get(key);
     // A small level is made whole once, when the stored pixels behind it may be read at once; else by region.
     if (
-      !whole && derivationSource(reader, levels, level, info.width, info.height, luma).bytes > pixelReadLimitBytes()
+      !derivedLevels.has(key) &&
+      derivationSource(reader, levels, level, info.width, info.height, luma).bytes > pixelReadLimitBytes()
     ) {
       checkDerivation(reader, levels, level, w, h, luma);
       return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
     }
-    if (!whole) {
-      whole = derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma);
-      derivedCache.set(key, whole, info.width * info.height * (luma ? 1 : 4));
-      whole.catch(() => derivedCache.delete(key));
-    }
+    const whole = derivedLevels.get(
+      key,
+      () => derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma),
+      info.width * info.height * (luma ? 1 : 4),
+    );
     return cropRaster(await whole, x, y, w, h);
   }
   checkDerivation(reader, levels, level, w, h, luma);

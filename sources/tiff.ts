@@ -24,15 +24,7 @@ import {
 import type { ImageInfo, ImageSource, LevelInfo, ReadPlane } from "./source.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
-import { LruCache } from "../cache/lru.ts";
-import { processBudgetOf } from "../cache/budget.ts";
-
-/** Decoded blocks (tiles or strips) of every TIFF open in this thread, bounded by the process budget. */
-const blockCache = new LruCache<string, Promise<ArrayBufferLike>>(
-  192 * 1024 * 1024,
-  undefined,
-  () => processBudgetOf("blocks"),
-);
+import { decodedBlocks } from "../cache/pixel_caches.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -273,14 +265,8 @@ class TiffSource implements ImageSource {
    */
   private async block(e: IfdEntry, tx: number, ty: number, luma = false) {
     const key = `${this.cacheKey}|${e.index}|${tx}|${ty}${luma ? "|Y" : ""}`;
-    let p = blockCache.get(key);
-    if (!p) {
-      p = this.decodeBlock(e, tx, ty, luma);
-      const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
-      blockCache.set(key, p, bytes);
-      p.catch(() => blockCache.delete(key));
-    }
-    const buf = await p;
+    const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
+    const buf = await decodedBlocks.get(key, () => this.decodeBlock(e, tx, ty, luma), bytes);
     return new (arrayTypeFor(e.type))(buf as ArrayBuffer);
   }
 

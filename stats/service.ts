@@ -4,7 +4,8 @@
  * restart resolves `t=otsu` without pixel work); a failure is not kept.
  */
 import pngDecode from "@jsquash/png/decode.js";
-import { LruCache } from "../cache/lru.ts";
+import { PromiseCache } from "../cache/memo.ts";
+import type { CacheSizes } from "../config.ts";
 import { sha256Hex } from "../cache/key.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
@@ -15,25 +16,27 @@ import type { CodecTier } from "../codecs/tier.ts";
 
 /** Stats and palettes of image versions. */
 export class StatsService {
-  #stats = new LruCache<string, Promise<ComputedStats>>(128 * 1024 * 1024);
-  #palettes = new LruCache<string, Promise<Uint8Array>>(1024);
+  #stats: PromiseCache<string, ComputedStats>;
+  #palettes: PromiseCache<string, Uint8Array>;
   /** How many stats computations were started on the backend (for tests and metrics). */
   computations = 0;
 
-  /** `codecs`: the codec tier the backend decodes with (part of the KV keys, like tiles'). */
-  constructor(private backend: TileBackend, private cache: TileCache | undefined, private codecs: CodecTier) {}
+  /** `codecs`: the codec tier the backend decodes with (part of the KV keys, like tiles'); `sizes`: the bounds. */
+  constructor(
+    private backend: TileBackend,
+    private cache: TileCache | undefined,
+    private codecs: CodecTier,
+    sizes: Pick<CacheSizes, "statsBytes" | "palettes">,
+  ) {
+    this.#stats = new PromiseCache(sizes.statsBytes);
+    this.#palettes = new PromiseCache(sizes.palettes);
+  }
 
   /** The statistics of `source` (path + version), computed once. */
   get(source: SourceDescriptor): Promise<ComputedStats> {
     const id = `${source.path}@${source.version}|codecs:${this.codecs}`;
-    let p = this.#stats.get(id);
-    if (!p) {
-      p = this.#load(id, source);
-      // Size: the tissue map and its PNG dominate; bounded by 2048² each.
-      this.#stats.set(id, p, 2048 * 2048 * 2);
-      p.catch(() => this.#stats.delete(id));
-    }
-    return p;
+    // Size: the tissue map and its PNG dominate; bounded by 2048² each.
+    return this.#stats.get(id, () => this.#load(id, source), 2048 * 2048 * 2);
   }
 
   async #load(id: string, source: SourceDescriptor): Promise<ComputedStats> {
@@ -56,20 +59,14 @@ export class StatsService {
   /** The `k`-colour palette of `source`'s stats level, rendered with `rescale` (resolved), computed once. */
   palette(source: SourceDescriptor, k: number, rescale?: string): Promise<Uint8Array> {
     const id = `${source.path}@${source.version}|codecs:${this.codecs}|${k}|${rescale ?? ""}`;
-    let p = this.#palettes.get(id);
-    if (!p) {
-      p = (async () => {
-        const key = ["palette", sha256Hex(id)];
-        const stored = await this.cache?.readBlob(key);
-        if (stored) return stored.bytes;
-        const palette = await this.backend.run(source, { kind: "palette", k, rescale });
-        this.cache?.writeLater(key, { bytes: palette, meta: {} });
-        return palette;
-      })();
-      this.#palettes.set(id, p);
-      p.catch(() => this.#palettes.delete(id));
-    }
-    return p;
+    return this.#palettes.get(id, async () => {
+      const key = ["palette", sha256Hex(id)];
+      const stored = await this.cache?.readBlob(key);
+      if (stored) return stored.bytes;
+      const palette = await this.backend.run(source, { kind: "palette", k, rescale });
+      this.cache?.writeLater(key, { bytes: palette, meta: {} });
+      return palette;
+    });
   }
 
   /** What ops resolve their global parameters against, for one image version. */

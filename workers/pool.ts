@@ -23,6 +23,7 @@ import {
 } from "./protocol.ts";
 import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
+import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../config.ts";
 import { log } from "../telemetry/log.ts";
 
 interface Pending {
@@ -63,6 +64,8 @@ export interface WorkerPoolOptions {
   codecs?: CodecTier;
   /** The process's pixel-cache budget the workers join (threads 1…; 0 is the router); none: per-thread caches. */
   budget?: SharedBudget;
+  /** Bounds of each worker's pixel caches (default: `DEFAULT_CACHE_SIZES`). */
+  caches?: CacheSizes;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -85,6 +88,7 @@ export class WorkerPool implements TileBackend {
   readonly jobTimeoutMs: number;
   readonly codecs: CodecTier;
   readonly #budget: SharedBudget | undefined;
+  readonly #caches: CacheSizes;
   /** Budget thread numbers free for new workers (a replaced worker's is released, then reused). */
   #freeThreads: number[] = [];
   /** Workers replaced after a crash or a hang, and when the last one was. */
@@ -96,6 +100,7 @@ export class WorkerPool implements TileBackend {
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
     this.codecs = opts.codecs ?? codecStatus().tier;
+    this.#caches = opts.caches ?? DEFAULT_CACHE_SIZES;
     this.#budget = opts.budget;
     for (let t = MAX_THREADS - 1; t >= 1; t--) this.#freeThreads.push(t);
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
@@ -122,7 +127,8 @@ export class WorkerPool implements TileBackend {
     // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
     const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
     const { level, format } = log();
-    worker.postMessage({ init: { codecs: this.codecs, budget, log: { level, format } } } satisfies WorkerInit);
+    const caches = this.#caches;
+    worker.postMessage({ init: { codecs: this.codecs, budget, caches, log: { level, format } } } satisfies WorkerInit);
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       slot.lastSeen = performance.now();

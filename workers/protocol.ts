@@ -8,6 +8,7 @@ import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import type { StatsInput, StatsKernels } from "../stats/compute.ts";
 import type { CodecTier } from "../codecs/tier.ts";
+import type { CacheSizes } from "../config.ts";
 import type { LogFormat, LogLevel } from "../telemetry/log.ts";
 
 /** Work a backend can do on an image. */
@@ -56,6 +57,7 @@ export interface WorkerInit {
   init: {
     codecs: CodecTier;
     budget?: { buffer: SharedArrayBuffer; thread: number };
+    caches: CacheSizes;
     log: { level: LogLevel; format: LogFormat };
   };
 }

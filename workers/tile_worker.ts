@@ -10,6 +10,7 @@ import { runTask, transferablesOf } from "./tasks.ts";
 import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 import { configureLog, errorText, log } from "../telemetry/log.ts";
+import { sizePixelCaches } from "../cache/pixel_caches.ts";
 
 const sources = new SourceCache();
 /** Jobs received and waiting for their turn, and those of them cancelled meanwhile (ids). */
@@ -32,6 +33,7 @@ self.onmessage = async (
     configureLog(e.data.init.log.level, e.data.init.log.format);
     const budget = e.data.init.budget;
     if (budget) joinProcessBudget(new SharedBudget(budget.buffer), budget.thread);
+    sizePixelCaches(e.data.init.caches);
     // The main thread loaded the same library with the same permissions, so this cannot fail in practice;
     // if it did, the worker would still answer (WASM), and say so.
     try {
