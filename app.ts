@@ -51,6 +51,7 @@ export function createService(config: Config): Service {
         "X-Quant-Scale",
         "X-Quant-Zero-Point",
         "X-Quant-SQNR",
+        "X-Render",
       ],
     }),
   );

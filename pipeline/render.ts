@@ -5,6 +5,7 @@
 import type { ImageSource } from "../sources/source.ts";
 import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } from "../pyramid/read_plan.ts";
 import { applyOp, getOp } from "../kernels/index.ts";
+import { renderRaster } from "../kernels/render.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
 import { cropRaster } from "./crop.ts";
@@ -88,12 +89,14 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
       },
     };
   }
-  const plane = op.readsLuma ? "luma" : "samples";
+  // The render step composites source samples: it never reads a luma plane.
+  const plane = op.readsLuma && !req.render ? "luma" : "samples";
+  const toInput = (r: Raster) => req.render ? renderRaster(r, req.render) : opInput8(op, r, req.op.params);
   if (halo === 0) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
-    const input = opInput8(op, resampled, req.op.params);
+    const input = toInput(resampled);
     lap("resample");
     return { stage: { input, placement: plan, timings } };
   }
@@ -105,7 +108,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   lap("read");
   const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
-  const input = opInput8(op, canvas, req.op.params);
+  const input = toInput(canvas);
   lap("resample");
   return { stage: { input, ...haloWindows(wp, plan, halo), placement: plan, timings } };
 }
@@ -165,7 +168,7 @@ async function passThrough(
   req: TileRequest,
   plan: ReadPlan,
 ): Promise<{ bytes: Uint8Array; how: string } | null> {
-  if (!source.readStoredJpeg || req.format !== "jpeg" || req.rotate || req.mirror) return null;
+  if (!source.readStoredJpeg || req.format !== "jpeg" || req.rotate || req.mirror || req.render) return null;
   const L = source.info.levels[plan.level];
   const codec = jpegCodec();
   const how = getOp(req.op.name).storedJpeg;

@@ -6,6 +6,7 @@ import { tooLarge } from "../errors.ts";
 import type { Rect } from "../core/rect.ts";
 
 import { canonicalTensor, type TensorSpec } from "./tensor.ts";
+import { canonicalRender, type ResolvedRender } from "../kernels/render.ts";
 
 /** Output encodings (`npy`: a NumPy tensor, see pipeline/tensor.ts). */
 export type TileFormat = "jpeg" | "png" | "webp" | "npy";
@@ -41,6 +42,8 @@ export interface TileRequest {
   mirror?: boolean;
   /** For `npy` output: dtype, normalization, quantization. */
   tensor?: TensorSpec;
+  /** The render step (channels, colours, windows, stretch, colormap), windows resolved; absent: by type range. */
+  render?: ResolvedRender;
 }
 
 /**
@@ -94,5 +97,8 @@ export function canonicalTileRequest(r: TileRequest): string {
     : `${r.format}:${r.quality}`;
   const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
   const orient = r.rotate || r.mirror ? `/${r.mirror ? "!" : ""}${r.rotate ?? 0}` : "";
-  return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}/${canonicalOp(r.op)}${orient}/${fmt}`;
+  const render = r.render ? `/render:${canonicalRender(r.render)}` : "";
+  return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}${render}/${
+    canonicalOp(r.op)
+  }${orient}/${fmt}`;
 }

@@ -3,6 +3,7 @@
  * service (service/tile_service.ts), its answer mapped to a response with its validators and timings.
  */
 import { parseTensorSpec } from "../pipeline/tensor.ts";
+import { parseRenderSpec } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { serveTile, type TileTarget } from "../service/tile_service.ts";
 import { parseCacheMode } from "../service/query.ts";
@@ -16,7 +17,8 @@ export async function tileResponse(ctx: AppContext, incoming: Request, target: T
   const query = new URL(incoming.url).searchParams;
   const mode = parseCacheMode(query);
   const tensor = target.format === "npy" ? target.tensor ?? parseTensorSpec(query) : undefined;
-  const answer = await serveTile(ctx, { ...target, ...(tensor ? { tensor } : {}) }, {
+  const render = target.associated ? null : parseRenderSpec(query, target.image.info.channels);
+  const answer = await serveTile(ctx, { ...target, ...(tensor ? { tensor } : {}), ...(render ? { render } : {}) }, {
     pinned: query.get("v"),
     mode,
     ifNoneMatch: incoming.headers.get("If-None-Match"),

@@ -9,6 +9,7 @@ import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
 import type { CacheMode, CacheResult } from "../cache/tile_cache.ts";
 import type { TensorSpec } from "../pipeline/tensor.ts";
 import { opLabel, resolveOpSpec } from "../kernels/index.ts";
+import { canonicalRender, type RenderSpec, type ResolvedRender, resolveRender } from "../kernels/render.ts";
 import {
   canonicalOp,
   checkOutputSize,
@@ -33,6 +34,8 @@ export interface TileTarget {
   quality: number;
   /** For `npy` output. */
   tensor?: TensorSpec;
+  /** The render step's parameters (windows may be `auto`: resolved per image version here). */
+  render?: RenderSpec;
   /** An associated image (Aperio label, macro, thumbnail) instead of the pyramid. */
   associated?: string;
   /** Clockwise right-angle rotation and mirroring (IIIF). */
@@ -62,7 +65,7 @@ export function keptQuality(format: TileFormat, quality: number): number {
 }
 
 /** The `TileRequest` of a target whose op is resolved; 413 when its output would be too large. */
-export function tileRequestOf(t: TileTarget, op: OpSpec = t.op): TileRequest {
+export function tileRequestOf(t: TileTarget, op: OpSpec = t.op, render?: ResolvedRender): TileRequest {
   const request: TileRequest = {
     ...(t.associated ? { associated: t.associated } : {}),
     ...(t.rotate ? { rotate: t.rotate } : {}),
@@ -76,6 +79,7 @@ export function tileRequestOf(t: TileTarget, op: OpSpec = t.op): TileRequest {
     format: t.format,
     quality: keptQuality(t.format, t.quality),
     ...(t.format === "npy" ? { tensor: t.tensor ?? { dtype: "uint8" } } : {}),
+    ...(render ? { render } : {}),
   };
   checkOutputSize(request, t.image.info.channels);
   return request;
@@ -101,8 +105,10 @@ export async function serveTile(ctx: AppContext, target: TileTarget, ask: TileAs
   const { image } = target;
   checkPinned(image, ask.pinned);
   const t0 = performance.now();
-  const op = await resolveOpSpec(target.op, ctx.stats.provider(image.source));
-  const request = tileRequestOf(target, op);
+  const stats = ctx.stats.provider(image.source);
+  const op = await resolveOpSpec(target.op, stats);
+  const render = target.render ? resolveRender(target.render, (await stats.get()).percentiles) : undefined;
+  const request = tileRequestOf(target, op, render);
   const key = tileKey(request, ctx.codecs.tier);
   const base = { etag: key.etag, pinned: ask.pinned !== null };
   const resolve = performance.now() - t0;
@@ -118,7 +124,8 @@ export async function serveTile(ctx: AppContext, target: TileTarget, ask: TileAs
           bytes: tile.bytes,
           contentType: tile.contentType,
           xOp: xOpHeader(op, tile.resolved),
-          headers: tile.headers,
+          // The render as it ran (auto windows resolved): kept with the tile, like X-Op.
+          headers: render ? { ...tile.headers, "X-Render": canonicalRender(render) } : tile.headers,
         },
         timings: tile.timings,
       };

@@ -29,6 +29,7 @@ const OPS = [
   "op=quantize&levels=6",
   "op=quantize&palette=8&rescale=auto",
   "op=sobel",
+  "c=0&stretch=sqrt&colormap=viridis&op=threshold",
   "op=none",
 ];
 

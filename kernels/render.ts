@@ -1,0 +1,201 @@
+/**
+ * The render step (DESIGN: "Channels and high-bit-depth rendering"): the resampled source samples of the
+ * selected channels → 8-bit RGB, before the op. Per channel c at sample v, with its window lo..hi:
+ * n = clamp((v − lo) / (hi − lo), 0, 1) in float64; s = n, √n, log10(1 + 1000·n) / log10(1001) or
+ * asinh(10·n) / asinh(10) by `stretch`; i_c = floor(255·s + 0.5). Composite: out_k = min(255,
+ * floor((Σ_c i_c · colour_c,k + 127) / 255)) for k ∈ R, G, B; or, with a colormap (one channel),
+ * out = table[i]. A window with hi = lo (a flat channel's `auto`) is a step: n = 1 where v > lo, else 0.
+ * Integer samples of at most 16 bits go through a lookup table per channel, built once per request.
+ */
+import { badRequest } from "../errors.ts";
+import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
+import { COLORMAP_NAMES, type ColormapName, colormapTable } from "./colormaps.ts";
+
+/** Stretches of the normalized intensity. */
+export const STRETCHES = ["linear", "sqrt", "log", "asinh"] as const;
+/** A stretch. */
+export type Stretch = typeof STRETCHES[number];
+
+/** Most channels one request may composite. */
+export const MAX_RENDER_CHANNELS = 16;
+/** Channels rendered when `c` is not given. */
+export const DEFAULT_RENDER_CHANNELS = 6;
+/** Colours of channels the request and the file give none for, in order, repeating. */
+export const DEFAULT_COLORS = ["0000ff", "00ff00", "ff0000", "00ffff", "ff00ff", "ffff00"];
+
+/** The render parameters of a request; windows may still be `auto` (resolved per image version). */
+export interface RenderSpec {
+  /** Channel indices (0-based). */
+  c: number[];
+  /** One colour per channel, 6 lowercase hex digits. */
+  color: string[];
+  /** One window per channel: `[lo, hi]`, or "auto" (the channel's 0.5 / 99.5 percentiles on the stats level). */
+  window: ([number, number] | "auto")[];
+  stretch: Stretch;
+  colormap?: ColormapName;
+  /** Z plane index. */
+  z: number;
+}
+
+/** A render spec with every window resolved. */
+export type ResolvedRender = Omit<RenderSpec, "window"> & { window: [number, number][] };
+
+/**
+ * The query parameters of the render step. DESIGN's `t=` (the T plane) is not among them: it is the
+ * threshold of `threshold` and `mask` on every tile route. T planes wait for the OME plane reader.
+ */
+export const RENDER_PARAMS = ["c", "color", "window", "stretch", "colormap", "z"];
+
+/**
+ * The render parameters of a query for an image of `channels` channels and `planes` Z planes, or null
+ * when the query names none of them. 400 naming the bad parameter.
+ */
+export function parseRenderSpec(
+  query: URLSearchParams,
+  channels: number,
+  planes: { z: number } = { z: 1 },
+): RenderSpec | null {
+  if (!RENDER_PARAMS.some((p) => query.has(p))) return null;
+  const list = (name: string) => query.get(name)!.split(",").map((s) => s.trim());
+  let c = Array.from({ length: Math.min(channels, DEFAULT_RENDER_CHANNELS) }, (_, i) => i);
+  if (query.has("c")) {
+    c = list("c").map((s) => {
+      const v = Number(s);
+      if (!/^\d+$/.test(s) || v >= channels) {
+        throw badRequest(`c: no channel "${s}" (this image has channels 0..${channels - 1})`);
+      }
+      return v;
+    });
+    if (new Set(c).size !== c.length) throw badRequest("c names a channel twice");
+  }
+  if (c.length > MAX_RENDER_CHANNELS) {
+    throw badRequest(`c names ${c.length} channels, more than ${MAX_RENDER_CHANNELS}`);
+  }
+  let color = c.map((_, i) => DEFAULT_COLORS[i % DEFAULT_COLORS.length]);
+  if (query.has("color")) {
+    color = list("color").map((s) => {
+      if (!/^[0-9a-fA-F]{6}$/.test(s)) throw badRequest(`color must be 6 hex digits per channel (RRGGBB), got "${s}"`);
+      return s.toLowerCase();
+    });
+    if (color.length !== c.length) throw badRequest(`color gives ${color.length} colours for ${c.length} channels`);
+  }
+  let window: RenderSpec["window"] = c.map(() => "auto");
+  if (query.has("window") && query.get("window") !== "auto") {
+    window = list("window").map((s) => {
+      if (s === "auto") return "auto";
+      const m = /^(-?[\d.]+(?:e[+-]?\d+)?):(-?[\d.]+(?:e[+-]?\d+)?)$/i.exec(s);
+      const lo = Number(m?.[1]), hi = Number(m?.[2]);
+      if (!m || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+        throw badRequest(`window must be lo:hi or auto, got "${s}"`);
+      }
+      if (lo >= hi) throw badRequest(`window ${s}: lo must be below hi`);
+      return [lo, hi];
+    });
+    if (window.length !== c.length) throw badRequest(`window gives ${window.length} windows for ${c.length} channels`);
+  }
+  const stretch = (query.get("stretch") ?? "linear") as Stretch;
+  if (!STRETCHES.includes(stretch)) throw badRequest(`stretch must be one of ${STRETCHES.join(", ")}`);
+  const colormap = query.get("colormap") as ColormapName | null;
+  if (colormap !== null) {
+    if (!COLORMAP_NAMES.includes(colormap)) throw badRequest(`colormap must be one of ${COLORMAP_NAMES.join(", ")}`);
+    if (c.length !== 1) throw badRequest(`colormap needs exactly one channel (c=), got ${c.length}`);
+  }
+  const plane = (name: "z") => {
+    const raw = query.get(name) ?? "0";
+    const v = Number(raw);
+    if (!/^\d+$/.test(raw) || v >= planes[name]) {
+      throw badRequest(`${name}: no plane "${raw}" (this image has ${name} 0..${planes[name] - 1})`);
+    }
+    return v;
+  };
+  return { c, color, window, stretch, ...(colormap ? { colormap } : {}), z: plane("z") };
+}
+
+/** The windows resolved: `auto` from each channel's stats-level percentiles (`low[c]`, `high[c]`). */
+export function resolveRender(spec: RenderSpec, percentiles: { low: number[]; high: number[] }): ResolvedRender {
+  return {
+    ...spec,
+    window: spec.window.map((w, i) => w === "auto" ? [percentiles.low[spec.c[i]], percentiles.high[spec.c[i]]] : w),
+  };
+}
+
+/** Canonical form (part of the cache key): equal strings mean equal pixels. */
+export function canonicalRender(r: ResolvedRender): string {
+  const w = r.window.map(([lo, hi]) => `${lo}:${hi}`).join(",");
+  return `c=${r.c.join(",")};color=${r.color.join(",")};window=${w};stretch=${r.stretch}` +
+    `${r.colormap ? `;colormap=${r.colormap}` : ""};z=${r.z}`;
+}
+
+/** The 8-bit intensity of sample `v` in window lo..hi under `stretch` (DESIGN's arithmetic, float64). */
+export function intensity(v: number, lo: number, hi: number, stretch: Stretch): number {
+  const n = hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : v > lo ? 1 : 0;
+  const s = stretch === "linear"
+    ? n
+    : stretch === "sqrt"
+    ? Math.sqrt(n)
+    : stretch === "log"
+    ? Math.log10(1 + 1000 * n) / Math.log10(1001)
+    : Math.asinh(10 * n) / Math.asinh(10);
+  return Math.floor(255 * s + 0.5);
+}
+
+/** Lookup tables for integer types of at most 16 bits: [offset, size]. */
+const LUT_TYPES: Partial<Record<PixelType, [number, number]>> = {
+  uint8: [0, 256],
+  int8: [-128, 256],
+  uint16: [0, 65536],
+  int16: [-32768, 65536],
+};
+
+/** The 8-bit intensities of the selected channels, one plane each (what the blend reads). */
+export function renderIntensities(src: Raster, r: ResolvedRender): Uint8Array[] {
+  const n = src.width * src.height, ch = src.channels, d = src.data;
+  const lut = LUT_TYPES[src.type];
+  return r.c.map((c, k) => {
+    const [lo, hi] = r.window[k];
+    const out = new Uint8Array(n);
+    if (lut) {
+      const [offset, size] = lut;
+      const table = new Uint8Array(size);
+      for (let i = 0; i < size; i++) table[i] = intensity(i + offset, lo, hi, r.stretch);
+      for (let p = 0; p < n; p++) out[p] = table[d[p * ch + c] - offset];
+    } else {
+      for (let p = 0; p < n; p++) out[p] = intensity(d[p * ch + c], lo, hi, r.stretch);
+    }
+    return out;
+  });
+}
+
+/** The composite (or colormap) of per-channel intensities: 8-bit RGB. */
+export function blendIntensities(
+  planes: Uint8Array[],
+  width: number,
+  height: number,
+  r: Pick<ResolvedRender, "color" | "colormap">,
+): Raster8 {
+  const n = width * height, out = new Uint8Array(n * 3);
+  if (r.colormap) {
+    const table = colormapTable(r.colormap), i0 = planes[0];
+    for (let p = 0; p < n; p++) out.set(table.subarray(i0[p] * 3, i0[p] * 3 + 3), p * 3);
+  } else {
+    const rgb = r.color.map((hex) => [0, 2, 4].map((o) => parseInt(hex.slice(o, o + 2), 16)));
+    for (let p = 0; p < n; p++) {
+      let R = 127, G = 127, B = 127;
+      for (let c = 0; c < planes.length; c++) {
+        const i = planes[c][p], col = rgb[c];
+        R += i * col[0];
+        G += i * col[1];
+        B += i * col[2];
+      }
+      out[p * 3] = Math.min(255, Math.floor(R / 255));
+      out[p * 3 + 1] = Math.min(255, Math.floor(G / 255));
+      out[p * 3 + 2] = Math.min(255, Math.floor(B / 255));
+    }
+  }
+  return { width, height, channels: 3, type: "uint8", data: out };
+}
+
+/** The render step: resampled source samples → 8-bit RGB. */
+export function renderRaster(src: Raster, r: ResolvedRender): Raster8 {
+  return blendIntensities(renderIntensities(src, r), src.width, src.height, r);
+}

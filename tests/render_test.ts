@@ -1,0 +1,176 @@
+/**
+ * The render step (DESIGN: channels and high-bit-depth rendering) against an independent reference:
+ * tifffile reads the source, numpy computes windows, stretches, the composite and the colormap lookup,
+ * matplotlib gives the colormaps. Full-resolution Deep Zoom tiles (edge tiles included) must equal the
+ * reference's crops, so neighbouring tiles agree on their overlap.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, decodePng, get, withServer } from "./helpers.ts";
+import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
+import { COLORMAP_NAMES, colormapTable } from "../kernels/colormaps.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+async function python(script: string, args: string[]): Promise<Uint8Array> {
+  const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", script, ...args] }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  return out.stdout;
+}
+
+/** The first index where two byte arrays differ (with both values), or null. */
+function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
+  if (a.length !== b.length) return `lengths ${a.length} ≠ ${b.length}`;
+  const i = a.findIndex((v, k) => v !== b[k]);
+  return i < 0 ? null : `at ${i}: ${a[i]} ≠ ${b[i]}`;
+}
+
+/** numpy's render of page 0 of a TIFF (samples interleaved, or one plane) at full resolution: RGB bytes. */
+const REFERENCE = `
+import sys, json, numpy as np, tifffile
+from matplotlib import colormaps
+f, spec = sys.argv[1], json.loads(sys.argv[2])
+a = tifffile.TiffFile(f).pages[0].asarray().astype(np.float64)
+if a.ndim == 2: a = a[:, :, None]
+planes = []
+for k, c in enumerate(spec["c"]):
+    lo, hi = spec["window"][k]
+    n = np.clip((a[:, :, c] - lo) / (hi - lo), 0, 1)
+    s = {"linear": n, "sqrt": np.sqrt(n), "log": np.log10(1 + 1000 * n) / np.log10(1001),
+         "asinh": np.arcsinh(10 * n) / np.arcsinh(10)}[spec["stretch"]]
+    planes.append(np.floor(255 * s + 0.5).astype(np.int64))
+if spec.get("colormap"):
+    table = np.round(255 * colormaps[spec["colormap"]](np.arange(256))[:, :3]).astype(np.uint8)
+    out = table[planes[0]]
+else:
+    col = np.array([[int(h[i:i + 2], 16) for i in (0, 2, 4)] for h in spec["color"]], dtype=np.int64)
+    acc = sum(p[:, :, None] * col[k] for k, p in enumerate(planes)) + 127
+    out = np.minimum(255, acc // 255).astype(np.uint8)
+sys.stdout.buffer.write(np.array(out.shape[:2], dtype="<u4").tobytes() + np.ascontiguousarray(out).tobytes())
+`;
+
+async function reference(file: string, spec: Record<string, unknown>) {
+  const out = await python(REFERENCE, [DATA + file, JSON.stringify(spec)]);
+  const [height, width] = new Uint32Array(out.slice(0, 8).buffer);
+  return { width, height, data: out.slice(8) };
+}
+
+Deno.test("colormap tables equal matplotlib's", async () => {
+  const py = `
+import numpy as np
+from matplotlib import colormaps
+for n in ${JSON.stringify(COLORMAP_NAMES.filter((n) => n !== "gray"))}:
+    print(np.round(255 * colormaps[n](np.arange(256))[:, :3]).astype(np.uint8).tobytes().hex())
+`;
+  const lines = new TextDecoder().decode(await python(py, [])).trim().split("\n");
+  COLORMAP_NAMES.filter((n) => n !== "gray").forEach((name, i) => {
+    const hex = Array.from(colormapTable(name), (v) => v.toString(16).padStart(2, "0")).join("");
+    assertEquals(hex, lines[i], name);
+  });
+});
+
+Deno.test(
+  "render step: tiles equal numpy's composite for each stretch, windows, a colormap, edge tiles",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+      const cases: [string, string, Record<string, unknown>][] = [
+        // One uint16 channel (OME page 0: haematoxylin density), the four stretches.
+        ...["linear", "sqrt", "log", "asinh"].map((stretch): [string, string, Record<string, unknown>] => [
+          "generated__tcga-hed-4ch-uint16_ome_pyramid.tif",
+          `c=0&window=1000:30000&stretch=${stretch}&color=ff8000`,
+          { c: [0], window: [[1000, 30000]], stretch, color: ["ff8000"] },
+        ]),
+        [
+          "generated__tcga-hed-4ch-uint16_ome_pyramid.tif",
+          "c=0&window=2500:40000&colormap=viridis",
+          { c: [0], window: [[2500, 40000]], stretch: "linear", colormap: "viridis" },
+        ],
+        // Three uint16 channels composited with their own colours and windows (sums past 255 clip).
+        [
+          "generated__sample16_deflate_pyramid.tif",
+          "c=2,0,1&color=ff0000,00ff00,ffffff&window=0:65535,10000:50000,20000:30000&stretch=sqrt",
+          {
+            c: [2, 0, 1],
+            color: ["ff0000", "00ff00", "ffffff"],
+            window: [[0, 65535], [10000, 50000], [20000, 30000]],
+            stretch: "sqrt",
+          },
+        ],
+        // float32 samples (no lookup table), negative and fractional window bounds.
+        [
+          "generated__sample_float32_pyramid.tif",
+          "c=1&window=-0.25:40.5&stretch=asinh&colormap=magma",
+          { c: [1], window: [[-0.25, 40.5]], stretch: "asinh", colormap: "magma" },
+        ],
+      ];
+      let checked = 0;
+      for (const [file, query, spec] of cases) {
+        const ref = await reference(file, spec);
+        const info = JSON.parse(new TextDecoder().decode((await get(`${url}/images/${file}`)).body));
+        const geo = new DeepZoomGeometry(info.width, info.height, 254, 1);
+        const top = geo.levelCount - 1, [cols, rows] = geo.tLevelCounts[top];
+        for (const [col, row] of [[0, 0], [1, 1], [cols - 1, rows - 1], [cols - 1, 0]]) {
+          if (!geo.hasTile(top, col, row)) continue;
+          const res = await get(`${url}/dzi/${file}_files/${top}/${col}_${row}.png?${query}`);
+          assertEquals(res.status, 200, `${file}?${query}: ${new TextDecoder().decode(res.body.slice(0, 200))}`);
+          const tile = await decodePng(res.body, 3);
+          const { x, y, w, h } = geo.tile(top, col, row).l0Region;
+          const crop = new Uint8Array(w * h * 3);
+          for (let r = 0; r < h; r++) {
+            crop.set(ref.data.subarray(((y + r) * ref.width + x) * 3, ((y + r) * ref.width + x + w) * 3), r * w * 3);
+          }
+          assertEquals(firstDifference(tile.data, crop), null, `${file}?${query} tile ${col}_${row}`);
+          checked++;
+        }
+        assert(new Set(ref.data).size > 16, `${query}: the reference carries information`);
+      }
+      assert(checked >= 20, `${checked} tiles`);
+    });
+  },
+);
+
+Deno.test(
+  "render step: auto windows are the stats level's percentiles, global per image (X-Render)",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+      const id = "generated__tcga-hed-4ch-uint16_ome_pyramid.tif";
+      const stats = JSON.parse(new TextDecoder().decode((await get(`${url}/images/${id}/stats`)).body));
+      const want = `c=0;color=0000ff;window=${stats.percentiles.low[0]}:${
+        stats.percentiles.high[0]
+      };stretch=linear;z=0`;
+      for (const tile of ["11/0_0", "11/3_2", "9/0_0"]) {
+        const r = await get(`${url}/dzi/${id}_files/${tile}.png?c=0`);
+        assertEquals([r.status, r.headers.get("x-render")], [200, want], tile);
+      }
+    });
+  },
+);
+
+Deno.test("render parameters: bad values are 400s that name the parameter", opts, async () => {
+  await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+    const base = `${url}/dzi/generated__sample16_deflate_pyramid.tif_files/9/0_0.png`;
+    for (
+      const [q, name] of [
+        ["c=3", "c"],
+        ["c=0,0", "c"],
+        ["c=x", "c"],
+        ["c=0&color=12345", "color"],
+        ["c=0,1&color=ff0000", "color"],
+        ["c=0&window=9:3", "window"],
+        ["c=0&window=a:b", "window"],
+        ["c=0,1&window=0:1", "window"],
+        ["stretch=cube", "stretch"],
+        ["c=0,1&colormap=viridis", "colormap"],
+        ["c=0&colormap=jet", "colormap"],
+        ["z=1", "z"],
+        ["z=-1", "z"],
+        [`c=${Array.from({ length: 17 }, (_, i) => i).join(",")}`, "c"],
+      ]
+    ) {
+      const r = await get(`${base}?${q}`);
+      assertEquals(r.status, 400, q);
+      assert(JSON.parse(new TextDecoder().decode(r.body)).error.message.startsWith(name), `${q} names ${name}`);
+    }
+  });
+});
