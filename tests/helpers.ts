@@ -162,3 +162,10 @@ export async function startTask(env: Record<string, string>, task = "start"): Pr
   }
   return { url, port, child, output };
 }
+
+/** The first index where two byte arrays differ, with both values, or null (a short failure message). */
+export function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
+  if (a.length !== b.length) return `lengths ${a.length} ≠ ${b.length}`;
+  const i = a.findIndex((v, k) => v !== b[k]);
+  return i < 0 ? null : `at ${i}: ${a[i]} ≠ ${b[i]}`;
+}

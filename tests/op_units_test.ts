@@ -4,7 +4,7 @@
  * independent numpy reference, whole image and tiles.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, decodePng, get, SAMPLES, withServer } from "./helpers.ts";
+import { DATA, decodePng, firstDifference, get, SAMPLES, withServer } from "./helpers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -26,13 +26,6 @@ sys.stdout.buffer.write(np.array(m.shape, dtype="<u4").tobytes() + m.tobytes())
   assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
   const [height, width] = new Uint32Array(out.stdout.slice(0, 8).buffer);
   return { data: out.stdout.slice(8), width, height };
-}
-
-/** The first index where two byte arrays differ (with both values), or null (a short message, not a 240k-element diff). */
-function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
-  if (a.length !== b.length) return `lengths ${a.length} ≠ ${b.length}`;
-  const i = a.findIndex((v, k) => v !== b[k]);
-  return i < 0 ? null : `at ${i}: ${a[i]} ≠ ${b[i]}`;
 }
 
 Deno.test("sobel: whole images and Deep Zoom tiles equal numpy's Sobel magnitude (crops of it)", opts, async () => {

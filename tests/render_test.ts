@@ -5,7 +5,7 @@
  * reference's crops, so neighbouring tiles agree on their overlap.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, decodePng, get, withServer } from "./helpers.ts";
+import { DATA, decodePng, firstDifference, get, withServer } from "./helpers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { COLORMAP_NAMES, colormapTable } from "../kernels/colormaps.ts";
 
@@ -15,13 +15,6 @@ async function python(script: string, args: string[]): Promise<Uint8Array> {
   const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", script, ...args] }).output();
   assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
   return out.stdout;
-}
-
-/** The first index where two byte arrays differ (with both values), or null. */
-function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
-  if (a.length !== b.length) return `lengths ${a.length} ≠ ${b.length}`;
-  const i = a.findIndex((v, k) => v !== b[k]);
-  return i < 0 ? null : `at ${i}: ${a[i]} ≠ ${b[i]}`;
 }
 
 /** numpy's render of page 0 of a TIFF (samples interleaved, or one plane) at full resolution: RGB bytes. */
