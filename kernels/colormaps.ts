@@ -111,9 +111,15 @@ const HEX: Record<Exclude<ColormapName, "gray">, string> = {
     "a91601a71401a41301a112019e10019b0f01980e01950d01920b018e0a018b09028808028507028106027e05027a0403",
 };
 
-/** The 256 RGB triples (768 bytes) of a colormap. */
+const tables = new Map<ColormapName, Uint8Array>();
+
+/** The 256 RGB triples (768 bytes) of a colormap, decoded once (callers must not write to it). */
 export function colormapTable(name: ColormapName): Uint8Array {
-  if (name === "gray") return Uint8Array.from({ length: 768 }, (_, k) => Math.floor(k / 3));
-  const hex = HEX[name];
-  return Uint8Array.from({ length: 768 }, (_, k) => parseInt(hex.slice(2 * k, 2 * k + 2), 16));
+  let table = tables.get(name);
+  if (!table) {
+    const hex = name === "gray" ? null : HEX[name];
+    table = Uint8Array.from({ length: 768 }, (_, k) => hex ? parseInt(hex.slice(2 * k, 2 * k + 2), 16) : k / 3 | 0);
+    tables.set(name, table);
+  }
+  return table;
 }

@@ -10,6 +10,7 @@
 import { badRequest } from "../errors.ts";
 import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
 import { COLORMAP_NAMES, type ColormapName, colormapTable } from "./colormaps.ts";
+import { LruCache } from "../cache/lru.ts";
 
 /** Stretches of the normalized intensity. */
 export const STRETCHES = ["linear", "sqrt", "log", "asinh"] as const;
@@ -147,20 +148,38 @@ const LUT_TYPES: Partial<Record<PixelType, [number, number]>> = {
   int16: [-32768, 65536],
 };
 
+/**
+ * Lookup tables of recent parameter sets (type, window, stretch): a 16-bit table is 65,536 evaluations of
+ * `intensity`, more than a 256² tile's pixels, so it is built once per parameter set, not per tile.
+ */
+const luts = new LruCache<string, Uint8Array>(64);
+
+function lutFor(type: PixelType, lo: number, hi: number, stretch: Stretch): Uint8Array | null {
+  const range = LUT_TYPES[type];
+  if (!range) return null;
+  const key = `${type}|${lo}|${hi}|${stretch}`;
+  let table = luts.get(key);
+  if (!table) {
+    const [offset, size] = range;
+    table = new Uint8Array(size);
+    for (let i = 0; i < size; i++) table[i] = intensity(i + offset, lo, hi, stretch);
+    luts.set(key, table);
+  }
+  return table;
+}
+
 /** The 8-bit intensities of the selected channels, one plane each (what the blend reads). */
 export function renderIntensities(src: Raster, r: ResolvedRender): Uint8Array[] {
   const n = src.width * src.height, ch = src.channels, d = src.data;
-  const lut = LUT_TYPES[src.type];
   return r.c.map((c, k) => {
     const [lo, hi] = r.window[k];
     const out = new Uint8Array(n);
-    if (lut) {
-      const [offset, size] = lut;
-      const table = new Uint8Array(size);
-      for (let i = 0; i < size; i++) table[i] = intensity(i + offset, lo, hi, r.stretch);
-      for (let p = 0; p < n; p++) out[p] = table[d[p * ch + c] - offset];
+    const table = lutFor(src.type, lo, hi, r.stretch);
+    if (table) {
+      const offset = LUT_TYPES[src.type]![0];
+      for (let p = 0, j = c; p < n; p++, j += ch) out[p] = table[d[j] - offset];
     } else {
-      for (let p = 0; p < n; p++) out[p] = intensity(d[p * ch + c], lo, hi, r.stretch);
+      for (let p = 0, j = c; p < n; p++, j += ch) out[p] = intensity(d[j], lo, hi, r.stretch);
     }
     return out;
   });
@@ -176,20 +195,30 @@ export function blendIntensities(
   const n = width * height, out = new Uint8Array(n * 3);
   if (r.colormap) {
     const table = colormapTable(r.colormap), i0 = planes[0];
-    for (let p = 0; p < n; p++) out.set(table.subarray(i0[p] * 3, i0[p] * 3 + 3), p * 3);
+    for (let p = 0, o = 0; p < n; p++, o += 3) {
+      const t = i0[p] * 3;
+      out[o] = table[t];
+      out[o + 1] = table[t + 1];
+      out[o + 2] = table[t + 2];
+    }
   } else {
-    const rgb = r.color.map((hex) => [0, 2, 4].map((o) => parseInt(hex.slice(o, o + 2), 16)));
-    for (let p = 0; p < n; p++) {
-      let R = 127, G = 127, B = 127;
-      for (let c = 0; c < planes.length; c++) {
-        const i = planes[c][p], col = rgb[c];
-        R += i * col[0];
-        G += i * col[1];
-        B += i * col[2];
+    // Channel by channel into 32-bit sums (Σ i·colour + 127 ≤ 16·255·255 + 127), then one division each.
+    const acc = new Uint32Array(n * 3).fill(127);
+    planes.forEach((plane, c) => {
+      const hex = r.color[c];
+      const cr = parseInt(hex.slice(0, 2), 16), cg = parseInt(hex.slice(2, 4), 16), cb = parseInt(hex.slice(4, 6), 16);
+      for (let p = 0, o = 0; p < n; p++, o += 3) {
+        const i = plane[p];
+        acc[o] += i * cr;
+        acc[o + 1] += i * cg;
+        acc[o + 2] += i * cb;
       }
-      out[p * 3] = Math.min(255, Math.floor(R / 255));
-      out[p * 3 + 1] = Math.min(255, Math.floor(G / 255));
-      out[p * 3 + 2] = Math.min(255, Math.floor(B / 255));
+    });
+    // min(255, ⌊x / 255⌋) as (x + (x >> 8) + 1) >> 8: exact below 65,535 and ≥ 256 from 65,280 on, so equal
+    // after the clip for every sum (checked exhaustively over 0..16·255² + 127).
+    for (let o = 0; o < acc.length; o++) {
+      const x = acc[o], v = (x + (x >> 8) + 1) >> 8;
+      out[o] = v > 255 ? 255 : v;
     }
   }
   return { width, height, channels: 3, type: "uint8", data: out };
