@@ -107,7 +107,13 @@ export async function serveTile(ctx: AppContext, target: TileTarget, ask: TileAs
   const t0 = performance.now();
   const stats = ctx.stats.provider(image.source);
   const op = await resolveOpSpec(target.op, stats);
-  const render = target.render ? resolveRender(target.render, (await stats.get()).percentiles) : undefined;
+  // Statistics are computed only when a window is `auto` (explicit windows need none).
+  const spec = target.render;
+  const render = !spec
+    ? undefined
+    : spec.window.includes("auto")
+    ? resolveRender(spec, (await stats.get()).percentiles)
+    : resolveRender(spec, { low: [], high: [] });
   const request = tileRequestOf(target, op, render);
   const key = tileKey(request, ctx.codecs.tier);
   const base = { etag: key.etag, pinned: ask.pinned !== null };
