@@ -136,6 +136,15 @@ Deno.test(
         const r = await get(`${url}/dzi/${id}_files/${tile}.png?c=0`);
         assertEquals([r.status, r.headers.get("x-render")], [200, want], tile);
       }
+      // Those percentiles against numpy's (linear) on the stats level, here level 0 itself (1536×1024 ≤ 2048).
+      const py = `
+import sys, numpy as np, tifffile
+a = tifffile.TiffFile(sys.argv[1]).pages[0].asarray()
+print(*np.percentile(a, [0.5, 99.5]))
+`;
+      const [lo, hi] = new TextDecoder().decode(await python(py, [DATA + id])).trim().split(" ").map(Number);
+      const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+      assert(close(stats.percentiles.low[0], lo) && close(stats.percentiles.high[0], hi), `${lo} ${hi}`);
     });
   },
 );
