@@ -5,7 +5,7 @@
  */
 import type { CacheSizes } from "../config.ts";
 import { DEFAULT_CACHE_SIZES } from "../config.ts";
-import type { Raster, Raster8 } from "../core/raster.ts";
+import type { Raster } from "../core/raster.ts";
 import { processBudgetOf } from "./budget.ts";
 import { PromiseCache } from "./memo.ts";
 
@@ -22,7 +22,7 @@ export const decodedBlocks = new PromiseCache<string, ArrayBufferLike>(
 );
 
 /** Derived levels made whole, by file version and level. */
-export const derivedLevels = new PromiseCache<string, Raster8>(
+export const derivedLevels = new PromiseCache<string, Raster>(
   DEFAULT_CACHE_SIZES.derivedLevelsBytes,
   () => processBudgetOf("derived"),
 );

@@ -98,3 +98,12 @@ export function toUint8(r: Raster): Raster8 {
   }
   return { width: r.width, height: r.height, channels: r.channels, type: "uint8", data: out };
 }
+
+/** The raster's channels `c`, in that order. */
+export function pickChannels(r: Raster, c: number[]): Raster {
+  if (c.length === r.channels && c.every((v, i) => v === i)) return r;
+  const n = r.width * r.height, ch = c.length, sch = r.channels;
+  const out = new (arrayTypeFor(r.type))(n * ch);
+  for (let o = 0; o < ch; o++) for (let i = 0; i < n; i++) out[i * ch + o] = r.data[i * sch + c[o]];
+  return { width: r.width, height: r.height, channels: ch, type: r.type, data: out };
+}

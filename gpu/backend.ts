@@ -19,7 +19,7 @@ import { OP_KERNELS, opJob, opKernelName, opOutput } from "../kernels/index.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
 import { SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
 import { statsKernels } from "../stats/compute.ts";
-import type { ComputedStats } from "../stats/types.ts";
+import type { ComputedStats, StatsPlane } from "../stats/types.ts";
 import { log } from "../telemetry/log.ts";
 
 /** True where this runtime exposes WebGPU (`navigator.gpu`); an adapter may still be missing. */
@@ -256,7 +256,7 @@ export class WebGpuBackend implements TileBackend {
     signal?: AbortSignal,
   ): Promise<TaskResults[K]> {
     const t = task as Task;
-    if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source) as TaskResults[K];
+    if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source, t.plane) as TaskResults[K];
     if (t.kind !== "tile" || !this.#onGpu(opKernelName(t.request.op))) {
       const result = await this.cpu.run(source, task, signal);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
@@ -284,8 +284,8 @@ export class WebGpuBackend implements TileBackend {
    * histograms (atomics), then threshold + close for the tissue map; reading, percentiles and the PNG on
    * the CPU backend.
    */
-  async #stats(source: SourceDescriptor | undefined): Promise<ComputedStats> {
-    const { px, luma, ...input } = await this.cpu.run(source, { kind: "stats-input" });
+  async #stats(source: SourceDescriptor | undefined, plane?: StatsPlane): Promise<ComputedStats> {
+    const { px, luma, ...input } = await this.cpu.run(source, { kind: "stats-input", ...(plane ? { plane } : {}) });
     const kernels = await statsKernels(px, luma, async (job) => (await this.#kernel(job)).result);
     return await this.cpu.run(undefined, { kind: "stats-finish", input, kernels });
   }

@@ -9,6 +9,7 @@
  */
 import { badRequest } from "../errors.ts";
 import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
+import type { ImageInfo } from "../sources/source.ts";
 import { COLORMAP_NAMES, type ColormapName, colormapTable } from "./colormaps.ts";
 import { LruCache } from "../cache/lru.ts";
 
@@ -36,27 +37,38 @@ export interface RenderSpec {
   colormap?: ColormapName;
   /** Z plane index. */
   z: number;
+  /** T plane index. */
+  t: number;
 }
 
 /** A render spec with every window resolved. */
 export type ResolvedRender = Omit<RenderSpec, "window"> & { window: [number, number][] };
 
 /**
- * The query parameters of the render step. DESIGN's `t=` (the T plane) is not among them: it is the
- * threshold of `threshold` and `mask` on every tile route. T planes wait for the OME plane reader.
+ * The query parameters of the render step. `t` is the T plane except for ops whose own `t` is a threshold
+ * (`threshold`, `mask`); `time` names the T plane always.
  */
-export const RENDER_PARAMS = ["c", "color", "window", "stretch", "colormap", "z"];
+export const RENDER_PARAMS = ["c", "color", "window", "stretch", "colormap", "z", "t", "time"];
+
+/** What parsing a render needs to know of the image. */
+export type RenderableInfo = Pick<ImageInfo, "channels" | "channelMeta" | "planes" | "pixelType" | "multichannel">;
 
 /**
- * The render parameters of a query for an image of `channels` channels and `planes` Z planes, or null
- * when the query names none of them. 400 naming the bad parameter.
+ * True when tiles of the image are rendered even without render parameters: samples other than 8-bit,
+ * and channels that are separate signals (an OME-TIFF's planes, more than 4 samples a pixel).
  */
-export function parseRenderSpec(
-  query: URLSearchParams,
-  channels: number,
-  planes: { z: number } = { z: 1 },
-): RenderSpec | null {
-  if (!RENDER_PARAMS.some((p) => query.has(p))) return null;
+export function rendersByDefault(info: RenderableInfo): boolean {
+  return info.pixelType !== "uint8" || !!info.multichannel;
+}
+
+/**
+ * The render parameters of a query for an image, or null when the query names none and the image is
+ * not rendered by default. `tIsOp`: the op's own `t` (a threshold) takes `t=`. 400 naming the bad parameter.
+ */
+export function parseRenderSpec(query: URLSearchParams, info: RenderableInfo, tIsOp = false): RenderSpec | null {
+  const given = RENDER_PARAMS.filter((p) => query.has(p) && !(p === "t" && tIsOp));
+  if (given.length === 0 && !rendersByDefault(info)) return null;
+  const channels = info.channels;
   const list = (name: string) => query.get(name)!.split(",").map((s) => s.trim());
   let c = Array.from({ length: Math.min(channels, DEFAULT_RENDER_CHANNELS) }, (_, i) => i);
   if (query.has("c")) {
@@ -72,7 +84,7 @@ export function parseRenderSpec(
   if (c.length > MAX_RENDER_CHANNELS) {
     throw badRequest(`c names ${c.length} channels, more than ${MAX_RENDER_CHANNELS}`);
   }
-  let color = c.map((_, i) => DEFAULT_COLORS[i % DEFAULT_COLORS.length]);
+  let color = c.map((ch, i) => info.channelMeta?.[ch]?.color ?? DEFAULT_COLORS[i % DEFAULT_COLORS.length]);
   if (query.has("color")) {
     color = list("color").map((s) => {
       if (!/^[0-9a-fA-F]{6}$/.test(s)) throw badRequest(`color must be 6 hex digits per channel (RRGGBB), got "${s}"`);
@@ -101,15 +113,28 @@ export function parseRenderSpec(
     if (!COLORMAP_NAMES.includes(colormap)) throw badRequest(`colormap must be one of ${COLORMAP_NAMES.join(", ")}`);
     if (c.length !== 1) throw badRequest(`colormap needs exactly one channel (c=), got ${c.length}`);
   }
-  const plane = (name: "z") => {
+  return { c, color, window, stretch, ...(colormap ? { colormap } : {}), ...parsePlane(query, info, tIsOp) };
+}
+
+/**
+ * The Z/T plane a query names: `z=`, `t=` (unless `tIsOp`: the op's threshold) or `time=`; 0 where absent.
+ * 400 naming the parameter for a plane the image lacks.
+ */
+export function parsePlane(query: URLSearchParams, info: Pick<ImageInfo, "planes">, tIsOp = false): {
+  z: number;
+  t: number;
+} {
+  const sizes = { z: info.planes?.z ?? 1, t: info.planes?.t ?? 1 };
+  const plane = (dim: "z" | "t", name: string) => {
     const raw = query.get(name) ?? "0";
     const v = Number(raw);
-    if (!/^\d+$/.test(raw) || v >= planes[name]) {
-      throw badRequest(`${name}: no plane "${raw}" (this image has ${name} 0..${planes[name] - 1})`);
+    if (!/^\d+$/.test(raw) || v >= sizes[dim]) {
+      throw badRequest(`${name}: no ${dim.toUpperCase()} plane "${raw}" (this image has ${dim} 0..${sizes[dim] - 1})`);
     }
     return v;
   };
-  return { c, color, window, stretch, ...(colormap ? { colormap } : {}), z: plane("z") };
+  const t = query.has("time") ? plane("t", "time") : tIsOp ? 0 : plane("t", "t");
+  return { z: plane("z", "z"), t };
 }
 
 /** The windows resolved: `auto` from each channel's stats-level percentiles (`low[c]`, `high[c]`). */
@@ -124,7 +149,7 @@ export function resolveRender(spec: RenderSpec, percentiles: { low: number[]; hi
 export function canonicalRender(r: ResolvedRender): string {
   const w = r.window.map(([lo, hi]) => `${lo}:${hi}`).join(",");
   return `c=${r.c.join(",")};color=${r.color.join(",")};window=${w};stretch=${r.stretch}` +
-    `${r.colormap ? `;colormap=${r.colormap}` : ""};z=${r.z}`;
+    `${r.colormap ? `;colormap=${r.colormap}` : ""};z=${r.z};t=${r.t}`;
 }
 
 /** The 8-bit intensity of sample `v` in window lo..hi under `stretch` (DESIGN's arithmetic, float64). */
@@ -168,11 +193,14 @@ function lutFor(type: PixelType, lo: number, hi: number, stretch: Stretch): Uint
   return table;
 }
 
-/** The 8-bit intensities of the selected channels, one plane each (what the blend reads). */
-export function renderIntensities(src: Raster, r: ResolvedRender): Uint8Array[] {
+/**
+ * The 8-bit intensities of the selected channels, one plane each (what the blend reads). `src` holds the
+ * selected channels in `r.c` order (a read with that plane selection).
+ */
+export function renderIntensities(src: Raster, r: Pick<ResolvedRender, "window" | "stretch">): Uint8Array[] {
   const n = src.width * src.height, ch = src.channels, d = src.data;
-  return r.c.map((c, k) => {
-    const [lo, hi] = r.window[k];
+  return r.window.map((_, c) => {
+    const [lo, hi] = r.window[c];
     const out = new Uint8Array(n);
     const table = lutFor(src.type, lo, hi, r.stretch);
     if (table) {

@@ -91,9 +91,11 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   }
   // The render step composites source samples: it never reads a luma plane.
   const plane = op.readsLuma && !req.render ? "luma" : "samples";
+  // It reads only the planes of the channels it composites (in `c` order).
+  const select = req.render ? { c: req.render.c, z: req.render.z, t: req.render.t } : undefined;
   const toInput = (r: Raster) => req.render ? renderRaster(r, req.render) : opInput8(op, r, req.op.params);
   if (halo === 0) {
-    const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane);
+    const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane, select);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
     const input = toInput(resampled);
@@ -104,7 +106,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   // inside the image marked valid; the op's result is cropped back to the tile.
   const wide = widenForHalo(req, halo);
   const wp = planRead(source.info, wide)!;
-  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH, plane);
+  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH, plane, select);
   lap("read");
   const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);

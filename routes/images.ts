@@ -10,6 +10,8 @@ import { levelDownsample } from "../pyramid/levels.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
+import type { ImageStats } from "../stats/types.ts";
+import { DEFAULT_COLORS, rendersByDefault } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
@@ -32,7 +34,36 @@ function urlsFor(origin: string, id: string, slash: string) {
   };
 }
 
-function describe(ctx: AppContext, id: string, version: string, info: ImageInfo, origin: string) {
+/**
+ * The channel listing: per channel its index, name, colour (the file's, else the render's default), sample
+ * type, and — for images rendered by default, whose viewers show a channel panel — min, max and the
+ * 0.5 / 99.5 percentiles from the stats level (first Z/T plane). Other images' listings read no pixels.
+ */
+function channelList(info: ImageInfo, stats: ImageStats | null) {
+  return Array.from({ length: info.channels }, (_, i) => ({
+    index: i,
+    name: info.channelMeta?.[i]?.name ?? null,
+    color: info.channelMeta?.[i]?.color ?? DEFAULT_COLORS[i % DEFAULT_COLORS.length],
+    type: info.pixelType,
+    ...(stats
+      ? {
+        min: stats.channels.min[i],
+        max: stats.channels.max[i],
+        low: stats.percentiles.low[i],
+        high: stats.percentiles.high[i],
+      }
+      : {}),
+  }));
+}
+
+function describe(
+  ctx: AppContext,
+  id: string,
+  version: string,
+  info: ImageInfo,
+  origin: string,
+  stats: ImageStats | null,
+) {
   const dz = deepZoomFor(ctx, info.width, info.height);
   const xyz = new XyzGeometry(info.width, info.height);
   return {
@@ -42,6 +73,11 @@ function describe(ctx: AppContext, id: string, version: string, info: ImageInfo,
     width: info.width,
     height: info.height,
     channels: info.channels,
+    channelList: channelList(info, stats),
+    sizeZ: info.planes?.z ?? 1,
+    sizeT: info.planes?.t ?? 1,
+    // True when tiles are rendered (c, color, window, stretch, colormap, z, t) even without parameters.
+    rendered: rendersByDefault(info),
     pixelType: info.pixelType,
     compression: info.compression ?? null,
     mpp: info.mpp ?? null,
@@ -88,7 +124,8 @@ export function imageRoutes(ctx: AppContext): Hono {
       const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
       const { base, fromRequest } = publicBase(ctx, c);
       headersForUrls(ctx, c, fromRequest, "no-cache");
-      return c.json(describe(ctx, image.id, image.source.version, image.info, base));
+      const stats = rendersByDefault(image.info) ? (await ctx.stats.get(image.source)).stats : null;
+      return c.json(describe(ctx, image.id, image.source.version, image.info, base, stats));
     }
     const assoc = ASSOCIATED_PATH.exec(path);
     if (!assoc) throw notFound("no such image route");

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { badRequest } from "../errors.ts";
 import { parseRescale } from "../kernels/rescale.ts";
 import { getOp } from "../kernels/index.ts";
+import { parsePlane } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./ids.ts";
@@ -37,7 +38,8 @@ export function statsRoutes(ctx: AppContext): Hono {
         : 0;
       const rescaleRaw = parseRescale(query.get("rescale"));
       const image = await ctx.registry.resolve(id);
-      const computed = await ctx.stats.get(image.source);
+      // `z=`/`t=` (or `time=`): the statistics of that plane of a multi-plane source.
+      const computed = await ctx.stats.get(image.source, parsePlane(query, image.info));
       const body: Record<string, unknown> = { id, version: image.source.version, ...computed.stats };
       if (k) {
         // Same resolution as `quantize&palette=K&rescale=…`.

@@ -17,7 +17,8 @@ export async function tileResponse(ctx: AppContext, incoming: Request, target: T
   const query = new URL(incoming.url).searchParams;
   const mode = parseCacheMode(query);
   const tensor = target.format === "npy" ? target.tensor ?? parseTensorSpec(query) : undefined;
-  const render = target.associated ? null : parseRenderSpec(query, target.image.info.channels);
+  // An op's own `t` (a threshold) takes `t=`; the T plane is then `time=`.
+  const render = target.associated ? null : parseRenderSpec(query, target.image.info, "t" in target.op.params);
   const answer = await serveTile(ctx, { ...target, ...(tensor ? { tensor } : {}), ...(render ? { render } : {}) }, {
     pinned: query.get("v"),
     mode,

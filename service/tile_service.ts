@@ -105,10 +105,11 @@ export async function serveTile(ctx: AppContext, target: TileTarget, ask: TileAs
   const { image } = target;
   checkPinned(image, ask.pinned);
   const t0 = performance.now();
-  const stats = ctx.stats.provider(image.source);
+  const spec = target.render;
+  // Global parameters (t=otsu, auto windows) resolve against the statistics of the plane rendered.
+  const stats = ctx.stats.provider(image.source, spec ? { z: spec.z, t: spec.t } : undefined);
   const op = await resolveOpSpec(target.op, stats);
   // Statistics are computed only when a window is `auto` (explicit windows need none).
-  const spec = target.render;
   const render = !spec
     ? undefined
     : spec.window.includes("auto")

@@ -12,9 +12,9 @@ import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
-import type { ImageInfo, ImageSource, LevelInfo } from "./source.ts";
-import { readLevelRegion, withDerivedLevels } from "./source.ts";
-import type { Raster, Raster8 } from "../core/raster.ts";
+import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadPlane } from "./source.ts";
+import { photoChannels, readLevelRegion, withDerivedLevels } from "./source.ts";
+import { pickChannels, type Raster, type Raster8 } from "../core/raster.ts";
 import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
 import type { ByteSource } from "./bytes.ts";
 
@@ -53,6 +53,7 @@ export function openFlat(
     width,
     height,
     channels: header.channels,
+    channelMeta: photoChannels(header.channels),
     pixelType: header.bitsPerSample === 16 ? "uint16" : "uint8",
     levels: withDerivedLevels(stored, width, height),
     associated: [],
@@ -73,12 +74,29 @@ class FlatSource implements ImageSource {
     this.storedPixelBytes = info.channels * (info.pixelType === "uint16" ? 2 : 1);
   }
 
-  readRegion(level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
-    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h);
+  readRegion(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    plane?: ReadPlane,
+    select?: PlaneSelection,
+  ): Promise<Raster> {
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select);
   }
 
-  async readStored(_level: number, x: number, y: number, w: number, h: number): Promise<Raster> {
-    return cropRaster(await this.decoded(), x, y, w, h);
+  async readStored(
+    _level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    _luma?: boolean,
+    select?: PlaneSelection,
+  ): Promise<Raster> {
+    const region = cropRaster(await this.decoded(), x, y, w, h);
+    return select ? pickChannels(region, select.c) : region;
   }
 
   /**

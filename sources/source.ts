@@ -5,8 +5,7 @@
 import type { PyramidLevel } from "../pyramid/levels.ts";
 import { derivedLevelSizes } from "../pyramid/levels.ts";
 import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
-import { toUint8 } from "../core/raster.ts";
-import { downsample2x } from "../kernels/downsample2x.ts";
+import { downsample2xSamples } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import { derivedLevels } from "../cache/pixel_caches.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
@@ -29,14 +28,49 @@ export interface LevelInfo extends PyramidLevel {
 /** Which samples a read returns: the source's own, or its luma plane where the level has one. */
 export type ReadPlane = "samples" | "luma";
 
+/**
+ * Which planes of a multichannel source a read returns: channels `c` (in that order, one sample each),
+ * from Z plane `z` and T plane `t`.
+ */
+export interface PlaneSelection {
+  c: number[];
+  z: number;
+  t: number;
+}
+
+/** One channel of a source: what the file says of it. */
+export interface ChannelMeta {
+  name?: string;
+  /** RRGGBB, when the file gives a colour (OME's Color; an RGB file's red, green and blue). */
+  color?: string;
+}
+
+/**
+ * What a photo's samples are: gray (white) or red, green, blue, and alpha (black: it adds nothing to a
+ * composite) — by sample count: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
+ */
+export function photoChannels(samples: number): ChannelMeta[] {
+  const colors = samples <= 2 ? ["ffffff", "000000"] : ["ff0000", "00ff00", "0000ff", "000000"];
+  return colors.slice(0, samples).map((color) => ({ color }));
+}
+
 /** What the service knows about an image without reading pixels. */
 export interface ImageInfo {
   /** Container and flavour: "tiff", "svs", "png", "jpeg", "webp". */
   format: string;
   width: number;
   height: number;
-  /** Samples per pixel the source delivers. */
+  /** Samples per pixel the source delivers (an OME-TIFF's SizeC). */
   channels: number;
+  /** Per channel, what the file says (names, colours); absent where it says nothing. */
+  channelMeta?: ChannelMeta[];
+  /**
+   * True when the channels are separate signals (an OME-TIFF's channel planes, more than 4 samples a
+   * pixel): the render step composites them even without render parameters.
+   */
+  multichannel?: boolean;
+  /** Z and T sizes of a multi-plane source (OME-TIFF); absent: one plane. */
+  planes?: { z: number; t: number };
   pixelType: PixelType;
   /** Stored levels first (finest first), then derived ones. */
   levels: LevelInfo[];
@@ -57,9 +91,19 @@ export interface ImageSource {
   readonly info: ImageInfo;
   /**
    * Pixels of `level` in the rectangle (level pixels, inside the level), native sample type. With `plane`
-   * "luma", a level with a luma plane (`LevelInfo.luma`) gives that plane (1 channel, 8-bit) instead.
+   * "luma", a level with a luma plane (`LevelInfo.luma`) gives that plane (1 channel, 8-bit) instead. With
+   * `select`, only those channels of that Z/T plane (only their planes are read); without, every channel of
+   * the first Z/T plane.
    */
-  readRegion(level: number, x: number, y: number, w: number, h: number, plane?: ReadPlane): Promise<Raster>;
+  readRegion(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    plane?: ReadPlane,
+    select?: PlaneSelection,
+  ): Promise<Raster>;
   /** A whole associated image (thumbnail, label, macro) as 8-bit pixels. */
   readAssociated(name: string): Promise<Raster8>;
   /**
@@ -75,8 +119,19 @@ export interface ImageSource {
 export interface StoredLevelReader {
   /** Bytes of one pixel of a stored level (all its samples). */
   readonly storedPixelBytes: number;
-  /** A stored level's samples, or its luma plane when `luma` (only asked of levels with `luma` set). */
-  readStored(level: number, x: number, y: number, w: number, h: number, luma?: boolean): Promise<Raster>;
+  /**
+   * A stored level's samples (of the `select`ed planes, when given), or its luma plane when `luma` (only
+   * asked of levels with `luma` set).
+   */
+  readStored(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    luma?: boolean,
+    select?: PlaneSelection,
+  ): Promise<Raster>;
   /**
    * A derived level read directly instead of by 2× averaging of the level before it (a JPEG decoded at
    * 1/2, 1/4 or 1/8 in the DCT domain), or null where the reader cannot.
@@ -103,8 +158,9 @@ export function withDerivedLevels(stored: LevelInfo[], l0Width: number, l0Height
 /**
  * Region reads over stored and derived levels. A derived level reads the 2× region of the level before
  * it and halves it; small derived levels are computed whole once (keyed by `cacheKey`) and cropped.
- * Derived levels are 8-bit (sources of other types are rendered by type range first). `plane` "luma" reads
- * the luma plane of levels that have one (and the samples of those that do not).
+ * Derived levels keep the source's sample type (the render step windows real values). `plane` "luma"
+ * reads the luma plane of levels that have one (and the samples of those that do not); `select` picks
+ * channels and a Z/T plane of multichannel sources.
  */
 export async function readLevelRegion(
   reader: StoredLevelReader,
@@ -116,31 +172,33 @@ export async function readLevelRegion(
   w: number,
   h: number,
   plane: ReadPlane = "samples",
+  select?: PlaneSelection,
 ): Promise<Raster> {
   const info = levels[level];
   const luma = plane === "luma" && !!info.luma;
-  if (info.stored) return reader.readStored(level, x, y, w, h, luma);
-  const direct = luma ? null : reader.readDerivedDirect?.(level, x, y, w, h);
+  if (info.stored) return reader.readStored(level, x, y, w, h, luma, select);
+  const direct = luma || select ? null : reader.readDerivedDirect?.(level, x, y, w, h);
   if (direct) return direct;
   if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {
-    const key = `${cacheKey}#${level}${luma ? "Y" : ""}`;
+    const planes = select ? `|c${select.c.join(",")}z${select.z}t${select.t}` : "";
+    const key = `${cacheKey}#${level}${luma ? "Y" : ""}${planes}`;
     // A small level is made whole once, when the stored pixels behind it may be read at once; else by region.
     if (
       !derivedLevels.has(key) &&
       derivationSource(reader, levels, level, info.width, info.height, luma).bytes > pixelReadLimitBytes()
     ) {
       checkDerivation(reader, levels, level, w, h, luma);
-      return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
+      return derive(reader, levels, cacheKey, level, x, y, w, h, luma, select);
     }
     const whole = derivedLevels.get(
       key,
-      () => derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma),
-      info.width * info.height * (luma ? 1 : 4),
+      () => derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma, select),
+      info.width * info.height * (luma ? 1 : reader.storedPixelBytes),
     );
     return cropRaster(await whole, x, y, w, h);
   }
   checkDerivation(reader, levels, level, w, h, luma);
-  return derive(reader, levels, cacheKey, level, x, y, w, h, luma);
+  return derive(reader, levels, cacheKey, level, x, y, w, h, luma, select);
 }
 
 /** A derivation's source: what a `w`×`h` region of derived `level` is read from. */
@@ -200,11 +258,11 @@ async function derive(
   w: number,
   h: number,
   luma: boolean,
-): Promise<Raster8> {
+  select?: PlaneSelection,
+): Promise<Raster> {
   const finer = levels[level - 1];
   const fx = 2 * x, fy = 2 * y;
   const fw = Math.min(2 * w, finer.width - fx), fh = Math.min(2 * h, finer.height - fy);
   const plane = luma ? "luma" : "samples";
-  const src = toUint8(await readLevelRegion(reader, levels, cacheKey, level - 1, fx, fy, fw, fh, plane));
-  return downsample2x(src);
+  return downsample2xSamples(await readLevelRegion(reader, levels, cacheKey, level - 1, fx, fy, fw, fh, plane, select));
 }

@@ -58,7 +58,7 @@ export function readerBoundary(source: ImageSource): ImageSource {
   };
   return {
     info: source.info,
-    readRegion: (level, x, y, w, h, plane) => call(() => source.readRegion(level, x, y, w, h, plane)),
+    readRegion: (level, x, y, w, h, plane, select) => call(() => source.readRegion(level, x, y, w, h, plane, select)),
     readAssociated: (name) => call(() => source.readAssociated(name)),
     ...(source.readStoredJpeg
       ? { readStoredJpeg: (level: number, tx: number, ty: number) => call(() => source.readStoredJpeg!(level, tx, ty)) }

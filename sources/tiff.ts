@@ -13,17 +13,18 @@ import {
   checkBlockSize,
   checkSupported,
   decoderParams,
+  fileChannels,
   hasLumaPlane,
   type IfdEntry,
-  num,
-  rational,
   readIfd,
-  tag,
+  resolutionMpp,
   walkIfdChain,
 } from "./tiff_ifd.ts";
-import type { ImageInfo, ImageSource, LevelInfo, ReadPlane } from "./source.ts";
+import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadPlane } from "./source.ts";
+import { parseOmeXml } from "./ome.ts";
+import { omeInfo, OmePlanes } from "./tiff_planes.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
-import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
+import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 
 /** Options for opening a TIFF. */
@@ -89,6 +90,7 @@ class TiffSource implements ImageSource {
     private cacheKey: string,
     private fileSize: number,
     private bytes: ByteSource,
+    private planes?: OmePlanes,
   ) {
     this.storedPixelBytes = info.channels * arrayTypeFor(info.pixelType).BYTES_PER_ELEMENT;
   }
@@ -98,8 +100,15 @@ class TiffSource implements ImageSource {
     opts: TiffOpenOptions & { fileSize: number; ifdCount: number; bytes: ByteSource },
   ): Promise<TiffSource> {
     const count = opts.ifdCount;
-    const ifds: IfdEntry[] = [];
-    for (let i = 0; i < count; i++) ifds.push(await readIfd(tiff, i, ifds[0]));
+    const first = await readIfd(tiff, 0);
+    const ome = parseOmeXml(first.description);
+    if (ome && ome.sizeX === first.width && ome.sizeY === first.height) {
+      const planes = await OmePlanes.open(tiff, opts.bytes, first, ome, count);
+      const info = omeInfo(planes, first, await resolutionMpp(first));
+      return new TiffSource(tiff, info, planes.levels0, new Map(), opts.cacheKey, opts.fileSize, opts.bytes, planes);
+    }
+    const ifds: IfdEntry[] = [first];
+    for (let i = 1; i < count; i++) ifds.push(await readIfd(tiff, i, first));
     const main = ifds[0];
     const aperio = main.description.startsWith("Aperio");
 
@@ -150,19 +159,13 @@ class TiffSource implements ImageSource {
       }
       const v = Number(properties["aperio.MPP"]);
       if (v > 0) mpp = { x: v, y: v };
-    } else {
-      const fd = main.image.getFileDirectory();
-      const unit = num(await tag(fd, "ResolutionUnit"), 2);
-      const xr = rational(await tag(fd, "XResolution")), yr = rational(await tag(fd, "YResolution"));
-      // Only microscopy-scale resolutions: writers put 72 dpi (352 µm) in files that have no real scale.
-      const scale = unit === 3 ? 10000 : unit === 2 ? 25400 : 0;
-      if (scale && xr > 0 && yr > 0 && scale / xr < 50) mpp = { x: scale / xr, y: scale / yr };
-    }
+    } else mpp = await resolutionMpp(main);
     const info: ImageInfo = {
       format: aperio ? "svs" : "tiff",
       width: main.width,
       height: main.height,
       channels: main.spp,
+      ...fileChannels(main),
       pixelType: main.type,
       levels: withDerivedLevels(stored, main.width, main.height),
       compression: SUPPORTED_COMPRESSIONS[main.compression],
@@ -174,19 +177,46 @@ class TiffSource implements ImageSource {
     return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize, opts.bytes);
   }
 
-  readRegion(level: number, x: number, y: number, w: number, h: number, plane?: ReadPlane): Promise<Raster> {
-    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane);
+  readRegion(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    plane?: ReadPlane,
+    select?: PlaneSelection,
+  ): Promise<Raster> {
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select);
   }
 
-  /** Reads a rectangle of a stored level (or its luma plane) by assembling its decoded blocks. */
-  async readStored(level: number, x: number, y: number, w: number, h: number, luma = false): Promise<Raster> {
+  /**
+   * Reads a rectangle of a stored level (or its luma plane) by assembling its decoded blocks; of an
+   * OME-TIFF, the selected channels' planes (all channels of the first Z/T plane without `select`).
+   */
+  async readStored(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    luma = false,
+    select?: PlaneSelection,
+  ): Promise<Raster> {
+    if (this.planes) {
+      const all = { c: Array.from({ length: this.info.channels }, (_, i) => i), z: 0, t: 0 };
+      return await this.planes.read(level, x, y, w, h, select ?? all, (e, ...r) => this.readIfdRegion(e, ...r));
+    }
     const e = this.levelIfds[level];
-    return await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e));
+    const raster = await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e));
+    return select ? pickChannels(raster, select.c) : raster;
   }
 
   async readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
     const e = this.levelIfds[level];
-    if (!e || e.compression !== 7 || !e.tiled || e.planar !== 1 || (e.spp !== 3 && e.spp !== 1) || e.type !== "uint8") {
+    if (
+      !e || this.planes || e.compression !== 7 || !e.tiled || e.planar !== 1 || (e.spp !== 3 && e.spp !== 1) ||
+      e.type !== "uint8"
+    ) {
       return null;
     }
     if (e.photometric !== 2 && e.photometric !== 6 && e.photometric !== 1) return null;
@@ -264,7 +294,7 @@ class TiffSource implements ImageSource {
    * luma plane (one sample a pixel) when `luma`.
    */
   private async block(e: IfdEntry, tx: number, ty: number, luma = false) {
-    const key = `${this.cacheKey}|${e.index}|${tx}|${ty}${luma ? "|Y" : ""}`;
+    const key = `${this.cacheKey}|${e.key}|${tx}|${ty}${luma ? "|Y" : ""}`;
     const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
     const buf = await decodedBlocks.get(key, () => this.decodeBlock(e, tx, ty, luma), bytes);
     return new (arrayTypeFor(e.type))(buf as ArrayBuffer);

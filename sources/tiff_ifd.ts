@@ -3,16 +3,20 @@
  * tags read into an `IfdEntry` (geometry, sample layout, compression), what this service supports, and the
  * bound on one decoded block.
  */
-import type { GeoTIFF, GeoTIFFImage } from "geotiff";
+import { type GeoTIFF, GeoTIFFImage } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
+import { type ImageInfo, photoChannels } from "./source.ts";
 
 /** One image directory: its geotiff image and the tags this service reads. */
 export interface IfdEntry {
+  /** Index in the IFD chain; -1 for a SubIFD. */
   index: number;
+  /** Names the IFD in the decoded-block cache (its chain index, or its SubIFD offset). */
+  key: string;
   image: GeoTIFFImage;
   width: number;
   height: number;
@@ -82,6 +86,59 @@ const TIFF_TYPE_SIZES: Record<number, number> = {
 /** IFDs walked before giving up (OME-TIFFs can have thousands of pages; none has this many). */
 const MAX_IFDS = 10_000;
 
+/** The byte layout of a TIFF, from its header. */
+interface TiffLayout {
+  size: number;
+  le: boolean;
+  big: boolean;
+}
+
+async function tiffLayout(bytes: ByteSource): Promise<TiffLayout & { first: number }> {
+  const head = await bytes.read(0, 16);
+  const le = head[0] === 0x49;
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.length < 8) throw corruptSource("truncated TIFF header");
+  const big = dv.getUint16(2, le) === 43;
+  if (head.length < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
+  return { size: bytes.size, le, big, first: big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le) };
+}
+
+/**
+ * Checks the IFD at `offset` against the file: its entries and every entry's values lie inside the file
+ * (a flipped count would have geotiff read billions). Returns the next IFD's offset and the SubIFD offsets.
+ * `which` names it in errors.
+ */
+async function checkIfd(
+  bytes: ByteSource,
+  t: TiffLayout,
+  offset: number,
+  which: string,
+): Promise<{ next: number }> {
+  const { size, le, big } = t;
+  const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
+  if (offset + countBytes > size) throw corruptSource(`truncated TIFF: ${which} lies past the end of the file`);
+  const cb = await bytes.read(offset, countBytes);
+  const cv = new DataView(cb.buffer, cb.byteOffset, cb.byteLength);
+  const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
+  const end = offset + countBytes + count * entryBytes;
+  if (end + nextBytes > size) throw corruptSource(`truncated TIFF: ${which} is cut off`);
+  const entries = await bytes.read(offset + countBytes, count * entryBytes + nextBytes);
+  const ev = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  for (let e = 0; e < count; e++) {
+    const at = e * entryBytes;
+    const type = ev.getUint16(at + 2, le);
+    const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
+    if (n * (TIFF_TYPE_SIZES[type] ?? 1) > size) {
+      throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of ${which} claims ${n} values`);
+    }
+  }
+  const nextAt = count * entryBytes;
+  return { next: big ? Number(ev.getBigUint64(nextAt, le)) : ev.getUint32(nextAt, le) };
+}
+
+/** Most SubIFDs (pyramid levels) one IFD may list. */
+const MAX_SUBIFDS = 64;
+
 /**
  * Walks the IFD chain from the header: the file size and the number of IFDs. 422 when the file ends inside
  * its header or an IFD (a truncated download: geotiff would read zeros and report nonsense tags). A chain
@@ -89,42 +146,25 @@ const MAX_IFDS = 10_000;
  * tests/fuzz_test.ts on a bit-flipped file).
  */
 export async function walkIfdChain(bytes: ByteSource): Promise<{ size: number; count: number }> {
-  const size = bytes.size;
-  const head = await bytes.read(0, 16);
-  const le = head[0] === 0x49;
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (head.length < 8) throw corruptSource("truncated TIFF header");
-  const big = dv.getUint16(2, le) === 43;
-  if (head.length < (big ? 16 : 8)) throw corruptSource("truncated TIFF header");
-  const countBytes = big ? 8 : 2, entryBytes = big ? 20 : 12, nextBytes = big ? 8 : 4;
-  let offset = big ? Number(dv.getBigUint64(8, le)) : dv.getUint32(4, le);
+  const t = await tiffLayout(bytes);
+  let offset = t.first;
   const seen = new Set<number>();
   while (offset !== 0 && !seen.has(offset) && seen.size < MAX_IFDS) {
-    if (offset + countBytes > size) {
-      throw corruptSource(`truncated TIFF: IFD ${seen.size} lies past the end of the file`);
-    }
     seen.add(offset);
-    const cb = await bytes.read(offset, countBytes);
-    const cv = new DataView(cb.buffer, cb.byteOffset, cb.byteLength);
-    const count = big ? Number(cv.getBigUint64(0, le)) : cv.getUint16(0, le);
-    const end = offset + countBytes + count * entryBytes;
-    if (end + nextBytes > size) throw corruptSource(`truncated TIFF: IFD ${seen.size - 1} is cut off`);
-    // Every entry's values must fit in the file (a flipped count would have geotiff read billions).
-    const entries = await bytes.read(offset + countBytes, count * entryBytes + nextBytes);
-    const ev = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
-    for (let e = 0; e < count; e++) {
-      const at = e * entryBytes;
-      const type = ev.getUint16(at + 2, le);
-      const n = big ? Number(ev.getBigUint64(at + 4, le)) : ev.getUint32(at + 4, le);
-      if (n * (TIFF_TYPE_SIZES[type] ?? 1) > size) {
-        throw corruptSource(`corrupt TIFF: tag ${ev.getUint16(at, le)} of IFD ${seen.size - 1} claims ${n} values`);
-      }
-    }
-    const nextAt = count * entryBytes;
-    offset = big ? Number(ev.getBigUint64(nextAt, le)) : ev.getUint32(nextAt, le);
+    ({ next: offset } = await checkIfd(bytes, t, offset, `IFD ${seen.size - 1}`));
   }
   if (seen.size === 0) throw corruptSource("TIFF without an image directory");
-  return { size, count: seen.size };
+  return { size: t.size, count: seen.size };
+}
+
+/**
+ * Checks SubIFDs (their offsets from the parent's SubIFDs tag) against the file like the chain's own IFDs.
+ * Pyramids written by bioformats2raw/raw2ometiff and tifffile keep their reduced levels there.
+ */
+export async function checkSubIfds(bytes: ByteSource, offsets: number[], parent: string): Promise<void> {
+  if (offsets.length > MAX_SUBIFDS) throw corruptSource(`corrupt TIFF: ${parent} lists ${offsets.length} SubIFDs`);
+  const t = await tiffLayout(bytes);
+  for (const [k, sub] of offsets.entries()) await checkIfd(bytes, t, sub, `SubIFD ${k} of ${parent}`);
 }
 
 /**
@@ -189,7 +229,25 @@ async function fixBigEndianArrays(tiff: GeoTIFF, fd: FileDirectory) {
 
 /** Reads IFD `index` (inheriting the main IFD's SampleFormat where libvips omits it). */
 export async function readIfd(tiff: GeoTIFF, index: number, main?: IfdEntry): Promise<IfdEntry> {
-  const image = await tiff.getImage(index);
+  return await ifdEntryOf(tiff, await tiff.getImage(index), index, String(index), main);
+}
+
+/** Reads the IFD at byte `offset` (a SubIFD); `key` names it in the decoded-block cache. */
+export async function readIfdAt(tiff: GeoTIFF, offset: number, key: string, main?: IfdEntry): Promise<IfdEntry> {
+  // deno-lint-ignore no-explicit-any
+  const t = tiff as any;
+  const fd = await t.parser.parseFileDirectoryAt(offset);
+  const image = new GeoTIFFImage(fd, t.littleEndian, t.cache, t.source);
+  return await ifdEntryOf(tiff, image, -1, key, main);
+}
+
+async function ifdEntryOf(
+  tiff: GeoTIFF,
+  image: GeoTIFFImage,
+  index: number,
+  key: string,
+  main?: IfdEntry,
+): Promise<IfdEntry> {
   const fd = image.getFileDirectory();
   await fixBigEndianArrays(tiff, fd);
   const bps = await tag(fd, "BitsPerSample");
@@ -213,6 +271,7 @@ export async function readIfd(tiff: GeoTIFF, index: number, main?: IfdEntry): Pr
   }
   return {
     index,
+    key,
     image,
     width: image.getWidth(),
     height: image.getHeight(),
@@ -266,4 +325,23 @@ export function decoderParams(e: IfdEntry) {
     photometric: e.photometric,
     jpegTables: e.jpegTables,
   };
+}
+
+/**
+ * What a plain TIFF says of its channels: an RGB file's are red, green and blue (extra samples none), a
+ * gray file's one sample white; more than 4 samples are separate signals.
+ */
+export function fileChannels(e: IfdEntry): Pick<ImageInfo, "channelMeta" | "multichannel"> {
+  if (e.spp > 4) return { multichannel: true };
+  return e.photometric === 2 || e.photometric === 6 || e.photometric <= 1 ? { channelMeta: photoChannels(e.spp) } : {};
+}
+
+/** Microns per pixel from the resolution tags (microscopy scales only), or undefined. */
+export async function resolutionMpp(main: IfdEntry): Promise<ImageInfo["mpp"]> {
+  const fd = main.image.getFileDirectory();
+  const unit = num(await tag(fd, "ResolutionUnit"), 2);
+  const xr = rational(await tag(fd, "XResolution")), yr = rational(await tag(fd, "YResolution"));
+  // Only microscopy-scale resolutions: writers put 72 dpi (352 µm) in files that have no real scale.
+  const scale = unit === 3 ? 10000 : unit === 2 ? 25400 : 0;
+  return scale && xr > 0 && yr > 0 && scale / xr < 50 ? { x: scale / xr, y: scale / yr } : undefined;
 }

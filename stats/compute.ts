@@ -3,18 +3,19 @@
  * the median-filtered saturation, their Otsu thresholds, native-type percentiles, the tissue map, and
  * median-cut palettes. One definition of each, shared with the tile kernels.
  */
-import type { ImageSource, ReadPlane } from "../sources/source.ts";
-import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
+import type { ImageSource, PlaneSelection, ReadPlane } from "../sources/source.ts";
+import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
+import { parseRenderSpec, renderRaster, rendersByDefault, resolveRender } from "../kernels/render.ts";
+import { channelSummaries, type ChannelSummary } from "./channels.ts";
 import { statsLevelPlan } from "../pyramid/read_plan.ts";
 import { resample } from "../pipeline/resample.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
 import { runOnCpu } from "../kernels/index.ts";
 import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
-import { channelPercentiles } from "../kernels/rescale.ts";
 import { medianCutPalette } from "../kernels/median_cut.ts";
 import { to8Bit } from "../kernels/quantize.ts";
 import { encodePng } from "../pipeline/png.ts";
-import type { ComputedStats, ImageStats } from "./types.ts";
+import type { ComputedStats, ImageStats, StatsPlane } from "./types.ts";
 
 /**
  * The stats level of a source (`statsLevelPlan`): its pixels (native type), or its luma plane with `plane`
@@ -23,17 +24,18 @@ import type { ComputedStats, ImageStats } from "./types.ts";
 export async function readStatsLevel(
   source: ImageSource,
   plane: ReadPlane = "samples",
+  select?: PlaneSelection,
 ): Promise<{ raster: Raster; level: ImageStats["level"]; luma: boolean }> {
   const { width: W, height: H, levels } = source.info;
   const p = statsLevelPlan(W, H, levels);
   const level = { width: p.width, height: p.height, downsample: p.downsample };
   if ("level" in p) {
     const L = levels[p.level];
-    const raster = await source.readRegion(p.level, 0, 0, L.width, L.height, plane);
+    const raster = await source.readRegion(p.level, 0, 0, L.width, L.height, plane, select);
     return { raster, level: { ...level, origin: L.stored ? "stored" : "derived" }, luma: plane === "luma" && !!L.luma };
   }
   const F = levels[p.finer];
-  const src = await source.readRegion(p.finer, 0, 0, F.width, F.height, plane);
+  const src = await source.readRegion(p.finer, 0, 0, F.width, F.height, plane, select);
   const ds = p.downsample;
   const raster = resample(src, 0, 0, ds / F.downsampleX, ds / F.downsampleY, p.width, p.height);
   return { raster, level: { ...level, origin: "resampled" }, luma: plane === "luma" && !!F.luma };
@@ -46,6 +48,8 @@ export interface StatsInput {
   luma?: Raster8;
   level: ImageStats["level"];
   percentiles: ImageStats["percentiles"];
+  channels: ImageStats["channels"];
+  plane: StatsPlane;
 }
 
 /** What the kernels compute on the stats level (on the CPU here, or on the GPU by the WebGPU backend). */
@@ -60,18 +64,61 @@ export interface StatsKernels {
 /** Runs a kernel job: on the CPU (`runOnCpu`), or on the GPU by the WebGPU backend. */
 export type KernelRunner = (job: KernelJob) => Promise<KernelResult>;
 
-/** All statistics of a source (the tissue map included), its kernels on the CPU. */
-export async function computeStats(source: ImageSource): Promise<ComputedStats> {
-  const input = await prepareStats(source);
+/** All statistics of a source (the tissue map included) for a Z/T plane, its kernels on the CPU. */
+export async function computeStats(source: ImageSource, plane?: StatsPlane): Promise<ComputedStats> {
+  const input = await prepareStats(source, plane);
   return finishStats(input, await statsKernels(input.px, input.luma, (job) => Promise.resolve(runOnCpu(job))));
 }
 
-/** Reads the stats level: 8-bit pixels, its luma plane where it has one, and native-type percentiles. */
-export async function prepareStats(source: ImageSource): Promise<StatsInput> {
-  const { raster, level } = await readStatsLevel(source);
-  const [low, high] = channelPercentiles(raster, [0.5, 99.5]);
-  const Y = source.info.levels.some((l) => l.luma) ? await readStatsLevel(source, "luma") : null;
-  return { px: toUint8(raster), ...(Y?.luma ? { luma: toUint8(Y.raster) } : {}), level, percentiles: { low, high } };
+/**
+ * Reads the stats level: 8-bit pixels, its luma plane where it has one, and per-channel statistics in the
+ * native type. A source rendered by default is read one channel at a time (of plane `plane`): its 8-bit
+ * pixels are then its default render (first channels, file or default colours, auto windows).
+ */
+export async function prepareStats(source: ImageSource, plane: StatsPlane = { z: 0, t: 0 }): Promise<StatsInput> {
+  const info = source.info;
+  if (!rendersByDefault(info)) {
+    const { raster, level } = await readStatsLevel(source);
+    const Y = info.levels.some((l) => l.luma) ? await readStatsLevel(source, "luma") : null;
+    return {
+      px: toUint8(raster),
+      ...(Y?.luma ? { luma: toUint8(Y.raster) } : {}),
+      level,
+      ...summarize(channelSummaries(raster)),
+      plane,
+    };
+  }
+  const spec = parseRenderSpec(new URLSearchParams(), info)!;
+  const kept: Raster[] = [];
+  const summaries: ChannelSummary[] = [];
+  let level: ImageStats["level"] | undefined;
+  for (let c = 0; c < info.channels; c++) {
+    const read = await readStatsLevel(source, "samples", { c: [c], ...plane });
+    level = read.level;
+    summaries.push(...channelSummaries(read.raster));
+    if (spec.c.includes(c)) kept.push(read.raster);
+  }
+  const stats = summarize(summaries);
+  const render = resolveRender({ ...spec, ...plane }, stats.percentiles);
+  return { px: renderRaster(interleave(kept), render), level: level!, ...stats, plane };
+}
+
+/** Percentiles and channel statistics from per-channel summaries. */
+function summarize(s: ChannelSummary[]): Pick<ImageStats, "percentiles" | "channels"> {
+  return {
+    percentiles: { low: s.map((c) => c.low), high: s.map((c) => c.high) },
+    channels: { min: s.map((c) => c.min), max: s.map((c) => c.max), histogram: s.map((c) => c.histogram) },
+  };
+}
+
+/** One-channel rasters of one size and type, interleaved. */
+function interleave(parts: Raster[]): Raster {
+  const [first] = parts, n = first.width * first.height, ch = parts.length;
+  const out = new (arrayTypeFor(first.type))(n * ch);
+  parts.forEach((p, k) => {
+    for (let i = 0; i < n; i++) out[i * ch + k] = p.data[i];
+  });
+  return { ...first, channels: ch, data: out };
 }
 
 /**
@@ -103,6 +150,8 @@ export function finishStats(input: Omit<StatsInput, "px">, k: StatsKernels): Com
     histogram: { gray: Array.from(k.grayHist), saturation: Array.from(k.satHist) },
     otsu: k.otsu,
     percentiles: input.percentiles,
+    channels: input.channels,
+    plane: input.plane,
     tissue: { width: closed.width, height: closed.height, fraction: tissue / closed.data.length },
   };
   return { stats, tissueMap: closed.data, tissuePng: encodePng(closed, { bitDepth: 1 }) };

@@ -11,7 +11,7 @@ import type { TileCache } from "../cache/tile_cache.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsProvider } from "../kernels/op.ts";
-import type { ComputedStats, ImageStats } from "./types.ts";
+import type { ComputedStats, ImageStats, StatsPlane } from "./types.ts";
 import type { CodecTier } from "../codecs/tier.ts";
 
 /** Stats and palettes of image versions. */
@@ -32,14 +32,15 @@ export class StatsService {
     this.#palettes = new PromiseCache(sizes.palettes);
   }
 
-  /** The statistics of `source` (path + version), computed once. */
-  get(source: SourceDescriptor): Promise<ComputedStats> {
-    const id = `${source.path}@${source.version}|codecs:${this.codecs}`;
+  /** The statistics of `source` (path + version) on a Z/T plane (default the first), computed once. */
+  get(source: SourceDescriptor, plane: StatsPlane = { z: 0, t: 0 }): Promise<ComputedStats> {
+    const first = plane.z === 0 && plane.t === 0;
+    const id = `${source.path}@${source.version}|codecs:${this.codecs}${first ? "" : `|z${plane.z}t${plane.t}`}`;
     // Size: the tissue map and its PNG dominate; bounded by 2048² each.
-    return this.#stats.get(id, () => this.#load(id, source), 2048 * 2048 * 2);
+    return this.#stats.get(id, () => this.#load(id, source, first ? undefined : plane), 2048 * 2048 * 2);
   }
 
-  async #load(id: string, source: SourceDescriptor): Promise<ComputedStats> {
+  async #load(id: string, source: SourceDescriptor, plane?: StatsPlane): Promise<ComputedStats> {
     const key = ["stats", sha256Hex(id)];
     const stored = await this.cache?.readBlob(key);
     if (stored?.meta.stats) {
@@ -51,7 +52,7 @@ export class StatsService {
       return { stats, tissueMap, tissuePng: stored.bytes };
     }
     this.computations++;
-    const computed = await this.backend.run(source, { kind: "stats" });
+    const computed = await this.backend.run(source, { kind: "stats", ...(plane ? { plane } : {}) });
     this.cache?.writeLater(key, { bytes: computed.tissuePng, meta: { stats: JSON.stringify(computed.stats) } });
     return computed;
   }
@@ -69,10 +70,10 @@ export class StatsService {
     });
   }
 
-  /** What ops resolve their global parameters against, for one image version. */
-  provider(source: SourceDescriptor): StatsProvider {
+  /** What ops (and auto windows) resolve their global parameters against, for one image version and plane. */
+  provider(source: SourceDescriptor, plane?: StatsPlane): StatsProvider {
     return {
-      get: async () => (await this.get(source)).stats,
+      get: async () => (await this.get(source, plane)).stats,
       palette: (k, rescale) => this.palette(source, k, rescale),
     };
   }

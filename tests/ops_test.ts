@@ -8,6 +8,7 @@ import { openSource } from "../sources/open.ts";
 import { toUint8 } from "../core/raster.ts";
 import { computeStats, readStatsLevel } from "../stats/compute.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
+import { parseRenderSpec, renderRaster, resolveRender } from "../kernels/render.ts";
 import { maskKernel, median7, saturationKernel } from "../kernels/mask.ts";
 import { renderTile } from "../pipeline/render.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
@@ -95,8 +96,11 @@ Deno.test("Otsu: exact, equal to scikit-image's definition on real images; unifo
   ) {
     const source = await open(f);
     const { stats } = await computeStats(source);
-    // The Y histogram again, from the stats level, by the gray definition.
-    const px = toUint8((await readStatsLevel(source)).raster);
+    // The Y histogram again, from the stats level, by the gray definition: of its default render where the
+    // source is rendered by default (16-bit, float: every channel, its colour, auto windows).
+    const level = (await readStatsLevel(source)).raster;
+    const spec = parseRenderSpec(new URLSearchParams(), source.info);
+    const px = spec ? renderRaster(level, resolveRender(spec, stats.percentiles)) : toUint8(level);
     const hist = new Array(256).fill(0);
     for (let i = 0; i < px.width * px.height; i++) {
       const j = i * px.channels;

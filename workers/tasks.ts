@@ -28,9 +28,9 @@ export async function runTask(
     case "tile-input":
       return await prepareTile(source, task.request);
     case "stats":
-      return await computeStats(source);
+      return await computeStats(source, task.plane);
     case "stats-input":
-      return await prepareStats(source);
+      return await prepareStats(source, task.plane);
     case "palette":
       return await computePalette(source, task.k, task.rescale);
   }
