@@ -15,7 +15,9 @@ import type { Task, TaskResults } from "../workers/protocol.ts";
 import type { RenderedTile } from "../pipeline/render.ts";
 import { GpuExecutor, type GpuExecutorOptions, GpuFailure } from "./executor.ts";
 import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
-import { OP_KERNELS, opJob, opKernelName, opOutput } from "../kernels/index.ts";
+import { applyOp, OP_KERNELS, opJob, opKernelName, opOutput } from "../kernels/index.ts";
+import type { OpOutput } from "../kernels/op.ts";
+import type { Raster8 } from "../core/raster.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
 import { SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
 import { statsKernels } from "../stats/compute.ts";
@@ -257,21 +259,41 @@ export class WebGpuBackend implements TileBackend {
   ): Promise<TaskResults[K]> {
     const t = task as Task;
     if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source, t.plane) as TaskResults[K];
-    if (t.kind !== "tile" || !this.#onGpu(opKernelName(t.request.op))) {
+    const opKernel = t.kind === "tile" ? opKernelName(t.request.op) : null;
+    const gpuBlend = t.kind === "tile" && !!t.request.render && this.#blendOnGpu(opKernel);
+    if (t.kind !== "tile" || (!this.#onGpu(opKernel) && !gpuBlend)) {
       const result = await this.cpu.run(source, task, signal);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
     }
     const request = t.request;
-    const prepared = await this.cpu.run(source, { kind: "tile-input", request }, signal);
+    const prepared = await this.cpu.run(source, { kind: "tile-input", request, deferBlend: gpuBlend }, signal);
     if ("tile" in prepared) return tagged(prepared.tile, this.cpu.name) as TaskResults[K];
-    const { input, valid, ...stage } = prepared.stage;
-    const job = opJob(request.op, input, valid)!;
+    const { valid, blend, input: staged, ...stage } = prepared.stage;
+    let input = staged;
     const t0 = performance.now();
-    const { result, by } = await this.#kernel(job);
+    let by = this.cpu.name as string;
+    if (blend) {
+      // The render's blend on the GPU: the channels' intensities → RGB, the op's input.
+      const blended = await this.#kernel({ kernel: "blend", input, palette: blend.palette });
+      [input, by] = [blended.result as Raster8, blended.by];
+    }
+    const job = opJob(request.op, input, valid);
+    let output: OpOutput;
+    if (job) {
+      const ran = await this.#kernel(job);
+      [output, by] = [opOutput(request.op, job, ran.result), ran.by];
+    } else output = applyOp(request.op, input, valid);
     stage.timings.op = performance.now() - t0;
-    const output = opOutput(request.op, job, result);
     const tile = await this.cpu.run(undefined, { kind: "tile-finish", request, stage, output });
     return tagged(tile, by) as TaskResults[K];
+  }
+
+  /**
+   * True when the render step's blend runs on the GPU: with the op's kernel when that runs there; for ops
+   * without a kernel (`none`), when the GPU runs every op kernel (`webgpu`, or `auto` where it won them all).
+   */
+  #blendOnGpu(opKernel: string | null): boolean {
+    return opKernel ? this.#onGpu(opKernel) : this.#useGpu && OP_KERNELS.every((k) => this.#gpuKernels.has(k));
   }
 
   /** True when the GPU is in use and runs `kernel`. */

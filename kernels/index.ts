@@ -13,6 +13,7 @@ import { thresholdOp } from "./threshold.ts";
 import { maskOp } from "./mask.ts";
 import { quantizeOp } from "./quantize.ts";
 import { sobelOp } from "./sobel.ts";
+import { BLEND_KERNEL } from "./blend.ts";
 import { DOWNSAMPLE2X_KERNEL } from "./downsample2x.ts";
 import { HISTOGRAM_KERNEL } from "./histogram.ts";
 import type { Kernel, KernelJob, KernelResult, ShaderModule } from "./kernel.ts";
@@ -25,7 +26,7 @@ export const OPS: ReadonlyMap<string, TileOp> = new Map(
 
 /** Every kernel by name: the ops' (in op order), then the support kernels no op declares. */
 export const KERNELS: ReadonlyMap<string, Kernel> = new Map(
-  [...[...OPS.values()].flatMap((op) => op.kernels ?? []), DOWNSAMPLE2X_KERNEL, HISTOGRAM_KERNEL]
+  [...[...OPS.values()].flatMap((op) => op.kernels ?? []), DOWNSAMPLE2X_KERNEL, HISTOGRAM_KERNEL, BLEND_KERNEL]
     .map((k) => [k.name, k]),
 );
 

@@ -12,6 +12,7 @@ import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import { COLORMAP_NAMES, type ColormapName, colormapTable } from "./colormaps.ts";
 import { LruCache } from "../cache/lru.ts";
+import { blendKernel } from "./blend.ts";
 
 /** Stretches of the normalized intensity. */
 export const STRETCHES = ["linear", "sqrt", "log", "asinh"] as const;
@@ -194,65 +195,33 @@ function lutFor(type: PixelType, lo: number, hi: number, stretch: Stretch): Uint
 }
 
 /**
- * The 8-bit intensities of the selected channels, one plane each (what the blend reads). `src` holds the
+ * The 8-bit intensities of the selected channels, interleaved (what the blend reads). `src` holds the
  * selected channels in `r.c` order (a read with that plane selection).
  */
-export function renderIntensities(src: Raster, r: Pick<ResolvedRender, "window" | "stretch">): Uint8Array[] {
-  const n = src.width * src.height, ch = src.channels, d = src.data;
-  return r.window.map((_, c) => {
-    const [lo, hi] = r.window[c];
-    const out = new Uint8Array(n);
+export function renderIntensities(src: Raster, r: Pick<ResolvedRender, "window" | "stretch">): Raster8 {
+  const n = src.width * src.height, ch = src.channels, d = src.data, k = r.window.length;
+  const out = new Uint8Array(n * k);
+  r.window.forEach(([lo, hi], c) => {
     const table = lutFor(src.type, lo, hi, r.stretch);
     if (table) {
       const offset = LUT_TYPES[src.type]![0];
-      for (let p = 0, j = c; p < n; p++, j += ch) out[p] = table[d[j] - offset];
+      for (let o = c, j = c; o < out.length; o += k, j += ch) out[o] = table[d[j] - offset];
     } else {
-      for (let p = 0, j = c; p < n; p++, j += ch) out[p] = intensity(d[j], lo, hi, r.stretch);
+      for (let o = c, j = c; o < out.length; o += k, j += ch) out[o] = intensity(d[j], lo, hi, r.stretch);
     }
-    return out;
   });
+  return { width: src.width, height: src.height, channels: k, type: "uint8", data: out };
 }
 
-/** The composite (or colormap) of per-channel intensities: 8-bit RGB. */
-export function blendIntensities(
-  planes: Uint8Array[],
-  width: number,
-  height: number,
-  r: Pick<ResolvedRender, "color" | "colormap">,
-): Raster8 {
-  const n = width * height, out = new Uint8Array(n * 3);
-  if (r.colormap) {
-    const table = colormapTable(r.colormap), i0 = planes[0];
-    for (let p = 0, o = 0; p < n; p++, o += 3) {
-      const t = i0[p] * 3;
-      out[o] = table[t];
-      out[o + 1] = table[t + 1];
-      out[o + 2] = table[t + 2];
-    }
-  } else {
-    // Channel by channel into 32-bit sums (Σ i·colour + 127 ≤ 16·255·255 + 127), then one division each.
-    const acc = new Uint32Array(n * 3).fill(127);
-    planes.forEach((plane, c) => {
-      const hex = r.color[c];
-      const cr = parseInt(hex.slice(0, 2), 16), cg = parseInt(hex.slice(2, 4), 16), cb = parseInt(hex.slice(4, 6), 16);
-      for (let p = 0, o = 0; p < n; p++, o += 3) {
-        const i = plane[p];
-        acc[o] += i * cr;
-        acc[o + 1] += i * cg;
-        acc[o + 2] += i * cb;
-      }
-    });
-    // min(255, ⌊x / 255⌋) as (x + (x >> 8) + 1) >> 8: exact below 65,535 and ≥ 256 from 65,280 on, so equal
-    // after the clip for every sum (checked exhaustively over 0..16·255² + 127).
-    for (let o = 0; o < acc.length; o++) {
-      const x = acc[o], v = (x + (x >> 8) + 1) >> 8;
-      out[o] = v > 255 ? 255 : v;
-    }
-  }
-  return { width, height, channels: 3, type: "uint8", data: out };
+/** The blend's palette of a render: one RGB colour per channel, or the colormap's 256-entry table. */
+export function renderPalette(r: Pick<ResolvedRender, "color" | "colormap">): Uint8Array {
+  if (r.colormap) return colormapTable(r.colormap);
+  const out = new Uint8Array(r.color.length * 3);
+  r.color.forEach((hex, c) => out.set([0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16)), c * 3));
+  return out;
 }
 
-/** The render step: resampled source samples → 8-bit RGB. */
+/** The render step: resampled source samples → 8-bit RGB (intensities, then the blend kernel). */
 export function renderRaster(src: Raster, r: ResolvedRender): Raster8 {
-  return blendIntensities(renderIntensities(src, r), src.width, src.height, r);
+  return blendKernel(renderIntensities(src, r), renderPalette(r));
 }

@@ -5,7 +5,7 @@
 import type { ImageSource } from "../sources/source.ts";
 import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } from "../pyramid/read_plan.ts";
 import { applyOp, getOp } from "../kernels/index.ts";
-import { renderRaster } from "../kernels/render.ts";
+import { renderIntensities, renderPalette, renderRaster } from "../kernels/render.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
 import { cropRaster } from "./crop.ts";
@@ -52,6 +52,11 @@ export interface TileInput {
   crop?: Rect;
   /** Where the tile's pixels land in the output. */
   placement: Placement;
+  /**
+   * Set when the render step's blend was left to the caller (the WebGPU backend runs it): `input` then holds
+   * the channels' 8-bit intensities (interleaved), and the blend with this palette makes the op's input.
+   */
+  blend?: { palette: Uint8Array };
   /** Milliseconds so far (read, resample). */
   timings: Record<string, number>;
 }
@@ -69,8 +74,11 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   return await finishTile(req, prepared.stage, out);
 }
 
-/** The steps before the op: plan → pass-through or read → resample (→ halo canvas) → 8-bit op input. */
-export async function prepareTile(source: ImageSource, req: TileRequest): Promise<PreparedTile> {
+/**
+ * The steps before the op: plan → pass-through or read → resample (→ halo canvas) → 8-bit op input. With
+ * `deferBlend`, a render stops at the channels' intensities (`TileInput.blend`).
+ */
+export async function prepareTile(source: ImageSource, req: TileRequest, deferBlend = false): Promise<PreparedTile> {
   if (req.associated) return await prepareAssociated(source, req);
   const { timings, lap } = stopwatch();
   const op = getOp(req.op.name);
@@ -93,14 +101,17 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   const plane = op.readsLuma && !req.render ? "luma" : "samples";
   // It reads only the planes of the channels it composites (in `c` order).
   const select = req.render ? { c: req.render.c, z: req.render.z, t: req.render.t } : undefined;
-  const toInput = (r: Raster) => req.render ? renderRaster(r, req.render) : opInput8(op, r, req.op.params);
+  const render = req.render;
+  const blend = render && deferBlend ? { blend: { palette: renderPalette(render) } } : {};
+  const toInput = (r: Raster) =>
+    !render ? opInput8(op, r, req.op.params) : deferBlend ? renderIntensities(r, render) : renderRaster(r, render);
   if (halo === 0) {
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane, select);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
     const input = toInput(resampled);
     lap("resample");
-    return { stage: { input, placement: plan, timings } };
+    return { stage: { input, placement: plan, timings, ...blend } };
   }
   // Neighbourhood op: the same pixel grid widened by `halo` output pixels on each side, the part of it
   // inside the image marked valid; the op's result is cropped back to the tile.
@@ -112,7 +123,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest): Promis
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
   const input = toInput(canvas);
   lap("resample");
-  return { stage: { input, ...haloWindows(wp, plan, halo), placement: plan, timings } };
+  return { stage: { input, ...haloWindows(wp, plan, halo), placement: plan, timings, ...blend } };
 }
 
 /** The steps after the op: crop the halo → pad → orient → encode. `stage` needs no `input` here. */

@@ -164,3 +164,12 @@ Deno.test(
     });
   },
 );
+
+Deno.test("the blend's fast division equals min(255, ⌊x / 255⌋) for every sum 16 channels can reach", () => {
+  // blend.ts divides the sums Σ i·colour + 127 (at most 16·255² + 127) by 255 as (x + (x >> 8) + 1) >> 8.
+  let bad = -1;
+  for (let x = 0; x <= 16 * 255 * 255 + 127 && bad < 0; x++) {
+    if (Math.min(255, (x + (x >> 8) + 1) >> 8) !== Math.min(255, Math.floor(x / 255))) bad = x;
+  }
+  assertEquals(bad, -1);
+});

@@ -15,7 +15,7 @@ import type { LogFormat, LogLevel } from "../telemetry/log.ts";
 /** Work a backend can do on an image. */
 export type Task =
   | { kind: "tile"; request: TileRequest }
-  | { kind: "tile-input"; request: TileRequest }
+  | { kind: "tile-input"; request: TileRequest; deferBlend?: boolean }
   | { kind: "tile-finish"; request: TileRequest; stage: Omit<TileInput, "input">; output: OpOutput }
   | { kind: "kernel"; job: KernelJob }
   | { kind: "stats"; plane?: StatsPlane }

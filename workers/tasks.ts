@@ -26,7 +26,7 @@ export async function runTask(
     case "tile":
       return await renderTile(source, task.request);
     case "tile-input":
-      return await prepareTile(source, task.request);
+      return await prepareTile(source, task.request, task.deferBlend);
     case "stats":
       return await computeStats(source, task.plane);
     case "stats-input":
