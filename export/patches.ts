@@ -5,6 +5,8 @@
  * the consumer takes them (HTTP backpressure, or the CLI's writes); when the consumer stops, no more are
  * started. Shared by `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
  */
+import { parseRenderSpec, type ResolvedRender, resolveRender } from "../kernels/render.ts";
+import { tensorFor } from "../pipeline/raw_tensor.ts";
 import type { ImageRegistry, ResolvedImage } from "../sources/registry.ts";
 import type { StatsService } from "../stats/service.ts";
 import type { TileBackend } from "../workers/backend.ts";
@@ -33,6 +35,8 @@ export interface PatchParams {
   op: OpSpec;
   quality: number;
   tensor?: TensorSpec;
+  /** The query's render parameters (c, color, window, …), parsed against the image when the export is planned. */
+  renderQuery?: string;
 }
 
 /** One line of the manifest. */
@@ -70,6 +74,8 @@ export const MAX_PATCHES = 200_000;
 export interface PatchPlan {
   image: ResolvedImage;
   op: OpSpec;
+  /** The render step of every patch (windows resolved), for images rendered or render parameters given. */
+  render?: ResolvedRender;
   integral: TissueIntegral;
   /** Patches the export will hold. */
   total: number;
@@ -94,32 +100,46 @@ export async function planPatchExport(
       `the grid has ${cells} cells, more than ${MAX_GRID_CELLS}: raise size, stride or downsample`,
     );
   }
-  patchRequest(image, p.op, p, { x: 0, y: 0 }); // 413 now when one patch is too large
-  const computed = await ctx.stats.get(image.source);
-  const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source));
+  const spec = parseRenderSpec(new URLSearchParams(p.renderQuery ?? ""), image.info, "t" in p.op.params);
+  const plane = spec ? { z: spec.z, t: spec.t } : undefined;
+  const computed = await ctx.stats.get(image.source, plane);
+  const render = spec ? resolveRender(spec, computed.stats.percentiles) : undefined;
+  if (p.tensor) p.tensor = tensorFor(p.tensor, !!render && p.op.name === "none");
+  patchRequest(image, p.op, p, { x: 0, y: 0 }, render); // 413 now when one patch is too large
+  const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source, plane));
   const { tissue } = computed.stats;
   const integral = tissueIntegralOf(computed.tissueMap, tissue.width, tissue.height);
   const total = await countTissueCells(width, height, integral, p, MAX_PATCHES, signal);
   if (total > MAX_PATCHES) {
     throw badRequest(`the export has more than ${MAX_PATCHES} patches: raise min, size, stride or downsample`);
   }
-  return { image, op, integral, total };
+  return { image, op, integral, total, ...(render ? { render } : {}) };
 }
 
 /** The request of the patch at level-0 (`x`, `y`); 413 when its output is too large. */
-function patchRequest(image: ResolvedImage, op: OpSpec, p: PatchParams, at: { x: number; y: number }): TileRequest {
+function patchRequest(
+  image: ResolvedImage,
+  op: OpSpec,
+  p: PatchParams,
+  at: { x: number; y: number },
+  render?: ResolvedRender,
+): TileRequest {
   const span = p.size * p.downsample;
   const region = { x: at.x, y: at.y, w: span, h: span };
-  return tileRequestOf({
-    image,
-    region,
-    outWidth: p.size,
-    outHeight: p.size,
-    format: p.format,
+  return tileRequestOf(
+    {
+      image,
+      region,
+      outWidth: p.size,
+      outHeight: p.size,
+      format: p.format,
+      op,
+      quality: p.quality,
+      tensor: p.tensor,
+    },
     op,
-    quality: p.quality,
-    tensor: p.tensor,
-  });
+    render,
+  );
 }
 
 /**
@@ -134,13 +154,13 @@ export async function* exportPatches(
   window = 8,
   signal?: AbortSignal,
 ): AsyncGenerator<Patch> {
-  const { image, op } = plan;
+  const { image, op, render: rendering } = plan;
   const { width, height } = image.info;
   const cells = tissueCells(width, height, plan.integral, p, signal);
   progress.total = plan.total;
   let inFlight = 0;
   const render = (c: TissueCell): Promise<Patch> => {
-    const request = patchRequest(image, op, p, c);
+    const request = patchRequest(image, op, p, c, rendering);
     progress.started++;
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);

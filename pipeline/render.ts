@@ -10,7 +10,8 @@ import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
 import { cropRaster } from "./crop.ts";
 import { orientRaster } from "./orient.ts";
-import { encodeTensor } from "./tensor.ts";
+import { encodeTensor, type QuantInfo } from "./tensor.ts";
+import { encodeRawTensor, isRawTensor } from "./raw_tensor.ts";
 import { arrayTypeFor, type Raster } from "../core/raster.ts";
 import { resample } from "./resample.ts";
 import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
@@ -109,6 +110,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane, select);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
+    if (isRawTensor(req)) return { tile: rawTensorTile(resampled, plan, req, timings, lap) };
     const input = toInput(resampled);
     lap("resample");
     return { stage: { input, placement: plan, timings, ...blend } };
@@ -136,6 +138,20 @@ export async function finishTile(
   const { crop } = stage;
   const inner = crop ? { ...out, raster: cropRaster(out.raster, crop.x, crop.y, crop.w, crop.h) } : out;
   return await finish(inner, stage.placement, req, timings, lap);
+}
+
+/** A raw-channel tensor (pipeline/raw_tensor.ts): encoded here, no render, op or orientation. */
+function rawTensorTile(
+  resampled: Raster,
+  plan: Placement,
+  req: TileRequest,
+  timings: Record<string, number>,
+  lap: (name: string) => void,
+): RenderedTile {
+  lap("resample");
+  const { bytes, quant } = encodeRawTensor(resampled, plan, req);
+  lap("encode");
+  return { bytes, contentType: CONTENT_TYPES.npy, timings, ...(quant ? { headers: quantHeaders(quant) } : {}) };
 }
 
 /** Per-step milliseconds: `lap(name)` adds the time since the previous lap to `timings[name]`. */
@@ -224,14 +240,15 @@ async function encodeStep(
   if (req.format !== "npy") return { bytes: await encodeOutput(out, req.format, req.quality) };
   const raster = out.palette ? expandPalette(out) : out.raster;
   const { bytes, quant } = encodeTensor(raster, req.tensor ?? { dtype: "uint8" });
-  if (!quant) return { bytes };
+  return quant ? { bytes, headers: quantHeaders(quant) } : { bytes };
+}
+
+/** The response headers of an int8 tensor's quantization. */
+function quantHeaders(quant: QuantInfo): Record<string, string> {
   return {
-    bytes,
-    headers: {
-      "X-Quant-Scale": quant.scale.map((v) => v.toPrecision(9)).join(","),
-      "X-Quant-Zero-Point": quant.zeroPoint.join(","),
-      "X-Quant-SQNR": quant.sqnrDb.toFixed(3),
-    },
+    "X-Quant-Scale": quant.scale.map((v) => v.toPrecision(9)).join(","),
+    "X-Quant-Zero-Point": quant.zeroPoint.join(","),
+    "X-Quant-SQNR": quant.sqnrDb.toFixed(3),
   };
 }
 

@@ -7,15 +7,18 @@
  * The signal-to-quantization-noise ratio is 10·log10(Σx² / Σ(x − x')²) dB.
  */
 import { badRequest } from "../errors.ts";
-import type { Raster8 } from "../core/raster.ts";
+import type { Raster8, RasterData } from "../core/raster.ts";
 
 /** Tensor parameters (part of the request and its cache key). */
 export interface TensorSpec {
-  dtype: "uint8" | "float32" | "int8";
+  /** `native`: the source's own sample type (raw-channel tensors only, pipeline/raw_tensor.ts). */
+  dtype: "uint8" | "float32" | "int8" | "native";
   /** Per-channel mean and std, or null. */
   normalize?: { mean: number[]; std: number[] } | null;
   /** int8: one scale for the whole tensor, or one per channel. */
   quant?: "tensor" | "channel";
+  /** True when the query gave no `dtype` (raw-channel tensors then default to `native`). */
+  implicit?: boolean;
 }
 
 /** Quantization figures of an int8 tensor. */
@@ -30,13 +33,13 @@ const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 /** `dtype`, `normalize` and `quant` from a query; 400 naming the bad parameter. */
 export function parseTensorSpec(q: URLSearchParams): TensorSpec {
   const dtype = q.get("dtype") ?? "uint8";
-  if (dtype !== "uint8" && dtype !== "float32" && dtype !== "int8") {
-    throw badRequest(`dtype must be uint8, float32 or int8, got "${dtype}"`);
+  if (dtype !== "uint8" && dtype !== "float32" && dtype !== "int8" && dtype !== "native") {
+    throw badRequest(`dtype must be uint8, float32, int8 or native, got "${dtype}"`);
   }
-  const spec: TensorSpec = { dtype };
+  const spec: TensorSpec = { dtype, ...(q.has("dtype") ? {} : { implicit: true }) };
   const norm = q.get("normalize");
   if (norm !== null) {
-    if (dtype === "uint8") throw badRequest("normalize needs dtype=float32 or dtype=int8");
+    if (dtype === "uint8" || dtype === "native") throw badRequest("normalize needs dtype=float32 or dtype=int8");
     if (norm === "imagenet") spec.normalize = IMAGENET;
     else {
       const parts = norm.split(",").map(Number);
@@ -106,9 +109,21 @@ export function quantizeInt8(
   return { q, info: { scale, zeroPoint: zero, sqnrDb } };
 }
 
+/** NumPy's type string of each typed array (little-endian). */
+const NPY_DESCR: [new (n: number) => ArrayBufferView, string][] = [
+  [Uint8Array, "|u1"],
+  [Int8Array, "|i1"],
+  [Uint16Array, "<u2"],
+  [Int16Array, "<i2"],
+  [Uint32Array, "<u4"],
+  [Int32Array, "<i4"],
+  [Float32Array, "<f4"],
+  [Float64Array, "<f8"],
+];
+
 /** A `.npy` file (format 1.0) of a typed array with the given shape. */
-export function encodeNpy(data: Uint8Array | Int8Array | Float32Array, shape: number[]): Uint8Array {
-  const descr = data instanceof Float32Array ? "<f4" : data instanceof Int8Array ? "|i1" : "|u1";
+export function encodeNpy(data: RasterData, shape: number[]): Uint8Array {
+  const descr = NPY_DESCR.find(([Ctor]) => data instanceof Ctor)![1];
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(", ")}${
     shape.length === 1 ? "," : ""
   }), }`;

@@ -54,7 +54,8 @@ export const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
 
 /** 413 when `request`'s output would exceed `MAX_OUTPUT_BYTES` for an image of `channels` channels. */
 export function checkOutputSize(request: TileRequest, channels: number): void {
-  const sampleBytes = request.format === "npy" && request.tensor?.dtype === "float32" ? 4 : 1;
+  const dtype = request.format === "npy" ? request.tensor?.dtype : undefined;
+  const sampleBytes = dtype === "float32" || dtype === "native" ? 4 : 1;
   // The render step holds one intensity plane per selected channel, then RGB.
   const perPixel = request.render ? request.render.c.length + 3 : Math.min(Math.max(channels, 1), 4);
   const bytes = request.outWidth * request.outHeight * perPixel * sampleBytes;

@@ -3,6 +3,7 @@
  * service (service/tile_service.ts), its answer mapped to a response with its validators and timings.
  */
 import { parseTensorSpec } from "../pipeline/tensor.ts";
+import { tensorFor } from "../pipeline/raw_tensor.ts";
 import { parseRenderSpec } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { serveTile, type TileTarget } from "../service/tile_service.ts";
@@ -16,9 +17,11 @@ import { workSignalOf } from "../pipeline/abort.ts";
 export async function tileResponse(ctx: AppContext, incoming: Request, target: TileTarget): Promise<Response> {
   const query = new URL(incoming.url).searchParams;
   const mode = parseCacheMode(query);
-  const tensor = target.format === "npy" ? target.tensor ?? parseTensorSpec(query) : undefined;
   // An op's own `t` (a threshold) takes `t=`; the T plane is then `time=`.
   const render = target.associated ? null : parseRenderSpec(query, target.image.info, "t" in target.op.params);
+  const tensor = target.format === "npy"
+    ? target.tensor ?? tensorFor(parseTensorSpec(query), !!render && target.op.name === "none")
+    : undefined;
   const answer = await serveTile(ctx, { ...target, ...(tensor ? { tensor } : {}), ...(render ? { render } : {}) }, {
     pinned: query.get("v"),
     mode,

@@ -6,6 +6,7 @@
 import { badRequest, tooLarge } from "../errors.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseOpSpec } from "../kernels/index.ts";
+import { RENDER_PARAMS } from "../kernels/render.ts";
 import { formatFromExtension, type OpSpec } from "../pipeline/tile_request.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
 import type { PatchParams } from "../export/patches.ts";
@@ -101,5 +102,13 @@ export function parsePatchParams(query: URLSearchParams, defaultQuality: number)
   const format = formatFromExtension(query.get("format") ?? "png");
   if (!format || format === "webp") throw badRequest("format must be png, jpg or npy");
   const { op, quality } = parseTileOptions(query, defaultQuality);
-  return { ...grid, format, op, quality, ...(format === "npy" ? { tensor: parseTensorSpec(query) } : {}) };
+  const renderQuery = new URLSearchParams([...query].filter(([k]) => RENDER_PARAMS.includes(k))).toString();
+  return {
+    ...grid,
+    format,
+    op,
+    quality,
+    ...(format === "npy" ? { tensor: parseTensorSpec(query) } : {}),
+    ...(renderQuery ? { renderQuery } : {}),
+  };
 }
