@@ -20,7 +20,7 @@ import {
 import { GRID_TILE } from "../pyramid/levels.ts";
 import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
-import { decodeId, rawPath } from "./ids.ts";
+import { decodeId, metaIdentifier, rawPath, renderSuffix } from "./ids.ts";
 import { parseTileOptions } from "../service/query.ts";
 import { tileResponse } from "./tile_response.ts";
 
@@ -62,13 +62,16 @@ export function iiifRoutes(ctx: AppContext): Hono {
     }
     const info = INFO_PATH.exec(path);
     if (info) {
-      const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
+      const meta = metaIdentifier(info[1]);
+      const image = await ctx.registry.resolve(decodeId(meta.id, ctx.config.slashSubstitute));
+      // Render parameters on the info.json request go into its id, so every tile URL carries them.
+      const suffix = meta.render.size ? "" : renderSuffix(url.searchParams);
       const { width, height } = image.info;
       const { scaleFactors, sizes } = iiifLayout(width, height);
       const pub = publicBase(ctx, c);
       const body = {
         "@context": CONTEXT,
-        id: `${pub.base}/iiif/3/${info[1]}`,
+        id: `${pub.base}/iiif/3/${info[1]}${suffix}`,
         type: "ImageService3",
         protocol: "http://iiif.io/api/image",
         profile: "level2",
@@ -117,7 +120,8 @@ export function iiifRoutes(ctx: AppContext): Hono {
         "not a IIIF URL: /iiif/3/{id}/info.json or /iiif/3/{id}/{region}/{size}/{rotation}/{quality}.{format}",
       );
     }
-    const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
+    const meta = metaIdentifier(m[1]);
+    const image = await ctx.registry.resolve(decodeId(meta.id, ctx.config.slashSubstitute));
     const { width, height } = image.info;
     let req;
     try {
@@ -142,7 +146,7 @@ export function iiifRoutes(ctx: AppContext): Hono {
       ...opts,
       rotate: req.rotate,
       mirror: req.mirror,
-    });
+    }, meta.render);
     // Relative to the request unless PUBLIC_URL is set (from …/{region}/{size}/{rotation}/{quality}.{format},
     // ../../../ is …/{id}/): tiles are cached, so the Link carries neither the client's Host nor a proxy's prefix.
     const canonical = ctx.config.publicUrl

@@ -11,11 +11,11 @@ import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import type { ImageStats } from "../stats/types.ts";
-import { DEFAULT_COLORS, rendersByDefault } from "../kernels/render.ts";
+import { DEFAULT_COLORS, parseRenderSpec, RENDER_PARAMS, rendersByDefault } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
-import { decodeId, encodeId, rawPath } from "./ids.ts";
+import { decodeId, encodeId, rawPath, renderSuffix } from "./ids.ts";
 import { parseBox, parseTileOptions } from "../service/query.ts";
 import { tileResponse } from "./tile_response.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
@@ -23,14 +23,20 @@ import { thumbnailSize } from "../pyramid/thumbnail.ts";
 const INFO_PATH = /^\/images\/([^/]+)$/;
 const ASSOCIATED_PATH = /^\/images\/([^/]+)\/associated\/([a-z]+)\.([a-z]+)$/;
 
-function urlsFor(origin: string, id: string, slash: string) {
+/**
+ * The image's URLs; render parameters of the request (`c`, `window`, …) are carried into each protocol's
+ * entry point: query strings (Deep Zoom, TileJSON, thumbnail), an IIIF meta-identifier (`id;c=…`).
+ */
+function urlsFor(origin: string, id: string, slash: string, query = new URLSearchParams()) {
   const e = encodeId(id, slash);
+  const render = new URLSearchParams([...query].filter(([k]) => RENDER_PARAMS.includes(k))).toString();
+  const qs = render ? `?${render}` : "";
   return {
-    info: `${origin}/images/${e}`,
-    iiif: `${origin}/iiif/3/${e}/info.json`,
-    dzi: `${origin}/dzi/${e}.dzi`,
-    tilejson: `${origin}/xyz/${e}/tilejson.json`,
-    thumbnail: `${origin}/thumbnail/${e}.jpg`,
+    info: `${origin}/images/${e}${qs}`,
+    iiif: `${origin}/iiif/3/${e}${renderSuffix(query)}/info.json`,
+    dzi: `${origin}/dzi/${e}.dzi${qs}`,
+    tilejson: `${origin}/xyz/${e}/tilejson.json${qs}`,
+    thumbnail: `${origin}/thumbnail/${e}.jpg${qs}`,
   };
 }
 
@@ -63,6 +69,7 @@ function describe(
   info: ImageInfo,
   origin: string,
   stats: ImageStats | null,
+  query: URLSearchParams,
 ) {
   const dz = deepZoomFor(ctx, info.width, info.height);
   const xyz = new XyzGeometry(info.width, info.height);
@@ -93,7 +100,7 @@ function describe(
     properties: info.properties,
     deepZoom: { tileSize: dz.tileSize, overlap: dz.overlap, levels: dz.levelCount },
     xyz: { tileSize: xyz.tileSize, maxZoom: xyz.maxZoom },
-    urls: urlsFor(origin, id, ctx.config.slashSubstitute),
+    urls: urlsFor(origin, id, ctx.config.slashSubstitute, query),
   };
 }
 
@@ -125,7 +132,9 @@ export function imageRoutes(ctx: AppContext): Hono {
       const { base, fromRequest } = publicBase(ctx, c);
       headersForUrls(ctx, c, fromRequest, "no-cache");
       const stats = rendersByDefault(image.info) ? (await ctx.stats.get(image.source)).stats : null;
-      return c.json(describe(ctx, image.id, image.source.version, image.info, base, stats));
+      const query = new URL(c.req.url).searchParams;
+      parseRenderSpec(query, image.info); // 400 for bad render parameters before they are carried anywhere
+      return c.json(describe(ctx, image.id, image.source.version, image.info, base, stats, query));
     }
     const assoc = ASSOCIATED_PATH.exec(path);
     if (!assoc) throw notFound("no such image route");

@@ -11,11 +11,18 @@ import { parseCacheMode } from "../service/query.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 
 /**
- * Answers a tile route: 304 on a matching `If-None-Match`, else the tile. `?v=` pins the image version:
+ * Answers a tile route (`extra`: render parameters the URL carries in its path): 304 on a matching `If-None-Match`, else the tile. `?v=` pins the image version:
  * the answer is then immutable, and a changed file is a 404.
  */
-export async function tileResponse(ctx: AppContext, incoming: Request, target: TileTarget): Promise<Response> {
+export async function tileResponse(
+  ctx: AppContext,
+  incoming: Request,
+  target: TileTarget,
+  extra?: URLSearchParams,
+): Promise<Response> {
   const query = new URL(incoming.url).searchParams;
+  // Parameters carried by the URL's path (an IIIF meta-identifier): the query's own win.
+  for (const [k, v] of extra ?? []) if (!query.has(k)) query.set(k, v);
   const mode = parseCacheMode(query);
   // An op's own `t` (a threshold) takes `t=`; the T plane is then `time=`.
   const render = target.associated ? null : parseRenderSpec(query, target.image.info, "t" in target.op.params);

@@ -105,3 +105,42 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "render parameters are carried into tile URLs: Deep Zoom and TileJSON queries, the IIIF id; gray of the render",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
+      const render = "c=0,2&color=00ffff,ff00ff&window=1000:40000,2000:50000&stretch=sqrt";
+      const want = "c=0,2;color=00ffff,ff00ff;window=1000:40000,2000:50000;stretch=sqrt;z=0;t=0";
+      const info = JSON.parse(new TextDecoder().decode((await get(`${url}/images/${TCGA}?${render}`)).body));
+      // Deep Zoom: OpenSeadragon appends the descriptor's query to every tile URL.
+      const dzi = new URL(info.urls.dzi);
+      const dziTile = `${dzi.origin}${dzi.pathname.replace(/\.dzi$/, "_files")}/11/1_1.png${dzi.search}`;
+      assertEquals((await get(dziTile)).headers.get("x-render"), want);
+      // TileJSON: the template carries it.
+      const tj = JSON.parse(new TextDecoder().decode((await get(info.urls.tilejson)).body));
+      const xyz = await get(tj.tiles[0].replace("{z}", "2").replace("{x}", "1").replace("{y}", "1"));
+      assertEquals([xyz.status, xyz.headers.get("x-render")], [200, want]);
+      // IIIF: the info.json id is a meta-identifier carrying the render; clients append region/size/… to it.
+      const iiif = JSON.parse(new TextDecoder().decode((await get(info.urls.iiif)).body));
+      assert(iiif.id.includes(";"), iiif.id);
+      const color = await get(`${iiif.id}/0,0,512,512/256,/0/default.png`);
+      assertEquals([color.status, color.headers.get("x-render")], [200, want]);
+      // IIIF gray is the gray op on the rendered RGB.
+      const gray = await get(`${iiif.id}/0,0,512,512/256,/0/gray.png`);
+      assertEquals(gray.status, 200);
+      const { decodePng } = await import("./helpers.ts");
+      const [rgb, g] = [await decodePng(color.body, 3), await decodePng(gray.body, 1)];
+      let diff = 0;
+      for (let i = 0; i < 256 * 256; i++) {
+        const y = (77 * rgb.data[i * 3] + 150 * rgb.data[i * 3 + 1] + 29 * rgb.data[i * 3 + 2] + 128) >> 8;
+        if (y !== g.data[i]) diff++;
+      }
+      assertEquals(diff, 0);
+      // The same info.json requested through its meta-identifier keeps it; bad render parameters are 400s.
+      assertEquals((await get(`${url}/images/${TCGA}?c=9`)).status, 400);
+      assertEquals((await get(`${url}/iiif/3/${TCGA};op%3Dgray/info.json`)).status, 400);
+    });
+  },
+);
