@@ -138,6 +138,24 @@ export function parsePlane(query: URLSearchParams, info: Pick<ImageInfo, "planes
   return { z: plane("z", "z"), t };
 }
 
+/**
+ * One definition of windows: on a rendered image, quantize's \`rescale=\` (auto, or lo,hi for every channel) is
+ * the render's window of every channel, unless \`window=\` is given; it then leaves the op's parameters.
+ */
+export function rescaleIntoRender<O extends { params: Record<string, unknown> }>(
+  spec: RenderSpec,
+  op: O,
+  windowGiven: boolean,
+): { render: RenderSpec; op: O } {
+  const rescale = op.params.rescale;
+  if (typeof rescale !== "string") return { render: spec, op };
+  const { rescale: _, ...params } = op.params;
+  if (windowGiven) return { render: spec, op: { ...op, params } };
+  const [lo, hi] = rescale.split(",").map(Number);
+  const window = spec.c.map((): [number, number] | "auto" => rescale === "auto" ? "auto" : [lo, hi]);
+  return { render: { ...spec, window }, op: { ...op, params } };
+}
+
 /** The windows resolved: `auto` from each channel's stats-level percentiles (`low[c]`, `high[c]`). */
 export function resolveRender(spec: RenderSpec, percentiles: { low: number[]; high: number[] }): ResolvedRender {
   return {

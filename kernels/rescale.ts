@@ -1,10 +1,11 @@
 /**
- * Rescaling any sample type to 8 bits: v8 = clamp(floor((v − lo)·255 / (hi − lo) + 0.5), 0, 255) per
- * channel, with (lo, hi) from `rescale=min,max` or, for `rescale=auto`, the channel's global 0.5 / 99.5
+ * Rescaling any sample type to 8 bits: v8 = floor(255·clamp((v − lo) / (hi − lo), 0, 1) + 0.5) per
+ * channel (the render step's linear window), with (lo, hi) from `rescale=min,max` or, for `rescale=auto`, the channel's global 0.5 / 99.5
  * percentiles on the stats level. With hi = lo: 0 at or below lo, 255 above.
  */
 import { badRequest } from "../errors.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
+import { renderIntensities } from "./render.ts";
 
 /** Per-channel (lo, hi) pairs. */
 export type RescaleRanges = [number, number][];
@@ -27,23 +28,12 @@ export function rangesFrom(resolved: string, channels: number): RescaleRanges {
   return Array.from({ length: channels }, (_, c) => parts[Math.min(c, parts.length - 1)]);
 }
 
-/** The 8-bit raster, each channel mapped by its range. */
+/**
+ * The 8-bit raster, each channel mapped by its range: the render step's linear intensity of that window
+ * (kernels/render.ts, one definition), so `rescale=lo,hi` and `window=lo:hi` give the same bytes.
+ */
 export function rescaleKernel(src: Raster, ranges: RescaleRanges): Raster8 {
-  const ch = src.channels, n = src.width * src.height;
-  const out = new Uint8Array(n * ch);
-  for (let c = 0; c < ch; c++) {
-    const [lo, hi] = ranges[c];
-    const k = hi > lo ? 255 / (hi - lo) : 0;
-    for (let i = c; i < n * ch; i += ch) {
-      const v = src.data[i];
-      if (hi <= lo) out[i] = v > lo ? 255 : 0;
-      else {
-        const q = Math.floor((v - lo) * k + 0.5);
-        out[i] = q < 0 ? 0 : q > 255 ? 255 : q;
-      }
-    }
-  }
-  return { width: src.width, height: src.height, channels: ch, type: "uint8", data: out };
+  return renderIntensities(src, { window: ranges.slice(0, src.channels), stretch: "linear" });
 }
 
 /** numpy's default (linear) percentile `p` (0..100) of the sorted values `a`. */

@@ -159,6 +159,8 @@ export function finishStats(input: Omit<StatsInput, "px">, k: StatsKernels): Com
 
 /** The `k`-colour median-cut palette of the stats level, rendered to 8 bits with `rescale` (resolved). */
 export async function computePalette(source: ImageSource, k: number, rescale?: string): Promise<Uint8Array> {
+  // A rendered image's palette is of its default render (the stats level's 8-bit pixels).
+  if (rendersByDefault(source.info)) return medianCutPalette((await prepareStats(source)).px, k);
   const { raster } = await readStatsLevel(source);
   return medianCutPalette(to8Bit(raster, rescale), k);
 }
