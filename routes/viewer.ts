@@ -10,6 +10,7 @@ const ROOT = new URL("../", import.meta.url);
 const FILES: Record<string, [string, string]> = {
   "/": ["viewer/index.html", "text/html; charset=utf-8"],
   "/viewer/app.js": ["viewer/app.js", "text/javascript; charset=utf-8"],
+  "/viewer/channels.js": ["viewer/channels.js", "text/javascript; charset=utf-8"],
   "/viewer/style.css": ["viewer/style.css", "text/css; charset=utf-8"],
   "/vendor/openseadragon/openseadragon.min.js": [
     "node_modules/openseadragon/build/openseadragon/openseadragon.min.js",

@@ -4,14 +4,28 @@
 // protocol, op and its parameters, centre and zoom) lives in the page URL, so a link shows the same view;
 // switching op or protocol keeps the view. Every URL is relative to the page, so it works under a proxy's
 // path prefix. Plain JS, no build step.
+// Images the server renders (multichannel, high bit depth) get the channel panel (viewer/channels.js).
 // For tests, `window.edgetileViewer` reports what is on screen and whether its tiles are loaded.
 /* global OpenSeadragon */
+import { defaultRender, parseRender, renderPanel, renderQuery } from "./channels.js";
 
 const $ = (id) => document.getElementById(id);
 const OPS = ["none", "gray", "threshold", "mask", "quantize"];
 /** Ops whose tiles must be exact (1-bit masks, palettes): requested as PNG, never JPEG. */
 const LOSSLESS = new Set(["threshold", "mask", "quantize"]);
-const state = { image: null, info: null, stats: null, protocol: "dzi", op: "none", opacity: 0.6, palette: 8 };
+const state = {
+  image: null,
+  info: null,
+  stats: null,
+  protocol: "dzi",
+  op: "none",
+  opacity: 0.6,
+  palette: 8,
+  /** The channel panel's render (viewer/channels.js), for images the server renders; else null. */
+  render: null,
+  /** A shared link's `render=`, applied to the first image opened. */
+  linkedRender: null,
+};
 window.edgetileViewer = {
   image: null,
   protocol: null,
@@ -83,17 +97,26 @@ function opParams(op) {
   return op === "none" ? {} : { op };
 }
 
+/** The render's parameters (empty without one). */
+function renderParams() {
+  return state.render ? renderQuery(state.render) : new URLSearchParams();
+}
+
 /** A tile source for `op` through the chosen protocol (PNG for exact ops). */
 async function tileSource(op) {
   const params = new URLSearchParams(opParams(op));
+  const render = renderParams();
   if (state.protocol === "dzi") {
+    for (const [k, v] of render) params.set(k, v);
     if (LOSSLESS.has(op)) params.set("format", "png");
     const q = params.toString();
     return `dzi/${enc(state.image)}.dzi${q ? "?" + q : ""}`;
   }
-  const info = await fetchJson(`iiif/3/${enc(state.image)}/info.json`);
+  // The render rides in the identifier (a meta-identifier `id;c=…`, as the server's info.json writes it).
+  const meta = render.size ? `;${enc(render.toString())}` : "";
+  const info = await fetchJson(`iiif/3/${enc(state.image)}${meta}/info.json`);
   // Tiles from this page's own origin and prefix, whatever base the server wrote into `id`.
-  info.id = new URL(`iiif/3/${enc(state.image)}`, location.href).href;
+  info.id = new URL(`iiif/3/${enc(state.image)}${meta}`, location.href).href;
   const source = new OpenSeadragon.IIIFTileSource(info);
   // IIIF qualities where they exist (gray, bitonal); other ops ride on the edgetile ?op= extension.
   const base = source.getTileUrl.bind(source);
@@ -132,6 +155,8 @@ function writeUrl() {
   const p = new URLSearchParams({ image: state.image ?? "", protocol: state.protocol, op: state.op });
   if (state.op === "quantize") p.set("palette", String(state.palette));
   if (state.op === "mask") p.set("opacity", String(state.opacity));
+  if (state.render) p.set("render", renderQuery(state.render).toString());
+  window.edgetileViewer.render = state.render ? renderQuery(state.render).toString() : null;
   if (view) {
     p.set("x", view.x.toFixed(0));
     p.set("y", view.y.toFixed(0));
@@ -241,11 +266,24 @@ async function select(id, view = null) {
     return;
   }
   showInfo();
+  state.render = null;
+  if (state.info.rendered) {
+    state.render = (state.linkedRender && parseRender(state.info, state.linkedRender)) ?? defaultRender(state.info);
+    drawPanel();
+  } else $("channels").hidden = true;
+  state.linkedRender = null;
   await show(view);
   fetch(`images/${enc(id)}/stats`).then((r) => r.ok ? r.json() : null).then((s) => {
     state.stats = s;
-    if (state.image === id) showInfo();
+    if (state.image !== id) return;
+    showInfo();
+    if (state.render) drawPanel();
   });
+}
+
+/** The channel panel of the open image; a change re-renders the view in place. */
+function drawPanel() {
+  renderPanel($("channels"), state.info, state.stats, state.render, () => show().catch(fail));
 }
 
 /** The image list: one button per image; arrow keys (and Home/End) move between them, Enter opens. */
@@ -283,6 +321,7 @@ async function main() {
   if (OPS.includes(params.get("op"))) state.op = params.get("op");
   const palette = Number(params.get("palette"));
   if (Number.isInteger(palette) && palette >= 2 && palette <= 256) state.palette = palette;
+  state.linkedRender = params.get("render");
   const opacity = Number(params.get("opacity"));
   if (params.has("opacity") && opacity >= 0 && opacity <= 1) state.opacity = opacity;
   $("protocol").value = state.protocol;
