@@ -4,43 +4,12 @@
  * asserts on the screenshots' pixels. Without /usr/bin/chromium the test is skipped on a developer
  * machine and fails in CI (`.ci/run` installs Debian's chromium first).
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { browserTest, waitLoaded } from "./browser_helpers.ts";
 import pngDecode from "@jsquash/png/decode.js";
-import { assert, assertEquals } from "./assert.ts";
-import { DATA, SAMPLES, startServer } from "./helpers.ts";
+import { assert } from "./assert.ts";
+import { SAMPLES, startServer } from "./helpers.ts";
 import { craftBombs } from "./craft_tiff.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-const inCi = Deno.env.get("CI") === "true";
-
-/** A test that needs Chromium: skipped without it on a developer machine, failed without it in CI. */
-function browserTest(name: string, fn: (browser: Browser) => Promise<void>) {
-  Deno.test({
-    name,
-    ignore: !hasChromium && !inCi,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      assert(hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
-      });
-      try {
-        await fn(browser);
-      } finally {
-        await browser.close();
-      }
-    },
-  });
-}
 
 /** Shares of the viewer's pixels: near-white (slide glass) and H&E-stained (pink/purple) tissue. */
 async function screenshotStats(page: Page) {
@@ -55,18 +24,6 @@ async function screenshotStats(page: Page) {
     else if (r > g + 25 && b > g + 10) stained++;
   }
   return { white: white / n, stained: stained / n, rgba: d };
-}
-
-async function waitLoaded(page: Page, protocol: string, op: string) {
-  await page.waitForFunction(
-    ([p, o]) => {
-      // deno-lint-ignore no-explicit-any
-      const v = (globalThis as any).edgetileViewer;
-      return v && v.protocol === p && v.op === o && v.fullyLoaded && v.tileErrors === 0;
-    },
-    [protocol, op],
-    { timeout: 60_000 },
-  );
 }
 
 browserTest(
@@ -322,84 +279,6 @@ browserTest(
     } finally {
       await site.shutdown();
       await server.close();
-    }
-  },
-);
-
-browserTest(
-  "viewer channel panel: toggle, colour, window, stretch and Z drive the tiles; the view's URL reproduces it",
-  async (browser) => {
-    const dir = await Deno.makeTempDir({ prefix: "edgetile-channels-" });
-    for (const f of ["generated__tcga-hed-4ch-uint16_ome_pyramid.tif", "libvips__multi-channel-z-series.ome.tif"]) {
-      await Deno.copyFile(`${DATA}${f}`, `${dir}/${f}`);
-    }
-    const server = startServer({ BACKEND: "workers", WORKERS: "2", IMAGES_DIR: dir });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-      const tiles: string[] = [];
-      page.on("request", (r) => r.url().includes("_files/") && tiles.push(r.url()));
-      const id = "generated__tcga-hed-4ch-uint16_ome_pyramid.tif";
-      await page.goto(`${server.url}/?image=${id}`);
-      await waitLoaded(page, "dzi", "none");
-      const names = await page.locator("#channel-list .channel label").allInnerTexts();
-      assertEquals(names.map((s) => s.trim()), ["Hematoxylin", "Eosin", "DAB", "Luminance"]);
-      // The histograms arrive with the stats.
-      await page.locator("#channel-list .histogram").first().waitFor({ timeout: 30_000 });
-      // Channel 1 off, channel 0 white with a window, sqrt: the tiles ask for exactly that.
-      const before = tiles.length;
-      await page.locator('#channel-list input[data-channel="1"]').uncheck();
-      await page.locator("#channel-list .channel").first().locator('input[type="color"]').fill("#ffffff");
-      await page.locator("#channel-list .channel").first().locator('input[type="range"]').first().fill("5000");
-      await page.selectOption("#stretch", "sqrt");
-      await page.waitForFunction(
-        // deno-lint-ignore no-explicit-any
-        () => ((globalThis as any).edgetileViewer.render ?? "").includes("stretch=sqrt"),
-        undefined,
-        { timeout: 20_000 },
-      );
-      await waitLoaded(page, "dzi", "none");
-      // deno-lint-ignore no-explicit-any
-      const render: string = await page.evaluate(() => (globalThis as any).edgetileViewer.render);
-      const q = new URLSearchParams(render);
-      assertEquals(q.get("c"), "0,2,3");
-      assertEquals(q.get("color")!.split(",")[0], "ffffff");
-      // The slider snaps to its step (a thousandth of the channel's range).
-      const lo = Number(q.get("window")!.split(",")[0].split(":")[0]);
-      assert(Math.abs(lo - 5000) < 100, q.get("window")!);
-      const fresh = tiles.slice(before).map((u) => new URL(u).searchParams);
-      assert(
-        fresh.length > 0 && fresh.every((p) => p.get("c") === "0,2,3" && p.get("stretch") === "sqrt"),
-        "tiles carry it",
-      );
-      // The page URL reproduces the rendering in a new page.
-      const link = page.url();
-      assert(new URL(link).searchParams.get("render") === render, link);
-      const again = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-      await again.goto(link);
-      await waitLoaded(again, "dzi", "none");
-      // deno-lint-ignore no-explicit-any
-      assertEquals(await again.evaluate(() => (globalThis as any).edgetileViewer.render), render);
-      assert(!(await again.locator('#channel-list input[data-channel="1"]').isChecked()), "channel 1 stays off");
-      // A Z plane of the z-series through IIIF: the tile URLs' meta-identifier carries z.
-      const iiif: string[] = [];
-      again.on(
-        "request",
-        (r) => r.url().includes("/iiif/3/") && iiif.push(decodeURIComponent(decodeURIComponent(r.url()))),
-      );
-      await again.goto(`${server.url}/?image=libvips__multi-channel-z-series.ome.tif&protocol=iiif`);
-      await waitLoaded(again, "iiif", "none");
-      await again.locator("#plane-z").fill("3");
-      await again.waitForFunction(
-        // deno-lint-ignore no-explicit-any
-        () => ((globalThis as any).edgetileViewer.render ?? "").includes("z=3"),
-        undefined,
-        { timeout: 20_000 },
-      );
-      await waitLoaded(again, "iiif", "none");
-      assert(iiif.some((u) => /;c=0,1,2.*z=3\/\d+,\d+,\d+,\d+\//.test(u)), iiif.slice(-3).join("\n"));
-    } finally {
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );

@@ -256,3 +256,31 @@ sys.stdout.buffer.write(a[:, :, [2, 0]].astype("<i2").tobytes())
     await source.close();
   }
 });
+
+Deno.test("a plain TIFF with 6 interleaved uint16 samples renders any of them like numpy", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Six samples a pixel from the TCGA planes (and two of them inverted), tiled, contiguous.
+    const py = READ_SERIES + `
+a = series_plane(sys.argv[1], {}).astype(np.uint16)
+six = np.concatenate([a, 65535 - a[:, :, :2]], axis=2)
+tifffile.imwrite(sys.argv[2], six, tile=(256, 256), photometric="minisblack", planarconfig="contig",
+                 compression="zlib", extrasamples=[0] * 5)
+`;
+    await python(py, [DATA + TCGA, `${dir}/six.tif`]);
+    await withServer({ IMAGES_DIR: dir }, async ({ url }) => {
+      const info = JSON.parse(new TextDecoder().decode((await get(`${url}/images/six.tif`)).body));
+      assertEquals([info.channels, info.rendered, info.channelList.length], [6, true, 6]);
+      const spec: ReferenceSpec = {
+        c: [5, 0, 4],
+        color: ["ff0000", "00ff00", "0000ff"],
+        window: [[10000, 60000], [1000, 40000], [5000, 64000]],
+        stretch: "asinh",
+      };
+      const q = "c=5,0,4&color=ff0000,00ff00,0000ff&window=10000:60000,1000:40000,5000:64000&stretch=asinh";
+      assertEquals(await checkTiles(url, `${dir}/six.tif`, q, spec, 11, [[0, 0], [6, 4]]), 2);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
