@@ -1,49 +1,28 @@
 /**
  * 2× area downsample, the one definition used for derived pyramid levels and the stats level:
  * out(x, y) = round-half-up mean of the existing pixels among (2x..2x+1, 2y..2y+1); at an odd right or
- * bottom edge the block has 2 or 1 pixels. Output size ceil(w/2) × ceil(h/2). 8-bit interleaved.
+ * bottom edge the block has 2 or 1 pixels. Output size ceil(w/2) × ceil(h/2). Interleaved, any sample type
+ * (the GPU twin: 8-bit).
  */
 import { arrayTypeFor, type Raster, type Raster8 } from "../core/raster.ts";
 import { type Kernel, onePass } from "./kernel.ts";
 
-/** The 2× area-averaged raster. */
+/** The 2× area-averaged raster (8-bit). */
 export function downsample2x(src: Raster8): Raster8 {
-  const { width: sw, height: sh, channels: ch, data: s } = src;
-  const w = Math.ceil(sw / 2), h = Math.ceil(sh / 2);
-  const out = new Uint8Array(w * h * ch);
-  const rowStride = sw * ch;
-  for (let y = 0; y < h; y++) {
-    const y0 = 2 * y, twoRows = y0 + 1 < sh;
-    const r0 = y0 * rowStride, r1 = twoRows ? r0 + rowStride : r0;
-    for (let x = 0; x < w; x++) {
-      const x0 = 2 * x, twoCols = x0 + 1 < sw;
-      const n = (twoRows ? 2 : 1) * (twoCols ? 2 : 1);
-      const a = x0 * ch, b = twoCols ? a + ch : a;
-      const o = (y * w + x) * ch;
-      for (let c = 0; c < ch; c++) {
-        let sum = s[r0 + a + c];
-        if (twoCols) sum += s[r0 + b + c];
-        if (twoRows) {
-          sum += s[r1 + a + c];
-          if (twoCols) sum += s[r1 + b + c];
-        }
-        out[o + c] = n === 4 ? (sum + 2) >> 2 : n === 2 ? (sum + 1) >> 1 : sum;
-      }
-    }
-  }
-  return { width: w, height: h, channels: ch, type: "uint8", data: out };
+  return downsample2xSamples(src) as Raster8;
 }
 
 /**
- * The same 2× area average on any sample type (derived levels keep the source's samples, so the render
+ * The 2× area average on any sample type (derived levels keep the source's samples, so the render
  * step windows real values): integers round half up, floor((sum + n/2) / n); floats are the plain mean.
  */
 export function downsample2xSamples(src: Raster): Raster {
-  if (src.type === "uint8") return downsample2x(src as Raster8);
   const { width: sw, height: sh, channels: ch, data: s } = src;
   const w = Math.ceil(sw / 2), h = Math.ceil(sh / 2);
   const out = new (arrayTypeFor(src.type))(w * h * ch);
   const isFloat = src.type === "float32" || src.type === "float64";
+  // Sums of 8- and 16-bit samples fit 32-bit shifts (arithmetic: a floor for negative sums too).
+  const shifts = !isFloat && arrayTypeFor(src.type).BYTES_PER_ELEMENT <= 2;
   const rowStride = sw * ch;
   for (let y = 0; y < h; y++) {
     const y0 = 2 * y, twoRows = y0 + 1 < sh;
@@ -60,7 +39,11 @@ export function downsample2xSamples(src: Raster): Raster {
           sum += s[r1 + a + c];
           if (twoCols) sum += s[r1 + b + c];
         }
-        out[o + c] = isFloat ? sum / n : Math.floor((sum + (n >> 1)) / n);
+        out[o + c] = shifts
+          ? (n === 4 ? (sum + 2) >> 2 : n === 2 ? (sum + 1) >> 1 : sum)
+          : isFloat
+          ? sum / n
+          : Math.floor((sum + (n >> 1)) / n);
       }
     }
   }

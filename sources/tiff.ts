@@ -18,6 +18,7 @@ import {
   type IfdEntry,
   readIfd,
   resolutionMpp,
+  storedLevel,
   walkIfdChain,
 } from "./tiff_ifd.ts";
 import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadPlane } from "./source.ts";
@@ -140,16 +141,7 @@ class TiffSource implements ImageSource {
       throw tooLarge(`image of ${main.width}×${main.height} pixels exceeds EDGETILE_MAX_PIXELS (${opts.maxPixels})`);
     }
 
-    const stored: LevelInfo[] = levels.map((e) => ({
-      width: e.width,
-      height: e.height,
-      downsampleX: main.width / e.width,
-      downsampleY: main.height / e.height,
-      tileWidth: e.blockWidth,
-      tileHeight: e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height),
-      stored: true,
-      ...(hasLumaPlane(e) ? { luma: true } : {}),
-    }));
+    const stored: LevelInfo[] = levels.map((e) => storedLevel(e, main));
     const properties: Record<string, string> = {};
     let mpp: ImageInfo["mpp"];
     if (aperio) {

@@ -9,7 +9,7 @@ import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
-import { type ImageInfo, photoChannels } from "./source.ts";
+import { type ImageInfo, type LevelInfo, photoChannels } from "./source.ts";
 
 /** One image directory: its geotiff image and the tags this service reads. */
 export interface IfdEntry {
@@ -344,4 +344,18 @@ export async function resolutionMpp(main: IfdEntry): Promise<ImageInfo["mpp"]> {
   // Only microscopy-scale resolutions: writers put 72 dpi (352 µm) in files that have no real scale.
   const scale = unit === 3 ? 10000 : unit === 2 ? 25400 : 0;
   return scale && xr > 0 && yr > 0 && scale / xr < 50 ? { x: scale / xr, y: scale / yr } : undefined;
+}
+
+/** The pyramid level an IFD stores (sizes and downsample against the main IFD, block size, luma plane). */
+export function storedLevel(e: IfdEntry, main: IfdEntry): LevelInfo {
+  return {
+    width: e.width,
+    height: e.height,
+    downsampleX: main.width / e.width,
+    downsampleY: main.height / e.height,
+    tileWidth: e.blockWidth,
+    tileHeight: e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height),
+    stored: true,
+    ...(hasLumaPlane(e) ? { luma: true } : {}),
+  };
 }

@@ -7,7 +7,7 @@
 import type { GeoTIFF } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource } from "../errors.ts";
-import { checkSubIfds, checkSupported, type IfdEntry, readIfd, readIfdAt, tag } from "./tiff_ifd.ts";
+import { checkSubIfds, checkSupported, type IfdEntry, readIfd, readIfdAt, storedLevel, tag } from "./tiff_ifd.ts";
 import { type OmeImage, planeIndex } from "./ome.ts";
 import { type ChannelMeta, type ImageInfo, type LevelInfo, type PlaneSelection, withDerivedLevels } from "./source.ts";
 import { SUPPORTED_COMPRESSIONS } from "./decoders.ts";
@@ -148,15 +148,7 @@ async function pyramidOf(
 /** The OME-TIFF's image info: SizeC channels, Z/T sizes, names and colours, its physical pixel size. */
 export function omeInfo(planes: OmePlanes, main: IfdEntry, resolution: ImageInfo["mpp"]): ImageInfo {
   const { ome, levels0 } = planes;
-  const stored: LevelInfo[] = levels0.map((e) => ({
-    width: e.width,
-    height: e.height,
-    downsampleX: main.width / e.width,
-    downsampleY: main.height / e.height,
-    tileWidth: e.blockWidth,
-    tileHeight: e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height),
-    stored: true,
-  }));
+  const stored: LevelInfo[] = levels0.map((e) => storedLevel(e, main));
   return {
     format: "ome-tiff",
     width: main.width,
