@@ -78,7 +78,10 @@ export class KvBlobStore {
   async set(key: Deno.KvKey, blob: StoredBlob, ttlSeconds: number): Promise<"stored" | "too_large"> {
     const expireIn = Math.max(1, ttlSeconds) * 1000;
     const base = { v: 1 as const, length: blob.bytes.length, expiresAt: Date.now() + expireIn, meta: blob.meta };
-    if (blob.bytes.length <= INLINE_MAX) {
+    // The manifest holds the metadata (statistics JSON can be kilobytes): inline only what fits beside it.
+    const metaBytes = JSON.stringify(blob.meta).length;
+    if (metaBytes > INLINE_MAX) return "too_large";
+    if (blob.bytes.length + metaBytes <= INLINE_MAX) {
       await this.kv.set(key, { ...base, inline: blob.bytes } satisfies Manifest, { expireIn });
       return "stored";
     }

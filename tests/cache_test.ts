@@ -1,5 +1,6 @@
 /** The tile cache with a real Deno KV file: hits, 304s, single-flight, chunking, versions, failures. */
 import { assert, assertEquals } from "./assert.ts";
+import { KvBlobStore } from "../cache/kv_store.ts";
 import { DATA, get, type TestServer, withServer } from "./helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -290,5 +291,24 @@ Deno.test("/ready says degraded when KV writes fail or the KV file was deleted w
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("KV blobs with kilobytes of metadata (statistics JSON) beside near-inline bytes are stored and read back", async () => {
+  // A 58,000-byte blob with ~10 KB of metadata: inline, the manifest passed Deno KV's 65,536-byte value limit.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new KvBlobStore(kv);
+    const bytes = Uint8Array.from({ length: 58_000 }, (_, i) => (i * 7) & 255);
+    const meta = { stats: JSON.stringify({ histogram: Array.from({ length: 1500 }, (_, i) => i * 1001) }) };
+    assert(meta.stats.length > 8000);
+    assertEquals(await store.set(["stats", "x"], { bytes, meta }, 60), "stored");
+    const back = await store.get(["stats", "x"]);
+    assert(back !== null && back !== "corrupt");
+    assertEquals([back.bytes.length, back.bytes[57_999], back.meta.stats], [58_000, bytes[57_999], meta.stats]);
+    // Metadata that cannot fit a manifest at all is refused, not thrown.
+    assertEquals(await store.set(["stats", "y"], { bytes, meta: { stats: "x".repeat(70_000) } }, 60), "too_large");
+  } finally {
+    kv.close();
   }
 });
