@@ -58,6 +58,8 @@ export interface TileInput {
    * the channels' 8-bit intensities (interleaved), and the blend with this palette makes the op's input.
    */
   blend?: { palette: Uint8Array };
+  /** True when `input` was made for this tile alone (a render's output): a worker may transfer it. */
+  owned?: boolean;
   /** Milliseconds so far (read, resample). */
   timings: Record<string, number>;
 }
@@ -103,7 +105,11 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
   // It reads only the planes of the channels it composites (in `c` order).
   const select = req.render ? { c: req.render.c, z: req.render.z, t: req.render.t } : undefined;
   const render = req.render;
-  const blend = render && deferBlend ? { blend: { palette: renderPalette(render) } } : {};
+  const blend = !render
+    ? {}
+    : deferBlend
+    ? { blend: { palette: renderPalette(render) }, owned: true }
+    : { owned: true };
   const toInput = (r: Raster) =>
     !render ? opInput8(op, r, req.op.params) : deferBlend ? renderIntensities(r, render) : renderRaster(r, render);
   if (halo === 0) {

@@ -45,8 +45,12 @@ export function transferablesOf(result: TaskResults[Task["kind"]]): ArrayBuffer[
     ? [result.bytes]
     : "tile" in result
     ? [result.tile.bytes]
-    : "stage" in result || "px" in result
-    ? [] // the op input may be a source's cached pixels (a flat image read whole): copied, never detached
+    : "stage" in result
+    // The op input may be a source's cached pixels (a flat image read whole): copied unless made for this
+    // tile alone (a render's intensities or RGB), which is transferred.
+    ? (result.stage.owned ? [result.stage.input.data] : [])
+    : "px" in result
+    ? []
     : "data" in result
     ? [result.data]
     : [result.tissueMap, result.tissuePng];
