@@ -51,6 +51,14 @@ export type ResolvedRender = Omit<RenderSpec, "window"> & { window: [number, num
  */
 export const RENDER_PARAMS = ["c", "color", "window", "stretch", "colormap", "z", "t", "time"];
 
+/**
+ * The default colour of channel `ch`: the file's (OME colour, an RGB file's red/green/blue), else DESIGN's
+ * defaults by channel index, repeating — so a channel keeps its colour whichever others are shown.
+ */
+export function channelColor(info: Pick<ImageInfo, "channelMeta">, ch: number): string {
+  return info.channelMeta?.[ch]?.color ?? DEFAULT_COLORS[ch % DEFAULT_COLORS.length];
+}
+
 /** What parsing a render needs to know of the image. */
 export type RenderableInfo = Pick<ImageInfo, "channels" | "channelMeta" | "planes" | "pixelType" | "multichannel">;
 
@@ -85,7 +93,7 @@ export function parseRenderSpec(query: URLSearchParams, info: RenderableInfo, tI
   if (c.length > MAX_RENDER_CHANNELS) {
     throw badRequest(`c names ${c.length} channels, more than ${MAX_RENDER_CHANNELS}`);
   }
-  let color = c.map((ch, i) => info.channelMeta?.[ch]?.color ?? DEFAULT_COLORS[i % DEFAULT_COLORS.length]);
+  let color = c.map((ch) => channelColor(info, ch));
   if (query.has("color")) {
     color = list("color").map((s) => {
       if (!/^[0-9a-fA-F]{6}$/.test(s)) throw badRequest(`color must be 6 hex digits per channel (RRGGBB), got "${s}"`);

@@ -4,15 +4,14 @@
 // sliders. Its state is the render's query string (c, color, window, stretch, colormap, z, time): the
 // viewer puts it in tile URLs and in the page URL (`render=`), so a link shows the same rendering.
 
-const COLORS = ["0000ff", "00ff00", "ff0000", "00ffff", "ff00ff", "ffff00"];
 const MAX_ON = 16;
 
-/** A fresh render state for `info` (the server's defaults: first ≤ 6 channels, file colours, auto windows). */
+/** A fresh render state for `info` (the server's defaults: first ≤ 6 channels, its colours, auto windows). */
 export function defaultRender(info) {
   return {
     channels: info.channelList.map((ch, i) => ({
       on: i < 6,
-      color: (ch.color ?? COLORS[i % COLORS.length]).toLowerCase(),
+      color: ch.color.toLowerCase(), // the server's default colour of the channel (`channelList`)
       window: null, // null: auto
     })),
     stretch: "linear",
