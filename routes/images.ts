@@ -5,13 +5,14 @@
  * label, macro; full size unless a box is given), computed by the same pipeline as tiles.
  */
 import { Hono } from "hono";
-import { badRequest, notFound } from "../errors.ts";
+import { badRequest, HttpError, notFound } from "../errors.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { ImageInfo } from "../sources/source.ts";
+import type { SourceDescriptor } from "../sources/open.ts";
 import type { ImageStats } from "../stats/types.ts";
-import { DEFAULT_COLORS, parseRenderSpec, RENDER_PARAMS, rendersByDefault } from "../kernels/render.ts";
+import { channelColor, parseRenderSpec, RENDER_PARAMS, rendersByDefault } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
@@ -49,7 +50,7 @@ function channelList(info: ImageInfo, stats: ImageStats | null) {
   return Array.from({ length: info.channels }, (_, i) => ({
     index: i,
     name: info.channelMeta?.[i]?.name ?? null,
-    color: info.channelMeta?.[i]?.color ?? DEFAULT_COLORS[i % DEFAULT_COLORS.length],
+    color: channelColor(info, i),
     type: info.pixelType,
     ...(stats
       ? {
@@ -68,7 +69,7 @@ function describe(
   version: string,
   info: ImageInfo,
   origin: string,
-  stats: ImageStats | null,
+  stats: ImageStats | { error: string } | null,
   query: URLSearchParams,
 ) {
   const dz = deepZoomFor(ctx, info.width, info.height);
@@ -80,7 +81,8 @@ function describe(
     width: info.width,
     height: info.height,
     channels: info.channels,
-    channelList: channelList(info, stats),
+    channelList: channelList(info, stats && "channels" in stats ? stats : null),
+    ...(stats && "error" in stats ? { statsError: stats.error } : {}),
     sizeZ: info.planes?.z ?? 1,
     sizeT: info.planes?.t ?? 1,
     // True when tiles are rendered (c, color, window, stretch, colormap, z, t) even without parameters.
@@ -102,6 +104,19 @@ function describe(
     xyz: { tileSize: xyz.tileSize, maxZoom: xyz.maxZoom },
     urls: urlsFor(origin, id, ctx.config.slashSubstitute, query),
   };
+}
+
+/**
+ * The statistics the channel listing shows, or `{ error }` when they cannot be computed (a damaged tile, a
+ * level past the pixel budget): the metadata still answers, the tiles give the error.
+ */
+async function channelStats(ctx: AppContext, source: SourceDescriptor): Promise<ImageStats | { error: string }> {
+  try {
+    return (await ctx.stats.get(source)).stats;
+  } catch (err) {
+    if (err instanceof HttpError) return { error: err.message };
+    throw err;
+  }
 }
 
 /** Image metadata routes. */
@@ -131,7 +146,7 @@ export function imageRoutes(ctx: AppContext): Hono {
       const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
       const { base, fromRequest } = publicBase(ctx, c);
       headersForUrls(ctx, c, fromRequest, "no-cache");
-      const stats = rendersByDefault(image.info) ? (await ctx.stats.get(image.source)).stats : null;
+      const stats = rendersByDefault(image.info) ? await channelStats(ctx, image.source) : null;
       const query = new URL(c.req.url).searchParams;
       parseRenderSpec(query, image.info); // 400 for bad render parameters before they are carried anywhere
       return c.json(describe(ctx, image.id, image.source.version, image.info, base, stats, query));

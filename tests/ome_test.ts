@@ -225,6 +225,9 @@ Deno.test(
         stretch: "linear",
       };
       assertEquals(await checkTiles(url, TCGA, "", spec, 11, [[1, 1], [6, 4]]), 2);
+      // A channel's default colour is its own (by channel index), whichever others are shown.
+      const alone = await get(`${url}/dzi/${TCGA}_files/11/1_1.png?c=2`);
+      assert(alone.headers.get("x-render")!.startsWith("c=2;color=ff0000;"), alone.headers.get("x-render")!);
       // The op sees the rendered RGB: threshold's `t` is its threshold, the T plane is then `time=`.
       const th = await get(`${url}/dzi/${TCGA}_files/11/1_1.png?op=threshold&t=100&time=0`);
       assertEquals(th.status, 200);
@@ -279,6 +282,34 @@ tifffile.imwrite(sys.argv[2], six, tile=(256, 256), photometric="minisblack", pl
       };
       const q = "c=5,0,4&color=ff0000,00ff00,0000ff&window=10000:60000,1000:40000,5000:64000&stretch=asinh";
       assertEquals(await checkTiles(url, `${dir}/six.tif`, q, spec, 11, [[0, 0], [6, 4]]), 2);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a rendered image whose statistics fail still lists its metadata; its tiles give the 422", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A 16-bit tiled TIFF (written by tifffile from TCGA channel 0) whose first Deflate tile is overwritten.
+    const py = READ_SERIES + `
+a = series_plane(sys.argv[1], {})[:512, :512, 0].astype(np.uint16)
+tifffile.imwrite(sys.argv[2], a, tile=(256, 256), compression="zlib", photometric="minisblack")
+page = tifffile.TiffFile(sys.argv[2]).pages[0]
+off, n = page.dataoffsets[0], page.databytecounts[0]
+with open(sys.argv[2], "r+b") as f:
+    f.seek(off); f.write(bytes([0xA5]) * n)
+`;
+    await python(py, [DATA + TCGA, `${dir}/damaged.tif`]);
+    await withServer({ IMAGES_DIR: dir }, async ({ url }) => {
+      const res = await get(`${url}/images/damaged.tif`);
+      assertEquals(res.status, 200, new TextDecoder().decode(res.body));
+      const info = JSON.parse(new TextDecoder().decode(res.body));
+      assertEquals([info.rendered, info.channelList.length, info.channelList[0].min], [true, 1, undefined]);
+      assert(typeof info.statsError === "string" && info.statsError.length > 0, JSON.stringify(info));
+      const tile = await get(`${url}/dzi/damaged.tif_files/9/0_0.png`);
+      assertEquals(tile.status, 422);
+      assertEquals((await get(`${url}/dzi/damaged.tif_files/9/0_0.png?window=0:65535`)).status, 422);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
