@@ -5,7 +5,7 @@
  * the consumer takes them (HTTP backpressure, or the CLI's writes); when the consumer stops, no more are
  * started. Shared by `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
  */
-import { parseRenderSpec, rescaleIntoRender, type ResolvedRender, resolveRender } from "../kernels/render.ts";
+import { requestRender, type ResolvedRender, resolveRender } from "../kernels/render.ts";
 import { tensorFor } from "../pipeline/raw_tensor.ts";
 import type { ImageRegistry, ResolvedImage } from "../sources/registry.ts";
 import type { StatsService } from "../stats/service.ts";
@@ -100,12 +100,8 @@ export async function planPatchExport(
       `the grid has ${cells} cells, more than ${MAX_GRID_CELLS}: raise size, stride or downsample`,
     );
   }
-  const renderQuery = new URLSearchParams(p.renderQuery ?? "");
-  const parsed = parseRenderSpec(renderQuery, image.info, "t" in p.op.params);
-  // quantize's rescale on a rendered image becomes the render's windows (one definition).
-  const merged = parsed ? rescaleIntoRender(parsed, p.op, renderQuery.has("window")) : null;
-  const spec = merged?.render ?? null;
-  if (merged) p.op = merged.op;
+  const { render: spec, op: renderedOp } = requestRender(new URLSearchParams(p.renderQuery ?? ""), image.info, p.op);
+  p.op = renderedOp;
   const plane = spec ? { z: spec.z, t: spec.t } : undefined;
   const computed = await ctx.stats.get(image.source, plane);
   const render = spec ? resolveRender(spec, computed.stats.percentiles) : undefined;

@@ -147,18 +147,21 @@ export function parsePlane(query: URLSearchParams, info: Pick<ImageInfo, "planes
 }
 
 /**
- * One definition of windows: on a rendered image, quantize's \`rescale=\` (auto, or lo,hi for every channel) is
- * the render's window of every channel, unless \`window=\` is given; it then leaves the op's parameters.
+ * The render of a request for an image, with its op (every route and the patch export ask here): the
+ * query's render parameters (an op's own `t`, a threshold, takes `t=`), null when the image is not
+ * rendered. One definition of windows: on a rendered image, quantize's `rescale=` (auto, or lo,hi for every
+ * channel) is the render's window of every channel unless `window=` is given; it leaves the op either way.
  */
-export function rescaleIntoRender<O extends { params: Record<string, unknown> }>(
-  spec: RenderSpec,
+export function requestRender<O extends { params: Record<string, unknown> }>(
+  query: URLSearchParams,
+  info: RenderableInfo,
   op: O,
-  windowGiven: boolean,
-): { render: RenderSpec; op: O } {
+): { render: RenderSpec | null; op: O } {
+  const spec = parseRenderSpec(query, info, "t" in op.params);
   const rescale = op.params.rescale;
-  if (typeof rescale !== "string") return { render: spec, op };
+  if (!spec || typeof rescale !== "string") return { render: spec, op };
   const { rescale: _, ...params } = op.params;
-  if (windowGiven) return { render: spec, op: { ...op, params } };
+  if (query.has("window")) return { render: spec, op: { ...op, params } };
   const [lo, hi] = rescale.split(",").map(Number);
   const window = spec.c.map((): [number, number] | "auto" => rescale === "auto" ? "auto" : [lo, hi]);
   return { render: { ...spec, window }, op: { ...op, params } };

@@ -4,7 +4,7 @@
  */
 import { parseTensorSpec } from "../pipeline/tensor.ts";
 import { tensorFor } from "../pipeline/raw_tensor.ts";
-import { parseRenderSpec, rescaleIntoRender } from "../kernels/render.ts";
+import { requestRender } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { serveTile, type TileTarget } from "../service/tile_service.ts";
 import { parseCacheMode } from "../service/query.ts";
@@ -24,12 +24,11 @@ export async function tileResponse(
   // Parameters carried by the URL's path (an IIIF meta-identifier): the query's own win.
   for (const [k, v] of extra ?? []) if (!query.has(k)) query.set(k, v);
   const mode = parseCacheMode(query);
-  // An op's own `t` (a threshold) takes `t=`; the T plane is then `time=`.
-  const spec = target.associated ? null : parseRenderSpec(query, target.image.info, "t" in target.op.params);
-  // quantize's rescale on a rendered image becomes the render's windows (one definition).
-  const merged = spec ? rescaleIntoRender(spec, target.op, query.has("window")) : null;
-  const render = merged?.render ?? null;
-  if (merged) target = { ...target, op: merged.op };
+  // The render step's parameters (quantize's rescale becomes its windows); associated images have none.
+  const { render, op } = target.associated
+    ? { render: null, op: target.op }
+    : requestRender(query, target.image.info, target.op);
+  target = { ...target, op };
   const tensor = target.format === "npy"
     ? target.tensor ?? tensorFor(parseTensorSpec(query), !!render && target.op.name === "none")
     : undefined;
