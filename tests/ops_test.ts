@@ -8,7 +8,8 @@ import { openSource } from "../sources/open.ts";
 import { toUint8 } from "../core/raster.ts";
 import { computeStats, readStatsLevel } from "../stats/compute.ts";
 import { otsuThreshold } from "../kernels/histogram.ts";
-import { parseRenderSpec, renderRaster, resolveRender } from "../kernels/render.ts";
+import { parseRenderSpec, resolveRender } from "../kernels/render.ts";
+import { renderReference } from "./render_reference.ts";
 import { maskKernel, median7, saturationKernel } from "../kernels/mask.ts";
 import { renderTile } from "../pipeline/render.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
@@ -99,8 +100,19 @@ Deno.test("Otsu: exact, equal to scikit-image's definition on real images; unifo
     // The Y histogram again, from the stats level, by the gray definition: of its default render where the
     // source is rendered by default (16-bit, float: every channel, its colour, auto windows).
     const level = (await readStatsLevel(source)).raster;
+    // That render from numpy (tests/render_reference.ts), not from the code under test; the stats level of
+    // these rendered files is their level 0.
     const spec = parseRenderSpec(new URLSearchParams(), source.info);
-    const px = spec ? renderRaster(level, resolveRender(spec, stats.percentiles)) : toUint8(level);
+    const px = spec
+      ? await (async () => {
+        assertEquals([level.width, level.height], [source.info.width, source.info.height]);
+        const ref = await renderReference(f, {
+          ...spec,
+          window: resolveRender(spec, stats.percentiles).window,
+        });
+        return { width: ref.width, height: ref.height, channels: 3, type: "uint8" as const, data: ref.data };
+      })()
+      : toUint8(level);
     const hist = new Array(256).fill(0);
     for (let i = 0; i < px.width * px.height; i++) {
       const j = i * px.channels;
