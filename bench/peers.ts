@@ -8,7 +8,8 @@
  * python-openslide-examples, wrk, libvips-tools; npm: sharp into bench/out/sharp). The slide is
  * bench/make_slide.ts's 16384² pyramidal JPEG TIFF (256-px YCbCr tiles); the photos are 24 distinct
  * ≥ 24 MP JPEGs made with vips from two real photos. Each case: a distinct list, requested once, wrk as the
- * client (one thread, 16 in flight), stopped when the list is used up or after `seconds`.
+ * client (one thread, 16 in flight), stopped when the list is used up or after `seconds`. `ONLY=<text>`
+ * runs just the mixes whose name contains the text.
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, ensureDebianPackages, freePort, load, type Result, sh, startServer, wrkLoad } from "./lib.ts";
@@ -164,7 +165,10 @@ if (import.meta.main) {
   );
 
   const results: { mix: string; server: string; r: Result }[] = [];
+  // `ONLY=<text>` runs just the mixes whose name contains it (e.g. ONLY=thumbnail).
+  const only = Deno.env.get("ONLY");
   const run = async (mix: string, server: string, urls: string[], warm = 96, inFlight = concurrency) => {
+    if (only && !mix.includes(only)) return;
     await load("warm-up", urls.slice(urls.length - warm), 10, inFlight);
     const measured = urls.slice(0, urls.length - warm);
     results.push({ mix, server, r: await wrkLoad(`${mix} / ${server}`, measured, seconds, inFlight) });

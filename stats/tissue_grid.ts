@@ -4,6 +4,7 @@
  * tissue fraction is the tissue share of the tissue map inside its footprint, by area (map pixels cut by
  * the footprint count by the part inside).
  */
+import { yieldToEventLoop } from "../core/yield.ts";
 
 /** One grid cell: footprint in level-0 pixels and its tissue fraction. */
 export interface TissueCell {
@@ -107,7 +108,7 @@ export async function* tissueCells(
   let walked = 0;
   for (const cell of tissueGrid(width, height, integral, p)) {
     if (++walked % CELLS_PER_SLICE === 0) {
-      await new Promise((r) => setTimeout(r, 0));
+      await yieldToEventLoop();
       if (signal?.aborted) return;
     }
     if (cell.tissue >= p.min) yield cell;

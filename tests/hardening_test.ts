@@ -151,3 +151,26 @@ Deno.test("jobs of clients that left are dropped before a worker starts them", o
     assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/12/0_0.png?op=mask`)).status, 200);
   });
 });
+
+// This file loads Node compatibility (the WASM codecs import node:module), as the server does.
+Deno.test("yieldToEventLoop: due timers and queued messages run between yields (a heartbeat never stalls)", async () => {
+  const { yieldToEventLoop } = await import("../core/yield.ts");
+  let beats = 0;
+  const beat = setInterval(() => beats++, 5);
+  const { port1, port2 } = new MessageChannel();
+  let messages = 0;
+  port1.onmessage = () => messages++;
+  port2.postMessage("cancel");
+  // 100 ms of busy work in 1-ms slices, yielding after each: the interval and the message get their turns.
+  const t0 = performance.now();
+  while (performance.now() - t0 < 100) {
+    const t = performance.now();
+    while (performance.now() - t < 1) { /* busy */ }
+    await yieldToEventLoop();
+  }
+  clearInterval(beat);
+  port1.close();
+  port2.close();
+  assertEquals(messages, 1);
+  assert(beats >= 5, `the interval ran ${beats} times in 100 ms of yielded work`);
+});

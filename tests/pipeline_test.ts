@@ -12,7 +12,7 @@ import { padToOutput, renderTile } from "../pipeline/render.ts";
 import { planRead } from "../pyramid/read_plan.ts";
 import { canonicalTileRequest, type TileRequest } from "../pipeline/tile_request.ts";
 import { openSource } from "../sources/open.ts";
-import type { Raster8 } from "../core/raster.ts";
+import type { Raster, Raster8 } from "../core/raster.ts";
 import { parseOpSpec } from "../kernels/index.ts";
 import { HttpError } from "../errors.ts";
 
@@ -52,6 +52,72 @@ Deno.test("resample: area average by hand on a 4× shrink, and enlarging keeps c
   const big = resample(crop, 0, 0, 0.25, 0.25, 128, 128);
   const back = resample(big, 0, 0, 4, 4, 32, 32);
   assertAtLeast(psnr(back.data, crop.data), 30, "enlarge then shrink");
+});
+
+// numpy's area average on an arbitrary grid: each output pixel the overlap-weighted mean of the source
+// pixels its interval covers (separable weight matrices), rounded half up. Ties within 1e-6 of .5 may round
+// either way in floating point and are skipped; every other sample must be equal.
+const AREA_REFERENCE = `
+import sys, numpy as np
+h, w, c, oh, ow = map(int, sys.argv[1:6]); sx, sy, scx, scy = map(float, sys.argv[6:10])
+dt = np.dtype(sys.argv[10])
+a = np.frombuffer(sys.stdin.buffer.read(), dtype=dt).reshape(h, w, c).astype(np.float64)
+def weights(n, start, scale, m):
+    W = np.zeros((m, n))
+    for o in range(m):
+        lo, hi = start + o * scale, start + (o + 1) * scale
+        for k in range(max(0, int(np.floor(lo))), min(n, int(np.ceil(hi)))):
+            W[o, k] = max(0.0, min(hi, k + 1) - max(lo, k))
+        W[o] /= W[o].sum()
+    return W
+Wy, Wx = weights(h, sy, scy, oh), weights(w, sx, scx, ow)
+r = np.einsum("yk,kxc->yxc", Wy, np.einsum("xk,ykc->yxc", Wx, a))
+sys.stdout.buffer.write(r.astype(np.float64).tobytes())
+`;
+
+Deno.test("resample: fractional area averages equal numpy's on a real photo (8-bit RGB, 16-bit gray)", async () => {
+  const img = await coffee();
+  const gray16 = new Uint16Array(600 * 400);
+  for (let i = 0; i < gray16.length; i++) gray16[i] = img.data[i * 3] * 257 + img.data[i * 3 + 1];
+  const cases = [
+    { src: img as Raster, dtype: "uint8", max: 255, grid: [0, 0, 600 / 512, 400 / 341, 512, 341] },
+    { src: img as Raster, dtype: "uint8", max: 255, grid: [13.25, 7.5, 2.7, 3.1, 190, 110] },
+    {
+      src: { width: 600, height: 400, channels: 1, type: "uint16", data: gray16 } as Raster,
+      dtype: "uint16",
+      max: 65535,
+      grid: [5.5, 0, 1.9, 1.45, 300, 270],
+    },
+  ];
+  for (const { src, dtype, max, grid } of cases) {
+    const [sx, sy, scx, scy, ow, oh] = grid;
+    const got = resample(src, sx, sy, scx, scy, ow, oh);
+    const child = new Deno.Command("/usr/bin/python3", {
+      args: [
+        "-c",
+        AREA_REFERENCE,
+        ...[src.height, src.width, src.channels, oh, ow, sx, sy, scx, scy].map(String),
+        dtype,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new Uint8Array(src.data.buffer, src.data.byteOffset, src.data.byteLength));
+    await w.close();
+    const out = await child.output();
+    assertEquals(out.code, 0);
+    const ref = new Float64Array(out.stdout.buffer, out.stdout.byteOffset, out.stdout.byteLength / 8);
+    assertEquals(ref.length, got.data.length);
+    let compared = 0;
+    for (let i = 0; i < ref.length; i++) {
+      if (Math.abs(ref[i] - Math.floor(ref[i]) - 0.5) < 1e-6) continue;
+      const want = Math.min(max, Math.floor(ref[i] + 0.5));
+      if (got.data[i] !== want) throw new Error(`${dtype} ${grid}: sample ${i} is ${got.data[i]}, numpy ${want}`);
+      compared++;
+    }
+    assertAtLeast(compared, ref.length * 0.99, "samples compared (not ties)");
+  }
 });
 
 Deno.test("gray: Y = (77R + 150G + 29B + 128) >> 8 on every pixel of a real photo", async () => {

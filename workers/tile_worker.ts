@@ -11,6 +11,7 @@ import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 import { configureLog, errorText, log } from "../telemetry/log.ts";
 import { sizePixelCaches } from "../cache/pixel_caches.ts";
+import { yieldToEventLoop } from "../core/yield.ts";
 
 const sources = new SourceCache();
 /** Jobs received and waiting for their turn, and those of them cancelled meanwhile (ids). */
@@ -57,7 +58,7 @@ self.onmessage = async (
   // A turn of the event loop before each job: the heartbeat gets out between jobs (jobs whose awaits
   // resolve at once would otherwise run back to back as one long task), and so do later cancel messages.
   waiting.add(id);
-  await new Promise((r) => setTimeout(r, 0));
+  await yieldToEventLoop();
   waiting.delete(id);
   if (cancelled.delete(id)) {
     self.postMessage({ id, ok: false, error: { status: 499, code: "cancelled", message: "cancelled" } });
