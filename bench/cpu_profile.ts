@@ -4,14 +4,15 @@
  * loopback, warms it up, samples every 100 µs while `--tiles` distinct full-resolution IIIF tiles of the
  * benchmark slide are fetched (`--concurrency` in flight), and prints self time per function.
  * `--inline 1` runs the server with `BACKEND=inline`, so the decode, op and encode show up in the same
- * profile (one thread does everything).
+ * profile (one thread does everything). `--dz 1` fetches Deep Zoom 254+1 tiles (bench:peers' list) instead.
  *
  *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { freePort, startServer } from "./lib.ts";
+import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, top: 30 };
+const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, top: 30 };
 for (let i = 0; i < Deno.args.length; i++) {
   const m = /^--(\w+)$/.exec(Deno.args[i]);
   if (m && m[1] in args) {
@@ -72,10 +73,14 @@ if (import.meta.main) {
     const base = server.url;
     const cdp = await inspector(inspectPort);
     const n = BENCH_SLIDE_SIDE / 256;
+    const dz = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
+    const top = dz.levelCount - 1, [cols] = dz.tLevelCounts[top];
     const url = (i: number) =>
-      `${base}/iiif/3/${BENCH_SLIDE_ID}/${((i * 37) % n) * 256},${
-        (Math.floor((i * 37) / n) % n) * 256
-      },256,256/256,/0/${args.quality}.jpg`;
+      args.dz
+        ? `${base}/dzi/${BENCH_SLIDE_ID}_files/${top}/${(i * 37) % cols}_${Math.floor((i * 37) / cols) % cols}.jpeg`
+        : `${base}/iiif/3/${BENCH_SLIDE_ID}/${((i * 37) % n) * 256},${
+          (Math.floor((i * 37) / n) % n) * 256
+        },256,256/256,/0/${args.quality}.jpg`;
     for (let i = 0; i < 50; i++) await (await fetch(url(n * n - 1 - i))).arrayBuffer(); // warm-up
     await cdp.send("Profiler.enable");
     await cdp.send("Profiler.setSamplingInterval", { interval: 100 });

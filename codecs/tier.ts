@@ -34,6 +34,8 @@ export interface JpegCodec {
   decode(jpeg: Uint8Array, opts: DecodeOptions): Promise<DecodedJpeg>;
   /** True when `decode` honours `scale`. */
   readonly scales: boolean;
+  /** True when `decode` honours `region` (native tier only: never ask the WASM tier for one). */
+  readonly crops: boolean;
   /** A baseline JPEG of 1-channel (gray) or 3-channel (RGB, 4:2:0) samples. */
   encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Promise<Uint8Array>;
   /** The lossless DCT-domain gray transcode of a YCbCr JPEG (native tier only). */
@@ -43,6 +45,7 @@ export interface JpegCodec {
 class NativeCodec implements JpegCodec {
   readonly tier = "native";
   readonly scales = true;
+  readonly crops = true;
   constructor(private tj: TurboJpeg) {}
   decode(jpeg: Uint8Array, opts: DecodeOptions): Promise<DecodedJpeg> {
     try {
@@ -66,6 +69,7 @@ class NativeCodec implements JpegCodec {
 const wasmCodec: JpegCodec = {
   tier: "wasm",
   scales: false,
+  crops: false,
   decode: (jpeg, opts) => wasmDecode(jpeg, opts.format),
   encode: wasmEncode,
 };

@@ -51,6 +51,7 @@ const SYMBOLS = {
   tj3JPEGBufSize: { parameters: ["i32", "i32", "i32"], result: "usize" },
   tj3DecompressHeader: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   tj3SetScalingFactor: { parameters: ["pointer", { struct: ["i32", "i32"] }], result: "i32" },
+  tj3SetCroppingRegion: { parameters: ["pointer", { struct: ["i32", "i32", "i32", "i32"] }], result: "i32" },
   tj3Decompress8: { parameters: ["pointer", "buffer", "usize", "buffer", "i32", "i32"], result: "i32" },
   tj3Compress8: {
     parameters: ["pointer", "buffer", "i32", "i32", "i32", "i32", "buffer", "buffer"],
@@ -84,7 +85,15 @@ export interface DecodeOptions {
   scale?: 1 | 2 | 4 | 8;
   /** Refuse (before decoding) a JPEG whose full size exceeds this many pixels. */
   maxPixels?: number;
+  /**
+   * Decode only this rectangle (unscaled; the output is exactly its size). libjpeg decodes the rows above
+   * it only as far as the entropy decoder must, none below it, and only the iMCU columns it spans.
+   */
+  region?: { x: number; y: number; w: number; h: number };
 }
+
+// iMCU sizes by TJSAMP (444, 422, 420, gray, 440, 411, 441), as turbojpeg.h's tjMCUWidth/Height.
+const MCU_WIDTH = [8, 16, 16, 8, 8, 32, 8], MCU_HEIGHT = [8, 8, 16, 8, 16, 8, 32];
 
 /** A decoded JPEG: interleaved 8-bit samples. */
 export interface DecodedJpeg {
@@ -141,6 +150,9 @@ export class TurboJpeg {
   #scale = new Int32Array(2);
   #scaleBytes = new Uint8Array(this.#scale.buffer);
   #currentScale = 1;
+  #crop = new Int32Array(4);
+  #cropBytes = new Uint8Array(this.#crop.buffer);
+  #cropped = false;
   #inMessage = false;
 
   private constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>) {
@@ -200,19 +212,60 @@ export class TurboJpeg {
       this.#check(h, tj.tj3SetScalingFactor(h, this.#scaleBytes));
       this.#currentScale = scale;
     }
-    const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
     const channels = opts.format === "gray" ? 1 : 3;
+    const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
+    if (opts.region) return this.#decodeRegion(jpeg, head, opts.region, channels, pf);
+    if (this.#cropped) this.#setCrop(0, 0, 0, 0);
+    const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
     const data = new Uint8Array(width * height * channels);
-    const rc = tj.tj3Decompress8(
-      h,
-      jpeg,
-      BigInt(jpeg.length),
-      data,
-      width * channels,
-      channels === 1 ? TJPF_GRAY : TJPF_RGB,
-    );
+    const rc = tj.tj3Decompress8(h, jpeg, BigInt(jpeg.length), data, width * channels, pf);
     this.#check(h, rc, true);
     return { width, height, channels, data };
+  }
+
+  /**
+   * A rectangle decoded alone. The crop libjpeg decodes is widened by one iMCU on every side (inside the
+   * image): at a crop's edges the chroma upsampling sees no neighbours, so its outermost pixels can differ
+   * from a whole decode's; with the margin, the rectangle is exactly the whole decode's pixels
+   * (tests/codecs_test.ts).
+   */
+  #decodeRegion(
+    jpeg: Uint8Array,
+    head: JpegHeader,
+    r: { x: number; y: number; w: number; h: number },
+    channels: 1 | 3,
+    pf: number,
+  ): DecodedJpeg {
+    const tj = this.#tj, h = this.#dec;
+    if (this.#currentScale !== 1) throw new TurboJpegError("a region decode is unscaled");
+    if (!(r.w > 0 && r.h > 0 && r.x >= 0 && r.y >= 0 && r.x + r.w <= head.width && r.y + r.h <= head.height)) {
+      throw new TurboJpegError(`region ${r.x},${r.y},${r.w}×${r.h} outside ${head.width}×${head.height}`);
+    }
+    const sub = tj.tj3Get(h, TJPARAM_SUBSAMP);
+    if (!(sub >= 0 && sub < MCU_WIDTH.length)) throw new TurboJpegError("a region decode needs a known subsampling");
+    const mw = MCU_WIDTH[sub], mh = MCU_HEIGHT[sub];
+    const x0 = Math.max(0, (Math.floor(r.x / mw) - 1) * mw), x1 = Math.min(head.width, r.x + r.w + mw);
+    const y0 = Math.max(0, r.y - mh), y1 = Math.min(head.height, r.y + r.h + mh);
+    const cw = x1 - x0, chh = y1 - y0;
+    this.#setCrop(x0, y0, cw, chh);
+    const wide = new Uint8Array(cw * chh * channels);
+    this.#check(h, tj.tj3Decompress8(h, jpeg, BigInt(jpeg.length), wide, cw * channels, pf), true);
+    const data = new Uint8Array(r.w * r.h * channels), row = r.w * channels;
+    for (let y = 0; y < r.h; y++) {
+      const from = ((r.y - y0 + y) * cw + (r.x - x0)) * channels;
+      data.set(wide.subarray(from, from + row), y * row);
+    }
+    return { width: r.w, height: r.h, channels, data };
+  }
+
+  /** Sets (or with all zeros, clears) the decompressor's cropping region; after the header is read. */
+  #setCrop(x: number, y: number, w: number, h: number): void {
+    this.#crop[0] = x;
+    this.#crop[1] = y;
+    this.#crop[2] = w;
+    this.#crop[3] = h;
+    this.#check(this.#dec, this.#tj.tj3SetCroppingRegion(this.#dec, this.#cropBytes));
+    this.#cropped = w !== 0;
   }
 
   /**

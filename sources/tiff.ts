@@ -27,6 +27,7 @@ import { omeInfo, OmePlanes } from "./tiff_planes.ts";
 import { readLevelRegion, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
+import { readBlockPart } from "./block_parts.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -203,12 +204,14 @@ class TiffSource implements ImageSource {
     return select ? pickChannels(raster, select.c) : raster;
   }
 
-  async readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
+  readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
     const e = this.levelIfds[level];
-    if (
-      !e || this.planes || e.compression !== 7 || !e.tiled || e.planar !== 1 || (e.spp !== 3 && e.spp !== 1) ||
-      e.type !== "uint8"
-    ) {
+    return !e || this.planes ? Promise.resolve(null) : this.storedJpeg(e, tx, ty);
+  }
+
+  /** Block (tx, ty) of `e` as a standalone JPEG, if its blocks are 8-bit JPEG tiles of 1 or 3 samples. */
+  private async storedJpeg(e: IfdEntry, tx: number, ty: number): Promise<Uint8Array | null> {
+    if (e.compression !== 7 || !e.tiled || e.planar !== 1 || (e.spp !== 3 && e.spp !== 1) || e.type !== "uint8") {
       return null;
     }
     if (e.photometric !== 2 && e.photometric !== 6 && e.photometric !== 1) return null;
@@ -263,16 +266,24 @@ class TiffSource implements ImageSource {
     for (let ty = ty0; ty <= ty1; ty++) {
       for (let tx = tx0; tx <= tx1; tx++) {
         jobs.push((async () => {
-          const block = await this.block(e, tx, ty, luma);
           // Intersection of the block and the region, in image pixels.
           const bx0 = tx * bw, by0 = ty * bh;
           const ix0 = Math.max(x, bx0), ix1 = Math.min(x + w, bx0 + bw);
           const iy0 = Math.max(y, by0), iy1 = Math.min(y + h, by0 + bh);
+          // The part needed, decoded alone when that is cheaper (and the block is not cached), else the block.
+          const part = await readBlockPart(
+            e,
+            this.blockKey(e, tx, ty, luma),
+            luma,
+            [ix0 - bx0, iy0 - by0, ix1 - bx0, iy1 - by0],
+            () => this.storedJpeg(e, tx, ty),
+          );
+          const src = part ?? { x: 0, y: 0, width: bw, data: await this.block(e, tx, ty, luma) };
           const rowLen = (ix1 - ix0) * ch;
           for (let iy = iy0; iy < iy1; iy++) {
-            const from = ((iy - by0) * bw + (ix0 - bx0)) * ch;
+            const from = ((iy - by0 - src.y) * src.width + (ix0 - bx0 - src.x)) * ch;
             // deno-lint-ignore no-explicit-any
-            out.set((block as any).subarray(from, from + rowLen), ((iy - y) * w + (ix0 - x)) * ch);
+            out.set((src.data as any).subarray(from, from + rowLen), ((iy - y) * w + (ix0 - x)) * ch);
           }
         })());
       }
@@ -286,10 +297,14 @@ class TiffSource implements ImageSource {
    * luma plane (one sample a pixel) when `luma`.
    */
   private async block(e: IfdEntry, tx: number, ty: number, luma = false) {
-    const key = `${this.cacheKey}|${e.key}|${tx}|${ty}${luma ? "|Y" : ""}`;
+    const key = this.blockKey(e, tx, ty, luma);
     const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
     const buf = await decodedBlocks.get(key, () => this.decodeBlock(e, tx, ty, luma), bytes);
     return new (arrayTypeFor(e.type))(buf as ArrayBuffer);
+  }
+
+  private blockKey(e: IfdEntry, tx: number, ty: number, luma: boolean): string {
+    return `${this.cacheKey}|${e.key}|${tx}|${ty}${luma ? "|Y" : ""}`;
   }
 
   /** 422 when a block's bytes lie past the end of the file (a truncated file). */
