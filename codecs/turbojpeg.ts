@@ -90,6 +90,11 @@ export interface DecodeOptions {
    * it only as far as the entropy decoder must, none below it, and only the iMCU columns it spans.
    */
   region?: { x: number; y: number; w: number; h: number };
+  /**
+   * With `region`: return the rectangle libjpeg decoded (the region widened by an iMCU on each side,
+   * inside the image) instead of copying the region out of it; `x` and `y` of the result say where it is.
+   */
+  keepMargin?: boolean;
 }
 
 // iMCU sizes by TJSAMP (444, 422, 420, gray, 440, 411, 441), as turbojpeg.h's tjMCUWidth/Height.
@@ -101,6 +106,9 @@ export interface DecodedJpeg {
   height: number;
   channels: 1 | 3;
   data: Uint8Array;
+  /** Where the pixels start in the image (a region decode with `keepMargin`); 0 otherwise. */
+  x?: number;
+  y?: number;
 }
 
 /** A TurboJPEG failure (corrupt data, an unsupported JPEG, a size over the limit). */
@@ -214,7 +222,7 @@ export class TurboJpeg {
     }
     const channels = opts.format === "gray" ? 1 : 3;
     const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
-    if (opts.region) return this.#decodeRegion(jpeg, head, opts.region, channels, pf);
+    if (opts.region) return this.#decodeRegion(jpeg, head, opts.region, channels, pf, !!opts.keepMargin);
     if (this.#cropped) this.#setCrop(0, 0, 0, 0);
     const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
     const data = new Uint8Array(width * height * channels);
@@ -227,7 +235,7 @@ export class TurboJpeg {
    * A rectangle decoded alone. The crop libjpeg decodes is widened by one iMCU on every side (inside the
    * image): at a crop's edges the chroma upsampling sees no neighbours, so its outermost pixels can differ
    * from a whole decode's; with the margin, the rectangle is exactly the whole decode's pixels
-   * (tests/codecs_test.ts).
+   * (tests/jpeg_parts_test.ts).
    */
   #decodeRegion(
     jpeg: Uint8Array,
@@ -235,6 +243,7 @@ export class TurboJpeg {
     r: { x: number; y: number; w: number; h: number },
     channels: 1 | 3,
     pf: number,
+    keepMargin: boolean,
   ): DecodedJpeg {
     const tj = this.#tj, h = this.#dec;
     if (this.#currentScale !== 1) throw new TurboJpegError("a region decode is unscaled");
@@ -250,6 +259,7 @@ export class TurboJpeg {
     this.#setCrop(x0, y0, cw, chh);
     const wide = new Uint8Array(cw * chh * channels);
     this.#check(h, tj.tj3Decompress8(h, jpeg, BigInt(jpeg.length), wide, cw * channels, pf), true);
+    if (keepMargin) return { width: cw, height: chh, channels, data: wide, x: x0, y: y0 };
     const data = new Uint8Array(r.w * r.h * channels), row = r.w * channels;
     for (let y = 0; y < r.h; y++) {
       const from = ((r.y - y0 + y) * cw + (r.x - x0)) * channels;

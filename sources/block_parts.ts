@@ -55,9 +55,10 @@ export async function decodeBlockPart(
   const codec = jpegCodec();
   if (!codec.crops) return null;
   try {
+    // The decoder's own widened rectangle, not a copy of the part cut out of it.
     const region = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
-    const head = await codec.decode(jpeg, { format, maxPixels: bw * bh, region });
-    return { x: x0, y: y0, width: head.width, height: head.height, data: head.data };
+    const got = await codec.decode(jpeg, { format, maxPixels: bw * bh, region, keepMargin: true });
+    return { x: got.x ?? x0, y: got.y ?? y0, width: got.width, height: got.height, data: got.data };
   } catch {
     return null;
   }
