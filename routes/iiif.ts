@@ -21,6 +21,7 @@ import { GRID_TILE } from "../pyramid/levels.ts";
 import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
 import { decodeId, metaIdentifier, rawPath, renderSuffix } from "./ids.ts";
+import { parseRenderSpec } from "../kernels/render.ts";
 import { parseTileOptions } from "../service/query.ts";
 import { tileResponse } from "./tile_response.ts";
 
@@ -64,8 +65,10 @@ export function iiifRoutes(ctx: AppContext): Hono {
     if (info) {
       const meta = metaIdentifier(info[1]);
       const image = await ctx.registry.resolve(decodeId(meta.id, ctx.config.slashSubstitute));
-      // Render parameters on the info.json request go into its id, so every tile URL carries them.
+      // Render parameters on the info.json request go into its id, so every tile URL carries them; bad ones
+      // are 400 here (the same parser as the tiles'), not an advertised id whose every tile is a 400.
       const suffix = meta.render.size ? "" : renderSuffix(url.searchParams);
+      parseRenderSpec(meta.render.size ? meta.render : url.searchParams, image.info);
       const { width, height } = image.info;
       const { scaleFactors, sizes } = iiifLayout(width, height);
       const pub = publicBase(ctx, c);

@@ -141,6 +141,9 @@ Deno.test(
       // The same info.json requested through its meta-identifier keeps it; bad render parameters are 400s.
       assertEquals((await get(`${url}/images/${TCGA}?c=9`)).status, 400);
       assertEquals((await get(`${url}/iiif/3/${TCGA};op%3Dgray/info.json`)).status, 400);
+      // An info.json never advertises an id whose tiles would all be 400s (a bad channel, a bad window).
+      assertEquals((await get(`${url}/iiif/3/${TCGA};c%3Dzz/info.json`)).status, 400);
+      assertEquals((await get(`${url}/iiif/3/${TCGA}/info.json?c=0&window=5`)).status, 400);
     });
   },
 );
