@@ -8,6 +8,7 @@
  * changed each time, so an old slide in bench/out is never mistaken for this one.)
  */
 import { openSource } from "../sources/open.ts";
+import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
 import { toUint8 } from "../core/raster.ts";
 import { encodeOutput } from "../pipeline/encode.ts";
 
@@ -78,7 +79,10 @@ export async function makeBenchSlide(log = console.log): Promise<string> {
   await writeTiff(file, tmp, levels, () => pos);
   file.close();
 
-  // Reduced levels: read the level-0-only file's derived levels (2× area averages) and encode them.
+  // Reduced levels: read the level-0-only file's derived levels (2× area averages) and encode them. The
+  // 1/32 level derives each tile from 8192² stored pixels: past the server's default pixel budget, so this
+  // build joins a budget of its own (it runs alone, once).
+  joinProcessBudget(SharedBudget.create(1 << 30), 0);
   const src = await openSource({ path: tmp, version: "build", maxPixels: 1 });
   const out = await Deno.open(tmp, { write: true, append: true });
   pos = (await Deno.stat(tmp)).size;
