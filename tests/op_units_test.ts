@@ -6,6 +6,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, firstDifference, get, SAMPLES, withServer } from "./helpers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
+import { pillow } from "./jpeg_reference.ts";
+import { openSource } from "../sources/open.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -110,3 +112,53 @@ Deno.test("every op works on every protocol route and on thumbnails, for every r
     }
   });
 });
+
+/** Level 0 of a YCbCr JPEG-tiled TIFF as Pillow's luma-only decode of each stored tile, assembled. */
+async function pillowLumaLevel0(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const source = await openSource({ path: DATA + file, version: "t", maxPixels: 1e8 });
+  const { width, height, tileWidth: tw, tileHeight: th, luma } = source.info.levels[0];
+  assert(luma, `${file} level 0 is YCbCr JPEG`);
+  const data = new Uint8Array(width * height), at: [number, number][] = [], jpegs: Uint8Array[] = [];
+  for (let ty = 0; ty * th < height; ty++) {
+    for (let tx = 0; tx * tw < width; tx++) {
+      at.push([tx * tw, ty * th]);
+      jpegs.push((await source.readStoredJpeg!(0, tx, ty))!);
+    }
+  }
+  (await pillow(jpegs, "L")).forEach((tile, k) => {
+    const [x0, y0] = at[k], w = Math.min(tw, width - x0);
+    for (let y = 0; y < th && y0 + y < height; y++) data.set(tile.subarray(y * tw, y * tw + w), (y0 + y) * width + x0);
+  });
+  await source.close();
+  return { data, width, height };
+}
+
+Deno.test(
+  "threshold: whole images equal Y > t for every t, Y by numpy's formula (RGB) or Pillow's luma (JPEG tiles)",
+  opts,
+  async () => {
+    const rgb = await decodePng(await Deno.readFile(DATA + "skimage__coffee.png"), 3);
+    const rgbY = new Uint8Array(rgb.width * rgb.height).map((_, p) =>
+      (77 * rgb.data[3 * p] + 150 * rgb.data[3 * p + 1] + 29 * rgb.data[3 * p + 2] + 128) >> 8
+    );
+    const luma = await pillowLumaLevel0("generated__coffee-6x6_jpeg_pyramid.tif");
+    await withServer({ IMAGES_DIR: DATA, KV_PATH: "off" }, async ({ url }) => {
+      const cases: [string, Uint8Array, number, number][] = [
+        ["skimage__coffee.png", rgbY, rgb.width, rgb.height],
+        ["generated__coffee-6x6_jpeg_pyramid.tif", luma.data, luma.width, luma.height],
+      ];
+      for (const [file, Y, W, H] of cases) {
+        for (const t of [0, 1, 63, 127, 128, 200, 254, 255]) {
+          for (const invert of [0, 1]) {
+            const q = `width=${W}&height=${H}&op=threshold&t=${t}&invert=${invert}`;
+            const res = await get(`${url}/thumbnail/${file}.png?${q}`);
+            assertEquals(res.status, 200, `${file} ${q}`);
+            const px = await decodePng(res.body, 1);
+            const want = Y.map((v) => (v > t) !== (invert === 1) ? 255 : 0);
+            assertEquals(firstDifference(px.data, want), null, `${file} ${q}`);
+          }
+        }
+      }
+    });
+  },
+);
