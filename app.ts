@@ -10,6 +10,7 @@ import { HttpError, notFound, toHttpError } from "./errors.ts";
 import { setWorkController } from "./pipeline/abort.ts";
 import type { AppContext } from "./service/context.ts";
 import { dziRoutes } from "./routes/dzi.ts";
+import { zarrRoutes } from "./routes/zarr.ts";
 import { xyzRoutes } from "./routes/xyz.ts";
 import { thumbnailRoutes } from "./routes/thumbnail.ts";
 import { imageRoutes } from "./routes/images.ts";
@@ -69,6 +70,7 @@ export function createService(config: Config): Service {
   app.route("/", xyzRoutes(context));
   app.route("/", thumbnailRoutes(context));
   app.route("/", iiifRoutes(context));
+  app.route("/", zarrRoutes(context));
   app.route("/", viewerRoutes());
   app.notFound(() => errorResponse(notFound("no such route")));
   // One error policy: HttpErrors are answered as they are (readers raise 422 corrupt_source themselves);

@@ -65,7 +65,7 @@ export interface PatchProgress {
   maxInFlight: number;
 }
 
-const EXT: Record<TileFormat, string> = { jpeg: "jpg", png: "png", webp: "webp", npy: "npy" };
+const EXT: Record<TileFormat, string> = { jpeg: "jpg", png: "png", webp: "webp", npy: "npy", zarr: "bin" };
 
 /** Most patches one export may hold (its manifest is kept to the end of a tar: ≤ ~40 MB). */
 export const MAX_PATCHES = 200_000;

@@ -2,7 +2,8 @@
  * The tile pipeline, in order: plan → read (best level) → resample → op → pad → orient → encode.
  * Every protocol's request runs through `renderTile`; each step lives in its own module.
  */
-import type { ImageSource } from "../sources/source.ts";
+import type { ImageSource, PlaneSelection } from "../sources/source.ts";
+import { encodeZarrChunk } from "../zarr/chunk.ts";
 import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } from "../pyramid/read_plan.ts";
 import { applyOp, getOp } from "../kernels/index.ts";
 import { renderIntensities, renderPalette, renderRaster } from "../kernels/render.ts";
@@ -102,8 +103,10 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
   }
   // The render step composites source samples: it never reads a luma plane.
   const plane = op.readsLuma && !req.render ? "luma" : "samples";
-  // It reads only the planes of the channels it composites (in `c` order).
-  const select = req.render ? { c: req.render.c, z: req.render.z, t: req.render.t } : undefined;
+  // It reads only the planes of the channels it composites (in `c` order); a Zarr chunk those it holds.
+  const select = req.render
+    ? { c: req.render.c, z: req.render.z, t: req.render.t }
+    : chunkSelection(req, source.info.channels);
   const render = req.render;
   const blend = !render
     ? {}
@@ -116,6 +119,9 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
     const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane, select);
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
+    if (req.format === "zarr" && !req.chunk?.labels) {
+      return { tile: zarrTile(resampled, plan, req, timings, lap) };
+    }
     if (isRawTensor(req)) return { tile: rawTensorTile(resampled, plan, req, timings, lap) };
     const input = toInput(resampled);
     lap("resample");
@@ -160,6 +166,31 @@ function rawTensorTile(
   return { bytes, contentType: CONTENT_TYPES.npy, timings, ...(quant ? { headers: quantHeaders(quant) } : {}) };
 }
 
+/** A Zarr chunk (zarr/chunk.ts): the raw samples or the op's labels, placed, laid out and compressed. */
+function zarrTile(
+  raster: Raster | null,
+  placement: Placement | null,
+  req: TileRequest,
+  timings: Record<string, number>,
+  lap: (name: string) => void,
+  resolved?: Record<string, string | number>,
+): RenderedTile {
+  const labels = !!req.chunk?.labels;
+  const channels = labels ? 1 : req.chunk?.c.length ?? raster?.channels ?? 1;
+  const at = placement ?? { outX: 0, outY: 0 };
+  const bytes = encodeZarrChunk(raster, at, req.outWidth, req.outHeight, channels, labels);
+  lap("encode");
+  return { bytes, contentType: CONTENT_TYPES.zarr, resolved, timings };
+}
+
+/** The planes a Zarr chunk reads, or undefined when they are all channels of the first plane (the default read). */
+function chunkSelection(req: TileRequest, channels: number): PlaneSelection | undefined {
+  const k = req.chunk;
+  if (!k || k.labels) return undefined;
+  const all = k.z === 0 && k.t === 0 && k.c.length === channels && k.c.every((c, i) => c === i);
+  return all ? undefined : { c: k.c, z: k.z, t: k.t };
+}
+
 /** Per-step milliseconds: `lap(name)` adds the time since the previous lap to `timings[name]`. */
 function stopwatch(
   timings: Record<string, number> = {},
@@ -183,6 +214,7 @@ async function finish(
   timings: Record<string, number>,
   lap: (name: string) => void,
 ): Promise<RenderedTile> {
+  if (req.format === "zarr") return zarrTile(out?.raster ?? null, placement, req, timings, lap, out?.resolved);
   const padded = padToOutput(out, placement, req);
   const output = { ...padded, raster: orientRaster(padded.raster, req.rotate ?? 0, !!req.mirror) };
   const { bytes, headers } = await encodeStep(output, req);

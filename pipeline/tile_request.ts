@@ -8,8 +8,19 @@ import type { Rect } from "../core/rect.ts";
 import { canonicalTensor, type TensorSpec } from "./tensor.ts";
 import { canonicalRender, type ResolvedRender } from "../kernels/render.ts";
 
-/** Output encodings (`npy`: a NumPy tensor, see pipeline/tensor.ts). */
-export type TileFormat = "jpeg" | "png" | "webp" | "npy";
+/** Output encodings (`npy`: a NumPy tensor, see pipeline/tensor.ts; `zarr`: an OME-Zarr chunk, zarr/chunk.ts). */
+export type TileFormat = "jpeg" | "png" | "webp" | "npy" | "zarr";
+
+/**
+ * What a `zarr` chunk holds: the raw samples of channels `c` (in order) of Z/T plane `z`, `t`, no render;
+ * or, with `labels`, the op's output as 0/1 labels (the tissue mask).
+ */
+export interface ChunkSpec {
+  c: number[];
+  z: number;
+  t: number;
+  labels?: boolean;
+}
 
 /** An op with its parameters resolved (e.g. `{ name: "threshold", params: { t: 172 } }`). */
 export interface OpSpec {
@@ -44,6 +55,8 @@ export interface TileRequest {
   tensor?: TensorSpec;
   /** The render step (channels, colours, windows, stretch, colormap), windows resolved; absent: by type range. */
   render?: ResolvedRender;
+  /** For `zarr` output: the planes the chunk holds. */
+  chunk?: ChunkSpec;
 }
 
 /**
@@ -55,9 +68,13 @@ export const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
 /** 413 when `request`'s output would exceed `MAX_OUTPUT_BYTES` for an image of `channels` channels. */
 export function checkOutputSize(request: TileRequest, channels: number): void {
   const dtype = request.format === "npy" ? request.tensor?.dtype : undefined;
-  const sampleBytes = dtype === "float32" || dtype === "native" ? 4 : 1;
+  const sampleBytes = request.format === "zarr" ? 8 : dtype === "float32" || dtype === "native" ? 4 : 1;
   // The render step holds one intensity plane per selected channel, then RGB.
-  const perPixel = request.render ? request.render.c.length + 3 : Math.min(Math.max(channels, 1), 4);
+  const perPixel = request.chunk
+    ? request.chunk.c.length
+    : request.render
+    ? request.render.c.length + 3
+    : Math.min(Math.max(channels, 1), 4);
   const bytes = request.outWidth * request.outHeight * perPixel * sampleBytes;
   if (bytes > MAX_OUTPUT_BYTES) {
     throw tooLarge(
@@ -73,6 +90,7 @@ export const CONTENT_TYPES: Record<TileFormat, string> = {
   png: "image/png",
   webp: "image/webp",
   npy: "application/x-npy",
+  zarr: "application/octet-stream",
 };
 
 /** The format named by a URL extension (`jpg`, `jpeg`, `png`, `webp`), or null. */
@@ -97,6 +115,8 @@ export function canonicalTileRequest(r: TileRequest): string {
     ? "png"
     : r.format === "npy"
     ? `npy:${canonicalTensor(r.tensor ?? { dtype: "uint8" })}`
+    : r.format === "zarr"
+    ? `zarr:c=${r.chunk?.c.join(",")};z=${r.chunk?.z};t=${r.chunk?.t}${r.chunk?.labels ? ";labels" : ""}`
     : `${r.format}:${r.quality}`;
   const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
   const orient = r.rotate || r.mirror ? `/${r.mirror ? "!" : ""}${r.rotate ?? 0}` : "";

@@ -13,6 +13,7 @@ import { canonicalRender, type RenderSpec, type ResolvedRender, resolveRender } 
 import {
   canonicalOp,
   checkOutputSize,
+  type ChunkSpec,
   type OpSpec,
   type TileFormat,
   type TileRequest,
@@ -36,6 +37,8 @@ export interface TileTarget {
   tensor?: TensorSpec;
   /** The render step's parameters (windows may be `auto`: resolved per image version here). */
   render?: RenderSpec;
+  /** For `zarr` output: the planes of the chunk. */
+  chunk?: ChunkSpec;
   /** An associated image (Aperio label, macro, thumbnail) instead of the pyramid. */
   associated?: string;
   /** Clockwise right-angle rotation and mirroring (IIIF). */
@@ -80,6 +83,7 @@ export function tileRequestOf(t: TileTarget, op: OpSpec = t.op, render?: Resolve
     quality: keptQuality(t.format, t.quality),
     ...(t.format === "npy" ? { tensor: t.tensor ?? { dtype: "uint8" } } : {}),
     ...(render ? { render } : {}),
+    ...(t.chunk ? { chunk: t.chunk } : {}),
   };
   checkOutputSize(request, t.image.info.channels);
   return request;

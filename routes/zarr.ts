@@ -1,0 +1,131 @@
+/**
+ * OME-Zarr: `GET|HEAD /zarr/{id}/{key}` serves every image as a read-only OME-NGFF 0.4 store on Zarr v2
+ * (zarr/layout.ts, zarr/metadata.ts): `.zgroup`, `.zattrs`, `.zmetadata`, `{level}/.zarray`, chunks
+ * `{level}/{c}/{y}/{x}` (`t`/`z` keys too where the image has several planes), and the tissue mask as the
+ * label image `labels/tissue/…`. Chunks go through the tile service like tiles (ETag, 304, `?v=`, cache,
+ * single-flight). Query parameters: `v` and `cache` (and a signature's); any other is a 400.
+ */
+import { Hono } from "hono";
+import { badRequest, notFound } from "../errors.ts";
+import type { AppContext } from "../service/context.ts";
+import { checkPinned, serveTile } from "../service/tile_service.ts";
+import { parseCacheMode } from "../service/query.ts";
+import { getOp } from "../kernels/index.ts";
+import { requestRender } from "../kernels/render.ts";
+import { workSignalOf } from "../pipeline/abort.ts";
+import { chunkTarget, ZARR_CHUNK, zarrLayout } from "../zarr/layout.ts";
+import { storeDocuments, TISSUE_LABEL } from "../zarr/metadata.ts";
+import type { ResolvedImage } from "../sources/registry.ts";
+import { decodeId, rawPath } from "./ids.ts";
+
+const STORE_PATH = /^\/zarr\/([^/]+)\/(.*)$/;
+const CHUNK_KEY = /^(?:labels\/([^/]+)\/)?(\d{1,2})\/(\d{1,7}(?:\/\d{1,7})*)$/;
+const ALLOWED_QUERY = new Set(["v", "cache", "sig", "exp", "scope"]);
+
+/** OME-Zarr store routes. */
+export function zarrRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.get("/zarr/*", async (c) => {
+    const m = STORE_PATH.exec(rawPath(c.req.url));
+    if (!m) throw notFound("not an OME-Zarr URL: expected /zarr/{id}/{key} (e.g. /zarr/{id}/.zmetadata)");
+    const query = new URL(c.req.url).searchParams;
+    for (const k of query.keys()) {
+      if (!ALLOWED_QUERY.has(k)) throw badRequest(`unknown query parameter "${k}" (OME-Zarr keys take v and cache)`);
+    }
+    const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
+    checkPinned(image, query.get("v"));
+    const key = decodeURIComponent(m[2]);
+    const chunk = CHUNK_KEY.exec(key);
+    if (chunk) return await chunkResponse(ctx, c.req.raw, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
+    const docs = await documentsOf(ctx, image);
+    const doc = docs.get(key);
+    if (doc === undefined) {
+      throw notFound(
+        `no key "${key}" in the OME-Zarr store of "${image.id}" (metadata: ${[...docs.keys()].join(", ")})`,
+      );
+    }
+    const etag = `"${image.source.version}/${key}"`;
+    const cacheControl = query.has("v")
+      ? "public, max-age=31536000, immutable"
+      : `public, max-age=${ctx.config.cacheTtl}`;
+    const headers = { "Content-Type": "application/json", ETag: etag, "Cache-Control": cacheControl };
+    if (c.req.header("If-None-Match") === etag) return new Response(null, { status: 304, headers });
+    return new Response(asciiJson(doc), { headers });
+  });
+  return app;
+}
+
+/** The store's metadata documents; labels where the tissue mask applies (every source the mask op reads). */
+async function documentsOf(ctx: AppContext, image: ResolvedImage): Promise<Map<string, unknown>> {
+  const { stats } = await ctx.stats.get(image.source);
+  return storeDocuments(image.id, image.info, zarrLayout(image.info), stats, true);
+}
+
+/** One chunk through the tile service; 404 past the array. */
+async function chunkResponse(
+  ctx: AppContext,
+  incoming: Request,
+  image: ResolvedImage,
+  label: string | null,
+  level: number,
+  indexPath: string,
+): Promise<Response> {
+  if (label !== null && label !== TISSUE_LABEL) throw notFound(`no label image "${label}" (labels: ${TISSUE_LABEL})`);
+  const labels = label !== null;
+  const layout = zarrLayout(image.info);
+  const index = indexPath.split("/").map(Number);
+  const target = chunkTarget(layout, level, index, labels);
+  if (!target) {
+    const L = layout.levels[level];
+    throw notFound(
+      L
+        ? `no chunk ${index.join("/")} in level ${level} (axes ${layout.axes.map((a) => a.name).join(",")}, ` +
+          `${L.width}×${L.height} pixels in ${ZARR_CHUNK}² chunks)`
+        : `no level ${level} (levels 0..${layout.levels.length - 1})`,
+    );
+  }
+  const query = new URL(incoming.url).searchParams;
+  const mask = getOp("mask");
+  const op = labels ? { name: "mask", params: mask.parse(new URLSearchParams()) } : { name: "none", params: {} };
+  // The label is the mask of what `op=mask` tiles show: the default render of a multichannel image.
+  const render = labels ? requestRender(new URLSearchParams(), image.info, op).render : null;
+  const answer = await serveTile(ctx, {
+    image,
+    region: target.region,
+    outWidth: ZARR_CHUNK,
+    outHeight: ZARR_CHUNK,
+    format: "zarr",
+    op,
+    quality: 0,
+    chunk: { c: target.c, z: target.z, t: target.t, ...(labels ? { labels: true } : {}) },
+    ...(render ? { render } : {}),
+  }, {
+    pinned: query.get("v"),
+    mode: parseCacheMode(query),
+    ifNoneMatch: incoming.headers.get("If-None-Match"),
+    signal: () => workSignalOf(incoming),
+  });
+  const cacheControl = answer.pinned ? "public, max-age=31536000, immutable" : `public, max-age=${ctx.config.cacheTtl}`;
+  if (answer.notModified) {
+    return new Response(null, { status: 304, headers: { ETag: answer.etag, "Cache-Control": cacheControl } });
+  }
+  return new Response(answer.tile.bytes as Uint8Array<ArrayBuffer>, {
+    headers: {
+      "Content-Type": answer.tile.contentType,
+      "Content-Length": String(answer.tile.bytes.byteLength),
+      "Cache-Control": cacheControl,
+      ETag: answer.etag,
+      "X-Cache": answer.cache,
+      "X-Backend": ctx.backend.name,
+      "Server-Timing": Object.entries(answer.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
+    },
+  });
+}
+
+/** JSON with every non-ASCII character escaped: zarr-python 2 decodes metadata as ASCII. */
+export function asciiJson(doc: unknown): string {
+  return JSON.stringify(doc).replace(
+    /[\u0080-\uffff]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -1,0 +1,69 @@
+"""zarr-python (Debian's python3-zarr 2.x, fsspec over HTTP) reads edgetile's OME-Zarr stores.
+
+Usage: zarr_client.py BASE_URL ID... — for each image: open_consolidated over HTTP, every level's shape,
+dtype and chunks, then pixels: three Deep Zoom tiles per level (first, middle, last: the edge) against the
+same window of the Zarr array, as PNG tiles (8-bit photos) or raw `.npy` tiles (other sample types,
+multichannel), and the tissue label against `op=mask` tiles. Prints one JSON report.
+"""
+import io
+import json
+import math
+import sys
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import zarr
+from PIL import Image
+
+base = sys.argv[1].rstrip("/")
+TILE, OVERLAP = 254, 1
+
+
+def fetch(url):
+    with urllib.request.urlopen(url) as r:
+        return r.read()
+
+
+report = {}
+for image_id in sys.argv[2:]:
+    q = urllib.parse.quote(image_id, safe="")
+    info = json.loads(fetch(f"{base}/images/{q}"))
+    g = zarr.open_consolidated(f"{base}/zarr/{q}/", mode="r")
+    ms = g.attrs["multiscales"][0]
+    axes = [a["name"] for a in ms["axes"]]
+    W, H = info["width"], info["height"]
+    max_level = math.ceil(math.log2(max(W, H)))
+    photo8 = info["pixelType"] == "uint8" and not info.get("multichannel")
+    out = {"info": {k: info[k] for k in ("width", "height", "channels", "pixelType")}, "axes": axes, "levels": [], "compared": 0, "mismatches": [], "labels": 0}
+    for k, ds in enumerate(ms["datasets"]):
+        arr = g[ds["path"]]
+        lab = g[f"labels/tissue/{ds['path']}"]
+        out["levels"].append({"shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks),
+                              "scale": ds["coordinateTransformations"][0]["scale"],
+                              "labelShape": list(lab.shape)})
+        lw, lh = math.ceil(W / 2 ** k), math.ceil(H / 2 ** k)
+        cols, rows = math.ceil(lw / TILE), math.ceil(lh / TILE)
+        for col, row in {(0, 0), (cols // 2, rows // 2), (cols - 1, rows - 1)}:
+            x0, y0 = max(0, col * TILE - OVERLAP), max(0, row * TILE - OVERLAP)
+            x1, y1 = min(lw, (col + 1) * TILE + OVERLAP), min(lh, (row + 1) * TILE + OVERLAP)
+            # The first plane: t and z index 0 where the store has those axes.
+            pick = tuple(0 if a in ("t", "z") else slice(None) for a in axes[:-2]) + (slice(y0, y1), slice(x0, x1))
+            window = np.moveaxis(np.asarray(arr[pick]), 0, -1)  # (c, y, x) -> (y, x, c)
+            tile = f"{base}/dzi/{q}_files/{max_level - k}/{col}_{row}"
+            if photo8:
+                ref = np.atleast_3d(np.asarray(Image.open(io.BytesIO(fetch(tile + ".png")))))
+            else:
+                chans = ",".join(str(c) for c in range(info["channels"]))
+                ref = np.load(io.BytesIO(fetch(f"{tile}.npy?c={chans}")))
+            out["compared"] += 1
+            if ref.shape != window.shape or not np.array_equal(ref, window):
+                diff = int(np.count_nonzero(ref != window)) if ref.shape == window.shape else -1
+                out["mismatches"].append(f"level {k} tile {col}_{row}: {ref.shape} vs {window.shape}, {diff} differ")
+            label = np.asarray(lab[(0,) * (len(axes) - 2) + (slice(y0, y1), slice(x0, x1))])
+            mask = np.asarray(Image.open(io.BytesIO(fetch(tile + ".png?op=mask"))).convert("L"))
+            if mask.shape != label.shape or not np.array_equal(mask, label.astype(np.uint8) * 255):
+                out["mismatches"].append(f"label level {k} tile {col}_{row}")
+            out["labels"] += 1
+    report[image_id] = out
+print(json.dumps(report))

@@ -1,0 +1,118 @@
+/**
+ * The metadata documents of an image's OME-Zarr store (OME-NGFF 0.4, Zarr v2): `.zgroup`, `.zattrs`
+ * (`multiscales` with axes, units and per-level scales; `omero` channels with names, colours and windows),
+ * each level's `.zarray`, the tissue label image under `labels/tissue/` (`image-label`), and the
+ * consolidated `.zmetadata` that zarr-python's `open_consolidated` reads first.
+ */
+import type { ImageInfo } from "../sources/source.ts";
+import type { ImageStats } from "../stats/types.ts";
+import { arrayShape, ZARR_DTYPES, type ZarrLayout } from "./layout.ts";
+
+/** The chunks' compressor (numcodecs id): zlib level 1, see bench/README.md "OME-Zarr chunks". */
+export const ZARR_COMPRESSOR = { id: "zlib", level: 1 } as const;
+
+/** The label image's name under `labels/`. */
+export const TISSUE_LABEL = "tissue";
+
+/** Every metadata document of the store, by key (`.zmetadata` included). */
+export function storeDocuments(
+  id: string,
+  info: ImageInfo,
+  layout: ZarrLayout,
+  stats: Pick<ImageStats, "percentiles" | "channels">,
+  withLabels: boolean,
+): Map<string, unknown> {
+  const docs = new Map<string, unknown>();
+  docs.set(".zgroup", { zarr_format: 2 });
+  docs.set(".zattrs", {
+    multiscales: [multiscales(id, info, layout)],
+    omero: omero(id, info, stats),
+  });
+  for (let k = 0; k < layout.levels.length; k++) docs.set(`${k}/.zarray`, zarray(info, layout, k, false));
+  if (withLabels) {
+    const base = `labels/${TISSUE_LABEL}`;
+    docs.set("labels/.zgroup", { zarr_format: 2 });
+    docs.set("labels/.zattrs", { labels: [TISSUE_LABEL] });
+    docs.set(`${base}/.zgroup`, { zarr_format: 2 });
+    docs.set(`${base}/.zattrs`, {
+      multiscales: [multiscales(TISSUE_LABEL, info, layout)],
+      "image-label": {
+        version: "0.4",
+        colors: [
+          { "label-value": 0, rgba: [0, 0, 0, 0] },
+          { "label-value": 1, rgba: [0, 200, 0, 128] },
+        ],
+        properties: [{ "label-value": 1, name: "tissue" }],
+        source: { image: "../../" },
+      },
+    });
+    for (let k = 0; k < layout.levels.length; k++) docs.set(`${base}/${k}/.zarray`, zarray(info, layout, k, true));
+  }
+  docs.set(".zmetadata", { zarr_consolidated_format: 1, metadata: Object.fromEntries(docs) });
+  return docs;
+}
+
+/** NGFF `multiscales`: axes with units (µm where the file gives its MPP), a scale transform per level. */
+function multiscales(name: string, info: ImageInfo, layout: ZarrLayout) {
+  const unit = info.mpp ? { unit: "micrometer" } : {};
+  return {
+    version: "0.4",
+    name,
+    axes: layout.axes.map((a) => ({ ...a, ...(a.name === "x" || a.name === "y" ? unit : {}) })),
+    datasets: layout.levels.map((L, k) => ({
+      path: String(k),
+      coordinateTransformations: [{
+        type: "scale",
+        scale: layout.axes.map((a) =>
+          a.name === "x" ? (info.mpp?.x ?? 1) * L.scale : a.name === "y" ? (info.mpp?.y ?? 1) * L.scale : 1
+        ),
+      }],
+    })),
+    type: "area average",
+    metadata: { description: "level k is the exact area average of level 0 over 2^k x 2^k pixels" },
+  };
+}
+
+/** OMERO rendering metadata: channel labels and colours from the file, windows from the stats level. */
+function omero(name: string, info: ImageInfo, stats: Pick<ImageStats, "percentiles" | "channels">) {
+  const photo8 = !info.multichannel && info.pixelType === "uint8";
+  return {
+    name,
+    version: "0.4",
+    rdefs: { model: "color", defaultZ: 0, defaultT: 0 },
+    channels: Array.from({ length: info.channels }, (_, c) => {
+      const meta = info.channelMeta?.[c];
+      const window = photo8 ? { min: 0, max: 255, start: 0, end: 255 } : {
+        min: stats.channels.min[c],
+        max: stats.channels.max[c],
+        start: stats.percentiles.low[c],
+        end: stats.percentiles.high[c],
+      };
+      return {
+        label: meta?.name ?? `channel ${c}`,
+        color: (meta?.color ?? "FFFFFF").toUpperCase(),
+        window,
+        active: true,
+        coefficient: 1,
+        family: "linear",
+        inverted: false,
+      };
+    }),
+  };
+}
+
+/** One level's `.zarray`: the source's sample type (the label: uint8 0/1), 256² chunks, "/" keys. */
+function zarray(info: ImageInfo, layout: ZarrLayout, level: number, labels: boolean) {
+  const { shape, chunks } = arrayShape(layout, level, labels);
+  return {
+    zarr_format: 2,
+    shape,
+    chunks,
+    dtype: labels ? "|u1" : ZARR_DTYPES[info.pixelType],
+    compressor: ZARR_COMPRESSOR,
+    fill_value: 0,
+    order: "C",
+    filters: null,
+    dimension_separator: "/",
+  };
+}
