@@ -6,6 +6,7 @@ import { tooLarge } from "../errors.ts";
 import type { Rect } from "../core/rect.ts";
 
 import { canonicalTensor, type TensorSpec } from "./tensor.ts";
+import { ZARR_COMPRESSOR } from "../zarr/metadata.ts";
 import { canonicalRender, type ResolvedRender } from "../kernels/render.ts";
 
 /** Output encodings (`npy`: a NumPy tensor, see pipeline/tensor.ts; `zarr`: an OME-Zarr chunk, zarr/chunk.ts). */
@@ -116,7 +117,9 @@ export function canonicalTileRequest(r: TileRequest): string {
     : r.format === "npy"
     ? `npy:${canonicalTensor(r.tensor ?? { dtype: "uint8" })}`
     : r.format === "zarr"
-    ? `zarr:c=${r.chunk?.c.join(",")};z=${r.chunk?.z};t=${r.chunk?.t}${r.chunk?.labels ? ";labels" : ""}`
+    ? `zarr:${ZARR_COMPRESSOR.id}${ZARR_COMPRESSOR.level}:c=${r.chunk?.c.join(",")};z=${r.chunk?.z};t=${r.chunk?.t}${
+      r.chunk?.labels ? ";labels" : ""
+    }`
     : `${r.format}:${r.quality}`;
   const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
   const orient = r.rotate || r.mirror ? `/${r.mirror ? "!" : ""}${r.rotate ?? 0}` : "";

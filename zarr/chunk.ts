@@ -3,7 +3,7 @@
  * array's fill value, 0), laid out C × H × W in C order, little-endian as the `.zarray` dtype says, and
  * compressed with the store's compressor. Label chunks (the tissue mask) hold 0/1, not the op's 0/255.
  */
-import { deflateSync } from "node:zlib";
+import * as zlib from "node:zlib";
 import { arrayTypeFor, type Raster } from "../core/raster.ts";
 import { ZARR_COMPRESSOR } from "./metadata.ts";
 
@@ -39,5 +39,10 @@ export function encodeZarrChunk(
       }
     }
   }
-  return deflateSync(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), { level: ZARR_COMPRESSOR.level });
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  if (ZARR_COMPRESSOR.id === "zlib") return zlib.deflateSync(bytes, { level: ZARR_COMPRESSOR.level });
+  const zstd = (zlib as unknown as { zstdCompressSync: (b: Uint8Array, o: object) => Uint8Array }).zstdCompressSync;
+  // ZSTD_c_compressionLevel is parameter 100. The pledged size puts the content size in the frame header,
+  // which numcodecs' zstd (0.11, Debian's) needs to decode at all.
+  return zstd(bytes, { pledgedSrcSize: bytes.length, params: { 100: ZARR_COMPRESSOR.level } });
 }
