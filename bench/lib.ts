@@ -252,3 +252,15 @@ export async function ensureDebianPackages(checks: [string, string][]): Promise<
     `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${need.join(" ")}`,
   ]);
 }
+
+/** Deterministic shuffle (distinct tiles in a scattered order, the same every run). */
+export function shuffled<T>(a: T[], seed = 1): T[] {
+  const out = a.slice();
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}

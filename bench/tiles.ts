@@ -8,21 +8,9 @@
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
-import { benchArgs, load, type Result, resultTable, startServer } from "./lib.ts";
+import { benchArgs, load, type Result, resultTable, shuffled, startServer } from "./lib.ts";
 
 const { seconds: SECONDS, concurrency: CONCURRENCY } = benchArgs({ seconds: 12, concurrency: 8 });
-
-/** Deterministic shuffle (distinct tiles in a scattered order, the same every run). */
-function shuffled<T>(a: T[], seed = 1): T[] {
-  const out = a.slice();
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
 
 if (import.meta.main) {
   const slide = await makeBenchSlide();

@@ -8,7 +8,7 @@
  *   deno task bench:zarr [--seconds 10] [--concurrency 16]
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
-import { benchArgs, load, type Result, resultTable, startServer, wrkLoad } from "./lib.ts";
+import { benchArgs, load, type Result, resultTable, shuffled, startServer, wrkLoad } from "./lib.ts";
 
 const { seconds: SECONDS, concurrency: CONCURRENCY } = benchArgs({ seconds: 10, concurrency: 16 });
 
@@ -16,13 +16,7 @@ const { seconds: SECONDS, concurrency: CONCURRENCY } = benchArgs({ seconds: 10, 
 function positions(side: number, seed: number): [number, number][] {
   const n = Math.ceil(side / 256), out: [number, number][] = [];
   for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) out.push([x, y]);
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
+  return shuffled(out, seed);
 }
 
 if (import.meta.main) {

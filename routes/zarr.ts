@@ -14,7 +14,7 @@ import { getOp } from "../kernels/index.ts";
 import { requestRender } from "../kernels/render.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { chunkTarget, ZARR_CHUNK, zarrLayout } from "../zarr/layout.ts";
-import { storeDocuments, TISSUE_LABEL } from "../zarr/metadata.ts";
+import { storeDocuments, TISSUE_LABEL, ZARR_COMPRESSOR } from "../zarr/metadata.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
 import { decodeId, rawPath } from "./ids.ts";
 
@@ -34,7 +34,7 @@ export function zarrRoutes(ctx: AppContext): Hono {
     }
     const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
     checkPinned(image, query.get("v"));
-    const key = decodeURIComponent(m[2]);
+    const key = decodeKey(m[2]);
     const chunk = CHUNK_KEY.exec(key);
     if (chunk) return await chunkResponse(ctx, c.req.raw, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
     const docs = await documentsOf(ctx, image);
@@ -44,7 +44,7 @@ export function zarrRoutes(ctx: AppContext): Hono {
         `no key "${key}" in the OME-Zarr store of "${image.id}" (metadata: ${[...docs.keys()].join(", ")})`,
       );
     }
-    const etag = `"${image.source.version}/${key}"`;
+    const etag = `"${image.source.version}/${ZARR_COMPRESSOR.id}/${key}"`;
     const cacheControl = query.has("v")
       ? "public, max-age=31536000, immutable"
       : `public, max-age=${ctx.config.cacheTtl}`;
@@ -120,6 +120,15 @@ async function chunkResponse(
       "Server-Timing": Object.entries(answer.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
     },
   });
+}
+
+/** A store key from the URL path; 400 when its percent-encoding is malformed. */
+function decodeKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw badRequest("malformed percent-encoding in the OME-Zarr key");
+  }
 }
 
 /** JSON with every non-ASCII character escaped: zarr-python 2 decodes metadata as ASCII. */

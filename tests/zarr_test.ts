@@ -191,6 +191,7 @@ Deno.test(
           ["labels/nuclei/0/0/0/0", 404],
           ["nothing", 404],
           ["0/0/0/0?op=gray", 400],
+          ["%E0%A4%A/.zattrs", 400], // malformed percent-encoding in the key
           [".zattrs?v=stale", 404],
         ] as const
       ) {
