@@ -1,28 +1,48 @@
 """zarr-python (Debian's python3-zarr 2.x, fsspec over HTTP) reads edgetile's OME-Zarr stores.
 
-Usage: zarr_client.py BASE_URL ID... — for each image: open_consolidated over HTTP, every level's shape,
+Usage: [ZARR_TEST_DATA=dir] zarr_client.py BASE_URL ID... — for each image: open_consolidated over HTTP, every level's shape,
 dtype and chunks, then pixels: three Deep Zoom tiles per level (first, middle, last: the edge) against the
 same window of the Zarr array, as PNG tiles (8-bit photos) or raw `.npy` tiles (other sample types,
-multichannel), and the tissue label against `op=mask` tiles. Prints one JSON report.
+multichannel), and the tissue label against `op=mask` tiles; and, where ZARR_TEST_DATA names the images' folder, levels 0 and 1 of the PNG and OME-TIFF
+samples against the files read by Pillow/numpy and tifffile. Prints one JSON report.
 """
 import io
 import json
 import math
+import os
 import sys
 import urllib.parse
 import urllib.request
 
 import numpy as np
+import tifffile
 import zarr
 from PIL import Image
 
-base = sys.argv[1].rstrip("/")
+base, data_dir = sys.argv[1].rstrip("/"), os.environ.get("ZARR_TEST_DATA", "")
 TILE, OVERLAP = 254, 1
 
 
 def fetch(url):
     with urllib.request.urlopen(url) as r:
         return r.read()
+
+
+def file_levels(image_id):
+    """Levels 0 and 1 by readers of our own: Pillow for a PNG (level 1: numpy's 2x2 area mean), tifffile
+    for a CYX OME-TIFF pyramid (its stored levels). (c, y, x) float64, or None for other files."""
+    path = f"{data_dir}/{image_id}"
+    if image_id.endswith(".png"):
+        im = np.moveaxis(np.asarray(Image.open(path).convert("RGB")), -1, 0).astype(np.float64)
+        c, h, w = im.shape
+        half = im[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+        return [im, half]
+    if image_id.endswith((".tif", ".tiff")):
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            if tif.is_ome and len(series.levels) >= 2 and series.axes == "CYX":
+                return [series.levels[k].asarray().astype(np.float64) for k in (0, 1)]
+    return None
 
 
 report = {}
@@ -65,5 +85,13 @@ for image_id in sys.argv[2:]:
             if mask.shape != label.shape or not np.array_equal(mask, label.astype(np.uint8) * 255):
                 out["mismatches"].append(f"label level {k} tile {col}_{row}")
             out["labels"] += 1
+    refs = file_levels(image_id) if data_dir else None
+    out["reference"] = {"compared": 0, "differ": 0}
+    for k, ref in enumerate(refs or []):
+        got = np.asarray(g[str(k)][:, : ref.shape[1], : ref.shape[2]]).astype(np.float64)
+        ties = np.abs(ref - np.floor(ref) - 0.5) < 1e-9  # exact halves: the rounding of ties is not compared
+        want = np.floor(ref + 0.5)
+        out["reference"]["compared"] += int(np.count_nonzero(~ties))
+        out["reference"]["differ"] += int(np.count_nonzero((got != want) & ~ties))
     report[image_id] = out
 print(json.dumps(report))

@@ -20,6 +20,8 @@ interface ClientReport {
   compared: number;
   labels: number;
   mismatches: string[];
+  /** Levels 0 and 1 against the file read by Pillow/numpy or tifffile (PNG and generated OME-TIFF samples). */
+  reference: { compared: number; differ: number };
 }
 
 Deno.test(
@@ -31,6 +33,7 @@ Deno.test(
       assert(list.length >= 20, "the samples are listed");
       const run = await new Deno.Command("/usr/bin/python3", {
         args: [new URL("./zarr_client.py", import.meta.url).pathname, url, ...list.map((i) => i.id)],
+        env: { ZARR_TEST_DATA: DATA },
       }).output();
       assertEquals(run.code, 0, new TextDecoder().decode(run.stderr).slice(-3000));
       const report: Record<string, ClientReport> = JSON.parse(new TextDecoder().decode(run.stdout));
@@ -49,6 +52,11 @@ Deno.test(
         });
         const last = r.levels.at(-1)!.shape.slice(-2);
         assert(Math.max(...last) <= 256 && r.levels.length >= 1, `${img.id}: levels down to one chunk`);
+      }
+      // Independent of our readers: Pillow (level 1: numpy's 2×2 mean) and tifffile (the stored levels).
+      for (const id of [OME, "skimage__coffee.png", "openslide-python__boxes.png"]) {
+        assertEquals(report[id].reference.differ, 0, `${id} against the file read by Pillow/tifffile`);
+        assert(report[id].reference.compared > 100_000, `${id}: samples compared`);
       }
       assertEquals(report[SVS].levels.length, 5);
       assertEquals(report[SVS].levels[0].scale, [1, 0.499, 0.499], "µm per pixel from the Aperio MPP");
