@@ -7,13 +7,17 @@ import { RENDER_PARAMS } from "../kernels/render.ts";
  * for `/`; 400 when malformed.
  */
 export function decodeId(raw: string, slash = ""): string {
-  let id: string;
-  try {
-    id = decodeURIComponent(raw);
-  } catch {
-    throw badRequest("malformed percent-encoding in the image id");
-  }
+  const id = decodePart(raw, "image id");
   return slash ? id.replaceAll(slash, "/") : id;
+}
+
+/** Percent-decodes a part of a URL path; 400 naming `what` when the encoding is malformed. */
+export function decodePart(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw badRequest(`malformed percent-encoding in the ${what}`);
+  }
 }
 
 /** An image id as one URL path segment: `/` written as `slash` when configured, else `%2F`. */
@@ -34,7 +38,7 @@ export function rawPath(url: string): string {
 export function metaIdentifier(raw: string): { id: string; render: URLSearchParams } {
   const at = raw.indexOf(";");
   if (at < 0) return { id: raw, render: new URLSearchParams() };
-  const render = new URLSearchParams(decodeSegment(raw.slice(at + 1)));
+  const render = new URLSearchParams(decodePart(raw.slice(at + 1), "identifier"));
   for (const k of render.keys()) {
     if (!RENDER_PARAMS.includes(k)) throw badRequest(`the identifier's ";" part takes render parameters, not "${k}"`);
   }
@@ -45,12 +49,4 @@ export function metaIdentifier(raw: string): { id: string; render: URLSearchPara
 export function renderSuffix(query: URLSearchParams): string {
   const kept = new URLSearchParams([...query].filter(([k]) => RENDER_PARAMS.includes(k)));
   return kept.size ? `;${encodeURIComponent(kept.toString())}` : "";
-}
-
-function decodeSegment(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw badRequest("malformed percent-encoding in the identifier");
-  }
 }

@@ -20,7 +20,7 @@ import {
 import { GRID_TILE } from "../pyramid/levels.ts";
 import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
-import { decodeId, metaIdentifier, rawPath, renderSuffix } from "./ids.ts";
+import { decodeId, decodePart, metaIdentifier, rawPath, renderSuffix } from "./ids.ts";
 import { parseRenderSpec } from "../kernels/render.ts";
 import { parseTileOptions } from "../service/query.ts";
 import { tileResponse } from "./tile_response.ts";
@@ -36,14 +36,6 @@ function infoContentType(accept: string | null): string {
   const ld = `application/ld+json;profile="${CONTEXT}"`;
   if (!accept || accept.includes("application/ld+json") || accept.includes("*/*")) return ld;
   return accept.includes("application/json") ? "application/json" : ld;
-}
-
-function segment(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw badRequest("malformed percent-encoding in the IIIF request");
-  }
 }
 
 /** IIIF routes. */
@@ -128,7 +120,8 @@ export function iiifRoutes(ctx: AppContext): Hono {
     const { width, height } = image.info;
     let req;
     try {
-      req = parseIiifRequest(segment(m[2]), segment(m[3]), segment(m[4]), segment(m[5]), width, height);
+      const [region, size, rotation, quality] = [m[2], m[3], m[4], m[5]].map((p) => decodePart(p, "IIIF request"));
+      req = parseIiifRequest(region, size, rotation, quality, width, height);
     } catch (err) {
       if (err instanceof IiifError) throw new HttpError(err.status, "iiif", err.message);
       throw err;

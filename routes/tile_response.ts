@@ -6,7 +6,8 @@ import { parseTensorSpec } from "../pipeline/tensor.ts";
 import { tensorFor } from "../pipeline/raw_tensor.ts";
 import { requestRender } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
-import { serveTile, type TileTarget } from "../service/tile_service.ts";
+import { serveTile, type TileAnswer, type TileTarget } from "../service/tile_service.ts";
+import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseCacheMode } from "../service/query.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 
@@ -38,6 +39,15 @@ export async function tileResponse(
     ifNoneMatch: incoming.headers.get("If-None-Match"),
     signal: () => workSignalOf(incoming),
   });
+  return answerResponse(ctx, answer, mode);
+}
+
+/**
+ * The HTTP of a tile service answer: 304 with its validators, or the bytes with `ETag`, `Cache-Control`
+ * (immutable when pinned, `no-store` when the cache was bypassed), `X-Cache`, `X-Backend`, `X-Op`,
+ * `Server-Timing` and the tile's own headers. Every route that serves `serveTile` answers with it.
+ */
+export function answerResponse(ctx: AppContext, answer: TileAnswer, mode: CacheMode): Response {
   const cacheControl = answer.pinned ? "public, max-age=31536000, immutable" : `public, max-age=${ctx.config.cacheTtl}`;
   if (answer.notModified) {
     return new Response(null, { status: 304, headers: { ETag: answer.etag, "Cache-Control": cacheControl } });

@@ -1,6 +1,6 @@
 /**
  * OME-Zarr: `GET|HEAD /zarr/{id}/{key}` serves every image as a read-only OME-NGFF 0.4 store on Zarr v2
- * (zarr/layout.ts, zarr/metadata.ts): `.zgroup`, `.zattrs`, `.zmetadata`, `{level}/.zarray`, chunks
+ * (pyramid/zarr.ts, zarr/metadata.ts): `.zgroup`, `.zattrs`, `.zmetadata`, `{level}/.zarray`, chunks
  * `{level}/{c}/{y}/{x}` (`t`/`z` keys too where the image has several planes), and the tissue mask as the
  * label image `labels/tissue/…`. Chunks go through the tile service like tiles (ETag, 304, `?v=`, cache,
  * single-flight). Query parameters: `v` and `cache` (and a signature's); any other is a 400.
@@ -13,10 +13,11 @@ import { parseCacheMode } from "../service/query.ts";
 import { getOp } from "../kernels/index.ts";
 import { requestRender } from "../kernels/render.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
-import { chunkTarget, ZARR_CHUNK, zarrLayout } from "../zarr/layout.ts";
+import { chunkTarget, ZARR_CHUNK, zarrLayout } from "../pyramid/zarr.ts";
 import { storeDocuments, TISSUE_LABEL, ZARR_COMPRESSOR } from "../zarr/metadata.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
-import { decodeId, rawPath } from "./ids.ts";
+import { decodeId, decodePart, rawPath } from "./ids.ts";
+import { answerResponse } from "./tile_response.ts";
 
 const STORE_PATH = /^\/zarr\/([^/]+)\/(.*)$/;
 const CHUNK_KEY = /^(?:labels\/([^/]+)\/)?(\d{1,2})\/(\d{1,7}(?:\/\d{1,7})*)$/;
@@ -34,7 +35,7 @@ export function zarrRoutes(ctx: AppContext): Hono {
     }
     const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
     checkPinned(image, query.get("v"));
-    const key = decodeKey(m[2]);
+    const key = decodePart(m[2], "OME-Zarr key");
     const chunk = CHUNK_KEY.exec(key);
     if (chunk) return await chunkResponse(ctx, c.req.raw, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
     const docs = await documentsOf(ctx, image);
@@ -89,6 +90,7 @@ async function chunkResponse(
   const op = labels ? { name: "mask", params: mask.parse(new URLSearchParams()) } : { name: "none", params: {} };
   // The label is the mask of what `op=mask` tiles show: the default render of a multichannel image.
   const render = labels ? requestRender(new URLSearchParams(), image.info, op).render : null;
+  const mode = parseCacheMode(query);
   const answer = await serveTile(ctx, {
     image,
     region: target.region,
@@ -101,34 +103,11 @@ async function chunkResponse(
     ...(render ? { render } : {}),
   }, {
     pinned: query.get("v"),
-    mode: parseCacheMode(query),
+    mode,
     ifNoneMatch: incoming.headers.get("If-None-Match"),
     signal: () => workSignalOf(incoming),
   });
-  const cacheControl = answer.pinned ? "public, max-age=31536000, immutable" : `public, max-age=${ctx.config.cacheTtl}`;
-  if (answer.notModified) {
-    return new Response(null, { status: 304, headers: { ETag: answer.etag, "Cache-Control": cacheControl } });
-  }
-  return new Response(answer.tile.bytes as Uint8Array<ArrayBuffer>, {
-    headers: {
-      "Content-Type": answer.tile.contentType,
-      "Content-Length": String(answer.tile.bytes.byteLength),
-      "Cache-Control": cacheControl,
-      ETag: answer.etag,
-      "X-Cache": answer.cache,
-      "X-Backend": ctx.backend.name,
-      "Server-Timing": Object.entries(answer.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
-    },
-  });
-}
-
-/** A store key from the URL path; 400 when its percent-encoding is malformed. */
-function decodeKey(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw badRequest("malformed percent-encoding in the OME-Zarr key");
-  }
+  return answerResponse(ctx, answer, mode);
 }
 
 /** JSON with every non-ASCII character escaped: zarr-python 2 decodes metadata as ASCII. */

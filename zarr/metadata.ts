@@ -7,7 +7,7 @@
 import * as zlib from "node:zlib";
 import type { ImageInfo } from "../sources/source.ts";
 import type { ImageStats } from "../stats/types.ts";
-import { arrayShape, ZARR_DTYPES, type ZarrLayout } from "./layout.ts";
+import { arrayShape, ZARR_DTYPES, type ZarrLayout } from "../pyramid/zarr.ts";
 
 /**
  * The chunks' compressor (numcodecs id and level): zstd where the runtime's `node:zlib` has it, else zlib
