@@ -1,96 +1,169 @@
 /**
- * Exports every tissue patch of an image to a folder, with the same pipeline as
+ * Exports the tissue patches of one or many slides to folders, with the same pipeline and parameters as
  * `GET /images/{id}/patches.tar`, without HTTP:
- *   deno task extract <image-file> <outdir> [--downsample 1] [--size 256] [--stride N] [--min 0.5]
- *     [--format png|jpg|npy] [--op mask|gray|threshold|quantize …] [--t N] [--levels N] [--palette K]
- *     [--dtype uint8|float32|int8] [--normalize imagenet|…] [--quant tensor|channel] [--quality N]
- * Writes the patches ({x}_{y}.{ext}), manifest.jsonl and summary.json. On a terminal it shows a progress
- * bar (patches done, patches/s, ETA); otherwise a progress line every 10 %.
+ *   deno task extract <image|folder|list>… <outdir> [--jobs 2] [--downsample 1 | --mpp 0.5 | --magnification 20]
+ *     [--size 256] [--stride N] [--min 0.5] [--limit N --seed S] [--format png|jpg|npy] [--op …]
+ *     [--layout files|webdataset] [--shard_size 1000] [--dtype …] [--normalize …] [--quant …] [--quality N]
+ * One image writes into <outdir>; several (folders, lists: one path a line) write <outdir>/<id>/ each, up to
+ * `--jobs` slides at a time over one worker pool. Each slide gets its patches ({x}_{y}.{ext}), or WebDataset
+ * shards (<name>-000000.tar … of `shard_size` samples, default 1000), plus manifest.jsonl and summary.json.
+ * On a terminal a progress bar (patches, patches/s, ETA); otherwise a line every 10 %. A slide that fails
+ * is reported and the others go on; the exit code is then 1.
  */
 import { loadConfig } from "../config.ts";
 import { createAppContext } from "../service/build.ts";
-import { exportPatches, type PatchProgress, planPatchExport } from "../export/patches.ts";
-import { exportSummary, manifestLine, summaryText } from "../export/manifest.ts";
+import { exportPatches, type PatchParams, type PatchProgress, planPatchExport } from "../export/patches.ts";
+import { exportSummary, manifestLine, patchFiles, summaryText } from "../export/manifest.ts";
+import { TAR_END, tarEntry } from "../export/tar.ts";
 import { parsePatchParams } from "../service/query.ts";
 import { toHttpError } from "../errors.ts";
 import { errorText } from "../telemetry/log.ts";
+import { extractInputs } from "./extract_inputs.ts";
 
-const args = [...Deno.args];
+/** Default WebDataset shard size of the command (the HTTP route answers one shard of any size). */
+const DEFAULT_SHARD_SIZE = 1000;
+
 const positional: string[] = [];
 const query = new URLSearchParams();
-for (let i = 0; i < args.length; i++) {
-  const m = /^--([a-z]+)(?:=(.*))?$/.exec(args[i]);
-  if (m) query.set(m[1], m[2] ?? args[++i] ?? "");
-  else positional.push(args[i]);
+let jobs = 2;
+for (let i = 0; i < Deno.args.length; i++) {
+  const m = /^--([a-z_]+)(?:=(.*))?$/.exec(Deno.args[i]);
+  const value = () => m![2] ?? Deno.args[++i] ?? "";
+  if (m && m[1] === "jobs") jobs = Math.max(1, Math.min(16, Number(value()) || 1));
+  else if (m) query.set(m[1], value());
+  else positional.push(Deno.args[i]);
 }
-if (positional.length !== 2) {
-  console.error("usage: deno task extract <image-file> <outdir> [--downsample 1 --size 256 --min 0.5 --format png …]");
+if (positional.length < 2) {
+  console.error(
+    "usage: deno task extract <image|folder|list>… <outdir> [--mpp 0.5 --size 256 --min 0.5 --format png …]",
+  );
   Deno.exit(2);
 }
-const [imagePath, outDir] = positional;
-const real = await Deno.realPath(imagePath).catch(() => {
-  console.error(`no such file: ${imagePath}`);
+const outDir = positional.pop()!;
+const inputs = await extractInputs(positional).catch((err) => {
+  console.error(`extract: ${(err as Error).message}`);
   Deno.exit(2);
 });
-const dir = real.slice(0, real.lastIndexOf("/")) || "/", id = real.slice(real.lastIndexOf("/") + 1);
 const service = createAppContext(
-  loadConfig({ IMAGES_DIR: dir, KV_PATH: ":memory:", WORKERS: Deno.env.get("EDGETILE_WORKERS") }),
+  loadConfig({ IMAGES_DIR: inputs.root, KV_PATH: ":memory:", WORKERS: Deno.env.get("EDGETILE_WORKERS") }),
 );
+const ctx = service.context;
 const tty = Deno.stdout.isTerminal();
 const enc = new TextEncoder();
-const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
-let written = 0, lastDecile = -1;
 const t0 = performance.now();
+let planned = 0, written = 0, lastDecile = -1;
 
 function report(final = false) {
   const secs = (performance.now() - t0) / 1000;
   const rate = written / Math.max(secs, 1e-3);
-  const eta = rate > 0 ? (progress.total - written) / rate : 0;
+  const eta = rate > 0 ? (planned - written) / rate : 0;
+  const counts = `${written}/${planned} patches`;
   if (tty) {
-    const width = 30, fill = progress.total ? Math.round((written / progress.total) * width) : width;
-    const line = `[${"#".repeat(fill)}${" ".repeat(width - fill)}] ${written}/${progress.total} patches, ${
-      rate.toFixed(1)
-    }/s, ETA ${eta.toFixed(0)} s`;
-    Deno.stdout.writeSync(enc.encode(`\r${line}${final ? "\n" : ""}`));
-  } else {
-    const decile = progress.total ? Math.floor((written / progress.total) * 10) : 10;
-    if (decile !== lastDecile || final) {
-      lastDecile = decile;
-      console.log(
-        `${written}/${progress.total} patches (${Math.round((written / Math.max(progress.total, 1)) * 100)} %), ${
-          rate.toFixed(1)
-        }/s, ETA ${eta.toFixed(0)} s`,
-      );
-    }
+    const width = 30, fill = planned ? Math.round((written / planned) * width) : width;
+    const bar = `[${"#".repeat(fill)}${" ".repeat(width - fill)}]`;
+    Deno.stdout.writeSync(enc.encode(`\r${bar} ${counts}, ${rate.toFixed(1)}/s, ETA ${eta.toFixed(0)} s`));
+    if (final) Deno.stdout.writeSync(enc.encode("\n"));
+    return;
+  }
+  const decile = planned ? Math.floor((written / planned) * 10) : 10;
+  if (decile !== lastDecile || final) {
+    lastDecile = decile;
+    const pct = Math.round((written / Math.max(planned, 1)) * 100);
+    console.log(`${counts} (${pct} %), ${rate.toFixed(1)}/s, ETA ${eta.toFixed(0)} s`);
   }
 }
 
-let code = 0;
-try {
-  const params = parsePatchParams(query, service.context.config.quality);
-  await Deno.mkdir(outDir, { recursive: true });
-  const plan = await planPatchExport(service.context, id, params);
+/** WebDataset shards written one after the other, `size` samples each, named `<name>-NNNNNN.tar`. */
+class ShardWriter {
+  #file: Deno.FsFile | null = null;
+  #samples = 0;
+  constructor(readonly dir: string, readonly name: string, readonly size: number, private index = 0) {}
+  async add(parts: Uint8Array[]): Promise<void> {
+    if (!this.#file) {
+      const path = `${this.dir}/${this.name}-${String(this.index).padStart(6, "0")}.tar`;
+      this.#file = await Deno.open(path, { write: true, create: true, truncate: true });
+    }
+    for (const p of parts) await this.#writeAll(p);
+    if (++this.#samples === this.size) await this.close();
+  }
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let rest = bytes; rest.length;) rest = rest.subarray(await this.#file!.write(rest));
+  }
+  async close(): Promise<void> {
+    if (!this.#file) return;
+    await this.#writeAll(TAR_END);
+    this.#file.close();
+    this.#file = null;
+    this.index++;
+    this.#samples = 0;
+  }
+}
+
+/** Exports one slide into `dir`: its patches or shards, manifest.jsonl and summary.json. */
+async function extractSlide(id: string, dir: string, window: number): Promise<number> {
+  const params: PatchParams = parsePatchParams(query, ctx.config.quality);
+  // The command writes every shard of an export (unless one is asked for by number), so it plans them whole.
+  const shardSize = params.layout === "webdataset" && !query.has("shard")
+    ? (params.shard?.size ?? DEFAULT_SHARD_SIZE)
+    : 0;
+  if (shardSize) delete params.shard;
+  const started = performance.now();
+  const plan = await planPatchExport(ctx, id, params);
+  planned += plan.total;
+  await Deno.mkdir(dir, { recursive: true });
+  const name = id.slice(id.lastIndexOf("/") + 1).replace(/[^\w.-]+/g, "_");
+  const shards = params.layout === "webdataset"
+    ? new ShardWriter(dir, name, shardSize || plan.total, params.shard?.index ?? 0)
+    : null;
   const lines: string[] = [];
-  const window = service.context.config.workers * 4;
-  for await (const { entry, bytes } of exportPatches(service.context, plan, params, progress, window)) {
-    await Deno.writeFile(`${outDir}/${entry.file}`, bytes);
+  const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
+  for await (const { entry, bytes } of exportPatches(ctx, plan, params, progress, window)) {
+    if (shards) await shards.add(patchFiles(entry, bytes).flatMap(([n, b]) => tarEntry(n, b)));
+    else await Deno.writeFile(`${dir}/${entry.file}`, bytes);
     lines.push(manifestLine(entry));
     written++;
     report();
   }
-  await Deno.writeTextFile(`${outDir}/manifest.jsonl`, lines.join(""));
-  const seconds = (performance.now() - t0) / 1000;
-  await Deno.writeTextFile(`${outDir}/summary.json`, summaryText(exportSummary(plan, params, written, seconds)));
+  await shards?.close();
+  await Deno.writeTextFile(`${dir}/manifest.jsonl`, lines.join(""));
+  const seconds = (performance.now() - started) / 1000;
+  await Deno.writeTextFile(`${dir}/summary.json`, summaryText(exportSummary(plan, params, lines.length, seconds)));
+  return lines.length;
+}
+
+let failed = 0;
+try {
+  parsePatchParams(query, ctx.config.quality); // a bad flag stops the run before any slide starts
+  const queue = [...inputs.ids];
+  const window = Math.max(2, Math.ceil((ctx.config.workers * 4) / Math.min(jobs, queue.length)));
+  const runner = async () => {
+    for (let id; (id = queue.shift()) !== undefined;) {
+      const dir = inputs.single ? outDir : `${outDir}/${id}`;
+      try {
+        const n = await extractSlide(id, dir, window);
+        if (!inputs.single) console.log(`${id}: ${n} patches → ${dir}`);
+      } catch (err) {
+        const e = toHttpError(err);
+        console.error(`${id}: extract failed: ${e.code === "internal" ? errorText(err) : e.message}`);
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, inputs.ids.length) }, runner));
   report(true);
+  const seconds = (performance.now() - t0) / 1000;
+  const slides = inputs.ids.length - failed;
   console.log(
-    `${written} patches in ${seconds.toFixed(1)} s (${(written / Math.max(seconds, 1e-3)).toFixed(1)}/s) → ${outDir}`,
+    `${written} patches of ${slides} slide${slides === 1 ? "" : "s"} in ${seconds.toFixed(1)} s (${
+      (written / Math.max(seconds, 1e-3)).toFixed(1)
+    }/s) → ${outDir}`,
   );
 } catch (err) {
-  // An HttpError says what was wrong with the request or the file; anything else is a bug: its stack.
+  // An HttpError says what was wrong with the request; anything else is a bug: its stack.
   const e = toHttpError(err);
   console.error(`extract failed: ${e.code === "internal" ? errorText(err) : e.message}`);
-  code = 1;
+  failed++;
 } finally {
   await service.close();
 }
-Deno.exit(code);
+Deno.exit(failed ? 1 : 0);

@@ -4,13 +4,20 @@
  */
 import { canonicalOp } from "../pipeline/tile_request.ts";
 import { opLabel } from "../kernels/index.ts";
+import { scaleOfDownsample } from "../pyramid/physical.ts";
 import type { PatchEntry, PatchParams, PatchPlan } from "./patches.ts";
 
 /** What an export did: its grid, encoding and op (as it ran, global values resolved), and its count. */
 export interface ExportSummary {
   image: string;
+  version: string;
   patches: number;
+  /** The scale as asked (`downsample`, `mpp` or `magnification`), and what it resolved to. */
+  scale: PatchParams["scale"];
   downsample: number;
+  level: number;
+  mpp?: number;
+  magnification?: number;
   size: number;
   stride: number;
   min: number;
@@ -19,6 +26,11 @@ export interface ExportSummary {
   quality?: number;
   op: string;
   tensor?: PatchParams["tensor"];
+  layout: PatchParams["layout"];
+  /** Tissue patches of the grid; the sample drawn from them (limit, seed), and this shard of the export. */
+  tissuePatches: number;
+  sample?: PatchParams["sample"];
+  shard?: { index: number; size: number; count: number };
   seconds: number;
 }
 
@@ -26,8 +38,12 @@ export interface ExportSummary {
 export function exportSummary(plan: PatchPlan, p: PatchParams, patches: number, seconds: number): ExportSummary {
   return {
     image: plan.image.id,
+    version: plan.image.source.version,
     patches,
+    scale: p.scale,
     downsample: p.downsample,
+    level: plan.level,
+    ...scaleOfDownsample(plan.image.info, p.downsample),
     size: p.size,
     stride: p.stride,
     min: p.min,
@@ -35,6 +51,10 @@ export function exportSummary(plan: PatchPlan, p: PatchParams, patches: number, 
     ...(p.format === "jpeg" ? { quality: p.quality } : {}),
     op: canonicalOp(opLabel(plan.op)),
     ...(p.tensor ? { tensor: p.tensor } : {}),
+    layout: p.layout,
+    tissuePatches: plan.tissuePatches,
+    ...(p.sample ? { sample: p.sample } : {}),
+    ...(p.shard ? { shard: { index: p.shard.index, size: p.shard.size, count: plan.shards } } : {}),
     seconds: Number(seconds.toFixed(3)),
   };
 }
@@ -47,4 +67,16 @@ export function manifestLine(entry: PatchEntry): string {
 /** `summary.json`'s text. */
 export function summaryText(summary: ExportSummary): string {
   return JSON.stringify(summary, null, 2) + "\n";
+}
+
+const enc = new TextEncoder();
+
+/**
+ * The files a patch adds to an archive: its pixels, and in the WebDataset layout its manifest line as
+ * `{key}.json` beside them (WebDataset groups the files of one sample by their name up to the first dot).
+ */
+export function patchFiles(entry: PatchEntry, bytes: Uint8Array): [string, Uint8Array][] {
+  const files: [string, Uint8Array][] = [[entry.file, bytes]];
+  if (entry.key) files.push([`${entry.key}.json`, enc.encode(JSON.stringify(entry))]);
+  return files;
 }

@@ -1,6 +1,7 @@
 /**
- * Whole-slide patch export: every grid cell of the tissue listing whose tissue fraction ≥ min, rendered by
- * the one pipeline (any op, PNG/JPEG/npy) at `size` × `size` output pixels, in row-major order. Patches
+ * Whole-slide patch export: every grid cell of the tissue listing whose tissue fraction ≥ min (or a seeded
+ * random sample of `limit` of them, or one shard of either), rendered by the one pipeline (any op,
+ * PNG/JPEG/npy) at `size` × `size` output pixels at a power-of-two or physical scale, in row-major order. Patches
  * are computed in parallel on the backend with at most `window` in flight, and produced only as fast as
  * the consumer takes them (HTTP backpressure, or the CLI's writes); when the consumer stops, no more are
  * started. Shared by `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
@@ -23,29 +24,45 @@ import {
   type TissueIntegral,
   tissueIntegralOf,
 } from "../stats/tissue_grid.ts";
-import { badRequest } from "../errors.ts";
+import { badRequest, notFound } from "../errors.ts";
+import type { GridParams } from "../service/query.ts";
+import { downsampleForScale, scaleOfDownsample } from "../pyramid/physical.ts";
+import { bestLevelForDownsample } from "../pyramid/levels.ts";
+import { sampleRanks } from "./sample.ts";
 
-/** What to export. */
-export interface PatchParams {
-  downsample: number;
-  size: number;
-  stride: number;
-  min: number;
+/** What to export: the grid (scale, size, stride, min), the encoding, the op, and which patches. */
+export interface PatchParams extends GridParams {
   format: TileFormat;
   op: OpSpec;
   quality: number;
   tensor?: TensorSpec;
   /** The query's render parameters (c, color, window, …), parsed against the image when the export is planned. */
   renderQuery?: string;
+  /** A reproducible random sample of `limit` tissue patches. */
+  sample?: { limit: number; seed: number };
+  /** Plain files (`{x}_{y}.{ext}`, a manifest) or WebDataset samples (`{key}.{ext}` + `{key}.json`). */
+  layout: "files" | "webdataset";
+  /** Only the `index`-th run of `size` patches (0-based) of the export. */
+  shard?: { size: number; index: number };
 }
 
-/** One line of the manifest. */
+/** One line of the manifest (and a WebDataset sample's `.json`). */
 export interface PatchEntry {
+  image: string;
+  /** The file version the pixels come from (changes when the file does). */
+  version: string;
   file: string;
+  /** The WebDataset sample key (layout=webdataset). */
+  key?: string;
+  /** Footprint in level-0 pixels. */
   x: number;
   y: number;
   w: number;
   h: number;
+  /** The pyramid level read, its downsample from level 0, and the patch's µm/px where the image says. */
+  level: number;
+  downsample: number;
+  mpp?: number;
   tissue: number;
   op: string;
   [key: string]: unknown;
@@ -77,7 +94,17 @@ export interface PatchPlan {
   /** The render step of every patch (windows resolved), for images rendered or render parameters given. */
   render?: ResolvedRender;
   integral: TissueIntegral;
-  /** Patches the export will hold. */
+  /** The level every patch reads (the best for the downsample). */
+  level: number;
+  /** Tissue cells of the grid (before sampling and sharding). */
+  tissuePatches: number;
+  /** Ranks (among the tissue cells) of the sample, when `limit` draws one. */
+  ranks?: Uint32Array;
+  /** Patches of the export before sharding, its shards, and this shard's range of them. */
+  selected: number;
+  shards: number;
+  from: number;
+  /** Patches the export (this shard) will hold. */
   total: number;
 }
 
@@ -94,6 +121,7 @@ export async function planPatchExport(
 ): Promise<PatchPlan> {
   const image = await ctx.registry.resolve(id);
   const { width, height } = image.info;
+  p.downsample = downsampleForScale(image.info, p.scale);
   const cells = gridCellCount(width, height, p);
   if (cells > MAX_GRID_CELLS) {
     throw badRequest(
@@ -110,11 +138,64 @@ export async function planPatchExport(
   const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source, plane));
   const { tissue } = computed.stats;
   const integral = tissueIntegralOf(computed.tissueMap, tissue.width, tissue.height);
-  const total = await countTissueCells(width, height, integral, p, MAX_PATCHES, signal);
-  if (total > MAX_PATCHES) {
-    throw badRequest(`the export has more than ${MAX_PATCHES} patches: raise min, size, stride or downsample`);
+  // A sample draws from every tissue cell (the grid is bounded by MAX_GRID_CELLS); a whole export stops
+  // counting past MAX_PATCHES.
+  const tissuePatches = await countTissueCells(width, height, integral, p, p.sample ? Infinity : MAX_PATCHES, signal);
+  if (!p.sample && tissuePatches > MAX_PATCHES) {
+    throw badRequest(
+      `the export has more than ${MAX_PATCHES} patches: raise min, size, stride or downsample, or sample with limit=`,
+    );
   }
-  return { image, op, integral, total, ...(render ? { render } : {}) };
+  const ranks = p.sample && p.sample.limit < tissuePatches
+    ? sampleRanks(tissuePatches, p.sample.limit, p.sample.seed)
+    : undefined;
+  const selected = ranks ? ranks.length : tissuePatches;
+  const shardSize = p.shard?.size ?? Math.max(1, selected);
+  const shards = Math.max(1, Math.ceil(selected / shardSize));
+  const index = p.shard?.index ?? 0;
+  if (index >= shards) throw notFound(`no shard ${index}: the export has ${shards} shards of ${shardSize} patches`);
+  const from = index * shardSize, total = Math.min(selected, from + shardSize) - from;
+  const level = bestLevelForDownsample(image.info.levels, p.downsample);
+  return {
+    image,
+    op,
+    integral,
+    level,
+    tissuePatches,
+    ...(ranks ? { ranks } : {}),
+    selected,
+    shards,
+    from,
+    total,
+    ...(render ? { render } : {}),
+  };
+}
+
+/**
+ * The cells of a planned export, row-major: the tissue cells, those of the sample where there is one,
+ * those of the shard's range; the grid is walked lazily and the walk stops after the shard's last cell.
+ */
+async function* exportCells(plan: PatchPlan, p: PatchParams, signal?: AbortSignal): AsyncGenerator<TissueCell> {
+  const { width, height } = plan.image.info;
+  const { ranks, from } = plan, to = from + plan.total;
+  let rank = -1, chosen = -1, r = 0;
+  for await (const cell of tissueCells(width, height, plan.integral, p, signal)) {
+    rank++;
+    if (ranks) {
+      if (r >= ranks.length) return;
+      if (ranks[r] !== rank) continue;
+      r++;
+    }
+    if (++chosen < from) continue;
+    if (chosen >= to) return;
+    yield cell;
+  }
+}
+
+/** The WebDataset sample key of a patch: the image file's name (without extension, as a word) and the origin. */
+export function sampleKey(imageId: string, x: number, y: number): string {
+  const name = imageId.slice(imageId.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "");
+  return `${name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 80)}_${x}_${y}`;
 }
 
 /** The request of the patch at level-0 (`x`, `y`); 413 when its output is too large. */
@@ -156,9 +237,10 @@ export async function* exportPatches(
   signal?: AbortSignal,
 ): AsyncGenerator<Patch> {
   const { image, op, render: rendering } = plan;
-  const { width, height } = image.info;
-  const cells = tissueCells(width, height, plan.integral, p, signal);
+  const cells = exportCells(plan, p, signal);
   progress.total = plan.total;
+  const { mpp } = scaleOfDownsample(image.info, p.downsample);
+  const ext = EXT[p.format];
   let inFlight = 0;
   const render = (c: TissueCell): Promise<Patch> => {
     const request = patchRequest(image, op, p, c, rendering);
@@ -168,12 +250,19 @@ export async function* exportPatches(
     const patch = ctx.backend.run(image.source, { kind: "tile", request }, signal).then((tile) => {
       inFlight--;
       progress.done++;
+      const key = p.layout === "webdataset" ? sampleKey(image.id, c.x, c.y) : undefined;
       const entry: PatchEntry = {
-        file: `${c.x}_${c.y}.${EXT[p.format]}`,
+        image: image.id,
+        version: image.source.version,
+        file: `${key ?? `${c.x}_${c.y}`}.${ext}`,
+        ...(key ? { key } : {}),
         x: c.x,
         y: c.y,
         w: c.w,
         h: c.h,
+        level: plan.level,
+        downsample: p.downsample,
+        ...(mpp !== undefined ? { mpp } : {}),
         tissue: c.tissue,
         op: canonicalOp(opLabel(op)),
       };

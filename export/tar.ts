@@ -46,3 +46,8 @@ export function tarPadding(size: number): Uint8Array {
 
 /** The end-of-archive marker: two zero blocks. */
 export const TAR_END = new Uint8Array(1024);
+
+/** A whole entry: header, body, padding. */
+export function tarEntry(name: string, body: Uint8Array): Uint8Array[] {
+  return [tarHeader(name, body.length), body, tarPadding(body.length)];
+}

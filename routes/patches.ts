@@ -1,14 +1,17 @@
 /**
- * Patch export: `GET /images/{id}/patches.tar?downsample=1&size=256&stride=&min=0.5&op=&format=png|jpg|npy`
- * streams a POSIX tar of every tissue patch of the tissue listing (same grid), row-major, named
- * `{x}_{y}.{ext}` (level-0 origin), then `manifest.jsonl` and `summary.json`; `GET …/patches.ndjson` streams
- * one manifest line per finished patch and a summary (a progress feed). Both start at once, flow at the
- * client's pace, and stop the work when the client goes away. npy: `dtype`, `normalize`, `quant` as on tiles.
+ * Patch export: `GET /images/{id}/patches.tar?downsample=1|mpp=|magnification=&size=256&stride=&min=0.5&op=
+ * &format=png|jpg|npy` streams a POSIX tar of every tissue patch of the tissue listing (same grid),
+ * row-major, named `{x}_{y}.{ext}` (level-0 origin), then `manifest.jsonl` and `summary.json`; with
+ * `layout=webdataset`, WebDataset samples `{key}.{ext}` + `{key}.json` and nothing else. `limit=&seed=`
+ * draws a reproducible random sample; `shard_size=&shard=` answers one shard (404 past the last; the
+ * count is in `X-Shard-Count`). `GET …/patches.ndjson` streams one manifest line per finished patch and a
+ * summary (a progress feed). Both start at once, flow at the client's pace, and stop the work when the
+ * client goes away. npy: `dtype`, `normalize`, `quant` as on tiles. Unknown parameters are 400s.
  */
 import { Hono } from "hono";
 import { exportPatches, type PatchEntry, type PatchProgress, planPatchExport } from "../export/patches.ts";
-import { exportSummary, manifestLine, summaryText } from "../export/manifest.ts";
-import { TAR_END, tarHeader, tarPadding } from "../export/tar.ts";
+import { exportSummary, manifestLine, patchFiles, summaryText } from "../export/manifest.ts";
+import { TAR_END, tarEntry } from "../export/tar.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./ids.ts";
@@ -48,13 +51,13 @@ export function patchRoutes(ctx: AppContext): Hono {
         }
         if (n.done) {
           if (tar) {
-            const lines = enc.encode(manifest.join(""));
-            manifest.length = 0;
-            const sum = enc.encode(summaryText(summary()));
-            for (const [name, body] of [["manifest.jsonl", lines], ["summary.json", sum]] as const) {
-              controller.enqueue(tarHeader(name, body.length));
-              controller.enqueue(body);
-              controller.enqueue(tarPadding(body.length));
+            if (params.layout === "files") {
+              const lines = enc.encode(manifest.join(""));
+              manifest.length = 0;
+              const sum = enc.encode(summaryText(summary()));
+              for (const part of [...tarEntry("manifest.jsonl", lines), ...tarEntry("summary.json", sum)]) {
+                controller.enqueue(part);
+              }
             }
             controller.enqueue(TAR_END);
           } else {
@@ -65,12 +68,12 @@ export function patchRoutes(ctx: AppContext): Hono {
         }
         const { entry, bytes } = n.value;
         count++;
-        if (tar) manifest.push(manifestLine(entry));
+        if (tar && params.layout === "files") manifest.push(manifestLine(entry));
         ctx.metrics.patches.inc();
         if (tar) {
-          controller.enqueue(tarHeader(entry.file, bytes.length));
-          controller.enqueue(bytes);
-          controller.enqueue(tarPadding(bytes.length));
+          for (const [name, body] of patchFiles(entry, bytes)) {
+            for (const part of tarEntry(name, body)) controller.enqueue(part);
+          }
         } else {
           controller.enqueue(enc.encode(manifestLine(entry)));
         }
@@ -82,10 +85,18 @@ export function patchRoutes(ctx: AppContext): Hono {
     return new Response(stream, {
       headers: streamed({
         "Content-Type": tar ? "application/x-tar" : "application/x-ndjson",
-        ...(tar ? { "Content-Disposition": `attachment; filename="${id.replace(/[^\w.-]+/g, "_")}.patches.tar"` } : {}),
+        ...(tar ? { "Content-Disposition": `attachment; filename="${tarName(id, params.shard?.index)}"` } : {}),
         "Cache-Control": "no-store",
+        "X-Patch-Count": String(plan.total),
+        "X-Shard-Count": String(plan.shards),
       }),
     });
   });
   return app;
+}
+
+/** The download name of an export (of one shard: its number, as `deno task extract` names its shards). */
+function tarName(id: string, shard?: number): string {
+  const name = id.replace(/[^\w.-]+/g, "_");
+  return shard === undefined ? `${name}.patches.tar` : `${name}-${String(shard).padStart(6, "0")}.tar`;
 }

@@ -1,8 +1,8 @@
 /**
  * Image statistics and tissue: `GET /images/{id}/stats` (histograms, Otsu thresholds, percentiles,
  * tissue share; `?palette=K[&rescale=…]` adds that palette), `GET /images/{id}/tissue.png` (the tissue
- * map, 1-bit PNG) and `GET /images/{id}/tissue.ndjson|json?downsample=1&size=256&stride=&min=0.5` (grid
- * cells whose tissue fraction ≥ min). Computed once per image version in a worker (stats/service.ts).
+ * map, 1-bit PNG) and `GET /images/{id}/tissue.ndjson|json?downsample=1|mpp=|magnification=&size=256&stride=&min=0.5`
+ * (grid cells whose tissue fraction ≥ min). Computed once per image version in a worker (stats/service.ts).
  */
 import { Hono } from "hono";
 import { badRequest } from "../errors.ts";
@@ -12,7 +12,8 @@ import { parsePlane } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./ids.ts";
-import { numberParam, parseGridParams } from "../service/query.ts";
+import { numberParam, parseGridParams, resolveGridScale } from "../service/query.ts";
+import { scaleOfDownsample } from "../pyramid/physical.ts";
 import { gridCellCount, MAX_GRID_CELLS, type TissueCell, tissueCells, tissueIntegralOf } from "../stats/tissue_grid.ts";
 import { streamed } from "../telemetry/http.ts";
 
@@ -64,9 +65,9 @@ export function statsRoutes(ctx: AppContext): Hono {
         "Cache-Control": `public, max-age=${ctx.config.cacheTtl}`,
       });
     }
-    const { downsample, size, stride, min } = parseGridParams(query);
+    const grid = resolveGridScale(parseGridParams(query), image.info);
+    const { downsample, size, stride, min } = grid;
     const { width, height } = image.info;
-    const grid = { downsample, size, stride, min };
     const gridCells = gridCellCount(width, height, grid);
     if (gridCells > MAX_GRID_CELLS) {
       throw badRequest(
@@ -91,6 +92,7 @@ export function statsRoutes(ctx: AppContext): Hono {
         id,
         version: image.source.version,
         downsample,
+        ...scaleOfDownsample(image.info, downsample),
         size,
         stride,
         min,

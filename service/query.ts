@@ -9,7 +9,8 @@ import { parseOpSpec } from "../kernels/index.ts";
 import { RENDER_PARAMS } from "../kernels/render.ts";
 import { formatFromExtension, type OpSpec } from "../pipeline/tile_request.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
-import type { PatchParams } from "../export/patches.ts";
+import { MAX_PATCHES, type PatchParams } from "../export/patches.ts";
+import { downsampleForScale, type GridScale, MAX_GRID_DOWNSAMPLE, type PhysicalInfo } from "../pyramid/physical.ts";
 
 /** Op and quality from a tile URL's query. */
 export interface TileOptions {
@@ -72,43 +73,119 @@ export function numberParam(
   return v;
 }
 
-/** A tissue grid: cells of `size` output pixels at `downsample`, every `stride`, kept from tissue share `min`. */
+/** A tissue grid: cells of `size` output pixels at a scale, every `stride`, kept from tissue share `min`. */
 export interface GridParams {
+  /** The scale as asked (`downsample=`, `mpp=` or `magnification=`). */
+  scale: GridScale;
+  /** Its level-0 downsample: NaN until `resolveGridScale` has seen the image (for a physical scale). */
   downsample: number;
   size: number;
   stride: number;
   min: number;
 }
 
-/** The tissue grid's parameters (`downsample`, `size`, `stride`, `min`). */
+/** The tissue grid's parameters (`downsample` | `mpp` | `magnification`, `size`, `stride`, `min`). */
 export function parseGridParams(query: URLSearchParams): GridParams {
-  const downsample = numberParam(
-    query,
-    "downsample",
-    1,
-    (v) => Number.isInteger(Math.log2(v)) && v >= 1 && v <= 2 ** 20,
-    "a power of two ≥ 1",
-  );
+  const given = ["downsample", "mpp", "magnification"].filter((k) => (query.get(k) ?? "") !== "");
+  if (given.length > 1) throw badRequest(`give one of downsample, mpp and magnification, not ${given.join(" and ")}`);
+  const positive = (v: number) => v > 0 && v < 1e6;
+  let scale: GridScale;
+  if (given[0] === "mpp") scale = { mpp: numberParam(query, "mpp", 0, positive, "a positive number of µm/px") };
+  else if (given[0] === "magnification") {
+    scale = { magnification: numberParam(query, "magnification", 0, positive, "a positive magnification") };
+  } else {
+    scale = {
+      downsample: numberParam(
+        query,
+        "downsample",
+        1,
+        (v) => Number.isInteger(Math.log2(v)) && v >= 1 && v <= MAX_GRID_DOWNSAMPLE,
+        "a power of two ≥ 1",
+      ),
+    };
+  }
   const side = (v: number) => Number.isInteger(v) && v >= 1 && v <= 16384;
   const size = numberParam(query, "size", 256, side, "an integer in 1..16384");
   const stride = numberParam(query, "stride", size, side, "an integer in 1..16384");
   const min = numberParam(query, "min", 0.5, (v) => v >= 0 && v <= 1, "a number in 0..1");
-  return { downsample, size, stride, min };
+  return { scale, downsample: "downsample" in scale ? scale.downsample : NaN, size, stride, min };
 }
 
-/** An export's parameters: the grid, `format` (png, jpg, npy and its tensor options), `op`, `quality`. */
-export function parsePatchParams(query: URLSearchParams, defaultQuality: number): PatchParams {
+/** The grid with its scale resolved against the image (400/422 as `downsampleForScale`). */
+export function resolveGridScale<G extends GridParams>(grid: G, info: PhysicalInfo): G {
+  return { ...grid, downsample: downsampleForScale(info, grid.scale) };
+}
+
+/** Parameters every route takes besides its own: URL signing. */
+const ACCESS_PARAMS = ["sig", "exp", "scope"];
+
+/** A query that records which parameters were read (so a parser can reject the ones nobody read). */
+class ReadTrackingParams extends URLSearchParams {
+  readonly read = new Set<string>();
+  override get(name: string): string | null {
+    this.read.add(name);
+    return super.get(name);
+  }
+  override getAll(name: string): string[] {
+    this.read.add(name);
+    return super.getAll(name);
+  }
+  override has(name: string, value?: string): boolean {
+    this.read.add(name);
+    return value === undefined ? super.has(name) : super.has(name, value);
+  }
+}
+
+/**
+ * An export's parameters: the grid (scale, size, stride, min), `format` (png, jpg, npy and its tensor
+ * options), `op` and its parameters, `quality`, the render parameters, `limit`/`seed` (a reproducible random
+ * sample of the tissue patches), `layout` (files | webdataset) and `shard_size`/`shard`. A parameter that
+ * none of these reads for this op and format is a 400, not silently ignored.
+ */
+export function parsePatchParams(raw: URLSearchParams, defaultQuality: number): PatchParams {
+  const query = new ReadTrackingParams(raw);
   const grid = parseGridParams(query);
   const format = formatFromExtension(query.get("format") ?? "png");
-  if (!format || format === "webp") throw badRequest("format must be png, jpg or npy");
+  if (!format || format === "webp" || format === "zarr") throw badRequest("format must be png, jpg or npy");
   const { op, quality } = parseTileOptions(query, defaultQuality);
-  const renderQuery = new URLSearchParams([...query].filter(([k]) => RENDER_PARAMS.includes(k))).toString();
+  const renderQuery = new URLSearchParams([...raw].filter(([k]) => RENDER_PARAMS.includes(k))).toString();
+  const tensor = format === "npy" ? parseTensorSpec(query) : undefined;
+  const count = (v: number) => Number.isInteger(v) && v >= 1 && v <= MAX_PATCHES;
+  const limit = numberParam(query, "limit", 0, count, `an integer in 1..${MAX_PATCHES}`);
+  const seed = numberParam(
+    query,
+    "seed",
+    0,
+    (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32,
+    "an integer in 0..2³²-1",
+  );
+  if (raw.has("seed") && !limit) throw badRequest("seed= draws the sample of limit=: give limit too");
+  const layout = query.get("layout") ?? "files";
+  if (layout !== "files" && layout !== "webdataset") {
+    throw badRequest(`layout must be files or webdataset, got "${layout}"`);
+  }
+  const shardSize = numberParam(query, "shard_size", 0, count, `an integer in 1..${MAX_PATCHES}`);
+  const shard = numberParam(query, "shard", 0, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
+  if (raw.has("shard") && !shardSize) throw badRequest("shard= numbers shards of shard_size=: give shard_size too");
+  const known = new Set([...query.read, ...RENDER_PARAMS, ...ACCESS_PARAMS]);
+  for (const k of raw.keys()) {
+    if (!known.has(k)) {
+      throw badRequest(
+        `unknown query parameter "${k}" for a patch export with op=${op.name} and format=${
+          format === "jpeg" ? "jpg" : format
+        }`,
+      );
+    }
+  }
   return {
     ...grid,
     format,
     op,
     quality,
-    ...(format === "npy" ? { tensor: parseTensorSpec(query) } : {}),
+    ...(tensor ? { tensor } : {}),
     ...(renderQuery ? { renderQuery } : {}),
+    ...(limit ? { sample: { limit, seed } } : {}),
+    layout,
+    ...(shardSize ? { shard: { size: shardSize, index: shard } } : {}),
   };
 }

@@ -99,7 +99,7 @@ export class ImageRegistry {
     } catch {
       throw notFound(`no image "${id}"`);
     }
-    if (!real.startsWith(this.#root + "/")) throw notFound(`no image "${id}"`);
+    if (!real.startsWith(this.#root === "/" ? "/" : this.#root + "/")) throw notFound(`no image "${id}"`);
     let st: Deno.FileInfo;
     try {
       st = Deno.statSync(real);

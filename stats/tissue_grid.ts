@@ -1,6 +1,8 @@
 /**
- * The tissue listing's geometry (pure): a grid of `size` output pixels at `downsample` (a power of two),
- * stepping by `stride`, from the image origin, in level-0 pixels and clipped to the image; each cell's
+ * The tissue listing's geometry (pure): a grid of `size` output pixels at `downsample` (a power of two, or
+ * any ratio ≥ 1 of a physical scale), stepping by `stride`, from the image origin, in level-0 pixels and
+ * clipped to the image. Cell i starts at ⌊i·stride·downsample⌋ (whole level-0 pixels, the same as i·step
+ * for a power of two) and spans size·downsample level-0 pixels, fractional or not; each cell's
  * tissue fraction is the tissue share of the tissue map inside its footprint, by area (map pixels cut by
  * the footprint count by the part inside).
  */
@@ -73,8 +75,11 @@ export function* tissueGrid(
   const span = p.size * p.downsample, step = p.stride * p.downsample;
   // Level-0 → map coordinates.
   const mx = integral.width / width, my = integral.height / height;
-  for (let y = 0; y < height; y += step) {
-    for (let x = 0; x < width; x += step) {
+  const cols = Math.ceil(width / step), rows = Math.ceil(height / step);
+  for (let j = 0; j < rows; j++) {
+    const y = Math.floor(j * step + 1e-9);
+    for (let i = 0; i < cols; i++) {
+      const x = Math.floor(i * step + 1e-9);
       const w = Math.min(span, width - x), h = Math.min(span, height - y);
       const tissue = integral.fraction(x * mx, y * my, (x + w) * mx, (y + h) * my);
       yield { x, y, w, h, tissue: Math.round(tissue * 1e6) / 1e6 };

@@ -26,6 +26,7 @@ const EXPECTED: Record<string, { size?: [number, number]; stored?: number; statu
   "generated__coffee-2x2_zstd_pyramid.tif": { size: [1200, 800], stored: 4 },
   "generated__coffee-6x6_jpeg_pyramid.tif": { size: [3600, 2400], stored: 5 },
   "generated__coffee-6x6_webp_pyramid.tif": { size: [3600, 2400], stored: 5 },
+  "generated__cmu-crop-mpp025_deflate.tif": { size: [768, 768], stored: 1 },
   "generated__sample16_deflate_pyramid.tif": { size: [290, 442], stored: 3, type: "uint16" },
   "generated__sample_float32_pyramid.tif": { size: [290, 442], stored: 3, type: "float32" },
   // OME-TIFF CYX planes and SubIFD levels are read as one channel, one stored level until channels land.
