@@ -53,6 +53,8 @@ export function createService(config: Config): Service {
         "X-Quant-Zero-Point",
         "X-Quant-SQNR",
         "X-Render",
+        "X-Patch-Count",
+        "X-Shard-Count",
       ],
     }),
   );

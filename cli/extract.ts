@@ -33,10 +33,14 @@ for (let i = 0; i < Deno.args.length; i++) {
   else if (m) query.set(m[1], value());
   else positional.push(Deno.args[i]);
 }
+const USAGE = "usage: deno task extract <image|folder|list>… <outdir> [--jobs 2] [--mpp 0.5 --size 256 --min 0.5 …]\n" +
+  "flags: the parameters of GET /images/{id}/patches.tar (README, Patch export for ML)";
+if (query.has("help")) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 if (positional.length < 2) {
-  console.error(
-    "usage: deno task extract <image|folder|list>… <outdir> [--mpp 0.5 --size 256 --min 0.5 --format png …]",
-  );
+  console.error(USAGE);
   Deno.exit(2);
 }
 const outDir = positional.pop()!;

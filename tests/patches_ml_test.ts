@@ -151,6 +151,8 @@ Deno.test("layout=webdataset: shards of {key}.jpg + {key}.json samples, as WebDa
       const total = feed.pop().summary.patches;
       const first = await get(`${url}.tar?${q}&shard_size=4&shard=0`);
       const shards = Number(first.headers.get("x-shard-count"));
+      assertEquals(first.headers.get("x-patch-count"), "4");
+      assert(first.headers.get("access-control-expose-headers")!.includes("X-Shard-Count"));
       assertEquals(shards, Math.ceil(total / 4));
       assertEquals(
         first.headers.get("content-disposition"),
