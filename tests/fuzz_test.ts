@@ -83,6 +83,17 @@ const OPS = [
   "min=2",
   "stride=x",
   "palette=7",
+  "mpp=0.5",
+  "mpp=0",
+  "mpp=1e400",
+  "magnification=40",
+  "magnification=1e-300",
+  "mpp=2&downsample=2",
+  "limit=3&seed=4294967296",
+  "limit=2&seed=1",
+  "layout=webdataset&shard_size=2&shard=1e20",
+  "shard=-1&shard_size=1",
+  "layout=x",
 ];
 const EXTS = ["jpg", "jpeg", "png", "webp", "gif", "", "JPG", "tif", "json", "dzi"];
 const IIIF_REGION = [
@@ -140,6 +151,8 @@ function generate(r: () => number, n: number): string[] {
     () => `/images/${pick(IDS)}/associated/${pick(["label", "macro", "thumbnail", "x"])}.${pick(EXTS)}${q()}`,
     () => `/iiif/3/${pick(IDS)}/${pick(IIIF_REGION)}/${pick(IIIF_SIZE)}/${pick(IIIF_ROT)}/${pick(IIIF_QF)}${q()}`,
     () => `/iiif/3/${pick(IDS)}/info.json`,
+    // Patch exports at a coarse grid (a few patches each), with the fuzzed parameters after it.
+    () => `/images/${pick(IDS)}/patches.${pick(["tar", "ndjson"])}?size=64&downsample=16&${q().slice(1)}`,
   ];
   const urls: string[] = [];
   for (let i = 0; i < n; i++) {
