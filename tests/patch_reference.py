@@ -1,4 +1,5 @@
-"""Independent references for patch exports, in numpy, tifffile and the standard tarfile module.
+"""Independent references for patch exports, in numpy, tifffile and the standard tarfile module (its
+`axis_weights` is also the area-average reference of tests/pipeline_test.ts).
 
 Usage:
   patch_reference.py area TIFF TAR   — every `.npy` patch of an export tar (files layout, with its

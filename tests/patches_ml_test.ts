@@ -24,6 +24,10 @@ function firstEntry(tar: Uint8Array): Uint8Array {
   return tar.subarray(512, 512 + size);
 }
 
+/** `deno task extract` with `args`, from the project root. */
+const extract = (args: string[]) =>
+  run(Deno.execPath(), ["task", "--quiet", "extract", ...args], new URL("..", import.meta.url).pathname);
+
 const lines = (b: Uint8Array) => new TextDecoder().decode(b).trim().split("\n").map((l) => JSON.parse(l));
 
 Deno.test(
@@ -188,12 +192,8 @@ Deno.test(
       await Deno.copyFile(`${SAMPLES}CMU-1-Small-Region.svs`, `${dir}/in/CMU-1-Small-Region.svs`);
       await Deno.copyFile(`${DATA}${FINE}`, `${dir}/in/sub/${FINE}`);
       await Deno.copyFile(`${DATA}skimage__coffee.png`, `${dir}/in/sub/coffee.png`);
-      const root = new URL("..", import.meta.url).pathname;
       const flags = ["--mpp", "1", "--size", "128", "--min", "0.3", "--format", "jpg"];
-      const folder = await run(Deno.execPath(), [
-        "task",
-        "--quiet",
-        "extract",
+      const folder = await extract([
         `${dir}/in`,
         `${dir}/out`,
         ...flags,
@@ -203,7 +203,7 @@ Deno.test(
         "5",
         "--jobs",
         "2",
-      ], root);
+      ]);
       // The PNG has no physical size: it fails (422's message), the other two are written, the exit code is 1.
       assertEquals(folder.code, 1, folder.out);
       assert(folder.err.includes("sub/coffee.png: extract failed: mpp= needs"), folder.err);
@@ -232,29 +232,14 @@ Deno.test(
       });
       // A list (relative paths, a comment) into plain files; an unknown flag stops the run at once.
       await Deno.writeTextFile(`${dir}/list.txt`, `# slides\nin/sub/${FINE}\nin/CMU-1-Small-Region.svs\n`);
-      const list = await run(Deno.execPath(), [
-        "task",
-        "--quiet",
-        "extract",
-        `${dir}/list.txt`,
-        `${dir}/out2`,
-        ...flags,
-      ], root);
+      const list = await extract([`${dir}/list.txt`, `${dir}/out2`, ...flags]);
       assertEquals(list.code, 0, list.err);
       const files = [...Deno.readDirSync(`${dir}/out2/sub/${FINE}`)].map((e) => e.name);
       assert(
         files.includes("manifest.jsonl") && files.includes("summary.json") && files.includes("0_0.jpg"),
         String(files),
       );
-      const bad = await run(Deno.execPath(), [
-        "task",
-        "--quiet",
-        "extract",
-        `${dir}/list.txt`,
-        `${dir}/out3`,
-        "--sise",
-        "3",
-      ], root);
+      const bad = await extract([`${dir}/list.txt`, `${dir}/out3`, "--sise", "3"]);
       assertEquals(bad.code, 1);
       assert(bad.err.includes('unknown query parameter "sise"'), bad.err);
     } finally {

@@ -54,23 +54,18 @@ Deno.test("resample: area average by hand on a 4× shrink, and enlarging keeps c
   assertAtLeast(psnr(back.data, crop.data), 30, "enlarge then shrink");
 });
 
-// numpy's area average on an arbitrary grid: each output pixel the overlap-weighted mean of the source
-// pixels its interval covers (separable weight matrices), rounded half up. Ties within 1e-6 of .5 may round
+// numpy's area average on an arbitrary grid (the weights of tests/patch_reference.py): each output pixel
+// the overlap-weighted mean of the source pixels its interval covers (separable weight matrices), rounded
+// half up. Ties within 1e-6 of .5 may round
 // either way in floating point and are skipped; every other sample must be equal.
 const AREA_REFERENCE = `
 import sys, numpy as np
+sys.path.insert(0, ${JSON.stringify(new URL(".", import.meta.url).pathname)})
+from patch_reference import axis_weights
 h, w, c, oh, ow = map(int, sys.argv[1:6]); sx, sy, scx, scy = map(float, sys.argv[6:10])
 dt = np.dtype(sys.argv[10])
 a = np.frombuffer(sys.stdin.buffer.read(), dtype=dt).reshape(h, w, c).astype(np.float64)
-def weights(n, start, scale, m):
-    W = np.zeros((m, n))
-    for o in range(m):
-        lo, hi = start + o * scale, start + (o + 1) * scale
-        for k in range(max(0, int(np.floor(lo))), min(n, int(np.ceil(hi)))):
-            W[o, k] = max(0.0, min(hi, k + 1) - max(lo, k))
-        W[o] /= W[o].sum()
-    return W
-Wy, Wx = weights(h, sy, scy, oh), weights(w, sx, scx, ow)
+Wy, Wx = axis_weights(sy, scy, oh, h), axis_weights(sx, scx, ow, w)
 r = np.einsum("yk,kxc->yxc", Wy, np.einsum("xk,ykc->yxc", Wx, a))
 sys.stdout.buffer.write(r.astype(np.float64).tobytes())
 `;
