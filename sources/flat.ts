@@ -12,8 +12,8 @@ import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { cropRaster } from "../pipeline/crop.ts";
-import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadPlane } from "./source.ts";
-import { photoChannels, readLevelRegion, withDerivedLevels } from "./source.ts";
+import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection } from "./source.ts";
+import { LevelledSource, photoChannels, withDerivedLevels } from "./source.ts";
 import { pickChannels, type Raster, type Raster8 } from "../core/raster.ts";
 import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
 import type { ByteSource } from "./bytes.ts";
@@ -63,27 +63,14 @@ export function openFlat(
   return Promise.resolve(new FlatSource(bytes, format, info, opts.cacheKey));
 }
 
-class FlatSource implements ImageSource {
-  readonly storedPixelBytes: number;
+class FlatSource extends LevelledSource implements ImageSource {
   constructor(
     private bytes: ByteSource,
     private format: ContainerFormat,
-    readonly info: ImageInfo,
-    private cacheKey: string,
+    info: ImageInfo,
+    cacheKey: string,
   ) {
-    this.storedPixelBytes = info.channels * (info.pixelType === "uint16" ? 2 : 1);
-  }
-
-  readRegion(
-    level: number,
-    x: number,
-    y: number,
-    w: number,
-    h: number,
-    plane?: ReadPlane,
-    select?: PlaneSelection,
-  ): Promise<Raster> {
-    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select);
+    super(info, cacheKey);
   }
 
   async readStored(

@@ -4,7 +4,7 @@
  */
 import type { PyramidLevel } from "../pyramid/levels.ts";
 import { derivedLevelSizes } from "../pyramid/levels.ts";
-import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
+import { arrayTypeFor, type PixelType, type Raster, type Raster8 } from "../core/raster.ts";
 import { downsample2xSamples } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../pipeline/crop.ts";
 import { derivedLevels } from "../cache/pixel_caches.ts";
@@ -137,6 +137,41 @@ export interface StoredLevelReader {
    * 1/2, 1/4 or 1/8 in the DCT domain), or null where the reader cannot.
    */
   readDerivedDirect?(level: number, x: number, y: number, w: number, h: number): Promise<Raster> | null;
+}
+
+/**
+ * The part every file-backed source shares: region reads over its stored levels (its `readStored`) and the
+ * derived levels after them (`readLevelRegion`), and the bytes of a stored pixel. TIFF and flat sources
+ * extend it.
+ */
+export abstract class LevelledSource implements StoredLevelReader {
+  readonly storedPixelBytes: number;
+  protected constructor(readonly info: ImageInfo, protected readonly cacheKey: string) {
+    this.storedPixelBytes = info.channels * arrayTypeFor(info.pixelType).BYTES_PER_ELEMENT;
+  }
+
+  abstract readStored(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    luma?: boolean,
+    select?: PlaneSelection,
+  ): Promise<Raster>;
+
+  /** `ImageSource.readRegion`. */
+  readRegion(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    plane?: ReadPlane,
+    select?: PlaneSelection,
+  ): Promise<Raster> {
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select);
+  }
 }
 
 /** Derived levels whose whole raster is at most this many pixels are computed once and kept. */

@@ -21,10 +21,10 @@ import {
   storedLevel,
   walkIfdChain,
 } from "./tiff_ifd.ts";
-import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadPlane } from "./source.ts";
+import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection } from "./source.ts";
 import { parseOmeXml } from "./ome.ts";
 import { omeInfo, OmePlanes } from "./tiff_planes.ts";
-import { readLevelRegion, withDerivedLevels } from "./source.ts";
+import { LevelledSource, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
@@ -82,19 +82,18 @@ class ByteSourceClient extends BaseClient {
   }
 }
 
-class TiffSource implements ImageSource {
-  readonly storedPixelBytes: number;
+class TiffSource extends LevelledSource implements ImageSource {
   private constructor(
     private tiff: GeoTIFF,
-    readonly info: ImageInfo,
+    info: ImageInfo,
     private levelIfds: IfdEntry[],
     private associatedIfds: Map<string, IfdEntry>,
-    private cacheKey: string,
+    cacheKey: string,
     private fileSize: number,
     private bytes: ByteSource,
     private planes?: OmePlanes,
   ) {
-    this.storedPixelBytes = info.channels * arrayTypeFor(info.pixelType).BYTES_PER_ELEMENT;
+    super(info, cacheKey);
   }
 
   static async create(
@@ -168,18 +167,6 @@ class TiffSource implements ImageSource {
       properties,
     };
     return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize, opts.bytes);
-  }
-
-  readRegion(
-    level: number,
-    x: number,
-    y: number,
-    w: number,
-    h: number,
-    plane?: ReadPlane,
-    select?: PlaneSelection,
-  ): Promise<Raster> {
-    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select);
   }
 
   /**
