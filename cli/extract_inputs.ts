@@ -3,7 +3,7 @@
  * finds them) and lists (any other file: one path a line, relative to the list's folder, `#` comments),
  * resolved to real paths, deduplicated, and given ids relative to their common folder.
  */
-import { IMAGE_EXTENSIONS } from "../sources/registry.ts";
+import { IMAGE_EXTENSIONS, imageFilesUnder } from "../sources/registry.ts";
 
 /** The slides of one run: their common folder (the registry's root) and their ids under it. */
 export interface ExtractInputs {
@@ -13,17 +13,8 @@ export interface ExtractInputs {
   single: boolean;
 }
 
-async function walk(dir: string, out: string[], depth = 0): Promise<void> {
-  if (depth > 8) return;
-  const entries = [...Deno.readDirSync(dir)].filter((e) => !e.name.startsWith(".")).sort((a, b) =>
-    a.name < b.name ? -1 : 1
-  );
-  for (const e of entries) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) await walk(path, out, depth + 1);
-    else if (IMAGE_EXTENSIONS.test(e.name)) out.push(path);
-  }
-}
+/** The largest list file read (a million paths or so). */
+const MAX_LIST_BYTES = 16 << 20;
 
 async function expand(arg: string, out: string[], fromList: boolean): Promise<void> {
   let real: string;
@@ -33,11 +24,16 @@ async function expand(arg: string, out: string[], fromList: boolean): Promise<vo
     throw new Error(`no such file or folder: ${arg}`);
   }
   const st = await Deno.stat(real);
-  if (st.isDirectory) await walk(real, out);
+  if (st.isDirectory) out.push(...(await imageFilesUnder(real)).map((id) => `${real}/${id}`));
   else if (IMAGE_EXTENSIONS.test(real) || fromList) out.push(real);
   else {
+    // A list is a small text file; anything else (a slide format edgetile does not read) is not read whole.
+    const head = st.size <= MAX_LIST_BYTES ? await Deno.readFile(real) : null;
+    if (!head || head.includes(0)) {
+      throw new Error(`${arg} is neither an image file (by extension) nor a list of paths (text, ≤ 16 MiB)`);
+    }
     const dir = real.slice(0, real.lastIndexOf("/")) || "/";
-    for (const raw of (await Deno.readTextFile(real)).split(/\r?\n/)) {
+    for (const raw of new TextDecoder().decode(head).split(/\r?\n/)) {
       const line = raw.trim();
       if (!line || line.startsWith("#")) continue;
       await expand(line.startsWith("/") ? line : `${dir}/${line}`, out, true);

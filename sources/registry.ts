@@ -37,6 +37,29 @@ export interface ListedImage {
 /** File extensions the listing picks up. */
 export const IMAGE_EXTENSIONS = /\.(tiff?|svs|btf|tf8|png|jpe?g|webp)$/i;
 
+/** Most image files a listing walks, and how deep into folders. */
+const MAX_LISTED = 10000, MAX_DEPTH = 8;
+
+/**
+ * The image files (by extension) under `dir`, as sorted paths relative to it: hidden names skipped, at
+ * most `MAX_DEPTH` folders deep and `MAX_LISTED` files. The image listing and `deno task extract`'s
+ * folders both walk with it.
+ */
+export async function imageFilesUnder(dir: string): Promise<string[]> {
+  const ids: string[] = [];
+  const walk = async (at: string, prefix: string, depth: number) => {
+    if (depth > MAX_DEPTH || ids.length >= MAX_LISTED) return;
+    for await (const e of Deno.readDir(at)) {
+      if (e.name.startsWith(".")) continue;
+      const id = prefix + e.name;
+      if (e.isDirectory) await walk(`${at}/${e.name}`, id + "/", depth + 1);
+      else if ((e.isFile || e.isSymlink) && IMAGE_EXTENSIONS.test(e.name)) ids.push(id);
+    }
+  };
+  await walk(dir, "", 0);
+  return ids.sort();
+}
+
 /** Resolves ids to images under one directory. */
 export class ImageRegistry {
   #root: string;
@@ -119,18 +142,7 @@ export class ImageRegistry {
 
   /** Every image file under the directory (sorted by id), with its metadata or the reason it is unreadable. */
   async list(): Promise<ListedImage[]> {
-    const ids: string[] = [];
-    const walk = async (dir: string, prefix: string, depth: number) => {
-      if (depth > 8 || ids.length >= 10000) return;
-      for await (const e of Deno.readDir(dir)) {
-        if (e.name.startsWith(".")) continue;
-        const id = prefix + e.name;
-        if (e.isDirectory) await walk(`${dir}/${e.name}`, id + "/", depth + 1);
-        else if ((e.isFile || e.isSymlink) && IMAGE_EXTENSIONS.test(e.name)) ids.push(id);
-      }
-    };
-    await walk(this.#root, "", 0);
-    ids.sort();
+    const ids = await imageFilesUnder(this.#root);
     const out: ListedImage[] = [];
     for (const id of ids) {
       try {
