@@ -192,10 +192,13 @@ async function* exportCells(plan: PatchPlan, p: PatchParams, signal?: AbortSigna
   }
 }
 
-/** The WebDataset sample key of a patch: the image file's name (without extension, as a word) and the origin. */
+/**
+ * The WebDataset sample key of a patch: the image file's name (without extension, as a word, at most 64
+ * characters) and the origin, so that `{key}.json` fits a tar header's 100-byte name for any origin.
+ */
 export function sampleKey(imageId: string, x: number, y: number): string {
   const name = imageId.slice(imageId.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "");
-  return `${name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 80)}_${x}_${y}`;
+  return `${name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 64)}_${x}_${y}`;
 }
 
 /** The request of the patch at level-0 (`x`, `y`); 413 when its output is too large. */
@@ -240,7 +243,7 @@ export async function* exportPatches(
   const cells = exportCells(plan, p, signal);
   progress.total = plan.total;
   const { mpp } = scaleOfDownsample(image.info, p.downsample);
-  const ext = EXT[p.format];
+  const ext = EXT[p.format], opName = canonicalOp(opLabel(op));
   let inFlight = 0;
   const render = (c: TissueCell): Promise<Patch> => {
     const request = patchRequest(image, op, p, c, rendering);
@@ -264,7 +267,7 @@ export async function* exportPatches(
         downsample: p.downsample,
         ...(mpp !== undefined ? { mpp } : {}),
         tissue: c.tissue,
-        op: canonicalOp(opLabel(op)),
+        op: opName,
       };
       if (tile.headers?.["X-Quant-Scale"]) {
         entry.quantScale = tile.headers["X-Quant-Scale"].split(",").map(Number);

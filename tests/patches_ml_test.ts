@@ -6,6 +6,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, SAMPLES, withServer } from "./helpers.ts";
 import { sampleRanks } from "../export/sample.ts";
+import { sampleKey } from "../export/patches.ts";
+import { tarHeader } from "../export/tar.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 /** A 768² crop of CMU-1 relabelled 0.25 µm/px (tests/data/README.md), and the Aperio SVS (AppMag 20, 0.499 µm/px). */
@@ -176,6 +178,10 @@ Deno.test("layout=webdataset: shards of {key}.jpg + {key}.json samples, as WebDa
       assertEquals(samples.map((x: { exts: string[] }) => x.exts.join()), feed.map(() => "jpg,json"));
       assertEquals(samples.map((x: { json: unknown }) => x.json), feed);
       assertEquals(samples[0].key, `CMU-1-Small-Region_${feed[0].x}_${feed[0].y}`);
+      // A long file name still gives sample names a tar header holds, at any origin.
+      const long = sampleKey(`dir/${"slide.name ".repeat(20)}.svs`, 4_000_000_000, 4_000_000_000);
+      assertEquals(tarHeader(`${long}.json`, 1).length, 512);
+      assert(/^slide_name_[\w-]+_4000000000_4000000000$/.test(long), long);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -242,6 +248,11 @@ Deno.test(
       const bad = await extract([`${dir}/list.txt`, `${dir}/out3`, "--sise", "3"]);
       assertEquals(bad.code, 1);
       assert(bad.err.includes('unknown query parameter "sise"'), bad.err);
+      // A slide format edgetile does not read (by extension) is not taken for a list and read whole.
+      await Deno.copyFile(`${DATA}${FINE}`, `${dir}/slide.ndpi`);
+      const other = await extract([`${dir}/slide.ndpi`, `${dir}/out4`]);
+      assertEquals(other.code, 2);
+      assert(other.err.includes("neither an image file"), other.err);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
