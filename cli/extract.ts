@@ -13,7 +13,7 @@
 import { loadConfig } from "../config.ts";
 import { createAppContext } from "../service/build.ts";
 import { exportPatches, type PatchParams, type PatchProgress, planPatchExport } from "../export/patches.ts";
-import { exportSummary, manifestLine, patchFiles, summaryText } from "../export/manifest.ts";
+import { exportSummary, manifestLine, patchFiles, shardFileName, summaryText } from "../export/manifest.ts";
 import { TAR_END, tarEntry } from "../export/tar.ts";
 import { parsePatchParams } from "../service/query.ts";
 import { toHttpError } from "../errors.ts";
@@ -84,10 +84,13 @@ class ShardWriter {
   constructor(readonly dir: string, readonly name: string, readonly size: number, private index = 0) {}
   async add(parts: Uint8Array[]): Promise<void> {
     if (!this.#file) {
-      const path = `${this.dir}/${this.name}-${String(this.index).padStart(6, "0")}.tar`;
+      const path = `${this.dir}/${shardFileName(this.name, this.index)}`;
       this.#file = await Deno.open(path, { write: true, create: true, truncate: true });
     }
-    for (const p of parts) await this.#writeAll(p);
+    // One write a sample (its tar entries joined), not one per header, body and padding.
+    const sample = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (sample.set(p, at), at + p.length), 0);
+    await this.#writeAll(sample);
     if (++this.#samples === this.size) await this.close();
   }
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -115,7 +118,7 @@ async function extractSlide(id: string, dir: string, window: number): Promise<nu
   const plan = await planPatchExport(ctx, id, params);
   planned += plan.total;
   await Deno.mkdir(dir, { recursive: true });
-  const name = id.slice(id.lastIndexOf("/") + 1).replace(/[^\w.-]+/g, "_");
+  const name = id.slice(id.lastIndexOf("/") + 1);
   const shards = params.layout === "webdataset"
     ? new ShardWriter(dir, name, shardSize || plan.total, params.shard?.index ?? 0)
     : null;

@@ -80,3 +80,13 @@ export function patchFiles(entry: PatchEntry, bytes: Uint8Array): [string, Uint8
   if (entry.key) files.push([`${entry.key}.json`, enc.encode(JSON.stringify(entry))]);
   return files;
 }
+
+/** A name made safe for a file: runs of anything but word characters, dots and dashes become `_`. */
+export function safeFileName(name: string): string {
+  return name.replace(/[^\w.-]+/g, "_");
+}
+
+/** The file name of shard `index` of an export named `name` (`name-000042.tar`), over HTTP and on disk. */
+export function shardFileName(name: string, index: number): string {
+  return `${safeFileName(name)}-${String(index).padStart(6, "0")}.tar`;
+}

@@ -10,7 +10,14 @@
  */
 import { Hono } from "hono";
 import { exportPatches, type PatchEntry, type PatchProgress, planPatchExport } from "../export/patches.ts";
-import { exportSummary, manifestLine, patchFiles, summaryText } from "../export/manifest.ts";
+import {
+  exportSummary,
+  manifestLine,
+  patchFiles,
+  safeFileName,
+  shardFileName,
+  summaryText,
+} from "../export/manifest.ts";
 import { TAR_END, tarEntry } from "../export/tar.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
@@ -97,6 +104,5 @@ export function patchRoutes(ctx: AppContext): Hono {
 
 /** The download name of an export (of one shard: its number, as `deno task extract` names its shards). */
 function tarName(id: string, shard?: number): string {
-  const name = id.replace(/[^\w.-]+/g, "_");
-  return shard === undefined ? `${name}.patches.tar` : `${name}-${String(shard).padStart(6, "0")}.tar`;
+  return shard === undefined ? `${safeFileName(id)}.patches.tar` : shardFileName(id, shard);
 }
