@@ -5,6 +5,7 @@
  * benchmark slide are fetched (`--concurrency` in flight), and prints self time per function.
  * `--inline 1` runs the server with `BACKEND=inline`, so the decode, op and encode show up in the same
  * profile (one thread does everything). `--dz 1` fetches Deep Zoom 254+1 tiles (bench:peers' list) instead.
+ * `--callers <name>` adds the call stacks (four frames up) that the self time of functions so named came from.
  *
  *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
  */
@@ -12,7 +13,7 @@ import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.t
 import { freePort, startServer } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, top: 30 };
+const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, top: 30, callers: "" };
 for (let i = 0; i < Deno.args.length; i++) {
   const m = /^--(\w+)$/.exec(Deno.args[i]);
   if (m && m[1] in args) {
@@ -23,6 +24,7 @@ for (let i = 0; i < Deno.args.length; i++) {
 
 interface ProfileNode {
   id: number;
+  children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 interface Profile {
@@ -58,6 +60,29 @@ async function inspector(port: number) {
       }),
     close: () => ws.close(),
   };
+}
+
+/** Prints where the self time of the functions named `name` was called from (four frames up). */
+function printCallers(profile: Profile, name: string, tiles: number) {
+  const parent = new Map<number, number>();
+  for (const nd of profile.nodes) for (const c of nd.children ?? []) parent.set(c, nd.id);
+  const byId = new Map(profile.nodes.map((nd) => [nd.id, nd]));
+  const label = (id: number) => {
+    const f = byId.get(id)!.callFrame;
+    return `${f.functionName || "(anonymous)"}@${f.url.split("/").pop()}:${f.lineNumber + 1}`;
+  };
+  const stacks = new Map<string, number>();
+  profile.samples.forEach((s, i) => {
+    if ((byId.get(s)!.callFrame.functionName || "(anonymous)") !== name) return;
+    const chain: string[] = [];
+    for (let id = parent.get(s); id !== undefined && chain.length < 4; id = parent.get(id)) chain.push(label(id));
+    const key = chain.join(" ← ");
+    stacks.set(key, (stacks.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  console.log(`\n| ms per tile | ${name} called from |\n| --- | --- |`);
+  for (const [k, v] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
+    console.log(`| ${(v / 1000 / tiles).toFixed(3)} | ${k} |`);
+  }
 }
 
 if (import.meta.main) {
@@ -140,6 +165,7 @@ if (import.meta.main) {
     for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1])) {
       console.log(`| ${k} | ${(v / 1000 / args.tiles).toFixed(3)} |`);
     }
+    if (args.callers) printCallers(profile, args.callers, args.tiles);
     console.log("\n| self ms | ms per tile | function |\n| --- | --- | --- |");
     for (const [k, v] of [...self].filter(([k]) => k !== "(idle) ").sort((a, b) => b[1] - a[1]).slice(0, args.top)) {
       console.log(`| ${(v / 1000).toFixed(0)} | ${(v / 1000 / args.tiles).toFixed(3)} | ${k} |`);

@@ -30,6 +30,16 @@ export function edgetileEnv(env: Record<string, string>): Record<string, string>
 }
 
 /**
+ * The start task's glibc allocator settings (the `MALLOC_*=…` words of deno.json's `start`), so a benchmark
+ * server runs as `deno task start` does; `BENCH_MALLOC='{"MALLOC_MMAP_THRESHOLD_":"131072"}'` overrides them.
+ */
+export function startTaskAllocator(): Record<string, string> {
+  const task = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks.start as string;
+  const env = Object.fromEntries([...task.matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  return { ...env, ...JSON.parse(Deno.env.get("BENCH_MALLOC") ?? "{}") };
+}
+
+/**
  * Starts `server.ts` in its own process on a free loopback port with `env` (and extra `deno run` flags,
  * e.g. `--inspect`); stop() ends it.
  */
@@ -48,10 +58,8 @@ export async function startServer(env: Record<string, string>, runFlags: string[
       "server.ts",
     ],
     cwd: ROOT,
-    // The start task's allocator settings (deno.json): big pixel buffers go back to the OS when freed.
     env: {
-      MALLOC_ARENA_MAX: "2",
-      MALLOC_MMAP_THRESHOLD_: "65536",
+      ...startTaskAllocator(),
       ...edgetileEnv({ ...env, PORT: String(port), HOSTNAME: "127.0.0.1" }),
     },
     stdout: "null",

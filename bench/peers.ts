@@ -9,13 +9,15 @@
  * bench/make_slide.ts's 16384² pyramidal JPEG TIFF (256-px YCbCr tiles); the photos are 24 distinct
  * ≥ 24 MP JPEGs made with vips from two real photos. Each case: a distinct list, requested once, wrk as the
  * client (one thread, 16 in flight), stopped when the list is used up or after `seconds`. `ONLY=<text>`
- * runs just the mixes whose name contains the text.
+ * runs just the mixes whose name contains the text. `--rounds N` runs every pair N times, alternating the
+ * two servers, and prints each row's median with the ratio's median and range over the rounds (this
+ * machine's speed drifts by more than a code change moves it between minutes, so one-off ratios mislead).
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, ensureDebianPackages, freePort, load, type Result, sh, startServer, wrkLoad } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const { seconds, concurrency } = benchArgs({ seconds: 10, concurrency: 16 });
+const { seconds, concurrency, rounds } = benchArgs({ seconds: 10, concurrency: 16, rounds: 1 });
 const OUT = new URL("./out/", import.meta.url).pathname;
 
 async function waitFor(url: string) {
@@ -122,6 +124,45 @@ async function makePhotos(dir: string): Promise<string[]> {
   return names;
 }
 
+/** The median of some numbers. */
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b), m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/**
+ * One row per mix and server: medians over the rounds (tiles/s, p50, p99), and against edgetile the ratio
+ * of each round's pair, median (range).
+ */
+function peerTable(results: { mix: string; server: string; round: number; r: Result }[], ours: string): string {
+  const rows = [
+    "| mix | server | tiles | errors | tiles/s | p50 ms | p99 ms | edgetile / this | p99 this / edgetile |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const spread = (xs: number[], digits: number) =>
+    xs.length > 1
+      ? `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`
+      : xs[0].toFixed(digits);
+  const keys = [...new Set(results.map((x) => `${x.mix}\u0000${x.server}`))];
+  for (const key of keys) {
+    const [mix, server] = key.split("\u0000");
+    const mine = results.filter((x) => x.mix === mix && x.server === server);
+    const pairs = mine.map((
+      x,
+    ) => [results.find((o) => o.mix === mix && o.server === ours && o.round === x.round)!.r, x.r]);
+    rows.push(
+      `| ${mix} | ${server} | ${mine.reduce((t, x) => t + x.r.tiles, 0)} | ${
+        mine.reduce((t, x) => t + x.r.errors, 0)
+      } | ${median(mine.map((x) => x.r.tilesPerSec)).toFixed(0)} | ${median(mine.map((x) => x.r.p50)).toFixed(1)} | ${
+        median(mine.map((x) => x.r.p99)).toFixed(1)
+      } | ${spread(pairs.map(([e, p]) => e.tilesPerSec / p.tilesPerSec), 2)}× | ${
+        spread(pairs.map(([e, p]) => p.p99 / e.p99), 2)
+      } |`,
+    );
+  }
+  return rows.join("\n");
+}
+
 /** Deterministic pseudo-random sequence. */
 function rng(seed: number) {
   return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
@@ -164,14 +205,15 @@ if (import.meta.main) {
     (_, i) => `${top}/${(i * 37) % cols}_${Math.floor((i * 37) / cols) % cols}`,
   );
 
-  const results: { mix: string; server: string; r: Result }[] = [];
+  const results: { mix: string; server: string; round: number; r: Result }[] = [];
   // `ONLY=<text>` runs just the mixes whose name contains it (e.g. ONLY=thumbnail).
   const only = Deno.env.get("ONLY");
+  let round = 0;
   const run = async (mix: string, server: string, urls: string[], warm = 96, inFlight = concurrency) => {
     if (only && !mix.includes(only)) return;
     await load("warm-up", urls.slice(urls.length - warm), 10, inFlight);
     const measured = urls.slice(0, urls.length - warm);
-    results.push({ mix, server, r: await wrkLoad(`${mix} / ${server}`, measured, seconds, inFlight) });
+    results.push({ mix, server, round, r: await wrkLoad(`${mix} / ${server}`, measured, seconds, inFlight) });
   };
   const edgetile = await startServer({
     IMAGES_DIR: dir,
@@ -189,34 +231,40 @@ if (import.meta.main) {
   try {
     const e = (path: string, q: string) => `${edgetile.url}/iiif/3/${id}/${path}/${q}.jpg`;
     const i = (path: string, q: string) => `${iip.url}?IIIF=${id}/${path}/${q}.jpg`;
-    await run("IIIF 256-px default.jpg (pass-through)", ours, fullRes.map((p) => e(p, "default")));
-    await run("IIIF 256-px default.jpg (pass-through)", "iipsrv", fullRes.map((p) => i(p, "default")));
-    await run("IIIF 256-px gray.jpg", ours, fullRes.map((p) => e(p, "gray")));
-    await run("IIIF 256-px gray.jpg", "iipsrv", fullRes.map((p) => i(p, "gray")));
-    await run("IIIF 256-px bitonal.jpg (iipsrv: gray)", ours, fullRes.map((p) => e(p, "bitonal")));
-    await run("IIIF 256-px bitonal.jpg (iipsrv: gray)", "iipsrv", fullRes.map((p) => i(p, "gray")));
-    await run("Deep Zoom 254+1, full resolution", ours, dzFull.map((p) => `${edgetile.url}/dzi/${id}_files/${p}.jpeg`));
-    await run(
-      "Deep Zoom 254+1, full resolution",
-      "openslide deepzoom_server.py",
-      dzFull.map((p) => `${osl.url}/slide_files/${p}.jpeg`),
-    );
-    await run("random mix of levels (IIIF)", ours, mixed.map((p) => e(p, "default")), 100);
-    await run("random mix of levels (IIIF)", "iipsrv", mixed.map((p) => i(p, "default")), 100);
-    await run(
-      "thumbnail ≤ 512 px of a 24–38 MP JPEG (4 in flight)",
-      ours,
-      photos.map((p) => `${edgetile.url}/thumbnail/${p}.jpg?width=512`),
-      4,
-      4,
-    );
-    await run(
-      "thumbnail ≤ 512 px of a 24–38 MP JPEG (4 in flight)",
-      "sharp 0.34 (Node)",
-      photos.map((p) => `${sharp.url}/thumb/${p}?width=512`),
-      4,
-      4,
-    );
+    for (round = 0; round < rounds; round++) {
+      await run("IIIF 256-px default.jpg (pass-through)", ours, fullRes.map((p) => e(p, "default")));
+      await run("IIIF 256-px default.jpg (pass-through)", "iipsrv", fullRes.map((p) => i(p, "default")));
+      await run("IIIF 256-px gray.jpg", ours, fullRes.map((p) => e(p, "gray")));
+      await run("IIIF 256-px gray.jpg", "iipsrv", fullRes.map((p) => i(p, "gray")));
+      await run("IIIF 256-px bitonal.jpg (iipsrv: gray)", ours, fullRes.map((p) => e(p, "bitonal")));
+      await run("IIIF 256-px bitonal.jpg (iipsrv: gray)", "iipsrv", fullRes.map((p) => i(p, "gray")));
+      await run(
+        "Deep Zoom 254+1, full resolution",
+        ours,
+        dzFull.map((p) => `${edgetile.url}/dzi/${id}_files/${p}.jpeg`),
+      );
+      await run(
+        "Deep Zoom 254+1, full resolution",
+        "openslide deepzoom_server.py",
+        dzFull.map((p) => `${osl.url}/slide_files/${p}.jpeg`),
+      );
+      await run("random mix of levels (IIIF)", ours, mixed.map((p) => e(p, "default")), 100);
+      await run("random mix of levels (IIIF)", "iipsrv", mixed.map((p) => i(p, "default")), 100);
+      await run(
+        "thumbnail ≤ 512 px of a 24–38 MP JPEG (4 in flight)",
+        ours,
+        photos.map((p) => `${edgetile.url}/thumbnail/${p}.jpg?width=512`),
+        4,
+        4,
+      );
+      await run(
+        "thumbnail ≤ 512 px of a 24–38 MP JPEG (4 in flight)",
+        "sharp 0.34 (Node)",
+        photos.map((p) => `${sharp.url}/thumb/${p}?width=512`),
+        4,
+        4,
+      );
+    }
   } finally {
     await edgetile.stop();
     await iip.stop();
@@ -224,15 +272,9 @@ if (import.meta.main) {
     await sharp.stop();
     await Deno.remove(tmp, { recursive: true });
   }
-  console.log(`slide ${W}² (256-px JPEG tiles), ${concurrency} in flight, ≤ ${seconds} s a case, tile caches off\n`);
-  console.log("| mix | server | tiles | errors | tiles/s | p50 ms | p99 ms | edgetile / this | p99 this / edgetile |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-  for (const { mix, server, r: x } of results) {
-    const e = results.find((o) => o.mix === mix && o.server === ours)!.r;
-    console.log(
-      `| ${mix} | ${server} | ${x.tiles} | ${x.errors} | ${x.tilesPerSec.toFixed(0)} | ${x.p50.toFixed(1)} | ${
-        x.p99.toFixed(1)
-      } | ${(e.tilesPerSec / x.tilesPerSec).toFixed(2)}× | ${(x.p99 / e.p99).toFixed(2)} |`,
-    );
-  }
+  console.log(
+    `slide ${W}² (256-px JPEG tiles), ${concurrency} in flight, ≤ ${seconds} s a case, tile caches off, ` +
+      `${rounds} round${rounds > 1 ? "s" : ""}\n`,
+  );
+  console.log(peerTable(results, ours));
 }
