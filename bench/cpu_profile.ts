@@ -5,6 +5,8 @@
  * benchmark slide are fetched (`--concurrency` in flight), and prints self time per function.
  * `--inline 1` runs the server with `BACKEND=inline`, so the decode, op and encode show up in the same
  * profile (one thread does everything). `--dz 1` fetches Deep Zoom 254+1 tiles (bench:peers' list) instead.
+ * `--patches <size>` fetches the whole slide's `patches.tar` of that patch size once instead (bench:patches'
+ * off-grid case at 240; `--tiles` is then only the divisor of the per-patch figures: 4761 patches at 240).
  * `--callers <name>` adds the call stacks (four frames up) that the self time of functions so named came from.
  *
  *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
@@ -13,7 +15,7 @@ import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.t
 import { freePort, startServer } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, top: 30, callers: "" };
+const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, patches: 0, top: 30, callers: "" };
 for (let i = 0; i < Deno.args.length; i++) {
   const m = /^--(\w+)$/.exec(Deno.args[i]);
   if (m && m[1] in args) {
@@ -112,9 +114,14 @@ if (import.meta.main) {
     await cdp.send("Profiler.start");
     let next = 0;
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: args.concurrency }, async () => {
-      while (next < args.tiles) await (await fetch(url(next++))).arrayBuffer();
-    }));
+    if (args.patches) {
+      const q = `size=${args.patches}&min=0&format=jpg&quality=80`;
+      await (await fetch(`${base}/images/${BENCH_SLIDE_ID}/patches.tar?${q}`)).arrayBuffer();
+    } else {
+      await Promise.all(Array.from({ length: args.concurrency }, async () => {
+        while (next < args.tiles) await (await fetch(url(next++))).arrayBuffer();
+      }));
+    }
     const wall = performance.now() - t0;
     const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
     cdp.close();
