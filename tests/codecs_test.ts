@@ -9,6 +9,7 @@ import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, psnr, startTask, withServer } from "./helpers.ts";
 import { native, pillow, storedTiles } from "./jpeg_reference.ts";
 import { initCodecs, jpegCodec } from "../codecs/tier.ts";
+import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
 import { wasmDecode, wasmEncode } from "../codecs/wasm_jpeg.ts";
 import { openSource } from "../sources/open.ts";
 import { loadConfig } from "../config.ts";
@@ -84,6 +85,26 @@ Deno.test("encoders of both tiers: baseline JPEG that Pillow decodes close to th
   const rgb = await pillow(made.slice(0, 2), "RGB"), l = await pillow(made.slice(2), "L");
   for (const r of rgb) assertAtLeast(psnr(r, px), 33, "RGB q90");
   for (const r of l) assertAtLeast(psnr(r, gray), 40, "gray q90");
+});
+
+Deno.test("native output copied by memcpy and by the YUV-plane decode: the same bytes", opts, () => {
+  const yuvCopy = TurboJpeg.open(turbojpegLibraryPath().path!, { memcpy: false });
+  try {
+    assertEquals([native!.copiesWith, yuvCopy.copiesWith], ["memcpy", "yuv"], "glibc's memcpy is found here");
+    let seed = 7;
+    const noise = (n: number) => new Uint8Array(n).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    const sizes: number[] = [];
+    for (const [w, h] of [[7, 5], [256, 256], [300, 260]]) {
+      const px = noise(w * h * 3);
+      const a = native!.encode(px, w, h, 3, 100), b = yuvCopy.encode(px, w, h, 3, 100);
+      assertEquals(a, b, `${w}×${h}`);
+      sizes.push(a.length);
+    }
+    // Noise at q100 passes libjpeg's largest dimension (65500 bytes): the YUV copy's multi-row path ran too.
+    assert(Math.max(...sizes) > 65500, `sizes ${sizes}`);
+  } finally {
+    yuvCopy.close();
+  }
 });
 
 Deno.test("corrupt, truncated and oversized JPEGs are errors, never a crash", opts, async () => {
