@@ -9,8 +9,8 @@
  * bench/make_slide.ts's 16384² pyramidal JPEG TIFF (256-px YCbCr tiles); the photos are 24 distinct
  * ≥ 24 MP JPEGs made with vips from two real photos. Each case: a distinct list, requested once, wrk as the
  * client (one thread, 16 in flight), stopped when the list is used up or after `seconds`. `ONLY=<text>`
- * runs just the mixes whose name contains the text. `--rounds N` runs every pair N times, alternating the
- * two servers, and prints each row's median with the ratio's median and range over the rounds (this
+ * runs just the mixes whose name contains the text. `--rounds N` runs every pair N times (edgetile then its
+ * peer, back to back, in each round) and prints each row's median with the ratio's median and range over the rounds (this
  * machine's speed drifts by more than a code change moves it between minutes, so one-off ratios mislead).
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";

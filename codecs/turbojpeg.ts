@@ -15,7 +15,8 @@
  * numbers, JPEG output goes to a native buffer from `tj3Alloc`, and native bytes come back into JS through
  * the C library's `memcpy` (resolved through the library's dependencies, a symbol like any other), or
  * where that is absent through `tj3DecodeYUV8` on a one-component plane decoded to gray — libjpeg's
- * gray-to-gray conversion, an exact copy (tests/codecs_test.ts checks both on random bytes).
+ * gray-to-gray conversion, an exact copy (tests/codecs_test.ts: both give the same bytes of noise JPEGs up
+ * to 159 KB).
  */
 
 import { readFlatHeader } from "../sources/sniff.ts";
