@@ -176,10 +176,7 @@ export class TurboJpeg {
     this.#check(this.#xf, this.#tj.tj3Set(this.#xf, TJPARAM_SCANLIMIT, 100));
   }
 
-  /**
-   * Loads the library at `path` (needs FFI permission for it); throws when it cannot. `memcpy: false`
-   * copies output with `tj3DecodeYUV8` even where the C library's `memcpy` is found (tests of that path).
-   */
+  /** Loads the library at `path` (FFI permission for it); throws when it cannot. `memcpy: false`: see `copiesWith`. */
   static open(path: string, opts: { memcpy?: boolean } = {}): TurboJpeg {
     const tj = new TurboJpeg(Deno.dlopen(path, SYMBOLS));
     if (opts.memcpy === false) tj.#memcpy = null;
