@@ -87,19 +87,24 @@ Deno.test("encoders of both tiers: baseline JPEG that Pillow decodes close to th
   for (const r of l) assertAtLeast(psnr(r, gray), 40, "gray q90");
 });
 
-Deno.test("native output copied by memcpy and by the YUV-plane decode: the same bytes", opts, () => {
+Deno.test("native output copied by memcpy and by the YUV-plane decode: the same bytes", opts, async () => {
   const yuvCopy = TurboJpeg.open(turbojpegLibraryPath().path!, { memcpy: false });
   try {
     assertEquals([native!.copiesWith, yuvCopy.copiesWith], ["memcpy", "yuv"], "glibc's memcpy is found here");
     let seed = 7;
     const noise = (n: number) => new Uint8Array(n).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
-    const sizes: number[] = [];
-    for (const [w, h] of [[7, 5], [256, 256], [300, 260]]) {
+    const sizes: number[] = [], made: Uint8Array[] = [], dims: number[][] = [[7, 5], [256, 256], [300, 260]];
+    for (const [w, h] of dims) {
       const px = noise(w * h * 3);
       const a = native!.encode(px, w, h, 3, 100), b = yuvCopy.encode(px, w, h, 3, 100);
       assertEquals(a, b, `${w}×${h}`);
+      // Whole JPEGs, independently of either copy: SOI first, EOI last, and Pillow decodes every pixel.
+      assertEquals([a[0], a[1], a[a.length - 2], a[a.length - 1]], [0xff, 0xd8, 0xff, 0xd9], `${w}×${h} markers`);
       sizes.push(a.length);
+      made.push(a);
     }
+    const decoded = await pillow(made, "RGB");
+    decoded.forEach((px, i) => assertEquals(px.length, dims[i][0] * dims[i][1] * 3, `Pillow decodes ${dims[i]}`));
     // Noise at q100 passes libjpeg's largest dimension (65500 bytes): the YUV copy's multi-row path ran too.
     assert(Math.max(...sizes) > 65500, `sizes ${sizes}`);
   } finally {
