@@ -7,6 +7,8 @@
  * profile (one thread does everything). `--dz 1` fetches Deep Zoom 254+1 tiles (bench:peers' list) instead.
  * `--patches <size>` fetches the whole slide's `patches.tar` of that patch size once instead (bench:patches'
  * off-grid case at 240; `--tiles` is then only the divisor of the per-patch figures: 4761 patches at 240).
+ * `--hits 1` asks for the same 16 tiles over and over: after the warm-up every answer is a memory-cache hit, so
+ * the profile is the router's own cost of a request (no worker, no codec).
  * `--callers <name>` adds the call stacks (four frames up) that the self time of functions so named came from.
  *
  *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
@@ -15,7 +17,7 @@ import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.t
 import { freePort, startServer } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, patches: 0, top: 30, callers: "" };
+const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, patches: 0, hits: 0, top: 30, callers: "" };
 for (let i = 0; i < Deno.args.length; i++) {
   const m = /^--(\w+)$/.exec(Deno.args[i]);
   if (m && m[1] in args) {
@@ -102,13 +104,13 @@ if (import.meta.main) {
     const n = BENCH_SLIDE_SIDE / 256;
     const dz = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
     const top = dz.levelCount - 1, [cols] = dz.tLevelCounts[top];
-    const url = (i: number) =>
+    const url = (j: number, i = args.hits ? j % 16 : j) =>
       args.dz
         ? `${base}/dzi/${BENCH_SLIDE_ID}_files/${top}/${(i * 37) % cols}_${Math.floor((i * 37) / cols) % cols}.jpeg`
         : `${base}/iiif/3/${BENCH_SLIDE_ID}/${((i * 37) % n) * 256},${
           (Math.floor((i * 37) / n) % n) * 256
         },256,256/256,/0/${args.quality}.jpg`;
-    for (let i = 0; i < 50; i++) await (await fetch(url(n * n - 1 - i))).arrayBuffer(); // warm-up
+    for (let i = 0; i < 50; i++) await (await fetch(url(args.hits ? i : n * n - 1 - i))).arrayBuffer(); // warm-up
     await cdp.send("Profiler.enable");
     await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
     await cdp.send("Profiler.start");

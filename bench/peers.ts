@@ -206,11 +206,11 @@ if (import.meta.main) {
   );
 
   const results: { mix: string; server: string; round: number; r: Result }[] = [];
-  // `ONLY=<text>` runs just the mixes whose name contains it (e.g. ONLY=thumbnail).
-  const only = Deno.env.get("ONLY");
+  // `ONLY=<text>[|<text>…]` runs just the mixes whose name contains one of them (e.g. ONLY="gray|Deep").
+  const only = Deno.env.get("ONLY")?.split("|").filter(Boolean);
   let round = 0;
   const run = async (mix: string, server: string, urls: string[], warm = 96, inFlight = concurrency) => {
-    if (only && !mix.includes(only)) return;
+    if (only?.length && !only.some((o) => mix.includes(o))) return;
     await load("warm-up", urls.slice(urls.length - warm), 10, inFlight);
     const measured = urls.slice(0, urls.length - warm);
     results.push({ mix, server, round, r: await wrkLoad(`${mix} / ${server}`, measured, seconds, inFlight) });
@@ -218,7 +218,8 @@ if (import.meta.main) {
   const edgetile = await startServer({
     IMAGES_DIR: dir,
     BACKEND: "workers",
-    WORKERS: "2",
+    // `WORKERS=<n>` sets the pool's size; unset, the server's default.
+    ...(Deno.env.get("WORKERS") ? { WORKERS: Deno.env.get("WORKERS")! } : {}),
     KV_PATH: "off",
     MEMORY_CACHE_MB: "0",
     CODECS: Deno.env.get("CODECS") ?? "auto",
