@@ -1,5 +1,6 @@
 /** Parts of stored JPEG tiles decoded alone (native tier): the same pixels as whole decodes. */
-import { assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { DATA } from "./helpers.ts";
 import { native, pillow, storedTiles, TILES } from "./jpeg_reference.ts";
 import { initCodecs } from "../codecs/tier.ts";
@@ -60,5 +61,37 @@ Deno.test(
       initCodecs("auto");
       for (let i = 0; i < whole.length; i++) assertEquals(parts[i], whole[i], `region ${i}${luma ? " (luma)" : ""}`);
     }
+  },
+);
+
+Deno.test(
+  "an aligned one-tile read is the tile's pixels, decoded for that read alone; unaligned reads share cached blocks",
+  opts,
+  async () => {
+    initCodecs("auto");
+    const [file, level, tx, ty] = TILES[0];
+    const s = await openSource({ path: DATA + file, version: "aligned-read", maxPixels: 1e8 });
+    const { tileWidth: tw, tileHeight: th } = s.info.levels[level];
+    const [want] = await pillow([(await s.readStoredJpeg!(level, tx, ty))!], "RGB");
+    const cached = decodedBlocks.lru.count;
+    // Aligned: Pillow's pixels of the stored tile, and nothing added to the block cache (no garbage block a tile).
+    assertEquals((await s.readRegion(level, tx * tw, ty * th, tw, th, "samples")).data, want);
+    assertEquals(decodedBlocks.lru.count, cached);
+    // Straddling four tiles, read whole (the WASM tier decodes no parts): the blocks are kept for neighbours…
+    initCodecs("wasm");
+    const x = tx * tw + tw / 2, y = ty * th + th / 2;
+    const straddling = (await s.readRegion(level, x - 8, y - 8, tw, th, "samples")).data as Uint8Array;
+    initCodecs("auto");
+    assert(decodedBlocks.lru.count >= cached + 4, "an unaligned read keeps its blocks");
+    // …and an aligned read of a kept block is that block: the same pixels, no new cache entry.
+    const kept = decodedBlocks.lru.count;
+    const again = (await s.readRegion(level, (tx + 1) * tw, (ty + 1) * th, tw, th, "samples")).data as Uint8Array;
+    assertEquals(decodedBlocks.lru.count, kept);
+    // The straddling region's lower-right part is the top-left of tile (tx + 1, ty + 1).
+    for (let row = th / 2 + 8; row < th; row++) {
+      const from = (row * tw + tw / 2 + 8) * 3, to = (row - th / 2 - 8) * tw * 3;
+      assertEquals(straddling.subarray(from, (row + 1) * tw * 3), again.subarray(to, to + (tw / 2 - 8) * 3));
+    }
+    await s.close();
   },
 );
