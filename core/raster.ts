@@ -21,6 +21,11 @@ export interface Raster<T extends RasterData = RasterData> {
   channels: number;
   type: PixelType;
   data: T;
+  /**
+   * Set by a reader when `data` was made for this one read and nothing else holds it (no cache): the
+   * pipeline may then compute the op in place (`KernelJob.inPlace`). Absent: shared, read-only.
+   */
+  exclusive?: boolean;
 }
 
 /** An 8-bit raster, the form every op and encoder works on. */

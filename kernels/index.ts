@@ -88,9 +88,13 @@ export function opOutput(spec: OpSpec, job: KernelJob, result: KernelResult): Op
   return op.output ? op.output(job, raster) : { raster };
 }
 
-/** The op on the CPU: its kernel job (or its `apply`, for ops without one). */
-export function applyOp(spec: OpSpec, input: Raster8, valid?: Rect): OpOutput {
+/**
+ * The op on the CPU: its kernel job (or its `apply`, for ops without one). `inPlace`: the caller owns
+ * `input` and reads it no more (`KernelJob.inPlace`).
+ */
+export function applyOp(spec: OpSpec, input: Raster8, valid?: Rect, inPlace = false): OpOutput {
   const job = opJob(spec, input, valid);
+  if (job && inPlace) job.inPlace = true;
   return job ? opOutput(spec, job, runOnCpu(job)) : getOp(spec.name).apply!(input, spec.params);
 }
 

@@ -11,13 +11,17 @@ import { grayShape, type Kernel, onePass, resolvedT } from "./kernel.ts";
 /**
  * 255 where the luma of `src` > t (0 where invert), else 0 (255 where invert): the gray kernel's Y and the
  * comparison in one pass through a 256-entry table, with one output buffer (a 256² luma plane read as is).
+ * `inPlace` (a 1-channel `src` the caller gives up): the output is written over `src`, each byte after it
+ * was read.
  */
-export function thresholdKernel(src: Raster8, t: number, invert: boolean): Raster8 {
+export function thresholdKernel(src: Raster8, t: number, invert: boolean, inPlace = false): Raster8 {
   const { width, height, channels: ch, data: s } = src;
-  const n = width * height, out = new Uint8Array(n), lut = new Uint8Array(256);
+  const n = width * height, out = inPlace && ch === 1 ? s.subarray(0, n) : new Uint8Array(n);
+  const lut = new Uint8Array(256);
   for (let v = 0; v < 256; v++) lut[v] = (v > t) !== invert ? 255 : 0;
   if (ch === 1 && n % 4 === 0 && s.byteOffset % 4 === 0) {
-    thresholdWords(new Uint32Array(s.buffer, s.byteOffset, n / 4), new Uint32Array(out.buffer), t, invert);
+    const words = (a: Uint8Array) => new Uint32Array(a.buffer, a.byteOffset, n / 4);
+    thresholdWords(words(s), words(out), t, invert);
   } else if (ch === 1) {
     for (let i = 0; i < n; i++) out[i] = lut[s[i]];
   } else if (ch < 3) {
@@ -65,7 +69,7 @@ export const THRESHOLD_KERNEL: Kernel = {
   name: "threshold",
   role: "op",
   shader: { file: "threshold", entries: ["threshold"] },
-  cpu: (job) => thresholdKernel(job.input, job.t ?? 0, !!job.invert),
+  cpu: (job) => thresholdKernel(job.input, job.t ?? 0, !!job.invert, !!job.inPlace),
   plan: (job) => onePass("threshold.threshold", job.input.width * job.input.height, grayShape(job)),
   example: (input) => ({ kernel: "threshold", input, t: 90, invert: input.channels === 2 }),
 };

@@ -73,7 +73,8 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   const prepared = await prepareTile(source, req);
   if ("tile" in prepared) return prepared.tile;
   const t0 = performance.now();
-  const out = applyOp(req.op, prepared.stage.input, prepared.stage.valid);
+  // The input is read no more after the op: one made for this read alone may take the op's output.
+  const out = applyOp(req.op, prepared.stage.input, prepared.stage.valid, prepared.stage.input.exclusive === true);
   prepared.stage.timings.op = performance.now() - t0;
   return await finishTile(req, prepared.stage, out);
 }

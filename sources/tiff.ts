@@ -246,12 +246,14 @@ class TiffSource extends LevelledSource implements ImageSource {
       // input). Not cached: decoded for this read alone and left out of the cache. An aligned tile's block is
       // seldom read again (the tile cache answers repeats), and caching it evicted the blocks that unaligned
       // reads (Deep Zoom 254+1) share, and left a garbage block per tile for V8's collector: bitonal IIIF
-      // tiles +7–10 % tiles/s, p99 −20 %, RSS −75 MiB (bench/README.md).
+      // tiles +7–10 % tiles/s, p99 −20 %, RSS −75 MiB (bench/README.md). Such a region is `exclusive`.
       const tx = x / bw, ty = y / bh;
-      const data = decodedBlocks.has(this.blockKey(e, tx, ty, luma))
+      const cached = decodedBlocks.has(this.blockKey(e, tx, ty, luma));
+      const data = cached
         ? await this.block(e, tx, ty, luma)
         : new Ctor(await this.decodeBlock(e, tx, ty, luma) as ArrayBuffer);
-      return { width: w, height: h, channels: ch, type: e.type, data: data.subarray(0, w * h * ch) as typeof data };
+      const region = { width: w, height: h, channels: ch, type: e.type, data: data.subarray(0, w * h * ch) };
+      return cached ? region : { ...region, exclusive: true };
     }
     const out = new Ctor(w * h * ch);
     const tx0 = Math.floor(x / bw), tx1 = Math.floor((x + w - 1) / bw);
@@ -283,7 +285,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       }
     }
     await Promise.all(jobs);
-    return { width: w, height: h, channels: ch, type: e.type, data: out };
+    return { width: w, height: h, channels: ch, type: e.type, data: out, exclusive: true };
   }
 
   /**

@@ -6,7 +6,7 @@
  * histogram are made from it end to end.
  */
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
-import { DATA, decodePng, get, psnr, startTask, withServer } from "./helpers.ts";
+import { DATA, decodePng, firstDifference, get, psnr, startTask, withServer } from "./helpers.ts";
 import { native, pillow, storedTiles } from "./jpeg_reference.ts";
 import { initCodecs, jpegCodec } from "../codecs/tier.ts";
 import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
@@ -221,6 +221,20 @@ for (const codecs of ["native", "wasm"]) {
         const mask = (await decodePng(bin.body, 1)).data;
         const t = stats.otsu.gray;
         assertEquals(mask, want.map((v) => (v > t ? 255 : 0)), "bitonal = Y > Otsu");
+        // Tiles of one stored block inside that region: the WASM tier kept the region's blocks (shared, read-only),
+        // the native tier decoded parts (so each tile's block is decoded for it alone, and thresholded in place).
+        // Either way bitonal is Y > t, and the same tile's gray read afterwards is still the luma.
+        for (const [x, y] of [[256, 256], [512, 256]]) {
+          const luma = new Uint8Array(256 * 256);
+          for (let r = 0; r < 256; r++) {
+            luma.set(level0.y.subarray((y + r) * level0.w + x, (y + r) * level0.w + x + 256), r * 256);
+          }
+          const tile = (q: string) => get(`${s.url}/iiif/3/${file}/${x},${y},256,256/256,/0/${q}.png`);
+          const bits = (await decodePng((await tile("bitonal")).body, 1)).data;
+          assertEquals(firstDifference(bits, luma.map((v) => (v > t ? 255 : 0))), null, `bitonal tile ${x},${y}`);
+          const gray = (await decodePng((await tile("gray")).body, 1)).data;
+          assertEquals(firstDifference(gray, luma), null, `gray tile ${x},${y} after it`);
+        }
         // A gray JPEG that is exactly one stored tile: the DCT-domain transcode on the native tier.
         const one = await get(`${s.url}/iiif/3/${file}/256,256,256,256/256,/0/gray.jpg`);
         assertEquals(one.headers.get("x-pass-through"), codecs === "native" ? "gray-transcode" : null);
