@@ -17,7 +17,17 @@ import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.t
 import { freePort, startServer } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const args = { quality: "gray", tiles: 2000, concurrency: 16, inline: 0, dz: 0, patches: 0, hits: 0, top: 30, callers: "" };
+const args = {
+  quality: "gray",
+  tiles: 2000,
+  concurrency: 16,
+  inline: 0,
+  dz: 0,
+  patches: 0,
+  hits: 0,
+  top: 30,
+  callers: "",
+};
 for (let i = 0; i < Deno.args.length; i++) {
   const m = /^--(\w+)$/.exec(Deno.args[i]);
   if (m && m[1] in args) {
