@@ -1,7 +1,7 @@
 /**
  * edgetile against native peers, side by side in one run (`deno task bench:peers`), loopback only, bounded,
- * **tile caches off on every server** (repeats are real work): edgetile (`server.ts`, 2 workers, no memory
- * tile cache, no KV, the codec tier it starts with, named in the table); iipsrv 1.1 behind lighttpd
+ * **tile caches off on every server** (repeats are real work): edgetile (`server.ts`, its default of one
+ * worker per core, or `WORKERS=n`; no memory tile cache, no KV, the codec tier it starts with, named in the table); iipsrv 1.1 behind lighttpd
  * (FastCGI, 2 processes, its tile cache 0 MB); Debian's stock openslide `deepzoom_server.py` under gunicorn
  * (2 workers × 2 threads); sharp 0.34 (libvips, shrink-on-load) in Node with its cache off. Setup installs
  * what is missing (Debian: iipimage-server, lighttpd, gunicorn, python3-flask, python3-openslide,
@@ -9,7 +9,7 @@
  * bench/make_slide.ts's 16384² pyramidal JPEG TIFF (256-px YCbCr tiles); the photos are 24 distinct
  * ≥ 24 MP JPEGs made with vips from two real photos. Each case: a distinct list, requested once, wrk as the
  * client (one thread, 16 in flight), stopped when the list is used up or after `seconds`. `ONLY=<text>`
- * runs just the mixes whose name contains the text. `--rounds N` runs every pair N times (edgetile then its
+ * runs just the mixes whose name contains the text (`ONLY="gray|Deep"`: either). `--rounds N` runs every pair N times (edgetile then its
  * peer, back to back, in each round) and prints each row's median with the ratio's median and range over the rounds (this
  * machine's speed drifts by more than a code change moves it between minutes, so one-off ratios mislead).
  */
