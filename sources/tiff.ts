@@ -246,7 +246,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       // input). Not cached: decoded for this read alone and left out of the cache. An aligned tile's block is
       // seldom read again (the tile cache answers repeats), and caching it evicted the blocks that unaligned
       // reads (Deep Zoom 254+1) share, and left a garbage block per tile for V8's collector: bitonal IIIF
-      // tiles +7–10 % tiles/s, p99 −20 %, RSS −75 MiB (bench/README.md). Such a region is `exclusive`.
+      // tiles +4–9 % tiles/s, p99 lower, RSS −75 MiB (bench/README.md). Such a region is `exclusive`.
       const tx = x / bw, ty = y / bh;
       const cached = decodedBlocks.has(this.blockKey(e, tx, ty, luma));
       const data = cached
