@@ -148,6 +148,8 @@ export class TurboJpeg {
   #crop = new Int32Array(4);
   #cropBytes = new Uint8Array(this.#crop.buffer);
   #cropped = false;
+  /** The gray transcode's `tjtransform` (region, op, options, two pointers: 40 bytes), the same every call. */
+  #grayXform = new Uint8Array(new Int32Array([0, 0, 0, 0, 0, TJXOPT_GRAY | TJXOPT_COPYNONE, 0, 0, 0, 0]).buffer);
   #inMessage = false;
 
   /** The C library's `memcpy` where the library's dependencies export it; else output is copied by a decode. */
@@ -305,10 +307,7 @@ export class TurboJpeg {
     if (head.colorspace !== JPEG_COLORSPACE.ycbcr && head.colorspace !== JPEG_COLORSPACE.gray) {
       throw new TurboJpegError("only YCbCr and gray JPEGs have a luma component to keep");
     }
-    // tjtransform: tjregion r (4 × i32), op, options, data pointer, customFilter pointer: 40 bytes.
-    const xform = new Int32Array(10);
-    xform[5] = TJXOPT_GRAY | TJXOPT_COPYNONE;
-    const xformBytes = new Uint8Array(xform.buffer);
+    const xformBytes = this.#grayXform;
     this.#reserve(Number(tj.tj3TransformBufSize(h, xformBytes)));
     const rc = tj.tj3Transform(h, jpeg, BigInt(jpeg.length), 1, this.#outPtr, this.#outSize, xformBytes);
     this.#check(h, rc, true);

@@ -7,6 +7,11 @@ import type { TileOp } from "./op.ts";
 import type { Raster8 } from "../core/raster.ts";
 import { grayShape, type Kernel, onePass } from "./kernel.ts";
 
+/** Y of the 8-bit RGB sample at `j` of `s`: the one definition every CPU kernel computes luma with. */
+export function lumaAt(s: Uint8Array, j: number): number {
+  return (77 * s[j] + 150 * s[j + 1] + 29 * s[j + 2] + 128) >> 8;
+}
+
 /** Luma of an 8-bit raster, one channel. */
 export function grayKernel(src: Raster8): Raster8 {
   const { width, height, channels: ch, data: s } = src;
@@ -17,7 +22,7 @@ export function grayKernel(src: Raster8): Raster8 {
   } else if (ch < 3) {
     for (let i = 0; i < n; i++) out[i] = s[i * ch];
   } else {
-    for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = (77 * s[j] + 150 * s[j + 1] + 29 * s[j + 2] + 128) >> 8;
+    for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = lumaAt(s, j);
   }
   return { width, height, channels: 1, type: "uint8", data: out };
 }

@@ -7,6 +7,7 @@ import { badRequest } from "../errors.ts";
 import type { Raster8 } from "../core/raster.ts";
 import type { TileOp } from "./op.ts";
 import { grayShape, type Kernel, onePass, resolvedT } from "./kernel.ts";
+import { lumaAt } from "./gray.ts";
 
 /**
  * 255 where the luma of `src` > t (0 where invert), else 0 (255 where invert): the gray kernel's Y and the
@@ -27,7 +28,7 @@ export function thresholdKernel(src: Raster8, t: number, invert: boolean, inPlac
   } else if (ch < 3) {
     for (let i = 0; i < n; i++) out[i] = lut[s[i * ch]];
   } else {
-    for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = lut[(77 * s[j] + 150 * s[j + 1] + 29 * s[j + 2] + 128) >> 8];
+    for (let i = 0, j = 0; i < n; i++, j += ch) out[i] = lut[lumaAt(s, j)];
   }
   return { width, height, channels: 1, type: "uint8", data: out };
 }

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { badRequest, notFound } from "../errors.ts";
 import type { AppContext } from "../service/context.ts";
 import { checkPinned, serveTile } from "../service/tile_service.ts";
-import { parseCacheMode } from "../service/query.ts";
+import { ACCESS_PARAMS, parseCacheMode } from "../service/query.ts";
 import { getOp } from "../kernels/index.ts";
 import { requestRender } from "../kernels/render.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
@@ -21,7 +21,7 @@ import { answerResponse } from "./tile_response.ts";
 
 const STORE_PATH = /^\/zarr\/([^/]+)\/(.*)$/;
 const CHUNK_KEY = /^(?:labels\/([^/]+)\/)?(\d{1,2})\/(\d{1,7}(?:\/\d{1,7})*)$/;
-const ALLOWED_QUERY = new Set(["v", "cache", "sig", "exp", "scope"]);
+const ALLOWED_QUERY = new Set(["v", "cache", ...ACCESS_PARAMS]);
 
 /** OME-Zarr store routes. */
 export function zarrRoutes(ctx: AppContext): Hono {

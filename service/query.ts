@@ -117,7 +117,7 @@ export function resolveGridScale<G extends GridParams>(grid: G, info: PhysicalIn
 }
 
 /** Parameters every route takes besides its own: URL signing. */
-const ACCESS_PARAMS = ["sig", "exp", "scope"];
+export const ACCESS_PARAMS: readonly string[] = ["sig", "exp", "scope"];
 
 /** A query that records which parameters were read (so a parser can reject the ones nobody read). */
 class ReadTrackingParams extends URLSearchParams {
