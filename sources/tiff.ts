@@ -4,7 +4,8 @@
  * through `decoders.ts`, and decoded blocks are kept in an LRU charged to the process's pixel budget so
  * neighbouring tiles reuse one decode (a block larger than that budget is 413, never decoded per tile).
  */
-import { BaseClient, fromCustomClient, fromFile, type GeoTIFF } from "geotiff";
+import { fromCustomClient, GeoTIFF } from "geotiff";
+import { ByteSourceClient, localSlices } from "./tiff_bytes.ts";
 import type { ByteSource } from "./bytes.ts";
 import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge } from "../errors.ts";
@@ -42,8 +43,11 @@ export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: Tif
   const { size: fileSize, count } = await walkIfdChain(bytes);
   let tiff: GeoTIFF;
   try {
-    // Local files through geotiff's file source; remote ones through a client over the guarded byte source.
-    tiff = d.remote ? await fromCustomClient(new ByteSourceClient(bytes) as never) : await fromFile(d.path);
+    // Local files through the same handle's synchronous reads; remote ones through a client over the guarded
+    // byte source (geotiff then fetches in blocks).
+    tiff = d.remote
+      ? await fromCustomClient(new ByteSourceClient(bytes) as never)
+      : await GeoTIFF.fromSource(localSlices(bytes) as never);
   } catch (err) {
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
@@ -53,32 +57,6 @@ export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: Tif
     await tiff.close?.();
     if (err instanceof HttpError) throw err;
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
-  }
-}
-
-/** geotiff's client interface over a `ByteSource`: answers its single-range requests. */
-class ByteSourceClient extends BaseClient {
-  constructor(private bytes: ByteSource) {
-    super("edgetile:bytes");
-  }
-
-  override async request(options: { headers?: Record<string, string> } = {}) {
-    const range = /bytes=(\d+)-(\d+)/.exec(options.headers?.Range ?? options.headers?.range ?? "");
-    const from = range ? Number(range[1]) : 0;
-    const to = range ? Number(range[2]) : this.bytes.size - 1;
-    const data = await this.bytes.read(from, to - from + 1);
-    const size = this.bytes.size;
-    return {
-      ok: true,
-      status: 206,
-      getHeader: (name: string) =>
-        name.toLowerCase() === "content-range"
-          ? `bytes ${from}-${from + data.length - 1}/${size}`
-          : name.toLowerCase() === "content-type"
-          ? "application/octet-stream"
-          : null,
-      getData: () => Promise.resolve(data.slice().buffer),
-    } as never;
   }
 }
 

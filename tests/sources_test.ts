@@ -1,9 +1,10 @@
 /** Sources on the real shared images: every file opens or fails clearly, and pixels match independent decoders. */
 import pngDecode from "@jsquash/png/decode.js";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
-import { DATA, decodePng, geotiffReference, psnr } from "./helpers.ts";
+import { DATA, decodePng, firstDifference, geotiffReference, psnr } from "./helpers.ts";
 import { openSource } from "../sources/open.ts";
 import { localBytes } from "../sources/bytes.ts";
+import { localSlices } from "../sources/tiff_bytes.ts";
 import type { ImageSource } from "../sources/source.ts";
 import { type Raster, toUint8 } from "../core/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
@@ -200,5 +201,27 @@ Deno.test("concurrent reads of one file get their own bytes (bytes and decoded r
   } finally {
     await together.close();
     await alone.close();
+  }
+});
+
+Deno.test("geotiff's ranges of a local file: its bytes, full length, zeros past the end (as geotiff's file source)", async () => {
+  const path = DATA + "image-tiff__tiled-jpeg-rgb-u8.tif";
+  const whole = await Deno.readFile(path);
+  const bytes = await localBytes(path);
+  try {
+    const n = whole.length;
+    const ranges = [{ offset: 0, length: 1024 }, { offset: 5000, length: 777 }, { offset: n - 100, length: 1024 }, {
+      offset: n + 10,
+      length: 16,
+    }];
+    const got = await localSlices(bytes).fetch(ranges);
+    ranges.forEach(({ offset, length }, i) => {
+      const want = new Uint8Array(length);
+      want.set(whole.subarray(Math.min(offset, n), Math.min(offset + length, n)));
+      assertEquals(got[i].byteLength, length, `range ${i} length`);
+      assertEquals(firstDifference(new Uint8Array(got[i]), want), null, `range ${i} bytes`);
+    });
+  } finally {
+    await bytes.close();
   }
 });

@@ -1,0 +1,51 @@
+/** geotiff's two ways in to a `ByteSource`: a source over a local file's handle, a client over a remote file. */
+import { BaseClient } from "geotiff";
+import type { ByteSource } from "./bytes.ts";
+
+/**
+ * geotiff's source interface over a local `ByteSource`: the byte ranges geotiff asks for (tag arrays, each
+ * stored block) are read synchronously on the source's one handle. geotiff's own file source reads through
+ * `node:fs`'s asynchronous read: a round trip to a blocking thread for every block read (measured in
+ * bench/README.md, seventh session). Closing is the `ByteSource`'s owner's business.
+ */
+export function localSlices(bytes: ByteSource) {
+  return {
+    fileSize: bytes.size,
+    // Each range as a buffer of its full length, zeros past the end of the file (as geotiff's file source).
+    fetch: (slices: { offset: number; length: number }[]) =>
+      Promise.all(slices.map(async ({ offset, length }) => {
+        const b = await bytes.read(offset, length);
+        if (b.byteLength === length && b.byteOffset === 0 && b.buffer.byteLength === length) return b.buffer;
+        const full = new Uint8Array(length);
+        full.set(b);
+        return full.buffer;
+      })),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** geotiff's client interface over a `ByteSource`: answers its single-range requests. */
+export class ByteSourceClient extends BaseClient {
+  constructor(private bytes: ByteSource) {
+    super("edgetile:bytes");
+  }
+
+  override async request(options: { headers?: Record<string, string> } = {}) {
+    const range = /bytes=(\d+)-(\d+)/.exec(options.headers?.Range ?? options.headers?.range ?? "");
+    const from = range ? Number(range[1]) : 0;
+    const to = range ? Number(range[2]) : this.bytes.size - 1;
+    const data = await this.bytes.read(from, to - from + 1);
+    const size = this.bytes.size;
+    return {
+      ok: true,
+      status: 206,
+      getHeader: (name: string) =>
+        name.toLowerCase() === "content-range"
+          ? `bytes ${from}-${from + data.length - 1}/${size}`
+          : name.toLowerCase() === "content-type"
+          ? "application/octet-stream"
+          : null,
+      getData: () => Promise.resolve(data.slice().buffer),
+    } as never;
+  }
+}
