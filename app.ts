@@ -3,8 +3,8 @@
  * separate from serving it, so tests and `deno serve` use the same app.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import { cors } from "hono/cors";
 import { constantTimeEqual, verifyUrl } from "./security/signing.ts";
+import { corsHeaders } from "./security/cors.ts";
 import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
 import { setWorkController } from "./pipeline/abort.ts";
@@ -40,23 +40,20 @@ export function createService(config: Config): Service {
   app.use("*", access(config));
   app.use(
     "*",
-    cors({
-      origin: "*",
-      exposeHeaders: [
-        "X-Op",
-        "X-Backend",
-        "X-Cache",
-        "Server-Timing",
-        "ETag",
-        "Link",
-        "X-Quant-Scale",
-        "X-Quant-Zero-Point",
-        "X-Quant-SQNR",
-        "X-Render",
-        "X-Patch-Count",
-        "X-Shard-Count",
-      ],
-    }),
+    corsHeaders([
+      "X-Op",
+      "X-Backend",
+      "X-Cache",
+      "Server-Timing",
+      "ETag",
+      "Link",
+      "X-Quant-Scale",
+      "X-Quant-Zero-Point",
+      "X-Quant-SQNR",
+      "X-Render",
+      "X-Patch-Count",
+      "X-Shard-Count",
+    ]),
   );
   app.get("/metrics", async (c) => {
     metrics.queueDepth.set(backend.pending);
