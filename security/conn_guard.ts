@@ -39,15 +39,20 @@ export interface ConnGuard {
 /** The largest request head accepted (as Deno's HTTP server: past it the connection is closed). */
 const MAX_HEAD_BYTES = 64 * 1024;
 
-/** Tracks request heads in the bytes a client sends. */
-class RequestFraming {
+/** Tracks request heads in the bytes a client sends: scans for line feeds, copies only a head split across reads. */
+export class RequestFraming {
   /** "idle": between requests; "head": inside a head; "body": skipping a body; "opaque": not tracked. */
   state: "idle" | "head" | "body" | "opaque" = "idle";
-  #head: number[] = [];
+  /** The parts of a head begun in earlier reads (copies), their length, and its last two bytes. */
+  #parts: Uint8Array[] = [];
+  #headLen = 0;
+  #last1 = -1;
+  #last2 = -1;
   #bodyLeft = 0;
 
-  /** Feeds client bytes. Throws past `MAX_HEAD_BYTES`. */
-  feed(b: Uint8Array): void {
+  /** Feeds client bytes; returns how many request heads ended in them. Throws past `MAX_HEAD_BYTES`. */
+  feed(b: Uint8Array): number {
+    let heads = 0;
     for (let i = 0; i < b.length && this.state !== "opaque";) {
       if (this.state === "body") {
         const n = Math.min(this.#bodyLeft, b.length - i);
@@ -56,24 +61,49 @@ class RequestFraming {
         if (this.#bodyLeft === 0) this.state = "idle";
         continue;
       }
-      const c = b[i++];
       if (this.state === "idle") {
-        if (c === 13 || c === 10) continue; // stray CRLF between requests
+        while (i < b.length && (b[i] === 13 || b[i] === 10)) i++; // stray CRLF between requests
+        if (i === b.length) break;
         this.state = "head";
-        this.#head = [];
+        this.#parts = [];
+        this.#headLen = 0;
+        this.#last1 = this.#last2 = -1;
       }
-      this.#head.push(c);
-      if (this.#head.length > MAX_HEAD_BYTES) throw new Error("request head too large");
-      const n = this.#head.length;
-      if (c === 10 && n >= 2 && (this.#head[n - 2] === 10 || (this.#head[n - 2] === 13 && this.#head[n - 3] === 10))) {
-        this.#endHead();
+      // Inside a head from i: it ends at a line feed after a line feed (or CR LF).
+      const at = (k: number) => k >= i ? b[k] : k === i - 1 ? this.#last1 : this.#last2;
+      let end = -1;
+      for (let j = b.indexOf(10, i); j !== -1; j = b.indexOf(10, j + 1)) {
+        const p1 = at(j - 1);
+        if (p1 === 10 || (p1 === 13 && at(j - 2) === 10)) {
+          end = j + 1;
+          break;
+        }
       }
+      const stop = end === -1 ? b.length : end;
+      this.#headLen += stop - i;
+      if (this.#headLen > MAX_HEAD_BYTES) throw new Error("request head too large");
+      if (end === -1) {
+        this.#last2 = b.length - i >= 2 ? b[b.length - 2] : this.#last1;
+        this.#last1 = b[b.length - 1];
+        this.#parts.push(b.slice(i));
+        return heads;
+      }
+      this.#endHead(this.#parts.length ? [...this.#parts, b.subarray(i, end)] : [b.subarray(i, end)]);
+      heads++;
+      i = end;
     }
+    return heads;
   }
 
-  #endHead() {
-    const text = String.fromCharCode(...this.#head.slice(0, 8192)).toLowerCase();
-    this.#head = [];
+  #endHead(parts: Uint8Array[]) {
+    this.#parts = [];
+    // The first 8 KiB of the head as latin-1 text: where Content-Length or Transfer-Encoding would be.
+    let text = "";
+    for (const p of parts) {
+      if (text.length >= 8192) break;
+      text += String.fromCharCode.apply(null, p.subarray(0, 8192 - text.length) as unknown as number[]);
+    }
+    text = text.toLowerCase();
     if (/\r?\ntransfer-encoding:/.test(text)) {
       this.state = "opaque";
       return;

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, startServer } from "./helpers.ts";
-import { guardConnections } from "../security/conn_guard.ts";
+import { guardConnections, RequestFraming } from "../security/conn_guard.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const enc = new TextEncoder();
@@ -111,3 +111,42 @@ Deno.test(
     }
   },
 );
+
+Deno.test("request framing: heads found however the bytes are split; bodies skipped; chunked bodies opaque", () => {
+  const stream = enc.encode(
+    "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n\r\n\r\n\n\nbody\r\n" +
+      "\r\nGET /c HTTP/1.1\nHost: x\n\n",
+  );
+  const run = (cuts: number[]) => {
+    const f = new RequestFraming();
+    let heads = 0;
+    // One read buffer, reused and scribbled over after each read (as the relay's).
+    const buf = new Uint8Array(stream.length);
+    [0, ...cuts, stream.length].reduce((a, b) => {
+      buf.set(stream.subarray(a, b));
+      heads += f.feed(buf.subarray(0, b - a));
+      buf.fill(0x43);
+      return b;
+    });
+    return [heads, f.state];
+  };
+  // Every split into two reads and into three, and one byte a read: three heads (the body's blank lines are
+  // not heads), and the connection between requests at the end.
+  for (let a = 1; a < stream.length; a++) {
+    assertEquals(run([a]), [3, "idle"], `split at ${a}`);
+    for (let b = a + 1; b < stream.length; b += 7) assertEquals(run([a, b]), [3, "idle"], `split at ${a}, ${b}`);
+  }
+  assertEquals(run(Array.from({ length: stream.length - 1 }, (_, i) => i + 1)), [3, "idle"], "a byte a read");
+  const chunked = new RequestFraming();
+  chunked.feed(enc.encode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n"));
+  assertEquals(chunked.state, "opaque");
+  const huge = new RequestFraming();
+  let threw = false;
+  try {
+    for (let i = 0; i < 70; i++) huge.feed(enc.encode(i ? "X".repeat(1024) : "GET / HTTP/1.1\r\nX: "));
+  } catch {
+    threw = true;
+  }
+  assert(threw, "a head past 64 KiB is refused");
+});
