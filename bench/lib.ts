@@ -41,9 +41,9 @@ export function startTaskAllocator(): Record<string, string> {
 
 /**
  * Starts `server.ts` in its own process on a free loopback port with `env` (and extra `deno run` flags,
- * e.g. `--inspect`); stop() ends it.
+ * e.g. `--inspect`), from this checkout or the one at `root` (bench/ab.ts); stop() ends it.
  */
-export async function startServer(env: Record<string, string>, runFlags: string[] = []) {
+export async function startServer(env: Record<string, string>, runFlags: string[] = [], root = ROOT) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     // The same narrow FFI grant as `deno task start` (the native codec tier); CODECS=wasm in `env` measures WASM.
@@ -57,7 +57,7 @@ export async function startServer(env: Record<string, string>, runFlags: string[
       "--allow-ffi=./node_modules/@julusian/jpeg-turbo/prebuilds",
       "server.ts",
     ],
-    cwd: ROOT,
+    cwd: root,
     env: {
       ...startTaskAllocator(),
       ...edgetileEnv({ ...env, PORT: String(port), HOSTNAME: "127.0.0.1" }),
