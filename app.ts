@@ -36,8 +36,8 @@ export function createService(config: Config): Service {
   const { backend, metrics, codecs } = context;
   const app = new Hono();
   app.use("*", httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier }));
-  app.use("*", limits(config.timeoutMs));
-  app.use("*", access(config));
+  // Outside the limits and access rules, so their 403, 414 and 504 answers carry CORS headers too (a viewer's
+  // script can read why), and a preflight is answered before them.
   app.use(
     "*",
     corsHeaders([
@@ -55,6 +55,8 @@ export function createService(config: Config): Service {
       "X-Shard-Count",
     ]),
   );
+  app.use("*", limits(config.timeoutMs));
+  app.use("*", access(config));
   app.get("/metrics", async (c) => {
     metrics.queueDepth.set(backend.pending);
     metrics.backend.reset();

@@ -42,9 +42,11 @@ browserTest(
           // A custom request header makes the browser send a preflight first.
           preflighted: await read(tile + "?x=1", { headers: { "X-Requested-With": "edgetile-test" } }),
           missing: await read(`${base}/iiif/3/no-such-image.svs/info.json`),
+          // Refused by the limits middleware (414), before any route.
+          tooLong: await read(`${base}/iiif/3/${"x".repeat(5000)}/info.json`),
         };
       }, [tile, server.url]);
-      const { simple, preflighted, missing } = seen as Record<string, Record<string, unknown>>;
+      const { simple, preflighted, missing, tooLong } = seen as Record<string, Record<string, unknown>>;
       assertEquals(simple.error, undefined, JSON.stringify(simple));
       assertEquals([simple.status, simple.type, simple.first], [200, "image/jpeg", [0xff, 0xd8]]);
       assertEquals(simple.xOp, "gray", "X-Op is exposed");
@@ -54,6 +56,8 @@ browserTest(
       assertEquals(missing.error, undefined, JSON.stringify(missing));
       assertEquals(missing.status, 404);
       assertEquals(JSON.parse(missing.text as string).error.code, "not_found");
+      assertEquals(tooLong.error, undefined, JSON.stringify(tooLong));
+      assertEquals([tooLong.status, JSON.parse(tooLong.text as string).error.code], [414, "uri_too_long"]);
 
       // The preflight itself, as the browser sent it.
       const pre = await fetch(tile, {
