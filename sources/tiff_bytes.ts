@@ -2,6 +2,9 @@
 import { BaseClient } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
 
+/** The most zeros a range past the end of the file is padded with. */
+const MAX_ZEROS = 64 * 1024;
+
 /**
  * geotiff's source interface over a local `ByteSource`: the byte ranges geotiff asks for (tag arrays, each
  * stored block) are read synchronously on the source's one handle. geotiff's own file source reads through
@@ -11,12 +14,14 @@ import type { ByteSource } from "./bytes.ts";
 export function localSlices(bytes: ByteSource) {
   return {
     fileSize: bytes.size,
-    // Each range as a buffer of its full length, zeros past the end of the file (as geotiff's file source).
+    // Each range as a buffer of its full length, zeros past the end of the file (as geotiff's file source),
+    // but never more than 64 KiB of zeros: a length a corrupt file makes up is not allocated (geotiff then
+    // reads past the buffer, and the file is a 422).
     fetch: (slices: { offset: number; length: number }[]) =>
       Promise.all(slices.map(async ({ offset, length }) => {
         const b = await bytes.read(offset, length);
         if (b.byteLength === length && b.byteOffset === 0 && b.buffer.byteLength === length) return b.buffer;
-        const full = new Uint8Array(length);
+        const full = new Uint8Array(Math.min(length, b.byteLength + MAX_ZEROS));
         full.set(b);
         return full.buffer;
       })),
