@@ -8,10 +8,12 @@ import type { Raster8 } from "../core/raster.ts";
 import type { TileOp } from "./op.ts";
 import { grayShape, type Kernel, onePass, resolvedT } from "./kernel.ts";
 import { lumaAt } from "./gray.ts";
+import { thresholdSimd } from "./threshold_simd.ts";
 
 /**
  * 255 where the luma of `src` > t (0 where invert), else 0 (255 where invert): the gray kernel's Y and the
- * comparison in one pass through a 256-entry table, with one output buffer (a 256² luma plane read as is).
+ * comparison in one pass through a 256-entry table, with one output buffer (a 256² luma plane read as is:
+ * WebAssembly SIMD 16 pixels at a time, `threshold_simd.ts`, else four a word in JS).
  * `inPlace` (a 1-channel `src` the caller gives up): the output is written over `src`, each byte after it
  * was read.
  */
@@ -20,7 +22,10 @@ export function thresholdKernel(src: Raster8, t: number, invert: boolean, inPlac
   const n = width * height, out = inPlace && ch === 1 ? s.subarray(0, n) : new Uint8Array(n);
   const lut = new Uint8Array(256);
   for (let v = 0; v < 256; v++) lut[v] = (v > t) !== invert ? 255 : 0;
-  if (ch === 1 && n % 4 === 0 && s.byteOffset % 4 === 0) {
+  const m = n - (n % 16);
+  if (ch === 1 && m > 0 && thresholdSimd(s, out, m, t, invert)) {
+    for (let i = m; i < n; i++) out[i] = lut[s[i]];
+  } else if (ch === 1 && n % 4 === 0 && s.byteOffset % 4 === 0) {
     const words = (a: Uint8Array) => new Uint32Array(a.buffer, a.byteOffset, n / 4);
     thresholdWords(words(s), words(out), t, invert);
   } else if (ch === 1) {

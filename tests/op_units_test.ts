@@ -8,6 +8,8 @@ import { DATA, decodePng, firstDifference, get, SAMPLES, withServer } from "./he
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { pillow } from "./jpeg_reference.ts";
 import { openSource } from "../sources/open.ts";
+import { thresholdKernel } from "../kernels/threshold.ts";
+import { HAS_THRESHOLD_SIMD } from "../kernels/threshold_simd.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -162,3 +164,23 @@ Deno.test(
     });
   },
 );
+
+Deno.test("threshold kernel on a luma plane: SIMD, its tail and the JS loop give Y > t for every t", () => {
+  assert(HAS_THRESHOLD_SIMD, "WebAssembly SIMD in Deno");
+  // Every byte value, hashed over the plane, at odd offsets and lengths ≢ 0 mod 16 (the SIMD tail).
+  const plane = new Uint8Array(256 * 256 + 7).map((_, i) => Math.imul(i, 2654435761) >>> 24);
+  for (const [w, h, at] of [[256, 256, 0], [255, 255, 1], [17, 3, 3]]) {
+    const Y = plane.subarray(at, at + w * h);
+    for (let t = 0; t < 256; t += 1) {
+      for (const invert of [false, true]) {
+        const want = Y.map((v) => (v > t) !== invert ? 255 : 0);
+        const out = thresholdKernel({ width: w, height: h, channels: 1, type: "uint8", data: Y }, t, invert);
+        assertEquals(firstDifference(out.data, want), null, `${w}×${h} at ${at}, t=${t}, invert=${invert}`);
+      }
+    }
+    const copy = Y.slice();
+    const inPlace = thresholdKernel({ width: w, height: h, channels: 1, type: "uint8", data: copy }, 99, false, true);
+    assert(inPlace.data.buffer === copy.buffer, "in place");
+    assertEquals(firstDifference(inPlace.data, Y.map((v) => v > 99 ? 255 : 0)), null, `${w}×${h} in place`);
+  }
+});
