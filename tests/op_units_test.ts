@@ -167,6 +167,10 @@ Deno.test(
 
 Deno.test("threshold kernel on a luma plane: SIMD, its tail and the JS loop give Y > t for every t", () => {
   assert(HAS_THRESHOLD_SIMD, "WebAssembly SIMD in Deno");
+  // A 512² plane: more than the module's first 64 KiB page (its memory grows).
+  const large = new Uint8Array(512 * 512).map((_, i) => Math.imul(i, 40503) >>> 8);
+  const lt = thresholdKernel({ width: 512, height: 512, channels: 1, type: "uint8", data: large }, 128, true);
+  assertEquals(firstDifference(lt.data, large.map((v) => v > 128 ? 0 : 255)), null, "512² inverted");
   // Every byte value, hashed over the plane, at odd offsets and lengths ≢ 0 mod 16 (the SIMD tail).
   const plane = new Uint8Array(256 * 256 + 7).map((_, i) => Math.imul(i, 2654435761) >>> 24);
   for (const [w, h, at] of [[256, 256, 0], [255, 255, 1], [17, 3, 3]]) {
