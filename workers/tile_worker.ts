@@ -22,6 +22,9 @@ const cancelled = new Set<number>();
 // hung worker from a busy one: a job's time waiting in queues never counts.
 setInterval(() => self.postMessage({ alive: true } satisfies WorkerReply), HEARTBEAT_MS);
 
+/** Set by the pool's test hook: the next job's arrival crashes this worker. */
+let crashOnNextJob = false;
+
 self.onmessage = async (
   e: MessageEvent<WorkerJob | WorkerInit | WorkerCancel | { sabotage: "crash" | "hang" }>,
 ) => {
@@ -45,13 +48,18 @@ self.onmessage = async (
     }
     return;
   }
-  // Test hook for the pool's self-healing (only the pool can post here): crash or hang this worker.
+  // Test hook for the pool's self-healing (only the pool can post here): hang this worker now, or crash it with
+  // the next job in hand (so the crash always finds work to retry, however fast the jobs are).
   if ("sabotage" in e.data) {
-    if (e.data.sabotage === "crash") {
-      setTimeout(() => {
-        throw new Error("sabotaged");
-      });
-    } else while (true) { /* hang */ }
+    if (e.data.sabotage === "crash") crashOnNextJob = true;
+    else while (true) { /* hang */ }
+    return;
+  }
+  if (crashOnNextJob) {
+    // An uncaught error, as a bug would throw; this job and any after it are left to the pool to retry.
+    setTimeout(() => {
+      throw new Error("sabotaged");
+    });
     return;
   }
   const { id, source, task } = e.data;
