@@ -11,7 +11,7 @@
  * `--quality`: an IIIF quality (default, gray, bitonal, color) of 256-px tiles, or `dz` for Deep Zoom 254+1.
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
-import { startServer, wrkLoad } from "./lib.ts";
+import { median, startServer, wrkLoad } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const args = { base: "HEAD~1", quality: "bitonal", rounds: 6, seconds: 4 };
@@ -43,7 +43,6 @@ function cpuSeconds(pid: number): number {
   return ticks / 100;
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE_DIR = new URL("./out/ab-base", import.meta.url).pathname;
 

@@ -24,6 +24,12 @@ export function freePort(): number {
   return port;
 }
 
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b), m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 /** Settings by name (`PORT`) as the service's environment variables (`EDGETILE_PORT`); others as given. */
 export function edgetileEnv(env: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k in CONFIG_VARIABLES ? envName(k) : k, v]));

@@ -14,7 +14,17 @@
  * machine's speed drifts by more than a code change moves it between minutes, so one-off ratios mislead).
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
-import { benchArgs, ensureDebianPackages, freePort, load, type Result, sh, startServer, wrkLoad } from "./lib.ts";
+import {
+  benchArgs,
+  ensureDebianPackages,
+  freePort,
+  load,
+  median,
+  type Result,
+  sh,
+  startServer,
+  wrkLoad,
+} from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const { seconds, concurrency, rounds } = benchArgs({ seconds: 10, concurrency: 16, rounds: 1 });
@@ -122,12 +132,6 @@ async function makePhotos(dir: string): Promise<string[]> {
     if (r.code !== 0) throw new Error(`vips resize: ${r.out}`);
   }
   return names;
-}
-
-/** The median of some numbers. */
-function median(xs: number[]): number {
-  const v = [...xs].sort((a, b) => a - b), m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 /**

@@ -8,7 +8,7 @@
  *   lookup tables, one thread) on the same decoded samples: edgetile's `renderRaster` in one thread.
  * Each case runs 3 times (median and spread). Bounded: ≤ 6 s per served case. Run: `deno task bench:render`.
  */
-import { startServer, wrkLoad } from "./lib.ts";
+import { median, startServer, wrkLoad } from "./lib.ts";
 import { openSource } from "../sources/open.ts";
 import { renderRaster, resolveRender } from "../kernels/render.ts";
 
@@ -46,7 +46,6 @@ const query = (k: number) => {
   }`;
 };
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const spread = (v: number[]) => `${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)}`;
 
 if (import.meta.main) {
