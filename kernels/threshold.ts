@@ -39,10 +39,11 @@ export function thresholdKernel(src: Raster8, t: number, invert: boolean, inPlac
 }
 
 /**
- * The 1-channel case four pixels a word: in each 16-bit lane, b + (255 − t) carries into bit 8 exactly when
- * b > t; the carries become 0xFF bytes (the same bytes as the table, 2–3× faster on a luma plane).
+ * The 1-channel case four pixels a word, where WebAssembly SIMD is missing: in each 16-bit lane,
+ * b + (255 − t) carries into bit 8 exactly when b > t; the carries become 0xFF bytes (the same bytes as the
+ * table, 2–3× faster on a luma plane).
  */
-function thresholdWords(src: Uint32Array, dst: Uint32Array, t: number, invert: boolean): void {
+export function thresholdWords(src: Uint32Array, dst: Uint32Array, t: number, invert: boolean): void {
   const k = (255 - t) * 0x00010001, flip = invert ? 0xffffffff : 0;
   for (let i = 0; i < src.length; i++) {
     const w = src[i];

@@ -8,7 +8,7 @@ import { DATA, decodePng, firstDifference, get, SAMPLES, withServer } from "./he
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { pillow } from "./jpeg_reference.ts";
 import { openSource } from "../sources/open.ts";
-import { thresholdKernel } from "../kernels/threshold.ts";
+import { thresholdKernel, thresholdWords } from "../kernels/threshold.ts";
 import { HAS_THRESHOLD_SIMD } from "../kernels/threshold_simd.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -167,6 +167,16 @@ Deno.test(
 
 Deno.test("threshold kernel on a luma plane: SIMD, its tail and the JS loop give Y > t for every t", () => {
   assert(HAS_THRESHOLD_SIMD, "WebAssembly SIMD in Deno");
+  // The JS loop that runs where SIMD is missing: the same definition, four pixels a word.
+  const words = new Uint8Array(256 * 256).map((_, i) => Math.imul(i, 2246822519) >>> 24);
+  const wordsOut = new Uint8Array(words.length);
+  for (let t = 0; t < 256; t++) {
+    for (const invert of [false, true]) {
+      thresholdWords(new Uint32Array(words.buffer), new Uint32Array(wordsOut.buffer), t, invert);
+      const want = words.map((v) => (v > t) !== invert ? 255 : 0);
+      assertEquals(firstDifference(wordsOut, want), null, `JS words, t=${t}, invert=${invert}`);
+    }
+  }
   // A 512² plane: more than the module's first 64 KiB page (its memory grows).
   const large = new Uint8Array(512 * 512).map((_, i) => Math.imul(i, 40503) >>> 8);
   const lt = thresholdKernel({ width: 512, height: 512, channels: 1, type: "uint8", data: large }, 128, true);
