@@ -92,6 +92,8 @@ Deno.test(
     const kept = decodedBlocks.lru.count;
     const again = (await s.readRegion(level, (tx + 1) * tw, (ty + 1) * th, tw, th, "samples")).data as Uint8Array;
     assertEquals(decodedBlocks.lru.count, kept);
+    const [wantNext] = await pillow([(await s.readStoredJpeg!(level, tx + 1, ty + 1))!], "RGB");
+    assertEquals(firstDifference(again, wantNext), null, "the kept block = Pillow's pixels of its tile");
     // The straddling region's lower-right part is the top-left of tile (tx + 1, ty + 1).
     for (let row = th / 2 + 8; row < th; row++) {
       const from = (row * tw + tw / 2 + 8) * 3, to = (row - th / 2 - 8) * tw * 3;
