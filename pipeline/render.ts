@@ -59,7 +59,10 @@ export interface TileInput {
    * the channels' 8-bit intensities (interleaved), and the blend with this palette makes the op's input.
    */
   blend?: { palette: Uint8Array };
-  /** True when `input` was made for this tile alone (a render's output): a worker may transfer it. */
+  /**
+   * True when `input` was made for this tile alone (a render's output, or a region the reader marked
+   * `exclusive`): a worker may transfer it, and the CPU op may write its output over it.
+   */
   owned?: boolean;
   /** Milliseconds so far (read, resample). */
   timings: Record<string, number>;
@@ -73,8 +76,8 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   const prepared = await prepareTile(source, req);
   if ("tile" in prepared) return prepared.tile;
   const t0 = performance.now();
-  // The input is read no more after the op: one made for this read alone may take the op's output.
-  const out = applyOp(req.op, prepared.stage.input, prepared.stage.valid, prepared.stage.input.exclusive === true);
+  // The input is read no more after the op: one made for this tile alone may take the op's output.
+  const out = applyOp(req.op, prepared.stage.input, prepared.stage.valid, prepared.stage.owned === true);
   prepared.stage.timings.op = performance.now() - t0;
   return await finishTile(req, prepared.stage, out);
 }
@@ -109,11 +112,10 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
     ? { c: req.render.c, z: req.render.z, t: req.render.t }
     : chunkSelection(req, source.info.channels);
   const render = req.render;
-  const blend = !render
-    ? {}
-    : deferBlend
-    ? { blend: { palette: renderPalette(render) }, owned: true }
-    : { owned: true };
+  const blend = render && deferBlend ? { blend: { palette: renderPalette(render) } } : {};
+  // A render's output is new; otherwise the input is the region itself when nothing was resampled or
+  // converted, and the reader says whether it made that region for this read alone.
+  const owned = (input: Raster) => (render || input.exclusive ? { owned: true } : {});
   const toInput = (r: Raster) =>
     !render ? opInput8(op, r, req.op.params) : deferBlend ? renderIntensities(r, render) : renderRaster(r, render);
   if (halo === 0) {
@@ -126,7 +128,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
     if (isRawTensor(req)) return { tile: rawTensorTile(resampled, plan, req, timings, lap) };
     const input = toInput(resampled);
     lap("resample");
-    return { stage: { input, placement: plan, timings, ...blend } };
+    return { stage: { input, placement: plan, timings, ...blend, ...owned(input) } };
   }
   // Neighbourhood op: the same pixel grid widened by `halo` output pixels on each side, the part of it
   // inside the image marked valid; the op's result is cropped back to the tile.
@@ -138,7 +140,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);
   const input = toInput(canvas);
   lap("resample");
-  return { stage: { input, ...haloWindows(wp, plan, halo), placement: plan, timings, ...blend } };
+  return { stage: { input, ...haloWindows(wp, plan, halo), placement: plan, timings, ...blend, ...owned(input) } };
 }
 
 /** The steps after the op: crop the halo → pad → orient → encode. `stage` needs no `input` here. */

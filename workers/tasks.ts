@@ -46,8 +46,8 @@ export function transferablesOf(result: TaskResults[Task["kind"]]): ArrayBuffer[
     : "tile" in result
     ? [result.tile.bytes]
     : "stage" in result
-    // The op input may be a source's cached pixels (a flat image read whole): copied unless made for this
-    // tile alone (a render's intensities or RGB), which is transferred.
+    // The op input may be a source's cached pixels (a flat image read whole, a cached block): copied unless
+    // made for this tile alone (a render's intensities or RGB, a region read for it alone), then transferred.
     ? (result.stage.owned ? [result.stage.input.data] : [])
     : "px" in result
     ? []
