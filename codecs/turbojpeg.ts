@@ -82,6 +82,11 @@ export interface DecodeOptions {
    * inside the image) instead of copying the region out of it; `x` and `y` of the result say where it is.
    */
   keepMargin?: boolean;
+  /**
+   * Where a whole decode's pixels go: a zeroed array of exactly `n` bytes (core/byte_pool.ts), instead of a
+   * new one. Not used for `region` decodes.
+   */
+  alloc?: (n: number) => Uint8Array;
 }
 
 // iMCU sizes by TJSAMP (444, 422, 420, gray, 440, 411, 441), as turbojpeg.h's tjMCUWidth/Height.
@@ -225,7 +230,9 @@ export class TurboJpeg {
     if (opts.region) return this.#decodeRegion(jpeg, head, opts.region, channels, pf, !!opts.keepMargin);
     if (this.#cropped) this.#setCrop(0, 0, 0, 0);
     const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
-    const data = new Uint8Array(width * height * channels);
+    const n = width * height * channels;
+    const data = opts.alloc?.(n) ?? new Uint8Array(n);
+    if (data.length !== n) throw new TurboJpegError(`decode: an output of ${data.length} bytes for ${n}`);
     const rc = tj.tj3Decompress8(h, jpeg, BigInt(jpeg.length), data, width * channels, pf);
     this.#check(h, rc, true);
     return { width, height, channels, data };

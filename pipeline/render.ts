@@ -2,6 +2,7 @@
  * The tile pipeline, in order: plan → read (best level) → resample → op → pad → orient → encode.
  * Every protocol's request runs through `renderTile`; each step lives in its own module.
  */
+import { giveBytes } from "../core/byte_pool.ts";
 import type { ImageSource, PlaneSelection } from "../sources/source.ts";
 import { encodeZarrChunk } from "../zarr/chunk.ts";
 import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } from "../pyramid/read_plan.ts";
@@ -79,7 +80,12 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   // The input is read no more after the op: one made for this tile alone may take the op's output.
   const out = applyOp(req.op, prepared.stage.input, prepared.stage.valid, prepared.stage.owned === true);
   prepared.stage.timings.op = performance.now() - t0;
-  return await finishTile(req, prepared.stage, out);
+  const tile = await finishTile(req, prepared.stage, out);
+  // The input (and an in-place op's output) is read no more: a buffer the reader took from the thread's
+  // pool goes back to it, unless the encoded bytes are a view of it.
+  const data = prepared.stage.input.data;
+  if (prepared.stage.owned && tile.bytes.buffer !== data.buffer) giveBytes(data);
+  return tile;
 }
 
 /**

@@ -26,7 +26,8 @@ import { readFlatHeader } from "./sniff.ts";
 
 /** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
 export interface TileDecoder {
-  decode(buffer: ArrayBuffer): Promise<ArrayBuffer>;
+  /** The block's samples; `alloc` (JPEG blocks, native tier) makes the buffer they are decoded into. */
+  decode(buffer: ArrayBuffer, alloc?: (n: number) => Uint8Array): Promise<ArrayBuffer>;
 }
 
 /** What a decoder needs to know about the IFD it decodes. */
@@ -155,7 +156,7 @@ export function standaloneJpeg(tile: Uint8Array, jpegTables: Uint8Array | undefi
 
 class JpegTileDecoder implements TileDecoder {
   constructor(private p: DecoderParams) {}
-  async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
+  async decode(buffer: ArrayBuffer, alloc?: (n: number) => Uint8Array): Promise<ArrayBuffer> {
     const { p } = this;
     const rgb = p.photometric === 2 && p.samplesPerPixel >= 3;
     const jpeg = standaloneJpeg(new Uint8Array(buffer), p.jpegTables, rgb);
@@ -168,7 +169,7 @@ class JpegTileDecoder implements TileDecoder {
     let img;
     try {
       const format = ch === 1 ? "gray" : "rgb", maxPixels = p.tileWidth * p.tileHeight;
-      img = await jpegCodec().decode(jpeg, { format, maxPixels });
+      img = await jpegCodec().decode(jpeg, { format, maxPixels, alloc });
     } catch (err) {
       if (err instanceof TurboJpegError && err.unsupported) throw unsupportedSource(err.message);
       throw corruptSource(`JPEG tile does not decode: ${(err as Error).message}`);

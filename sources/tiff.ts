@@ -4,6 +4,7 @@
  * through `decoders.ts`, and decoded blocks are kept in an LRU charged to the process's pixel budget so
  * neighbouring tiles reuse one decode (a block larger than that budget is 413, never decoded per tile).
  */
+import { takeBytes } from "../core/byte_pool.ts";
 import { fromCustomClient, GeoTIFF } from "geotiff";
 import { ByteSourceClient, localSlices } from "./tiff_bytes.ts";
 import type { ByteSource } from "./bytes.ts";
@@ -224,16 +225,18 @@ class TiffSource extends LevelledSource implements ImageSource {
       // input). Not cached: decoded for this read alone and left out of the cache. An aligned tile's block is
       // seldom read again (the tile cache answers repeats), and caching it evicted the blocks that unaligned
       // reads (Deep Zoom 254+1) share, and left a garbage block per tile for V8's collector: bitonal IIIF
-      // tiles +4–9 % tiles/s, p99 lower, RSS −75 MiB (bench/README.md). Such a region is `exclusive`.
+      // tiles +4–9 % tiles/s, p99 lower, RSS −75 MiB (bench/README.md). Such a region is `exclusive`, and
+      // its 8-bit samples are decoded into a buffer of the thread's pool, which `renderTile` gives back.
       const tx = x / bw, ty = y / bh;
       const cached = decodedBlocks.has(this.blockKey(e, tx, ty, luma));
       const data = cached
         ? await this.block(e, tx, ty, luma)
-        : new Ctor(await this.decodeBlock(e, tx, ty, luma) as ArrayBuffer);
+        : new Ctor(await this.decodeBlock(e, tx, ty, luma, Ctor === Uint8Array) as ArrayBuffer);
       const region = { width: w, height: h, channels: ch, type: e.type, data: data.subarray(0, w * h * ch) };
       return cached ? region : { ...region, exclusive: true };
     }
-    const out = new Ctor(w * h * ch);
+    // Every sample is written below (the blocks cover the region); 8-bit regions come from the pool.
+    const out = Ctor === Uint8Array ? takeBytes(w * h * ch) : new Ctor(w * h * ch);
     const tx0 = Math.floor(x / bw), tx1 = Math.floor((x + w - 1) / bw);
     const ty0 = Math.floor(y / bh), ty1 = Math.floor((y + h - 1) / bh);
     const jobs: Promise<void>[] = [];
@@ -296,10 +299,18 @@ class TiffSource extends LevelledSource implements ImageSource {
     }
   }
 
-  private async decodeBlock(e: IfdEntry, tx: number, ty: number, luma: boolean): Promise<ArrayBufferLike> {
-    const decoder = luma
+  private async decodeBlock(
+    e: IfdEntry,
+    tx: number,
+    ty: number,
+    luma: boolean,
+    pooled = false,
+  ): Promise<ArrayBufferLike> {
+    const shared = luma
       ? await (e.lumaDecoder ??= decoderFor({ ...decoderParams(e), luma: true }))
       : await (e.decoder ??= decoderFor(decoderParams(e)));
+    // A block read alone is decoded into a pool buffer (JPEG, native tier); one for the cache never is.
+    const decoder = pooled ? { decode: (b: ArrayBuffer) => shared.decode(b, takeBytes) } : shared;
     const bytesPer = arrayTypeFor(e.type).BYTES_PER_ELEMENT;
     const blockH = e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height - ty * e.blockHeight);
     const need = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * bytesPer;
