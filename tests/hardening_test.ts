@@ -74,8 +74,18 @@ Deno.test("path traversal in every spelling: 400/404, never a file outside the i
     await Deno.copyFile(DATA + "skimage__coffee.png", `${dir}/inner/ok.png`);
     await Deno.symlink(DATA + "skimage__rocket.jpg", `${dir}/inner/out.jpg`);
     await Deno.symlink(DATA, `${dir}/inner/outdir`);
+    // Inside: a subfolder, and symlinks to a file and a folder in the directory (served through realpath).
+    await Deno.mkdir(`${dir}/inner/sub`);
+    await Deno.copyFile(DATA + "skimage__coffee.png", `${dir}/inner/sub/deep.png`);
+    await Deno.symlink(`${dir}/inner/ok.png`, `${dir}/inner/link.png`);
+    await Deno.symlink(`${dir}/inner/sub`, `${dir}/inner/sublink`);
     await withServer({ IMAGES_DIR: `${dir}/inner` }, async (s) => {
-      assertEquals((await get(`${s.url}/images/ok.png`)).status, 200);
+      for (const id of ["ok.png", "sub%2Fdeep.png", "link.png", "sublink%2Fdeep.png"]) {
+        assertEquals((await get(`${s.url}/images/${id}`)).status, 200, id);
+      }
+      for (const id of ["ok.png%2Fx", "sub", "sub%2Fnone.png", "none%2Fdeep.png"]) {
+        assertEquals((await get(`${s.url}/images/${id}`)).status, 404, id);
+      }
       for (
         const id of [
           "..%2Finner%2Fok.png",
@@ -94,7 +104,8 @@ Deno.test("path traversal in every spelling: 400/404, never a file outside the i
         assert(r.status === 400 || r.status === 404, `${id} → ${r.status}`);
       }
       const list = JSON.parse(new TextDecoder().decode((await get(`${s.url}/images`)).body));
-      assertEquals(list.images.map((i: { id: string }) => i.id), ["ok.png"], "symlinks out are not listed");
+      const ids = list.images.map((i: { id: string }) => i.id);
+      assertEquals(ids, ["link.png", "ok.png", "sub/deep.png"], "symlinks out (and linked folders) are not listed");
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
