@@ -89,34 +89,14 @@ export function createService(config: Config): Service {
 /** Longest request URL accepted (414 past it). */
 export const MAX_URL_LENGTH = 4096;
 
-/**
- * Request limits: URL length (414) and time (504, the work itself is abandoned, not awaited). The deadlines
- * share one sweep, every `timeoutMs / 10` (5–100 ms) while requests are in flight, instead of a timer made
- * and cleared per request.
- */
+/** Request limits: URL length (414) and time (504, the work itself is abandoned, not awaited). */
 function limits(timeoutMs: number): MiddlewareHandler {
-  const due = new Set<{ at: number; expire: (v: "timeout") => void }>();
-  let sweeper: ReturnType<typeof setInterval> | undefined;
-  const sweep = () => {
-    const now = performance.now();
-    for (const d of due) {
-      if (d.at > now) continue;
-      due.delete(d);
-      d.expire("timeout");
-    }
-    if (due.size === 0) {
-      clearInterval(sweeper);
-      sweeper = undefined;
-    }
-  };
   return async (c, next) => {
     if (c.req.url.length > MAX_URL_LENGTH) {
       return errorResponse(new HttpError(414, "uri_too_long", `the URL is longer than ${MAX_URL_LENGTH} characters`));
     }
-    const { promise: timedOut, resolve } = Promise.withResolvers<"timeout">();
-    const deadline = { at: performance.now() + timeoutMs, expire: resolve };
-    due.add(deadline);
-    sweeper ??= setInterval(sweep, Math.min(100, Math.max(5, timeoutMs / 10)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
     // The work of this request stops being wanted when its time is up (or its client leaves: abort.ts).
     const work = new AbortController();
     setWorkController(c.req.raw, work);
@@ -127,7 +107,7 @@ function limits(timeoutMs: number): MiddlewareHandler {
         c.res = errorResponse(new HttpError(504, "timeout", `the request took longer than ${timeoutMs} ms`));
       }
     } finally {
-      due.delete(deadline);
+      clearTimeout(timer);
     }
   };
 }
