@@ -65,27 +65,18 @@ export async function decodeBlockPart(
 }
 
 /**
- * Whether block-local [x0, x1) × [y0, y1) of block `key` of `e` is to be decoded alone: `e` holds JPEG
- * blocks, the codec tier crops, the part is worth it, and the block is neither cached nor being decoded.
- */
-export function partWanted(e: IfdEntry, key: string, [x0, y0, x1, y1]: [number, number, number, number]): boolean {
-  return e.compression === 7 && jpegCodec().crops && partWorthDecoding(e.blockWidth, e.blockHeight, x0, y0, x1, y1) &&
-    !decodedBlocks.has(key);
-}
-
-/**
- * Block-local [x0, x1) × [y0, y1) of block `key` of `e`, decoded alone when `partWanted`; else null (read
- * the block whole).
+ * Block-local [x0, x1) × [y0, y1) of block `key` of `e`, decoded alone when `e` holds JPEG blocks, the codec
+ * tier crops, the part is worth it and the block is not in the cache; else null (read the block whole).
  */
 export async function readBlockPart(
   e: IfdEntry,
   key: string,
   luma: boolean,
-  rect: [number, number, number, number],
+  [x0, y0, x1, y1]: [number, number, number, number],
   storedJpeg: () => Promise<Uint8Array | null>,
 ): Promise<BlockPart | null> {
-  if (!partWanted(e, key, rect)) return null;
-  const [x0, y0, x1, y1] = rect;
+  if (e.compression !== 7 || !jpegCodec().crops) return null;
+  if (!partWorthDecoding(e.blockWidth, e.blockHeight, x0, y0, x1, y1) || decodedBlocks.has(key)) return null;
   const jpeg = await storedJpeg();
   if (!jpeg) return null;
   return await decodeBlockPart(jpeg, luma || e.spp === 1 ? "gray" : "rgb", e.blockWidth, e.blockHeight, x0, y0, x1, y1);

@@ -29,7 +29,7 @@ import { omeInfo, OmePlanes } from "./tiff_planes.ts";
 import { LevelledSource, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
-import { partWanted, readBlockPart } from "./block_parts.ts";
+import { readBlockPart } from "./block_parts.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -242,25 +242,20 @@ class TiffSource extends LevelledSource implements ImageSource {
     const jobs: Promise<void>[] = [];
     for (let ty = ty0; ty <= ty1; ty++) {
       for (let tx = tx0; tx <= tx1; tx++) {
-        // Intersection of the block and the region, in image pixels.
-        const bx0 = tx * bw, by0 = ty * bh;
-        const ix0 = Math.max(x, bx0), ix1 = Math.min(x + w, bx0 + bw);
-        const iy0 = Math.max(y, by0), iy1 = Math.min(y + h, by0 + bh);
-        const key = this.blockKey(e, tx, ty, luma),
-          rect: [number, number, number, number] = [
-            ix0 - bx0,
-            iy0 - by0,
-            ix1 - bx0,
-            iy1 - by0,
-          ];
-        // The part needed, decoded alone when that is cheaper (and the block is not cached), else the block.
-        // Decided before any await: a block to decode whole enters the cache now, so that a read running
-        // beside this one (the next patch of an export, the next Deep Zoom tile) waits for it instead of
-        // decoding its sliver of it alone (bench:patches: 13,488 parts for 4,761 patches before).
-        const whole = partWanted(e, key, rect) ? null : this.block(e, tx, ty, luma);
         jobs.push((async () => {
-          const part = whole ? null : await readBlockPart(e, key, luma, rect, () => this.storedJpeg(e, tx, ty));
-          const src = part ?? { x: 0, y: 0, width: bw, data: await (whole ?? this.block(e, tx, ty, luma)) };
+          // Intersection of the block and the region, in image pixels.
+          const bx0 = tx * bw, by0 = ty * bh;
+          const ix0 = Math.max(x, bx0), ix1 = Math.min(x + w, bx0 + bw);
+          const iy0 = Math.max(y, by0), iy1 = Math.min(y + h, by0 + bh);
+          // The part needed, decoded alone when that is cheaper (and the block is not cached), else the block.
+          const part = await readBlockPart(
+            e,
+            this.blockKey(e, tx, ty, luma),
+            luma,
+            [ix0 - bx0, iy0 - by0, ix1 - bx0, iy1 - by0],
+            () => this.storedJpeg(e, tx, ty),
+          );
+          const src = part ?? { x: 0, y: 0, width: bw, data: await this.block(e, tx, ty, luma) };
           const rowLen = (ix1 - ix0) * ch;
           for (let iy = iy0; iy < iy1; iy++) {
             const from = ((iy - by0 - src.y) * src.width + (ix0 - bx0 - src.x)) * ch;
