@@ -31,6 +31,8 @@ import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
 
+/** The largest block index (offsets or byte counts) loaded whole: 512 Ki blocks of 8 bytes. */
+const MAX_INDEX_BYTES = 4 << 20;
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
   /** Refuse single-level stripped images larger than this many pixels (413). */
@@ -184,6 +186,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);
     if (tx < 0 || ty < 0 || tx >= perRow || ty >= perCol) return null;
     const index = ty * perRow + tx;
+    await this.loadBlockIndex(e);
     const fd = e.image.getFileDirectory() as unknown as {
       loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
     };
@@ -285,7 +288,25 @@ class TiffSource extends LevelledSource implements ImageSource {
   }
 
   /** 422 when a block's bytes lie past the end of the file (a truncated file). */
+  /**
+   * Loads a level's whole block offset and byte-count arrays (one read each) at its first block read, where
+   * geotiff reads 8 bytes of each the first time a block is read: two more reads a block (a seek and a
+   * read each) while a slide is first served. Arrays over `MAX_INDEX_BYTES` stay loaded block by block;
+   * a failed load is left to the per-block reads to report.
+   */
+  private loadBlockIndex(e: IfdEntry): Promise<void> {
+    return e.blockIndex ??= (async () => {
+      const blocks = Math.ceil(e.width / e.blockWidth) * Math.ceil(e.height / e.blockHeight) *
+        (e.planar === 2 ? e.spp : 1);
+      if (blocks * 8 > MAX_INDEX_BYTES) return;
+      const fd = e.image.getFileDirectory() as unknown as { loadValue(tag: string): Promise<unknown> };
+      const tags = e.tiled ? ["TileOffsets", "TileByteCounts"] : ["StripOffsets", "StripByteCounts"];
+      await Promise.all(tags.map((t) => fd.loadValue(t))).catch(() => {});
+    })();
+  }
+
   private async checkBlockInFile(e: IfdEntry, index: number, tx: number, ty: number) {
+    await this.loadBlockIndex(e);
     const fd = e.image.getFileDirectory() as unknown as {
       loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
     };

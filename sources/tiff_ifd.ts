@@ -36,6 +36,8 @@ export interface IfdEntry {
   decoder?: Promise<TileDecoder>;
   /** Luma-only decoder of YCbCr JPEG blocks. */
   lumaDecoder?: Promise<TileDecoder>;
+  /** The level's block offsets and byte counts, loaded whole at its first block read (`TiffSource`). */
+  blockIndex?: Promise<void>;
 }
 
 /** True when an IFD is stored as YCbCr JPEG blocks of 8-bit RGB: its luma plane decodes on its own. */

@@ -5,6 +5,10 @@ import { DATA, decodePng, firstDifference, geotiffReference, psnr } from "./help
 import { openSource } from "../sources/open.ts";
 import { localBytes } from "../sources/bytes.ts";
 import { localSlices } from "../sources/tiff_bytes.ts";
+import { openTiff } from "../sources/tiff.ts";
+import { craftTiff } from "./craft_tiff.ts";
+import { pillow } from "./jpeg_reference.ts";
+import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
 import type { ImageSource } from "../sources/source.ts";
 import { type Raster, toUint8 } from "../core/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
@@ -226,5 +230,43 @@ Deno.test("geotiff's ranges of a local file: its bytes, full length, zeros past 
     });
   } finally {
     await bytes.close();
+  }
+});
+
+Deno.test("a level's block index is read whole at its first block, not 8 bytes at a time per block", opts, async () => {
+  // 100 × 100 gray JPEG tiles of 16 px (crops of coffee.png): the offset and byte-count arrays (40 KB each)
+  // lie outside what geotiff reads with the header, so it defers them.
+  const coffee = await decodePng(await Deno.readFile(DATA + "skimage__coffee.png"));
+  const tj = TurboJpeg.open(turbojpegLibraryPath().path!);
+  const tiles: Uint8Array[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    const x0 = (i * 37) % (coffee.width - 16), y0 = (i * 11) % (coffee.height - 16);
+    const px = new Uint8Array(256);
+    for (let k = 0; k < 256; k++) px[k] = coffee.data[((y0 + (k >> 4)) * coffee.width + x0 + (k & 15)) * 3 + 1];
+    tiles.push(tj.encode(px, 16, 16, 1, 90));
+  }
+  const file = await Deno.makeTempFile({ suffix: ".tif" });
+  try {
+    const ifd = { width: 1600, height: 1600, tile: [16, 16] as [number, number], samplesPerPixel: 1, bitsPerSample: 8 };
+    await Deno.writeFile(file, craftTiff([{ ...ifd, compression: 7, photometric: 1, blocks: tiles }]));
+    const bytes = await localBytes(file);
+    let reads = 0;
+    const counted = { ...bytes, read: (o: number, n: number) => (reads++, bytes.read(o, n)) };
+    const s = await openTiff({ path: file, version: "index", maxPixels: 1e8 }, counted, {
+      cacheKey: "index",
+      maxPixels: 1e8,
+    });
+    const opened = reads, picks = Array.from({ length: 40 }, (_, i) => (i * 2503) % 10_000);
+    const want = await pillow(picks.map((i) => tiles[i]), "L");
+    for (let j = 0; j < picks.length; j++) {
+      const [tx, ty] = [picks[j] % 100, Math.floor(picks[j] / 100)];
+      const got = (await s.readRegion(0, tx * 16, ty * 16, 16, 16, "samples")).data as Uint8Array;
+      assertEquals(firstDifference(got, want[j]), null, `tile ${picks[j]}`);
+    }
+    // One read a block, and the two arrays once (geotiff alone: three reads a block).
+    assertEquals(reads - opened, picks.length + 2);
+    await s.close();
+  } finally {
+    await Deno.remove(file);
   }
 });
