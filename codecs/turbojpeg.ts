@@ -82,10 +82,7 @@ export interface DecodeOptions {
    * inside the image) instead of copying the region out of it; `x` and `y` of the result say where it is.
    */
   keepMargin?: boolean;
-  /**
-   * Where a whole decode's pixels go: a zeroed array of exactly `n` bytes (core/byte_pool.ts), instead of a
-   * new one. Not used for `region` decodes.
-   */
+  /** Makes the array of exactly `n` bytes a whole decode writes (core/byte_pool.ts); not for `region`. */
   alloc?: (n: number) => Uint8Array;
 }
 
@@ -230,8 +227,7 @@ export class TurboJpeg {
     if (opts.region) return this.#decodeRegion(jpeg, head, opts.region, channels, pf, !!opts.keepMargin);
     if (this.#cropped) this.#setCrop(0, 0, 0, 0);
     const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
-    const n = width * height * channels;
-    const data = opts.alloc?.(n) ?? new Uint8Array(n);
+    const n = width * height * channels, data = opts.alloc?.(n) ?? new Uint8Array(n);
     if (data.length !== n) throw new TurboJpegError(`decode: an output of ${data.length} bytes for ${n}`);
     const rc = tj.tj3Decompress8(h, jpeg, BigInt(jpeg.length), data, width * channels, pf);
     this.#check(h, rc, true);
