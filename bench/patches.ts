@@ -7,8 +7,8 @@
  * - openslide's DeepZoomGenerator in 2 processes (bench/peers/openslide_tiles.py, python3-openslide).
  * The setup step installs the Debian packages when missing. Bounded: each case ≤ 180 s. `--rounds N`
  * (default 3) runs every case N times, in turn, on the same warm server; each row gives the median rate
- * and the median (min–max) of its per-round ratio to vips (vips dzsave alone ran at 630–1,270 tiles/s from
- * one invocation to the next on the 2-core development machine). Run: `deno task bench:patches [--rounds N]`.
+ * and the median (min–max) of its per-round ratio to vips (vips dzsave alone ran at 630–1,400 tiles/s, even
+ * within one invocation, on the 2-core development machine). Run: `deno task bench:patches [--rounds N]`.
  */
 import { BENCH_SLIDE_ID, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, ensureDebianPackages, median, sh, startServer } from "./lib.ts";

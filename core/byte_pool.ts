@@ -22,7 +22,7 @@ const free = new Map<number, ArrayBuffer[]>();
 const isFree = new WeakSet<ArrayBuffer>();
 let freeBytes = 0;
 
-/** Counters of this thread's pool (tests, /metrics of a curious reader). */
+/** Counters of this thread's pool (for tests). */
 export const bytePoolStats = { taken: 0, reused: 0, given: 0, refused: 0 };
 
 /** A zeroed `Uint8Array` of exactly `n` bytes over a whole buffer: a free one of that size, or a new one. */

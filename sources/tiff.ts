@@ -33,6 +33,7 @@ import { readBlockPart } from "./block_parts.ts";
 
 /** The largest block index (offsets or byte counts) loaded whole: 512 Ki blocks of 8 bytes. */
 const MAX_INDEX_BYTES = 4 << 20;
+
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
   /** Refuse single-level stripped images larger than this many pixels (413). */
@@ -287,7 +288,6 @@ class TiffSource extends LevelledSource implements ImageSource {
     return `${this.cacheKey}|${e.key}|${tx}|${ty}${luma ? "|Y" : ""}`;
   }
 
-  /** 422 when a block's bytes lie past the end of the file (a truncated file). */
   /**
    * Loads a level's whole block offset and byte-count arrays (one read each) at its first block read, where
    * geotiff reads 8 bytes of each the first time a block is read: two more reads a block (a seek and a
@@ -305,6 +305,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     })();
   }
 
+  /** 422 when a block's bytes lie past the end of the file (a truncated file). */
   private async checkBlockInFile(e: IfdEntry, index: number, tx: number, ty: number) {
     await this.loadBlockIndex(e);
     const fd = e.image.getFileDirectory() as unknown as {
