@@ -12,7 +12,13 @@
  */
 import { loadConfig } from "../config.ts";
 import { createAppContext } from "../service/build.ts";
-import { exportPatches, type PatchParams, type PatchProgress, planPatchExport } from "../export/patches.ts";
+import {
+  exportPatches,
+  exportWindow,
+  type PatchParams,
+  type PatchProgress,
+  planPatchExport,
+} from "../export/patches.ts";
 import { exportSummary, manifestLine, patchFiles, shardFileName, summaryText } from "../export/manifest.ts";
 import { TAR_END, tarEntry } from "../export/tar.ts";
 import { parsePatchParams } from "../service/query.ts";
@@ -142,7 +148,7 @@ let failed = 0;
 try {
   parsePatchParams(query, ctx.config.quality); // a bad flag stops the run before any slide starts
   const queue = [...inputs.ids];
-  const window = Math.max(2, Math.ceil((ctx.config.workers * 4) / Math.min(jobs, queue.length)));
+  const window = Math.max(2, Math.ceil(exportWindow(ctx.config.workers) / Math.min(jobs, queue.length)));
   const runner = async () => {
     for (let id; (id = queue.shift()) !== undefined;) {
       const dir = inputs.single ? outDir : `${outDir}/${id}`;

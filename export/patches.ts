@@ -29,6 +29,7 @@ import type { GridParams } from "../service/query.ts";
 import { downsampleForScale, scaleOfDownsample } from "../pyramid/physical.ts";
 import { bestLevelForDownsample } from "../pyramid/levels.ts";
 import { sampleRanks } from "./sample.ts";
+import { arrayTypeFor } from "../core/raster.ts";
 
 /** What to export: the grid (scale, size, stride, min), the encoding, the op, and which patches. */
 export interface PatchParams extends GridParams {
@@ -227,12 +228,34 @@ function patchRequest(
   );
 }
 
+/** Consecutive patches of a row computed on one worker (in its block cache), a group of them at a time. */
+export const PATCH_GROUP = 8;
+
+/** Patches an export computes at once on `workers` workers: enough for every worker's groups to overlap. */
+export function exportWindow(workers: number): number {
+  return Math.max(8, workers * PATCH_GROUP * 3 / 2);
+}
+
+/**
+ * Whether an export at `level` reads as a scan (stored blocks decoded whole and kept, not in part): when two
+ * rows of the level's blocks, which the patch rows straddling them share, fit the pixel budget. Past it a
+ * block would be evicted before the next patch row needs it, and decoding only the parts costs less.
+ */
+export function readsAsScan(image: ResolvedImage, level: number, pixelBudgetBytes?: number): boolean {
+  const L = image.info.levels[level];
+  if (!L?.stored || pixelBudgetBytes === undefined) return false;
+  const pixel = image.info.channels * arrayTypeFor(image.info.pixelType).BYTES_PER_ELEMENT;
+  return 2 * Math.ceil(L.width / L.tileWidth) * L.tileWidth * L.tileHeight * pixel <= pixelBudgetBytes;
+}
+
 /**
  * The patches of a planned export, in row-major order, computed `window` at a time; the grid is walked
- * lazily (never held whole).
+ * lazily (never held whole). Each group of `PATCH_GROUP` consecutive patches of a row runs on one worker
+ * (the groups take the workers in turn), so the stored blocks its patches share are decoded once, in that
+ * worker's cache, and — where `readsAsScan` — whole (bench/README.md: +15 % patches/s off the stored grid).
  */
 export async function* exportPatches(
-  ctx: { backend: TileBackend },
+  ctx: { backend: TileBackend; config?: { pixelCacheBytes: number } },
   plan: PatchPlan,
   p: PatchParams,
   progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 },
@@ -244,13 +267,16 @@ export async function* exportPatches(
   progress.total = plan.total;
   const { mpp } = scaleOfDownsample(image.info, p.downsample);
   const ext = EXT[p.format], opName = canonicalOp(opLabel(op));
+  const scan = readsAsScan(image, plan.level, ctx.config?.pixelCacheBytes);
+  const groupSpan = PATCH_GROUP * p.size * p.downsample;
   let inFlight = 0;
   const render = (c: TissueCell): Promise<Patch> => {
-    const request = patchRequest(image, op, p, c, rendering);
+    const request = { ...patchRequest(image, op, p, c, rendering), ...(scan ? { scan } : {}) };
     progress.started++;
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);
-    const patch = ctx.backend.run(image.source, { kind: "tile", request }, signal).then((tile) => {
+    const group = Math.floor(c.x / groupSpan);
+    const patch = ctx.backend.run(image.source, { kind: "tile", request }, signal, group).then((tile) => {
       inFlight--;
       progress.done++;
       const key = p.layout === "webdataset" ? sampleKey(image.id, c.x, c.y) : undefined;

@@ -256,17 +256,23 @@ export class WebGpuBackend implements TileBackend {
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
     signal?: AbortSignal,
+    affinity?: number,
   ): Promise<TaskResults[K]> {
     const t = task as Task;
     if (t.kind === "stats" && this.#onGpu("mask")) return await this.#stats(source, t.plane) as TaskResults[K];
     const opKernel = t.kind === "tile" ? opKernelName(t.request.op) : null;
     const gpuBlend = t.kind === "tile" && !!t.request.render && this.#blendOnGpu(opKernel);
     if (t.kind !== "tile" || (!this.#onGpu(opKernel) && !gpuBlend)) {
-      const result = await this.cpu.run(source, task, signal);
+      const result = await this.cpu.run(source, task, signal, affinity);
       return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
     }
     const request = t.request;
-    const prepared = await this.cpu.run(source, { kind: "tile-input", request, deferBlend: gpuBlend }, signal);
+    const prepared = await this.cpu.run(
+      source,
+      { kind: "tile-input", request, deferBlend: gpuBlend },
+      signal,
+      affinity,
+    );
     if ("tile" in prepared) return tagged(prepared.tile, this.cpu.name) as TaskResults[K];
     const { valid, blend, input: staged, ...stage } = prepared.stage;
     let input = staged;

@@ -118,6 +118,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
     ? { c: req.render.c, z: req.render.z, t: req.render.t }
     : chunkSelection(req, source.info.channels);
   const render = req.render;
+  const hints = req.scan ? { scan: true } : undefined;
   const blend = render && deferBlend ? { blend: { palette: renderPalette(render) } } : {};
   // A render's output is new; otherwise the input is the region itself when nothing was resampled or
   // converted, and the reader says whether it made that region for this read alone.
@@ -125,7 +126,16 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
   const toInput = (r: Raster) =>
     !render ? opInput8(op, r, req.op.params) : deferBlend ? renderIntensities(r, render) : renderRaster(r, render);
   if (halo === 0) {
-    const region = await source.readRegion(plan.level, plan.readX, plan.readY, plan.readW, plan.readH, plane, select);
+    const region = await source.readRegion(
+      plan.level,
+      plan.readX,
+      plan.readY,
+      plan.readW,
+      plan.readH,
+      plane,
+      select,
+      hints,
+    );
     lap("read");
     const resampled = resample(region, plan.srcX, plan.srcY, plan.srcScaleX, plan.srcScaleY, plan.outW, plan.outH);
     if (req.format === "zarr" && !req.chunk?.labels) {
@@ -140,7 +150,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
   // inside the image marked valid; the op's result is cropped back to the tile.
   const wide = widenForHalo(req, halo);
   const wp = planRead(source.info, wide)!;
-  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH, plane, select);
+  const region = await source.readRegion(wp.level, wp.readX, wp.readY, wp.readW, wp.readH, plane, select, hints);
   lap("read");
   const resampled = resample(region, wp.srcX, wp.srcY, wp.srcScaleX, wp.srcScaleY, wp.outW, wp.outH);
   const canvas = placeRaster(resampled, wide.outWidth, wide.outHeight, wp.outX, wp.outY);

@@ -58,6 +58,11 @@ export interface TileRequest {
   render?: ResolvedRender;
   /** For `zarr` output: the planes the chunk holds. */
   chunk?: ChunkSpec;
+  /**
+   * Read as one of a sweep over the level (a patch export): stored blocks are decoded whole, not in part
+   * (`ReadHints.scan`). How, not what: not part of the key.
+   */
+  scan?: boolean;
 }
 
 /**

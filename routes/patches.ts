@@ -9,7 +9,13 @@
  * client goes away. npy: `dtype`, `normalize`, `quant` as on tiles. Unknown parameters are 400s.
  */
 import { Hono } from "hono";
-import { exportPatches, type PatchEntry, type PatchProgress, planPatchExport } from "../export/patches.ts";
+import {
+  exportPatches,
+  exportWindow,
+  type PatchEntry,
+  type PatchProgress,
+  planPatchExport,
+} from "../export/patches.ts";
 import {
   exportSummary,
   manifestLine,
@@ -40,7 +46,7 @@ export function patchRoutes(ctx: AppContext): Hono {
     const signal = workSignalOf(c.req.raw);
     const plan = await planPatchExport(ctx, id, params, signal);
     const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
-    const patches = exportPatches(ctx, plan, params, progress, Math.max(4, ctx.config.workers * 4), signal);
+    const patches = exportPatches(ctx, plan, params, progress, exportWindow(ctx.config.workers), signal);
     const t0 = performance.now();
     // The tar's manifest goes at its end, so its lines are kept (compact strings; ≤ MAX_PATCHES of them).
     const manifest: string[] = [];

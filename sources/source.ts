@@ -93,7 +93,7 @@ export interface ImageSource {
    * Pixels of `level` in the rectangle (level pixels, inside the level), native sample type. With `plane`
    * "luma", a level with a luma plane (`LevelInfo.luma`) gives that plane (1 channel, 8-bit) instead. With
    * `select`, only those channels of that Z/T plane (only their planes are read); without, every channel of
-   * the first Z/T plane.
+   * the first Z/T plane. `hints` say how to decode, never what: the pixels are the same.
    */
   readRegion(
     level: number,
@@ -103,6 +103,7 @@ export interface ImageSource {
     h: number,
     plane?: ReadPlane,
     select?: PlaneSelection,
+    hints?: ReadHints,
   ): Promise<Raster>;
   /** A whole associated image (thumbnail, label, macro) as 8-bit pixels. */
   readAssociated(name: string): Promise<Raster8>;
@@ -113,6 +114,15 @@ export interface ImageSource {
   readStoredJpeg?(level: number, tx: number, ty: number): Promise<Uint8Array | null>;
   /** Releases file handles. */
   close(): Promise<void>;
+}
+
+/**
+ * How a region read may decode (the pixels are the same either way). `scan`: the read is one of a sweep
+ * over the level (a patch export), whose neighbours will need the rest of each stored block it touches, so
+ * those blocks are decoded whole and kept rather than only the part this read needs.
+ */
+export interface ReadHints {
+  scan?: boolean;
 }
 
 /** Reads regions of the levels a file stores. */
@@ -131,6 +141,7 @@ export interface StoredLevelReader {
     h: number,
     luma?: boolean,
     select?: PlaneSelection,
+    hints?: ReadHints,
   ): Promise<Raster>;
   /**
    * A derived level read directly instead of by 2× averaging of the level before it (a JPEG decoded at
@@ -158,6 +169,7 @@ export abstract class LevelledSource implements StoredLevelReader {
     h: number,
     luma?: boolean,
     select?: PlaneSelection,
+    hints?: ReadHints,
   ): Promise<Raster>;
 
   /** `ImageSource.readRegion`. */
@@ -169,8 +181,9 @@ export abstract class LevelledSource implements StoredLevelReader {
     h: number,
     plane?: ReadPlane,
     select?: PlaneSelection,
+    hints?: ReadHints,
   ): Promise<Raster> {
-    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select);
+    return readLevelRegion(this, this.info.levels, this.cacheKey, level, x, y, w, h, plane, select, hints);
   }
 }
 
@@ -208,10 +221,11 @@ export async function readLevelRegion(
   h: number,
   plane: ReadPlane = "samples",
   select?: PlaneSelection,
+  hints?: ReadHints,
 ): Promise<Raster> {
   const info = levels[level];
   const luma = plane === "luma" && !!info.luma;
-  if (info.stored) return reader.readStored(level, x, y, w, h, luma, select);
+  if (info.stored) return reader.readStored(level, x, y, w, h, luma, select, hints);
   const direct = luma || select ? null : reader.readDerivedDirect?.(level, x, y, w, h);
   if (direct) return direct;
   if (info.width * info.height <= MATERIALIZE_MAX_PIXELS) {

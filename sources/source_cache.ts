@@ -58,7 +58,8 @@ export function readerBoundary(source: ImageSource): ImageSource {
   };
   return {
     info: source.info,
-    readRegion: (level, x, y, w, h, plane, select) => call(() => source.readRegion(level, x, y, w, h, plane, select)),
+    readRegion: (level, x, y, w, h, plane, select, hints) =>
+      call(() => source.readRegion(level, x, y, w, h, plane, select, hints)),
     readAssociated: (name) => call(() => source.readAssociated(name)),
     ...(source.readStoredJpeg
       ? { readStoredJpeg: (level: number, tx: number, ty: number) => call(() => source.readStoredJpeg!(level, tx, ty)) }

@@ -18,21 +18,19 @@ import {
   fileChannels,
   hasLumaPlane,
   type IfdEntry,
+  loadBlockIndex,
   readIfd,
   resolutionMpp,
   storedLevel,
   walkIfdChain,
 } from "./tiff_ifd.ts";
-import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection } from "./source.ts";
+import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadHints } from "./source.ts";
 import { parseOmeXml } from "./ome.ts";
 import { omeInfo, OmePlanes } from "./tiff_planes.ts";
 import { LevelledSource, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
-
-/** The largest block index (offsets or byte counts) loaded whole: 512 Ki blocks of 8 bytes. */
-const MAX_INDEX_BYTES = 4 << 20;
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -163,13 +161,14 @@ class TiffSource extends LevelledSource implements ImageSource {
     h: number,
     luma = false,
     select?: PlaneSelection,
+    hints?: ReadHints,
   ): Promise<Raster> {
     if (this.planes) {
       const all = { c: Array.from({ length: this.info.channels }, (_, i) => i), z: 0, t: 0 };
       return await this.planes.read(level, x, y, w, h, select ?? all, (e, ...r) => this.readIfdRegion(e, ...r));
     }
     const e = this.levelIfds[level];
-    const raster = await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e));
+    const raster = await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e), !!hints?.scan);
     return select ? pickChannels(raster, select.c) : raster;
   }
 
@@ -187,7 +186,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);
     if (tx < 0 || ty < 0 || tx >= perRow || ty >= perCol) return null;
     const index = ty * perRow + tx;
-    await this.loadBlockIndex(e);
+    await loadBlockIndex(e);
     const fd = e.image.getFileDirectory() as unknown as {
       loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
     };
@@ -215,7 +214,15 @@ class TiffSource extends LevelledSource implements ImageSource {
     await this.bytes.close();
   }
 
-  private async readIfdRegion(e: IfdEntry, x: number, y: number, w: number, h: number, luma = false): Promise<Raster> {
+  private async readIfdRegion(
+    e: IfdEntry,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    luma = false,
+    scan = false,
+  ): Promise<Raster> {
     if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > e.width || y + h > e.height) {
       throw new RangeError(`region ${x},${y},${w},${h} outside ${e.width}×${e.height}`);
     }
@@ -251,8 +258,9 @@ class TiffSource extends LevelledSource implements ImageSource {
           const bx0 = tx * bw, by0 = ty * bh;
           const ix0 = Math.max(x, bx0), ix1 = Math.min(x + w, bx0 + bw);
           const iy0 = Math.max(y, by0), iy1 = Math.min(y + h, by0 + bh);
-          // The part needed, decoded alone when that is cheaper (and the block is not cached), else the block.
-          const part = await readBlockPart(
+          // The part needed, decoded alone when that is cheaper (and the block is not cached), else the block;
+          // in a scan the neighbours need the rest of the block: always the block.
+          const part = scan ? null : await readBlockPart(
             e,
             this.blockKey(e, tx, ty, luma),
             luma,
@@ -288,26 +296,9 @@ class TiffSource extends LevelledSource implements ImageSource {
     return `${this.cacheKey}|${e.key}|${tx}|${ty}${luma ? "|Y" : ""}`;
   }
 
-  /**
-   * Loads a level's whole block offset and byte-count arrays (one read each) at its first block read, where
-   * geotiff reads 8 bytes of each the first time a block is read: two more reads a block (a seek and a
-   * read each) while a slide is first served. Arrays over `MAX_INDEX_BYTES` stay loaded block by block;
-   * a failed load is left to the per-block reads to report.
-   */
-  private loadBlockIndex(e: IfdEntry): Promise<void> {
-    return e.blockIndex ??= (async () => {
-      const blocks = Math.ceil(e.width / e.blockWidth) * Math.ceil(e.height / e.blockHeight) *
-        (e.planar === 2 ? e.spp : 1);
-      if (blocks * 8 > MAX_INDEX_BYTES) return;
-      const fd = e.image.getFileDirectory() as unknown as { loadValue(tag: string): Promise<unknown> };
-      const tags = e.tiled ? ["TileOffsets", "TileByteCounts"] : ["StripOffsets", "StripByteCounts"];
-      await Promise.all(tags.map((t) => fd.loadValue(t))).catch(() => {});
-    })();
-  }
-
   /** 422 when a block's bytes lie past the end of the file (a truncated file). */
   private async checkBlockInFile(e: IfdEntry, index: number, tx: number, ty: number) {
-    await this.loadBlockIndex(e);
+    await loadBlockIndex(e);
     const fd = e.image.getFileDirectory() as unknown as {
       loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
     };

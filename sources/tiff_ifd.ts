@@ -361,3 +361,23 @@ export function storedLevel(e: IfdEntry, main: IfdEntry): LevelInfo {
     ...(hasLumaPlane(e) ? { luma: true } : {}),
   };
 }
+
+/** The largest block index (offsets or byte counts) loaded whole: 512 Ki blocks of 8 bytes. */
+const MAX_INDEX_BYTES = 4 << 20;
+
+/**
+ * Loads a level's whole block offset and byte-count arrays (one read each) at its first block read, where
+ * geotiff reads 8 bytes of each the first time a block is read: two more reads a block (a seek and a read
+ * each) while a slide is first served. Arrays over `MAX_INDEX_BYTES` stay loaded block by block; a failed
+ * load is left to the per-block reads to report.
+ */
+export function loadBlockIndex(e: IfdEntry): Promise<void> {
+  return e.blockIndex ??= (async () => {
+    const blocks = Math.ceil(e.width / e.blockWidth) * Math.ceil(e.height / e.blockHeight) *
+      (e.planar === 2 ? e.spp : 1);
+    if (blocks * 8 > MAX_INDEX_BYTES) return;
+    const fd = e.image.getFileDirectory() as unknown as { loadValue(tag: string): Promise<unknown> };
+    const tags = e.tiled ? ["TileOffsets", "TileByteCounts"] : ["StripOffsets", "StripByteCounts"];
+    await Promise.all(tags.map((t) => fd.loadValue(t))).catch(() => {});
+  })();
+}

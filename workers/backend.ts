@@ -14,12 +14,15 @@ export interface TileBackend {
   readonly name: "workers" | "inline" | "webgpu";
   /**
    * Runs a task; `source` may be undefined for tasks that carry their input (`SOURCELESS_TASKS`). When
-   * `signal` aborts before the task starts, it is dropped (rejected with 499 `cancelled`).
+   * `signal` aborts before the task starts, it is dropped (rejected with 499 `cancelled`). Tasks given the
+   * same `affinity` run on the same worker (number `affinity` modulo the pool's size), where they share its
+   * decoded blocks; without one a task goes to the least busy worker.
    */
   run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
     signal?: AbortSignal,
+    affinity?: number,
   ): Promise<TaskResults[K]>;
   /** Jobs waiting or running. */
   readonly pending: number;

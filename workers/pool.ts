@@ -35,6 +35,8 @@ interface Pending {
   attempts: number;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** The worker it must run on (modulo the pool's size), when given. */
+  affinity?: number;
 }
 
 /**
@@ -50,6 +52,8 @@ interface Slot {
   thread: number;
   /** When it last said anything (a reply or its heartbeat), or was given work while idle. */
   lastSeen: number;
+  /** Jobs sent to it. */
+  sent: number;
 }
 
 /** Options of the pool. */
@@ -120,10 +124,15 @@ export class WorkerPool implements TileBackend {
     return this.#pending.size;
   }
 
+  /** Jobs sent to each worker now in the pool, by position (a replaced worker starts again at 0). */
+  sentPerWorker(): number[] {
+    return this.#slots.map((s) => s.sent);
+  }
+
   #spawn(): Slot {
     const worker = new Worker(new URL("./tile_worker.ts", import.meta.url), { type: "module" });
     const thread = this.#freeThreads.pop() ?? 0;
-    const slot: Slot = { worker, busy: 0, thread, lastSeen: performance.now() };
+    const slot: Slot = { worker, busy: 0, thread, lastSeen: performance.now(), sent: 0 };
     // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
     const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
     const { level, format } = log();
@@ -185,16 +194,25 @@ export class WorkerPool implements TileBackend {
     this.#drain();
   }
 
-  /** Sends queued jobs to the least busy workers that have room. */
+  /**
+   * Sends queued jobs, in order, to the least busy workers that have room, or each job with an affinity to
+   * its own worker; a job whose worker is full waits, and the jobs behind it for other workers go ahead.
+   */
   #drain() {
-    while (this.#queue.length) {
+    for (let i = 0; i < this.#queue.length;) {
+      const p = this.#queue[i];
       let slot = this.#slots[0];
-      for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
-      if (slot.busy >= PER_WORKER) return;
-      const p = this.#queue.shift()!;
+      if (p.affinity !== undefined) slot = this.#slots[p.affinity % this.#slots.length];
+      else for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
+      if (slot.busy >= PER_WORKER) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
       if (slot.busy === 0) slot.lastSeen = performance.now(); // an idle worker's silence is not a hang
       p.slot = slot;
       slot.busy++;
+      slot.sent++;
       slot.worker.postMessage(p.job);
     }
   }
@@ -221,6 +239,7 @@ export class WorkerPool implements TileBackend {
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
     signal?: AbortSignal,
+    affinity?: number,
   ): Promise<TaskResults[K]> {
     if (this.#closed) return Promise.reject(new HttpError(503, "shutting_down", "server is shutting down"));
     if (signal?.aborted) {
@@ -232,7 +251,15 @@ export class WorkerPool implements TileBackend {
     }
     const job: WorkerJob = { id: this.#nextId++, source, task };
     return new Promise<TaskResults[K]>((resolve, reject) => {
-      const p: Pending = { job, resolve: resolve as Pending["resolve"], reject, slot: null, attempts: 1, signal };
+      const p: Pending = {
+        job,
+        resolve: resolve as Pending["resolve"],
+        reject,
+        slot: null,
+        attempts: 1,
+        signal,
+        ...(affinity !== undefined ? { affinity: Math.max(0, Math.floor(affinity)) } : {}),
+      };
       if (signal) {
         p.onAbort = () => this.#abandon(p);
         signal.addEventListener("abort", p.onAbort, { once: true });
