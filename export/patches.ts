@@ -228,6 +228,9 @@ function patchRequest(
   );
 }
 
+/** Exports being computed in this thread (their windows are shared: `exportPatches`). */
+let activeExports = 0;
+
 /** Consecutive patches of a row computed on one worker (in its block cache), a group of them at a time. */
 export const PATCH_GROUP = 8;
 
@@ -249,8 +252,9 @@ export function readsAsScan(image: ResolvedImage, level: number, pixelBudgetByte
 }
 
 /**
- * The patches of a planned export, in row-major order, computed `window` at a time; the grid is walked
- * lazily (never held whole). Each group of `PATCH_GROUP` consecutive patches of a row runs on one worker
+ * The patches of a planned export, in row-major order, computed up to `window` at a time (an export started
+ * while others run takes `window` divided by their number, at least 2); the grid is walked lazily (never
+ * held whole). Each group of `PATCH_GROUP` consecutive patches of a row runs on one worker
  * (the groups take the workers in turn), so the stored blocks its patches share are decoded once, in that
  * worker's cache, and — where `readsAsScan` — whole (bench/README.md: +15 % patches/s off the stored grid).
  */
@@ -315,8 +319,12 @@ export async function* exportPatches(
     const n = await cells.next();
     return n.done ? null : n.value;
   };
+  // Exports at once share the window: each later one takes its share (at least 2), so a burst of exports
+  // (or of clients that never read theirs) cannot fill the pool's queue and turn tiles away with 503s.
+  activeExports++;
+  const share = Math.max(2, Math.floor(window / activeExports));
   try {
-    for (let c; queue.length < window && (c = await nextCell());) queue.push(render(c));
+    for (let c; queue.length < share && (c = await nextCell());) queue.push(render(c));
     while (queue.length > 0) {
       const patch = await queue.shift()!;
       const c = await nextCell();
@@ -324,6 +332,7 @@ export async function* exportPatches(
       yield patch;
     }
   } finally {
+    activeExports--;
     // The consumer stopped (or an error): nothing more is started; the few in flight finish unobserved.
     for (const q of queue) q.catch(() => {});
     await cells.return(undefined);
