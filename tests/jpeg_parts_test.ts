@@ -2,7 +2,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { DATA, firstDifference } from "./helpers.ts";
-import { native, pillow, storedTiles, TILES } from "./jpeg_reference.ts";
+import { native, openFirstTile, pillow, storedTiles, TILES } from "./jpeg_reference.ts";
 import { initCodecs } from "../codecs/tier.ts";
 import { openSource } from "../sources/open.ts";
 
@@ -68,10 +68,7 @@ Deno.test(
   "an aligned one-tile read is the tile's pixels, decoded for that read alone; unaligned reads share cached blocks",
   opts,
   async () => {
-    initCodecs("auto");
-    const [file, level, tx, ty] = TILES[0];
-    const s = await openSource({ path: DATA + file, version: "aligned-read", maxPixels: 1e8 });
-    const { tileWidth: tw, tileHeight: th } = s.info.levels[level];
+    const { s, level, tx, ty, tw, th } = await openFirstTile("aligned-read");
     const [want] = await pillow([(await s.readStoredJpeg!(level, tx, ty))!], "RGB");
     const cached = decodedBlocks.lru.count;
     // Aligned: Pillow's pixels of the stored tile, and nothing added to the block cache (no garbage block a tile).

@@ -4,12 +4,10 @@
  * export scans only where two rows of its level's blocks fit the pixel budget.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { DATA, firstDifference, SAMPLES } from "./helpers.ts";
-import { pillow, TILES } from "./jpeg_reference.ts";
+import { firstDifference, SAMPLES } from "./helpers.ts";
+import { openFirstTile, pillow } from "./jpeg_reference.ts";
 import { WorkerPool } from "../workers/pool.ts";
-import { openSource } from "../sources/open.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
-import { initCodecs } from "../codecs/tier.ts";
 import { exportWindow, readsAsScan } from "../export/patches.ts";
 import type { TileRequest } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
@@ -61,10 +59,7 @@ Deno.test(
   "a scan read decodes its blocks whole and keeps them: the same pixels as a lone read's parts, and Pillow's",
   opts,
   async () => {
-    initCodecs("auto");
-    const [file, level, tx, ty] = TILES[0];
-    const s = await openSource({ path: DATA + file, version: "scan-read", maxPixels: 1e8 });
-    const { tileWidth: tw, tileHeight: th } = s.info.levels[level];
+    const { s, level, tx, ty, tw, th } = await openFirstTile("scan-read");
     // A region straddling four stored tiles, mostly in the first: slivers of the three others.
     const [x, y, w, h] = [tx * tw + 40, ty * th + 30, tw, th];
     const kept = decodedBlocks.lru.count;
