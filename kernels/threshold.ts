@@ -20,15 +20,20 @@ import { thresholdSimd } from "./threshold_simd.ts";
 export function thresholdKernel(src: Raster8, t: number, invert: boolean, inPlace = false): Raster8 {
   const { width, height, channels: ch, data: s } = src;
   const n = width * height, out = inPlace && ch === 1 ? s.subarray(0, n) : new Uint8Array(n);
-  const lut = new Uint8Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = (v > t) !== invert ? 255 : 0;
-  const m = n - (n % 16);
+  const m = n - (n % 16), hi = invert ? 0 : 255, lo = 255 - hi;
   if (ch === 1 && m > 0 && thresholdSimd(s, out, m, t, invert)) {
-    for (let i = m; i < n; i++) out[i] = lut[s[i]];
-  } else if (ch === 1 && n % 4 === 0 && s.byteOffset % 4 === 0) {
+    for (let i = m; i < n; i++) out[i] = s[i] > t ? hi : lo; // the tail, under 16 bytes
+    return { width, height, channels: 1, type: "uint8", data: out };
+  }
+  if (ch === 1 && n % 4 === 0 && s.byteOffset % 4 === 0) {
     const words = (a: Uint8Array) => new Uint32Array(a.buffer, a.byteOffset, n / 4);
     thresholdWords(words(s), words(out), t, invert);
-  } else if (ch === 1) {
+    return { width, height, channels: 1, type: "uint8", data: out };
+  }
+  // The table only where a loop reads it (not on the SIMD or word paths of a luma plane).
+  const lut = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = v > t ? hi : lo;
+  if (ch === 1) {
     for (let i = 0; i < n; i++) out[i] = lut[s[i]];
   } else if (ch < 3) {
     for (let i = 0; i < n; i++) out[i] = lut[s[i * ch]];
