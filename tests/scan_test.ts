@@ -49,6 +49,11 @@ Deno.test(
       const spread = await delta();
       assertEquals(spread[0] + spread[1], 12);
       assert(spread[0] > 0 && spread[1] > 0, `without an affinity both workers work: ${spread}`);
+      // A non-finite or negative affinity is none (not a worker that does not exist).
+      for (const bad of [NaN, -1, Infinity]) {
+        const d = await delta(bad);
+        assert(d[0] + d[1] === 12 && d[0] > 0 && d[1] > 0, `affinity ${bad}: ${d}`);
+      }
     } finally {
       await pool.close();
     }

@@ -200,6 +200,7 @@ export class WorkerPool implements TileBackend {
    */
   #drain() {
     for (let i = 0; i < this.#queue.length;) {
+      if (this.#slots.every((s) => s.busy >= PER_WORKER)) return; // no room anywhere: nothing to walk
       const p = this.#queue[i];
       let slot = this.#slots[0];
       if (p.affinity !== undefined) slot = this.#slots[p.affinity % this.#slots.length];
@@ -258,7 +259,8 @@ export class WorkerPool implements TileBackend {
         slot: null,
         attempts: 1,
         signal,
-        ...(affinity !== undefined ? { affinity: Math.max(0, Math.floor(affinity)) } : {}),
+        // A caller's non-finite or negative number is no affinity, not a worker that does not exist.
+        ...(Number.isFinite(affinity) && affinity! >= 0 ? { affinity: Math.floor(affinity!) } : {}),
       };
       if (signal) {
         p.onAbort = () => this.#abandon(p);
