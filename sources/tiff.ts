@@ -12,6 +12,7 @@ import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge } from "../errors.ts";
 import { decoderFor, standaloneJpeg, SUPPORTED_COMPRESSIONS } from "./decoders.ts";
 import {
+  blockGrid,
   checkBlockSize,
   checkSupported,
   decoderParams,
@@ -183,7 +184,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       return null;
     }
     if (e.photometric !== 2 && e.photometric !== 6 && e.photometric !== 1) return null;
-    const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);
+    const { perRow, perCol } = blockGrid(e);
     if (tx < 0 || ty < 0 || tx >= perRow || ty >= perCol) return null;
     const index = ty * perRow + tx;
     await loadBlockIndex(e);
@@ -329,7 +330,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     const need = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * bytesPer;
     const samples = e.planar === 2 ? e.spp : 1;
     const parts: ArrayBufferLike[] = [];
-    const perRow = Math.ceil(e.width / e.blockWidth), perCol = Math.ceil(e.height / e.blockHeight);
+    const { perRow, perCol } = blockGrid(e);
     for (let s = 0; s < samples; s++) {
       await this.checkBlockInFile(e, s * perRow * perCol + ty * perRow + tx, tx, ty);
       let data: ArrayBufferLike;

@@ -50,7 +50,11 @@ export class ByteSourceClient extends BaseClient {
           : name.toLowerCase() === "content-type"
           ? "application/octet-stream"
           : null,
-      getData: () => Promise.resolve(data.slice().buffer),
+      // The read's own buffer when it is exactly the range (no copy), else a copy of the range.
+      getData: () =>
+        Promise.resolve(
+          data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer,
+        ),
     } as never;
   }
 }

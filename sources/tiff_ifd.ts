@@ -362,6 +362,11 @@ export function storedLevel(e: IfdEntry, main: IfdEntry): LevelInfo {
   };
 }
 
+/** A level's blocks across and down (tiles, or strips one across). */
+export function blockGrid(e: IfdEntry): { perRow: number; perCol: number } {
+  return { perRow: Math.ceil(e.width / e.blockWidth), perCol: Math.ceil(e.height / e.blockHeight) };
+}
+
 /** The largest block index (offsets or byte counts) loaded whole: 512 Ki blocks of 8 bytes. */
 const MAX_INDEX_BYTES = 4 << 20;
 
@@ -373,8 +378,8 @@ const MAX_INDEX_BYTES = 4 << 20;
  */
 export function loadBlockIndex(e: IfdEntry): Promise<void> {
   return e.blockIndex ??= (async () => {
-    const blocks = Math.ceil(e.width / e.blockWidth) * Math.ceil(e.height / e.blockHeight) *
-      (e.planar === 2 ? e.spp : 1);
+    const { perRow, perCol } = blockGrid(e);
+    const blocks = perRow * perCol * (e.planar === 2 ? e.spp : 1);
     if (blocks * 8 > MAX_INDEX_BYTES) return;
     const fd = e.image.getFileDirectory() as unknown as { loadValue(tag: string): Promise<unknown> };
     const tags = e.tiled ? ["TileOffsets", "TileByteCounts"] : ["StripOffsets", "StripByteCounts"];
