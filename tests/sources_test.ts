@@ -7,8 +7,7 @@ import { localBytes } from "../sources/bytes.ts";
 import { localSlices } from "../sources/tiff_bytes.ts";
 import { openTiff } from "../sources/tiff.ts";
 import { craftTiff } from "./craft_tiff.ts";
-import { pillow } from "./jpeg_reference.ts";
-import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
+import { native, pillow } from "./jpeg_reference.ts";
 import type { ImageSource } from "../sources/source.ts";
 import { type Raster, toUint8 } from "../core/raster.ts";
 import { downsample2x } from "../kernels/downsample2x.ts";
@@ -237,7 +236,7 @@ Deno.test("a level's block index is read whole at its first block, not 8 bytes a
   // 100 × 100 gray JPEG tiles of 16 px (crops of coffee.png): the offset and byte-count arrays (40 KB each)
   // lie outside what geotiff reads with the header, so it defers them.
   const coffee = await decodePng(await Deno.readFile(DATA + "skimage__coffee.png"));
-  const tj = TurboJpeg.open(turbojpegLibraryPath().path!);
+  const tj = native!;
   const tiles: Uint8Array[] = [];
   for (let i = 0; i < 10_000; i++) {
     const x0 = (i * 37) % (coffee.width - 16), y0 = (i * 11) % (coffee.height - 16);
