@@ -148,7 +148,8 @@ let failed = 0;
 try {
   parsePatchParams(query, ctx.config.quality); // a bad flag stops the run before any slide starts
   const queue = [...inputs.ids];
-  const window = Math.max(2, Math.ceil(exportWindow(ctx.config.workers) / Math.min(jobs, queue.length)));
+  // The slides exported at once share this window: exportPatches divides it among the exports in progress.
+  const window = exportWindow(ctx.config.workers);
   const runner = async () => {
     for (let id; (id = queue.shift()) !== undefined;) {
       const dir = inputs.single ? outDir : `${outDir}/${id}`;
