@@ -88,6 +88,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
   const cpu = backend instanceof WebGpuBackend ? backend.cpu : backend;
   const stopProcessMetrics = watchProcess(metrics.registry, {
     workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
+    workerAbandonKills: () => cpu instanceof WorkerPool ? cpu.abandonKills : 0,
   });
   return {
     context,

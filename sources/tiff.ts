@@ -32,6 +32,7 @@ import { LevelledSource, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
+import { checkReadBlocks } from "./tiff_layout.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -231,6 +232,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     const Ctor = arrayTypeFor(e.type);
     const bw = e.blockWidth, bh = e.blockHeight;
     checkBlockSize(e, ch * Ctor.BYTES_PER_ELEMENT);
+    checkReadBlocks(e, x, y, w, h);
     if (w === bw && h === bh && x % bw === 0 && y % bh === 0) {
       // Exactly one stored block: its decoded samples are the region, with no copy (192 KB a 256² RGB tile).
       // Cached: shared with the block cache, like a cached derived level (the pipeline never writes into its

@@ -10,6 +10,7 @@ import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { type ImageInfo, type LevelInfo, photoChannels } from "./source.ts";
+import { checkLayout, tilesUnderStripTags } from "./tiff_layout.ts";
 
 /** One image directory: its geotiff image and the tags this service reads. */
 export interface IfdEntry {
@@ -252,6 +253,7 @@ async function ifdEntryOf(
 ): Promise<IfdEntry> {
   const fd = image.getFileDirectory();
   await fixBigEndianArrays(tiff, fd);
+  tilesUnderStripTags(image);
   const bps = await tag(fd, "BitsPerSample");
   const bits = num(bps, 1);
   // libvips writes reduced-resolution IFDs without SampleFormat: those of the main IFD's depth inherit its format.
@@ -294,7 +296,10 @@ async function ifdEntryOf(
   };
 }
 
-/** 415 for layouts this service does not read, 422 for an image without pixels. */
+/**
+ * 415 for layouts this service does not read, 422 for an image without pixels or with missing or
+ * inconsistent block tags, 413 for a block grid past the bounds (`tiff_layout.ts`).
+ */
 export function checkSupported(e: IfdEntry) {
   if (!(e.compression in SUPPORTED_COMPRESSIONS)) {
     const names: Record<number, string> = { 6: "old-style JPEG", 34712: "JPEG 2000" };
@@ -310,6 +315,7 @@ export function checkSupported(e: IfdEntry) {
   }
   if (e.spp < 1 || e.spp > 16) throw unsupportedSource(`${e.spp} samples per pixel`);
   if (e.width < 1 || e.height < 1) throw corruptSource("image has no pixels");
+  checkLayout(e, e.index >= 0 ? `IFD ${e.index}` : `SubIFD ${e.key.replace(/^sub/, "at ")}`);
 }
 
 /** What `decoderFor` needs to decode `e`'s blocks. */

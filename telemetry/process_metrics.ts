@@ -14,6 +14,8 @@ export const VERSION: string = denoJson.version;
 export interface ProcessSources {
   /** Workers replaced after a crash or hang (0 without a pool). */
   workerRestarts(): number;
+  /** Of those, workers ended because a job ran on after its request ended (0 without a pool). */
+  workerAbandonKills(): number;
 }
 
 /** Registers the process metrics on `registry`; returns a stop function for the lag probe. */
@@ -46,6 +48,12 @@ export function watchProcess(registry: Registry, sources: ProcessSources): () =>
     "edgetile_worker_restarts_total",
     "Pipeline workers replaced after a crash or a hung job",
     sources.workerRestarts,
+  );
+  observedCounter(
+    registry,
+    "edgetile_worker_abandoned_kills_total",
+    "Pipeline workers ended because a job ran on past the end of its request (its client left or its time ran out)",
+    sources.workerAbandonKills,
   );
   new Gauge({
     name: "edgetile_build_info",

@@ -19,6 +19,12 @@ export interface CraftedIfd {
   /** The stored (compressed) bytes of each tile or strip, in order. */
   blocks: Uint8Array[];
   jpegTables?: Uint8Array;
+  /** PlanarConfiguration (default 1; 2: one block per sample, planes one after another). */
+  planar?: number;
+  /** Tags left out of the IFD (to write inconsistent layouts: tile offsets without a tile size, …). */
+  omit?: number[];
+  /** Tile blocks listed under StripOffsets/StripByteCounts instead of the tile tags (libtiff's cramps-tile.tif). */
+  tilesAsStrips?: boolean;
 }
 
 const SHORT = 3, LONG = 4, UNDEFINED = 7;
@@ -54,19 +60,23 @@ export function craftTiff(ifds: CraftedIfd[]): Uint8Array {
     for (let i = 0; i < d.samplesPerPixel; i++) new DataView(bps.buffer).setUint16(i * 2, d.bitsPerSample, true);
     entries.push(d.samplesPerPixel === 1 ? [258, SHORT, 1, d.bitsPerSample] : [258, SHORT, d.samplesPerPixel, bps]);
     entries.push([259, SHORT, 1, d.compression], [262, SHORT, 1, d.photometric]);
-    if (!d.tile) many(273, offsets);
+    const strips = !d.tile || d.tilesAsStrips;
+    if (strips) many(273, offsets);
     entries.push([277, SHORT, 1, d.samplesPerPixel]);
-    if (!d.tile) {
-      entries.push([278, LONG, 1, d.rowsPerStrip ?? d.height]);
-      many(279, counts);
-    }
-    entries.push([284, SHORT, 1, 1]);
+    if (!d.tile) entries.push([278, LONG, 1, d.rowsPerStrip ?? d.height]);
+    if (strips) many(279, counts);
+    entries.push([284, SHORT, 1, d.planar ?? 1]);
     if (d.tile) {
       entries.push([322, LONG, 1, d.tile[0]], [323, LONG, 1, d.tile[1]]);
-      many(324, offsets);
-      many(325, counts);
+      if (!d.tilesAsStrips) {
+        many(324, offsets);
+        many(325, counts);
+      }
     }
     if (d.jpegTables) entries.push([347, UNDEFINED, d.jpegTables.length, d.jpegTables]);
+    const kept = entries.filter(([tag]) => !d.omit?.includes(tag));
+    entries.length = 0;
+    entries.push(...kept);
     entries.sort((a, b) => a[0] - b[0]);
     // Values that do not fit in 4 bytes go before the IFD.
     const values = entries.map(([, , , v]) => typeof v === "number" ? v : put(v));

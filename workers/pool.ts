@@ -37,6 +37,8 @@ interface Pending {
   onAbort?: () => void;
   /** The worker it must run on (modulo the pool's size), when given. */
   affinity?: number;
+  /** When its requester left or its time ran out while a worker ran it (ms, `performance.now()`). */
+  abandonedAt?: number;
 }
 
 /**
@@ -70,6 +72,12 @@ export interface WorkerPoolOptions {
   budget?: SharedBudget;
   /** Bounds of each worker's pixel caches (default: `DEFAULT_CACHE_SIZES`). */
   caches?: CacheSizes;
+  /**
+   * How long a running job may go on after its requester left or its time ran out before its worker is
+   * ended (default 2 s, at most `jobTimeoutMs`): work whose request has ended stops, and its memory goes
+   * with the worker's.
+   */
+  abandonGraceMs?: number;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -90,6 +98,7 @@ export class WorkerPool implements TileBackend {
   readonly size: number;
   readonly maxInFlight: number;
   readonly jobTimeoutMs: number;
+  readonly abandonGraceMs: number;
   readonly codecs: CodecTier;
   readonly #budget: SharedBudget | undefined;
   readonly #caches: CacheSizes;
@@ -103,12 +112,14 @@ export class WorkerPool implements TileBackend {
     this.size = Math.max(1, opts.size ?? navigator.hardwareConcurrency ?? 2);
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
+    this.abandonGraceMs = Math.min(opts.abandonGraceMs ?? 2_000, this.jobTimeoutMs);
     this.codecs = opts.codecs ?? codecStatus().tier;
     this.#caches = opts.caches ?? DEFAULT_CACHE_SIZES;
     this.#budget = opts.budget;
     for (let t = MAX_THREADS - 1; t >= 1; t--) this.#freeThreads.push(t);
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
-    // A worker with work that has said nothing for the job timeout is blocked: replace it.
+    // A worker with work that has said nothing for the job timeout is blocked, and one still running a job
+    // whose request ended `abandonGraceMs` ago is at work nobody waits for: replace it.
     this.#watchdog = setInterval(() => {
       const now = performance.now();
       for (const slot of [...this.#slots]) {
@@ -116,7 +127,13 @@ export class WorkerPool implements TileBackend {
           this.#replace(slot, new HttpError(504, "timeout", `a job blocked its worker for ${this.jobTimeoutMs} ms`));
         }
       }
-    }, Math.min(HEARTBEAT_MS, Math.max(10, this.jobTimeoutMs / 4)));
+      for (const p of [...this.#pending.values()]) {
+        if (p.slot && p.abandonedAt !== undefined && now - p.abandonedAt > this.abandonGraceMs) {
+          this.abandonKills++;
+          this.#replace(p.slot, new HttpError(503, "worker_failed", "a worker was ended; retry shortly"));
+        }
+      }
+    }, Math.min(HEARTBEAT_MS, Math.max(10, Math.min(this.jobTimeoutMs, this.abandonGraceMs) / 4)));
     Deno.unrefTimer(this.#watchdog);
   }
 
@@ -182,7 +199,11 @@ export class WorkerPool implements TileBackend {
     this.#slots[i] = this.#spawn();
     const orphans = [...this.#pending.values()].filter((p) => p.slot === slot);
     for (const p of orphans) {
-      if (p.attempts >= 2) {
+      if (p.abandonedAt !== undefined) {
+        // Its requester is gone: never retried (a job that kills its worker would kill the next one too).
+        this.#settle(p);
+        p.reject(new HttpError(499, "cancelled", "the request was abandoned"));
+      } else if (p.attempts >= 2) {
         this.#settle(p);
         p.reject(error);
       } else {
@@ -228,10 +249,15 @@ export class WorkerPool implements TileBackend {
       this.cancelled++;
       p.reject(error);
     } else if (this.#pending.has(p.job.id)) {
-      // Skipped if it has not started (the worker answers "cancelled"); a running job finishes.
+      // Skipped if it has not started (the worker answers "cancelled"); a running job has `abandonGraceMs`
+      // to finish before its worker is ended (the watchdog).
+      p.abandonedAt = performance.now();
       p.slot.worker.postMessage({ cancel: p.job.id } satisfies WorkerCancel);
     }
   }
+
+  /** Workers ended because a job went on past its request's end (`abandonGraceMs`). */
+  abandonKills = 0;
 
   /** Jobs dropped because their requester left (or timed out) before a worker started them. */
   cancelled = 0;
@@ -272,8 +298,8 @@ export class WorkerPool implements TileBackend {
     });
   }
 
-  /** Sends a message that makes a worker crash or hang (tests of self-healing only). */
-  sabotage(kind: "crash" | "hang"): void {
+  /** Sends a message that makes a worker crash, hang, or run endless async work (tests of self-healing only). */
+  sabotage(kind: "crash" | "hang" | "runaway"): void {
     this.#slots[0].worker.postMessage({ sabotage: kind });
   }
 

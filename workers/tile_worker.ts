@@ -22,11 +22,24 @@ const cancelled = new Set<number>();
 // hung worker from a busy one: a job's time waiting in queues never counts.
 setInterval(() => self.postMessage({ alive: true } satisfies WorkerReply), HEARTBEAT_MS);
 
-/** Set by the pool's test hook: the next job's arrival crashes this worker. */
+/** Set by the pool's test hook: the next job's arrival crashes this worker, or starts endless async work. */
 let crashOnNextJob = false;
+let runawayOnNextJob = false;
+
+/**
+ * The "runaway" test hook's job: async work that never ends and holds 512 MiB (allocated and written in
+ * 16 MiB steps), as a read looping over a million blocks did; the heartbeat goes on all the while.
+ */
+async function runaway(): Promise<never> {
+  const held: Uint8Array[] = [];
+  while (true) {
+    if (held.length < 32) held.push(new Uint8Array(16 << 20).fill(1));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 self.onmessage = async (
-  e: MessageEvent<WorkerJob | WorkerInit | WorkerCancel | { sabotage: "crash" | "hang" }>,
+  e: MessageEvent<WorkerJob | WorkerInit | WorkerCancel | { sabotage: "crash" | "hang" | "runaway" }>,
 ) => {
   if ("cancel" in e.data) {
     // A job's message always arrives before its cancel: one not waiting has started (it runs to its end).
@@ -52,6 +65,7 @@ self.onmessage = async (
   // the next job in hand (so the crash always finds work to retry, however fast the jobs are).
   if ("sabotage" in e.data) {
     if (e.data.sabotage === "crash") crashOnNextJob = true;
+    else if (e.data.sabotage === "runaway") runawayOnNextJob = true;
     else while (true) { /* hang */ }
     return;
   }
@@ -61,6 +75,10 @@ self.onmessage = async (
       throw new Error("sabotaged");
     });
     return;
+  }
+  if (runawayOnNextJob) {
+    runawayOnNextJob = false;
+    await runaway();
   }
   const { id, source, task } = e.data;
   // A turn of the event loop before each job: the heartbeat gets out between jobs (jobs whose awaits
