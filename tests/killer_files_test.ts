@@ -5,7 +5,7 @@
  * memory it held is gone (RSS of the server's own process).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { get, withServer } from "./helpers.ts";
+import { DATA, firstDifference, get, withServer } from "./helpers.ts";
 import { craftTiff, deflatedZeros } from "./craft_tiff.ts";
 import { MAX_BLOCKS_PER_READ } from "../sources/tiff_layout.ts";
 import { openSource } from "../sources/open.ts";
@@ -190,6 +190,83 @@ Deno.test(
       child.kill();
       await child.status;
       await lines.cancel().catch(() => {});
+    }
+  },
+);
+
+Deno.test(
+  "tiles kept under StripOffsets/StripByteCounts (libtiff's cramps-tile.tif) read as tifffile reads them",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // Real pixels: the coffee photo's top-left 512×384 (Pillow), cut into 256×128 uncompressed tiles.
+      const py = `import sys, numpy as np
+from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]).convert("RGB"))[:384, :512]
+open(sys.argv[2], "wb").write(np.ascontiguousarray(a).tobytes())`;
+      const raw = `${dir}/coffee.rgb`;
+      const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, `${DATA}skimage__coffee.png`, raw] })
+        .output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const rgb = await Deno.readFile(raw);
+      const blocks: Uint8Array[] = [];
+      for (let ty = 0; ty < 3; ty++) {
+        for (let tx = 0; tx < 2; tx++) {
+          const b = new Uint8Array(256 * 128 * 3);
+          for (let y = 0; y < 128; y++) {
+            const from = ((ty * 128 + y) * 512 + tx * 256) * 3;
+            b.set(rgb.subarray(from, from + 256 * 3), y * 256 * 3);
+          }
+          blocks.push(b);
+        }
+      }
+      const tif = `${dir}/cramps-like.tif`;
+      await Deno.writeFile(
+        tif,
+        craftTiff([{
+          width: 512,
+          height: 384,
+          tile: [256, 128],
+          tilesAsStrips: true,
+          samplesPerPixel: 3,
+          bitsPerSample: 8,
+          compression: 1,
+          photometric: 2,
+          blocks,
+        }]),
+      );
+      // tifffile's reading of the same file, as raw RGB.
+      const ref = `${dir}/ref.rgb`;
+      const py2 = `import sys, tifffile
+a = tifffile.imread(sys.argv[1])
+open(sys.argv[2], "wb").write(a.tobytes())
+print(a.shape)`;
+      const out2 = await new Deno.Command("/usr/bin/python3", { args: ["-c", py2, tif, ref] }).output();
+      assertEquals(out2.code, 0, new TextDecoder().decode(out2.stderr));
+      assertEquals(new TextDecoder().decode(out2.stdout).trim(), "(384, 512, 3)");
+      const expected = await Deno.readFile(ref);
+      const source = await openSource({ path: tif, version: "1", maxPixels: 1e8 });
+      try {
+        const region = await source.readRegion(0, 0, 0, 512, 384);
+        assertEquals(
+          firstDifference(new Uint8Array(region.data.buffer, region.data.byteOffset, 512 * 384 * 3), expected),
+          null,
+        );
+        const part = await source.readRegion(0, 200, 100, 100, 100);
+        const want = new Uint8Array(100 * 100 * 3);
+        for (let y = 0; y < 100; y++) {
+          want.set(
+            expected.subarray(((100 + y) * 512 + 200) * 3, ((100 + y) * 512 + 300) * 3),
+            y * 300,
+          );
+        }
+        assertEquals(firstDifference(part.data as Uint8Array, want), null, "a region across four tiles");
+      } finally {
+        await source.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
