@@ -14,13 +14,20 @@ export interface SourceDescriptor {
   /** Version string (size, mtime, inode and ctime; or size and ETag): part of every cache key. */
   version: string;
   maxPixels: number;
+  /**
+   * True when `version` is the local file's `fileVersion` (files the registry located): opening checks it,
+   * and so does every read (`ByteSource.verify`). Tests that open files by hand may name any version.
+   */
+  pinned?: boolean;
   /** For remote sources: the file's identity and the rules for reading it. */
   remote?: { head: RemoteHead; policy: RemotePolicy };
 }
 
 /** The bytes of a descriptor's file. */
 export function bytesOf(d: SourceDescriptor): Promise<ByteSource> {
-  return d.remote ? Promise.resolve(remoteBytes(d.remote.head, d.remote.policy)) : localBytes(d.path);
+  return d.remote
+    ? Promise.resolve(remoteBytes(d.remote.head, d.remote.policy))
+    : localBytes(d.path, d.pinned ? d.version : undefined);
 }
 
 /** The most bytes of segments read before a JPEG's frame header (EXIF, XMP, ICC profiles split in APP2s). */
@@ -44,12 +51,34 @@ export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
       if (n > MAX_JPEG_HEAD) throw corruptSource(`no JPEG frame header in the first ${MAX_JPEG_HEAD >> 20} MiB`);
       head = await bytes.read(0, Math.min(n, bytes.size));
     }
-    if (format === "tiff") return await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey });
-    if (format) return await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey });
+    if (format === "tiff") return pinned(await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey }), bytes);
+    if (format) return pinned(await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey }), bytes);
   } catch (err) {
     await bytes.close();
     throw err;
   }
   await bytes.close();
   throw unsupportedSource("unsupported file format (not TIFF, PNG, JPEG or WebP)");
+}
+
+/**
+ * `source` with every read checked against its version after it is done (`ByteSource.verify`, one `fstat`):
+ * pixels read while the file was written in place are never handed out under the old version.
+ */
+function pinned(source: ImageSource, bytes: ByteSource): ImageSource {
+  const after = async <T>(p: Promise<T>): Promise<T> => {
+    const out = await p;
+    bytes.verify();
+    return out;
+  };
+  return {
+    info: source.info,
+    readRegion: (level, x, y, w, h, plane, select, hints) =>
+      after(source.readRegion(level, x, y, w, h, plane, select, hints)),
+    readAssociated: (name) => after(source.readAssociated(name)),
+    ...(source.readStoredJpeg
+      ? { readStoredJpeg: (level: number, tx: number, ty: number) => after(source.readStoredJpeg!(level, tx, ty)) }
+      : {}),
+    close: () => source.close(),
+  };
 }

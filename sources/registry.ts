@@ -10,6 +10,7 @@ import { SourceCache } from "./source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
 import { headRemote, type RemoteHead, type RemotePolicy } from "./remote.ts";
 import { LruCache } from "../cache/lru.ts";
+import { fileVersion, unsettledFor } from "./file_version.ts";
 
 /** How remote ids are resolved and read. */
 export interface RemoteOptions {
@@ -118,6 +119,27 @@ export class ImageRegistry {
     const url = this.remoteUrl(id);
     if (url) return await this.#locateRemote(url);
     checkId(id);
+    // A version read within the second of the file's last change could hide a later change in that same
+    // second (ctime has whole seconds here): wait for the second to pass, then read it again.
+    for (let attempt = 0;; attempt++) {
+      const found = this.#stat(id);
+      const wait = unsettledFor(found.st, Date.now());
+      if (wait === 0) {
+        return { path: found.real, version: fileVersion(found.st), maxPixels: this.maxPixels, pinned: true };
+      }
+      if (attempt === SETTLE_ATTEMPTS) {
+        throw new HttpError(503, "changing", `image "${id}" is being written; retry shortly`);
+      }
+      this.settleWaits++;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /** Requests that waited for a file's last change to settle (`unsettledFor`). */
+  settleWaits = 0;
+
+  /** The real path and `stat` of a local id (see `locate`). */
+  #stat(id: string): { real: string; st: Deno.FileInfo } {
     const none = () => notFound(`no image "${id}"`);
     let real = `${this.#root === "/" ? "" : this.#root}/${id}`;
     let st = plainPathInfo(this.#root, id);
@@ -131,7 +153,7 @@ export class ImageRegistry {
       }
     }
     if (!st?.isFile) throw none();
-    return { path: real, version: fileVersion(st), maxPixels: this.maxPixels };
+    return { real, st };
   }
 
   /** The image for `id` with its metadata (parsed once per file version). */
@@ -194,14 +216,5 @@ function checkId(id: string) {
   if (id.split("/").some((seg) => seg === ".." || seg === "." || seg === "")) throw notFound(`no image "${id}"`);
 }
 
-/**
- * A local file's version: size, mtime, and the inode and ctime that `cp -p`, `rsync -a` or tar cannot set
- * back (a rename gives a new inode; an in-place write a new ctime), so a file replaced with its size and
- * mtime kept is still a new version (Deno gives ctime in whole seconds: an in-place rewrite within the same
- * second as the last one, mtime put back, is the one case left). A chmod or a new hard link changes ctime
- * too: a new version, harmless.
- */
-export function fileVersion(st: Deno.FileInfo): string {
-  const ms = (d: Date | null) => (d?.getTime() ?? 0).toString(36);
-  return [st.size.toString(36), ms(st.mtime), (st.ino ?? 0).toString(36), ms(st.ctime)].join("-");
-}
+/** Times `locate` waits for a file's change to settle before it answers 503 (a file written without pause). */
+const SETTLE_ATTEMPTS = 3;
