@@ -30,6 +30,8 @@ import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./ids.ts";
 import { parsePatchParams } from "../service/query.ts";
 import { streamed } from "../telemetry/http.ts";
+import { log } from "../telemetry/log.ts";
+import { toHttpError } from "../errors.ts";
 
 const PATCHES_PATH = /^\/images\/([^/]+)\/patches\.(tar|ndjson)$/;
 const enc = new TextEncoder();
@@ -59,6 +61,13 @@ export function patchRoutes(ctx: AppContext): Hono {
         try {
           n = await patches.next();
         } catch (err) {
+          // A failed transfer: the stream breaks off (no closing tar blocks, no summary), never a well-formed
+          // archive missing patches or mixing versions (the source changed: 409 source_changed).
+          const e = toHttpError(err);
+          if (e.code !== "cancelled") {
+            ctx.metrics.exportFailures.inc({ code: e.code });
+            log().warn("patch export failed after its first byte", { id, code: e.code, error: e.message, sent: count });
+          }
           controller.error(err);
           return;
         }

@@ -65,6 +65,12 @@ export class Metrics {
     help: "Patches sent by patch exports (tar and ndjson)",
     registers: [this.registry],
   });
+  readonly exportFailures = new Counter({
+    name: "edgetile_export_failures_total",
+    help: "Patch exports ended as failed transfers after their first byte (no closing tar blocks), by error code",
+    labelNames: ["code"],
+    registers: [this.registry],
+  });
   readonly internalErrors = new Counter({
     name: "edgetile_internal_errors_total",
     help: "Requests answered 500 internal: an unexpected error (a bug), logged with its stack",

@@ -4,7 +4,7 @@
  * or after a restart, and never a tile read half from each version.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { decodePng, get, startServer } from "./helpers.ts";
+import { decodePng, firstDifference, get, startServer } from "./helpers.ts";
 import { craftTiff } from "./craft_tiff.ts";
 import { fileVersion } from "../sources/file_version.ts";
 import { openSource } from "../sources/open.ts";
@@ -145,3 +145,90 @@ Deno.test("an open source whose file is written in place refuses its reads (409)
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The complete entries of a (possibly cut-off) tar stream: name and body; `ended` when its end blocks came. */
+function tarEntries(bytes: Uint8Array): { entries: { name: string; body: Uint8Array }[]; ended: boolean } {
+  const entries: { name: string; body: Uint8Array }[] = [];
+  let at = 0;
+  while (at + 512 <= bytes.length) {
+    const h = bytes.subarray(at, at + 512);
+    if (h.every((b) => b === 0)) return { entries, ended: at + 1024 <= bytes.length };
+    const name = new TextDecoder().decode(h.subarray(0, 100)).replace(/\0.*$/s, "");
+    const size = parseInt(new TextDecoder().decode(h.subarray(124, 136)).replace(/\0.*$/s, ""), 8);
+    if (at + 512 + size > bytes.length) break;
+    entries.push({ name, body: bytes.subarray(at + 512, at + 512 + size) });
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return { entries, ended: false };
+}
+
+Deno.test(
+  "a file written during its export ends the stream as a failed transfer: no archive of two versions",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/slide.tif`;
+    // 2048² in 256² uncompressed tiles, red; exported as 256 npy patches of 128 px (12 MB: more than the
+    // socket buffers hold, so the export is still running when the file changes).
+    const tiff = (rgb: [number, number, number]) => {
+      const tile = new Uint8Array(256 * 256 * 3);
+      for (let i = 0; i < tile.length; i += 3) tile.set(rgb, i);
+      return craftTiff([{
+        width: 2048,
+        height: 2048,
+        tile: [256, 256],
+        samplesPerPixel: 3,
+        bitsPerSample: 8,
+        compression: 1,
+        photometric: 2,
+        blocks: Array(64).fill(tile),
+      }]);
+    };
+    try {
+      await Deno.writeFile(path, tiff([255, 0, 0]));
+      const s = startServer({ IMAGES_DIR: dir, KV_PATH: "off", BACKEND: "workers", WORKERS: "2" });
+      try {
+        const res = await fetch(`${s.url}/images/slide.tif/patches.tar?size=128&min=0&format=npy`);
+        assertEquals(res.status, 200);
+        assertEquals(res.headers.get("x-patch-count"), "256");
+        const reader = res.body!.getReader();
+        const chunks: Uint8Array[] = [];
+        let received = 0, failed = false;
+        const read = async () => {
+          const r = await reader.read();
+          if (r.value) (chunks.push(r.value), received += r.value.length);
+          return r.done;
+        };
+        while (received < 20 * 1024) if (await read()) break;
+        // Written in place (same size, mtime put back) while the export runs, a second after its first write.
+        await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000)));
+        await rewriteInPlace(path, tiff([0, 0, 255]), (await Deno.stat(path)).mtime!);
+        try {
+          while (!(await read()));
+        } catch {
+          failed = true;
+        }
+        const all = new Uint8Array(received);
+        chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+        const { entries, ended } = tarEntries(all);
+        assert(failed, `the transfer failed (${entries.length} entries came)`);
+        assert(!ended, "no closing tar blocks");
+        assert(!entries.some((e) => e.name === "summary.json" || e.name === "manifest.jsonl"), "no summary");
+        assert(entries.length > 0 && entries.length < 256, `${entries.length} patches before the end`);
+        // Every patch of a one-colour image is the same array: the first one's, red (its first sample 255).
+        const first = entries[0].body,
+          data = first.subarray(10 + new DataView(first.buffer, first.byteOffset).getUint16(8, true));
+        assertEquals([data[0], data.length], [255, 128 * 128 * 3], "a red patch");
+        for (const e of entries) {
+          assertEquals(firstDifference(e.body, first), null, `${e.name}: only the first version`);
+        }
+        const metrics = text((await get(`${s.url}/metrics`)).body);
+        assert(/^edgetile_export_failures_total\{code="source_changed"\} 1$/m.test(metrics), "the failure counted");
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
