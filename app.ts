@@ -5,6 +5,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { constantTimeEqual, verifyUrl } from "./security/signing.ts";
 import { corsHeaders } from "./security/cors.ts";
+import { hostGuard } from "./security/host.ts";
 import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
 import { setWorkController } from "./pipeline/abort.ts";
@@ -36,6 +37,8 @@ export function createService(config: Config): Service {
   const { backend, metrics, codecs } = context;
   const app = new Hono();
   app.use("*", httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier }));
+  // Before anything reads the URL that Deno built from the Host header.
+  app.use("*", hostGuard((req) => app.fetch(req), errorResponse));
   // Outside the limits and access rules, so their 403, 414 and 504 answers carry CORS headers too (a viewer's
   // script can read why), and a preflight is answered before them.
   app.use(

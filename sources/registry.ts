@@ -8,7 +8,7 @@ import type { SourceDescriptor } from "./open.ts";
 import type { ImageInfo } from "./source.ts";
 import { SourceCache } from "./source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
-import { headRemote, type RemoteHead, type RemotePolicy } from "./remote.ts";
+import { headRemote, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
 import { LruCache } from "../cache/lru.ts";
 import { fileVersion, unsettledFor } from "./file_version.ts";
 
@@ -117,7 +117,10 @@ export class ImageRegistry {
    */
   async locate(id: string): Promise<SourceDescriptor> {
     const url = this.remoteUrl(id);
-    if (url) return await this.#locateRemote(url);
+    if (url) {
+      parseRemoteId(url); // 400 bad_id for a malformed one
+      return await this.#locateRemote(url);
+    }
     checkId(id);
     // A version read within the second of the file's last change could hide a later change in that same
     // second (ctime has whole seconds here): wait for the second to pass, then read it again.

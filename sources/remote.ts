@@ -78,9 +78,21 @@ export async function checkRemoteUrl(url: URL, policy: RemotePolicy): Promise<vo
   if (bad) throw forbidden(`${url.hostname} resolves to ${bad}, a private or special address`);
 }
 
+/**
+ * The URL a remote id names; 400 `bad_id` when it is not one (`%` or a space in the host, an unclosed
+ * `[::1`, a port past 65535): `new URL` threw, and that was a 500.
+ */
+export function parseRemoteId(id: string): URL {
+  try {
+    return new URL(id);
+  } catch {
+    throw new HttpError(400, "bad_id", `not a valid URL: ${JSON.stringify(id.slice(0, 200))}`);
+  }
+}
+
 /** `fetch` with the policy applied to every hop, a time bound, and manual redirects (at most 5). */
 export async function guardedFetch(url: string, init: RequestInit, policy: RemotePolicy): Promise<Response> {
-  let current = new URL(url);
+  let current = parseRemoteId(url);
   for (let hop = 0; hop <= 5; hop++) {
     await checkRemoteUrl(current, policy);
     let res: Response;
@@ -96,7 +108,11 @@ export async function guardedFetch(url: string, init: RequestInit, policy: Remot
       const location = res.headers.get("location");
       await res.body?.cancel();
       if (!location) throw badGateway("redirect without a Location");
-      current = new URL(location, current);
+      try {
+        current = new URL(location, current);
+      } catch {
+        throw badGateway(`a redirect to a malformed URL: ${JSON.stringify(location.slice(0, 200))}`);
+      }
       continue;
     }
     return res;
