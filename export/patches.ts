@@ -30,6 +30,7 @@ import { downsampleForScale, scaleOfDownsample } from "../pyramid/physical.ts";
 import { bestLevelForDownsample } from "../pyramid/levels.ts";
 import { sampleRanks } from "./sample.ts";
 import { arrayTypeFor } from "../core/raster.ts";
+import type { RenderedTile } from "../pipeline/render.ts";
 
 /** What to export: the grid (scale, size, stride, min), the encoding, the op, and which patches. */
 export interface PatchParams extends GridParams {
@@ -107,6 +108,8 @@ export interface PatchPlan {
   from: number;
   /** Patches the export (this shard) will hold. */
   total: number;
+  /** Its first patch, computed while planning (`planPatchExport`), and where it is. */
+  first?: { x: number; y: number; tile: Promise<RenderedTile> };
 }
 
 /**
@@ -115,7 +118,7 @@ export interface PatchPlan {
  * `MAX_OUTPUT_BYTES`. Counting walks the grid lazily, in slices (the thread is never blocked for long).
  */
 export async function planPatchExport(
-  ctx: { registry: ImageRegistry; stats: StatsService },
+  ctx: { registry: ImageRegistry; stats: StatsService; backend?: TileBackend },
   id: string,
   p: PatchParams,
   signal?: AbortSignal,
@@ -157,7 +160,7 @@ export async function planPatchExport(
   if (index >= shards) throw notFound(`no shard ${index}: the export has ${shards} shards of ${shardSize} patches`);
   const from = index * shardSize, total = Math.min(selected, from + shardSize) - from;
   const level = bestLevelForDownsample(image.info.levels, p.downsample);
-  return {
+  const plan: PatchPlan = {
     image,
     op,
     integral,
@@ -170,6 +173,16 @@ export async function planPatchExport(
     total,
     ...(render ? { render } : {}),
   };
+  // What fails for one patch fails for all (a source too large to read within the budget, a level that does
+  // not decode): the first patch is computed now, so that such an export is its 4xx, before any byte.
+  const first = total > 0 && ctx.backend ? (await exportCells(plan, p, signal).next()).value : undefined;
+  if (first && ctx.backend) {
+    const request = patchRequest(image, op, p, first, render);
+    const tile = ctx.backend.run(image.source, { kind: "tile", request }, signal);
+    await tile;
+    plan.first = { x: first.x, y: first.y, tile };
+  }
+  return plan;
 }
 
 /**
@@ -280,7 +293,9 @@ export async function* exportPatches(
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);
     const group = Math.floor(c.x / groupSpan);
-    const patch = ctx.backend.run(image.source, { kind: "tile", request }, signal, group).then((tile) => {
+    const planned = plan.first?.x === c.x && plan.first.y === c.y ? plan.first.tile : undefined;
+    if (planned) delete plan.first;
+    const patch = (planned ?? ctx.backend.run(image.source, { kind: "tile", request }, signal, group)).then((tile) => {
       inFlight--;
       progress.done++;
       const key = p.layout === "webdataset" ? sampleKey(image.id, c.x, c.y) : undefined;

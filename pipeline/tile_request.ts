@@ -90,6 +90,16 @@ export function checkOutputSize(request: TileRequest, channels: number): void {
   }
 }
 
+/**
+ * The most pixels an 8-bit image output (a tile, an IIIF image) of an image of `channels` channels may
+ * have within `MAX_OUTPUT_BYTES`: rendered (`render` channels selected) each pixel holds their intensity
+ * planes and RGB, as `checkOutputSize` counts them.
+ */
+export function maxOutputPixels(channels: number, render?: { c: number[] } | null): number {
+  const perPixel = render ? render.c.length + 3 : Math.min(Math.max(channels, 1), 4);
+  return Math.floor(MAX_OUTPUT_BYTES / perPixel);
+}
+
 /** MIME type of each output format. */
 export const CONTENT_TYPES: Record<TileFormat, string> = {
   jpeg: "image/jpeg",

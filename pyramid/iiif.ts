@@ -7,8 +7,27 @@
 import type { Rect } from "../core/rect.ts";
 import { GRID_TILE } from "./levels.ts";
 
-/** Server limits advertised in info.json and enforced on every request. */
+/** Server limits advertised in info.json and enforced on every request (at most; `iiifLimits` per image). */
 export const IIIF_MAX_WIDTH = 8192, IIIF_MAX_HEIGHT = 8192, IIIF_MAX_AREA = 4096 * 4096;
+
+/** The size limits of one image's IIIF service: what info.json advertises is what its requests get. */
+export interface IiifLimits {
+  maxWidth: number;
+  maxHeight: number;
+  maxArea: number;
+}
+
+/**
+ * The limits of an image whose outputs may hold at most `maxOutputPixels` pixels (the output bound divided
+ * by the samples each output pixel holds: a 4-channel render holds 4 intensity planes and RGB).
+ */
+export function iiifLimits(maxOutputPixels = IIIF_MAX_AREA): IiifLimits {
+  return {
+    maxWidth: IIIF_MAX_WIDTH,
+    maxHeight: IIIF_MAX_HEIGHT,
+    maxArea: Math.max(1, Math.min(IIIF_MAX_AREA, Math.floor(maxOutputPixels))),
+  };
+}
 
 /** A parsed, validated IIIF image request against one image. */
 export interface IiifRequest {
@@ -67,14 +86,16 @@ export function parseSize(
   s: string,
   rw: number,
   rh: number,
+  limits: IiifLimits = iiifLimits(),
 ): { w: number; h: number; upscaled: boolean; form: "max" | "wh" } {
+  const { maxWidth, maxHeight, maxArea } = limits;
   const m = SIZE.exec(s);
   if (!m) throw new IiifError(400, `malformed size "${s}" (max, w,, ,h, pct:n, w,h, !w,h, each optionally ^)`);
   const up = m[1] === "^";
   let w: number, h: number, form: "max" | "wh" = "wh";
   if (m[2]) {
     // max: the region, within the limits (^max: as large as the limits allow).
-    const fit = Math.min(IIIF_MAX_WIDTH / rw, IIIF_MAX_HEIGHT / rh, Math.sqrt(IIIF_MAX_AREA / (rw * rh)));
+    const fit = Math.min(maxWidth / rw, maxHeight / rh, Math.sqrt(maxArea / (rw * rh)));
     const scale = up ? fit : Math.min(1, fit);
     w = Math.max(1, Math.floor(rw * scale + 1e-9));
     h = Math.max(1, Math.floor(rh * scale + 1e-9));
@@ -91,8 +112,8 @@ export function parseSize(
     w = Math.round((rw * h) / rh);
   } else if (m[6] === "!") {
     const bw = Number(m[7]), bh = Number(m[8]);
-    let scale = Math.min(bw / rw, bh / rh);
-    if (!up) scale = Math.min(scale, 1);
+    const scale = Math.min(bw / rw, bh / rh);
+    // Its best fit larger than the region is an upscale: without ^, a 400 (below), as for w,h.
     w = Math.min(bw, Math.round(rw * scale));
     h = Math.min(bh, Math.round(rh * scale));
   } else {
@@ -102,10 +123,10 @@ export function parseSize(
   if (w < 1 || h < 1) throw new IiifError(400, `size "${s}" gives ${w}×${h} pixels`);
   const upscaled = w > rw || h > rh;
   if (upscaled && !up) throw new IiifError(400, `size "${s}" would upscale the ${rw}×${rh} region: use ^${s}`);
-  if (w > IIIF_MAX_WIDTH || h > IIIF_MAX_HEIGHT || w * h > IIIF_MAX_AREA) {
+  if (w > maxWidth || h > maxHeight || w * h > maxArea) {
     throw new IiifError(
       400,
-      `size "${s}" gives ${w}×${h}, over the limits (maxWidth ${IIIF_MAX_WIDTH}, maxHeight ${IIIF_MAX_HEIGHT}, maxArea ${IIIF_MAX_AREA})`,
+      `size "${s}" gives ${w}×${h}, over the limits (maxWidth ${maxWidth}, maxHeight ${maxHeight}, maxArea ${maxArea})`,
     );
   }
   return { w, h, upscaled, form: form === "max" && (up || !upscaled) ? "max" : "wh" };
@@ -129,12 +150,13 @@ export function parseIiifRequest(
   qf: string,
   W: number,
   H: number,
+  limits: IiifLimits = iiifLimits(),
 ): IiifRequest {
   const dot = qf.lastIndexOf(".");
   if (dot <= 0) throw new IiifError(400, `"${qf}" is not {quality}.{format}`);
   const quality = qf.slice(0, dot), format = qf.slice(dot + 1);
   const r = parseRegion(region, W, H);
-  const sz = parseSize(size, r.w, r.h);
+  const sz = parseSize(size, r.w, r.h, limits);
   const rot = parseRotation(rotation);
   if (!["default", "color", "gray", "bitonal"].includes(quality)) {
     throw new IiifError(400, `quality "${quality}" is not one of default, color, gray, bitonal`);
@@ -186,13 +208,14 @@ export function gridFootprint(region: Rect, outW: number, outH: number, W: numbe
 export function iiifLayout(
   W: number,
   H: number,
+  limits: IiifLimits = iiifLimits(),
 ): { scaleFactors: number[]; sizes: { width: number; height: number }[] } {
   const scaleFactors: number[] = [];
   for (let s = 1; s === 1 || Math.max(W, H) / (s / 2) > GRID_TILE; s *= 2) scaleFactors.push(s);
   const sizes: { width: number; height: number }[] = [];
   for (let s = scaleFactors[scaleFactors.length - 1]; s >= 1; s /= 2) {
     const width = Math.ceil(W / s), height = Math.ceil(H / s);
-    if (width <= IIIF_MAX_WIDTH && height <= IIIF_MAX_HEIGHT && width * height <= IIIF_MAX_AREA) {
+    if (width <= limits.maxWidth && height <= limits.maxHeight && width * height <= limits.maxArea) {
       sizes.push({ width, height });
     }
   }

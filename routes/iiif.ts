@@ -7,16 +7,8 @@
  */
 import { Hono } from "hono";
 import { badRequest, HttpError, notFound } from "../errors.ts";
-import { formatFromExtension } from "../pipeline/tile_request.ts";
-import {
-  gridFootprint,
-  IIIF_MAX_AREA,
-  IIIF_MAX_HEIGHT,
-  IIIF_MAX_WIDTH,
-  IiifError,
-  iiifLayout,
-  parseIiifRequest,
-} from "../pyramid/iiif.ts";
+import { formatFromExtension, maxOutputPixels } from "../pipeline/tile_request.ts";
+import { gridFootprint, IiifError, iiifLayout, iiifLimits, parseIiifRequest } from "../pyramid/iiif.ts";
 import { GRID_TILE } from "../pyramid/levels.ts";
 import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
@@ -60,9 +52,11 @@ export function iiifRoutes(ctx: AppContext): Hono {
       // Render parameters on the info.json request go into its id, so every tile URL carries them; bad ones
       // are 400 here (the same parser as the tiles'), not an advertised id whose every tile is a 400.
       const suffix = meta.render.size ? "" : renderSuffix(url.searchParams);
-      parseRenderSpec(meta.render.size ? meta.render : url.searchParams, image.info);
+      const spec = parseRenderSpec(meta.render.size ? meta.render : url.searchParams, image.info);
       const { width, height } = image.info;
-      const { scaleFactors, sizes } = iiifLayout(width, height);
+      // The limits its requests get: outputs of a rendered image hold more samples a pixel.
+      const limits = iiifLimits(maxOutputPixels(image.info.channels, spec));
+      const { scaleFactors, sizes } = iiifLayout(width, height, limits);
       const pub = publicBase(ctx, c);
       const body = {
         "@context": CONTEXT,
@@ -72,9 +66,7 @@ export function iiifRoutes(ctx: AppContext): Hono {
         profile: "level2",
         width,
         height,
-        maxWidth: IIIF_MAX_WIDTH,
-        maxHeight: IIIF_MAX_HEIGHT,
-        maxArea: IIIF_MAX_AREA,
+        ...limits,
         sizes,
         tiles: [{ width: GRID_TILE, height: GRID_TILE, scaleFactors }],
         preferredFormats: ["jpg", "webp"],
@@ -121,7 +113,13 @@ export function iiifRoutes(ctx: AppContext): Hono {
     let req;
     try {
       const [region, size, rotation, quality] = [m[2], m[3], m[4], m[5]].map((p) => decodePart(p, "IIIF request"));
-      req = parseIiifRequest(region, size, rotation, quality, width, height);
+      // The render parameters of the query and the path (a meta-identifier), merged as `tileResponse` does.
+      const renderQuery = new URLSearchParams(url.searchParams);
+      for (const [k, v] of meta.render) if (!renderQuery.has(k)) renderQuery.set(k, v);
+      const tIsOp = quality.startsWith("bitonal.") || /^(threshold|mask)$/.test(url.searchParams.get("op") ?? "");
+      const spec = parseRenderSpec(renderQuery, image.info, tIsOp);
+      const limits = iiifLimits(maxOutputPixels(image.info.channels, spec));
+      req = parseIiifRequest(region, size, rotation, quality, width, height, limits);
     } catch (err) {
       if (err instanceof IiifError) throw new HttpError(err.status, "iiif", err.message);
       throw err;

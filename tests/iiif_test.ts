@@ -38,17 +38,20 @@ const TABLE: Row[] = [
   [COFFEE, "full/pct:50/0/default.jpg", 200, [0, 0, 600, 400], [300, 200], "full/300,200/0/default.jpg"],
   [COFFEE, "full/100,100/0/default.jpg", 200, [0, 0, 600, 400], [100, 100], "full/100,100/0/default.jpg"],
   [COFFEE, "full/!300,300/0/default.jpg", 200, [0, 0, 600, 400], [300, 200], "full/300,200/0/default.jpg"],
-  [COFFEE, "full/!3000,3000/0/default.jpg", 200, [0, 0, 600, 400], [600, 400], "full/600,400/0/default.jpg"],
-  // !w,h against a region clipped by the image edge: never larger than the clipped region without ^.
+  // !w,h whose best fit is larger than the region is an upscale: 400 without ^ (Image API 3.0; the image
+  // validator's size_noup asks !2000,3000 of its 1000² image), also against a region clipped by the edge.
+  [COFFEE, "full/!3000,3000/0/default.jpg", 400],
+  [COFFEE, "full/!2000,3000/0/default.jpg", 400],
+  [COFFEE, "500,300,400,400/!300,300/0/default.jpg", 400],
+  [COFFEE, "0,0,1000,1000/!800,800/0/default.jpg", 400],
   [
     COFFEE,
-    "500,300,400,400/!300,300/0/default.jpg",
+    "500,300,400,400/!50,100/0/default.jpg",
     200,
     [500, 300, 100, 100],
-    [100, 100],
-    "500,300,100,100/100,100/0/default.jpg",
+    [50, 50],
+    "500,300,100,100/50,50/0/default.jpg",
   ],
-  [COFFEE, "0,0,1000,1000/!800,800/0/default.jpg", 200, [0, 0, 600, 400], [600, 400], "full/600,400/0/default.jpg"],
   [COFFEE, "full/!600,100000/0/default.jpg", 200, [0, 0, 600, 400], [600, 400], "full/600,400/0/default.jpg"],
   [COFFEE, "full/^!900,900/0/default.jpg", 200, [0, 0, 600, 400], [900, 600], "full/^900,600/0/default.jpg"],
   [COFFEE, "full/^601,/0/default.jpg", 200, [0, 0, 600, 400], [601, 401], "full/^601,401/0/default.jpg"],
