@@ -10,6 +10,7 @@ import { serveTile, type TileAnswer, type TileTarget } from "../service/tile_ser
 import type { CacheMode } from "../cache/tile_cache.ts";
 import { parseCacheMode } from "../service/query.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
+import { leasedBody } from "../service/leased_body.ts";
 
 /**
  * Answers a tile route (`extra`: render parameters the URL carries in its path): 304 on a matching `If-None-Match`, else the tile. `?v=` pins the image version:
@@ -39,7 +40,7 @@ export async function tileResponse(
     ifNoneMatch: incoming.headers.get("If-None-Match"),
     signal: () => workSignalOf(incoming),
   });
-  return answerResponse(ctx, answer, mode);
+  return answerResponse(ctx, answer, mode, incoming.method);
 }
 
 /**
@@ -47,7 +48,7 @@ export async function tileResponse(
  * (immutable when pinned, `no-store` when the cache was bypassed), `X-Cache`, `X-Backend`, `X-Op`,
  * `Server-Timing` and the tile's own headers. Every route that serves `serveTile` answers with it.
  */
-export function answerResponse(ctx: AppContext, answer: TileAnswer, mode: CacheMode): Response {
+export function answerResponse(ctx: AppContext, answer: TileAnswer, mode: CacheMode, method = "GET"): Response {
   const cacheControl = answer.pinned ? "public, max-age=31536000, immutable" : `public, max-age=${ctx.config.cacheTtl}`;
   if (answer.notModified) {
     return new Response(null, { status: 304, headers: { ETag: answer.etag, "Cache-Control": cacheControl } });
@@ -64,5 +65,9 @@ export function answerResponse(ctx: AppContext, answer: TileAnswer, mode: CacheM
     "Server-Timing": Object.entries(answer.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
   });
   for (const [k, v] of Object.entries(answer.tile.headers ?? {})) headers.set(k, v);
-  return new Response(answer.tile.bytes as Uint8Array<ArrayBuffer>, { headers });
+  // A HEAD answer's body is dropped unread: nothing to hold.
+  const body = method === "HEAD"
+    ? answer.tile.bytes as Uint8Array<ArrayBuffer>
+    : leasedBody(ctx.largeWork, answer.tile.bytes);
+  return new Response(body, { headers });
 }

@@ -107,7 +107,7 @@ async function chunkResponse(
     ifNoneMatch: incoming.headers.get("If-None-Match"),
     signal: () => workSignalOf(incoming),
   });
-  return answerResponse(ctx, answer, mode);
+  return answerResponse(ctx, answer, mode, incoming.method);
 }
 
 /** JSON with every non-ASCII character escaped: zarr-python 2 decodes metadata as ASCII. */

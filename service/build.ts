@@ -84,11 +84,26 @@ export function createAppContext(config: Config): { context: AppContext; close()
   metrics.codecTier.set({ tier: codecs.tier }, 1);
   const stats = new StatsService(backend, cache, codecs.tier, config.caches);
   metrics.watchMemory(budget);
-  const context: AppContext = { config, registry, backend, cache, metrics, stats, codecs, pixelBudget: budget };
   const cpu = backend instanceof WebGpuBackend ? backend.cpu : backend;
+  const context: AppContext = {
+    config,
+    registry,
+    backend,
+    cache,
+    metrics,
+    stats,
+    codecs,
+    pixelBudget: budget,
+    ...(cpu instanceof WorkerPool ? { largeWork: cpu.large } : {}),
+  };
   const stopProcessMetrics = watchProcess(metrics.registry, {
     workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
     workerAbandonKills: () => cpu instanceof WorkerPool ? cpu.abandonKills : 0,
+    workerMemory: () => cpu instanceof WorkerPool ? cpu.workerMemory() : [],
+    largeWork: () =>
+      cpu instanceof WorkerPool
+        ? { inFlightBytes: cpu.large.inFlight, shed: cpu.large.shed, recycles: cpu.recycles }
+        : { inFlightBytes: 0, shed: 0, recycles: 0 },
   });
   return {
     context,

@@ -7,6 +7,7 @@ import type { StatsService } from "../stats/service.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import type { SharedBudget } from "../cache/budget.ts";
+import type { LargeWork } from "../workers/large_work.ts";
 
 /** Dependencies handed to each route module. */
 export interface AppContext {
@@ -20,4 +21,6 @@ export interface AppContext {
   codecs: CodecStatus;
   /** The process's pixel-cache budget, shared by every thread. */
   pixelBudget: SharedBudget;
+  /** The worker pool's large-work budget (absent without a pool): large answers hold it while sent. */
+  largeWork?: LargeWork;
 }

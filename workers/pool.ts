@@ -16,6 +16,7 @@ import {
   HEARTBEAT_MS,
   type Task,
   type TaskResults,
+  type ThreadMemory,
   type WorkerCancel,
   type WorkerInit,
   type WorkerJob,
@@ -25,6 +26,10 @@ import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../config.ts";
 import { log } from "../telemetry/log.ts";
+import { type LargeSlot, LargeWork } from "./large_work.ts";
+
+/** How long the pool stays idle before it recycles the workers that did large work. */
+const RECYCLE_IDLE_MS = 3_000;
 
 interface Pending {
   job: WorkerJob;
@@ -39,6 +44,8 @@ interface Pending {
   affinity?: number;
   /** When its requester left or its time ran out while a worker ran it (ms, `performance.now()`). */
   abandonedAt?: number;
+  /** Its estimated peak bytes when it is large (`taskWeight` ≥ `LARGE_TASK_BYTES`), else 0. */
+  weight: number;
 }
 
 /**
@@ -47,7 +54,7 @@ interface Pending {
  */
 export const PER_WORKER = 16;
 
-interface Slot {
+interface Slot extends LargeSlot {
   worker: Worker;
   busy: number;
   /** The worker's thread number in the budget (0: none). */
@@ -56,6 +63,8 @@ interface Slot {
   lastSeen: number;
   /** Jobs sent to it. */
   sent: number;
+  /** Its V8 memory, as its last heartbeat said. */
+  memory?: ThreadMemory;
 }
 
 /** Options of the pool. */
@@ -78,6 +87,13 @@ export interface WorkerPoolOptions {
    * with the worker's.
    */
   abandonGraceMs?: number;
+  /**
+   * Estimated peak bytes of large jobs (`LARGE_TASK_BYTES` and over) running at once (default 640 MiB); a
+   * job over it runs alone. One that would wait longer than `jobTimeoutMs` is refused (503, Retry-After).
+   */
+  largeBudgetBytes?: number;
+  /** A worker that ran this many bytes of large jobs is replaced once the pool is idle (default 64 MiB). */
+  recycleAfterBytes?: number;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -99,6 +115,11 @@ export class WorkerPool implements TileBackend {
   readonly maxInFlight: number;
   readonly jobTimeoutMs: number;
   readonly abandonGraceMs: number;
+  readonly recycleAfterBytes: number;
+  /** Admission of large jobs by their bytes. */
+  readonly large: LargeWork;
+  /** When the pool last had no job (0 while it has some). */
+  #idleSince = 0;
   readonly codecs: CodecTier;
   readonly #budget: SharedBudget | undefined;
   readonly #caches: CacheSizes;
@@ -113,6 +134,9 @@ export class WorkerPool implements TileBackend {
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
     this.abandonGraceMs = Math.min(opts.abandonGraceMs ?? 2_000, this.jobTimeoutMs);
+    this.large = new LargeWork(opts.largeBudgetBytes ?? 640 << 20, this.jobTimeoutMs);
+    this.large.onFree = () => this.#drain();
+    this.recycleAfterBytes = opts.recycleAfterBytes ?? 64 << 20;
     this.codecs = opts.codecs ?? codecStatus().tier;
     this.#caches = opts.caches ?? DEFAULT_CACHE_SIZES;
     this.#budget = opts.budget;
@@ -133,12 +157,29 @@ export class WorkerPool implements TileBackend {
           this.#replace(p.slot, new HttpError(503, "worker_failed", "a worker was ended; retry shortly"));
         }
       }
+      // Idle for a while after large work: the workers that did it are replaced, and the memory their heaps
+      // and allocators kept goes back to the system (RSS back to its pre-load value).
+      if (this.#pending.size > 0) this.#idleSince = 0;
+      else if (this.#idleSince === 0) this.#idleSince = now;
+      else if (now - this.#idleSince > RECYCLE_IDLE_MS) {
+        for (const slot of [...this.#slots]) {
+          if (slot.busy === 0 && slot.largeBytesSinceStart >= this.recycleAfterBytes) {
+            this.recycles++;
+            this.#swap(slot);
+          }
+        }
+      }
     }, Math.min(HEARTBEAT_MS, Math.max(10, Math.min(this.jobTimeoutMs, this.abandonGraceMs) / 4)));
     Deno.unrefTimer(this.#watchdog);
   }
 
   get pending(): number {
     return this.#pending.size;
+  }
+
+  /** Each worker's V8 memory (heap reserved and used, external), as its last heartbeat said. */
+  workerMemory(): ThreadMemory[] {
+    return this.#slots.map((s) => s.memory ?? { heapTotal: 0, heapUsed: 0, external: 0 });
   }
 
   /** Jobs sent to each worker now in the pool, by position (a replaced worker starts again at 0). */
@@ -149,7 +190,15 @@ export class WorkerPool implements TileBackend {
   #spawn(): Slot {
     const worker = new Worker(new URL("./tile_worker.ts", import.meta.url), { type: "module" });
     const thread = this.#freeThreads.pop() ?? 0;
-    const slot: Slot = { worker, busy: 0, thread, lastSeen: performance.now(), sent: 0 };
+    const slot: Slot = {
+      worker,
+      busy: 0,
+      thread,
+      lastSeen: performance.now(),
+      sent: 0,
+      large: 0,
+      largeBytesSinceStart: 0,
+    };
     // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
     const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
     const { level, format } = log();
@@ -158,11 +207,15 @@ export class WorkerPool implements TileBackend {
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       slot.lastSeen = performance.now();
-      if ("alive" in r) return;
+      if ("alive" in r) {
+        slot.memory = r.memory;
+        return;
+      }
       const p = this.#pending.get(r.id);
       if (!p || p.slot !== slot) return;
       this.#settle(p);
       slot.busy--;
+      this.large.end(slot, p.weight, true);
       if (r.ok) p.resolve(r.result);
       else {
         if (r.error.code === "cancelled") this.cancelled++; // skipped by the worker before it started
@@ -185,20 +238,14 @@ export class WorkerPool implements TileBackend {
 
   /** Terminates a crashed or hung worker, starts a new one, and retries its jobs once. */
   #replace(slot: Slot, error: HttpError) {
-    const i = this.#slots.indexOf(slot);
-    if (i < 0) return;
-    slot.worker.terminate();
-    // Its caches died with it: give their bytes back to the budget, and its thread number to the next.
-    if (slot.thread) {
-      this.#budget?.releaseThread(slot.thread);
-      this.#freeThreads.unshift(slot.thread); // reused last: the old worker is surely gone by then
-    }
+    if (this.#slots.indexOf(slot) < 0) return;
+    this.#swap(slot);
     this.restarts++;
     this.lastRestart = Date.now();
     if (this.#closed) return;
-    this.#slots[i] = this.#spawn();
     const orphans = [...this.#pending.values()].filter((p) => p.slot === slot);
     for (const p of orphans) {
+      this.#leave(p, slot);
       if (p.abandonedAt !== undefined) {
         // Its requester is gone: never retried (a job that kills its worker would kill the next one too).
         this.#settle(p);
@@ -215,6 +262,27 @@ export class WorkerPool implements TileBackend {
     this.#drain();
   }
 
+  /** Ends `slot`'s worker and starts a new one in its place (its jobs are the caller's to settle). */
+  #swap(slot: Slot) {
+    const i = this.#slots.indexOf(slot);
+    if (i < 0) return;
+    slot.worker.terminate();
+    // Its caches died with it: give their bytes back to the budget, and its thread number to the next.
+    if (slot.thread) {
+      this.#budget?.releaseThread(slot.thread);
+      this.#freeThreads.unshift(slot.thread); // reused last: the old worker is surely gone by then
+    }
+    if (!this.#closed) this.#slots[i] = this.#spawn();
+  }
+
+  /** A job left `slot` (answered, or its worker ended): its large-work bytes are free again. */
+  #leave(p: Pending, slot: Slot) {
+    this.large.end(slot, p.weight);
+  }
+
+  /** Workers replaced after large work once the pool was idle (`recycleAfterBytes`). */
+  recycles = 0;
+
   /**
    * Sends queued jobs, in order, to the least busy workers that have room, or each job with an affinity to
    * its own worker; a job whose worker is full waits, and the jobs behind it for other workers go ahead.
@@ -223,14 +291,21 @@ export class WorkerPool implements TileBackend {
     for (let i = 0; i < this.#queue.length;) {
       if (this.#slots.every((s) => s.busy >= PER_WORKER)) return; // no room anywhere: nothing to walk
       const p = this.#queue[i];
+      // A large job waits while others' large work would pass the budget with it (one alone always runs).
+      if (!this.large.admits(p.weight)) {
+        i++;
+        continue;
+      }
       let slot = this.#slots[0];
       if (p.affinity !== undefined) slot = this.#slots[p.affinity % this.#slots.length];
+      else if (p.weight > 0) slot = this.large.pick(this.#slots);
       else for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
       if (slot.busy >= PER_WORKER) {
         i++;
         continue;
       }
       this.#queue.splice(i, 1);
+      this.large.begin(slot, p.weight);
       if (slot.busy === 0) slot.lastSeen = performance.now(); // an idle worker's silence is not a hang
       p.slot = slot;
       slot.busy++;
@@ -276,6 +351,12 @@ export class WorkerPool implements TileBackend {
     if (this.#pending.size >= this.maxInFlight) {
       return Promise.reject(new HttpError(503, "overloaded", "too many tiles in progress; retry shortly"));
     }
+    const weight = this.large.weightOf(task);
+    try {
+      this.large.checkWaiting(this.#queue, weight);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const job: WorkerJob = { id: this.#nextId++, source, task };
     return new Promise<TaskResults[K]>((resolve, reject) => {
       const p: Pending = {
@@ -284,6 +365,7 @@ export class WorkerPool implements TileBackend {
         reject,
         slot: null,
         attempts: 1,
+        weight,
         signal,
         // A caller's non-finite or negative number is no affinity, not a worker that does not exist.
         ...(Number.isFinite(affinity) && affinity! >= 0 ? { affinity: Math.floor(affinity!) } : {}),

@@ -67,7 +67,14 @@ export interface WorkerInit {
 export type WorkerReply =
   | { id: number; ok: true; result: TaskResults[Task["kind"]] }
   | { id: number; ok: false; error: ErrorShape }
-  | { alive: true };
+  | { alive: true; memory?: ThreadMemory };
+
+/** A thread's own V8 memory (its heartbeat carries it): heap reserved and used, and external (ArrayBuffers). */
+export interface ThreadMemory {
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
 
 /** Tells a worker to skip a job it has not started (its requester left or timed out). */
 export interface WorkerCancel {

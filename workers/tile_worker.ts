@@ -20,7 +20,10 @@ const cancelled = new Set<number>();
 
 // The heartbeat: it stops when a job blocks this thread (a hung decoder), which is how the pool tells a
 // hung worker from a busy one: a job's time waiting in queues never counts.
-setInterval(() => self.postMessage({ alive: true } satisfies WorkerReply), HEARTBEAT_MS);
+setInterval(() => {
+  const { heapTotal, heapUsed, external } = Deno.memoryUsage();
+  self.postMessage({ alive: true, memory: { heapTotal, heapUsed, external } } satisfies WorkerReply);
+}, HEARTBEAT_MS);
 
 /** Set by the pool's test hook: the next job's arrival crashes this worker, or starts endless async work. */
 let crashOnNextJob = false;
