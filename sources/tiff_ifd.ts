@@ -10,25 +10,17 @@ import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { type ImageInfo, type LevelInfo, photoChannels } from "./source.ts";
-import { checkLayout, tilesUnderStripTags } from "./tiff_layout.ts";
+import { type BlockLayout, checkLayout, tilesUnderStripTags } from "./tiff_layout.ts";
 
 /** One image directory: its geotiff image and the tags this service reads. */
-export interface IfdEntry {
+export interface IfdEntry extends BlockLayout {
   /** Index in the IFD chain; -1 for a SubIFD. */
   index: number;
   /** Names the IFD in the decoded-block cache (its chain index, or its SubIFD offset). */
   key: string;
-  image: GeoTIFFImage;
-  width: number;
-  height: number;
-  tiled: boolean;
-  blockWidth: number;
-  blockHeight: number;
-  spp: number;
   type: PixelType;
   compression: number;
   photometric: number;
-  planar: number;
   description: string;
   subfileType: number;
   predictor: number;

@@ -63,7 +63,7 @@ export function tilesUnderStripTags(image: GeoTIFFImage): boolean {
   return true;
 }
 
-/** What `checkLayout` needs of an IFD. */
+/** An IFD's block layout: what `checkLayout` and `checkReadBlocks` need (`IfdEntry` extends it). */
 export interface BlockLayout {
   image: GeoTIFFImage;
   width: number;
@@ -72,6 +72,7 @@ export interface BlockLayout {
   blockWidth: number;
   blockHeight: number;
   spp: number;
+  /** PlanarConfiguration: 1 interleaved, 2 one plane of blocks per sample. */
   planar: number;
 }
 

@@ -46,7 +46,6 @@ Deno.test(
       // 4096² in 16×1 tiles: 1,048,576 blocks (the outside tester's file; 30 s to a 504 and +4 GB a request).
       await Deno.writeFile(`${dir}/million.tif`, await grid(4096, 4096, [16, 1]));
       // A grid of 4 tiles that lists 3.
-      const short = await grid(512, 512, [256, 256]);
       await Deno.writeFile(
         `${dir}/short.tif`,
         craftTiff([{
@@ -60,7 +59,6 @@ Deno.test(
           blocks: Array(3).fill(await deflatedZeros(256 * 256 * 3)),
         }]),
       );
-      assert(short.length > 0);
       // Strips: 4 strip offsets and no RowsPerStrip (one strip).
       await Deno.writeFile(
         `${dir}/strips.tif`,

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
-import { craftTiff } from "./craft_tiff.ts";
+import { solidTiff } from "./craft_tiff.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -218,18 +218,7 @@ function startVersionedOrigin(
 
 /** Two same-size 512² TIFFs of 256² uncompressed tiles: all white, and all black. */
 function whiteAndBlack(): [Uint8Array, Uint8Array] {
-  const make = (v: number) =>
-    craftTiff([{
-      width: 512,
-      height: 512,
-      tile: [256, 256],
-      samplesPerPixel: 3,
-      bitsPerSample: 8,
-      compression: 1,
-      photometric: 2,
-      blocks: Array.from({ length: 4 }, () => new Uint8Array(256 * 256 * 3).fill(v)),
-    }]);
-  return [make(255), make(0)];
+  return [solidTiff(512, [255, 255, 255]), solidTiff(512, [0, 0, 0])];
 }
 
 Deno.test(
