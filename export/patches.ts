@@ -12,7 +12,13 @@ import type { ImageRegistry, ResolvedImage } from "../sources/registry.ts";
 import type { StatsService } from "../stats/service.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import { opLabel, resolveOpSpec } from "../kernels/index.ts";
-import { canonicalOp, type OpSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
+import {
+  canonicalOp,
+  checkOutputSize,
+  type OpSpec,
+  type TileFormat,
+  type TileRequest,
+} from "../pipeline/tile_request.ts";
 import { tileRequestOf } from "../service/tile_service.ts";
 import type { TensorSpec } from "../pipeline/tensor.ts";
 import {
@@ -135,6 +141,12 @@ export async function planPatchExport(
   const { render: spec, op: renderedOp } = requestRender(new URLSearchParams(p.renderQuery ?? ""), image.info, p.op);
   p.op = renderedOp;
   const plane = spec ? { z: spec.z, t: spec.t } : undefined;
+  // 413 before any work (the statistics included) when one patch holds too many samples.
+  const tensor = p.tensor ? tensorFor(p.tensor, !!spec && p.op.name === "none") : undefined;
+  checkOutputSize(
+    { outWidth: p.size, outHeight: p.size, format: p.format, ...(tensor ? { tensor } : {}), render: spec ?? undefined },
+    image.info.channels,
+  );
   const computed = await ctx.stats.get(image.source, plane);
   const render = spec ? resolveRender(spec, computed.stats.percentiles) : undefined;
   if (p.tensor) p.tensor = tensorFor(p.tensor, !!render && p.op.name === "none");

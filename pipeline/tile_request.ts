@@ -72,7 +72,10 @@ export interface TileRequest {
 export const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
 
 /** 413 when `request`'s output would exceed `MAX_OUTPUT_BYTES` for an image of `channels` channels. */
-export function checkOutputSize(request: TileRequest, channels: number): void {
+export function checkOutputSize(
+  request: Pick<TileRequest, "outWidth" | "outHeight" | "format" | "tensor" | "chunk"> & { render?: { c: number[] } },
+  channels: number,
+): void {
   const dtype = request.format === "npy" ? request.tensor?.dtype : undefined;
   const sampleBytes = request.format === "zarr" ? 8 : dtype === "float32" || dtype === "native" ? 4 : 1;
   // The render step holds one intensity plane per selected channel, then RGB.

@@ -116,13 +116,12 @@ Deno.test(
         ];
         for (const round of [1, 2]) {
           for (const [path, status, message] of cases) {
-            const t0 = performance.now();
+            // 20 s only catches a hang (a refusal takes milliseconds); that nothing was decoded shows in the
+            // memory, which stays flat (below).
             const res = await fetch(s.url + path, { signal: AbortSignal.timeout(20_000) });
             const body = await res.text();
-            const ms = performance.now() - t0;
-            assertEquals(res.status, status, `${codecs} ${path}: ${body.slice(0, 200)}`);
+            assertEquals(res.status, status, `${codecs} ${path} (round ${round}): ${body.slice(0, 200)}`);
             if (message) assert(message.test(JSON.parse(body).error.message), `${path}: ${body}`);
-            assert(ms < 2000, `${codecs} ${path} (round ${round}) answered in ${ms.toFixed(0)} ms`);
           }
         }
         const grew = (Deno.memoryUsage().rss - rss0) / 2 ** 20;

@@ -64,10 +64,11 @@ Deno.test(
       await loris.write(enc.encode("GET /health HTTP/1.1\r\nHost: x\r\n"));
       const drip = setInterval(() => loris.write(enc.encode("X")).catch(() => {}), 100);
       const silent = await connect();
-      const [lorisMs, silentMs] = await Promise.all([closedWithin(loris, 3000), closedWithin(silent, 3000)]);
+      // 10 s only catches a hang: the guard's counters (below) say which deadline closed them.
+      const [lorisMs, silentMs] = await Promise.all([closedWithin(loris, 10_000), closedWithin(silent, 10_000)]);
       clearInterval(drip);
-      assert(lorisMs !== null && lorisMs < 1500, `slowloris closed (${lorisMs} ms)`);
-      assert(silentMs !== null && silentMs < 1500, `a connection that sends nothing closed (${silentMs} ms)`);
+      assert(lorisMs !== null, `slowloris closed`);
+      assert(silentMs !== null, `a connection that sends nothing closed`);
 
       // Keep-alive: two requests on one connection, a pause shorter than the idle bound between them; then
       // the idle connection is closed.
@@ -77,7 +78,7 @@ Deno.test(
       const second = await getOn(kept, "/images/openslide-python__small.svs");
       assertEquals(second.status, 200);
       assert(JSON.parse(second.body).width > 0, second.body.slice(0, 200));
-      const idleMs = await closedWithin(kept, 4000);
+      const idleMs = await closedWithin(kept, 15_000);
       assert(idleMs !== null && idleMs > 1000, `idle keep-alive connection closed after the idle bound (${idleMs} ms)`);
 
       // A client that asks for a long export and never reads it: closed at the write deadline, its work
@@ -87,12 +88,13 @@ Deno.test(
       lazy.setNoDelay(true);
       await lazy.write(
         enc.encode(
-          `GET /images/histolab__tcga-cr-7395-01a-01-ts1.svs/patches.tar?size=512&min=0&format=png HTTP/1.1\r\nHost: x\r\n\r\n`,
+          `GET /images/histolab__tcga-cr-7395-01a-01-ts1.svs/patches.tar?size=2048&min=0&format=npy HTTP/1.1\r\nHost: x\r\n\r\n`,
         ),
       );
       const t0 = performance.now();
-      // Large PNG patches fill the socket buffers soon even on a loaded CI machine (128-px ones took > 15 s there).
-      for (; guard.stats.closedWrite === 0 && performance.now() - t0 < 30_000;) {
+      // 12 MB npy patches (48 MB in all) fill the socket buffers with the first one or two, however loaded the
+      // machine (512-px PNGs did not always within 30 s); 60 s only catches a hang.
+      for (; guard.stats.closedWrite === 0 && performance.now() - t0 < 60_000;) {
         await new Promise((r) => setTimeout(r, 100));
       }
       assertEquals(guard.stats.closedWrite, 1, "closed as a client that does not read");
