@@ -126,15 +126,21 @@ export function imageRoutes(ctx: AppContext): Hono {
     const { base: origin, fromRequest } = publicBase(ctx, c);
     const rows = await ctx.registry.list();
     headersForUrls(ctx, c, fromRequest, "no-cache");
+    // Every file, read or not: one the service does not read says why (the 415 or 422 its URLs would give).
     return c.json({
-      images: rows.filter((r) => r.info).map((r) => ({
-        id: r.id,
-        width: r.info!.width,
-        height: r.info!.height,
-        levels: r.info!.levels.length,
-        format: r.info!.format,
-        urls: urlsFor(origin, r.id, ctx.config.slashSubstitute),
-      })),
+      images: rows.map((r) =>
+        r.info
+          ? {
+            id: r.id,
+            supported: true,
+            width: r.info.width,
+            height: r.info.height,
+            levels: r.info.levels.length,
+            format: r.info.format,
+            urls: urlsFor(origin, r.id, ctx.config.slashSubstitute),
+          }
+          : { id: r.id, supported: false, reason: r.error!.message, error: r.error }
+      ),
       unreadable: rows.filter((r) => r.error).map((r) => ({ id: r.id, error: r.error })),
     });
   });

@@ -3,6 +3,7 @@ import { corruptSource, unsupportedSource } from "../errors.ts";
 import { openFlat } from "./flat.ts";
 import type { ImageSource } from "./source.ts";
 import { readFlatHeader, sniffFormat } from "./sniff.ts";
+import { unsupportedMessage } from "./recognise.ts";
 import { openTiff } from "./tiff.ts";
 import { type ByteSource, localBytes, remoteBytes } from "./bytes.ts";
 import type { RemoteHead, RemotePolicy } from "./remote.ts";
@@ -58,7 +59,7 @@ export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
     throw err;
   }
   await bytes.close();
-  throw unsupportedSource("unsupported file format (not TIFF, PNG, JPEG or WebP)");
+  throw unsupportedSource(unsupportedMessage(head, d.path));
 }
 
 /**

@@ -3,7 +3,8 @@
  * version and its metadata. Ids with `..`, absolute paths, NUL or backslashes are refused; symlinks
  * that lead out of the images directory are not followed.
  */
-import { badRequest, notFound } from "../errors.ts";
+import { badRequest, notFound, unsupportedSource } from "../errors.ts";
+import { READABLE } from "./recognise.ts";
 import type { SourceDescriptor } from "./open.ts";
 import type { ImageInfo } from "./source.ts";
 import { SourceCache } from "./source_cache.ts";
@@ -42,23 +43,34 @@ export const IMAGE_EXTENSIONS = /\.(tiff?|svs|btf|tf8|png|jpe?g|webp)$/i;
 const MAX_LISTED = 10000, MAX_DEPTH = 8;
 
 /**
- * The image files (by extension) under `dir`, as sorted paths relative to it: hidden names skipped, at
- * most `MAX_DEPTH` folders deep and `MAX_LISTED` files. The image listing and `deno task extract`'s
- * folders both walk with it.
+ * The files under `dir`, as sorted paths relative to it: image files by extension (`deno task extract`'s
+ * folders), or with `all` every file (the listing, which says of each whether it is read). Hidden names are
+ * skipped, and a 3DHISTECH MRXS data folder (holding `Slidedat.ini`) is not walked: with `all` it is one
+ * entry, unless its `.mrxs` file stands beside it. At most `MAX_DEPTH` folders deep and `MAX_LISTED` files.
  */
-export async function imageFilesUnder(dir: string): Promise<string[]> {
+export async function imageFilesUnder(dir: string, all = false): Promise<string[]> {
   const ids: string[] = [];
   const walk = async (at: string, prefix: string, depth: number) => {
     if (depth > MAX_DEPTH || ids.length >= MAX_LISTED) return;
-    for await (const e of Deno.readDir(at)) {
-      if (e.name.startsWith(".")) continue;
+    const entries = [];
+    for await (const e of Deno.readDir(at)) if (!e.name.startsWith(".")) entries.push(e);
+    const names = new Set(entries.map((e) => e.name.toLowerCase()));
+    for (const e of entries) {
       const id = prefix + e.name;
-      if (e.isDirectory) await walk(`${at}/${e.name}`, id + "/", depth + 1);
-      else if ((e.isFile || e.isSymlink) && IMAGE_EXTENSIONS.test(e.name)) ids.push(id);
+      if (e.isDirectory) {
+        if (await isMrxsData(`${at}/${e.name}`)) {
+          if (all && !names.has(`${e.name.toLowerCase()}.mrxs`)) ids.push(id);
+        } else await walk(`${at}/${e.name}`, id + "/", depth + 1);
+      } else if ((e.isFile || e.isSymlink) && (all || IMAGE_EXTENSIONS.test(e.name))) ids.push(id);
     }
   };
   await walk(dir, "", 0);
   return ids.sort();
+}
+
+/** True when `dir` is a 3DHISTECH MRXS slide's data folder. */
+async function isMrxsData(dir: string): Promise<boolean> {
+  return await Deno.stat(`${dir}/Slidedat.ini`).then((s) => s.isFile, () => false);
 }
 
 /** Resolves ids to images under one directory. */
@@ -166,13 +178,31 @@ export class ImageRegistry {
     return { id, source, info: opened.info };
   }
 
-  /** Every image file under the directory (sorted by id), with its metadata or the reason it is unreadable. */
+  /**
+   * Every file under the directory (sorted by id): its metadata, or why it is not read (415 with what it is,
+   * 422 for a damaged image). What is not read is remembered by version, so a listing opens it once.
+   */
   async list(): Promise<ListedImage[]> {
-    const ids = await imageFilesUnder(this.#root);
+    const ids = await imageFilesUnder(this.#root, true);
     const out: ListedImage[] = [];
     for (const id of ids) {
       try {
-        out.push({ id, info: (await this.resolve(id)).info });
+        if (await isMrxsData(`${this.#root}/${id}`)) {
+          throw unsupportedSource(
+            `unsupported file format: a 3DHISTECH MRXS slide's data folder (this service reads ${READABLE})`,
+          );
+        }
+        const source = await this.locate(id);
+        const key = `${source.path}@${source.version}`;
+        const failed = this.#unreadable.get(key);
+        if (failed) throw failed;
+        try {
+          out.push({ id, info: (await this.sources.get(source)).info });
+        } catch (err) {
+          const e = toHttpError(err, "source");
+          if (e.status === 415 || e.status === 422 || e.status === 413) this.#unreadable.set(key, e);
+          throw e;
+        }
       } catch (err) {
         const e = toHttpError(err, "source");
         if (e.status === 404) continue; // e.g. a symlink out of the directory
@@ -181,6 +211,9 @@ export class ImageRegistry {
     }
     return out;
   }
+
+  /** Files the listing found unreadable, by path and version. */
+  #unreadable = new LruCache<string, HttpError>(4096);
 
   /** Closes open files. */
   close(): Promise<void> {

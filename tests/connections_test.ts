@@ -88,7 +88,7 @@ Deno.test(
       lazy.setNoDelay(true);
       await lazy.write(
         enc.encode(
-          `GET /images/histolab__tcga-cr-7395-01a-01-ts1.svs/patches.tar?size=2048&min=0&format=npy HTTP/1.1\r\nHost: x\r\n\r\n`,
+          `GET /images/histolab__cmu-1-small-region.svs/patches.tar?size=2048&min=0&format=npy HTTP/1.1\r\nHost: x\r\n\r\n`,
         ),
       );
       const t0 = performance.now();

@@ -189,6 +189,7 @@ Deno.test(
     const [gpu, cpu] = await startBoth({ IMAGES_DIR: DATA });
     try {
       const list = JSON.parse(new TextDecoder().decode((await get(`${cpu.url}/images`)).body));
+      list.images = list.images.filter((i: { supported: boolean }) => i.supported);
       assert(list.images.length >= 5, "several readable samples");
       const paths: string[] = [];
       for (const img of list.images) {

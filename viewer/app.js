@@ -286,6 +286,17 @@ function drawPanel() {
   renderPanel($("channels"), state.info, state.stats, state.render, () => show().catch(fail));
 }
 
+/** `text` as nodes with a line-break opportunity (<wbr>) after each _ - . and /, and nowhere else. */
+function breakable(text) {
+  return text.split(/(?<=[_\-./])/).flatMap((part, i) => i ? [document.createElement("wbr"), part] : [part]);
+}
+
+/** Marks the image strip `more` while it can scroll further right (the fade at its edge says so). */
+function markMore() {
+  const list = $("images");
+  list.classList.toggle("more", list.scrollLeft + list.clientWidth < list.scrollWidth - 2);
+}
+
 /** The image list: one button per image; arrow keys (and Home/End) move between them, Enter opens. */
 function renderList(images) {
   $("images").replaceChildren(...images.map((img) => {
@@ -298,14 +309,34 @@ function renderList(images) {
     thumb.alt = "";
     thumb.loading = "lazy";
     const name = document.createElement("span");
-    name.textContent = `${img.id} (${img.width}×${img.height})`;
+    if (img.supported === false) {
+      // A file the server does not read: listed, greyed, with why (the server's own words).
+      name.append(...breakable(img.id));
+      const why = document.createElement("small");
+      why.className = "reason";
+      why.textContent = img.reason;
+      button.disabled = true;
+      button.title = img.reason;
+      li.classList.add("unsupported");
+      button.append(name, why);
+      li.append(button);
+      return li;
+    }
+    name.append(...breakable(img.id), " ");
+    const size = document.createElement("span");
+    size.className = "size";
+    size.textContent = `(${img.width}×${img.height})`;
+    name.append(size);
     button.append(thumb, name);
     button.addEventListener("click", () => select(img.id).catch((err) => showError(err.message)));
     li.append(button);
     return li;
   }));
+  markMore();
+  $("images").addEventListener("scroll", markMore, { passive: true });
+  addEventListener("resize", markMore);
   $("images").addEventListener("keydown", (e) => {
-    const buttons = [...$("images").querySelectorAll("button")];
+    const buttons = [...$("images").querySelectorAll("button:not(:disabled)")];
     const at = buttons.indexOf(document.activeElement);
     const next = { ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1 };
     const to = { ...next, Home: 0, End: buttons.length - 1 }[e.key];
@@ -342,7 +373,7 @@ async function main() {
   const { images } = await fetchJson("images");
   renderList(images);
   const view = { x: Number(params.get("x")), y: Number(params.get("y")), z: Number(params.get("z")) };
-  const first = params.get("image") ?? images[0]?.id;
+  const first = params.get("image") ?? images.find((i) => i.supported !== false)?.id;
   if (first) await select(first, params.has("z") ? view : null);
   else showError("no images: put some in EDGETILE_IMAGES_DIR");
 }
