@@ -9,7 +9,8 @@ import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { AppContext } from "../service/context.ts";
 import { decodeId, rawPath } from "./ids.ts";
-import { parseTileOptions } from "../service/query.ts";
+import { parseTileOptions, rejectUnread, trackedQuery } from "../service/query.ts";
+import { RENDER_PARAMS } from "../kernels/render.ts";
 import { tileResponse } from "./tile_response.ts";
 
 const DZI_PATH = /^\/dzi\/([^/]+)\.dzi$/;
@@ -25,13 +26,15 @@ export function dziRoutes(ctx: AppContext): Hono {
   const app = new Hono();
   app.get("/dzi/*", async (c) => {
     const path = rawPath(c.req.url);
-    const query = new URL(c.req.url).searchParams;
+    const query = trackedQuery(c.req.url);
     const dzi = DZI_PATH.exec(path);
     if (dzi) {
       const image = await ctx.registry.resolve(decodeId(dzi[1], ctx.config.slashSubstitute));
       const format = formatFromExtension(query.get("format") ?? "jpeg");
       if (!format) throw badRequest("format must be jpeg, png or webp");
       parseTileOptions(query, ctx.config.quality); // validate op parameters now rather than per tile
+      // Its tiles carry the render parameters too: a descriptor takes them (checked by the tiles).
+      rejectUnread(query, "a Deep Zoom descriptor", RENDER_PARAMS);
       const ext = format === "jpeg" ? "jpeg" : format;
       const xml = `<?xml version="1.0" encoding="UTF-8"?>\n` +
         `<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="${ext}" Overlap="${ctx.config.tileOverlap}" TileSize="${ctx.config.tileSize}">` +
@@ -45,6 +48,9 @@ export function dziRoutes(ctx: AppContext): Hono {
     const format = formatFromExtension(tile[5]);
     if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpeg, jpg, png, webp)`);
     const opts = parseTileOptions(query, ctx.config.quality);
+    // OpenSeadragon carries the descriptor's query (`?format=png&op=…`) into every tile URL: the tile's
+    // format is its extension, and `format` is taken as the descriptor's.
+    query.get("format");
     const image = await ctx.registry.resolve(decodeId(tile[1], ctx.config.slashSubstitute));
     const geo = deepZoomFor(ctx, image.info.width, image.info.height);
     const [level, col, row] = [Number(tile[2]), Number(tile[3]), Number(tile[4])];
@@ -54,14 +60,20 @@ export function dziRoutes(ctx: AppContext): Hono {
       throw notFound(`no tile ${col}_${row} at level ${level} (${cols}×${rows} tiles)`);
     }
     const t = geo.tile(level, col, row);
-    return await tileResponse(ctx, c.req.raw, {
-      image,
-      region: t.l0Region,
-      outWidth: t.zWidth,
-      outHeight: t.zHeight,
-      format,
-      ...opts,
-    });
+    return await tileResponse(
+      ctx,
+      c.req.raw,
+      {
+        image,
+        region: t.l0Region,
+        outWidth: t.zWidth,
+        outHeight: t.zHeight,
+        format,
+        ...opts,
+      },
+      query,
+      "a Deep Zoom tile",
+    );
   });
   return app;
 }

@@ -17,7 +17,7 @@ import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
 import { decodeId, encodeId, rawPath, renderSuffix } from "./ids.ts";
-import { parseBox, parseTileOptions } from "../service/query.ts";
+import { parseBox, parseTileOptions, trackedQuery } from "../service/query.ts";
 import { tileResponse } from "./tile_response.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
 
@@ -161,7 +161,7 @@ export function imageRoutes(ctx: AppContext): Hono {
     if (!assoc) throw notFound("no such image route");
     const format = formatFromExtension(assoc[3]);
     if (!format) throw badRequest(`unsupported format "${assoc[3]}" (jpg, png, webp)`);
-    const query = new URL(c.req.url).searchParams;
+    const query = trackedQuery(c.req.url);
     const box = parseBox(query, null);
     const opts = parseTileOptions(query, ctx.config.quality);
     const image = await ctx.registry.resolve(decodeId(assoc[1], ctx.config.slashSubstitute));
@@ -171,15 +171,21 @@ export function imageRoutes(ctx: AppContext): Hono {
     }
     const [w, h] = thumbnailSize(size.width, size.height, box.width, box.height);
     const region = { x: 0, y: 0, w: size.width, h: size.height };
-    return await tileResponse(ctx, c.req.raw, {
-      image,
-      region,
-      outWidth: w,
-      outHeight: h,
-      format,
-      ...opts,
-      associated: assoc[2],
-    });
+    return await tileResponse(
+      ctx,
+      c.req.raw,
+      {
+        image,
+        region,
+        outWidth: w,
+        outHeight: h,
+        format,
+        ...opts,
+        associated: assoc[2],
+      },
+      query,
+      "an associated image",
+    );
   });
   return app;
 }

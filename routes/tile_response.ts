@@ -8,21 +8,24 @@ import { requestRender } from "../kernels/render.ts";
 import type { AppContext } from "../service/context.ts";
 import { serveTile, type TileAnswer, type TileTarget } from "../service/tile_service.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
-import { parseCacheMode } from "../service/query.ts";
+import { parseCacheMode, rejectUnread, type TrackedQuery } from "../service/query.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { leasedBody } from "../service/leased_body.ts";
 
 /**
- * Answers a tile route (`extra`: render parameters the URL carries in its path): 304 on a matching `If-None-Match`, else the tile. `?v=` pins the image version:
- * the answer is then immutable, and a changed file is a 404.
+ * Answers a tile route: 304 on a matching `If-None-Match`, else the tile. `?v=` pins the image version: the
+ * answer is then immutable, and a changed file is a 404. `query` is the route's (what the route read of it
+ * is marked): a parameter nothing read is a 400 naming `what` and what it takes. `extra`: render parameters
+ * the URL carries in its path.
  */
 export async function tileResponse(
   ctx: AppContext,
   incoming: Request,
   target: TileTarget,
+  query: TrackedQuery,
+  what: string,
   extra?: URLSearchParams,
 ): Promise<Response> {
-  const query = new URL(incoming.url).searchParams;
   // Parameters carried by the URL's path (an IIIF meta-identifier): the query's own win.
   for (const [k, v] of extra ?? []) if (!query.has(k)) query.set(k, v);
   const mode = parseCacheMode(query);
@@ -34,8 +37,10 @@ export async function tileResponse(
   const tensor = target.format === "npy"
     ? target.tensor ?? tensorFor(parseTensorSpec(query), !!render && target.op.name === "none")
     : undefined;
+  const pinned = query.get("v");
+  rejectUnread(query, `${what}${target.op.name === "none" ? "" : ` with op=${target.op.name}`}`);
   const answer = await serveTile(ctx, { ...target, ...(tensor ? { tensor } : {}), ...(render ? { render } : {}) }, {
-    pinned: query.get("v"),
+    pinned,
     mode,
     ifNoneMatch: incoming.headers.get("If-None-Match"),
     signal: () => workSignalOf(incoming),

@@ -11,7 +11,8 @@ import type { AppContext } from "../service/context.ts";
 import type { ImageInfo } from "../sources/source.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { decodeId, rawPath } from "./ids.ts";
-import { parseTileOptions } from "../service/query.ts";
+import { parseTileOptions, rejectUnread, TrackedQuery } from "../service/query.ts";
+import { RENDER_PARAMS } from "../kernels/render.ts";
 import { tileResponse } from "./tile_response.ts";
 
 const TILEJSON_PATH = /^\/xyz\/([^/]+)\/tilejson\.json$/;
@@ -26,9 +27,10 @@ export function xyzRoutes(ctx: AppContext): Hono {
     const tj = TILEJSON_PATH.exec(path);
     if (tj) {
       const image = await ctx.registry.resolve(decodeId(tj[1], ctx.config.slashSubstitute));
-      const opts = new URLSearchParams(url.searchParams);
+      const opts = new TrackedQuery(url.searchParams);
       opts.delete("format");
       const { op } = parseTileOptions(opts, ctx.config.quality);
+      rejectUnread(opts, "a TileJSON document", [...RENDER_PARAMS, "format"]);
       const format = formatFromExtension(url.searchParams.get("format") ?? defaultTileFormat(image.info, op.name));
       if (!format) throw badRequest("format must be jpg, png or webp");
       const geo = new XyzGeometry(image.info.width, image.info.height);
@@ -52,7 +54,8 @@ export function xyzRoutes(ctx: AppContext): Hono {
     if (!tile) throw notFound("not an XYZ URL: expected /xyz/{id}/{z}/{x}/{y}.{ext} or /xyz/{id}/tilejson.json");
     const format = formatFromExtension(tile[5]);
     if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpg, png, webp)`);
-    const opts = parseTileOptions(url.searchParams, ctx.config.quality);
+    const query = new TrackedQuery(url.searchParams);
+    const opts = parseTileOptions(query, ctx.config.quality);
     const image = await ctx.registry.resolve(decodeId(tile[1], ctx.config.slashSubstitute));
     const geo = new XyzGeometry(image.info.width, image.info.height);
     const [z, x, y] = [Number(tile[2]), Number(tile[3]), Number(tile[4])];
@@ -62,14 +65,20 @@ export function xyzRoutes(ctx: AppContext): Hono {
       throw notFound(`no tile ${x}/${y} at zoom ${z} (${cols}×${rows} tiles)`);
     }
     const t = geo.tile(z, x, y);
-    return await tileResponse(ctx, c.req.raw, {
-      image,
-      region: t.l0Region,
-      outWidth: t.outWidth,
-      outHeight: t.outHeight,
-      format,
-      ...opts,
-    });
+    return await tileResponse(
+      ctx,
+      c.req.raw,
+      {
+        image,
+        region: t.l0Region,
+        outWidth: t.outWidth,
+        outHeight: t.outHeight,
+        format,
+        ...opts,
+      },
+      query,
+      "an XYZ tile",
+    );
   });
   return app;
 }

@@ -6,10 +6,10 @@
  * single-flight). Query parameters: `v` and `cache` (and a signature's); any other is a 400.
  */
 import { Hono } from "hono";
-import { badRequest, notFound } from "../errors.ts";
+import { notFound } from "../errors.ts";
 import type { AppContext } from "../service/context.ts";
 import { checkPinned, serveTile } from "../service/tile_service.ts";
-import { ACCESS_PARAMS, parseCacheMode } from "../service/query.ts";
+import { parseCacheMode, rejectUnread, trackedQuery } from "../service/query.ts";
 import { getOp } from "../kernels/index.ts";
 import { requestRender } from "../kernels/render.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
@@ -21,7 +21,6 @@ import { answerResponse } from "./tile_response.ts";
 
 const STORE_PATH = /^\/zarr\/([^/]+)\/(.*)$/;
 const CHUNK_KEY = /^(?:labels\/([^/]+)\/)?(\d{1,2})\/(\d{1,7}(?:\/\d{1,7})*)$/;
-const ALLOWED_QUERY = new Set(["v", "cache", ...ACCESS_PARAMS]);
 
 /** OME-Zarr store routes. */
 export function zarrRoutes(ctx: AppContext): Hono {
@@ -29,10 +28,8 @@ export function zarrRoutes(ctx: AppContext): Hono {
   app.get("/zarr/*", async (c) => {
     const m = STORE_PATH.exec(rawPath(c.req.url));
     if (!m) throw notFound("not an OME-Zarr URL: expected /zarr/{id}/{key} (e.g. /zarr/{id}/.zmetadata)");
-    const query = new URL(c.req.url).searchParams;
-    for (const k of query.keys()) {
-      if (!ALLOWED_QUERY.has(k)) throw badRequest(`unknown query parameter "${k}" (OME-Zarr keys take v and cache)`);
-    }
+    const query = trackedQuery(c.req.url);
+    rejectUnread(query, "an OME-Zarr key"); // it takes only what every route takes (v, cache, …)
     const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
     checkPinned(image, query.get("v"));
     const key = decodePart(m[2], "OME-Zarr key");

@@ -119,8 +119,18 @@ export function resolveGridScale<G extends GridParams>(grid: G, info: PhysicalIn
 /** Parameters every route takes besides its own: URL signing. */
 export const ACCESS_PARAMS: readonly string[] = ["sig", "exp", "scope"];
 
-/** A query that records which parameters were read (so a parser can reject the ones nobody read). */
-class ReadTrackingParams extends URLSearchParams {
+/**
+ * Parameters every route takes whatever it serves: the version pin and cache mode, the signing parameters,
+ * and the cache-busters clients and proxies add (`_`: jQuery and Leaflet plugins; `cb`, `cachebust`,
+ * `nocache`, `ts`). OpenSeadragon, Leaflet and Mirador add nothing else to tile or info URLs.
+ */
+export const CLIENT_PARAMS: readonly string[] = ["v", "cache", "_", "cb", "cachebust", "nocache", "ts"];
+
+/**
+ * A query that records which parameters were read, so that once a route has parsed everything it serves,
+ * the ones nobody read are a 400 (`rejectUnread`): one rule on every route.
+ */
+export class TrackedQuery extends URLSearchParams {
   readonly read = new Set<string>();
   override get(name: string): string | null {
     this.read.add(name);
@@ -136,6 +146,28 @@ class ReadTrackingParams extends URLSearchParams {
   }
 }
 
+/** The query of `url`, tracked (`TrackedQuery`). */
+export function trackedQuery(url: string): TrackedQuery {
+  return new TrackedQuery(new URL(url).searchParams);
+}
+
+/**
+ * 400 naming the first parameter of `query` that no parser read, nor `CLIENT_PARAMS`, `ACCESS_PARAMS` or
+ * `also` names, and the ones `what` (e.g. "a Deep Zoom tile with op=gray") takes.
+ */
+export function rejectUnread(query: TrackedQuery, what: string, also: readonly string[] = []): void {
+  const known = new Set([...query.read, ...CLIENT_PARAMS, ...ACCESS_PARAMS, ...also]);
+  for (const k of query.keys()) {
+    if (known.has(k)) continue;
+    const takes = [...new Set([...query.read, ...also])].filter((p) => !CLIENT_PARAMS.includes(p)).sort();
+    throw badRequest(
+      `unknown query parameter "${k}" for ${what} (it takes ${takes.join(", ") || "none"}, and ${
+        CLIENT_PARAMS.join(", ")
+      })`,
+    );
+  }
+}
+
 /**
  * An export's parameters: the grid (scale, size, stride, min), `format` (png, jpg, npy and its tensor
  * options), `op` and its parameters, `quality`, the render parameters, `limit`/`seed` (a reproducible random
@@ -143,7 +175,7 @@ class ReadTrackingParams extends URLSearchParams {
  * none of these reads for this op and format is a 400, not silently ignored.
  */
 export function parsePatchParams(raw: URLSearchParams, defaultQuality: number): PatchParams {
-  const query = new ReadTrackingParams(raw);
+  const query = new TrackedQuery(raw);
   const grid = parseGridParams(query);
   const format = formatFromExtension(query.get("format") ?? "png");
   if (!format || format === "webp" || format === "zarr") throw badRequest("format must be png, jpg or npy");
@@ -167,16 +199,11 @@ export function parsePatchParams(raw: URLSearchParams, defaultQuality: number): 
   const shardSize = numberParam(query, "shard_size", 0, count, `an integer in 1..${MAX_PATCHES}`);
   const shard = numberParam(query, "shard", 0, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
   if (raw.has("shard") && !shardSize) throw badRequest("shard= numbers shards of shard_size=: give shard_size too");
-  const known = new Set([...query.read, ...RENDER_PARAMS, ...ACCESS_PARAMS]);
-  for (const k of raw.keys()) {
-    if (!known.has(k)) {
-      throw badRequest(
-        `unknown query parameter "${k}" for a patch export with op=${op.name} and format=${
-          format === "jpeg" ? "jpg" : format
-        }`,
-      );
-    }
-  }
+  rejectUnread(
+    query,
+    `a patch export with op=${op.name} and format=${format === "jpeg" ? "jpg" : format}`,
+    RENDER_PARAMS,
+  );
   return {
     ...grid,
     format,

@@ -40,7 +40,7 @@ browserTest(
         return {
           simple: await read(tile),
           // A custom request header makes the browser send a preflight first.
-          preflighted: await read(tile + "?x=1", { headers: { "X-Requested-With": "edgetile-test" } }),
+          preflighted: await read(tile + "?_=1", { headers: { "X-Requested-With": "edgetile-test" } }),
           missing: await read(`${base}/iiif/3/no-such-image.svs/info.json`),
           // Refused by the limits middleware (414), before any route.
           tooLong: await read(`${base}/iiif/3/${"x".repeat(5000)}/info.json`),
