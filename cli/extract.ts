@@ -145,6 +145,8 @@ async function extractSlide(id: string, dir: string, window: number): Promise<nu
 }
 
 let failed = 0;
+/** The slides that failed, with why: named again in the final summary. */
+const failures: string[] = [];
 try {
   parsePatchParams(query, ctx.config.quality); // a bad flag stops the run before any slide starts
   const queue = [...inputs.ids];
@@ -159,6 +161,7 @@ try {
       } catch (err) {
         const e = toHttpError(err);
         console.error(`${id}: extract failed: ${e.code === "internal" ? errorText(err) : e.message}`);
+        failures.push(`${id} (${e.status} ${e.code}: ${e.message})`);
         failed++;
       }
     }
@@ -172,6 +175,9 @@ try {
       (written / Math.max(seconds, 1e-3)).toFixed(1)
     }/s) → ${outDir}`,
   );
+  if (failures.length) {
+    console.error(`${failures.length} slide${failures.length === 1 ? "" : "s"} failed:\n  ${failures.join("\n  ")}`);
+  }
 } catch (err) {
   // An HttpError says what was wrong with the request; anything else is a bug: its stack.
   const e = toHttpError(err);

@@ -213,6 +213,9 @@ Deno.test(
       // The PNG has no physical size: it fails (422's message), the other two are written, the exit code is 1.
       assertEquals(folder.code, 1, folder.out);
       assert(folder.err.includes("sub/coffee.png: extract failed: mpp= needs"), folder.err);
+      // The final summary names the slides that failed, after every progress line.
+      const summary = folder.err.slice(folder.err.lastIndexOf("slide failed:"));
+      assert(/^slide failed:\n  sub\/coffee\.png \(4\d\d \w+: mpp= needs/.test(summary), folder.err);
       await withServer({ IMAGES_DIR: `${dir}/in` }, async (s) => {
         for (const id of ["CMU-1-Small-Region.svs", `sub/${FINE}`]) {
           const out = `${dir}/out/${id}`;
