@@ -36,7 +36,10 @@ export function createService(config: Config): Service {
   const { context, close } = createAppContext(config);
   const { backend, metrics, codecs } = context;
   const app = new Hono();
-  app.use("*", httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier }));
+  app.use(
+    "*",
+    httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier, trustProxy: config.trustProxy }),
+  );
   // Before anything reads the URL that Deno built from the Host header.
   app.use("*", hostGuard((req) => app.fetch(req), errorResponse));
   // Outside the limits and access rules, so their 403, 414 and 504 answers carry CORS headers too (a viewer's

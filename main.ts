@@ -57,8 +57,18 @@ if (config.kvPath !== "off" && (await service.context.cache.store) === null) {
   );
 }
 
-/** The fetch handler (for `deno serve` and Deno Deploy). */
-export default { fetch: service.app.fetch };
+/**
+ * The fetch handler (for `deno serve` and Deno Deploy), and the line that says where it listens: through the
+ * service's log (JSON in JSON mode), where `deno serve` printed a plain "Listening on" line of its own.
+ */
+export default {
+  fetch: service.app.fetch,
+  onListen: ({ hostname, port }: { hostname: string; port: number }) =>
+    log().info(`edgetile on http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port} (deno serve)`, {
+      hostname,
+      port,
+    }),
+};
 
 /** The longest a drain waits for the work in flight. */
 export const DRAIN_MS = 10_000;

@@ -24,9 +24,17 @@ let relaysSettled = () => Promise.resolve();
 
 if (config.clientTimeoutMs > 0) {
   // The HTTP server on a loopback port of its own; the guard takes the public address.
-  const inner = server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.app.fetch);
+  // The HTTP server sees each client through its relay: the access log gets the client's own address.
+  const relays: { guard?: ReturnType<typeof guardConnections> } = {};
+  const inner = server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req, info) => {
+      const client = relays.guard?.clientOf(info.remoteAddr as Deno.NetAddr);
+      return service.app.fetch(req, { ...info, remoteAddr: client ?? info.remoteAddr });
+    },
+  );
   const idleMs = Math.max(60_000, config.timeoutMs + 15_000);
-  const guard = guardConnections({ hostname: config.hostname, port: config.port }, inner.addr, {
+  const guard = relays.guard = guardConnections({ hostname: config.hostname, port: config.port }, inner.addr, {
     headerMs: config.clientTimeoutMs,
     writeMs: config.clientTimeoutMs,
     idleMs,

@@ -10,6 +10,7 @@ import type { AppContext } from "../service/context.ts";
 import { WorkerPool } from "../workers/pool.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
 import { VERSION } from "../telemetry/process_metrics.ts";
+import { redactPaths } from "../security/redact.ts";
 
 /** Health route. */
 export function healthRoutes(ctx: AppContext): Hono {
@@ -17,8 +18,9 @@ export function healthRoutes(ctx: AppContext): Hono {
   const gpu = ctx.backend instanceof WebGpuBackend ? ctx.backend : null;
   const cpu = gpu ? gpu.cpu : ctx.backend;
   const pool = cpu instanceof WorkerPool ? cpu : null;
+  // Open to anyone: no filesystem path in either answer (the native library's, the KV file's).
   app.get("/health", (c) =>
-    c.json({
+    c.json(redactPaths({
       status: "ok",
       version: VERSION,
       backend: ctx.backend.name,
@@ -31,7 +33,7 @@ export function healthRoutes(ctx: AppContext): Hono {
         pixelCacheLimitBytes: ctx.pixelBudget.limitBytes,
       },
       ...(gpu ? { gpu: gpu.report() } : {}),
-    }));
+    })));
   app.get("/ready", async (c) => {
     const notReady: string[] = [], degraded: string[] = [];
     if (gpu) {
@@ -52,7 +54,7 @@ export function healthRoutes(ctx: AppContext): Hono {
       workerRestarts: pool?.restarts ?? 0,
       ...(gpu ? { gpu: gpu.report() } : {}),
     };
-    return c.json(body, notReady.length ? 503 : 200, notReady.length ? { "Retry-After": "5" } : {});
+    return c.json(redactPaths(body), notReady.length ? 503 : 200, notReady.length ? { "Retry-After": "5" } : {});
   });
   return app;
 }

@@ -34,6 +34,8 @@ export interface ConnGuard {
   close(): void;
   /** Resolves when every relayed connection has ended (a drain: after the HTTP server's shutdown). */
   settled(): Promise<void>;
+  /** The client behind a relay, by the address the HTTP server sees it from (undefined: not a relay's). */
+  clientOf(relay: Deno.NetAddr): Deno.NetAddr | undefined;
 }
 
 /** The largest request head accepted (as Deno's HTTP server: past it the connection is closed). */
@@ -115,7 +117,13 @@ export class RequestFraming {
 }
 
 /** Relays one client connection to `upstream` under the deadlines. */
-async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, d: ConnDeadlines, stats: ConnGuardStats) {
+async function relay(
+  client: Deno.TcpConn,
+  upstreamAddr: Deno.NetAddr,
+  d: ConnDeadlines,
+  stats: ConnGuardStats,
+  clients: Map<number, Deno.NetAddr>,
+) {
   let upstream: Deno.TcpConn;
   try {
     upstream = await Deno.connect({ hostname: upstreamAddr.hostname, port: upstreamAddr.port });
@@ -123,6 +131,9 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, d: ConnDe
     client.close();
     return;
   }
+  // The HTTP server sees this relay's own loopback port: it names the client behind it (`clientOf`).
+  const relayPort = (upstream.localAddr as Deno.NetAddr).port;
+  clients.set(relayPort, client.remoteAddr as Deno.NetAddr);
   client.setNoDelay(true);
   upstream.setNoDelay(true);
   const framing = new RequestFraming();
@@ -175,6 +186,7 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, d: ConnDe
   await toClient().catch(() => {});
   close();
   await up;
+  clients.delete(relayPort);
 }
 
 /** Listens on `hostname:port` and relays every connection to `upstream` under `deadlines`. */
@@ -185,16 +197,18 @@ export function guardConnections(
 ): ConnGuard {
   const listener = Deno.listen({ hostname: listen.hostname, port: listen.port });
   const stats: ConnGuardStats = { accepted: 0, open: 0, closedHeader: 0, closedWrite: 0, closedIdle: 0 };
+  const clients = new Map<number, Deno.NetAddr>();
   (async () => {
     for await (const conn of listener) {
       stats.accepted++;
       stats.open++;
-      relay(conn, upstream, deadlines, stats).finally(() => stats.open--);
+      relay(conn, upstream, deadlines, stats, clients).finally(() => stats.open--);
     }
   })().catch(() => {/* the listener was closed */});
   return {
     addr: listener.addr as Deno.NetAddr,
     stats,
+    clientOf: (relay) => relay.hostname === upstream.hostname ? clients.get(relay.port) : undefined,
     close: () => listener.close(),
     settled: async () => {
       while (stats.open > 0) await new Promise((r) => setTimeout(r, 20));

@@ -255,7 +255,8 @@ async function ifdEntryOf(
   const compression = num(await tag(fd, "Compression"), 1);
   const photometric = num(await tag(fd, "PhotometricInterpretation"), spp >= 3 ? 2 : 1);
   const planar = num(await tag(fd, "PlanarConfiguration"), 1);
-  const description = String(await tag(fd, "ImageDescription") ?? "");
+  // Writers end it with NULs (Aperio's last property kept a \u0000): not part of the text.
+  const description = String(await tag(fd, "ImageDescription") ?? "").replace(/\0+$/, "");
   const subfileType = num(await tag(fd, "NewSubfileType"), 0);
   const predictor = num(await tag(fd, "Predictor"), 1);
   const tables = await tag(fd, "JPEGTables");

@@ -54,6 +54,24 @@ export interface HttpTelemetryOptions {
   metrics: ReturnType<typeof httpMetrics>;
   /** The JPEG codec tier of the process, logged with each request. */
   codecs: string;
+  /** `TRUST_PROXY`: the client is the one the proxy names (`Forwarded: for=`, `X-Forwarded-For`). */
+  trustProxy?: boolean;
+}
+
+/** The first client a proxy names: `Forwarded`'s first `for=`, else `X-Forwarded-For`'s first address. */
+export function forwardedFor(headers: Headers): string | undefined {
+  const fwd = /(?:^|[;,\s])for=("(?:[^"\\]|\\.)*"|[^;,\s]+)/i.exec(headers.get("forwarded") ?? "")?.[1];
+  const raw = fwd?.replace(/^"|"$/g, "") ?? headers.get("x-forwarded-for")?.split(",")[0].trim();
+  if (!raw) return undefined;
+  // [v6]:port and v4:port name the address; "unknown" and obfuscated ids (_x) are kept as they are.
+  return /^\[([^\]]+)\]/.exec(raw)?.[1] ?? raw.replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1");
+}
+
+/** The client of a request: the proxy's word under `trustProxy`, else the connection's peer. */
+function clientOf(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
+  const fromProxy = trustProxy ? forwardedFor(c.req.raw.headers) : undefined;
+  const peer = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname;
+  return fromProxy ?? peer ?? "";
 }
 
 /** The route pattern that answered (`/dzi/*`), bounded in number, for labels. */
@@ -91,6 +109,8 @@ export function httpTelemetry(opts: HttpTelemetryOptions): MiddlewareHandler {
         codecs: opts.codecs,
         route,
         outcome,
+        client: clientOf(c, !!opts.trustProxy),
+        ua: c.req.header("user-agent") ?? "",
       });
     };
     try {

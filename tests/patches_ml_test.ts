@@ -215,7 +215,7 @@ Deno.test(
       assert(folder.err.includes("sub/coffee.png: extract failed: mpp= needs"), folder.err);
       // The final summary names the slides that failed, after every progress line.
       const summary = folder.err.slice(folder.err.lastIndexOf("slide failed:"));
-      assert(/^slide failed:\n  sub\/coffee\.png \(4\d\d \w+: mpp= needs/.test(summary), folder.err);
+      assert(/^slide failed:\n {2}sub\/coffee\.png \(4\d\d \w+: mpp= needs/.test(summary), folder.err);
       await withServer({ IMAGES_DIR: `${dir}/in` }, async (s) => {
         for (const id of ["CMU-1-Small-Region.svs", `sub/${FINE}`]) {
           const out = `${dir}/out/${id}`;

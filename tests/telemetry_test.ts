@@ -65,7 +65,7 @@ Deno.test("access log as text, and levels: warn silences it", async () => {
       const re = new RegExp(
         `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z INFO GET ${
           TILE.replaceAll(".", "\\.")
-        } 200 ${tile.body.length} B [\\d.]+ ms cache=\\w+ backend=workers codecs=\\w+ route=/dzi/\\*$`,
+        } 200 ${tile.body.length} B [\\d.]+ ms cache=\\w+ backend=workers codecs=\\w+ route=/dzi/\\* client=127\\.0\\.0\\.1 ua=\\S+$`,
       );
       assert(re.test(text.out[0]), text.out[0]);
       const quiet = capture("warn", "text");
