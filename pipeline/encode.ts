@@ -59,15 +59,27 @@ function toRgba(out: OpOutput): Uint8Array {
   return rgba;
 }
 
-/** Composites alpha over `bg` and drops it (for JPEG). Rasters without alpha are returned as they are. */
-export function flattenAlpha(r: Raster8, bg = JPEG_BACKGROUND): Raster8 {
+/**
+ * The background of `channels` samples (1: gray, 3: RGB) from an `RRGGBB` colour (default white); a gray
+ * one is the colour's Y, by DESIGN's gray formula.
+ */
+export function backgroundSamples(channels: number, rgb?: string): number[] {
+  const [r, g, b] = rgb
+    ? [0, 2, 4].map((i) => parseInt(rgb.slice(i, i + 2), 16))
+    : [JPEG_BACKGROUND, JPEG_BACKGROUND, JPEG_BACKGROUND];
+  return channels === 1 ? [(77 * r + 150 * g + 29 * b + 128) >> 8] : [r, g, b];
+}
+
+/** Composites alpha over `bg` (`RRGGBB`, default white) and drops it (for JPEG). Rasters without alpha are returned as they are. */
+export function flattenAlpha(r: Raster8, bg?: string): Raster8 {
   if (r.channels !== 2 && r.channels !== 4) return r;
   const ch = r.channels, outCh = ch - 1, n = r.width * r.height;
+  const back = backgroundSamples(outCh, bg);
   const out = new Uint8Array(n * outCh);
   for (let i = 0; i < n; i++) {
     const a = r.data[i * ch + outCh];
     for (let c = 0; c < outCh; c++) {
-      out[i * outCh + c] = ((r.data[i * ch + c] * a + bg * (255 - a)) + 127) / 255 | 0;
+      out[i * outCh + c] = ((r.data[i * ch + c] * a + back[c] * (255 - a)) + 127) / 255 | 0;
     }
   }
   return { width: r.width, height: r.height, channels: outCh, type: "uint8", data: out };

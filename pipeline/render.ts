@@ -16,7 +16,7 @@ import { encodeTensor, type QuantInfo } from "./tensor.ts";
 import { encodeRawTensor, isRawTensor } from "./raw_tensor.ts";
 import { arrayTypeFor, type Raster } from "../core/raster.ts";
 import { resample } from "./resample.ts";
-import { encodeOutput, flattenAlpha, JPEG_BACKGROUND } from "./encode.ts";
+import { backgroundSamples, encodeOutput, flattenAlpha } from "./encode.ts";
 import { CONTENT_TYPES, type TileRequest } from "./tile_request.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import type { Raster8 } from "../core/raster.ts";
@@ -317,15 +317,20 @@ export function padToOutput(inner: OpOutput | null, plan: Placement | null, req:
   const W = req.outWidth, H = req.outHeight;
   const jpeg = opaqueFormat(req);
   const covers = inner && plan && plan.outX === 0 && plan.outY === 0 && plan.outW === W && plan.outH === H;
-  if (covers) return jpeg && !inner!.palette ? { ...inner!, raster: flattenAlpha(inner!.raster) } : inner!;
+  const bg = req.format === "jpeg" ? req.background : undefined;
+  if (covers) return jpeg && !inner!.palette ? { ...inner!, raster: flattenAlpha(inner!.raster, bg) } : inner!;
   // Expand the inner raster to gray/RGB + alpha (or flat for JPEG), then paste it.
   let src: Raster8 | null = inner ? expandPalette(inner) : null;
   const baseCh = src ? (src.channels <= 2 ? 1 : 3) : 3;
   const ch = jpeg ? baseCh : baseCh + 1;
-  if (src && jpeg) src = flattenAlpha(src);
+  if (src && jpeg) src = flattenAlpha(src, bg);
   if (src && !jpeg) src = withAlpha(src);
   const data = new Uint8Array(W * H * ch);
-  if (jpeg) data.fill(JPEG_BACKGROUND);
+  if (jpeg) {
+    const back = backgroundSamples(ch, bg);
+    if (back.every((v) => v === back[0])) data.fill(back[0]);
+    else for (let i = 0; i < data.length; i += ch) data.set(back, i);
+  }
   if (src && plan) {
     for (let y = 0; y < src.height; y++) {
       data.set(src.data.subarray(y * src.width * ch, (y + 1) * src.width * ch), ((plan.outY + y) * W + plan.outX) * ch);

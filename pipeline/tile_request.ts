@@ -48,6 +48,8 @@ export interface TileRequest {
    * in that image's pixels.
    */
   associated?: string;
+  /** A JPEG's padding (past the image edge) and the colour under transparent pixels, `RRGGBB`; absent: white. */
+  background?: string;
   /** Clockwise rotation applied after the op (IIIF); 0 when absent. */
   rotate?: 0 | 90 | 180 | 270;
   /** Mirror on the vertical axis before rotating (IIIF `!`). */
@@ -138,7 +140,7 @@ export function canonicalTileRequest(r: TileRequest): string {
     ? `zarr:${ZARR_COMPRESSOR.id}${ZARR_COMPRESSOR.level}:c=${r.chunk?.c.join(",")};z=${r.chunk?.z};t=${r.chunk?.t}${
       r.chunk?.labels ? ";labels" : ""
     }`
-    : `${r.format}:${r.quality}`;
+    : `${r.format}:${r.quality}${r.format === "jpeg" && r.background ? `:bg=${r.background}` : ""}`;
   const image = r.associated ? `${encodeURIComponent(r.image)}~${r.associated}` : encodeURIComponent(r.image);
   const orient = r.rotate || r.mirror ? `/${r.mirror ? "!" : ""}${r.rotate ?? 0}` : "";
   const render = r.render ? `/render:${canonicalRender(r.render)}` : "";

@@ -16,6 +16,8 @@ import { downsampleForScale, type GridScale, MAX_GRID_DOWNSAMPLE, type PhysicalI
 export interface TileOptions {
   op: OpSpec;
   quality: number;
+  /** `bg=RRGGBB`: a JPEG's padding past the image edge (and under transparency); absent: white. */
+  background?: string;
 }
 
 /** Parses `op` (+ its parameters) and `quality` (1..100). */
@@ -27,7 +29,10 @@ export function parseTileOptions(query: URLSearchParams, defaultQuality: number)
     quality = Number(q);
     if (!/^\d+$/.test(q) || quality < 1 || quality > 100) throw badRequest("quality must be an integer in 1..100");
   }
-  return { op, quality };
+  const bg = query.get("bg");
+  if (bg !== null && !/^[0-9a-fA-F]{6}$/.test(bg)) throw badRequest(`bg must be a colour RRGGBB, got "${bg}"`);
+  // White is the default: not part of the key.
+  return { op, quality, ...(bg && bg.toLowerCase() !== "ffffff" ? { background: bg.toLowerCase() } : {}) };
 }
 
 /** Cache options: `?cache=false` (bypass) or `?cache=refresh` (recompute and overwrite). */

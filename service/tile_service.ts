@@ -41,6 +41,8 @@ export interface TileTarget {
   chunk?: ChunkSpec;
   /** An associated image (Aperio label, macro, thumbnail) instead of the pyramid. */
   associated?: string;
+  /** A JPEG's padding colour, `RRGGBB` (`bg=`). */
+  background?: string;
   /** Clockwise right-angle rotation and mirroring (IIIF). */
   rotate?: 0 | 90 | 180 | 270;
   mirror?: boolean;
@@ -73,6 +75,7 @@ export function tileRequestOf(t: TileTarget, op: OpSpec = t.op, render?: Resolve
     ...(t.associated ? { associated: t.associated } : {}),
     ...(t.rotate ? { rotate: t.rotate } : {}),
     ...(t.mirror ? { mirror: t.mirror } : {}),
+    ...(t.background && t.format === "jpeg" ? { background: t.background } : {}),
     image: t.image.id,
     version: t.image.source.version,
     region: t.region,

@@ -258,6 +258,29 @@ browserTest(
           stained / (d.length / 4) > 0.05,
           `${heading}: the slide is drawn (${(stained / (d.length / 4)).toFixed(3)})`,
         );
+        if (heading.startsWith("Leaflet")) {
+          // The view fits the slide (portrait: its stained rows span most of the 600-px map), and past its
+          // edge the map's own grey shows, not a white box of padding around it.
+          // The map's box on the page (the body's 8-px margin is white, and not the map's).
+          const box = (await tab.locator("#map").boundingBox())!;
+          let top = -1, bottom = -1, white = 0, grey = 0;
+          const [x0, y0, x1, y1] = [box.x, box.y, box.x + box.width, box.y + box.height].map(Math.round);
+          for (let y = y0; y < y1; y++) {
+            for (let x = x0; x < x1; x++) {
+              const i = (y * img.width + x) * 4;
+              if (d[i] > d[i + 1] + 25 && d[i + 2] > d[i + 1] + 10) (top < 0 ? top = y : 0, bottom = y);
+              if (d[i] === 255 && d[i + 1] === 255 && d[i + 2] === 255) white++;
+              if ([0, 1, 2].every((c) => Math.abs(d[i + c] - 221) <= 3)) grey++;
+            }
+          }
+          const area = (x1 - x0) * (y1 - y0);
+          assert(
+            bottom - top > 0.8 * box.height,
+            `${heading}: the slide fills the view's height (rows ${top}..${bottom})`,
+          );
+          assert(white / area < 0.01, `${heading}: no white padding (${white} white pixels)`);
+          assert(grey / area > 0.2, `${heading}: the map's grey beside the slide (${grey} pixels)`);
+        }
         // Zoom all the way out and drag the image aside, as a user would: the view reaches past the image,
         // and still every tile asked for exists.
         await tab.mouse.move(450, 350);

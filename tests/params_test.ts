@@ -73,3 +73,35 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "bg=RRGGBB pads a JPEG edge tile in that colour (white without it), and is part of its key",
+  opts,
+  async () => {
+    await withServer({ KV_PATH: "off" }, async (s) => {
+      const corner = async (path: string) => {
+        const r = await get(s.url + path);
+        assertEquals(r.status, 200, text(r.body));
+        const file = await Deno.makeTempFile({ suffix: ".jpg" });
+        await Deno.writeFile(file, r.body);
+        const py = `import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+print(*im.getpixel((im.width - 3, im.height - 3)))`;
+        const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, file] }).output();
+        await Deno.remove(file);
+        return { rgb: text(out.stdout).trim().split(" ").map(Number), etag: r.headers.get("etag") };
+      };
+      // rocket.jpg is 640×427: its zoom-0 tile holds it in the top 171 rows, the rest is padding.
+      const plain = await corner("/xyz/rocket.jpg/0/0/0.jpg");
+      const grey = await corner("/xyz/rocket.jpg/0/0/0.jpg?bg=DDDDDD");
+      assert(plain.rgb.every((v) => v >= 250), `white padding: ${plain.rgb}`);
+      assert(grey.rgb.every((v) => Math.abs(v - 221) <= 3), `grey padding: ${grey.rgb}`);
+      assert(plain.etag !== grey.etag, "another tile, another key");
+      assertEquals((await get(`${s.url}/xyz/rocket.jpg/0/0/0.jpg?bg=white`)).status, 400);
+      // The TileJSON template carries it.
+      const tj = JSON.parse(text((await get(`${s.url}/xyz/rocket.jpg/tilejson.json?bg=dddddd`)).body));
+      assert(tj.tiles[0].endsWith("?bg=dddddd"), tj.tiles[0]);
+    });
+  },
+);
