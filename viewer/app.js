@@ -10,7 +10,7 @@
 import { defaultRender, parseRender, renderPanel, renderQuery } from "./channels.js";
 
 const $ = (id) => document.getElementById(id);
-const OPS = ["none", "gray", "threshold", "mask", "quantize"];
+const OPS = ["none", "gray", "threshold", "sobel", "mask", "quantize"];
 /** Ops whose tiles must be exact (1-bit masks, palettes): requested as PNG, never JPEG. */
 const LOSSLESS = new Set(["threshold", "mask", "quantize"]);
 const state = {
@@ -46,7 +46,7 @@ const viewer = OpenSeadragon({
   preserveViewport: true,
 });
 window.edgetileViewer.osd = viewer;
-viewer.addHandler("tile-loaded", () => window.edgetileViewer.tilesLoaded++);
+viewer.addHandler("tile-loaded", () => (window.edgetileViewer.tilesLoaded++, updateStatus()));
 viewer.addHandler("tile-load-failed", (e) => {
   window.edgetileViewer.tileErrors++;
   explainTileFailure(e.tile?.getUrl?.() ?? e.tile?.url);
@@ -165,15 +165,16 @@ function writeUrl() {
   history.replaceState(null, "", `${location.pathname}?${p}`);
 }
 
-/** Waits until every tiled image of the view reports its tiles loaded. */
+/** Waits until every tiled image of the view reports its tiles loaded (`edgetileViewer.fullyLoaded`). */
 function trackLoading() {
   window.edgetileViewer.fullyLoaded = false;
+  lastBusy = performance.now(); // a new view: its tiles are about to be asked for
   const check = () => {
     const n = viewer.world.getItemCount();
     let all = n > 0;
     for (let i = 0; i < n; i++) all = all && viewer.world.getItemAt(i).getFullyLoaded();
     window.edgetileViewer.fullyLoaded = all;
-    $("status").textContent = all ? "loaded" : "loading…";
+    updateStatus();
   };
   for (let i = 0; i < viewer.world.getItemCount(); i++) {
     viewer.world.getItemAt(i).addHandler("fully-loaded-change", check);
@@ -181,7 +182,33 @@ function trackLoading() {
   check();
 }
 
-/** Adds a tiled image and waits for it. */
+/**
+ * The status line: "loading…" while tiles are asked for or being drawn in, else "loaded" — from the tile
+ * loader's own queue as well as the images' fully-loaded flags, so that it never stays at "loading…" once
+ * nothing is in flight (a flag that missed its change event did that), and "" with no image open.
+ */
+let lastBusy = 0;
+function updateStatus() {
+  const loader = viewer.imageLoader;
+  const busy = (loader?.jobsInProgress ?? 0) > 0 || (loader?.jobQueue?.length ?? 0) > 0;
+  if (busy) lastBusy = performance.now();
+  const open = viewer.world.getItemCount() > 0;
+  // Not fully loaded by the flags, but nothing asked for in 1.5 s: loaded (the flags lag or missed a change).
+  const waiting = busy || (!window.edgetileViewer.fullyLoaded && performance.now() - lastBusy < 1500);
+  $("status").textContent = !open ? "" : waiting ? "loading…" : "loaded";
+}
+setInterval(updateStatus, 500);
+
+/** The controls an op has: the mask's opacity, the palette's colours; none with no image open. */
+function showControls() {
+  const open = viewer.world.getItemCount() > 0;
+  $("opacity-label").hidden = !open || state.op !== "mask";
+  $("palette-label").hidden = !open || state.op !== "quantize";
+  // The navigator is a box of nothing without an image.
+  if (viewer.navigator?.element) viewer.navigator.element.style.display = open ? "" : "none";
+}
+
+/** Adds a tiled image and waits for it (the event of OpenSeadragon's `success`: `{ item }`). */
 function addTiledImage(options) {
   return new Promise((resolve, reject) =>
     viewer.addTiledImage({ ...options, success: resolve, error: (e) => reject(new Error(e.message)) })
@@ -198,19 +225,22 @@ async function show(view = currentView()) {
   viewer.world.removeAll();
   await addTiledImage({ tileSource: base });
   if (overlay) {
-    await addTiledImage({
+    const mask = await addTiledImage({
       tileSource: await tileSource("mask"),
       opacity: state.opacity,
       compositeOperation: "multiply",
     });
+    // Mask tiles are opaque 1-bit PNGs, but OpenSeadragon takes every PNG for transparent and keeps drawing the
+    // coarser levels' tiles under the finer ones; multiplied, their coarse holes stayed on screen as blocks
+    // the mask does not have at the level shown.
+    mask.item.source.hasTransparency = () => false;
   }
   applyView(view);
   Object.assign(window.edgetileViewer, { image: state.image, protocol: state.protocol, op: state.op });
   trackLoading();
   writeUrl();
   updateScaleBar();
-  $("opacity-label").hidden = !overlay;
-  $("palette-label").hidden = state.op !== "quantize";
+  showControls();
 }
 
 /** A scale bar from the image's microns per pixel: a round length near 100 screen pixels. */
@@ -262,6 +292,9 @@ async function select(id, view = null) {
   } catch (err) {
     viewer.world.removeAll();
     $("info").replaceChildren();
+    $("channels").hidden = true;
+    showControls();
+    updateStatus();
     showError(`${id}: ${err.message}`);
     return;
   }

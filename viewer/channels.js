@@ -63,6 +63,11 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
+/** A window bound as shown: integers as they are, real values to 4 significant digits. */
+function num(v) {
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
+}
+
 /** A small SVG of a 256-bin histogram (log counts). */
 function histogramSvg(bins) {
   const max = Math.log1p(Math.max(1, ...bins));
@@ -100,7 +105,11 @@ export function renderPanel(root, info, stats, render, onChange) {
     const to = el("input", { type: "range", min: lo, max: hi, step, value: state.window?.[1] ?? ch.high ?? hi });
     const label = el("span", { className: "window-value" });
     const auto = el("button", { type: "button", textContent: "auto", title: "the 0.5–99.5 percentile window" });
-    const show = () => (label.textContent = state.window ? `${state.window[0]} – ${state.window[1]}` : "auto");
+    // The window in use: the one set, or auto's (the channel's percentiles, as the server computed them).
+    const autoWindow = Number.isFinite(ch.low) && Number.isFinite(ch.high)
+      ? `${num(ch.low)} – ${num(ch.high)} (auto)`
+      : "auto";
+    const show = () => (label.textContent = state.window ? `${state.window[0]} – ${state.window[1]}` : autoWindow);
     show();
     toggle.addEventListener("change", () => (state.on = toggle.checked, changed()));
     color.addEventListener("input", () => (state.color = color.value.slice(1), changed()));
