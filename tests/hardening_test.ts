@@ -128,9 +128,11 @@ Deno.test(
           (_, i) => get(`${s.url}/iiif/3/CMU-1-Small-Region.svs/full/${2219 - i},/0/default.png?op=mask`),
         ),
       );
-      assertEquals(pool(s).restarts, 0, "no worker was killed");
-      // Past the request's time limit a request is 504 (and its queued job dropped), never a killed worker.
-      assert(rs.every((r) => r.status === 200 || r.status === 504), rs.map((r) => r.status).join());
+      // None killed as hung: a worker may only be ended for a job whose request ended (504) and ran on.
+      assertEquals(pool(s).restarts - pool(s).abandonKills, 0, "no worker was killed as hung");
+      // Past the request's time limit a request is 504 (and its queued job dropped); large work that would
+      // wait too long is shed first (503 with Retry-After) on a busy machine.
+      assert(rs.every((r) => [200, 503, 504].includes(r.status)), rs.map((r) => r.status).join());
       assert(rs[0].status === 200, rs.map((r) => r.status).join());
     });
   },

@@ -2,8 +2,9 @@
  * Admission of large work by its bytes: jobs whose estimated peak (`taskWeight`) is `LARGE_TASK_BYTES` or
  * more run only while the large jobs in flight stay within a budget (one alone always runs), go to the
  * worker with the fewest of them, and are refused (503) once the large work ahead of a new one would take
- * longer than its wait may last at the rate large work was done lately (or, before any was done, pass four
- * times the budget). Thirty-two 4000-px IIIF images asked 16 at a time took a process past 2 GiB (and two
+ * longer than its wait may last at the rate large work was done lately (or, before any was done, pass twice
+ * the budget), and a large job still waiting after `maxWaitMs` is refused then (503) rather than left to
+ * its request's time limit (504). Thirty-two 4000-px IIIF images asked 16 at a time took a process past 2 GiB (and two
  * thirds of them to a 504) without it.
  */
 import { HttpError } from "../errors.ts";
@@ -44,7 +45,7 @@ export class LargeWork {
   /**
    * 503 `overloaded` when a job of `weight` would wait longer than `maxWaitMs` behind the large work running
    * and waiting (`queue`), at the rate of the last `RATE_WINDOW_MS`; without such a rate yet, when the work
-   * waiting would pass four times the budget.
+   * waiting would pass twice the budget.
    */
   checkWaiting(queue: Iterable<{ weight: number }>, weight: number, now = performance.now()): void {
     if (weight === 0) return;
@@ -52,7 +53,7 @@ export class LargeWork {
     for (const q of queue) waiting += q.weight;
     if (waiting === 0) return;
     const rate = this.rate(now);
-    const tooLong = rate > 0 ? (this.inFlight + waiting) / rate > this.maxWaitMs : waiting + weight > 4 * this.budget;
+    const tooLong = rate > 0 ? (this.inFlight + waiting) / rate > this.maxWaitMs : waiting + weight > 2 * this.budget;
     if (tooLong) {
       this.shed++;
       throw new HttpError(503, "overloaded", "too much large work in progress; retry shortly");

@@ -26,6 +26,7 @@ import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../config.ts";
 import { log } from "../telemetry/log.ts";
+import type { WorkerPoolOptions } from "./pool_options.ts";
 import { type LargeSlot, LargeWork } from "./large_work.ts";
 
 /** How long the pool stays idle before it recycles the workers that did large work. */
@@ -46,6 +47,8 @@ interface Pending {
   abandonedAt?: number;
   /** Its estimated peak bytes when it is large (`taskWeight` ≥ `LARGE_TASK_BYTES`), else 0. */
   weight: number;
+  /** When it joined the pool's queue (again, after a retry). */
+  queuedAt: number;
 }
 
 /**
@@ -65,35 +68,6 @@ interface Slot extends LargeSlot {
   sent: number;
   /** Its V8 memory, as its last heartbeat said. */
   memory?: ThreadMemory;
-}
-
-/** Options of the pool. */
-export interface WorkerPoolOptions {
-  /** Number of workers (default: cores). */
-  size?: number;
-  /** Jobs in flight per worker before new ones are refused with 503. */
-  maxQueuePerWorker?: number;
-  /** A worker with work whose heartbeat stops this long is hung (default 30 s). */
-  jobTimeoutMs?: number;
-  /** The JPEG codec tier every worker uses (the main thread's choice; default: this thread's). */
-  codecs?: CodecTier;
-  /** The process's pixel-cache budget the workers join (threads 1…; 0 is the router); none: per-thread caches. */
-  budget?: SharedBudget;
-  /** Bounds of each worker's pixel caches (default: `DEFAULT_CACHE_SIZES`). */
-  caches?: CacheSizes;
-  /**
-   * How long a running job may go on after its requester left or its time ran out before its worker is
-   * ended (default 2 s, at most `jobTimeoutMs`): work whose request has ended stops, and its memory goes
-   * with the worker's.
-   */
-  abandonGraceMs?: number;
-  /**
-   * Estimated peak bytes of large jobs (`LARGE_TASK_BYTES` and over) running at once (default 640 MiB); a
-   * job over it runs alone. One that would wait longer than `jobTimeoutMs` is refused (503, Retry-After).
-   */
-  largeBudgetBytes?: number;
-  /** A worker that ran this many bytes of large jobs is replaced once the pool is idle (default 64 MiB). */
-  recycleAfterBytes?: number;
 }
 
 /** True where module workers exist (not on Deno Deploy). */
@@ -134,7 +108,7 @@ export class WorkerPool implements TileBackend {
     this.maxInFlight = this.size * (opts.maxQueuePerWorker ?? 64);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 30_000;
     this.abandonGraceMs = Math.min(opts.abandonGraceMs ?? 2_000, this.jobTimeoutMs);
-    this.large = new LargeWork(opts.largeBudgetBytes ?? 640 << 20, this.jobTimeoutMs);
+    this.large = new LargeWork(opts.largeBudgetBytes ?? 640 << 20, this.jobTimeoutMs / 2);
     this.large.onFree = () => this.#drain();
     this.recycleAfterBytes = opts.recycleAfterBytes ?? 64 << 20;
     this.codecs = opts.codecs ?? codecStatus().tier;
@@ -152,6 +126,15 @@ export class WorkerPool implements TileBackend {
         }
       }
       for (const p of [...this.#pending.values()]) {
+        // Large work that waited its whole wait is refused now (503): started later, it would end in a 504.
+        if (!p.slot && p.weight > 0 && now - p.queuedAt > this.large.maxWaitMs) {
+          const at = this.#queue.indexOf(p);
+          if (at >= 0) this.#queue.splice(at, 1);
+          this.#settle(p);
+          this.large.shed++;
+          p.reject(new HttpError(503, "overloaded", "too much large work in progress; retry shortly"));
+          continue;
+        }
         if (p.slot && p.abandonedAt !== undefined && now - p.abandonedAt > this.abandonGraceMs) {
           this.abandonKills++;
           this.#replace(p.slot, new HttpError(503, "worker_failed", "a worker was ended; retry shortly"));
@@ -256,6 +239,7 @@ export class WorkerPool implements TileBackend {
       } else {
         p.slot = null;
         p.attempts++;
+        p.queuedAt = performance.now();
         this.#queue.unshift(p); // first in line again
       }
     }
@@ -366,6 +350,7 @@ export class WorkerPool implements TileBackend {
         slot: null,
         attempts: 1,
         weight,
+        queuedAt: performance.now(),
         signal,
         // A caller's non-finite or negative number is no affinity, not a worker that does not exist.
         ...(Number.isFinite(affinity) && affinity! >= 0 ? { affinity: Math.floor(affinity!) } : {}),
