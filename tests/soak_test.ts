@@ -129,7 +129,15 @@ Deno.test(
         while (performance.now() < until) {
           await new Promise((r) => setTimeout(r, 1500));
           const st = await Deno.stat(`${dir}/flip.tif`);
-          await rewriteInPlace(`${dir}/flip.tif`, solidTiff(2048, ++flips % 2 ? [0, 0, 255] : [255, 0, 0]), st.mtime!);
+          const [next, other]: [number, number, number][] = ++flips % 2
+            ? [[0, 0, 255], [255, 0, 0]]
+            : [[255, 0, 0], [0, 0, 255]];
+          // Every third time a same-second pair: the other colour, then this one 50 ms later, mtime put back.
+          if (flips % 3 === 0) {
+            await rewriteInPlace(`${dir}/flip.tif`, solidTiff(2048, other), st.mtime!);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          await rewriteInPlace(`${dir}/flip.tif`, solidTiff(2048, next), st.mtime!);
         }
       })();
       const flipExports = (async () => {
@@ -177,6 +185,12 @@ Deno.test(
       })();
       await Promise.all([...exporters, ...bombers, ...lazy, health, badHosts, flipper, flipExports, flipTiles]);
       assert(flips >= 5 && completeExports + brokenExports > 0, `${flips} rewrites, ${completeExports} exports`);
+      // Never stale: once the last write's second is over, the slide is served as it was last written.
+      await new Promise((r) => setTimeout(r, 1200));
+      const last = flips % 2 ? "0,0,255" : "255,0,0";
+      const tile = await fetch(`${url}/iiif/3/flip.tif/0,0,256,256/max/0/default.png`);
+      const { data: px } = await decodePng(new Uint8Array(await tile.arrayBuffer()), 3);
+      assertEquals(`${px[0]},${px[1]},${px[2]}`, last, "the slide as last written");
       assertEquals(problems, [], "every request answered 200 or a 4xx within 10 s");
       assert(requests > 100, `${requests} requests answered`);
       // A hang guard, not a speed bound: /health answered while all of this ran.
