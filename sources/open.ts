@@ -4,6 +4,9 @@ import { openFlat } from "./flat.ts";
 import type { ImageSource } from "./source.ts";
 import { readFlatHeader, sniffFormat } from "./sniff.ts";
 import { unsupportedMessage } from "./recognise.ts";
+import { isDicomHead } from "./dicom.ts";
+import { openDicomSeries } from "./dicom_series.ts";
+import { dicomFilesIn } from "./dicom_folder.ts";
 import { openTiff } from "./tiff.ts";
 import { type ByteSource, localBytes, remoteBytes } from "./bytes.ts";
 import type { RemoteHead, RemotePolicy } from "./remote.ts";
@@ -36,6 +39,7 @@ const MAX_JPEG_HEAD = 16 << 20;
 
 /** Opens `d`; 415 for unknown formats, 413/422 from the format readers. */
 export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
+  if (!d.remote && (await Deno.stat(d.path)).isDirectory) return await openDicomFolder(d);
   const bytes = await bytesOf(d);
   let head: Uint8Array;
   try {
@@ -53,6 +57,8 @@ export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
       head = await bytes.read(0, Math.min(n, bytes.size));
     }
     if (format === "tiff") return pinned(await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey }), bytes);
+    // DICOM by its content (the WG-26 sample files have no extension): one multi-frame file is one slide.
+    if (isDicomHead(head)) return pinned(await openDicomSeries([{ bytes, path: d.path }], cacheKey), bytes);
     if (format) return pinned(await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey }), bytes);
   } catch (err) {
     await bytes.close();
@@ -82,4 +88,18 @@ function pinned(source: ImageSource, bytes: ByteSource): ImageSource {
       : {}),
     close: () => source.close(),
   };
+}
+
+/** Opens a folder of DICOM instances as one slide (415 when it holds none). */
+async function openDicomFolder(d: SourceDescriptor): Promise<ImageSource> {
+  const paths = await dicomFilesIn(d.path);
+  if (!paths.length) throw unsupportedSource("a folder that holds no DICOM instances");
+  const files: { bytes: ByteSource; path: string }[] = [];
+  try {
+    for (const path of paths) files.push({ bytes: await localBytes(path), path });
+    return await openDicomSeries(files, `${d.path}@${d.version}`);
+  } catch (err) {
+    await Promise.all(files.map((f) => f.bytes.close()));
+    throw err;
+  }
 }

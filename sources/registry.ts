@@ -12,6 +12,7 @@ import { HttpError, toHttpError } from "../errors.ts";
 import { headRemote, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
 import { LruCache } from "../cache/lru.ts";
 import { fileVersion, unsettledFor } from "./file_version.ts";
+import { folderVersion, isDicomFolder } from "./dicom_folder.ts";
 
 /** How remote ids are resolved and read. */
 export interface RemoteOptions {
@@ -58,7 +59,8 @@ export async function imageFilesUnder(dir: string, all = false): Promise<string[
     for (const e of entries) {
       const id = prefix + e.name;
       if (e.isDirectory) {
-        if (await isMrxsData(`${at}/${e.name}`)) {
+        if (await isDicomFolder(`${at}/${e.name}`)) ids.push(id); // a DICOM series: one image
+        else if (await isMrxsData(`${at}/${e.name}`)) {
           if (all && !names.has(`${e.name.toLowerCase()}.mrxs`)) ids.push(id);
         } else await walk(`${at}/${e.name}`, id + "/", depth + 1);
       } else if ((e.isFile || e.isSymlink) && (all || IMAGE_EXTENSIONS.test(e.name))) ids.push(id);
@@ -138,7 +140,11 @@ export class ImageRegistry {
     // second (ctime has whole seconds here): wait for the second to pass, then read it again.
     for (let attempt = 0;; attempt++) {
       const found = this.#stat(id);
-      const wait = unsettledFor(found.st, Date.now());
+      // A DICOM series folder: the version of all its files (pinned by that, not by one open file).
+      if (found.st.isDirectory && !(await isDicomFolder(found.real))) throw notFound(`no image "${id}"`);
+      const folder = found.st.isDirectory ? await folderVersion(found.real) : null;
+      const wait = folder ? folder.wait : unsettledFor(found.st, Date.now());
+      if (wait === 0 && folder) return { path: found.real, version: folder.version, maxPixels: this.maxPixels };
       if (wait === 0) {
         return { path: found.real, version: fileVersion(found.st), maxPixels: this.maxPixels, pinned: true };
       }
@@ -167,7 +173,7 @@ export class ImageRegistry {
         throw none();
       }
     }
-    if (!st?.isFile) throw none();
+    if (!st?.isFile && !st?.isDirectory) throw none();
     return { real, st };
   }
 

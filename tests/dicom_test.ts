@@ -1,0 +1,138 @@
+/**
+ * DICOM WSI files (issue 38, part 1): a folder of a series' instances and a single multi-frame file are
+ * slides, read against pydicom (Debian's python3-pydicom; its JPEG frames through Pillow's libjpeg-turbo)
+ * on the real samples, through the routes; damaged files are 4xx.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, decodePng, get, psnr, withServer } from "./helpers.ts";
+import { openSource } from "../sources/open.ts";
+import { jpegCodec } from "../codecs/tier.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const BPAEC = "dicom-wg26__BPAEC", NATIVE = "highdicom__sm_image.dcm";
+
+/**
+ * pydicom's level 0 of `path` (a file, or the largest VOLUME instance of a folder), assembled from its
+ * TILED_FULL frames: height × width × channels (optical paths interleaved, or RGB).
+ */
+async function pydicomLevel0(
+  path: string,
+): Promise<{ width: number; height: number; channels: number; data: Uint8Array }> {
+  const py = `import sys, os, glob, numpy as np, pydicom
+p = sys.argv[1]
+files = [p] if os.path.isfile(p) else [f for f in glob.glob(p + "/*") if open(f, "rb").read(132)[128:] == b"DICM"]
+vols = [pydicom.dcmread(f) for f in files]
+vols = [d for d in vols if d.ImageType[2] == "VOLUME"]
+d = max(vols, key=lambda d: d.TotalPixelMatrixColumns)
+W, H, tw, th = d.TotalPixelMatrixColumns, d.TotalPixelMatrixRows, d.Columns, d.Rows
+across, down = -(-W // tw), -(-H // th)
+px = d.pixel_array.reshape(int(d.NumberOfFrames), th, tw, -1)
+spp = int(d.SamplesPerPixel)
+paths = 1 if spp == 3 else int(d.get("NumberOfOpticalPaths", 1))
+ch = 3 if spp == 3 else paths
+out = np.zeros((down * th, across * tw, ch), np.uint8)
+for op in range(paths):
+    for r in range(down):
+        for c in range(across):
+            f = px[(op * down + r) * across + c]
+            if spp == 3: out[r*th:(r+1)*th, c*tw:(c+1)*tw, :] = f
+            else: out[r*th:(r+1)*th, c*tw:(c+1)*tw, op] = f[..., 0]
+out = np.ascontiguousarray(out[:H, :W])
+sys.stdout.write(f"{W} {H} {ch}\\n"); sys.stdout.flush()
+sys.stdout.buffer.write(out.tobytes())`;
+  const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, path] }).output();
+  assertEquals(out.code, 0, text(out.stderr));
+  const nl = out.stdout.indexOf(10);
+  const [width, height, channels] = text(out.stdout.subarray(0, nl)).split(" ").map(Number);
+  return { width, height, channels, data: out.stdout.subarray(nl + 1) };
+}
+
+Deno.test("DICOM level 0 equals pydicom's: native RGB exactly, the fluorescence JPEG series' three channels", async () => {
+  for (const [id, exact] of [[NATIVE, true], [BPAEC, false]] as const) {
+    const ref = await pydicomLevel0(DATA + id);
+    const source = await openSource({ path: DATA + id, version: "t", maxPixels: 1e9 });
+    try {
+      assertEquals([source.info.width, source.info.height, source.info.channels], [
+        ref.width,
+        ref.height,
+        ref.channels,
+      ]);
+      const r = await source.readRegion(0, 0, 0, ref.width, ref.height);
+      const ours = new Uint8Array(r.data.buffer, r.data.byteOffset, ref.data.length);
+      // JPEG frames decoded by libjpeg-turbo on both sides (the native tier) are the same bytes; the WASM tier's
+      // decoder differs by a few levels (PSNR ≥ 45 dB).
+      if (exact || jpegCodec().tier === "native") {
+        assertEquals(ours.findIndex((v, i) => v !== ref.data[i]), -1, `${id}: byte for byte`);
+      } else {
+        const db = psnr(ours, ref.data);
+        assert(db >= 45, `${id}: PSNR ${db.toFixed(1)} dB`);
+      }
+    } finally {
+      await source.close();
+    }
+  }
+});
+
+Deno.test(
+  "a DICOM folder is one image through the routes: listing, Deep Zoom, IIIF, thumbnail, label, render",
+  opts,
+  async () => {
+    await withServer({ IMAGES_DIR: DATA, KV_PATH: "off" }, async (s) => {
+      const list = JSON.parse(text((await get(`${s.url}/images`)).body)).images;
+      const row = list.find((i: { id: string }) => i.id === BPAEC);
+      assertEquals([row?.supported, row?.width, row?.height, row?.format], [true, 3072, 2304, "dicom"]);
+      assert(
+        !list.some((i: { id: string }) => i.id.startsWith(`${BPAEC}/`)),
+        "its instances are not listed one by one",
+      );
+      const info = JSON.parse(text((await get(`${s.url}/images/${BPAEC}`)).body));
+      assertEquals(info.channelList.map((c: { name: string }) => c.name), ["Green", "Blue", "Red"]);
+      assert(Math.abs(info.mpp.x - 1.29) < 1e-9, JSON.stringify(info.mpp));
+      for (
+        const path of [
+          `/dzi/${BPAEC}_files/12/3_2.png`,
+          `/iiif/3/${BPAEC}/info.json`,
+          `/iiif/3/${BPAEC}/1024,1024,1024,1024/256,/0/default.jpg?c=0,1&color=00ff00,0000ff`,
+          `/thumbnail/${BPAEC}.png?width=200`,
+          `/images/${BPAEC}/associated/label.jpg`,
+          `/xyz/${BPAEC}/2/1/1.png`,
+          `/dzi/${NATIVE}_files/6/0_0.png`,
+        ]
+      ) {
+        const r = await get(s.url + path);
+        assertEquals(r.status, 200, `${path}: ${text(r.body).slice(0, 200)}`);
+      }
+      // The native file's full-size PNG is its pixels, as pydicom reads them.
+      const ref = await pydicomLevel0(DATA + NATIVE);
+      const png = await decodePng((await get(`${s.url}/iiif/3/${NATIVE}/full/max/0/default.png`)).body, 3);
+      assertEquals(png.data.findIndex((v, i) => v !== ref.data[i]), -1, "IIIF full/max of the native file");
+    });
+  },
+);
+
+Deno.test("damaged DICOM files are 4xx with a clear message, and nothing is served from them", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const whole = await Deno.readFile(`${DATA}${BPAEC}/5_0`);
+    await Deno.writeFile(`${dir}/cut.dcm`, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    await Deno.writeFile(`${dir}/header-only.dcm`, whole.subarray(0, 2000));
+    const native = await Deno.readFile(DATA + NATIVE);
+    await Deno.writeFile(`${dir}/short-native.dcm`, native.subarray(0, native.length - 500));
+    await withServer({ IMAGES_DIR: dir, KV_PATH: "off" }, async (s) => {
+      for (
+        const [id, path] of [["cut.dcm", "/dzi/cut.dcm_files/12/2_2.png"], [
+          "header-only.dcm",
+          "/images/header-only.dcm",
+        ], ["short-native.dcm", "/images/short-native.dcm"]]
+      ) {
+        const r = await get(s.url + path);
+        assert(r.status >= 400 && r.status < 500, `${id}: ${r.status} ${text(r.body).slice(0, 200)}`);
+        const message = JSON.parse(text(r.body)).error.message as string;
+        assert(/DICOM|truncated|frame/i.test(message), `${id}: ${message}`);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
