@@ -47,6 +47,11 @@ export interface DicomInstance {
   objectivePower?: number;
   /** The first frame's number in its concatenation (0 outside one). */
   frameOffset: number;
+  /**
+   * TILED_SPARSE: where each frame lies, from its PlanePositionSlideSequence (0-based tile column and row)
+   * and which optical path it shows (index into `opticalPaths`); absent for TILED_FULL.
+   */
+  positions?: { col: number; row: number; path: number }[];
   /** Absolute file offset and length of frame `i`, found on first use. */
   frameAt(i: number): Promise<[number, number]>;
   properties: Record<string, string>;
@@ -134,10 +139,42 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
         .map(([k, t]) => [`dicom.${k}`, s(t)]).filter(([, v]) => v),
     ),
   };
+  if (inst.organization !== "TILED_FULL") {
+    const positions = framePositions(ds!, inst.opticalPaths, tileWidth, tileHeight, frames);
+    if (positions) Object.assign(inst, { positions });
+  }
   const frameAt = coding === "native"
     ? nativeFrames(bytes, pixel.dataOffset, tileWidth * tileHeight * spp, frames)
     : encapsulatedFrames(bytes, pixel.dataOffset, frames);
   return { ...inst, frameAt };
+}
+
+/**
+ * Each frame's tile column and row (from the 1-based PlanePositionSlideSequence positions, which must fall
+ * on the tile grid) and optical path, from the per-frame functional groups; null when they are absent.
+ */
+function framePositions(
+  ds: DataSet,
+  paths: OpticalPath[],
+  tileWidth: number,
+  tileHeight: number,
+  frames: number,
+): { col: number; row: number; path: number }[] | null {
+  const items = ds.elements.x52009230?.items;
+  if (!items) return null;
+  if (items.length !== frames) throw corruptSource(`DICOM per-frame groups for ${items.length} of ${frames} frames`);
+  return items.map((it, i) => {
+    const f = it.dataSet as DataSet;
+    const pos = item(f, "x0048021a");
+    const x = pos?.int32("x0048021e"), y = pos?.int32("x0048021f");
+    if (x === undefined || y === undefined) throw corruptSource(`DICOM frame ${i} has no plane position`);
+    if ((x - 1) % tileWidth || (y - 1) % tileHeight) {
+      throw unsupportedSource(`DICOM frame ${i} at ${x},${y} is off the tile grid (TILED_SPARSE off the grid)`);
+    }
+    const id = item(f, "x00480207")?.string("x00480106");
+    const path = id === undefined ? 0 : Math.max(0, paths.findIndex((p) => p.id === id));
+    return { col: (x - 1) / tileWidth, row: (y - 1) / tileHeight, path };
+  });
 }
 
 function errorText(err: unknown): string {

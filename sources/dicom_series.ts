@@ -27,6 +27,8 @@ interface DicomLevel {
   tileHeight: number;
   across: number;
   down: number;
+  /** TILED_SPARSE: frame (across the level's instances) by `path:col:row`; absent for TILED_FULL. */
+  sparse?: Map<string, number>;
 }
 
 /** Opens the instances in `files` (each an open byte source and its path) as one slide. */
@@ -42,10 +44,8 @@ export async function openDicomSeries(
   if (series.size > 1) throw unsupportedSource(`${series.size} DICOM series in one folder: give each its own folder`);
   const main = volumes.reduce((a, b) => (b.totalWidth > a.totalWidth ? b : a));
   for (const v of volumes) {
-    if (v.organization !== "TILED_FULL") {
-      throw unsupportedSource(
-        `DICOM dimension organization "${v.organization || "none"}" is not supported yet (TILED_FULL)`,
-      );
+    if (v.organization !== "TILED_FULL" && !v.positions) {
+      throw unsupportedSource(`DICOM frames of organization "${v.organization || "none"}" without plane positions`);
     }
     if (v.samplesPerPixel !== main.samplesPerPixel || v.opticalPaths.length !== main.opticalPaths.length) {
       throw corruptSource("DICOM volume instances disagree on samples per pixel or optical paths");
@@ -61,6 +61,7 @@ export async function openDicomSeries(
     .map((insts) => {
       const i = insts[0];
       return {
+        ...(insts.some((x) => x.positions) ? { sparse: sparseIndex(insts) } : {}),
         instances: insts,
         width: i.totalWidth,
         height: i.totalHeight,
@@ -75,7 +76,7 @@ export async function openDicomSeries(
   for (const l of levels) {
     const frames = l.instances.reduce((n, i) => n + i.frames, 0);
     const need = l.across * l.down * main.opticalPaths.length * main.focalPlanes;
-    if (frames < need) {
+    if (!l.sparse && frames < need) {
       throw corruptSource(`a ${l.width}×${l.height} DICOM level has ${frames} frames of the ${need} its grid needs`);
     }
   }
@@ -166,7 +167,14 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
       for (let col = Math.floor(x / L.tileWidth); col <= Math.floor((x + w - 1) / L.tileWidth); col++) {
         paths.forEach((op, k) =>
           jobs.push((async () => {
-            const frame = await this.frame(level, ((op * this.focalPlanes + z) * L.down + row) * L.across + col);
+            // TILED_FULL: by arithmetic; TILED_SPARSE: by position, a tile no frame covers being background
+            // (white under brightfield RGB, black under fluorescence).
+            const index = L.sparse
+              ? L.sparse.get(`${op}:${col}:${row}`)
+              : ((op * this.focalPlanes + z) * L.down + row) * L.across + col;
+            const frame = index === undefined
+              ? new Uint8Array(L.tileWidth * L.tileHeight * (rgb ? 3 : 1)).fill(rgb ? 255 : 0)
+              : await this.frame(level, index);
             const spp = rgb ? 3 : 1;
             const x0 = Math.max(x, col * L.tileWidth), x1 = Math.min(x + w, (col + 1) * L.tileWidth);
             const y0 = Math.max(y, row * L.tileHeight), y1 = Math.min(y + h, (row + 1) * L.tileHeight);
@@ -182,6 +190,28 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
     }
     await Promise.all(jobs);
     return { width: w, height: h, channels: ch, type: "uint8", data: out, exclusive: true };
+  }
+
+  /**
+   * A JPEG frame as it is stored (a whole JPEG stream: SOI to EOI), for a request of exactly that tile: RGB
+   * frames, or one-sample frames of a single optical path; null otherwise or where no frame covers it.
+   */
+  async readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
+    const L = this.levels[level];
+    const inst = L?.instances[0];
+    if (!inst || inst.coding !== "jpeg" || this.info.multichannel || tx >= L.across || ty >= L.down) return null;
+    let index = L.sparse ? L.sparse.get(`0:${tx}:${ty}`) : ty * L.across + tx;
+    if (index === undefined) return null;
+    let owner = L.instances[0];
+    for (const i of L.instances) {
+      if (index < i.frames) {
+        owner = i;
+        break;
+      }
+      index -= i.frames;
+    }
+    const [pos, length] = await owner.frameAt(index);
+    return await owner.bytes.read(pos, length);
   }
 
   get focalPlanes(): number {
@@ -219,6 +249,18 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
   async close(): Promise<void> {
     await Promise.all(this.files.map((b) => b.close()));
   }
+}
+
+/** A TILED_SPARSE level's frames (numbered across its instances) by `path:col:row`. */
+function sparseIndex(insts: DicomInstance[]): Map<string, number> {
+  const index = new Map<string, number>();
+  let base = 0;
+  for (const inst of insts) {
+    if (!inst.positions) throw corruptSource("a DICOM level mixes TILED_FULL and TILED_SPARSE instances");
+    inst.positions.forEach((p, i) => index.set(`${p.path}:${p.col}:${p.row}`, base + i));
+    base += inst.frames;
+  }
+  return index;
 }
 
 /** Frame `i` of `inst` decoded to its samples (`tileWidth × tileHeight × samplesPerPixel`). */

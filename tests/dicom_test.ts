@@ -136,3 +136,53 @@ Deno.test("damaged DICOM files are 4xx with a clear message, and nothing is serv
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("TILED_SPARSE: frames found by their plane positions, in any order; a tile no frame covers is white", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // highdicom's native TILED_FULL file rewritten by pydicom as TILED_SPARSE: its 25 frames shuffled, one
+    // left out, each with its PlanePositionSlideSequence (1-based positions).
+    const py = `import sys, random, pydicom
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+ds = pydicom.dcmread(sys.argv[1])
+px = ds.pixel_array
+order = list(range(25)); random.Random(3).shuffle(order); missing = order.pop()
+ds.DimensionOrganizationType = "TILED_SPARSE"
+ds.NumberOfFrames = len(order)
+ds.PixelData = px[order].tobytes()
+groups = []
+for k in order:
+    r, c = divmod(k, 5)
+    pos = Dataset(); pos.ColumnPositionInTotalImagePixelMatrix = c * 10 + 1; pos.RowPositionInTotalImagePixelMatrix = r * 10 + 1
+    g = Dataset(); g.PlanePositionSlideSequence = Sequence([pos]); groups.append(g)
+ds.PerFrameFunctionalGroupsSequence = Sequence(groups)
+ds.save_as(sys.argv[2])
+print(missing)`;
+    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, DATA + NATIVE, `${dir}/sparse.dcm`] })
+      .output();
+    assertEquals(out.code, 0, text(out.stderr));
+    const missing = Number(text(out.stdout).trim());
+    const ref = await pydicomLevel0(DATA + NATIVE);
+    const source = await openSource({ path: `${dir}/sparse.dcm`, version: "t", maxPixels: 1e9 });
+    try {
+      const r = await source.readRegion(0, 0, 0, 50, 50);
+      const [mr, mc] = [Math.floor(missing / 5), missing % 5];
+      for (let y = 0; y < 50; y++) {
+        for (let x = 0; x < 50; x++) {
+          const gone = Math.floor(y / 10) === mr && Math.floor(x / 10) === mc;
+          for (let c = 0; c < 3; c++) {
+            const i = (y * 50 + x) * 3 + c, want = gone ? 255 : ref.data[i];
+            if (r.data[i] !== want) {
+              throw new Error(`pixel ${x},${y}: ${r.data[i]} ≠ ${want} (tile ${missing} missing)`);
+            }
+          }
+        }
+      }
+    } finally {
+      await source.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
