@@ -111,7 +111,8 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
     return { id: o.string("x00480106") ?? "", name: o.string("x00480107") || o.string("x00480106") || undefined };
   });
   const objective = paths.map((p) => Number((p.dataSet as DataSet).string("x00480112"))).find((v) => v > 0);
-  const flavor = (s("x00080008").split("\\")[2] ?? "").toUpperCase();
+  // ImageType's third value; converters that write none (OrthancWSIDicomizer 1.1) write volume levels.
+  const flavor = (s("x00080008").split("\\")[2] ?? "").toUpperCase() || "VOLUME";
   const totalWidth = u32("x00480006") || tileWidth, totalHeight = u32("x00480007") || tileHeight;
   const inst: Omit<DicomInstance, "frameAt"> = {
     path,

