@@ -10,8 +10,27 @@ import { fileVersion, unsettledFor } from "./file_version.ts";
 /** Most files a DICOM folder may hold (instances and whatever lies beside them). */
 const MAX_FILES = 4096;
 
-/** The DICOM files directly in `dir` (hidden names skipped), sorted by name; [] when it holds none. */
+/** Folders' DICOM files by the folder's own version (a file added, removed or renamed changes it). */
+const listed = new Map<string, Promise<string[]>>();
+
+/**
+ * The DICOM files directly in `dir` (hidden names skipped), sorted by name; [] when it holds none. Found
+ * once per version of the folder itself (each request locates its image: not a read of every file's head).
+ */
 export async function dicomFilesIn(dir: string): Promise<string[]> {
+  const st = await Deno.stat(dir);
+  const key = `${dir}@${fileVersion(st)}`;
+  let found = listed.get(key);
+  if (!found) {
+    found = scan(dir);
+    found.catch(() => listed.delete(key));
+    listed.set(key, found);
+    while (listed.size > 256) listed.delete(listed.keys().next().value!);
+  }
+  return await found;
+}
+
+async function scan(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) {
     if ((e.isFile || e.isSymlink) && !e.name.startsWith(".")) names.push(e.name);
@@ -39,18 +58,20 @@ export async function isDicomFolder(dir: string): Promise<boolean> {
 }
 
 /**
- * The version of a DICOM folder at `now`: a hash of every file's name and `fileVersion`, and how long (ms)
- * until it is settled (`unsettledFor` of its most recently changed file).
+ * The version of a DICOM folder at `now`: a hash of the folder's and every DICOM file's name and
+ * `fileVersion`, and how long (ms) until it is settled (`unsettledFor` of its most recently changed file).
  */
 export async function folderVersion(dir: string, now = Date.now()): Promise<{ version: string; wait: number }> {
   const h = createHash("sha256");
   let wait = 0;
-  const entries: string[] = [];
-  for await (const e of Deno.readDir(dir)) if (!e.name.startsWith(".")) entries.push(e.name);
-  for (const name of entries.sort()) {
-    const st = await Deno.stat(`${dir}/${name}`).catch(() => null);
+  // The folder's own version (files added or removed) and each DICOM file's (written in place).
+  const self = await Deno.stat(dir);
+  h.update(`.\0${fileVersion(self)}\n`);
+  wait = unsettledFor(self, now);
+  for (const path of await dicomFilesIn(dir)) {
+    const st = await Deno.stat(path).catch(() => null);
     if (!st?.isFile) continue;
-    h.update(`${name}\0${fileVersion(st)}\n`);
+    h.update(`${path.slice(dir.length + 1)}\0${fileVersion(st)}\n`);
     wait = Math.max(wait, unsettledFor(st, now));
   }
   return { version: `dir-${h.digest("hex").slice(0, 24)}`, wait };
