@@ -98,6 +98,8 @@ Deno.test(
           `/images/${BPAEC}/associated/label.jpg`,
           `/xyz/${BPAEC}/2/1/1.png`,
           `/dzi/${NATIVE}_files/6/0_0.png`,
+          `/images/${BPAEC}/patches.ndjson?mpp=2.58&size=256&min=0`,
+          `/zarr/${BPAEC}/.zattrs`,
         ]
       ) {
         const r = await get(s.url + path);
