@@ -33,6 +33,7 @@ import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
+import { isNdpi, openNdpi } from "./ndpi.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -56,6 +57,8 @@ export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: Tif
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
   try {
+    // Hamamatsu NDPI: levels of restart intervals, read by bands (sources/ndpi.ts).
+    if (await isNdpi(await readIfd(tiff, 0))) return await openNdpi(tiff, bytes, count, opts.cacheKey);
     return await TiffSource.create(tiff, { ...opts, fileSize, ifdCount: count, bytes });
   } catch (err) {
     await tiff.close?.();

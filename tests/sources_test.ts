@@ -40,6 +40,8 @@ const EXPECTED: Record<string, { size?: [number, number]; stored?: number; statu
   "dicom-wg26__BPAEC": { size: [3072, 2304], stored: 8 },
   "highdicom__sm_image.dcm": { size: [50, 50], stored: 1 },
   "generated__cmu-1-small-region_dicom": { size: [2220, 2967], stored: 4 },
+  // Hamamatsu NDPI: the four SourceLens levels.
+  "slideio-tutorial__test3-DAPI-2-387.ndpi": { size: [3968, 4864], stored: 4 },
   "histolab__tcga-cr-7395-01a-01-ts1.svs": { size: [4443, 3567], stored: 2 },
   "image-tiff__BigTIFF.tif": { size: [64, 64], stored: 1 },
   "image-tiff__seq-1c-8b-tiled-bigtiff.tiff": { size: [16, 16], stored: 1 },
