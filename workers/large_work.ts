@@ -44,16 +44,20 @@ export class LargeWork {
 
   /**
    * 503 `overloaded` when a job of `weight` would wait longer than `maxWaitMs` behind the large work running
-   * and waiting (`queue`), at the rate of the last `RATE_WINDOW_MS`; without such a rate yet, when the work
-   * waiting would pass twice the budget.
+   * and waiting (`queue`), or end later than twice that, at the rate of the last `RATE_WINDOW_MS`; without
+   * such a rate yet, when the work waiting would pass twice the budget.
    */
   checkWaiting(queue: Iterable<{ weight: number }>, weight: number, now = performance.now()): void {
     if (weight === 0) return;
     let waiting = 0;
     for (const q of queue) waiting += q.weight;
-    if (waiting === 0) return;
+    if (waiting === 0 && this.inFlight === 0) return; // alone: it always runs
     const rate = this.rate(now);
-    const tooLong = rate > 0 ? (this.inFlight + waiting) / rate > this.maxWaitMs : waiting + weight > 2 * this.budget;
+    // At the recent rate: its wait behind the work ahead, or its own end after that, too late.
+    const ahead = this.inFlight + waiting;
+    const tooLong = rate > 0
+      ? ahead / rate > this.maxWaitMs || (ahead + weight) / rate > 2 * this.maxWaitMs
+      : waiting > 0 && waiting + weight > 2 * this.budget;
     if (tooLong) {
       this.shed++;
       throw new HttpError(503, "overloaded", "too much large work in progress; retry shortly");
