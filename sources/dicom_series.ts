@@ -263,6 +263,9 @@ function sparseIndex(insts: DicomInstance[]): Map<string, number> {
   return index;
 }
 
+/** One JPEG 2000 decoder an instance, made at its first frame (not one a frame). */
+const j2kDecoders = new WeakMap<DicomInstance, ReturnType<typeof decoderFor>>();
+
 /** Frame `i` of `inst` decoded to its samples (`tileWidth × tileHeight × samplesPerPixel`). */
 async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8Array> {
   const [pos, length] = await inst.frameAt(i);
@@ -278,16 +281,19 @@ async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8Array> 
     }
     out = img.data;
   } else {
-    const decoder = await decoderFor({
-      compression: 33005,
-      tileWidth: inst.tileWidth,
-      tileHeight: inst.tileHeight,
-      samplesPerPixel: inst.samplesPerPixel,
-      bitsPerSample: Array(inst.samplesPerPixel).fill(8),
-      planarConfiguration: 1,
-      predictor: 1,
-      photometric: inst.samplesPerPixel === 3 ? 2 : 1,
-    });
+    const decoder = await (j2kDecoders.get(inst) ?? j2kDecoders.set(
+      inst,
+      decoderFor({
+        compression: 33005,
+        tileWidth: inst.tileWidth,
+        tileHeight: inst.tileHeight,
+        samplesPerPixel: inst.samplesPerPixel,
+        bitsPerSample: Array(inst.samplesPerPixel).fill(8),
+        planarConfiguration: 1,
+        predictor: 1,
+        photometric: inst.samplesPerPixel === 3 ? 2 : 1,
+      }),
+    ).get(inst)!);
     out = new Uint8Array(await decoder.decode(raw.slice().buffer));
   }
   if (out.length < need) throw corruptSource(`DICOM frame ${i} is truncated (${out.length} of ${need} bytes)`);

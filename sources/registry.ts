@@ -142,7 +142,12 @@ export class ImageRegistry {
       const found = this.#stat(id);
       // A DICOM series folder: the version of all its files (pinned by that, not by one open file).
       if (found.st.isDirectory && !(await isDicomFolder(found.real))) throw notFound(`no image "${id}"`);
-      const folder = found.st.isDirectory ? await folderVersion(found.real) : null;
+      // A folder changing under the walk (removed, made unreadable) is not found, never a 500.
+      const folder = found.st.isDirectory
+        ? await folderVersion(found.real).catch(() => {
+          throw notFound(`no image "${id}"`);
+        })
+        : null;
       const wait = folder ? folder.wait : unsettledFor(found.st, Date.now());
       if (wait === 0 && folder) return { path: found.real, version: folder.version, maxPixels: this.maxPixels };
       if (wait === 0) {
