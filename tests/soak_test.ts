@@ -147,11 +147,11 @@ Deno.test(
             const r = await fetch(`${url}/images/flip.tif/patches.tar?size=128&min=0&format=npy`);
             if (r.status !== 200) {
               const code = await r.json().then((b) => b.error?.code, () => "");
-              // 503 "changing": the file was written again before its last change settled (the designed answer
-              // for a file written without pause, with Retry-After); any other 5xx is a problem.
-              if (r.status >= 500 && !(r.status === 503 && code === "changing")) {
-                problems.push(`flip export: ${r.status}`);
-              }
+              // Shed with Retry-After, by design: "changing" (written again before its last change settled) or
+              // "overloaded" (each rewrite is a new version whose statistics are large work, on a busy machine).
+              const shed = r.status === 503 && r.headers.has("retry-after") &&
+                ["changing", "overloaded"].includes(code);
+              if (r.status >= 500 && !shed) problems.push(`flip export: ${r.status} ${code}`);
               continue;
             }
             body = new Uint8Array(await r.arrayBuffer());
