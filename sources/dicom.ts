@@ -7,6 +7,7 @@
 import dicomParser from "dicom-parser";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
+import { type DicomAttrs, parsedAttrs } from "./dicom_attrs.ts";
 
 /** Transfer syntaxes whose frames this service decodes, by UID, and how. */
 export const TRANSFER_SYNTAXES: Record<string, "native" | "jpeg" | "jpeg2000"> = {
@@ -24,10 +25,19 @@ export interface OpticalPath {
   name?: string;
 }
 
+/** How a frame's bitstream is coded. */
+export type FrameCoding = "native" | "jpeg" | "jpeg2000";
+
+/** A frame's bytes as stored (a JPEG or JPEG 2000 stream, or native samples) and their coding. */
+export interface StoredFrame {
+  data: Uint8Array;
+  coding: FrameCoding;
+}
+
 /** What a series reader needs of one instance. */
 export interface DicomInstance {
+  /** Where it is: a file's path, or a DICOMweb instance's URL. */
   path: string;
-  bytes: ByteSource;
   seriesUid: string;
   /** Value 3 of ImageType: VOLUME, LABEL, OVERVIEW, THUMBNAIL, … */
   flavor: string;
@@ -38,7 +48,8 @@ export interface DicomInstance {
   frames: number;
   samplesPerPixel: number;
   photometric: string;
-  coding: "native" | "jpeg" | "jpeg2000";
+  /** The coding its frames are expected in (each `readFrame` says its own). */
+  coding: FrameCoding;
   organization: string;
   opticalPaths: OpticalPath[];
   focalPlanes: number;
@@ -52,8 +63,8 @@ export interface DicomInstance {
    * and which optical path it shows (index into `opticalPaths`); absent for TILED_FULL.
    */
   positions?: { col: number; row: number; path: number }[];
-  /** Absolute file offset and length of frame `i`, found on first use. */
-  frameAt(i: number): Promise<[number, number]>;
+  /** Frame `i` (0-based) as stored: one ranged read of a file, or one frame of a DICOMweb request. */
+  readFrame(i: number): Promise<StoredFrame>;
   properties: Record<string, string>;
 }
 
@@ -65,15 +76,13 @@ export function isDicomHead(head: Uint8Array): boolean {
 /** The most header bytes read before the pixel data (a TILED_SPARSE per-frame sequence can be large). */
 const MAX_HEADER = 64 << 20;
 
+/** The largest side of a DICOM image (the TIFF readers' limit). */
+const MAX_SIDE = 1 << 20;
+
 /** Most frames an instance may list (a 200k² slide in 256² tiles and 3 optical paths has 1.8 M). */
 const MAX_FRAMES = 4 << 20;
 
 type DataSet = ReturnType<typeof dicomParser.parseDicom>;
-
-/** The data set of the first item of sequence `tag` in `ds`, if any. */
-function item(ds: DataSet | undefined, tag: string): DataSet | undefined {
-  return ds?.elements[tag]?.items?.[0]?.dataSet as DataSet | undefined;
-}
 
 /** Reads the header of the instance in `bytes` (up to its pixel data) and says where its frames are. */
 export async function readDicomInstance(bytes: ByteSource, path: string): Promise<DicomInstance> {
@@ -90,34 +99,58 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
   }
   const pixel = ds!.elements.x7fe00010;
   if (!pixel) throw corruptSource("a DICOM file without pixel data");
-  const s = (tag: string) => ds!.string(tag) ?? "";
-  const u16 = (tag: string) => ds!.uint16(tag) ?? 0;
-  const u32 = (tag: string) => ds!.uint32(tag) ?? 0;
-  const syntax = s("x00020010");
+  const syntax = ds!.string("x00020010") ?? "";
   const coding = TRANSFER_SYNTAXES[syntax];
   if (!coding) throw unsupportedSource(`DICOM transfer syntax ${syntax} is not supported`);
-  const tileWidth = u16("x00280011"), tileHeight = u16("x00280010");
-  const frames = Number(s("x00280008") || "1");
-  const spp = u16("x00280002") || 1, bits = u16("x00280100") || 8;
-  if (bits !== 8) throw unsupportedSource(`DICOM frames of ${bits} bits allocated are not supported (8 only)`);
-  if (!(tileWidth > 0 && tileHeight > 0 && frames > 0 && frames <= MAX_FRAMES)) {
-    throw corruptSource(`DICOM frames of ${tileWidth}×${tileHeight}, ${frames} of them`);
-  }
-  const shared = item(ds, "x52009229");
-  const spacing = (item(shared, "x00289110")?.string("x00280030") ?? "").split("\\").map(Number);
-  const paths = ds!.elements.x00480105?.items ?? [];
-  const opticalPaths = paths.map((p) => {
-    const o = p.dataSet as DataSet;
-    return { id: o.string("x00480106") ?? "", name: o.string("x00480107") || o.string("x00480106") || undefined };
+  const attrs = parsedAttrs(ds!);
+  const frameBytes = (attrs.num("00280011") ?? 0) * (attrs.num("00280010") ?? 0) * (attrs.num("00280002") || 1);
+  return instanceFromAttrs(attrs, path, coding, (frames) => {
+    const frameAt = coding === "native"
+      ? nativeFrames(bytes, pixel.dataOffset, frameBytes, frames)
+      : encapsulatedFrames(bytes, pixel.dataOffset, frames);
+    return async (i) => {
+      const [pos, length] = await frameAt(i);
+      return { data: await bytes.read(pos, length), coding };
+    };
   });
-  const objective = paths.map((p) => Number((p.dataSet as DataSet).string("x00480112"))).find((v) => v > 0);
+}
+
+/**
+ * An instance from its attributes (a file's data set or DICOMweb metadata): `frameReader` is given the
+ * checked frame count and says how frame `i` is read. Sizes, frame counts and positions are checked here,
+ * so both encodings are held to the same limits.
+ */
+export function instanceFromAttrs(
+  a: DicomAttrs,
+  path: string,
+  coding: FrameCoding,
+  frameReader: (frames: number) => (i: number) => Promise<StoredFrame>,
+): DicomInstance {
+  const tileWidth = a.num("00280011") ?? 0, tileHeight = a.num("00280010") ?? 0;
+  const frames = Number(a.str("00280008") || "1");
+  const spp = a.num("00280002") || 1, bits = a.num("00280100") || 8;
+  if (bits !== 8) throw unsupportedSource(`DICOM frames of ${bits} bits allocated are not supported (8 only)`);
+  if (!(tileWidth > 0 && tileHeight > 0 && Number.isInteger(frames) && frames > 0 && frames <= MAX_FRAMES)) {
+    throw corruptSource(`DICOM frames of ${tileWidth}×${tileHeight}, ${a.str("00280008")} of them`);
+  }
+  if (spp !== 1 && spp !== 3) throw unsupportedSource(`DICOM frames of ${spp} samples per pixel (1 or 3 only)`);
+  const shared = a.items("52009229")[0];
+  const spacing = (shared?.items("00289110")[0]?.str("00280030") ?? "").split("\\").map(Number);
+  const paths = a.items("00480105");
+  const opticalPaths = paths.map((o) => ({
+    id: o.str("00480106") ?? "",
+    name: o.str("00480107") || o.str("00480106") || undefined,
+  }));
+  const objective = paths.map((o) => o.num("00480112") ?? 0).find((v) => v > 0);
   // ImageType's third value; converters that write none (OrthancWSIDicomizer 1.1) write volume levels.
-  const flavor = (s("x00080008").split("\\")[2] ?? "").toUpperCase() || "VOLUME";
-  const totalWidth = u32("x00480006") || tileWidth, totalHeight = u32("x00480007") || tileHeight;
-  const inst: Omit<DicomInstance, "frameAt"> = {
+  const flavor = ((a.str("00080008") ?? "").split("\\")[2] ?? "").toUpperCase() || "VOLUME";
+  const totalWidth = a.num("00480006") || tileWidth, totalHeight = a.num("00480007") || tileHeight;
+  if (totalWidth > MAX_SIDE || totalHeight > MAX_SIDE) {
+    throw tooLarge(`a DICOM image of ${totalWidth}×${totalHeight} pixels (at most ${MAX_SIDE} a side)`);
+  }
+  const inst: Omit<DicomInstance, "readFrame"> = {
     path,
-    bytes,
-    seriesUid: s("x0020000e"),
+    seriesUid: a.str("0020000E") ?? "",
     flavor,
     totalWidth,
     totalHeight,
@@ -125,29 +158,26 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
     tileHeight,
     frames,
     samplesPerPixel: spp,
-    photometric: s("x00280004"),
+    photometric: a.str("00280004") ?? "",
     coding,
-    organization: s("x00209311") || (frames === 1 ? "TILED_FULL" : ""),
+    organization: a.str("00209311") || (frames === 1 ? "TILED_FULL" : ""),
     opticalPaths: opticalPaths.length ? opticalPaths : [{ id: "0" }],
-    focalPlanes: u32("x00480303") || 1,
+    focalPlanes: a.num("00480303") || 1,
     ...(spacing.length === 2 && spacing.every((v) => v > 0)
       ? { mpp: { x: spacing[1] * 1000, y: spacing[0] * 1000 } }
       : {}),
     ...(objective ? { objectivePower: objective } : {}),
-    frameOffset: u32("x00209228"),
+    frameOffset: a.num("00209228") ?? 0,
     properties: Object.fromEntries(
-      [["Manufacturer", "x00080070"], ["ManufacturerModelName", "x00081090"], ["StudyInstanceUID", "x0020000d"]]
-        .map(([k, t]) => [`dicom.${k}`, s(t)]).filter(([, v]) => v),
+      [["Manufacturer", "00080070"], ["ManufacturerModelName", "00081090"], ["StudyInstanceUID", "0020000D"]]
+        .map(([k, t]) => [`dicom.${k}`, a.str(t) ?? ""]).filter(([, v]) => v),
     ),
   };
   if (inst.organization !== "TILED_FULL") {
-    const positions = framePositions(ds!, inst.opticalPaths, tileWidth, tileHeight, frames);
+    const positions = framePositions(a, inst.opticalPaths, tileWidth, tileHeight, frames);
     if (positions) Object.assign(inst, { positions });
   }
-  const frameAt = coding === "native"
-    ? nativeFrames(bytes, pixel.dataOffset, tileWidth * tileHeight * spp, frames)
-    : encapsulatedFrames(bytes, pixel.dataOffset, frames);
-  return { ...inst, frameAt };
+  return { ...inst, readFrame: frameReader(frames) };
 }
 
 /**
@@ -155,24 +185,23 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
  * on the tile grid) and optical path, from the per-frame functional groups; null when they are absent.
  */
 function framePositions(
-  ds: DataSet,
+  a: DicomAttrs,
   paths: OpticalPath[],
   tileWidth: number,
   tileHeight: number,
   frames: number,
 ): { col: number; row: number; path: number }[] | null {
-  const items = ds.elements.x52009230?.items;
-  if (!items) return null;
+  if (!a.has("52009230")) return null;
+  const items = a.items("52009230");
   if (items.length !== frames) throw corruptSource(`DICOM per-frame groups for ${items.length} of ${frames} frames`);
-  return items.map((it, i) => {
-    const f = it.dataSet as DataSet;
-    const pos = item(f, "x0048021a");
-    const x = pos?.int32("x0048021e"), y = pos?.int32("x0048021f");
+  return items.map((f, i) => {
+    const pos = f.items("0048021A")[0];
+    const x = pos?.num("0048021E"), y = pos?.num("0048021F");
     if (x === undefined || y === undefined) throw corruptSource(`DICOM frame ${i} has no plane position`);
     if ((x - 1) % tileWidth || (y - 1) % tileHeight) {
       throw unsupportedSource(`DICOM frame ${i} at ${x},${y} is off the tile grid (TILED_SPARSE off the grid)`);
     }
-    const id = item(f, "x00480207")?.string("x00480106");
+    const id = f.items("00480207")[0]?.str("00480106");
     const path = id === undefined ? 0 : Math.max(0, paths.findIndex((p) => p.id === id));
     return { col: (x - 1) / tileWidth, row: (y - 1) / tileHeight, path };
   });

@@ -210,8 +210,8 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
       }
       index -= i.frames;
     }
-    const [pos, length] = await owner.frameAt(index);
-    return await owner.bytes.read(pos, length);
+    const stored = await owner.readFrame(index);
+    return stored.coding === "jpeg" ? stored.data : null;
   }
 
   get focalPlanes(): number {
@@ -268,12 +268,11 @@ const j2kDecoders = new WeakMap<DicomInstance, ReturnType<typeof decoderFor>>();
 
 /** Frame `i` of `inst` decoded to its samples (`tileWidth × tileHeight × samplesPerPixel`). */
 async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8Array> {
-  const [pos, length] = await inst.frameAt(i);
-  const raw = await inst.bytes.read(pos, length);
+  const { data: raw, coding } = await inst.readFrame(i);
   const need = inst.tileWidth * inst.tileHeight * inst.samplesPerPixel;
   let out: Uint8Array;
-  if (inst.coding === "native") out = raw;
-  else if (inst.coding === "jpeg") {
+  if (coding === "native") out = raw;
+  else if (coding === "jpeg") {
     // Decoded by the stream's own markers (Adobe APP14, component ids): converters label RGB frames YBR_FULL_422.
     const img = await jpegCodec().decode(raw, { format: inst.samplesPerPixel === 1 ? "gray" : "rgb" });
     if (img.width !== inst.tileWidth || img.height !== inst.tileHeight) {
