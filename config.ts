@@ -4,6 +4,7 @@
  * `--images-dir ./slides`, or `--PORT=9000`). Invalid values fail at start-up with a message.
  */
 
+import { type DicomwebServer, parseDicomwebSettings } from "./sources/dicomweb_settings.ts";
 import type { CodecChoice } from "./codecs/tier.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./telemetry/log.ts";
 
@@ -76,6 +77,8 @@ export interface Config {
   remoteMaxBytes: number;
   /** Seconds a remote file's size and version are trusted before asking again. */
   remoteRevalidateSeconds: number;
+  /** DICOMweb servers whose slide-microscopy series are images (`dicomweb/{name}/{study}/{series}`). */
+  dicomweb: DicomwebServer[];
   /** Keys that verify signed URLs (the first signs); empty: URLs need no signature. */
   signingKeys: string[];
   /** Bearer token for admin-only options (cache=false|refresh); empty: none. */
@@ -147,6 +150,14 @@ export const CONFIG_VARIABLES = {
   SOURCE_PREFIXES: [
     "",
     "comma-separated prefix=base maps for remote ids, e.g. s3://slides/=https://slides.s3.example.com/",
+  ],
+  DICOMWEB: [
+    "",
+    "comma-separated name=base maps of DICOMweb servers, e.g. pacs=https://pacs.example.org/dicom-web; ids dicomweb/{name}/{study}/{series}; each origin is allowed as a remote source",
+  ],
+  DICOMWEB_AUTH: [
+    "",
+    "comma-separated name=Authorization values for DICOMweb servers, e.g. pacs=Bearer TOKEN (never put credentials in a URL)",
   ],
   REMOTE_TIMEOUT_MS: ["10000", "time limit of one request to a remote source"],
   REMOTE_MAX_MB: ["256", "largest remote response accepted, MiB"],
@@ -286,6 +297,7 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     remoteTimeoutMs: int("REMOTE_TIMEOUT_MS", 100, 600_000),
     remoteMaxBytes: int("REMOTE_MAX_MB", 1, 1 << 20) * 1024 * 1024,
     remoteRevalidateSeconds: int("REMOTE_REVALIDATE_S", 0, 86400),
+    dicomweb: parseDicomwebSettings(get("DICOMWEB"), get("DICOMWEB_AUTH")),
     signingKeys: get("SIGNING_KEY").split(",").map((k) => k.trim()).filter(Boolean),
     adminToken: get("ADMIN_TOKEN"),
     quality: int("QUALITY", 1, 100),

@@ -6,7 +6,7 @@
  * - `read`: the project folder (code, viewer, samples), `EDGETILE_IMAGES_DIR`, the KV file's folder;
  * - `write`: the KV file's folder (Deno KV writes its SQLite journal beside the file), else `./data`;
  * - `net`: the listen addresses (loopback, any, `EDGETILE_HOSTNAME`) and the hosts of remote sources
- *   (`EDGETILE_ALLOWED_ORIGINS`, `EDGETILE_SOURCE_PREFIXES`) and of a remote KV;
+ *   (`EDGETILE_ALLOWED_ORIGINS`, `EDGETILE_SOURCE_PREFIXES`, `EDGETILE_DICOMWEB`) and of a remote KV;
  * - `address`: `tcp:host:port` for `deno serve` (its `DENO_SERVE_ADDRESS`) (`EDGETILE_HOSTNAME`, `EDGETILE_PORT`).
  *
  * It reads only those variables and prints one comma-separated line.
@@ -26,6 +26,7 @@ function remoteHosts(env: (name: string) => string | undefined): string[] {
   const urls = [
     ...(env("EDGETILE_ALLOWED_ORIGINS") ?? "").split(","),
     ...(env("EDGETILE_SOURCE_PREFIXES") ?? "").split(",").map((p) => p.slice(p.indexOf("=") + 1)),
+    ...(env("EDGETILE_DICOMWEB") ?? "").split(",").map((p) => p.slice(p.indexOf("=") + 1)),
     env("EDGETILE_KV_PATH") ?? "",
   ];
   const hosts: string[] = [];

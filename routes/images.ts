@@ -1,5 +1,6 @@
 /**
- * Image metadata: `GET /images` (every image: id, size, levels, format, URLs), `GET /images/{id}` (levels
+ * Image metadata: `GET /images` (every image: id, size, levels, format, URLs; with `?source=dicomweb/{name}`
+ * the slide-microscopy series of that DICOMweb server), `GET /images/{id}` (levels
  * with sizes and downsamples, tile size, pixel type, MPP, associated images, Deep Zoom and XYZ
  * geometry) and `GET /images/{id}/associated/{name}.{jpg|png|webp}?width=&height=` (Aperio thumbnail,
  * label, macro; full size unless a box is given), computed by the same pipeline as tiles.
@@ -124,6 +125,17 @@ export function imageRoutes(ctx: AppContext): Hono {
   const app = new Hono();
   app.get("/images", async (c) => {
     const { base: origin, fromRequest } = publicBase(ctx, c);
+    const from = new URL(c.req.url).searchParams.get("source");
+    if (from !== null) {
+      // A DICOMweb server's slide-microscopy series (QIDO-RS), listed without opening each.
+      const name = /^dicomweb\/([A-Za-z0-9_-]+)$/.exec(from)?.[1];
+      if (!name) throw badRequest(`source must be dicomweb/{server}, got ${JSON.stringify(from.slice(0, 100))}`);
+      const series = await ctx.registry.listDicomweb(name);
+      headersForUrls(ctx, c, fromRequest, "no-cache");
+      return c.json({
+        images: series.map((s) => ({ ...s, urls: urlsFor(origin, s.id, ctx.config.slashSubstitute) })),
+      });
+    }
     const rows = await ctx.registry.list();
     headersForUrls(ctx, c, fromRequest, "no-cache");
     // Every file, read or not: one the service does not read says why (the 415 or 422 its URLs would give).

@@ -65,6 +65,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     },
     prefixes: config.sourcePrefixes,
     revalidateSeconds: config.remoteRevalidateSeconds,
+    dicomweb: config.dicomweb,
   });
   // The codec tier is decided here, once, before the workers start: they are told this choice.
   const codecs = initCodecs(config.codecs);

@@ -38,6 +38,18 @@ export async function openDicomSeries(
 ): Promise<ImageSource> {
   const all: DicomInstance[] = [];
   for (const f of files) all.push(await readDicomInstance(f.bytes, f.path));
+  return openDicomInstances(all, cacheKey, () => Promise.all(files.map((f) => f.bytes.close())).then(() => {}));
+}
+
+/**
+ * A slide from the instances of one series (read from files or a DICOMweb server's metadata); `close`
+ * releases what they read from.
+ */
+export function openDicomInstances(
+  all: DicomInstance[],
+  cacheKey: string,
+  close: () => Promise<void>,
+): ImageSource {
   const volumes = all.filter((i) => i.flavor === "VOLUME" || i.flavor === "THUMBNAIL");
   if (!volumes.length) throw unsupportedSource("a DICOM series without a VOLUME instance (no slide image)");
   const series = new Set(volumes.map((v) => v.seriesUid));
@@ -118,7 +130,7 @@ export async function openDicomSeries(
       ...(main.objectivePower ? { "dicom.ObjectiveLensPower": String(main.objectivePower) } : {}),
     },
   };
-  return new DicomSeriesSource(info, cacheKey, levels, associated, files.map((f) => f.bytes));
+  return new DicomSeriesSource(info, cacheKey, levels, associated, close);
 }
 
 class DicomSeriesSource extends LevelledSource implements ImageSource {
@@ -127,7 +139,7 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
     cacheKey: string,
     private levels: DicomLevel[],
     private associatedInstances: Map<string, DicomInstance>,
-    private files: ByteSource[],
+    private closeAll: () => Promise<void>,
   ) {
     super(info, cacheKey);
   }
@@ -246,8 +258,8 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
     return { width: inst.tileWidth, height: inst.tileHeight, channels, type: "uint8", data };
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.files.map((b) => b.close()));
+  close(): Promise<void> {
+    return this.closeAll();
   }
 }
 

@@ -10,6 +10,7 @@ import { dicomFilesIn } from "./dicom_folder.ts";
 import { openTiff } from "./tiff.ts";
 import { type ByteSource, localBytes, remoteBytes } from "./bytes.ts";
 import type { RemoteHead, RemotePolicy } from "./remote.ts";
+import { type DicomwebSeries, openDicomweb } from "./dicomweb.ts";
 
 /** How a source is opened: the file, its version, and limits. Plain data, so it can cross to a worker. */
 export interface SourceDescriptor {
@@ -25,6 +26,8 @@ export interface SourceDescriptor {
   pinned?: boolean;
   /** For remote sources: the file's identity and the rules for reading it. */
   remote?: { head: RemoteHead; policy: RemotePolicy };
+  /** For DICOMweb series: the server, the series and the rules for reading it (`version` is its version). */
+  dicomweb?: DicomwebSeries;
 }
 
 /** The bytes of a descriptor's file. */
@@ -39,6 +42,7 @@ const MAX_JPEG_HEAD = 16 << 20;
 
 /** Opens `d`; 415 for unknown formats, 413/422 from the format readers. */
 export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
+  if (d.dicomweb) return await openDicomweb(d.dicomweb, d.version, `${d.path}@${d.version}`);
   if (!d.remote && (await Deno.stat(d.path)).isDirectory) return await openDicomFolder(d);
   const bytes = await bytesOf(d);
   let head: Uint8Array;

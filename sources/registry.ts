@@ -13,6 +13,8 @@ import { headRemote, parseRemoteId, type RemoteHead, type RemotePolicy } from ".
 import { LruCache } from "../cache/lru.ts";
 import { fileVersion, unsettledFor } from "./file_version.ts";
 import { folderVersion, isDicomFolder } from "./dicom_folder.ts";
+import type { DicomwebServer } from "./dicomweb_settings.ts";
+import { dicomwebVersion, listDicomwebSeries, parseDicomwebId, serverPolicy } from "./dicomweb.ts";
 
 /** How remote ids are resolved and read. */
 export interface RemoteOptions {
@@ -21,6 +23,8 @@ export interface RemoteOptions {
   prefixes: [string, string][];
   /** Seconds a remote file's size and version are trusted before asking again. */
   revalidateSeconds: number;
+  /** DICOMweb servers (ids `dicomweb/{name}/{study}/{series}`); their series follow `policy`'s limits. */
+  dicomweb?: DicomwebServer[];
 }
 
 /** An image id resolved to a file version and its metadata. */
@@ -117,6 +121,37 @@ export class ImageRegistry {
     return { path: url, version: head.version, maxPixels: this.maxPixels, remote: { head, policy } };
   }
 
+  #seriesVersions = new LruCache<string, { version: Promise<string>; at: number }>(1024);
+
+  /** A DICOMweb series: its server and version (asked again after `revalidateSeconds`, like a remote file). */
+  async #locateDicomweb(id: string): Promise<SourceDescriptor> {
+    const { name, study, series } = parseDicomwebId(id)!;
+    const server = this.#dicomwebServer(name);
+    const s = { server, study, series, policy: serverPolicy(server, this.remote.policy) };
+    let entry = this.#seriesVersions.get(id);
+    if (!entry || entry.at + this.remote.revalidateSeconds * 1000 < Date.now()) {
+      entry = { version: dicomwebVersion(s), at: Date.now() };
+      this.#seriesVersions.set(id, entry);
+      entry.version.catch(() => this.#seriesVersions.delete(id));
+    }
+    return { path: id, version: await entry.version, maxPixels: this.maxPixels, dicomweb: s };
+  }
+
+  #dicomwebServer(name: string): DicomwebServer {
+    const server = this.remote.dicomweb?.find((s) => s.name === name);
+    if (!server) {
+      const names = (this.remote.dicomweb ?? []).map((s) => s.name).join(", ") || "none";
+      throw notFound(`no DICOMweb server "${name}" (configured: ${names})`);
+    }
+    return server;
+  }
+
+  /** The slide-microscopy series of the DICOMweb server `name` (QIDO-RS, paged). */
+  listDicomweb(name: string): Promise<{ id: string; description?: string; instances?: number }[]> {
+    const server = this.#dicomwebServer(name);
+    return listDicomwebSeries(server, serverPolicy(server, this.remote.policy));
+  }
+
   /** The real path of the images directory. */
   get root(): string {
     return this.#root;
@@ -130,6 +165,7 @@ export class ImageRegistry {
    * path and its `lstat` the version; else `realpath` (a call per part of the whole path) and `stat` decide.
    */
   async locate(id: string): Promise<SourceDescriptor> {
+    if (this.remote.dicomweb?.length && id.startsWith("dicomweb/")) return await this.#locateDicomweb(id);
     const url = this.remoteUrl(id);
     if (url) {
       parseRemoteId(url); // 400 bad_id for a malformed one
