@@ -34,6 +34,9 @@ import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
 import { isNdpi, openNdpi } from "./ndpi.ts";
+import { tiffLayout } from "./tiff_vendors.ts";
+import { readFlatHeader } from "./sniff.ts";
+import { jpegCodec } from "../codecs/tier.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -77,6 +80,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     private fileSize: number,
     private bytes: ByteSource,
     private planes?: OmePlanes,
+    private embedded = new Map<string, Uint8Array>(),
   ) {
     super(info, cacheKey);
   }
@@ -95,50 +99,24 @@ class TiffSource extends LevelledSource implements ImageSource {
     }
     const ifds: IfdEntry[] = [first];
     for (let i = 1; i < count; i++) ifds.push(await readIfd(tiff, i, first));
-    const main = ifds[0];
-    const aperio = main.description.startsWith("Aperio");
-
-    // Sort IFDs into pyramid levels and associated images.
-    const levelIfds: IfdEntry[] = [main];
-    const associated = new Map<string, IfdEntry>();
-    for (const e of ifds.slice(1)) {
-      const desc = e.description.toLowerCase();
-      if (aperio) {
-        if (/\blabel\b/.test(desc)) associated.set("label", e);
-        else if (/\bmacro\b/.test(desc)) associated.set("macro", e);
-        else if (e.index === 1 && !e.tiled) associated.set("thumbnail", e);
-        else if (e.tiled) levelIfds.push(e);
-        continue;
-      }
-      const reduced = (e.subfileType & 1) === 1;
-      if ((reduced || e.tiled) && e.spp === main.spp && e.type === main.type && e.width < main.width) {
-        levelIfds.push(e);
-      }
-    }
-    levelIfds.sort((a, b) => b.width - a.width);
-    const levels: IfdEntry[] = [];
-    for (const e of levelIfds) {
-      const prev = levels[levels.length - 1];
-      if (!prev || (e.width < prev.width && e.height <= prev.height)) levels.push(e);
-    }
+    // Levels and associated images by vendor (Aperio, Philips, Leica, Ventana, generic).
+    const layout = await tiffLayout(ifds);
+    const { levels, associated } = layout;
+    const main = levels[0];
     for (const e of [...levels, ...associated.values()]) checkSupported(e);
     if (levels.length === 1 && !main.tiled && main.width * main.height > opts.maxPixels) {
       throw tooLarge(`image of ${main.width}×${main.height} pixels exceeds EDGETILE_MAX_PIXELS (${opts.maxPixels})`);
     }
-
-    const stored: LevelInfo[] = levels.map((e) => storedLevel(e, main));
-    const properties: Record<string, string> = {};
-    let mpp: ImageInfo["mpp"];
-    if (aperio) {
-      for (const part of main.description.split("|").slice(1)) {
-        const m = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(part);
-        if (m) properties[`aperio.${m[1]}`] = m[2];
-      }
-      const v = Number(properties["aperio.MPP"]);
-      if (v > 0) mpp = { x: v, y: v };
-    } else mpp = await resolutionMpp(main);
+    // A level stored padded to whole tiles (Philips) is its true size, a whole downsample of level 0.
+    const stored: LevelInfo[] = levels.map((e, i) => {
+      const { width, height } = layout.sizes[i];
+      const l = storedLevel(e, main);
+      return width === e.width && height === e.height
+        ? l
+        : { ...l, width, height, downsampleX: main.width / width, downsampleY: main.height / height };
+    });
     const info: ImageInfo = {
-      format: aperio ? "svs" : "tiff",
+      format: layout.format,
       width: main.width,
       height: main.height,
       channels: main.spp,
@@ -146,12 +124,27 @@ class TiffSource extends LevelledSource implements ImageSource {
       pixelType: main.type,
       levels: withDerivedLevels(stored, main.width, main.height),
       compression: SUPPORTED_COMPRESSIONS[main.compression],
-      mpp,
-      associated: [...associated.keys()],
+      mpp: layout.mpp ?? await resolutionMpp(main),
+      associated: [...associated.keys(), ...layout.embedded.keys()],
       associatedSizes: Object.fromEntries([...associated].map(([k, e]) => [k, { width: e.width, height: e.height }])),
-      properties,
+      properties: layout.properties,
     };
-    return new TiffSource(tiff, info, levels, associated, opts.cacheKey, opts.fileSize, opts.bytes);
+    for (const [name, jpeg] of layout.embedded) {
+      const size = readFlatHeader("jpeg", jpeg);
+      if (!size) throw corruptSource(`the embedded ${name} image is not a JPEG`);
+      info.associatedSizes[name] = { width: size.width, height: size.height };
+    }
+    return new TiffSource(
+      tiff,
+      info,
+      levels,
+      associated,
+      opts.cacheKey,
+      opts.fileSize,
+      opts.bytes,
+      undefined,
+      layout.embedded,
+    );
   }
 
   /**
@@ -204,6 +197,11 @@ class TiffSource extends LevelledSource implements ImageSource {
   }
 
   async readAssociated(name: string): Promise<Raster8> {
+    const jpeg = this.embedded.get(name);
+    if (jpeg) {
+      const img = await jpegCodec().decode(jpeg, { format: "rgb" });
+      return { width: img.width, height: img.height, channels: 3, type: "uint8", data: img.data };
+    }
     const e = this.associatedIfds.get(name);
     if (!e) throw notFound(`no associated image "${name}"`);
     // Read whole: as much as one block may be.
