@@ -5,7 +5,8 @@
  */
 
 /** The formats this service reads, as a 415 names them. */
-export const READABLE = "TIFF, BigTIFF, Aperio SVS, OME-TIFF, PNG, JPEG and WebP";
+export const READABLE =
+  "TIFF, BigTIFF, Aperio SVS, OME-TIFF, Hamamatsu NDPI, Philips TIFF, Leica SCN, Ventana BIF, DICOM WSI, PNG, JPEG and WebP";
 
 /** A name for what `head` (the file's first bytes) and `path` hold, or null when nothing is recognised. */
 export function recognise(head: Uint8Array, path: string): string | null {

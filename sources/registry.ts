@@ -42,7 +42,7 @@ export interface ListedImage {
 }
 
 /** File extensions the listing picks up. */
-export const IMAGE_EXTENSIONS = /\.(tiff?|svs|btf|tf8|png|jpe?g|webp)$/i;
+export const IMAGE_EXTENSIONS = /\.(tiff?|svs|btf|tf8|ndpi|scn|bif|dcm|png|jpe?g|webp)$/i;
 
 /** Most image files a listing walks, and how deep into folders. */
 const MAX_LISTED = 10000, MAX_DEPTH = 8;
