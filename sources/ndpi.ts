@@ -4,10 +4,10 @@
  * a JPEG made of the level's header with its height patched, the intervals with their restart markers
  * renumbered, and an end — never the whole level; bands are kept in the pixel budget for the neighbours.
  * Levels are the IFDs of a positive SourceLens (65421) at Z offset 0 (65424); lens −1 is the macro, −2 the map.
+ * Its IFDs are read with their 64-bit offsets (`ndpi_ifd.ts`), so files past 4 GiB read like small ones.
  */
-import type { GeoTIFF } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
-import { type IfdEntry, num, readIfd, resolutionMpp, tag } from "./tiff_ifd.ts";
+import { first, type NdpiIfd, ndpiMpp } from "./ndpi_ifd.ts";
 import { type ImageInfo, type LevelInfo, LevelledSource, photoChannels, type PlaneSelection } from "./source.ts";
 import { withDerivedLevels } from "./source.ts";
 import type { ImageSource } from "./source.ts";
@@ -33,39 +33,34 @@ interface NdpiLevel {
   header?: Promise<Uint8Array>;
 }
 
-/** True when the first IFD of a TIFF is Hamamatsu's (its SourceLens tag). */
-export async function isNdpi(first: IfdEntry): Promise<boolean> {
-  return (await tag(first.image.getFileDirectory(), 65421 as unknown as string)) !== undefined;
-}
-
-/** Opens an NDPI TIFF whose IFDs number `count`. */
-export async function openNdpi(
-  tiff: GeoTIFF,
-  bytes: ByteSource,
-  count: number,
-  cacheKey: string,
-): Promise<ImageSource> {
+/** Opens an NDPI file whose IFDs (`readNdpiIfds`) are `ifds`. */
+export async function openNdpi(ifds: NdpiIfd[], bytes: ByteSource, cacheKey: string): Promise<ImageSource> {
   const levels: NdpiLevel[] = [];
-  let macro: NdpiLevel | undefined, main: IfdEntry | undefined, lensMax = 0;
-  for (let i = 0; i < count; i++) {
-    const e = await readIfd(tiff, i);
-    const fd = e.image.getFileDirectory();
-    const lens = num(await tag(fd, 65421 as unknown as string), 0);
-    const z = num(await tag(fd, 65424 as unknown as string), 0); // ZOffsetFromSlideCentre (65422 is the X offset)
-    if (e.compression !== 7 || e.spp !== 3 || e.type !== "uint8") continue;
-    const offsets = await tag(fd, "StripOffsets"), counts = await tag(fd, "StripByteCounts");
-    const starts = await tag(fd, 65426 as unknown as string);
+  let macro: NdpiLevel | undefined, main: NdpiIfd | undefined, lensMax = 0;
+  for (const e of ifds) {
+    const lens = first(e, 65421);
+    const z = first(e, 65424); // ZOffsetFromSlideCentre (65422 is the X offset)
+    const bits = e.tags.get(258) ?? [8];
+    if (first(e, 259) !== 7 || first(e, 277, 1) !== 3 || bits.some((b) => b !== 8)) continue;
+    // McuStarts: offsets from the JPEG's start, their high halves (files past 4 GiB) in tag 65432.
+    const low = e.tags.get(65426) ?? [], high = e.tags.get(65432);
+    if (high && high.length !== low.length) {
+      throw corruptSource(`corrupt NDPI: IFD ${e.index} has mismatched McuStarts`);
+    }
     const level: NdpiLevel = {
-      width: e.width,
-      height: e.height,
-      offset: num(offsets, 0),
-      length: num(counts, 0),
-      starts: starts ? Array.from(starts as ArrayLike<number>) : [],
+      width: first(e, 256),
+      height: first(e, 257),
+      offset: first(e, 273),
+      length: first(e, 279),
+      starts: low.map((v, k) => v + (high ? high[k] * 2 ** 32 : 0)),
       mcuHeight: 8,
       bandMcus: 1,
     };
-    if (!(level.offset > 0 && level.offset + level.length <= bytes.size)) {
-      throw corruptSource(`truncated NDPI: the JPEG of IFD ${i} passes the end of the file`);
+    if (!(level.width > 0 && level.height > 0 && level.width <= 1 << 20 && level.height <= 1 << 20)) {
+      throw corruptSource(`corrupt NDPI: IFD ${e.index} is ${level.width}×${level.height}`);
+    }
+    if (!(level.offset > 0 && level.length > 0 && level.offset + level.length <= bytes.size)) {
+      throw corruptSource(`truncated NDPI: the JPEG of IFD ${e.index} passes the end of the file`);
     }
     if (lens > 0 && z === 0) {
       levels.push(level);
@@ -85,7 +80,7 @@ export async function openNdpi(
     tileHeight: l.bandMcus * l.mcuHeight,
     stored: true,
   }));
-  const mpp = await resolutionMpp(main);
+  const mpp = ndpiMpp(main);
   const info: ImageInfo = {
     format: "ndpi",
     width: top.width,

@@ -33,7 +33,8 @@ import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "
 import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { readBlockPart } from "./block_parts.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
-import { isNdpi, openNdpi } from "./ndpi.ts";
+import { openNdpi } from "./ndpi.ts";
+import { readNdpiIfds } from "./ndpi_ifd.ts";
 import { tiffLayout } from "./tiff_vendors.ts";
 import { readFlatHeader } from "./sniff.ts";
 import { jpegCodec } from "../codecs/tier.ts";
@@ -48,6 +49,9 @@ export interface TiffOpenOptions {
 
 /** Opens a TIFF file as an `ImageSource`; 415 for unsupported layouts, 422 for corrupt files. */
 export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: TiffOpenOptions): Promise<ImageSource> {
+  // Hamamatsu NDPI: its own IFD reader (64-bit offsets), levels of restart intervals read by bands.
+  const ndpi = await readNdpiIfds(bytes);
+  if (ndpi) return await openNdpi(ndpi, bytes, opts.cacheKey);
   const { size: fileSize, count } = await walkIfdChain(bytes);
   let tiff: GeoTIFF;
   try {
@@ -60,8 +64,6 @@ export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: Tif
     throw corruptSource(`not a readable TIFF: ${(err as Error).message}`);
   }
   try {
-    // Hamamatsu NDPI: levels of restart intervals, read by bands (sources/ndpi.ts).
-    if (await isNdpi(await readIfd(tiff, 0))) return await openNdpi(tiff, bytes, count, opts.cacheKey);
     return await TiffSource.create(tiff, { ...opts, fileSize, ifdCount: count, bytes });
   } catch (err) {
     await tiff.close?.();
