@@ -78,7 +78,7 @@ fastcgi.server = ( "/fcgi-bin/iipsrv.fcgi" => (( "socket" => "${tmp}/iipsrv.sock
 }
 
 /** Debian's stock openslide-python example server, its settings from a file, under gunicorn. */
-async function startOpenslide(slide: string, tmp: string) {
+export async function startOpenslide(slide: string, tmp: string) {
   const port = freePort();
   const examples = "/usr/share/doc/python-openslide-examples/examples/deepzoom";
   await Deno.writeTextFile(

@@ -54,50 +54,68 @@ export async function readNdpiIfds(bytes: ByteSource): Promise<NdpiIfd[] | null>
   let offset = hv.getUint32(4, true) + hv.getUint32(8, true) * 2 ** 32;
   const ifds: NdpiIfd[] = [];
   const seen = new Set<number>();
+  // Not NDPI unless the first IFD, at the 64-bit offset, parses and holds the format flag (bytes 8–11 of any
+  // other TIFF are whatever follows its header).
+  const firstIfd = await readIfd(bytes, offset, 0, true).catch(() => null);
+  if (!firstIfd?.ifd.tags.has(NDPI_FORMAT_FLAG)) return null;
   while (offset !== 0) {
-    const where = `NDPI IFD ${ifds.length}`;
-    if (seen.has(offset)) throw corruptSource(`corrupt NDPI: ${where} loops back to an earlier one`);
+    if (seen.has(offset)) throw corruptSource(`corrupt NDPI: IFD ${ifds.length} loops back to an earlier one`);
     if (ifds.length >= MAX_IFDS) throw corruptSource(`corrupt NDPI: more than ${MAX_IFDS} IFDs`);
     seen.add(offset);
-    const n = offset + 2 <= bytes.size ? new DataView((await bytes.read(offset, 2)).buffer).getUint16(0, true) : 0;
-    const length = 2 + 12 * n + 8 + 4 * n;
-    if (n === 0 || n > MAX_ENTRIES || offset + length > bytes.size) {
-      if (!ifds.length) return null;
-      throw corruptSource(`truncated NDPI: ${where} at byte ${offset} passes the end of the file`);
-    }
-    const block = await bytes.read(offset, length);
-    const dv = new DataView(block.buffer, block.byteOffset, length);
-    const tags = new Map<number, number[]>();
-    for (let k = 0; k < n; k++) {
-      const at = 2 + 12 * k, tag = dv.getUint16(at, true), type = dv.getUint16(at + 2, true);
-      const count = dv.getUint32(at + 4, true);
-      if (!NEEDED.has(tag) || !TYPE_SIZE[type]) continue;
-      if (count > MAX_VALUES) throw corruptSource(`corrupt NDPI: tag ${tag} of ${where} has ${count} values`);
-      const high = dv.getUint32(2 + 12 * n + 8 + 4 * k, true);
-      const size = TYPE_SIZE[type] * count;
-      let values: DataView;
-      if (size <= 4) {
-        // The value itself; an extension makes a LONG a 64-bit value.
-        if (high && type === 4 && count === 1) {
-          tags.set(tag, [dv.getUint32(at + 8, true) + high * 2 ** 32]);
-          continue;
-        }
-        values = new DataView(block.buffer, block.byteOffset + at + 8, 4);
-      } else {
-        const pos = dv.getUint32(at + 8, true) + high * 2 ** 32;
-        if (pos + size > bytes.size) {
-          throw corruptSource(`truncated NDPI: tag ${tag} of ${where} lies past the end of the file`);
-        }
-        const raw = await bytes.read(pos, size);
-        values = new DataView(raw.buffer, raw.byteOffset, size);
-      }
-      tags.set(tag, Array.from({ length: count }, (_, i) => valueAt(values, type, i)));
-    }
-    if (!ifds.length && !tags.has(NDPI_FORMAT_FLAG)) return null;
-    ifds.push({ index: ifds.length, tags });
-    offset = dv.getUint32(2 + 12 * n, true) + dv.getUint32(2 + 12 * n + 4, true) * 2 ** 32;
+    const { ifd, next } = ifds.length ? await readIfd(bytes, offset, ifds.length) : firstIfd;
+    ifds.push(ifd);
+    offset = next;
   }
   return ifds;
+}
+
+/** The IFD at `offset` (its needed tags) and the next one's offset; 422 when it passes the end of the file. */
+async function readIfd(
+  bytes: ByteSource,
+  offset: number,
+  index: number,
+  flagFirst = false,
+): Promise<{ ifd: NdpiIfd; next: number }> {
+  const where = `NDPI IFD ${index}`;
+  const n = offset + 2 <= bytes.size ? new DataView((await bytes.read(offset, 2)).buffer).getUint16(0, true) : 0;
+  const length = 2 + 12 * n + 8 + 4 * n;
+  if (n === 0 || n > MAX_ENTRIES || offset + length > bytes.size) {
+    throw corruptSource(`truncated NDPI: ${where} at byte ${offset} passes the end of the file`);
+  }
+  const block = await bytes.read(offset, length);
+  const dv = new DataView(block.buffer, block.byteOffset, length);
+  const tags = new Map<number, number[]>();
+  // Detecting: no value is read (offsets in whatever the bytes are) before the format flag is seen.
+  if (flagFirst && !Array.from({ length: n }, (_, k) => dv.getUint16(2 + 12 * k, true)).includes(NDPI_FORMAT_FLAG)) {
+    throw corruptSource("not NDPI");
+  }
+  for (let k = 0; k < n; k++) {
+    const at = 2 + 12 * k, tag = dv.getUint16(at, true), type = dv.getUint16(at + 2, true);
+    const count = dv.getUint32(at + 4, true);
+    if (!NEEDED.has(tag) || !TYPE_SIZE[type]) continue;
+    if (count > MAX_VALUES) throw corruptSource(`corrupt NDPI: tag ${tag} of ${where} has ${count} values`);
+    const high = dv.getUint32(2 + 12 * n + 8 + 4 * k, true);
+    const size = TYPE_SIZE[type] * count;
+    let values: DataView;
+    if (size <= 4) {
+      // The value itself; an extension makes a LONG a 64-bit value.
+      if (high && type === 4 && count === 1) {
+        tags.set(tag, [dv.getUint32(at + 8, true) + high * 2 ** 32]);
+        continue;
+      }
+      values = new DataView(block.buffer, block.byteOffset + at + 8, 4);
+    } else {
+      const pos = dv.getUint32(at + 8, true) + high * 2 ** 32;
+      if (pos + size > bytes.size) {
+        throw corruptSource(`truncated NDPI: tag ${tag} of ${where} lies past the end of the file`);
+      }
+      const raw = await bytes.read(pos, size);
+      values = new DataView(raw.buffer, raw.byteOffset, size);
+    }
+    tags.set(tag, Array.from({ length: count }, (_, i) => valueAt(values, type, i)));
+  }
+  const next = dv.getUint32(2 + 12 * n, true) + dv.getUint32(2 + 12 * n + 4, true) * 2 ** 32;
+  return { ifd: { index, tags }, next };
 }
 
 function valueAt(v: DataView, type: number, i: number): number {

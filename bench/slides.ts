@@ -1,0 +1,107 @@
+/**
+ * The slide formats' speed (issue 38), side by side in one run, loopback only, tile caches off on every
+ * server (`deno task bench:slides [--rounds N] [--seconds S] [--concurrency C]`): Deep Zoom 254+1 tiles of
+ * the full-resolution level, every tile once in a shuffled order, wrk as the client.
+ *
+ * - NDPI against a pyramidal JPEG TIFF of the same pixels (vips tiffsave of the NDPI, 256² tiles, Q90, the
+ *   SVS reading path): target ≤ 1.5× the TIFF's cost;
+ * - the dicomized CMU slide (DICOM folder) against the SVS it was made from: target ≤ 1.5×;
+ * - edgetile against Debian's openslide `deepzoom_server.py` (gunicorn, 2 workers × 2 threads) on the NDPI:
+ *   target ≥ 2×.
+ */
+import { benchArgs, ensureDebianPackages, median, type Result, sh, shuffled, startServer, wrkLoad } from "./lib.ts";
+import { startOpenslide } from "./peers.ts";
+import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
+
+const { seconds, concurrency, rounds } = benchArgs({ seconds: 10, concurrency: 16, rounds: 3 });
+const DATA = new URL("../tests/data/", import.meta.url).pathname;
+
+/** Every full-resolution Deep Zoom tile of a `w`×`h` image, shuffled (each once). */
+function fullLevel(base: string, w: number, h: number): string[] {
+  const dz = new DeepZoomGeometry(w, h, 254, 1);
+  const top = dz.levelCount - 1, [cols, rows] = dz.tLevelCounts[top];
+  const all = Array.from({ length: cols * rows }, (_, i) => `${base}/${top}/${i % cols}_${Math.floor(i / cols)}.jpeg`);
+  return shuffled(all, 7);
+}
+
+if (import.meta.main) {
+  await ensureDebianPackages([
+    ["command -v gunicorn", "gunicorn"],
+    ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
+    [
+      "test -f /usr/share/doc/python-openslide-examples/examples/deepzoom/deepzoom_server.py",
+      "python-openslide-examples",
+    ],
+    ["command -v wrk", "wrk"],
+    ["command -v vips", "libvips-tools"],
+  ]);
+  const tmp = await Deno.makeTempDir();
+  await Deno.copyFile(`${DATA}slideio-tutorial__test3-DAPI-2-387.ndpi`, `${tmp}/slide.ndpi`);
+  const vips = await sh("vips", [
+    "tiffsave",
+    `${tmp}/slide.ndpi`,
+    `${tmp}/slide-pixels.tif`,
+    "--tile",
+    "--pyramid",
+    "--compression=jpeg",
+    "--Q=90",
+    "--tile-width=256",
+    "--tile-height=256",
+  ]);
+  if (vips.code !== 0) throw new Error(`vips tiffsave failed: ${vips.out}`);
+  await Deno.copyFile(new URL("../samples/CMU-1-Small-Region.svs", import.meta.url).pathname, `${tmp}/cmu.svs`);
+  await Deno.mkdir(`${tmp}/cmu-dicom`);
+  for (const f of Deno.readDirSync(`${DATA}generated__cmu-1-small-region_dicom`)) {
+    await Deno.copyFile(`${DATA}generated__cmu-1-small-region_dicom/${f.name}`, `${tmp}/cmu-dicom/${f.name}`);
+  }
+  await new Promise((r) => setTimeout(r, 1200)); // the files' versions settle
+  const edgetile = await startServer({ IMAGES_DIR: tmp, BACKEND: "workers", KV_PATH: "off", MEMORY_CACHE_MB: "0" });
+  const osl = await startOpenslide(`${tmp}/slide.ndpi`, tmp);
+  const results: { mix: string; server: string; r: Result }[] = [];
+  const run = async (mix: string, server: string, urls: string[]) => {
+    await fetch(urls[0]).then((r) => r.arrayBuffer()); // opened before the clock starts
+    results.push({ mix, server, r: await wrkLoad(`${mix} / ${server}`, urls, seconds, concurrency) });
+  };
+  try {
+    const e = (id: string) => `${edgetile.url}/dzi/${id}_files`;
+    const ndpi = fullLevel(e("slide.ndpi"), 3968, 4864), tif = fullLevel(e("slide-pixels.tif"), 3968, 4864);
+    const dcm = fullLevel(e("cmu-dicom"), 2220, 2967), svs = fullLevel(e("cmu.svs"), 2220, 2967);
+    const peer = fullLevel(`${osl.url}/slide_files`, 3968, 4864);
+    for (let round = 0; round < rounds; round++) {
+      await run("NDPI vs TIFF of its pixels", "edgetile NDPI", ndpi);
+      await run("NDPI vs TIFF of its pixels", "edgetile TIFF", tif);
+      await run("DICOM vs its SVS", "edgetile DICOM", dcm);
+      await run("DICOM vs its SVS", "edgetile SVS", svs);
+      await run("NDPI: edgetile vs openslide", "edgetile NDPI", ndpi);
+      await run("NDPI: edgetile vs openslide", "openslide deepzoom_server.py", peer);
+    }
+  } finally {
+    await edgetile.stop();
+    await osl.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+  const rows = ["| mix | server | tiles/s (median) | p99 ms | errors | ratio: first / second (median, range) |"];
+  rows.push("| --- | --- | --- | --- | --- | --- |");
+  for (const mix of [...new Set(results.map((x) => x.mix))]) {
+    const servers = [...new Set(results.filter((x) => x.mix === mix).map((x) => x.server))];
+    const of = (s: string) => results.filter((x) => x.mix === mix && x.server === s).map((x) => x.r);
+    const [a, b] = servers.map(of);
+    const ratios = a.map((x, i) => x.tilesPerSec / b[i].tilesPerSec);
+    for (const [k, s] of servers.entries()) {
+      const rs = of(s);
+      rows.push(
+        `| ${mix} | ${s} | ${median(rs.map((x) => x.tilesPerSec)).toFixed(0)} | ${
+          median(rs.map((x) => x.p99)).toFixed(1)
+        } | ${rs.reduce((n, x) => n + x.errors, 0)} | ${
+          k === 0
+            ? `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`
+            : ""
+        } |`,
+      );
+    }
+  }
+  console.log(
+    `Deep Zoom full-resolution tiles, ${concurrency} in flight (wrk, 1 thread), tile caches off, ${rounds} rounds\n`,
+  );
+  console.log(rows.join("\n"));
+}
