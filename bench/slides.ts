@@ -1,7 +1,8 @@
 /**
  * The slide formats' speed (issue 38), side by side in one run, loopback only, tile caches off on every
  * server (`deno task bench:slides [--rounds N] [--seconds S] [--concurrency C]`): Deep Zoom 254+1 tiles of
- * the full-resolution level, every tile once in a shuffled order, wrk as the client.
+ * the full-resolution level, every tile once in a shuffled order, wrk as the client; every round on fresh
+ * copies of the files (cold pixel caches everywhere: openslide's server is started on its own copy).
  *
  * - NDPI against a pyramidal JPEG TIFF of the same pixels (vips tiffsave of the NDPI, 256² tiles, Q90, the
  *   SVS reading path): target ≤ 1.5× the TIFF's cost;
@@ -36,11 +37,13 @@ if (import.meta.main) {
     ["command -v vips", "libvips-tools"],
   ]);
   const tmp = await Deno.makeTempDir();
-  await Deno.copyFile(`${DATA}slideio-tutorial__test3-DAPI-2-387.ndpi`, `${tmp}/slide.ndpi`);
+  const src = `${tmp}/src`;
+  await Deno.mkdir(src);
+  await Deno.copyFile(`${DATA}slideio-tutorial__test3-DAPI-2-387.ndpi`, `${src}/slide.ndpi`);
   const vips = await sh("vips", [
     "tiffsave",
-    `${tmp}/slide.ndpi`,
-    `${tmp}/slide-pixels.tif`,
+    `${src}/slide.ndpi`,
+    `${src}/slide-pixels.tif`,
     "--tile",
     "--pyramid",
     "--compression=jpeg",
@@ -49,14 +52,29 @@ if (import.meta.main) {
     "--tile-height=256",
   ]);
   if (vips.code !== 0) throw new Error(`vips tiffsave failed: ${vips.out}`);
-  await Deno.copyFile(new URL("../samples/CMU-1-Small-Region.svs", import.meta.url).pathname, `${tmp}/cmu.svs`);
-  await Deno.mkdir(`${tmp}/cmu-dicom`);
-  for (const f of Deno.readDirSync(`${DATA}generated__cmu-1-small-region_dicom`)) {
-    await Deno.copyFile(`${DATA}generated__cmu-1-small-region_dicom/${f.name}`, `${tmp}/cmu-dicom/${f.name}`);
+  const svsPath = new URL("../samples/CMU-1-Small-Region.svs", import.meta.url).pathname;
+  const dicomDir = `${DATA}generated__cmu-1-small-region_dicom`;
+  // Every round reads fresh copies (new ids, new versions): cold pixel caches on every server, every round.
+  const slides = `${tmp}/slides`;
+  await Deno.mkdir(slides);
+  for (let round = 0; round < rounds; round++) {
+    await Deno.copyFile(`${src}/slide.ndpi`, `${slides}/slide-${round}.ndpi`);
+    await Deno.copyFile(`${src}/slide.ndpi`, `${slides}/peer-${round}.ndpi`);
+    await Deno.copyFile(`${src}/slide-pixels.tif`, `${slides}/pixels-${round}.tif`);
+    await Deno.copyFile(svsPath, `${slides}/cmu-${round}.svs`);
+    await Deno.mkdir(`${slides}/cmu-dicom-${round}`);
+    for (const f of Deno.readDirSync(dicomDir)) {
+      await Deno.copyFile(`${dicomDir}/${f.name}`, `${slides}/cmu-dicom-${round}/${f.name}`);
+    }
   }
   await new Promise((r) => setTimeout(r, 1200)); // the files' versions settle
-  const edgetile = await startServer({ IMAGES_DIR: tmp, BACKEND: "workers", KV_PATH: "off", MEMORY_CACHE_MB: "0" });
-  const osl = await startOpenslide(`${tmp}/slide.ndpi`, tmp);
+  const edgetile = await startServer({
+    IMAGES_DIR: slides,
+    BACKEND: "workers",
+    KV_PATH: "off",
+    MEMORY_CACHE_MB: "0",
+    ...(Deno.env.get("PIXEL_CACHE_MB") ? { PIXEL_CACHE_MB: Deno.env.get("PIXEL_CACHE_MB")! } : {}),
+  });
   const results: { mix: string; server: string; r: Result }[] = [];
   const run = async (mix: string, server: string, urls: string[]) => {
     await fetch(urls[0]).then((r) => r.arrayBuffer()); // opened before the clock starts
@@ -64,20 +82,31 @@ if (import.meta.main) {
   };
   try {
     const e = (id: string) => `${edgetile.url}/dzi/${id}_files`;
-    const ndpi = fullLevel(e("slide.ndpi"), 3968, 4864), tif = fullLevel(e("slide-pixels.tif"), 3968, 4864);
-    const dcm = fullLevel(e("cmu-dicom"), 2220, 2967), svs = fullLevel(e("cmu.svs"), 2220, 2967);
-    const peer = fullLevel(`${osl.url}/slide_files`, 3968, 4864);
     for (let round = 0; round < rounds; round++) {
+      const ndpi = fullLevel(e(`slide-${round}.ndpi`), 3968, 4864);
+      const tif = fullLevel(e(`pixels-${round}.tif`), 3968, 4864);
       await run("NDPI vs TIFF of its pixels", "edgetile NDPI", ndpi);
       await run("NDPI vs TIFF of its pixels", "edgetile TIFF", tif);
-      await run("DICOM vs its SVS", "edgetile DICOM", dcm);
-      await run("DICOM vs its SVS", "edgetile SVS", svs);
-      await run("NDPI: edgetile vs openslide", "edgetile NDPI", ndpi);
-      await run("NDPI: edgetile vs openslide", "openslide deepzoom_server.py", peer);
+      await run("DICOM vs its SVS", "edgetile DICOM", fullLevel(e(`cmu-dicom-${round}`), 2220, 2967));
+      await run("DICOM vs its SVS", "edgetile SVS", fullLevel(e(`cmu-${round}.svs`), 2220, 2967));
+      // openslide's server started on this round's own copy (its tile cache cold too), edgetile on another.
+      const osl = await startOpenslide(`${slides}/peer-${round}.ndpi`, tmp);
+      // Both gunicorn workers up (a worker still importing would take CPU from the run measured beside it).
+      const warm = (k: number) => fetch(`${osl.url}/slide_files/${8 + (k % 3)}/0_0.jpeg`).then((r) => r.arrayBuffer());
+      for (let k = 0; k < 3; k++) await Promise.all(Array.from({ length: 8 }, (_, i) => warm(i + k)));
+      try {
+        await run("NDPI: edgetile vs openslide", "edgetile NDPI", fullLevel(e(`peer-${round}.ndpi`), 3968, 4864));
+        await run(
+          "NDPI: edgetile vs openslide",
+          "openslide deepzoom_server.py",
+          fullLevel(`${osl.url}/slide_files`, 3968, 4864),
+        );
+      } finally {
+        await osl.stop();
+      }
     }
   } finally {
     await edgetile.stop();
-    await osl.stop();
     await Deno.remove(tmp, { recursive: true });
   }
   const rows = ["| mix | server | tiles/s (median) | p99 ms | errors | ratio: first / second (median, range) |"];
@@ -100,6 +129,7 @@ if (import.meta.main) {
       );
     }
   }
+  for (const x of results) console.log(`${x.mix} / ${x.server}: ${x.r.tilesPerSec.toFixed(0)} tiles/s`);
   console.log(
     `Deep Zoom full-resolution tiles, ${concurrency} in flight (wrk, 1 thread), tile caches off, ${rounds} rounds\n`,
   );

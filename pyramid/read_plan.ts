@@ -146,3 +146,21 @@ export function statsLevelPlan(
   });
   return { downsample, width: Math.ceil(width / downsample), height: Math.ceil(height / downsample), finer };
 }
+
+/**
+ * The band a tile reads, where the level it reads is stored in bands as wide as the level (an NDPI level's
+ * restart-interval bands, a stripped TIFF's strips): tiles of one band then run on one worker, which decodes
+ * the band once for all of them, where spread over the workers each decoded it (and their copies crowded
+ * the pixel budget: NDPI Deep Zoom −45 % tiles/s at the default budget, bench/README.md). Undefined for
+ * tiled levels (a block is one or a few tiles: any worker).
+ */
+export function bandAffinity(
+  info: { width: number; height: number; levels: readonly PyramidLevel[] },
+  f: Footprint,
+): number | undefined {
+  const plan = planRead(info, f);
+  if (!plan) return undefined;
+  const L = info.levels[plan.level] as PyramidLevel & { stored?: boolean; tileWidth?: number; tileHeight?: number };
+  if (!L.stored || !L.tileWidth || !L.tileHeight || L.tileWidth < L.width || L.height <= L.tileHeight) return undefined;
+  return plan.level * 65_537 + Math.floor((plan.readY + plan.readH / 2) / L.tileHeight);
+}

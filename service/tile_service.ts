@@ -4,6 +4,7 @@
  * quality rule for every caller), its key and ETag, the conditional check, then the cache (memory, KV)
  * or the backend. Routes map the answer to HTTP; patch export and the CLI build their requests here too.
  */
+import { bandAffinity } from "../pyramid/read_plan.ts";
 import { HttpError } from "../errors.ts";
 import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
 import type { CacheMode, CacheResult } from "../cache/tile_cache.ts";
@@ -132,7 +133,9 @@ export async function serveTile(ctx: AppContext, target: TileTarget, ask: TileAs
   const result = await ctx.cache.get(
     key,
     async (signal) => {
-      const tile = await ctx.backend.run(image.source, { kind: "tile", request }, signal);
+      // Tiles of one band of a banded level (NDPI) on one worker: the band decoded once for them all.
+      const affinity = request.associated ? undefined : bandAffinity(image.info, request);
+      const tile = await ctx.backend.run(image.source, { kind: "tile", request }, signal, affinity);
       return {
         tile: {
           bytes: tile.bytes,

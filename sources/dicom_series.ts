@@ -17,6 +17,7 @@ import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { decoderFor } from "./decoders.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
+import { type BlockPart, decodeBlockPart, partWorthDecoding } from "./block_parts.ts";
 
 /** One pyramid level: its instances (a concatenation's, in frame order) and its tile grid. */
 interface DicomLevel {
@@ -184,14 +185,20 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
             const index = L.sparse
               ? L.sparse.get(`${op}:${col}:${row}`)
               : ((op * this.focalPlanes + z) * L.down + row) * L.across + col;
-            const frame = index === undefined
-              ? new Uint8Array(L.tileWidth * L.tileHeight * (rgb ? 3 : 1)).fill(rgb ? 255 : 0)
-              : await this.frame(level, index);
             const spp = rgb ? 3 : 1;
             const x0 = Math.max(x, col * L.tileWidth), x1 = Math.min(x + w, (col + 1) * L.tileWidth);
             const y0 = Math.max(y, row * L.tileHeight), y1 = Math.min(y + h, (row + 1) * L.tileHeight);
+            const fx = col * L.tileWidth, fy = row * L.tileHeight;
+            // The part needed decoded alone where that is cheaper and the frame is not cached (as SVS tiles).
+            const part = index === undefined
+              ? null
+              : await this.framePart(level, index, [x0 - fx, y0 - fy, x1 - fx, y1 - fy], rgb);
+            const frame = part?.data ?? (index === undefined
+              ? new Uint8Array(L.tileWidth * L.tileHeight * (rgb ? 3 : 1)).fill(rgb ? 255 : 0)
+              : await this.frame(level, index));
+            const [px, py, pw] = part ? [part.x, part.y, part.width] : [0, 0, L.tileWidth];
             for (let yy = y0; yy < y1; yy++) {
-              const src = ((yy - row * L.tileHeight) * L.tileWidth + (x0 - col * L.tileWidth)) * spp;
+              const src = ((yy - fy - py) * pw + (x0 - fx - px)) * spp;
               const dst = ((yy - y) * w + (x0 - x)) * ch;
               if (rgb) out.set(frame.subarray(src, src + (x1 - x0) * 3), dst);
               else for (let i = 0; i < x1 - x0; i++) out[dst + i * ch + k] = frame[src + i];
@@ -212,17 +219,10 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
     const L = this.levels[level];
     const inst = L?.instances[0];
     if (!inst || inst.coding !== "jpeg" || this.info.multichannel || tx >= L.across || ty >= L.down) return null;
-    let index = L.sparse ? L.sparse.get(`0:${tx}:${ty}`) : ty * L.across + tx;
+    const index = L.sparse ? L.sparse.get(`0:${tx}:${ty}`) : ty * L.across + tx;
     if (index === undefined) return null;
-    let owner = L.instances[0];
-    for (const i of L.instances) {
-      if (index < i.frames) {
-        owner = i;
-        break;
-      }
-      index -= i.frames;
-    }
-    const stored = await owner.readFrame(index);
+    const { inst: owner, at } = this.owner(level, index);
+    const stored = await owner.readFrame(at);
     return stored.coding === "jpeg" ? stored.data : null;
   }
 
@@ -233,18 +233,47 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
   /** Frame `index` of `level` (across its concatenation), decoded: one tile's samples, kept in the budget. */
   private frame(level: number, index: number): Promise<Uint8Array> {
     const L = this.levels[level];
-    let inst = L.instances[0], at = index;
-    for (const i of L.instances) {
-      if (at < i.frames) {
-        inst = i;
-        break;
-      }
-      at -= i.frames;
-    }
+    const { inst, at } = this.owner(level, index);
     const bytes = L.tileWidth * L.tileHeight * inst.samplesPerPixel;
-    const key = `${this.cacheKey}|dcm${level}|${index}`;
-    return decodedBlocks.get(key, () => decodeFrame(inst, at).then((d) => d.buffer as ArrayBuffer), bytes)
-      .then((b) => new Uint8Array(b as ArrayBuffer));
+    return decodedBlocks.get(
+      this.frameKey(level, index),
+      () => decodeFrame(inst, at).then((d) => d.buffer as ArrayBuffer),
+      bytes,
+    ).then((b) => new Uint8Array(b as ArrayBuffer));
+  }
+
+  private frameKey(level: number, index: number): string {
+    return `${this.cacheKey}|dcm${level}|${index}`;
+  }
+
+  /** The instance holding frame `index` of `level` (across its concatenation), and the frame's number in it. */
+  private owner(level: number, index: number): { inst: DicomInstance; at: number } {
+    const L = this.levels[level];
+    let at = index;
+    for (const inst of L.instances) {
+      if (at < inst.frames) return { inst, at };
+      at -= inst.frames;
+    }
+    throw corruptSource(`DICOM frame ${index} of level ${level} is past its instances' frames`);
+  }
+
+  /**
+   * Frame-local [x0, x1) × [y0, y1) of a JPEG frame decoded alone (libjpeg's cropped decoding), where the
+   * frame is not cached and the part costs well under the whole (`partWorthDecoding`); else null.
+   */
+  private async framePart(
+    level: number,
+    index: number,
+    [x0, y0, x1, y1]: [number, number, number, number],
+    rgb: boolean,
+  ): Promise<BlockPart | null> {
+    const L = this.levels[level];
+    const { inst, at } = this.owner(level, index);
+    if (inst.coding !== "jpeg" || !jpegCodec().crops || decodedBlocks.has(this.frameKey(level, index))) return null;
+    if (!partWorthDecoding(L.tileWidth, L.tileHeight, x0, y0, x1, y1)) return null;
+    const stored = await inst.readFrame(at);
+    if (stored.coding !== "jpeg") return null;
+    return await decodeBlockPart(stored.data, rgb ? "rgb" : "gray", L.tileWidth, L.tileHeight, x0, y0, x1, y1);
   }
 
   async readAssociated(name: string): Promise<Raster8> {

@@ -17,7 +17,7 @@ import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 
 /** Rows a band holds, at least (whole MCU rows): a 256-px tile touches one or two bands. */
-const BAND_ROWS = 256;
+const BAND_ROWS = 64;
 
 /** One level: its JPEG's place, geometry and restart intervals. */
 interface NdpiLevel {
