@@ -8,6 +8,7 @@ import dicomParser from "dicom-parser";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { type DicomAttrs, parsedAttrs } from "./dicom_attrs.ts";
+import { encapsulatedFrames, type ExtendedOffsets, nativeFrames } from "./dicom_pixels.ts";
 
 /** Transfer syntaxes whose frames this service decodes, by UID, and how. */
 export const TRANSFER_SYNTAXES: Record<string, "native" | "jpeg" | "jpeg2000"> = {
@@ -88,7 +89,7 @@ type DataSet = ReturnType<typeof dicomParser.parseDicom>;
 export async function readDicomInstance(bytes: ByteSource, path: string): Promise<DicomInstance> {
   let ds: DataSet | undefined, head: Uint8Array = new Uint8Array(0);
   for (let n = Math.min(bytes.size, 1 << 20);; n = Math.min(bytes.size, n * 4)) {
-    head = await bytes.read(0, n);
+    head = withOvAsOb(await bytes.read(0, n));
     try {
       ds = dicomParser.parseDicom(head, { untilTag: "x7fe00010" });
       if (ds.elements.x7fe00010 || n >= bytes.size) break;
@@ -104,15 +105,24 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
   if (!coding) throw unsupportedSource(`DICOM transfer syntax ${syntax} is not supported`);
   const attrs = parsedAttrs(ds!);
   const frameBytes = (attrs.num("00280011") ?? 0) * (attrs.num("00280010") ?? 0) * (attrs.num("00280002") || 1);
+  const eot = extendedOffsets(ds!);
   return instanceFromAttrs(attrs, path, coding, (frames) => {
-    const frameAt = coding === "native"
+    const read = coding === "native"
       ? nativeFrames(bytes, pixel.dataOffset, frameBytes, frames)
-      : encapsulatedFrames(bytes, pixel.dataOffset, frames);
-    return async (i) => {
-      const [pos, length] = await frameAt(i);
-      return { data: await bytes.read(pos, length), coding };
-    };
+      : encapsulatedFrames(bytes, pixel.dataOffset, frames, eot);
+    return async (i) => ({ data: await read(i), coding });
   });
+}
+
+/** The Extended Offset Table (7FE0,0001) and its lengths (7FE0,0002), 64-bit each, when the file has them. */
+function extendedOffsets(ds: DataSet): ExtendedOffsets | undefined {
+  const o = ds.elements.x7fe00001, l = ds.elements.x7fe00002;
+  if (!o?.length || !l?.length) return undefined;
+  const u64 = (el: { dataOffset: number; length: number }) => {
+    const dv = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + el.dataOffset, el.length);
+    return Array.from({ length: el.length >> 3 }, (_, i) => Number(dv.getBigUint64(i * 8, true)));
+  };
+  return { offsets: u64(o), lengths: u64(l) };
 }
 
 /**
@@ -208,63 +218,26 @@ function framePositions(
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Frames of native pixel data: one after another, `frameBytes` each, all inside the file. */
-function nativeFrames(bytes: ByteSource, at: number, frameBytes: number, frames: number) {
-  if (at + frameBytes * frames > bytes.size) {
-    throw corruptSource(`truncated DICOM: ${frames} frames of ${frameBytes} bytes pass the end of the file`);
-  }
-  return (i: number) => Promise.resolve([at + i * frameBytes, frameBytes] as [number, number]);
+  // dicom-parser throws `{ exception, dataSet }` objects as well as Errors and strings.
+  const e = err as { exception?: unknown; message?: unknown };
+  return String(e?.exception ?? e?.message ?? err);
 }
 
 /**
- * Frames of encapsulated pixel data: the item after the Basic Offset Table starting at each table entry
- * (several fragments of one frame are not supported); without a table, one scan of the fragment headers,
- * which must number the frames. Every position is checked against the file.
+ * `head` with the Extended Offset Table's VR `OV` (64-bit values, DICOM 2019) written as `OB`: dicom-parser
+ * 1.8.21 predates OV and would read its 4-byte length as 2 bytes; OB has OV's layout (2 reserved bytes, a
+ * 32-bit length), and the values are read as 64-bit numbers here (`extendedOffsets`). A copy when changed.
  */
-function encapsulatedFrames(bytes: ByteSource, at: number, frames: number) {
-  let index: Promise<[number, number][]> | undefined;
-  const header = async (pos: number): Promise<{ tag: number; length: number }> => {
-    if (pos + 8 > bytes.size) throw corruptSource("truncated DICOM: pixel data items pass the end of the file");
-    const b = await bytes.read(pos, 8);
-    const dv = new DataView(b.buffer, b.byteOffset, 8);
-    return { tag: (dv.getUint16(0, true) << 16) | dv.getUint16(2, true), length: dv.getUint32(4, true) };
-  };
-  const ITEM = (0xfffe << 16) | 0xe000, END = (0xfffe << 16) | 0xe0dd;
-  const load = async (): Promise<[number, number][]> => {
-    const bot = await header(at);
-    if (bot.tag !== ITEM) throw corruptSource("DICOM pixel data does not start with an offset table item");
-    const first = at + 8 + bot.length;
-    if (bot.length === frames * 4) {
-      const table = await bytes.read(at + 8, bot.length);
-      const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
-      return Array.from({ length: frames }, (_, i) => [first + dv.getUint32(i * 4, true), -1] as [number, number]);
+function withOvAsOb(head: Uint8Array): Uint8Array {
+  let out = head;
+  for (let i = 132; i + 6 <= head.length; i++) {
+    // (7FE0,0001) or (7FE0,0002), little endian, then "OV".
+    if (head[i] === 0xe0 && head[i + 1] === 0x7f && (head[i + 2] === 1 || head[i + 2] === 2) && head[i + 3] === 0) {
+      if (head[i + 4] === 0x4f && head[i + 5] === 0x56) {
+        if (out === head) out = head.slice();
+        out[i + 5] = 0x42;
+      }
     }
-    const out: [number, number][] = [];
-    for (let pos = first; out.length <= frames;) {
-      const h = await header(pos);
-      if (h.tag === END) break;
-      if (h.tag !== ITEM) throw corruptSource("DICOM pixel data holds something other than items");
-      if (pos + 8 + h.length > bytes.size) throw corruptSource("truncated DICOM: a frame passes the end of the file");
-      out.push([pos + 8, h.length]);
-      pos += 8 + h.length;
-    }
-    if (out.length !== frames) {
-      throw unsupportedSource(
-        `DICOM pixel data of ${out.length} fragments for ${frames} frames, without an offset table`,
-      );
-    }
-    return out;
-  };
-  return async (i: number): Promise<[number, number]> => {
-    const [pos, length] = (await (index ??= load()))[i];
-    if (length >= 0) return [pos, length];
-    const h = await header(pos);
-    if (h.tag !== ITEM || pos + 8 + h.length > bytes.size) {
-      throw corruptSource(`DICOM frame ${i} is not where its offset table says`);
-    }
-    return [pos + 8, h.length];
-  };
+  }
+  return out;
 }

@@ -227,3 +227,40 @@ for level in range(s.level_count):
     await source.close();
   }
 });
+
+Deno.test("DICOM frames of several fragments (Basic Offset Table) and by an Extended Offset Table read as the original", async () => {
+  // One BPAEC instance re-encapsulated by pydicom: two fragments a frame with a Basic Offset Table, and one
+  // fragment a frame with an Extended Offset Table (and an empty Basic one).
+  const dir = await Deno.makeTempDir();
+  try {
+    const py = `import sys, pydicom
+from pydicom.encaps import generate_pixel_data_frame, encapsulate, encapsulate_extended
+ds = pydicom.dcmread(sys.argv[1])
+frames = list(generate_pixel_data_frame(ds.PixelData, int(ds.NumberOfFrames)))
+a = ds.copy(); a.PixelData = encapsulate(frames, fragments_per_frame=2, has_bot=True); a.save_as(sys.argv[2])
+b = ds.copy(); data, offsets, lengths = encapsulate_extended(frames)
+b.PixelData = data; b.ExtendedOffsetTable = offsets; b.ExtendedOffsetTableLengths = lengths; b.save_as(sys.argv[3])`;
+    const src = `${DATA}${BPAEC}/5_0`;
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: ["-c", py, src, `${dir}/fragments.dcm`, `${dir}/extended.dcm`],
+    }).output();
+    assertEquals(out.code, 0, text(out.stderr));
+    const read = async (path: string) => {
+      const s = await openSource({ path, version: "t", maxPixels: 1e9 });
+      try {
+        const r = await s.readRegion(0, 0, 0, s.info.width, s.info.height);
+        return new Uint8Array(r.data.buffer, r.data.byteOffset, s.info.width * s.info.height * s.info.channels);
+      } finally {
+        await s.close();
+      }
+    };
+    const want = await read(src);
+    for (const f of ["fragments.dcm", "extended.dcm"]) {
+      const got = await read(`${dir}/${f}`);
+      assertEquals(got.length, want.length, f);
+      assertEquals(got.findIndex((v, i) => v !== want[i]), -1, `${f}: the same pixels as the original`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
