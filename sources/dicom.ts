@@ -8,7 +8,7 @@ import dicomParser from "dicom-parser";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { type DicomAttrs, parsedAttrs } from "./dicom_attrs.ts";
-import { encapsulatedFrames, type ExtendedOffsets, nativeFrames } from "./dicom_pixels.ts";
+import { checkOffsetTable, encapsulatedFrames, type ExtendedOffsets, nativeFrames } from "./dicom_pixels.ts";
 
 /** Transfer syntaxes whose frames this service decodes, by UID, and how. */
 export const TRANSFER_SYNTAXES: Record<string, "native" | "jpeg" | "jpeg2000"> = {
@@ -106,12 +106,14 @@ export async function readDicomInstance(bytes: ByteSource, path: string): Promis
   const attrs = parsedAttrs(ds!);
   const frameBytes = (attrs.num("00280011") ?? 0) * (attrs.num("00280010") ?? 0) * (attrs.num("00280002") || 1);
   const eot = extendedOffsets(ds!);
-  return instanceFromAttrs(attrs, path, coding, (frames) => {
+  const inst = instanceFromAttrs(attrs, path, coding, (frames) => {
     const read = coding === "native"
       ? nativeFrames(bytes, pixel.dataOffset, frameBytes, frames)
       : encapsulatedFrames(bytes, pixel.dataOffset, frames, eot);
     return async (i) => ({ data: await read(i), coding });
   });
+  if (coding !== "native") await checkOffsetTable(bytes, pixel.dataOffset, inst.frames, eot);
+  return inst;
 }
 
 /** The Extended Offset Table (7FE0,0001) and its lengths (7FE0,0002), 64-bit each, when the file has them. */

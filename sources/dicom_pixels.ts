@@ -16,6 +16,26 @@ export function nativeFrames(bytes: ByteSource, at: number, frameBytes: number, 
 
 const ITEM = (0xfffe << 16) | 0xe000, END = (0xfffe << 16) | 0xe0dd;
 
+/**
+ * Checks at open what one 8-byte read can: the pixel data starts with an offset table item whose entries
+ * (if any) number the frames the header declares, and the Extended table as well. 422 when a count lies.
+ */
+export async function checkOffsetTable(bytes: ByteSource, at: number, frames: number, eot?: ExtendedOffsets) {
+  if (at + 8 > bytes.size) throw corruptSource("truncated DICOM: its pixel data passes the end of the file");
+  const b = await bytes.read(at, 8);
+  const dv = new DataView(b.buffer, b.byteOffset, 8);
+  if (((dv.getUint16(0, true) << 16) | dv.getUint16(2, true)) !== ITEM) {
+    throw corruptSource("DICOM pixel data does not start with an offset table item");
+  }
+  const entries = dv.getUint32(4, true) / 4;
+  if (entries && entries !== frames) {
+    throw corruptSource(`a DICOM offset table of ${entries} entries for the ${frames} frames its header declares`);
+  }
+  if (eot && (eot.offsets.length !== frames || eot.lengths.length !== frames)) {
+    throw corruptSource(`a DICOM Extended Offset Table of ${eot.offsets.length} entries for ${frames} frames`);
+  }
+}
+
 /** An Extended Offset Table: each frame's offset (from the first fragment's item) and length (one fragment). */
 export interface ExtendedOffsets {
   offsets: number[];

@@ -119,6 +119,8 @@ export function openDicomInstances(
       multichannel: channels > 1,
     }),
     pixelType: "uint8",
+    // Focal planes (TotalPixelMatrixFocalPlanes) are Z planes: `z=` picks one, as in an OME-TIFF.
+    ...(main.focalPlanes > 1 ? { planes: { z: main.focalPlanes, t: 1 } } : {}),
     levels: withDerivedLevels(stored, main.totalWidth, main.totalHeight),
     compression: { native: "none", jpeg: "JPEG", jpeg2000: "JPEG 2000" }[main.coding],
     ...(main.mpp ? { mpp: main.mpp } : {}),

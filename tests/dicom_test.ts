@@ -121,12 +121,35 @@ Deno.test("damaged DICOM files are 4xx with a clear message, and nothing is serv
     await Deno.writeFile(`${dir}/header-only.dcm`, whole.subarray(0, 2000));
     const native = await Deno.readFile(DATA + NATIVE);
     await Deno.writeFile(`${dir}/short-native.dcm`, native.subarray(0, native.length - 500));
+    // Frame counts that lie, an absurd size, an offset table pointing past the end (pydicom writes them).
+    const py = `import sys, struct, pydicom
+from pydicom.encaps import generate_pixel_data_frame, encapsulate
+src, out = sys.argv[1], sys.argv[2]
+ds = pydicom.dcmread(src); ds.NumberOfFrames = 1000; ds.save_as(out + "/lying-frames.dcm")
+ds = pydicom.dcmread(src); ds.TotalPixelMatrixColumns = 2**31 - 1; ds.save_as(out + "/absurd-size.dcm")
+ds = pydicom.dcmread(src)
+frames = list(generate_pixel_data_frame(ds.PixelData, int(ds.NumberOfFrames)))
+data = bytearray(encapsulate(frames, has_bot=True))
+data[8 + 4 * 2:8 + 4 * 3] = struct.pack("<I", 2**31)  # the last frame's offset, far past the end
+ds.PixelData = bytes(data); ds.save_as(out + "/bot-past-end.dcm")`;
+    const made = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, `${DATA}${BPAEC}/5_0`, dir] }).output();
+    assertEquals(made.code, 0, text(made.stderr));
     await withServer({ IMAGES_DIR: dir, KV_PATH: "off" }, async (s) => {
       for (
-        const [id, path] of [["cut.dcm", "/dzi/cut.dcm_files/12/2_2.png"], [
-          "header-only.dcm",
-          "/images/header-only.dcm",
-        ], ["short-native.dcm", "/images/short-native.dcm"]]
+        const [id, path] of [
+          ["cut.dcm", "/dzi/cut.dcm_files/12/2_2.png"],
+          [
+            "header-only.dcm",
+            "/images/header-only.dcm",
+          ],
+          ["short-native.dcm", "/images/short-native.dcm"],
+          ["lying-frames.dcm", "/images/lying-frames.dcm"],
+          [
+            "absurd-size.dcm",
+            "/images/absurd-size.dcm",
+          ],
+          ["bot-past-end.dcm", "/dzi/bot-past-end.dcm_files/10/1_1.png"],
+        ]
       ) {
         const r = await get(s.url + path);
         assert(r.status >= 400 && r.status < 500, `${id}: ${r.status} ${text(r.body).slice(0, 200)}`);
@@ -259,6 +282,37 @@ b.PixelData = data; b.ExtendedOffsetTable = offsets; b.ExtendedOffsetTableLength
       const got = await read(`${dir}/${f}`);
       assertEquals(got.length, want.length, f);
       assertEquals(got.findIndex((v, i) => v !== want[i]), -1, `${f}: the same pixels as the original`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DICOM focal planes are Z planes: z= reads the plane's own frames", async () => {
+  // highdicom's native file with a second focal plane (its frames inverted) after the first, TILED_FULL.
+  const dir = await Deno.makeTempDir();
+  try {
+    const py = `import sys, pydicom, numpy as np
+ds = pydicom.dcmread(sys.argv[1])
+px = ds.pixel_array
+ds.PixelData = np.concatenate([px, 255 - px]).tobytes()
+ds.NumberOfFrames = 2 * px.shape[0]
+ds.TotalPixelMatrixFocalPlanes = 2
+ds.save_as(sys.argv[2])`;
+    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", py, DATA + NATIVE, `${dir}/z.dcm`] })
+      .output();
+    assertEquals(out.code, 0, text(out.stderr));
+    const ref = await pydicomLevel0(DATA + NATIVE);
+    const source = await openSource({ path: `${dir}/z.dcm`, version: "t", maxPixels: 1e9 });
+    try {
+      assertEquals(source.info.planes, { z: 2, t: 1 });
+      for (const z of [0, 1]) {
+        const r = await source.readRegion(0, 0, 0, 50, 50, undefined, { c: [0, 1, 2], z, t: 0 });
+        const bad = r.data.findIndex((v, i) => v !== (z ? 255 - ref.data[i] : ref.data[i]));
+        assertEquals(bad, -1, `plane ${z}`);
+      }
+    } finally {
+      await source.close();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
