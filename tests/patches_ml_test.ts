@@ -252,8 +252,8 @@ Deno.test(
       assertEquals(bad.code, 1);
       assert(bad.err.includes('unknown query parameter "sise"'), bad.err);
       // A slide format edgetile does not read (by extension) is not taken for a list and read whole.
-      await Deno.copyFile(`${DATA}${FINE}`, `${dir}/slide.ndpi`);
-      const other = await extract([`${dir}/slide.ndpi`, `${dir}/out4`]);
+      await Deno.copyFile(`${DATA}${FINE}`, `${dir}/slide.mrxs`);
+      const other = await extract([`${dir}/slide.mrxs`, `${dir}/out4`]);
       assertEquals(other.code, 2);
       assert(other.err.includes("neither an image file"), other.err);
     } finally {
