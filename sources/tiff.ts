@@ -6,7 +6,7 @@
  */
 import { takeBytes } from "../core/byte_pool.ts";
 import { fromCustomClient, GeoTIFF } from "geotiff";
-import { ByteSourceClient, localSlices } from "./tiff_bytes.ts";
+import { ByteSourceClient, isWasmDecoded, localSlices, swapBytes } from "./tiff_bytes.ts";
 import type { ByteSource } from "./bytes.ts";
 import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge } from "../errors.ts";
@@ -35,7 +35,8 @@ import { readBlockPart } from "./block_parts.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
 import { openNdpi } from "./ndpi.ts";
 import { readNdpiIfds } from "./ndpi_ifd.ts";
-import { tiffLayout } from "./tiff_vendors.ts";
+import { type TiffLayout, tiffLayout } from "./tiff_vendors.ts";
+import { readBifRegion } from "./bif.ts";
 import { readFlatHeader } from "./sniff.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 
@@ -83,6 +84,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     private bytes: ByteSource,
     private planes?: OmePlanes,
     private embedded = new Map<string, Uint8Array>(),
+    private bif?: TiffLayout["bif"],
   ) {
     super(info, cacheKey);
   }
@@ -110,21 +112,24 @@ class TiffSource extends LevelledSource implements ImageSource {
       throw tooLarge(`image of ${main.width}×${main.height} pixels exceeds EDGETILE_MAX_PIXELS (${opts.maxPixels})`);
     }
     // A level stored padded to whole tiles (Philips) is its true size, a whole downsample of level 0.
+    // A BIF's levels are its stitched tiles at the downsample of their magnification (bif.ts).
+    const [W, H] = [layout.sizes[0].width, layout.sizes[0].height];
     const stored: LevelInfo[] = levels.map((e, i) => {
       const { width, height } = layout.sizes[i];
-      const l = storedLevel(e, main);
+      const l = storedLevel(e, main), ds = layout.bif?.downsamples[i];
+      if (ds) return { width, height, downsampleX: ds, downsampleY: ds, tileWidth: 256, tileHeight: 256, stored: true };
       return width === e.width && height === e.height
         ? l
-        : { ...l, width, height, downsampleX: main.width / width, downsampleY: main.height / height };
+        : { ...l, width, height, downsampleX: W / width, downsampleY: H / height };
     });
     const info: ImageInfo = {
       format: layout.format,
-      width: main.width,
-      height: main.height,
+      width: W,
+      height: H,
       channels: main.spp,
       ...fileChannels(main),
       pixelType: main.type,
-      levels: withDerivedLevels(stored, main.width, main.height),
+      levels: withDerivedLevels(stored, W, H),
       compression: SUPPORTED_COMPRESSIONS[main.compression],
       mpp: layout.mpp ?? await resolutionMpp(main),
       associated: [...associated.keys(), ...layout.embedded.keys()],
@@ -146,6 +151,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       opts.bytes,
       undefined,
       layout.embedded,
+      layout.bif,
     );
   }
 
@@ -168,13 +174,19 @@ class TiffSource extends LevelledSource implements ImageSource {
       return await this.planes.read(level, x, y, w, h, select ?? all, (e, ...r) => this.readIfdRegion(e, ...r));
     }
     const e = this.levelIfds[level];
-    const raster = await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e), !!hints?.scan);
+    const raster = this.bif
+      ? await readBifRegion(this.bif.layout, this.bif.downsamples[level], [x, y, w, h], e.spp, (sx, sy, sw, sh) =>
+        // Tiles past the IFD's own size stay background.
+        sx >= e.width || sy >= e.height
+          ? Promise.resolve({ width: 0, height: 0, channels: e.spp, type: "uint8", data: new Uint8Array(0) })
+          : this.readIfdRegion(e, sx, sy, Math.min(sw, e.width - sx), Math.min(sh, e.height - sy)))
+      : await this.readIfdRegion(e, x, y, w, h, luma && hasLumaPlane(e), !!hints?.scan);
     return select ? pickChannels(raster, select.c) : raster;
   }
 
   readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
     const e = this.levelIfds[level];
-    return !e || this.planes ? Promise.resolve(null) : this.storedJpeg(e, tx, ty);
+    return !e || this.planes || this.bif ? Promise.resolve(null) : this.storedJpeg(e, tx, ty);
   }
 
   /** Block (tx, ty) of `e` as a standalone JPEG, if its blocks are 8-bit JPEG tiles of 1 or 3 samples. */
@@ -376,19 +388,5 @@ class TiffSource extends LevelledSource implements ImageSource {
     // deno-lint-ignore no-explicit-any
     if (bytesPer > 1 && !(e.image as any).littleEndian && !isWasmDecoded(e.compression)) swapBytes(out, bytesPer);
     return out.buffer;
-  }
-}
-
-function isWasmDecoded(c: number) {
-  return c === 7 || c === 50001 || c === 33003 || c === 33005;
-}
-
-function swapBytes(b: Uint8Array, n: number) {
-  for (let i = 0; i + n <= b.length; i += n) {
-    for (let a = i, z = i + n - 1; a < z; a++, z--) {
-      const t = b[a];
-      b[a] = b[z];
-      b[z] = t;
-    }
   }
 }

@@ -58,3 +58,19 @@ export class ByteSourceClient extends BaseClient {
     } as never;
   }
 }
+
+/** True for compressions whose (WASM) decoders return native-order samples. */
+export function isWasmDecoded(c: number) {
+  return c === 7 || c === 50001 || c === 33003 || c === 33005;
+}
+
+/** Swaps each `n`-byte sample of `b` in place (file byte order to native). */
+export function swapBytes(b: Uint8Array, n: number) {
+  for (let i = 0; i + n <= b.length; i += n) {
+    for (let a = i, z = i + n - 1; a < z; a++, z--) {
+      const t = b[a];
+      b[a] = b[z];
+      b[z] = t;
+    }
+  }
+}

@@ -4,12 +4,13 @@
  * padded to whole tiles cropped to the level-0 size over their downsample, label and macro IFDs or base64
  * JPEGs), Leica SCN (the collection XML: the largest brightfield image is the slide, the image spanning the
  * whole collection is the macro) and Ventana BIF / Ventana TIFF (the iScan XMP: Magnification, ScanRes;
- * `level=N mag=M` IFDs, `Label Image` → macro, `Thumbnail`), else a generic pyramid (reduced-resolution or
+ * `level=N mag=M` IFDs, `Label Image` → macro, `Thumbnail`; a BIF's overlapping tiles stitched: bif.ts), else a generic pyramid (reduced-resolution or
  * tiled IFDs of the main image's samples). OpenSlide 3.4.1 reads each the same way (tests/vendors_test.ts).
  */
 import { XMLParser } from "fast-xml-parser";
 import { type IfdEntry, tag } from "./tiff_ifd.ts";
 import { corruptSource, unsupportedSource } from "../errors.ts";
+import { type BifLayout, bifLayout, bifLevelSize } from "./bif.ts";
 
 /** A slide TIFF's layout: its levels (largest first) with their sizes, associated images, metadata. */
 export interface TiffLayout {
@@ -22,6 +23,8 @@ export interface TiffLayout {
   embedded: Map<string, Uint8Array>;
   mpp?: { x: number; y: number };
   properties: Record<string, string>;
+  /** A BIF's stitching (`bif.ts`) and each level's downsample (from its `mag=`). */
+  bif?: { layout: BifLayout; downsamples: number[] };
 }
 
 // deno-lint-ignore no-explicit-any
@@ -228,12 +231,29 @@ async function ventana(ifds: IfdEntry[], xmp: string): Promise<TiffLayout> {
     else if (e.description.startsWith("Thumbnail")) associated.set("thumbnail", e);
   }
   if (!levels.length) throw corruptSource("a Ventana TIFF without level=0");
-  // A BIF's level 0 may be tiles that overlap (TileJointInfo): read as a grid they would show seams.
+  // A BIF: level 0's camera tiles overlap (its XMP's EncodeInfo), every level is their grid, stitched.
   const encode = parseXml((await tagText(levels[0], "XMP")) || "<EncodeInfo/>", "the Ventana level-0");
-  const joints = (encode.EncodeInfo?.[0]?.SlideStitchInfo?.[0]?.ImageInfo ?? [])
-    .flatMap((i: Xml) => i.TileJointInfo ?? []);
-  if (joints.some((j: Xml) => Number(j["@OverlapX"] ?? 0) !== 0 || Number(j["@OverlapY"] ?? 0) !== 0)) {
-    throw unsupportedSource("a Ventana BIF whose level-0 tiles overlap (TileJointInfo) is not read yet");
+  const bif = bifLayout(encode, levels[0].blockWidth, levels[0].blockHeight);
+  if (bif) {
+    const mags = levels.map((e) => Number(/(?:^|\s)mag=([\d.]+)/.exec(e.description)?.[1]));
+    if (mags.some((m, i) => !(m > 0) || (i > 0 && m >= mags[i - 1]))) {
+      throw corruptSource("Ventana levels without decreasing mag= values");
+    }
+    const downsamples = mags.map((m) => mags[0] / m);
+    for (const [i, e] of levels.entries()) {
+      const ds = downsamples[i];
+      if (e.blockWidth !== levels[0].blockWidth || e.blockHeight !== levels[0].blockHeight || (e.blockWidth / ds) % 1) {
+        throw unsupportedSource(`a Ventana BIF level of ${e.blockWidth}×${e.blockHeight} tiles at 1/${ds}`);
+      }
+    }
+    const res = Number(properties["ventana.ScanRes"]);
+    return layout("bif", levels, {
+      associated,
+      properties,
+      sizes: downsamples.map((ds) => bifLevelSize(bif, ds)),
+      bif: { layout: bif, downsamples },
+      ...(res > 0 ? { mpp: { x: res, y: res } } : {}),
+    });
   }
   const res = Number(properties["ventana.ScanRes"]);
   return layout("bif", pyramid(levels), { associated, properties, ...(res > 0 ? { mpp: { x: res, y: res } } : {}) });

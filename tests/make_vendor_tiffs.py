@@ -119,3 +119,47 @@ with tifffile.TiffWriter(f"{out}/generated__ventana-cmu-crop.bif", bigtiff=True)
     t.write(down(base, 8), description="Thumbnail", photometric="rgb", compression="zlib", metadata=None)
     for i, d in enumerate([1, 2, 4]):
         t.write(base if d == 1 else down(base, d), description=f"level={i} mag={20 / d:g} quality=90", **tiles)
+
+# Ventana BIF whose level-0 camera tiles overlap by 8 px (TileJointInfo), 5 × 4 tiles of 256² advancing by
+# 248; lower levels hold the same tiles scaled (2 × 2 and 4 × 4 of them a TIFF tile), as a BIF scanner writes.
+ADV, COLS, ROWS = 248, 5, 4
+stitched = np.asarray(slide.read_region((300, 400), 0, ((COLS - 1) * ADV + 256, (ROWS - 1) * ADV + 256)).convert("RGB"))
+
+
+def camera_tile(c, r):
+    return stitched[r * ADV:r * ADV + 256, c * ADV:c * ADV + 256]
+
+
+def number(c, r):
+    # 1-based, from the bottom row up, every other row right to left (as OpenSlide reads them).
+    fb = ROWS - 1 - r
+    return fb * COLS + (COLS - 1 - c if fb % 2 else c) + 1
+
+
+joints = "".join(
+    f'<TileJointInfo FlagJoined="1" Direction="RIGHT" Tile1="{number(c, r)}" Tile2="{number(c + 1, r)}" '
+    f'OverlapX="{256 - ADV}" OverlapY="0" Confidence="{70 + (c + r) % 20}"/>'
+    for r in range(ROWS) for c in range(COLS - 1)
+) + "".join(
+    f'<TileJointInfo FlagJoined="1" Direction="UP" Tile1="{number(c, r + 1)}" Tile2="{number(c, r)}" '
+    f'OverlapX="0" OverlapY="{256 - ADV}" Confidence="{60 + (c * r) % 30}"/>'
+    for r in range(ROWS - 1) for c in range(COLS)
+)
+encode = (
+    '<?xml version="1.0" encoding="utf-8"?><EncodeInfo Ver="2"><SlideInfo/><SlideStitchInfo>'
+    f'<ImageInfo AOIScanned="1" AOIIndex="0" Width="256" Height="256" NumRows="{ROWS}" NumCols="{COLS}" '
+    f'Pos-X="0" Pos-Y="0">{joints}</ImageInfo></SlideStitchInfo>'
+    '<AoiOrigin><AOI0 OriginX="0" OriginY="0"/></AoiOrigin></EncodeInfo>'
+).encode()
+with tifffile.TiffWriter(f"{out}/generated__ventana-cmu-overlap.bif", bigtiff=True) as t:
+    t.write(macro, description="Label Image", extratags=[(700, 1, len(xmp), xmp, True)],
+            photometric="rgb", compression="zlib", metadata=None)
+    t.write(down(stitched, 8), description="Thumbnail", photometric="rgb", compression="zlib", metadata=None)
+    for i, d in enumerate([1, 2, 4]):
+        s = 256 // d
+        level = np.zeros((ROWS * s, COLS * s, 3), np.uint8)
+        for r in range(ROWS):
+            for c in range(COLS):
+                level[r * s:(r + 1) * s, c * s:(c + 1) * s] = camera_tile(c, r) if d == 1 else down(camera_tile(c, r), d)
+        extra = [(700, 1, len(encode), encode, True)] if d == 1 else []
+        t.write(level, description=f"level={i} mag={20 / d:g} quality=90", extratags=extra, **tiles)

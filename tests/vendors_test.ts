@@ -13,10 +13,19 @@ const opts = { sanitizeResources: false, sanitizeOps: false };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** The files, with where OpenSlide's level 0 holds the image (Leica: the main image's place in its collection). */
+const CROP = [[1000, 760], [500, 380], [250, 190]];
 const FILES = [
-  { id: "generated__philips-cmu-crop.tiff", vendor: "philips", format: "philips", at: [0, 0] },
-  { id: "generated__leica-cmu-crop.scn", vendor: "leica", format: "scn", at: [300, 400] },
-  { id: "generated__ventana-cmu-crop.bif", vendor: "ventana", format: "bif", at: [0, 0] },
+  { id: "generated__philips-cmu-crop.tiff", vendor: "philips", format: "philips", at: [0, 0], levels: CROP },
+  { id: "generated__leica-cmu-crop.scn", vendor: "leica", format: "scn", at: [300, 400], levels: CROP },
+  { id: "generated__ventana-cmu-crop.bif", vendor: "ventana", format: "bif", at: [0, 0], levels: CROP },
+  // Level-0 camera tiles overlapping by 8 px (TileJointInfo): every level stitched.
+  {
+    id: "generated__ventana-cmu-overlap.bif",
+    vendor: "ventana",
+    format: "bif",
+    at: [0, 0],
+    levels: [[1248, 1000], [624, 500], [312, 250]],
+  },
 ] as const;
 
 /**
@@ -59,8 +68,9 @@ Deno.test("Philips, Leica SCN and Ventana BIF read as OpenSlide 3.4.1 reads them
       const info = source.info;
       assertEquals(info.format, f.format, f.id);
       const stored = info.levels.filter((l) => l.stored);
-      // The made files' true level sizes (Philips stores levels 2 and 4 padded to 512² and 256²).
-      assertEquals(stored.map((l) => [l.width, l.height]), [[1000, 760], [500, 380], [250, 190]], f.id);
+      // The made files' true level sizes (Philips stores levels 2 and 4 padded to 512² and 256²; the
+      // overlapping BIF's are its stitched tiles').
+      assertEquals(stored.map((l) => [l.width, l.height]), f.levels, f.id);
       const ref = await openslideRead(
         DATA + f.id,
         f.at,
@@ -103,7 +113,7 @@ Deno.test(
       const list = JSON.parse(text((await get(`${s.url}/images`)).body)).images;
       for (const f of FILES) {
         const row = list.find((i: { id: string }) => i.id === f.id);
-        assertEquals([row?.supported, row?.format, row?.width, row?.height], [true, f.format, 1000, 760], f.id);
+        assertEquals([row?.supported, row?.format, row?.width, row?.height], [true, f.format, ...f.levels[0]], f.id);
         for (
           const path of [
             `/dzi/${f.id}_files/10/1_1.jpeg`,
@@ -124,28 +134,36 @@ Deno.test(
   },
 );
 
-Deno.test("a Ventana BIF whose level-0 tiles overlap is a clear 415 (not read with seams)", async () => {
+Deno.test("a Ventana BIF whose stitching metadata lies is a clear 422", async () => {
   const dir = await Deno.makeTempDir();
   try {
+    // The overlapping BIF rewritten with its level-0 EncodeInfo damaged: no area origins; a wrong tile size.
     const py = `import sys, tifffile
-t = tifffile.TiffFile(sys.argv[1])
-xmp = b'<?xml version="1.0"?><EncodeInfo><SlideStitchInfo><ImageInfo AOIScanned="1" Width="256" Height="256" NumRows="3" NumCols="4" Pos-X="0" Pos-Y="0"><TileJointInfo FlagJoined="1" Direction="RIGHT" Tile1="1" Tile2="2" OverlapX="6" OverlapY="0" Confidence="90"/></ImageInfo></SlideStitchInfo><AoiOrigin><AOI0 OriginX="0" OriginY="0"/></AoiOrigin></EncodeInfo>'
-with tifffile.TiffWriter(sys.argv[2], bigtiff=True) as w:
-    for i, p in enumerate(t.pages):
-        extra = [(700, 1, len(p.tags[700].value), p.tags[700].value, True)] if 700 in p.tags else []
-        if p.description.startswith("level=0"): extra = [(700, 1, len(xmp), xmp, True)]
-        kw = dict(tile=(256, 256)) if p.is_tiled else {}
-        w.write(p.asarray(), description=p.description, extratags=extra, photometric="rgb", compression="zlib", metadata=None, **kw)`;
+src, out = sys.argv[1], sys.argv[2]
+for name, old, new in [("no-origin", b"<AOI0 OriginX=\\"0\\" OriginY=\\"0\\"/>", b""),
+                       ("tile-size", b'Width="256"', b'Width="512"')]:
+    t = tifffile.TiffFile(src)
+    with tifffile.TiffWriter(f"{out}/{name}.bif", bigtiff=True) as w:
+        for p in t.pages:
+            extra = []
+            if 700 in p.tags:
+                v = bytes(p.tags[700].value)
+                if p.description.startswith("level=0"): v = v.replace(old, new)
+                extra = [(700, 1, len(v), v, True)]
+            kw = dict(tile=(256, 256)) if p.is_tiled else {}
+            w.write(p.asarray(), description=p.description, extratags=extra, photometric="rgb", compression="zlib", metadata=None, **kw)`;
     const out = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", py, DATA + FILES[2].id, `${dir}/joined.bif`],
+      args: ["-c", py, DATA + FILES[3].id, dir],
     }).output();
     assertEquals(out.code, 0, text(out.stderr));
-    const err = await openSource({ path: `${dir}/joined.bif`, version: "t", maxPixels: 1e9 }).then(
-      () => null,
-      (e) => e,
-    );
-    assertEquals(err?.status, 415, String(err));
-    assert(/overlap/.test(err.message), err.message);
+    for (const [name, pattern] of [["no-origin", /inconsistent region/], ["tile-size", /tile size/]] as const) {
+      const err = await openSource({ path: `${dir}/${name}.bif`, version: "t", maxPixels: 1e9 }).then(
+        () => null,
+        (e) => e,
+      );
+      assertEquals(err?.status, 422, `${name}: ${err}`);
+      assert(pattern.test(err.message), `${name}: ${err.message}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
