@@ -98,6 +98,7 @@ export async function load(
   seconds: number,
   concurrency: number,
   cycle = false,
+  threads = 1,
 ): Promise<Result> {
   const lat: number[] = [];
   let next = 0, errors = 0, bytes = 0;
@@ -130,11 +131,12 @@ export async function load(
 }
 
 /**
- * Like `load`, with wrk (Debian `wrk`, one client thread, `concurrency` keep-alive connections) as the
- * client: a C client takes much less of the shared cores than our Deno one. `urls` share one origin; each
- * is requested once in order or, with `cycle`, round-robin; ≤ `seconds`. A run that uses its list up
- * stops there, before any repeat is counted: the script says DONE and we interrupt wrk, which then
- * reports the time actually taken (wrk itself would wait out `-d`).
+ * Like `load`, with wrk (Debian `wrk`, `threads` client threads sharing `concurrency` keep-alive
+ * connections) as the client: a C client takes much less of the shared cores than our Deno one. `urls`
+ * share one origin; each is requested once in order (thread i of n takes every n-th) or, with `cycle`,
+ * round-robin; ≤ `seconds`. A run that uses its list up stops there, before any repeat is counted: each
+ * thread says DONE and, once all have, we interrupt wrk, which then reports the time actually taken (wrk
+ * itself would wait out `-d`).
  */
 export async function wrkLoad(
   name: string,
@@ -142,6 +144,7 @@ export async function wrkLoad(
   seconds: number,
   concurrency: number,
   cycle = false,
+  threads = 1,
 ): Promise<Result> {
   const origin = new URL(urls[0]).origin;
   const dir = await Deno.makeTempDir();
@@ -149,11 +152,22 @@ export async function wrkLoad(
     await Deno.writeTextFile(`${dir}/paths`, urls.map((u) => u.slice(origin.length)).join("\n") + "\n");
     await Deno.writeTextFile(
       `${dir}/paths.lua`,
-      `local paths = {}
-for line in io.lines("${dir}/paths") do paths[#paths + 1] = line end
-local sent, got = 0, 0
--- the last answer that cannot be a repeat: later requests would start the list over
-local last = ${cycle} and math.huge or (#paths - ${concurrency} + 1)
+      `local threads, counter = ${threads}, 0
+setup = function(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+local paths = {}
+local sent, got, last = 0, 0, math.huge
+init = function()
+  local n = 0
+  for line in io.lines("${dir}/paths") do
+    if n % threads == id then paths[#paths + 1] = line end
+    n = n + 1
+  end
+  -- the last answer that cannot be a repeat: later requests would start the list over
+  if not ${cycle} then last = #paths - math.ceil(${concurrency} / threads) + 1 end
+end
 request = function()
   sent = sent + 1
   return wrk.format("GET", paths[((sent - 1) % #paths) + 1])
@@ -175,7 +189,16 @@ end
 `,
     );
     const child = new Deno.Command("wrk", {
-      args: ["-t1", `-c${concurrency}`, `-d${seconds}s`, "--timeout", "10s", "-s", `${dir}/paths.lua`, origin + "/"],
+      args: [
+        `-t${threads}`,
+        `-c${concurrency}`,
+        `-d${seconds}s`,
+        "--timeout",
+        "10s",
+        "-s",
+        `${dir}/paths.lua`,
+        origin + "/",
+      ],
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout((seconds + 30) * 1000),
@@ -184,7 +207,7 @@ end
     const dec = new TextDecoder();
     for await (const chunk of child.stdout) {
       out += dec.decode(chunk, { stream: true });
-      if (out.includes("DONE\n") && !out.includes("WRK ")) {
+      if (out.split("DONE\n").length > threads && !out.includes("WRK ")) {
         try {
           child.kill("SIGINT");
         } catch { /* already gone */ }

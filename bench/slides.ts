@@ -1,6 +1,6 @@
 /**
  * The slide formats' speed (issue 38), side by side in one run, loopback only, tile caches off on every
- * server (`deno task bench:slides [--rounds N] [--seconds S] [--concurrency C]`): Deep Zoom 254+1 tiles of
+ * server (`deno task bench:slides [--rounds N] [--seconds S] [--concurrency C] [--threads T]`: T wrk threads): Deep Zoom 254+1 tiles of
  * the full-resolution level, every tile once in a shuffled order, wrk as the client; every round on fresh
  * copies of the files (cold pixel caches everywhere: openslide's server is started on its own copy).
  *
@@ -14,7 +14,7 @@ import { benchArgs, ensureDebianPackages, median, type Result, sh, shuffled, sta
 import { startOpenslide } from "./peers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const { seconds, concurrency, rounds } = benchArgs({ seconds: 10, concurrency: 16, rounds: 3 });
+const { seconds, concurrency, rounds, threads } = benchArgs({ seconds: 10, concurrency: 16, rounds: 3, threads: 1 });
 const DATA = new URL("../tests/data/", import.meta.url).pathname;
 
 /** Every full-resolution Deep Zoom tile of a `w`×`h` image, shuffled (each once). */
@@ -78,7 +78,7 @@ if (import.meta.main) {
   const results: { mix: string; server: string; r: Result }[] = [];
   const run = async (mix: string, server: string, urls: string[]) => {
     await fetch(urls[0]).then((r) => r.arrayBuffer()); // opened before the clock starts
-    results.push({ mix, server, r: await wrkLoad(`${mix} / ${server}`, urls, seconds, concurrency) });
+    results.push({ mix, server, r: await wrkLoad(`${mix} / ${server}`, urls, seconds, concurrency, false, threads) });
   };
   try {
     const e = (id: string) => `${edgetile.url}/dzi/${id}_files`;
@@ -131,7 +131,9 @@ if (import.meta.main) {
   }
   for (const x of results) console.log(`${x.mix} / ${x.server}: ${x.r.tilesPerSec.toFixed(0)} tiles/s`);
   console.log(
-    `Deep Zoom full-resolution tiles, ${concurrency} in flight (wrk, 1 thread), tile caches off, ${rounds} rounds\n`,
+    `Deep Zoom full-resolution tiles, ${concurrency} in flight (wrk, ${threads} thread${
+      threads > 1 ? "s" : ""
+    }), tile caches off, ${rounds} rounds\n`,
   );
   console.log(rows.join("\n"));
 }
