@@ -8,16 +8,19 @@ import dicomParser from "dicom-parser";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { type DicomAttrs, parsedAttrs } from "./dicom_attrs.ts";
+import { deflatedMeta, inflatedDicom } from "./dicom_deflate.ts";
 import { checkOffsetTable, encapsulatedFrames, type ExtendedOffsets, nativeFrames } from "./dicom_pixels.ts";
 
 /** Transfer syntaxes whose frames this service decodes, by UID, and how. */
-export const TRANSFER_SYNTAXES: Record<string, "native" | "jpeg" | "jpeg2000"> = {
+export const TRANSFER_SYNTAXES: Record<string, FrameCoding> = {
   "1.2.840.10008.1.2.1": "native", // explicit VR little endian
   "1.2.840.10008.1.2": "native", // implicit VR little endian
   "1.2.840.10008.1.2.4.50": "jpeg", // JPEG baseline
   "1.2.840.10008.1.2.4.51": "jpeg", // JPEG extended (8-bit frames)
   "1.2.840.10008.1.2.4.90": "jpeg2000", // JPEG 2000 lossless
   "1.2.840.10008.1.2.4.91": "jpeg2000", // JPEG 2000
+  "1.2.840.10008.1.2.4.80": "jpegls", // JPEG-LS lossless
+  "1.2.840.10008.1.2.4.81": "jpegls", // JPEG-LS near-lossless
 };
 
 /** An optical path: its identifier and what the file calls it. */
@@ -27,7 +30,7 @@ export interface OpticalPath {
 }
 
 /** How a frame's bitstream is coded. */
-export type FrameCoding = "native" | "jpeg" | "jpeg2000";
+export type FrameCoding = "native" | "jpeg" | "jpeg2000" | "jpegls";
 
 /** A frame's bytes as stored (a JPEG or JPEG 2000 stream, or native samples) and their coding. */
 export interface StoredFrame {
@@ -86,7 +89,10 @@ const MAX_FRAMES = 4 << 20;
 type DataSet = ReturnType<typeof dicomParser.parseDicom>;
 
 /** Reads the header of the instance in `bytes` (up to its pixel data) and says where its frames are. */
-export async function readDicomInstance(bytes: ByteSource, path: string): Promise<DicomInstance> {
+export async function readDicomInstance(file: ByteSource, path: string): Promise<DicomInstance> {
+  // A deflated data set is read from memory, inflated (dicom_deflate.ts).
+  const meta = deflatedMeta(await file.read(0, Math.min(file.size, 1 << 16)));
+  const bytes = meta ? await inflatedDicom(file, meta) : file;
   let ds: DataSet | undefined, head: Uint8Array = new Uint8Array(0);
   for (let n = Math.min(bytes.size, 1 << 20);; n = Math.min(bytes.size, n * 4)) {
     head = withOvAsOb(await bytes.read(0, n));

@@ -17,6 +17,7 @@ import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { decoderFor } from "./decoders.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
+import { decodeJpegLs } from "./jpegls.ts";
 import { type BlockPart, decodeBlockPart, partWorthDecoding } from "./block_parts.ts";
 
 /** One pyramid level: its instances (a concatenation's, in frame order) and its tile grid. */
@@ -122,7 +123,7 @@ export function openDicomInstances(
     // Focal planes (TotalPixelMatrixFocalPlanes) are Z planes: `z=` picks one, as in an OME-TIFF.
     ...(main.focalPlanes > 1 ? { planes: { z: main.focalPlanes, t: 1 } } : {}),
     levels: withDerivedLevels(stored, main.totalWidth, main.totalHeight),
-    compression: { native: "none", jpeg: "JPEG", jpeg2000: "JPEG 2000" }[main.coding],
+    compression: { native: "none", jpeg: "JPEG", jpeg2000: "JPEG 2000", jpegls: "JPEG-LS" }[main.coding],
     ...(main.mpp ? { mpp: main.mpp } : {}),
     associated: [...associated.keys()],
     associatedSizes: Object.fromEntries(
@@ -322,6 +323,8 @@ async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8Array> 
       throw corruptSource(`DICOM frame ${i} is ${img.width}×${img.height}, not ${inst.tileWidth}×${inst.tileHeight}`);
     }
     out = img.data;
+  } else if (coding === "jpegls") {
+    out = await decodeJpegLs(raw, inst.tileWidth, inst.tileHeight, inst.samplesPerPixel);
   } else {
     const decoder = await (j2kDecoders.get(inst) ?? j2kDecoders.set(
       inst,

@@ -35,6 +35,7 @@ export function partCoding(contentType: string): FrameCoding {
   const type = contentType.split(";")[0].trim().toLowerCase();
   if (type === "image/jpeg") return "jpeg";
   if (type === "image/jp2" || type === "image/jpx") return "jpeg2000";
+  if (type === "image/jls") return "jpegls";
   if (type === "application/octet-stream" || type === "") return "native";
   throw new HttpError(415, "unsupported_source", `DICOMweb frames of type ${type} are not supported`);
 }
