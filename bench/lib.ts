@@ -98,7 +98,6 @@ export async function load(
   seconds: number,
   concurrency: number,
   cycle = false,
-  threads = 1,
 ): Promise<Result> {
   const lat: number[] = [];
   let next = 0, errors = 0, bytes = 0;
