@@ -190,7 +190,7 @@ Deno.test("a broken DICOMweb answer is a clear 502/413/504, never a hang or a cr
         headers: { "content-type": "multipart/related; boundary=B" },
       }),
     "/syntax": () =>
-      new Response(part("a").replace("4.50", "4.80") + "--B--\r\n", {
+      new Response(part("a").replace("4.50", "4.100") + "--B--\r\n", {
         headers: { "content-type": "multipart/related; boundary=B" },
       }),
   };
@@ -207,7 +207,7 @@ Deno.test("a broken DICOMweb answer is a clear 502/413/504, never a hang or a cr
         ["/garbled", 502, /parts for 2 frames|malformed/],
         ["/endless", 413, /more than/],
         ["/stalled", 504, /time limit/],
-        ["/syntax", 415, /transfer syntax 1\.2\.840\.10008\.1\.2\.4\.80/],
+        ["/syntax", 415, /transfer syntax 1\.2\.840\.10008\.1\.2\.4\.100/],
         ["/gone", 404, /no DICOMweb resource/],
       ] as const
     ) {

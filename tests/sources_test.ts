@@ -45,6 +45,7 @@ const EXPECTED: Record<string, { size?: [number, number]; stored?: number; statu
   "generated__philips-cmu-crop.tiff": { size: [1000, 760], stored: 3 },
   "generated__leica-cmu-crop.scn": { size: [1000, 760], stored: 3 },
   "generated__ventana-cmu-crop.bif": { size: [1000, 760], stored: 3 },
+  "generated__ventana-cmu-overlap.bif": { size: [1248, 1000], stored: 3 },
   "histolab__tcga-cr-7395-01a-01-ts1.svs": { size: [4443, 3567], stored: 2 },
   "image-tiff__BigTIFF.tif": { size: [64, 64], stored: 1 },
   "image-tiff__seq-1c-8b-tiled-bigtiff.tiff": { size: [16, 16], stored: 1 },
