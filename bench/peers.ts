@@ -77,6 +77,16 @@ fastcgi.server = ( "/fcgi-bin/iipsrv.fcgi" => (( "socket" => "${tmp}/iipsrv.sock
   };
 }
 
+/** The Debian packages openslide's Deep Zoom server needs (gunicorn, Flask, openslide-python, its example). */
+export const OPENSLIDE_PEER_PACKAGES: [string, string][] = [
+  ["command -v gunicorn", "gunicorn"],
+  ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
+  [
+    "test -f /usr/share/doc/python-openslide-examples/examples/deepzoom/deepzoom_server.py",
+    "python-openslide-examples",
+  ],
+];
+
 /** Debian's stock openslide-python example server, its settings from a file, under gunicorn. */
 export async function startOpenslide(slide: string, tmp: string) {
   const port = freePort();
@@ -176,12 +186,7 @@ if (import.meta.main) {
   await ensureDebianPackages([
     ["test -x /usr/lib/iipimage-server/iipsrv.fcgi", "iipimage-server"],
     ["command -v lighttpd", "lighttpd"],
-    ["command -v gunicorn", "gunicorn"],
-    ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
-    [
-      "test -f /usr/share/doc/python-openslide-examples/examples/deepzoom/deepzoom_server.py",
-      "python-openslide-examples",
-    ],
+    ...OPENSLIDE_PEER_PACKAGES,
     ["command -v wrk", "wrk"],
     ["command -v vips", "libvips-tools"],
   ]);

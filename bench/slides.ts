@@ -11,7 +11,7 @@
  *   target ≥ 2×.
  */
 import { benchArgs, ensureDebianPackages, median, type Result, sh, shuffled, startServer, wrkLoad } from "./lib.ts";
-import { startOpenslide } from "./peers.ts";
+import { OPENSLIDE_PEER_PACKAGES, startOpenslide } from "./peers.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
 const { seconds, concurrency, rounds, threads } = benchArgs({ seconds: 10, concurrency: 16, rounds: 3, threads: 1 });
@@ -27,12 +27,7 @@ function fullLevel(base: string, w: number, h: number): string[] {
 
 if (import.meta.main) {
   await ensureDebianPackages([
-    ["command -v gunicorn", "gunicorn"],
-    ["/usr/bin/python3 -c 'import flask, openslide'", "python3-flask python3-openslide"],
-    [
-      "test -f /usr/share/doc/python-openslide-examples/examples/deepzoom/deepzoom_server.py",
-      "python-openslide-examples",
-    ],
+    ...OPENSLIDE_PEER_PACKAGES,
     ["command -v wrk", "wrk"],
     ["command -v vips", "libvips-tools"],
   ]);

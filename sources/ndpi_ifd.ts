@@ -7,6 +7,7 @@
  */
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource } from "../errors.ts";
+import { TIFF_TYPE_SIZES } from "./tiff_ifd.ts";
 
 /** NDPI's format flag: present in every NDPI IFD. */
 export const NDPI_FORMAT_FLAG = 65420;
@@ -14,21 +15,8 @@ export const NDPI_FORMAT_FLAG = 65420;
 /** Tags the NDPI reader uses (size, compression, samples, strip, resolution, lens, focal plane, MCU starts). */
 const NEEDED = new Set([256, 257, 258, 259, 273, 277, 279, 282, 283, 296, 65420, 65421, 65424, 65426, 65432]);
 
-/** Bytes per value of the TIFF field types read here. */
-const TYPE_SIZE: Record<number, number> = {
-  1: 1,
-  3: 2,
-  4: 4,
-  5: 8,
-  6: 1,
-  7: 1,
-  8: 2,
-  9: 4,
-  10: 8,
-  11: 4,
-  12: 8,
-  16: 8,
-};
+/** The numeric TIFF field types read here (ASCII, IFD and others are skipped). */
+const NUMERIC_TYPES = new Set([1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16]);
 
 /** Most IFDs, entries in one IFD, and values of one tag (McuStarts of a 200k-row level: 25k). */
 const MAX_IFDS = 256, MAX_ENTRIES = 4096, MAX_VALUES = 1 << 22;
@@ -92,10 +80,10 @@ async function readIfd(
   for (let k = 0; k < n; k++) {
     const at = 2 + 12 * k, tag = dv.getUint16(at, true), type = dv.getUint16(at + 2, true);
     const count = dv.getUint32(at + 4, true);
-    if (!NEEDED.has(tag) || !TYPE_SIZE[type]) continue;
+    if (!NEEDED.has(tag) || !NUMERIC_TYPES.has(type)) continue;
     if (count > MAX_VALUES) throw corruptSource(`corrupt NDPI: tag ${tag} of ${where} has ${count} values`);
     const high = dv.getUint32(2 + 12 * n + 8 + 4 * k, true);
-    const size = TYPE_SIZE[type] * count;
+    const size = TIFF_TYPE_SIZES[type] * count;
     let values: DataView;
     if (size <= 4) {
       // The value itself; an extension makes a LONG a 64-bit value.

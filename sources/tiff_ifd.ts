@@ -58,8 +58,8 @@ export const num = (v: unknown, dflt: number): number => {
   return dflt;
 };
 
-/** Bytes per value of each TIFF field type. */
-const TIFF_TYPE_SIZES: Record<number, number> = {
+/** Bytes per value of each TIFF field type (the NDPI reader's too). */
+export const TIFF_TYPE_SIZES: Record<number, number> = {
   1: 1,
   2: 1,
   3: 2,
