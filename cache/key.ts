@@ -1,7 +1,5 @@
-/** Cache keys: SHA-256 of a request's canonical string; the hash is also the ETag. */
+/** Cache keys: SHA-256 of a request's canonical string (pipeline/tile_request.ts `tileKey`); the hash is also the ETag. */
 import { createHash } from "node:crypto";
-import { canonicalTileRequest, type TileRequest } from "../pipeline/tile_request.ts";
-import type { CodecTier } from "../codecs/tier.ts";
 
 /** A tile's cache identity. */
 export interface TileKey {
@@ -18,16 +16,6 @@ export interface TileKey {
  */
 export function sha256Hex(s: string): string {
   return createHash("sha256").update(s).digest("hex");
-}
-
-/**
- * The key of a tile request computed with codec tier `codecs`: the tiers' decoders and encoders need not
- * give identical bytes, so their tiles never share an entry.
- */
-export function tileKey(req: TileRequest, codecs: CodecTier): TileKey {
-  const canonical = `${canonicalTileRequest(req)}/codecs:${codecs}`;
-  const hash = sha256Hex(canonical);
-  return { canonical, hash, etag: `"${hash}"` };
 }
 
 /** True when an `If-None-Match` header value matches `etag` (weak comparison, `*` matches any). */

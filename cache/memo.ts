@@ -4,7 +4,7 @@
  * kept in a bounded LRU, and a failure is dropped so the next caller retries — only if the entry is still
  * that failed promise, never a newer one stored since under the same key.
  */
-import { type LruBudget, LruCache } from "./lru.ts";
+import { type LruBudget, LruCache } from "../core/lru.ts";
 
 /** A bounded LRU of promises, filled by `get`. */
 export class PromiseCache<K, V> {

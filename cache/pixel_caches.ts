@@ -3,8 +3,8 @@
  * Each is a memoising cache bounded by its `CacheSizes` cap and by the process budget (cache/budget.ts);
  * the main thread sizes them from `Config.caches` and each worker from its init message.
  */
-import type { CacheSizes } from "../config.ts";
-import { DEFAULT_CACHE_SIZES } from "../config.ts";
+import type { CacheSizes } from "./sizes.ts";
+import { DEFAULT_CACHE_SIZES } from "./sizes.ts";
 import type { Raster } from "../core/raster.ts";
 import { processBudgetOf } from "./budget.ts";
 import { PromiseCache } from "./memo.ts";

@@ -4,7 +4,7 @@
  * time: when it cannot be opened or an operation fails, tiles are still served, the failure is counted
  * and logged at most once a minute. A corrupt entry is a miss, and the recomputed tile overwrites it.
  */
-import { LruCache } from "./lru.ts";
+import { LruCache } from "../core/lru.ts";
 import { KvBlobStore, type KvRead, openKvAt, type StoredBlob } from "./kv_store.ts";
 import type { TileKey } from "./key.ts";
 import { type Metrics, throttledLog } from "../telemetry/metrics.ts";

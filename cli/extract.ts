@@ -21,7 +21,7 @@ import {
 } from "../export/patches.ts";
 import { exportSummary, manifestLine, patchFiles, shardFileName, summaryText } from "../export/manifest.ts";
 import { TAR_END, tarEntry } from "../export/tar.ts";
-import { parsePatchParams } from "../service/query.ts";
+import { parsePatchParams } from "../export/params.ts";
 import { toHttpError } from "../errors.ts";
 import { errorText } from "../telemetry/log.ts";
 import { extractInputs } from "./extract_inputs.ts";

@@ -19,7 +19,7 @@
  * to 159 KB).
  */
 
-import { readFlatHeader } from "../sources/sniff.ts";
+import { readFlatHeader } from "./sniff.ts";
 import {
   COPY_ROW,
   JPEG_COLORSPACE,

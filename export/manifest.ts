@@ -2,7 +2,7 @@
  * The one writer of an export's records, for every way out (the tar's `manifest.jsonl` and `summary.json`,
  * the ndjson feed, `deno task extract`'s folder): a manifest line per patch and the summary.
  */
-import { canonicalOp } from "../pipeline/tile_request.ts";
+import { canonicalOp } from "../kernels/op.ts";
 import { opLabel } from "../kernels/index.ts";
 import { scaleOfDownsample } from "../pyramid/physical.ts";
 import type { PatchEntry, PatchParams, PatchPlan } from "./patches.ts";

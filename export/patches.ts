@@ -9,16 +9,11 @@
 import { requestRender, type ResolvedRender, resolveRender } from "../kernels/render.ts";
 import { tensorFor } from "../pipeline/raw_tensor.ts";
 import type { ImageRegistry, ResolvedImage } from "../sources/registry.ts";
-import type { StatsService } from "../stats/service.ts";
+import type { StatsService } from "../service/stats.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import { opLabel, resolveOpSpec } from "../kernels/index.ts";
-import {
-  canonicalOp,
-  checkOutputSize,
-  type OpSpec,
-  type TileFormat,
-  type TileRequest,
-} from "../pipeline/tile_request.ts";
+import { checkOutputSize, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
+import { canonicalOp, type OpSpec } from "../kernels/op.ts";
 import { tileRequestOf } from "../service/tile_service.ts";
 import type { TensorSpec } from "../pipeline/tensor.ts";
 import {

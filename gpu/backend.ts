@@ -21,7 +21,7 @@ import type { Raster8 } from "../core/raster.ts";
 import { ALL_ENTRY_POINTS } from "./shaders.ts";
 import { SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
 import { statsKernels } from "../stats/compute.ts";
-import type { ComputedStats, StatsPlane } from "../stats/types.ts";
+import type { ComputedStats, StatsPlane } from "../core/image_stats.ts";
 import { log } from "../telemetry/log.ts";
 
 /** True where this runtime exposes WebGPU (`navigator.gpu`); an adapter may still be missing. */

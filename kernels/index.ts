@@ -4,7 +4,7 @@
  * executor and its self-test iterate over these lists; adding an op is its own module and one line here.
  */
 import { badRequest } from "../errors.ts";
-import type { OpSpec } from "../pipeline/tile_request.ts";
+import type { OpSpec } from "./op.ts";
 import type { Rect } from "../core/rect.ts";
 import type { Raster8 } from "../core/raster.ts";
 import { grayOp } from "./gray.ts";

@@ -6,9 +6,21 @@
  * the kernels it declares beside their WGSL. The registry (kernels/index.ts) lists the ops.
  */
 import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
-import type { OpSpec } from "../pipeline/tile_request.ts";
-import type { ImageStats } from "../stats/types.ts";
+import type { ImageStats } from "../core/image_stats.ts";
 import type { Kernel, KernelJob, KernelParams } from "./kernel.ts";
+
+/** An op with its parameters resolved (e.g. `{ name: "threshold", params: { t: 172 } }`). */
+export interface OpSpec {
+  name: string;
+  params: Record<string, string | number | boolean>;
+}
+
+/** Canonical form of an op: `name` or `name:k=v,k=v` with keys sorted. */
+export function canonicalOp(op: OpSpec): string {
+  const keys = Object.keys(op.params).sort();
+  if (keys.length === 0) return op.name;
+  return `${op.name}:${keys.map((k) => `${k}=${op.params[k]}`).join(",")}`;
+}
 
 /** What an op produces: 8-bit pixels, and how a PNG should store them. */
 export interface OpOutput {

@@ -8,7 +8,7 @@ import { badRequest } from "../errors.ts";
 import { type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import type { TileOp } from "./op.ts";
 import { grayShape, type Kernel, onePass } from "./kernel.ts";
-import type { OpSpec } from "../pipeline/tile_request.ts";
+import type { OpSpec } from "./op.ts";
 import { mapToPalette } from "./median_cut.ts";
 import { parseRescale, rangesFrom, rescaleKernel } from "./rescale.ts";
 

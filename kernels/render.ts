@@ -9,9 +9,9 @@
  */
 import { badRequest } from "../errors.ts";
 import type { PixelType, Raster, Raster8 } from "../core/raster.ts";
-import type { ImageInfo } from "../sources/source.ts";
+import type { ImageInfo } from "../core/image_info.ts";
 import { COLORMAP_NAMES, type ColormapName, colormapTable } from "./colormaps.ts";
-import { LruCache } from "../cache/lru.ts";
+import { LruCache } from "../core/lru.ts";
 import { blendKernel } from "./blend.ts";
 
 /** Stretches of the normalized intensity. */

@@ -3,14 +3,15 @@
  * Every protocol's request runs through `renderTile`; each step lives in its own module.
  */
 import { giveBytes } from "../core/byte_pool.ts";
-import type { ImageSource, PlaneSelection } from "../sources/source.ts";
+import type { ImageSource } from "../sources/source.ts";
+import type { PlaneSelection } from "../core/image_info.ts";
 import { encodeZarrChunk } from "../zarr/chunk.ts";
 import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } from "../pyramid/read_plan.ts";
 import { applyOp, getOp } from "../kernels/index.ts";
 import { renderIntensities, renderPalette, renderRaster } from "../kernels/render.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
-import { cropRaster } from "./crop.ts";
+import { cropRaster } from "../core/crop.ts";
 import { orientRaster } from "./orient.ts";
 import { encodeTensor, type QuantInfo } from "./tensor.ts";
 import { encodeRawTensor, isRawTensor } from "./raw_tensor.ts";

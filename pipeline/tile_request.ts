@@ -4,6 +4,9 @@
  */
 import { tooLarge } from "../errors.ts";
 import type { Rect } from "../core/rect.ts";
+import { canonicalOp, type OpSpec } from "../kernels/op.ts";
+import { sha256Hex, type TileKey } from "../cache/key.ts";
+import type { CodecTier } from "../codecs/tier.ts";
 
 import { canonicalTensor, type TensorSpec } from "./tensor.ts";
 import { ZARR_COMPRESSOR } from "../zarr/metadata.ts";
@@ -21,12 +24,6 @@ export interface ChunkSpec {
   z: number;
   t: number;
   labels?: boolean;
-}
-
-/** An op with its parameters resolved (e.g. `{ name: "threshold", params: { t: 172 } }`). */
-export interface OpSpec {
-  name: string;
-  params: Record<string, string | number | boolean>;
 }
 
 /** Everything needed to compute one output image. Plain data (crosses to workers as is). */
@@ -122,13 +119,6 @@ export function formatFromExtension(ext: string): TileFormat | null {
   return null;
 }
 
-/** Canonical form of an op: `name` or `name:k=v,k=v` with keys sorted. */
-export function canonicalOp(op: OpSpec): string {
-  const keys = Object.keys(op.params).sort();
-  if (keys.length === 0) return op.name;
-  return `${op.name}:${keys.map((k) => `${k}=${op.params[k]}`).join(",")}`;
-}
-
 /** `id@version/x,y,w,h/WxH/op/format[:quality]`: equal strings mean equal pixels. */
 export function canonicalTileRequest(r: TileRequest): string {
   const { x, y, w, h } = r.region;
@@ -147,4 +137,14 @@ export function canonicalTileRequest(r: TileRequest): string {
   return `${image}@${r.version}/${x},${y},${w},${h}/${r.outWidth}x${r.outHeight}${render}/${
     canonicalOp(r.op)
   }${orient}/${fmt}`;
+}
+
+/**
+ * The key of a tile request computed with codec tier `codecs`: the tiers' decoders and encoders need not
+ * give identical bytes, so their tiles never share an entry.
+ */
+export function tileKey(req: TileRequest, codecs: CodecTier): TileKey {
+  const canonical = `${canonicalTileRequest(req)}/codecs:${codecs}`;
+  const hash = sha256Hex(canonical);
+  return { canonical, hash, etag: `"${hash}"` };
 }

@@ -1,19 +1,11 @@
 /** Pyramid level choice: which stored (or derived) level serves a requested downsample. */
+import type { PyramidLevel } from "../core/image_info.ts";
 
 /**
  * The 256-px grid the web protocols share: IIIF's tiles and smallest size, XYZ's tiles, and the side
  * derived levels stop at.
  */
 export const GRID_TILE = 256;
-
-/** One level of a source pyramid, as the geometry needs it. */
-export interface PyramidLevel {
-  width: number;
-  height: number;
-  /** Level-0 pixels per level pixel, horizontally and vertically. */
-  downsampleX: number;
-  downsampleY: number;
-}
 
 /** Mean of the two axes' downsamples, as openslide reports a level's downsample. */
 export function levelDownsample(level: PyramidLevel): number {

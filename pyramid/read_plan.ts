@@ -5,7 +5,8 @@
  * answer is a function of the level sizes, tested by tables (tests/geometry_test.ts).
  */
 import type { Rect } from "../core/rect.ts";
-import { bestLevelForDownsample, levelDownsample, type PyramidLevel } from "./levels.ts";
+import { bestLevelForDownsample, levelDownsample } from "./levels.ts";
+import { type PyramidLevel } from "../core/image_info.ts";
 
 /** What a read serves: a footprint in level-0 pixels (parts outside the image are padding) at an output size. */
 export interface Footprint {

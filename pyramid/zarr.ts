@@ -7,7 +7,7 @@
  */
 import type { Rect } from "../core/rect.ts";
 import type { PixelType } from "../core/raster.ts";
-import type { ImageInfo } from "../sources/source.ts";
+import type { ImageInfo } from "../core/image_info.ts";
 
 /** Chunk side in y and x. */
 export const ZARR_CHUNK = 256;

@@ -28,7 +28,7 @@ import { TAR_END, tarEntry } from "../export/tar.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./ids.ts";
-import { parsePatchParams } from "../service/query.ts";
+import { parsePatchParams } from "../export/params.ts";
 import { streamed } from "../telemetry/http.ts";
 import { log } from "../telemetry/log.ts";
 import { toHttpError } from "../errors.ts";

@@ -8,7 +8,7 @@ import { XyzGeometry } from "../pyramid/xyz.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import { getOp } from "../kernels/index.ts";
 import type { AppContext } from "../service/context.ts";
-import type { ImageInfo } from "../sources/source.ts";
+import type { ImageInfo } from "../core/image_info.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { decodeId, rawPath } from "./ids.ts";
 import { parseTileOptions, rejectUnread, TrackedQuery } from "../service/query.ts";

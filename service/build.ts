@@ -10,7 +10,7 @@ import { InlineBackend, type TileBackend } from "../workers/backend.ts";
 import { WorkerPool, workersAvailable } from "../workers/pool.ts";
 import { WebGpuBackend, webGpuExposed } from "../gpu/backend.ts";
 import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
-import { StatsService } from "../stats/service.ts";
+import { StatsService } from "./stats.ts";
 import { sizePixelCaches } from "../cache/pixel_caches.ts";
 import { codecStatus, initCodecs } from "../codecs/tier.ts";
 import { configureLog } from "../telemetry/log.ts";

@@ -3,7 +3,7 @@ import type { CodecStatus } from "../codecs/tier.ts";
 import type { Config } from "../config.ts";
 import type { ImageRegistry } from "../sources/registry.ts";
 import type { TileBackend } from "../workers/backend.ts";
-import type { StatsService } from "../stats/service.ts";
+import type { StatsService } from "./stats.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import type { SharedBudget } from "../cache/budget.ts";

@@ -6,19 +6,14 @@
  */
 import { bandAffinity } from "../pyramid/read_plan.ts";
 import { HttpError } from "../errors.ts";
-import { ifNoneMatchHits, tileKey } from "../cache/key.ts";
+import { ifNoneMatchHits } from "../cache/key.ts";
+import { tileKey } from "../pipeline/tile_request.ts";
 import type { CacheMode, CacheResult } from "../cache/tile_cache.ts";
 import type { TensorSpec } from "../pipeline/tensor.ts";
 import { opLabel, resolveOpSpec } from "../kernels/index.ts";
 import { canonicalRender, type RenderSpec, type ResolvedRender, resolveRender } from "../kernels/render.ts";
-import {
-  canonicalOp,
-  checkOutputSize,
-  type ChunkSpec,
-  type OpSpec,
-  type TileFormat,
-  type TileRequest,
-} from "../pipeline/tile_request.ts";
+import { checkOutputSize, type ChunkSpec, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
+import { canonicalOp, type OpSpec } from "../kernels/op.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
 import type { AppContext } from "./context.ts";
 

@@ -22,7 +22,7 @@ import { jpegCodec } from "../codecs/tier.ts";
 import { rgbaToChannels } from "../codecs/wasm_jpeg.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
 import { BOUNDED_COMPRESSIONS, BoundedBlockDecoder } from "./bounded_codecs.ts";
-import { readFlatHeader } from "./sniff.ts";
+import { readFlatHeader } from "../codecs/sniff.ts";
 
 /** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
 export interface TileDecoder {

@@ -8,7 +8,8 @@
  */
 import type { ByteSource } from "./bytes.ts";
 import { type DicomInstance, readDicomInstance } from "./dicom.ts";
-import { type ImageInfo, type LevelInfo, LevelledSource, photoChannels, type PlaneSelection } from "./source.ts";
+import { LevelledSource } from "./source.ts";
+import { type ImageInfo, type LevelInfo, photoChannels, type PlaneSelection } from "../core/image_info.ts";
 import { withDerivedLevels } from "./source.ts";
 import type { ImageSource } from "./source.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";

@@ -11,11 +11,13 @@ import { flatImages } from "../cache/pixel_caches.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { TurboJpegError } from "../codecs/turbojpeg.ts";
-import { cropRaster } from "../pipeline/crop.ts";
-import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection } from "./source.ts";
-import { LevelledSource, photoChannels, withDerivedLevels } from "./source.ts";
+import { cropRaster } from "../core/crop.ts";
+import type { ImageSource } from "./source.ts";
+import type { ImageInfo, LevelInfo, PlaneSelection } from "../core/image_info.ts";
+import { LevelledSource, withDerivedLevels } from "./source.ts";
+import { photoChannels } from "../core/image_info.ts";
 import { pickChannels, type Raster, type Raster8 } from "../core/raster.ts";
-import { type ContainerFormat, readFlatHeader } from "./sniff.ts";
+import { type ContainerFormat, readFlatHeader } from "../codecs/sniff.ts";
 import type { ByteSource } from "./bytes.ts";
 
 /** Options for opening a flat image. */

@@ -2,7 +2,7 @@
 import { corruptSource, unsupportedSource } from "../errors.ts";
 import { openFlat } from "./flat.ts";
 import type { ImageSource } from "./source.ts";
-import { readFlatHeader, sniffFormat } from "./sniff.ts";
+import { readFlatHeader, sniffFormat } from "../codecs/sniff.ts";
 import { unsupportedMessage } from "./recognise.ts";
 import { isDicomHead } from "./dicom.ts";
 import { openDicomSeries } from "./dicom_series.ts";

@@ -6,11 +6,11 @@
 import { badRequest, notFound, unsupportedSource } from "../errors.ts";
 import { READABLE } from "./recognise.ts";
 import type { SourceDescriptor } from "./open.ts";
-import type { ImageInfo } from "./source.ts";
+import type { ImageInfo } from "../core/image_info.ts";
 import { SourceCache } from "./source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
 import { headRemote, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
-import { LruCache } from "../cache/lru.ts";
+import { LruCache } from "../core/lru.ts";
 import { fileVersion, unsettledFor } from "./file_version.ts";
 import { folderVersion, isDicomFolder } from "./dicom_folder.ts";
 import type { DicomwebServer } from "./dicomweb_settings.ts";

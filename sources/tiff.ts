@@ -25,7 +25,8 @@ import {
   storedLevel,
   walkIfdChain,
 } from "./tiff_ifd.ts";
-import type { ImageInfo, ImageSource, LevelInfo, PlaneSelection, ReadHints } from "./source.ts";
+import type { ImageSource, ReadHints } from "./source.ts";
+import type { ImageInfo, LevelInfo, PlaneSelection } from "../core/image_info.ts";
 import { parseOmeXml } from "./ome.ts";
 import { omeInfo, OmePlanes } from "./tiff_planes.ts";
 import { LevelledSource, withDerivedLevels } from "./source.ts";
@@ -37,7 +38,7 @@ import { openNdpi } from "./ndpi.ts";
 import { readNdpiIfds } from "./ndpi_ifd.ts";
 import { type TiffLayout, tiffLayout } from "./tiff_vendors.ts";
 import { readBifRegion } from "./bif.ts";
-import { readFlatHeader } from "./sniff.ts";
+import { readFlatHeader } from "../codecs/sniff.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 
 /** Options for opening a TIFF. */

@@ -9,7 +9,7 @@ import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { SUPPORTED_COMPRESSIONS, type TileDecoder } from "./decoders.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
-import { type ImageInfo, type LevelInfo, photoChannels } from "./source.ts";
+import { type ImageInfo, type LevelInfo, photoChannels } from "../core/image_info.ts";
 import { type BlockLayout, checkLayout, tilesUnderStripTags } from "./tiff_layout.ts";
 
 /** One image directory: its geotiff image and the tags this service reads. */

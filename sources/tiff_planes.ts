@@ -9,7 +9,8 @@ import type { ByteSource } from "./bytes.ts";
 import { corruptSource } from "../errors.ts";
 import { checkSubIfds, checkSupported, type IfdEntry, readIfd, readIfdAt, storedLevel, tag } from "./tiff_ifd.ts";
 import { type OmeImage, planeIndex } from "./ome.ts";
-import { type ChannelMeta, type ImageInfo, type LevelInfo, type PlaneSelection, withDerivedLevels } from "./source.ts";
+import { withDerivedLevels } from "./source.ts";
+import { type ChannelMeta, type ImageInfo, type LevelInfo, type PlaneSelection } from "../core/image_info.ts";
 import { SUPPORTED_COMPRESSIONS } from "./decoders.ts";
 import { arrayTypeFor, type Raster } from "../core/raster.ts";
 

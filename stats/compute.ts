@@ -3,7 +3,8 @@
  * the median-filtered saturation, their Otsu thresholds, native-type percentiles, the tissue map, and
  * median-cut palettes. One definition of each, shared with the tile kernels.
  */
-import type { ImageSource, PlaneSelection, ReadPlane } from "../sources/source.ts";
+import type { ImageSource } from "../sources/source.ts";
+import type { PlaneSelection, ReadPlane } from "../core/image_info.ts";
 import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
 import { parseRenderSpec, renderRaster, rendersByDefault, resolveRender } from "../kernels/render.ts";
 import { channelSummaries, type ChannelSummary } from "./channels.ts";
@@ -15,7 +16,7 @@ import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
 import { medianCutPalette } from "../kernels/median_cut.ts";
 import { to8Bit } from "../kernels/quantize.ts";
 import { encodePng } from "../pipeline/png.ts";
-import type { ComputedStats, ImageStats, StatsPlane } from "./types.ts";
+import type { ComputedStats, ImageStats, StatsPlane } from "../core/image_stats.ts";
 
 /**
  * The stats level of a source (`statsLevelPlan`): its pixels (native type), or its luma plane with `plane`

@@ -3,7 +3,6 @@
  * runs, queue depth, backend, memory, connections, GPU. HTTP metrics: telemetry/http.ts; process and
  * build: telemetry/process_metrics.ts.
  */
-import type { SharedBudget } from "../cache/budget.ts";
 import { log } from "./log.ts";
 import { Counter, Gauge, Registry } from "prom-client";
 
@@ -94,7 +93,7 @@ export class Metrics {
   });
 
   /** Exposes the process's memory: resident set, and the shared pixel-cache budget's use and bound. */
-  watchMemory(budget: SharedBudget): void {
+  watchMemory(budget: { readonly usedBytes: number; readonly limitBytes: number }): void {
     const gauge = (name: string, help: string, value: () => number) =>
       new Gauge({
         name,

@@ -6,8 +6,8 @@ import { assert, assertEquals } from "./assert.ts";
 import { SAMPLES } from "./helpers.ts";
 import { PromiseCache } from "../cache/memo.ts";
 import { flatImages, sizePixelCaches } from "../cache/pixel_caches.ts";
-import { DEFAULT_CACHE_SIZES } from "../config.ts";
-import { StatsService } from "../stats/service.ts";
+import { DEFAULT_CACHE_SIZES } from "../cache/sizes.ts";
+import { StatsService } from "../service/stats.ts";
 import { InlineBackend } from "../workers/backend.ts";
 import { openSource } from "../sources/open.ts";
 

@@ -2,7 +2,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, withServer } from "./helpers.ts";
 import { SharedBudget } from "../cache/budget.ts";
-import { LruCache } from "../cache/lru.ts";
+import { LruCache } from "../core/lru.ts";
 import { encode as encodePng } from "fast-png";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

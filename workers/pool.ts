@@ -24,7 +24,7 @@ import {
 } from "./protocol.ts";
 import { codecStatus, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
-import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../config.ts";
+import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../cache/sizes.ts";
 import { log } from "../telemetry/log.ts";
 import type { WorkerPoolOptions } from "./pool_options.ts";
 import { type LargeSlot, LargeWork } from "./large_work.ts";

@@ -1,7 +1,7 @@
 /** The worker pool's options (workers/pool.ts). */
 import type { CodecTier } from "../codecs/tier.ts";
 import type { SharedBudget } from "../cache/budget.ts";
-import type { CacheSizes } from "../config.ts";
+import type { CacheSizes } from "../cache/sizes.ts";
 
 /** Options of the pool. */
 export interface WorkerPoolOptions {

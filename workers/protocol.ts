@@ -5,11 +5,11 @@ import type { ErrorShape } from "../errors.ts";
 import type { PreparedTile, RenderedTile, TileInput } from "../pipeline/render.ts";
 import type { OpOutput } from "../kernels/op.ts";
 import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
-import type { ComputedStats } from "../stats/types.ts";
+import type { ComputedStats } from "../core/image_stats.ts";
 import type { StatsInput, StatsKernels } from "../stats/compute.ts";
-import type { StatsPlane } from "../stats/types.ts";
+import type { StatsPlane } from "../core/image_stats.ts";
 import type { CodecTier } from "../codecs/tier.ts";
-import type { CacheSizes } from "../config.ts";
+import type { CacheSizes } from "../cache/sizes.ts";
 import type { LogFormat, LogLevel } from "../telemetry/log.ts";
 
 /** Work a backend can do on an image. */

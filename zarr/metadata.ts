@@ -5,8 +5,8 @@
  * consolidated `.zmetadata` that zarr-python's `open_consolidated` reads first.
  */
 import * as zlib from "node:zlib";
-import type { ImageInfo } from "../sources/source.ts";
-import type { ImageStats } from "../stats/types.ts";
+import type { ImageInfo } from "../core/image_info.ts";
+import type { ImageStats } from "../core/image_stats.ts";
 import { arrayShape, ZARR_DTYPES, type ZarrLayout } from "../pyramid/zarr.ts";
 
 /**

@@ -1,8 +1,16 @@
-import type { SharedBudget } from "./budget.ts";
+/** The process budget an LRU reserves from, as `cache/budget.ts`'s `SharedBudget` implements it. */
+export interface ReservingBudget {
+  tryReserve(slot: number, bytes: number): boolean;
+  release(slot: number, bytes: number): void;
+  fairShareBytes(slot: number): number;
+  setWanting(slot: number, wanting: boolean): void;
+  readonly underPressure: boolean;
+  readonly limitBytes: number;
+}
 
 /** Where a cache charges its bytes besides its own bound: a process budget and the cache's slot in it. */
 export interface LruBudget {
-  budget: SharedBudget;
+  budget: ReservingBudget;
   slot: number;
 }
 

@@ -1,5 +1,5 @@
 /** Cropping and pasting rectangles of rasters. */
-import type { Raster } from "../core/raster.ts";
+import type { Raster } from "./raster.ts";
 
 /** A copy of the rectangle (`x`, `y`, `w`, `h`) of `src`, which must lie inside it. */
 export function cropRaster<R extends Raster>(src: R, x: number, y: number, w: number, h: number): R {

@@ -5,13 +5,13 @@
  */
 import pngDecode from "@jsquash/png/decode.js";
 import { PromiseCache } from "../cache/memo.ts";
-import type { CacheSizes } from "../config.ts";
+import type { CacheSizes } from "../cache/sizes.ts";
 import { sha256Hex } from "../cache/key.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsProvider } from "../kernels/op.ts";
-import type { ComputedStats, ImageStats, StatsPlane } from "./types.ts";
+import type { ComputedStats, ImageStats, StatsPlane } from "../core/image_stats.ts";
 import type { CodecTier } from "../codecs/tier.ts";
 
 /** Stats and palettes of image versions. */
