@@ -8,6 +8,7 @@ import { LruCache } from "../core/lru.ts";
 import { KvBlobStore, type KvRead, openKvAt, type StoredBlob } from "./kv_store.ts";
 import type { TileKey } from "./key.ts";
 import { type Metrics, throttledLog } from "../telemetry/metrics.ts";
+import type { TileNotes } from "../core/tile_notes.ts";
 
 /** An encoded tile as the cache keeps it. */
 export interface CachedTile {
@@ -15,12 +16,16 @@ export interface CachedTile {
   contentType: string;
   /** The `X-Op` value of the computation. */
   xOp: string;
-  /** Other response headers the computation produced (tensor quantization). */
-  headers?: Record<string, string>;
+  /** What the computation said besides the bytes (quantization, pass-through, render, backend). */
+  notes: TileNotes;
 }
 
-/** `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite). */
-export type CacheMode = "normal" | "bypass" | "refresh";
+/**
+ * `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite), `lookup` (a tile in
+ * memory or being computed is taken, anything else computed and not kept: a patch export's many one-off
+ * patches never fill the cache the viewers' tiles live in).
+ */
+export type CacheMode = "normal" | "bypass" | "refresh" | "lookup";
 
 /** What the cache answered and how long each phase took (ms). */
 export interface CacheResult {
@@ -151,7 +156,7 @@ export class TileCache {
   ): Promise<CacheResult> {
     const t0 = performance.now();
     const m = this.opts.metrics;
-    if (mode !== "normal") {
+    if (mode === "bypass" || mode === "refresh") {
       m.cacheBypass.inc({ mode });
       const done = await this.#compute(() => compute(signalOf?.() ?? new AbortController().signal));
       if (mode === "refresh") this.#store(key, done.tile);
@@ -163,6 +168,11 @@ export class TileCache {
       m.cacheBytesServed.inc(mem.tile.bytes.length);
       return { tile: mem.tile, status: "hit", timings: { cache: performance.now() - t0 } };
     }
+    if (mode === "lookup" && !this.#inflight.has(key.hash)) {
+      m.cacheMisses.inc();
+      const done = await this.#compute(() => compute(signalOf?.() ?? new AbortController().signal));
+      return { tile: done.tile, status: "miss", timings: done.timings };
+    }
     let flight = this.#inflight.get(key.hash);
     if (!flight) {
       // The computation is wanted while any of its requesters waits: it is dropped when they all left.
@@ -170,14 +180,8 @@ export class TileCache {
       const waiting = { count: 0, wanted };
       this.#waiters.set(key.hash, waiting);
       flight = (async () => {
-        const stored = await this.readBlob(["tile", key.hash]);
-        if (stored) {
-          const tile: CachedTile = {
-            bytes: stored.bytes,
-            contentType: stored.meta.contentType,
-            xOp: stored.meta.xOp ?? "",
-          };
-          if (stored.meta.headers) tile.headers = JSON.parse(stored.meta.headers);
+        const tile = storedTile(await this.readBlob(["tile", key.hash]));
+        if (tile) {
           this.#remember(key, tile);
           return { tile, timings: {}, fromKv: true };
         }
@@ -239,8 +243,7 @@ export class TileCache {
   /** Keeps the tile in memory now and writes it to KV in the background. */
   #store(key: TileKey, tile: CachedTile) {
     this.#remember(key, tile);
-    const meta: Record<string, string> = { contentType: tile.contentType, xOp: tile.xOp };
-    if (tile.headers) meta.headers = JSON.stringify(tile.headers);
+    const meta = { contentType: tile.contentType, xOp: tile.xOp, notes: JSON.stringify(tile.notes) };
     this.writeLater(["tile", key.hash], { bytes: tile.bytes, meta });
   }
 
@@ -255,5 +258,17 @@ export class TileCache {
   async close(): Promise<void> {
     await Promise.allSettled([...this.#writes]);
     (await this.#kv)?.close();
+  }
+}
+
+/** A stored tile, or null for an entry without its notes (a corrupt entry, or one written before them): a miss. */
+function storedTile(stored: StoredBlob | null): CachedTile | null {
+  if (!stored || typeof stored.meta.notes !== "string") return null;
+  try {
+    const notes = JSON.parse(stored.meta.notes);
+    if (typeof notes !== "object" || notes === null) return null;
+    return { bytes: stored.bytes, contentType: stored.meta.contentType, xOp: stored.meta.xOp ?? "", notes };
+  } catch {
+    return null;
   }
 }

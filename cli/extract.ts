@@ -12,15 +12,11 @@
  */
 import { loadConfig } from "../config.ts";
 import { createAppContext } from "../service/build.ts";
-import {
-  exportPatches,
-  exportWindow,
-  type PatchParams,
-  type PatchProgress,
-  planPatchExport,
-} from "../export/patches.ts";
-import { exportSummary, manifestLine, patchFiles, shardFileName, summaryText } from "../export/manifest.ts";
-import { TAR_END, tarEntry } from "../export/tar.ts";
+import { exportPatches, exportWindow, type PatchProgress } from "../export/patches.ts";
+import { type PatchParams, planPatchExport } from "../export/plan.ts";
+import { exportSummary, manifestLine, shardFileName, summaryText } from "../export/manifest.ts";
+import { PatchArchive } from "../export/tar.ts";
+import type { PatchEntry } from "../export/patches.ts";
 import { parsePatchParams } from "../export/params.ts";
 import { toHttpError } from "../errors.ts";
 import { errorText } from "../telemetry/log.ts";
@@ -87,8 +83,10 @@ function report(final = false) {
 class ShardWriter {
   #file: Deno.FsFile | null = null;
   #samples = 0;
+  #archive = new PatchArchive("webdataset");
   constructor(readonly dir: string, readonly name: string, readonly size: number, private index = 0) {}
-  async add(parts: Uint8Array[]): Promise<void> {
+  async add(entry: PatchEntry, bytes: Uint8Array): Promise<void> {
+    const parts = this.#archive.patch(entry, bytes);
     if (!this.#file) {
       const path = `${this.dir}/${shardFileName(this.name, this.index)}`;
       this.#file = await Deno.open(path, { write: true, create: true, truncate: true });
@@ -104,7 +102,7 @@ class ShardWriter {
   }
   async close(): Promise<void> {
     if (!this.#file) return;
-    await this.#writeAll(TAR_END);
+    for (const part of this.#archive.end()) await this.#writeAll(part);
     this.#file.close();
     this.#file = null;
     this.index++;
@@ -131,7 +129,7 @@ async function extractSlide(id: string, dir: string, window: number): Promise<nu
   const lines: string[] = [];
   const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
   for await (const { entry, bytes } of exportPatches(ctx, plan, params, progress, window)) {
-    if (shards) await shards.add(patchFiles(entry, bytes).flatMap(([n, b]) => tarEntry(n, b)));
+    if (shards) await shards.add(entry, bytes);
     else await Deno.writeFile(`${dir}/${entry.file}`, bytes);
     lines.push(manifestLine(entry));
     written++;

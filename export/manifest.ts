@@ -2,12 +2,12 @@
  * The one writer of an export's records, for every way out (the tar's `manifest.jsonl` and `summary.json`,
  * the ndjson feed, `deno task extract`'s folder): a manifest line per patch and the summary.
  */
-import { canonicalOp } from "../kernels/op.ts";
-import { opLabel } from "../kernels/index.ts";
+import { xOpHeader } from "../service/tile_service.ts";
 import { scaleOfDownsample } from "../pyramid/physical.ts";
-import type { PatchEntry, PatchParams, PatchPlan } from "./patches.ts";
+import type { PatchEntry } from "./patches.ts";
+import type { PatchParams, PatchPlan } from "./plan.ts";
 
-/** What an export did: its grid, encoding and op (as it ran, global values resolved), and its count. */
+/** What an export did: its grid, encoding and op (as it ran, global values resolved: as `X-Op`), and its count. */
 export interface ExportSummary {
   image: string;
   version: string;
@@ -41,16 +41,16 @@ export function exportSummary(plan: PatchPlan, p: PatchParams, patches: number, 
     version: plan.image.source.version,
     patches,
     scale: p.scale,
-    downsample: p.downsample,
+    downsample: plan.grid.downsample,
     level: plan.level,
-    ...scaleOfDownsample(plan.image.info, p.downsample),
+    ...scaleOfDownsample(plan.image.info, plan.grid.downsample),
     size: p.size,
     stride: p.stride,
     min: p.min,
     format: p.format,
     ...(p.format === "jpeg" ? { quality: p.quality } : {}),
-    op: canonicalOp(opLabel(plan.op)),
-    ...(p.tensor ? { tensor: p.tensor } : {}),
+    op: xOpHeader(plan.recipe.op),
+    ...(plan.recipe.tensor ? { tensor: plan.recipe.tensor } : {}),
     layout: p.layout,
     tissuePatches: plan.tissuePatches,
     ...(p.sample ? { sample: p.sample } : {}),

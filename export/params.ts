@@ -3,13 +3,20 @@ import { badRequest } from "../errors.ts";
 import { RENDER_PARAMS } from "../kernels/render.ts";
 import { formatFromExtension } from "../pipeline/tile_request.ts";
 import { parseTensorSpec } from "../pipeline/tensor.ts";
-import { numberParam, parseGridParams, parseTileOptions, rejectUnread, TrackedQuery } from "../service/query.ts";
-import { MAX_PATCHES, type PatchParams } from "./patches.ts";
+import {
+  numberParam,
+  parseCacheMode,
+  parseGridParams,
+  parseTileOptions,
+  rejectUnread,
+  TrackedQuery,
+} from "../service/query.ts";
+import { MAX_PATCHES, type PatchParams } from "./plan.ts";
 
 /**
  * An export's parameters: the grid (scale, size, stride, min), `format` (png, jpg, npy and its tensor
  * options), `op` and its parameters, `quality`, the render parameters, `limit`/`seed` (a reproducible random
- * sample of the tissue patches), `layout` (files | webdataset) and `shard_size`/`shard`. A parameter that
+ * sample of the tissue patches), `layout` (files | webdataset), `shard_size`/`shard` and `cache`. A parameter that
  * none of these reads for this op and format is a 400, not silently ignored.
  */
 export function parsePatchParams(raw: URLSearchParams, defaultQuality: number): PatchParams {
@@ -37,6 +44,9 @@ export function parsePatchParams(raw: URLSearchParams, defaultQuality: number): 
   const shardSize = numberParam(query, "shard_size", 0, count, `an integer in 1..${MAX_PATCHES}`);
   const shard = numberParam(query, "shard", 0, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
   if (raw.has("shard") && !shardSize) throw badRequest("shard= numbers shards of shard_size=: give shard_size too");
+  // `cache=` as on tiles; by default an export takes what the cache has and keeps none of its own patches.
+  const cache = parseCacheMode(query);
+  const mode = cache === "normal" ? "lookup" as const : cache;
   rejectUnread(
     query,
     `a patch export with op=${op.name} and format=${format === "jpeg" ? "jpg" : format}`,
@@ -51,6 +61,7 @@ export function parsePatchParams(raw: URLSearchParams, defaultQuality: number): 
     ...(renderQuery ? { renderQuery } : {}),
     ...(limit ? { sample: { limit, seed } } : {}),
     layout,
+    mode,
     ...(shardSize ? { shard: { size: shardSize, index: shard } } : {}),
   };
 }

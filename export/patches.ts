@@ -1,53 +1,20 @@
 /**
- * Whole-slide patch export: every grid cell of the tissue listing whose tissue fraction ≥ min (or a seeded
- * random sample of `limit` of them, or one shard of either), rendered by the one pipeline (any op,
- * PNG/JPEG/npy) at `size` × `size` output pixels at a power-of-two or physical scale, in row-major order. Patches
- * are computed in parallel on the backend with at most `window` in flight, and produced only as fast as
- * the consumer takes them (HTTP backpressure, or the CLI's writes); when the consumer stops, no more are
- * started. Shared by `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
+ * A planned patch export's patches (export/plan.ts), in row-major order: every tissue cell of the grid (or
+ * the sample's, or one shard's), each built from the plan's one recipe and served by the tile service like
+ * any tile (its cache mode `lookup`: a tile already there is taken, the export's own are not kept). Patches
+ * are computed up to a window at a time and produced only as fast as the consumer takes them (HTTP
+ * backpressure, or the CLI's writes); when the consumer stops, no more are started. Shared by
+ * `GET /images/{id}/patches.tar|ndjson` and `deno task extract`.
  */
-import { requestRender, type ResolvedRender, resolveRender } from "../kernels/render.ts";
-import { tensorFor } from "../pipeline/raw_tensor.ts";
-import type { ImageRegistry, ResolvedImage } from "../sources/registry.ts";
-import type { StatsService } from "../service/stats.ts";
-import type { TileBackend } from "../workers/backend.ts";
-import { opLabel, resolveOpSpec } from "../kernels/index.ts";
-import { checkOutputSize, type TileFormat, type TileRequest } from "../pipeline/tile_request.ts";
-import { canonicalOp, type OpSpec } from "../kernels/op.ts";
-import { tileRequestOf } from "../service/tile_service.ts";
-import type { TensorSpec } from "../pipeline/tensor.ts";
-import {
-  countTissueCells,
-  gridCellCount,
-  MAX_GRID_CELLS,
-  type TissueCell,
-  tissueCells,
-  type TissueIntegral,
-  tissueIntegralOf,
-} from "../stats/tissue_grid.ts";
-import { badRequest, notFound } from "../errors.ts";
-import type { GridParams } from "../service/query.ts";
-import { downsampleForScale, scaleOfDownsample } from "../pyramid/physical.ts";
-import { bestLevelForDownsample } from "../pyramid/levels.ts";
-import { sampleRanks } from "./sample.ts";
+import type { AppContext } from "../service/context.ts";
+import { builtOf } from "../service/request.ts";
+import { serveTile } from "../service/tile_service.ts";
+import type { TileFormat } from "../pipeline/tile_request.ts";
+import { type TissueCell, tissueCells } from "../stats/tissue_grid.ts";
+import { scaleOfDownsample } from "../pyramid/physical.ts";
 import { arrayTypeFor } from "../core/raster.ts";
-import type { RenderedTile } from "../pipeline/render.ts";
-
-/** What to export: the grid (scale, size, stride, min), the encoding, the op, and which patches. */
-export interface PatchParams extends GridParams {
-  format: TileFormat;
-  op: OpSpec;
-  quality: number;
-  tensor?: TensorSpec;
-  /** The query's render parameters (c, color, window, …), parsed against the image when the export is planned. */
-  renderQuery?: string;
-  /** A reproducible random sample of `limit` tissue patches. */
-  sample?: { limit: number; seed: number };
-  /** Plain files (`{x}_{y}.{ext}`, a manifest) or WebDataset samples (`{key}.{ext}` + `{key}.json`). */
-  layout: "files" | "webdataset";
-  /** Only the `index`-th run of `size` patches (0-based) of the export. */
-  shard?: { size: number; index: number };
-}
+import type { ResolvedImage } from "../sources/registry.ts";
+import type { PatchParams, PatchPlan } from "./plan.ts";
 
 /** One line of the manifest (and a WebDataset sample's `.json`). */
 export interface PatchEntry {
@@ -67,6 +34,7 @@ export interface PatchEntry {
   downsample: number;
   mpp?: number;
   tissue: number;
+  /** The op as it ran: the same tile's `X-Op`. */
   op: string;
   [key: string]: unknown;
 }
@@ -86,170 +54,6 @@ export interface PatchProgress {
 }
 
 const EXT: Record<TileFormat, string> = { jpeg: "jpg", png: "png", webp: "webp", npy: "npy", zarr: "bin" };
-
-/** Most patches one export may hold (its manifest is kept to the end of a tar: ≤ ~40 MB). */
-export const MAX_PATCHES = 200_000;
-
-/** What an export will do, checked before anything is streamed. */
-export interface PatchPlan {
-  image: ResolvedImage;
-  op: OpSpec;
-  /** The render step of every patch (windows resolved), for images rendered or render parameters given. */
-  render?: ResolvedRender;
-  integral: TissueIntegral;
-  /** The level every patch reads (the best for the downsample). */
-  level: number;
-  /** Tissue cells of the grid (before sampling and sharding). */
-  tissuePatches: number;
-  /** Ranks (among the tissue cells) of the sample, when `limit` draws one. */
-  ranks?: Uint32Array;
-  /** Patches of the export before sharding, its shards, and this shard's range of them. */
-  selected: number;
-  shards: number;
-  from: number;
-  /** Patches the export (this shard) will hold. */
-  total: number;
-  /** Its first patch, computed while planning (`planPatchExport`), and where it is. */
-  first?: { x: number; y: number; tile: Promise<RenderedTile> };
-}
-
-/**
- * Resolves the image, its statistics and the op, and checks the export before it starts: 400 past
- * `MAX_GRID_CELLS` grid cells or `MAX_PATCHES` patches, 413 when one patch's samples exceed
- * `MAX_OUTPUT_BYTES`. Counting walks the grid lazily, in slices (the thread is never blocked for long).
- */
-export async function planPatchExport(
-  ctx: { registry: ImageRegistry; stats: StatsService; backend?: TileBackend },
-  id: string,
-  p: PatchParams,
-  signal?: AbortSignal,
-): Promise<PatchPlan> {
-  const image = await ctx.registry.resolve(id);
-  const { width, height } = image.info;
-  p.downsample = downsampleForScale(image.info, p.scale);
-  const cells = gridCellCount(width, height, p);
-  if (cells > MAX_GRID_CELLS) {
-    throw badRequest(
-      `the grid has ${cells} cells, more than ${MAX_GRID_CELLS}: raise size, stride or downsample`,
-    );
-  }
-  const { render: spec, op: renderedOp } = requestRender(new URLSearchParams(p.renderQuery ?? ""), image.info, p.op);
-  p.op = renderedOp;
-  const plane = spec ? { z: spec.z, t: spec.t } : undefined;
-  // 413 before any work (the statistics included) when one patch holds too many samples.
-  const tensor = p.tensor ? tensorFor(p.tensor, !!spec && p.op.name === "none") : undefined;
-  checkOutputSize(
-    { outWidth: p.size, outHeight: p.size, format: p.format, ...(tensor ? { tensor } : {}), render: spec ?? undefined },
-    image.info.channels,
-  );
-  const computed = await ctx.stats.get(image.source, plane);
-  const render = spec ? resolveRender(spec, computed.stats.percentiles) : undefined;
-  if (p.tensor) p.tensor = tensorFor(p.tensor, !!render && p.op.name === "none");
-  patchRequest(image, p.op, p, { x: 0, y: 0 }, render); // 413 now when one patch is too large
-  const op = await resolveOpSpec(p.op, ctx.stats.provider(image.source, plane));
-  const { tissue } = computed.stats;
-  const integral = tissueIntegralOf(computed.tissueMap, tissue.width, tissue.height);
-  // A sample draws from every tissue cell (the grid is bounded by MAX_GRID_CELLS); a whole export stops
-  // counting past MAX_PATCHES.
-  const tissuePatches = await countTissueCells(width, height, integral, p, p.sample ? Infinity : MAX_PATCHES, signal);
-  if (!p.sample && tissuePatches > MAX_PATCHES) {
-    throw badRequest(
-      `the export has more than ${MAX_PATCHES} patches: raise min, size, stride or downsample, or sample with limit=`,
-    );
-  }
-  const ranks = p.sample && p.sample.limit < tissuePatches
-    ? sampleRanks(tissuePatches, p.sample.limit, p.sample.seed)
-    : undefined;
-  const selected = ranks ? ranks.length : tissuePatches;
-  const shardSize = p.shard?.size ?? Math.max(1, selected);
-  const shards = Math.max(1, Math.ceil(selected / shardSize));
-  const index = p.shard?.index ?? 0;
-  if (index >= shards) throw notFound(`no shard ${index}: the export has ${shards} shards of ${shardSize} patches`);
-  const from = index * shardSize, total = Math.min(selected, from + shardSize) - from;
-  const level = bestLevelForDownsample(image.info.levels, p.downsample);
-  const plan: PatchPlan = {
-    image,
-    op,
-    integral,
-    level,
-    tissuePatches,
-    ...(ranks ? { ranks } : {}),
-    selected,
-    shards,
-    from,
-    total,
-    ...(render ? { render } : {}),
-  };
-  // What fails for one patch fails for all (a source too large to read within the budget, a level that does
-  // not decode): the first patch is computed now, so that such an export is its 4xx, before any byte.
-  const first = total > 0 && ctx.backend ? (await exportCells(plan, p, signal).next()).value : undefined;
-  if (first && ctx.backend) {
-    const request = patchRequest(image, op, p, first, render);
-    const tile = ctx.backend.run(image.source, { kind: "tile", request }, signal);
-    await tile;
-    plan.first = { x: first.x, y: first.y, tile };
-  }
-  return plan;
-}
-
-/**
- * The cells of a planned export, row-major: the tissue cells, those of the sample where there is one,
- * those of the shard's range; the grid is walked lazily and the walk stops after the shard's last cell.
- */
-async function* exportCells(plan: PatchPlan, p: PatchParams, signal?: AbortSignal): AsyncGenerator<TissueCell> {
-  const { width, height } = plan.image.info;
-  const { ranks, from } = plan, to = from + plan.total;
-  let rank = -1, chosen = -1, r = 0;
-  for await (const cell of tissueCells(width, height, plan.integral, p, signal)) {
-    rank++;
-    if (ranks) {
-      if (r >= ranks.length) return;
-      if (ranks[r] !== rank) continue;
-      r++;
-    }
-    if (++chosen < from) continue;
-    if (chosen >= to) return;
-    yield cell;
-  }
-}
-
-/**
- * The WebDataset sample key of a patch: the image file's name (without extension, as a word, at most 64
- * characters) and the origin, so that `{key}.json` fits a tar header's 100-byte name for any origin.
- */
-export function sampleKey(imageId: string, x: number, y: number): string {
-  const name = imageId.slice(imageId.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "");
-  return `${name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 64)}_${x}_${y}`;
-}
-
-/** The request of the patch at level-0 (`x`, `y`); 413 when its output is too large. */
-function patchRequest(
-  image: ResolvedImage,
-  op: OpSpec,
-  p: PatchParams,
-  at: { x: number; y: number },
-  render?: ResolvedRender,
-): TileRequest {
-  const span = p.size * p.downsample;
-  const region = { x: at.x, y: at.y, w: span, h: span };
-  return tileRequestOf(
-    {
-      image,
-      region,
-      outWidth: p.size,
-      outHeight: p.size,
-      format: p.format,
-      op,
-      quality: p.quality,
-      tensor: p.tensor,
-    },
-    op,
-    render,
-  );
-}
-
-/** Exports being computed in this thread (their windows are shared: `exportPatches`). */
-let activeExports = 0;
 
 /** Consecutive patches of a row computed on one worker (in its block cache), a group of them at a time. */
 export const PATCH_GROUP = 8;
@@ -272,40 +76,74 @@ export function readsAsScan(image: ResolvedImage, level: number, pixelBudgetByte
 }
 
 /**
+ * The WebDataset sample key of a patch: the image file's name (without extension, as a word, at most 64
+ * characters) and the origin, so that `{key}.json` fits a tar header's 100-byte name for any origin.
+ */
+export function sampleKey(imageId: string, x: number, y: number): string {
+  const name = imageId.slice(imageId.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "");
+  return `${name.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 64)}_${x}_${y}`;
+}
+
+/**
+ * The cells of a planned export, row-major: the tissue cells, those of the sample where there is one,
+ * those of the shard's range; the grid is walked lazily and the walk stops after the shard's last cell.
+ */
+async function* exportCells(plan: PatchPlan, signal?: AbortSignal): AsyncGenerator<TissueCell> {
+  const { width, height } = plan.image.info;
+  const { ranks, from } = plan, to = from + plan.total;
+  let rank = -1, chosen = -1, r = 0;
+  for await (const cell of tissueCells(width, height, plan.integral, plan.grid, signal)) {
+    rank++;
+    if (ranks) {
+      if (r >= ranks.length) return;
+      if (ranks[r] !== rank) continue;
+      r++;
+    }
+    if (++chosen < from) continue;
+    if (chosen >= to) return;
+    yield cell;
+  }
+}
+
+/**
  * The patches of a planned export, in row-major order, computed up to `window` at a time (an export started
- * while others run takes `window` divided by their number, at least 2); the grid is walked lazily (never
- * held whole). Each group of `PATCH_GROUP` consecutive patches of a row runs on one worker
- * (the groups take the workers in turn), so the stored blocks its patches share are decoded once, in that
- * worker's cache, and — where `readsAsScan` — whole (bench/README.md: +15 % patches/s off the stored grid).
+ * while others run takes its share of it: `ctx.exportWindows`); the grid is walked lazily (never held
+ * whole). Each group of `PATCH_GROUP` consecutive patches of a row runs on one worker (the groups take the
+ * workers in turn), so the stored blocks its patches share are decoded once, in that worker's cache, and —
+ * where `readsAsScan` — whole. The first `next()` computes the first patch: what fails for one fails there.
  */
 export async function* exportPatches(
-  ctx: { backend: TileBackend; config?: { pixelCacheBytes: number } },
+  ctx: Pick<AppContext, "cache" | "backend" | "codecs" | "exportWindows"> & { config?: { pixelCacheBytes: number } },
   plan: PatchPlan,
-  p: PatchParams,
+  p: Readonly<PatchParams>,
   progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 },
   window = 8,
   signal?: AbortSignal,
 ): AsyncGenerator<Patch> {
-  const { image, op, render: rendering } = plan;
-  const cells = exportCells(plan, p, signal);
+  const { image, recipe, grid } = plan;
+  const cells = exportCells(plan, signal);
   progress.total = plan.total;
-  const { mpp } = scaleOfDownsample(image.info, p.downsample);
-  const ext = EXT[p.format], opName = canonicalOp(opLabel(op));
+  const { mpp } = scaleOfDownsample(image.info, grid.downsample);
+  const ext = EXT[recipe.format];
   const scan = readsAsScan(image, plan.level, ctx.config?.pixelCacheBytes);
-  const groupSpan = PATCH_GROUP * p.size * p.downsample;
+  const groupSpan = PATCH_GROUP * grid.size * grid.downsample;
+  const how = { mode: p.mode ?? "lookup" as const, pinned: false };
   let inFlight = 0;
   const render = (c: TissueCell): Promise<Patch> => {
-    const request = { ...patchRequest(image, op, p, c, rendering), ...(scan ? { scan } : {}) };
+    const span = grid.size * grid.downsample;
+    const g = { region: { x: c.x, y: c.y, w: span, h: span }, outWidth: grid.size, outHeight: grid.size, scan };
+    const built = builtOf(recipe, g, ctx.codecs.tier, how);
     progress.started++;
     inFlight++;
     progress.maxInFlight = Math.max(progress.maxInFlight, inFlight);
-    const group = Math.floor(c.x / groupSpan);
-    const planned = plan.first?.x === c.x && plan.first.y === c.y ? plan.first.tile : undefined;
-    if (planned) delete plan.first;
-    const patch = (planned ?? ctx.backend.run(image.source, { kind: "tile", request }, signal, group)).then((tile) => {
+    const conn = { affinity: Math.floor(c.x / groupSpan), ...(signal ? { signal: () => signal } : {}) };
+    const patch = serveTile(ctx, built, conn).then((answer) => {
       inFlight--;
       progress.done++;
+      if (answer.notModified) throw new Error("a patch answered not-modified"); // no validator is sent
+      const { tile } = answer;
       const key = p.layout === "webdataset" ? sampleKey(image.id, c.x, c.y) : undefined;
+      const { quant } = tile.notes;
       const entry: PatchEntry = {
         image: image.id,
         version: image.source.version,
@@ -316,16 +154,19 @@ export async function* exportPatches(
         w: c.w,
         h: c.h,
         level: plan.level,
-        downsample: p.downsample,
+        downsample: grid.downsample,
         ...(mpp !== undefined ? { mpp } : {}),
         tissue: c.tissue,
-        op: opName,
+        op: tile.xOp,
+        // As the tile's X-Quant-* headers say them.
+        ...(quant
+          ? {
+            quantScale: quant.scale.map((v) => Number(v.toPrecision(9))),
+            quantZeroPoint: quant.zeroPoint,
+            sqnrDb: Number(quant.sqnrDb.toFixed(3)),
+          }
+          : {}),
       };
-      if (tile.headers?.["X-Quant-Scale"]) {
-        entry.quantScale = tile.headers["X-Quant-Scale"].split(",").map(Number);
-        entry.quantZeroPoint = tile.headers["X-Quant-Zero-Point"].split(",").map(Number);
-        entry.sqnrDb = Number(tile.headers["X-Quant-SQNR"]);
-      }
       return { entry, bytes: tile.bytes };
     }, (err) => {
       inFlight--;
@@ -336,17 +177,21 @@ export async function* exportPatches(
     patch.catch(() => {});
     return patch;
   };
-  const queue: Promise<Patch>[] = [];
   const nextCell = async () => {
     const n = await cells.next();
     return n.done ? null : n.value;
   };
+  // The first patch alone: an export that fails fails on it, before its window of patches is started.
+  const first = await nextCell();
+  if (!first) return;
+  const firstPatch = await render(first);
   // Exports at once share the window: each later one takes its share (at least 2), so a burst of exports
   // (or of clients that never read theirs) cannot fill the pool's queue and turn tiles away with 503s.
-  activeExports++;
-  const share = Math.max(2, Math.floor(window / activeExports));
+  const { share, leave } = ctx.exportWindows.enter(window);
+  const queue: Promise<Patch>[] = [];
   try {
     for (let c; queue.length < share && (c = await nextCell());) queue.push(render(c));
+    yield firstPatch;
     while (queue.length > 0) {
       const patch = await queue.shift()!;
       const c = await nextCell();
@@ -354,7 +199,7 @@ export async function* exportPatches(
       yield patch;
     }
   } finally {
-    activeExports--;
+    leave();
     // The consumer stopped (or an error): nothing more is started; the few in flight finish unobserved.
     for (const q of queue) q.catch(() => {});
     await cells.return(undefined);

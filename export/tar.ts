@@ -1,4 +1,6 @@
-/** POSIX ustar archives, written entry by entry (for streaming). */
+/** POSIX ustar archives, written entry by entry (for streaming), and an export's archive. */
+import { type ExportSummary, manifestLine, patchFiles, summaryText } from "./manifest.ts";
+import type { PatchEntry } from "./patches.ts";
 
 const enc = new TextEncoder();
 
@@ -50,4 +52,33 @@ export const TAR_END = new Uint8Array(1024);
 /** A whole entry: header, body, padding. */
 export function tarEntry(name: string, body: Uint8Array): Uint8Array[] {
   return [tarHeader(name, body.length), body, tarPadding(body.length)];
+}
+
+/**
+ * An export as a tar, the one framing for HTTP and the command line's shards: each patch's files (its
+ * pixels, and in the WebDataset layout `{key}.json`), then — in the files layout — `manifest.jsonl` and
+ * `summary.json` (the manifest's lines kept to the end: compact strings), then the end marker.
+ */
+export class PatchArchive {
+  #manifest: string[] = [];
+  constructor(readonly layout: "files" | "webdataset") {}
+
+  /** The parts of one patch's entries. */
+  patch(entry: PatchEntry, bytes: Uint8Array): Uint8Array[] {
+    if (this.layout === "files") this.#manifest.push(manifestLine(entry));
+    return patchFiles(entry, bytes).flatMap(([name, body]) => tarEntry(name, body));
+  }
+
+  /** The archive's last parts: the manifest and the summary (files layout, which needs `summary`), the end marker. */
+  end(summary?: () => ExportSummary): Uint8Array[] {
+    if (this.layout !== "files") return [TAR_END];
+    if (!summary) throw new Error("an archive of files ends with its summary");
+    const lines = enc.encode(this.#manifest.join(""));
+    this.#manifest.length = 0;
+    return [
+      ...tarEntry("manifest.jsonl", lines),
+      ...tarEntry("summary.json", enc.encode(summaryText(summary()))),
+      TAR_END,
+    ];
+  }
 }

@@ -390,7 +390,7 @@ export class WebGpuBackend implements TileBackend {
   }
 }
 
-/** The tile as `by` computed it (`X-Backend`, kept with the cached tile). */
+/** The tile as `by` computed it (answered as `X-Backend`, kept with the cached tile). */
 function tagged(tile: RenderedTile, by: string): RenderedTile {
-  return { ...tile, headers: { ...tile.headers, "X-Backend": by } };
+  return { ...tile, notes: { ...tile.notes, backend: by } };
 }

@@ -9,7 +9,8 @@ import type { Raster } from "../core/raster.ts";
 import { arrayTypeFor } from "../core/raster.ts";
 import { renderIntensities } from "../kernels/render.ts";
 import type { TileRequest } from "./tile_request.ts";
-import { encodeNpy, type QuantInfo, quantizeInt8, type TensorSpec } from "./tensor.ts";
+import { encodeNpy, quantizeInt8, type TensorSpec } from "./tensor.ts";
+import { type QuantInfo } from "../core/tile_notes.ts";
 import { badRequest } from "../errors.ts";
 import type { Placement } from "./render.ts";
 

@@ -13,7 +13,8 @@ import { opInput8, type OpOutput } from "../kernels/op.ts";
 import type { Rect } from "../core/rect.ts";
 import { cropRaster } from "../core/crop.ts";
 import { orientRaster } from "./orient.ts";
-import { encodeTensor, type QuantInfo } from "./tensor.ts";
+import { encodeTensor } from "./tensor.ts";
+import type { QuantInfo, TileNotes } from "../core/tile_notes.ts";
 import { encodeRawTensor, isRawTensor } from "./raw_tensor.ts";
 import { arrayTypeFor, type Raster } from "../core/raster.ts";
 import { resample } from "./resample.ts";
@@ -30,8 +31,8 @@ export interface RenderedTile {
   resolved?: Record<string, string | number>;
   /** Milliseconds per step: read, resample, op, encode. */
   timings: Record<string, number>;
-  /** Extra response headers (int8 tensors: X-Quant-Scale, X-Quant-Zero-Point, X-Quant-SQNR). */
-  headers?: Record<string, string>;
+  /** What the computation has to say besides the bytes (an int8 tensor's quantization, a pass-through). */
+  notes?: TileNotes;
 }
 
 /** Where the computed pixels land in the output; the rest is padding. */
@@ -108,7 +109,7 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
         bytes: stored.bytes,
         contentType: CONTENT_TYPES.jpeg,
         timings,
-        headers: { "X-Pass-Through": stored.how },
+        notes: { passThrough: stored.how },
       },
     };
   }
@@ -183,7 +184,7 @@ function rawTensorTile(
   lap("resample");
   const { bytes, quant } = encodeRawTensor(resampled, plan, req);
   lap("encode");
-  return { bytes, contentType: CONTENT_TYPES.npy, timings, ...(quant ? { headers: quantHeaders(quant) } : {}) };
+  return { bytes, contentType: CONTENT_TYPES.npy, timings, ...(quant ? { notes: { quant } } : {}) };
 }
 
 /** A Zarr chunk (zarr/chunk.ts): the raw samples or the op's labels, placed, laid out and compressed. */
@@ -237,9 +238,10 @@ async function finish(
   if (req.format === "zarr") return zarrTile(out?.raster ?? null, placement, req, timings, lap, out?.resolved);
   const padded = padToOutput(out, placement, req);
   const output = { ...padded, raster: orientRaster(padded.raster, req.rotate ?? 0, !!req.mirror) };
-  const { bytes, headers } = await encodeStep(output, req);
+  const { bytes, quant } = await encodeStep(output, req);
   lap("encode");
-  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out?.resolved, timings, headers };
+  const notes = quant ? { notes: { quant } } : {};
+  return { bytes, contentType: CONTENT_TYPES[req.format], resolved: out?.resolved, timings, ...notes };
 }
 
 /**
@@ -290,24 +292,11 @@ function opaqueFormat(req: TileRequest): boolean {
   return req.format === "jpeg" || req.format === "npy";
 }
 
-/** The encode step: an image format, or a `.npy` tensor (with quantization headers for int8). */
-async function encodeStep(
-  out: OpOutput,
-  req: TileRequest,
-): Promise<{ bytes: Uint8Array; headers?: Record<string, string> }> {
+/** The encode step: an image format, or a `.npy` tensor (with its quantization for int8). */
+async function encodeStep(out: OpOutput, req: TileRequest): Promise<{ bytes: Uint8Array; quant?: QuantInfo }> {
   if (req.format !== "npy") return { bytes: await encodeOutput(out, req.format, req.quality) };
   const raster = out.palette ? expandPalette(out) : out.raster;
-  const { bytes, quant } = encodeTensor(raster, req.tensor ?? { dtype: "uint8" });
-  return quant ? { bytes, headers: quantHeaders(quant) } : { bytes };
-}
-
-/** The response headers of an int8 tensor's quantization. */
-function quantHeaders(quant: QuantInfo): Record<string, string> {
-  return {
-    "X-Quant-Scale": quant.scale.map((v) => v.toPrecision(9)).join(","),
-    "X-Quant-Zero-Point": quant.zeroPoint.join(","),
-    "X-Quant-SQNR": quant.sqnrDb.toFixed(3),
-  };
+  return encodeTensor(raster, req.tensor ?? { dtype: "uint8" });
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { badRequest } from "../errors.ts";
 import type { Raster8, RasterData } from "../core/raster.ts";
+import type { QuantInfo } from "../core/tile_notes.ts";
 
 /** Tensor parameters (part of the request and its cache key). */
 export interface TensorSpec {
@@ -19,13 +20,6 @@ export interface TensorSpec {
   quant?: "tensor" | "channel";
   /** True when the query gave no `dtype` (raw-channel tensors then default to `native`). */
   implicit?: boolean;
-}
-
-/** Quantization figures of an int8 tensor. */
-export interface QuantInfo {
-  scale: number[];
-  zeroPoint: number[];
-  sqnrDb: number;
 }
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };

@@ -10,6 +10,7 @@ import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { AppContext } from "../service/context.ts";
 import { decodeId, rawPath } from "./ids.ts";
 import { parseTileOptions, rejectUnread, trackedQuery } from "../service/query.ts";
+import { readTileQuery } from "../service/request.ts";
 import { RENDER_PARAMS } from "../kernels/render.ts";
 import { tileResponse } from "./tile_response.ts";
 
@@ -47,7 +48,7 @@ export function dziRoutes(ctx: AppContext): Hono {
     }
     const format = formatFromExtension(tile[5]);
     if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpeg, jpg, png, webp)`);
-    const opts = parseTileOptions(query, ctx.config.quality);
+    const asked = readTileQuery(query, ctx.config.quality, "a Deep Zoom tile");
     // OpenSeadragon carries the descriptor's query (`?format=png&op=…`) into every tile URL: the tile's
     // format is its extension, and `format` is taken as the descriptor's.
     query.get("format");
@@ -60,20 +61,8 @@ export function dziRoutes(ctx: AppContext): Hono {
       throw notFound(`no tile ${col}_${row} at level ${level} (${cols}×${rows} tiles)`);
     }
     const t = geo.tile(level, col, row);
-    return await tileResponse(
-      ctx,
-      c.req.raw,
-      {
-        image,
-        region: t.l0Region,
-        outWidth: t.zWidth,
-        outHeight: t.zHeight,
-        format,
-        ...opts,
-      },
-      query,
-      "a Deep Zoom tile",
-    );
+    const target = { image, region: t.l0Region, outWidth: t.zWidth, outHeight: t.zHeight, format };
+    return await tileResponse(ctx, c.req.raw, target, asked);
   });
   return app;
 }

@@ -14,7 +14,8 @@ import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
 import { decodeId, decodePart, metaIdentifier, rawPath, renderSuffix } from "./ids.ts";
 import { parseRenderSpec } from "../kernels/render.ts";
-import { parseTileOptions, TrackedQuery } from "../service/query.ts";
+import { TrackedQuery } from "../service/query.ts";
+import { readTileQuery } from "../service/request.ts";
 import { tileResponse } from "./tile_response.ts";
 
 const PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"';
@@ -129,25 +130,16 @@ export function iiifRoutes(ctx: AppContext): Hono {
       if (query.has("op")) throw badRequest(`quality "${req.quality}" and ?op= cannot be combined`);
       query.set("op", req.quality === "gray" ? "gray" : "threshold");
     }
-    const opts = parseTileOptions(query, ctx.config.quality);
-    const region = gridFootprint(req.region, req.outWidth, req.outHeight, width, height);
-    const res = await tileResponse(
-      ctx,
-      c.req.raw,
-      {
-        image,
-        region,
-        outWidth: req.outWidth,
-        outHeight: req.outHeight,
-        format: formatFromExtension(req.format)!,
-        ...opts,
-        rotate: req.rotate,
-        mirror: req.mirror,
-      },
-      query,
-      "an IIIF image request",
-      meta.render,
-    );
+    const asked = readTileQuery(query, ctx.config.quality, "an IIIF image request", meta.render);
+    const res = await tileResponse(ctx, c.req.raw, {
+      image,
+      region: gridFootprint(req.region, req.outWidth, req.outHeight, width, height),
+      outWidth: req.outWidth,
+      outHeight: req.outHeight,
+      format: formatFromExtension(req.format)!,
+      rotate: req.rotate,
+      mirror: req.mirror,
+    }, asked);
     // Relative to the request unless PUBLIC_URL is set (from …/{region}/{size}/{rotation}/{quality}.{format},
     // ../../../ is …/{id}/): tiles are cached, so the Link carries neither the client's Host nor a proxy's prefix.
     const canonical = ctx.config.publicUrl

@@ -18,7 +18,8 @@ import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
 import { decodeId, encodeId, rawPath, renderSuffix } from "./ids.ts";
-import { parseBox, parseTileOptions, trackedQuery } from "../service/query.ts";
+import { parseBox, trackedQuery } from "../service/query.ts";
+import { readTileQuery } from "../service/request.ts";
 import { tileResponse } from "./tile_response.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
 
@@ -175,7 +176,7 @@ export function imageRoutes(ctx: AppContext): Hono {
     if (!format) throw badRequest(`unsupported format "${assoc[3]}" (jpg, png, webp)`);
     const query = trackedQuery(c.req.url);
     const box = parseBox(query, null);
-    const opts = parseTileOptions(query, ctx.config.quality);
+    const asked = readTileQuery(query, ctx.config.quality, "an associated image");
     const image = await ctx.registry.resolve(decodeId(assoc[1], ctx.config.slashSubstitute));
     const size = image.info.associatedSizes[assoc[2]];
     if (!size) {
@@ -183,21 +184,14 @@ export function imageRoutes(ctx: AppContext): Hono {
     }
     const [w, h] = thumbnailSize(size.width, size.height, box.width, box.height);
     const region = { x: 0, y: 0, w: size.width, h: size.height };
-    return await tileResponse(
-      ctx,
-      c.req.raw,
-      {
-        image,
-        region,
-        outWidth: w,
-        outHeight: h,
-        format,
-        ...opts,
-        associated: assoc[2],
-      },
-      query,
-      "an associated image",
-    );
+    return await tileResponse(ctx, c.req.raw, {
+      image,
+      region,
+      outWidth: w,
+      outHeight: h,
+      format,
+      associated: assoc[2],
+    }, asked);
   });
   return app;
 }

@@ -9,22 +9,10 @@
  * client goes away. npy: `dtype`, `normalize`, `quant` as on tiles. Unknown parameters are 400s.
  */
 import { Hono } from "hono";
-import {
-  exportPatches,
-  exportWindow,
-  type PatchEntry,
-  type PatchProgress,
-  planPatchExport,
-} from "../export/patches.ts";
-import {
-  exportSummary,
-  manifestLine,
-  patchFiles,
-  safeFileName,
-  shardFileName,
-  summaryText,
-} from "../export/manifest.ts";
-import { TAR_END, tarEntry } from "../export/tar.ts";
+import { exportPatches, exportWindow, type Patch, type PatchProgress } from "../export/patches.ts";
+import { planPatchExport } from "../export/plan.ts";
+import { exportSummary, manifestLine, safeFileName, shardFileName } from "../export/manifest.ts";
+import { PatchArchive } from "../export/tar.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId, rawPath } from "./ids.ts";
@@ -49,17 +37,19 @@ export function patchRoutes(ctx: AppContext): Hono {
     const plan = await planPatchExport(ctx, id, params, signal);
     const progress: PatchProgress = { total: 0, started: 0, done: 0, maxInFlight: 0 };
     const patches = exportPatches(ctx, plan, params, progress, exportWindow(ctx.config.workers), signal);
+    // The first patch before the first byte: what fails for one patch (a level that does not decode, a source
+    // too large for the budget) fails for all, and is then this request's 4xx.
+    let first: IteratorResult<Patch> | null = await patches.next();
     const t0 = performance.now();
-    // The tar's manifest goes at its end, so its lines are kept (compact strings; ≤ MAX_PATCHES of them).
-    const manifest: string[] = [];
     let count = 0;
     const summary = () => exportSummary(plan, params, count, (performance.now() - t0) / 1000);
-    const tar = m[2] === "tar";
+    const tar = m[2] === "tar" ? new PatchArchive(params.layout) : null;
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        let n: IteratorResult<{ entry: PatchEntry; bytes: Uint8Array }>;
+        let n: IteratorResult<Patch>;
         try {
-          n = await patches.next();
+          n = first ?? await patches.next();
+          first = null;
         } catch (err) {
           // A failed transfer: the stream breaks off (no closing tar blocks, no summary), never a well-formed
           // archive missing patches or mixing versions (the source changed: 409 source_changed).
@@ -72,33 +62,15 @@ export function patchRoutes(ctx: AppContext): Hono {
           return;
         }
         if (n.done) {
-          if (tar) {
-            if (params.layout === "files") {
-              const lines = enc.encode(manifest.join(""));
-              manifest.length = 0;
-              const sum = enc.encode(summaryText(summary()));
-              for (const part of [...tarEntry("manifest.jsonl", lines), ...tarEntry("summary.json", sum)]) {
-                controller.enqueue(part);
-              }
-            }
-            controller.enqueue(TAR_END);
-          } else {
-            controller.enqueue(enc.encode(JSON.stringify({ summary: summary() }) + "\n"));
-          }
+          const end = tar ? tar.end(summary) : [enc.encode(JSON.stringify({ summary: summary() }) + "\n")];
+          for (const part of end) controller.enqueue(part);
           controller.close();
           return;
         }
         const { entry, bytes } = n.value;
         count++;
-        if (tar && params.layout === "files") manifest.push(manifestLine(entry));
         ctx.metrics.patches.inc();
-        if (tar) {
-          for (const [name, body] of patchFiles(entry, bytes)) {
-            for (const part of tarEntry(name, body)) controller.enqueue(part);
-          }
-        } else {
-          controller.enqueue(enc.encode(manifestLine(entry)));
-        }
+        for (const part of tar ? tar.patch(entry, bytes) : [enc.encode(manifestLine(entry))]) controller.enqueue(part);
       },
       async cancel() {
         await patches.return(undefined);

@@ -8,7 +8,8 @@ import { formatFromExtension } from "../pipeline/tile_request.ts";
 import type { AppContext } from "../service/context.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
 import { decodeId, rawPath } from "./ids.ts";
-import { parseBox, parseTileOptions, trackedQuery } from "../service/query.ts";
+import { parseBox, trackedQuery } from "../service/query.ts";
+import { readTileQuery } from "../service/request.ts";
 import { tileResponse } from "./tile_response.ts";
 
 const THUMB_PATH = /^\/thumbnail\/([^/]+)\.([a-z]+)$/;
@@ -23,24 +24,12 @@ export function thumbnailRoutes(ctx: AppContext): Hono {
     if (!format) throw badRequest(`unsupported format "${m[2]}" (jpg, png, webp)`);
     const query = trackedQuery(c.req.url);
     const box = parseBox(query, 256);
-    const opts = parseTileOptions(query, ctx.config.quality);
+    const asked = readTileQuery(query, ctx.config.quality, "a thumbnail");
     const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
     const { width, height } = image.info;
     const [w, h] = thumbnailSize(width, height, box.width, box.height);
-    return await tileResponse(
-      ctx,
-      c.req.raw,
-      {
-        image,
-        region: { x: 0, y: 0, w: width, h: height },
-        outWidth: w,
-        outHeight: h,
-        format,
-        ...opts,
-      },
-      query,
-      "a thumbnail",
-    );
+    const target = { image, region: { x: 0, y: 0, w: width, h: height }, outWidth: w, outHeight: h, format };
+    return await tileResponse(ctx, c.req.raw, target, asked);
   });
   return app;
 }

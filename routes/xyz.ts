@@ -12,6 +12,7 @@ import type { ImageInfo } from "../core/image_info.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { decodeId, rawPath } from "./ids.ts";
 import { parseTileOptions, rejectUnread, TrackedQuery } from "../service/query.ts";
+import { readTileQuery } from "../service/request.ts";
 import { RENDER_PARAMS } from "../kernels/render.ts";
 import { tileResponse } from "./tile_response.ts";
 
@@ -54,8 +55,7 @@ export function xyzRoutes(ctx: AppContext): Hono {
     if (!tile) throw notFound("not an XYZ URL: expected /xyz/{id}/{z}/{x}/{y}.{ext} or /xyz/{id}/tilejson.json");
     const format = formatFromExtension(tile[5]);
     if (!format) throw badRequest(`unsupported tile format "${tile[5]}" (jpg, png, webp)`);
-    const query = new TrackedQuery(url.searchParams);
-    const opts = parseTileOptions(query, ctx.config.quality);
+    const asked = readTileQuery(new TrackedQuery(url.searchParams), ctx.config.quality, "an XYZ tile");
     const image = await ctx.registry.resolve(decodeId(tile[1], ctx.config.slashSubstitute));
     const geo = new XyzGeometry(image.info.width, image.info.height);
     const [z, x, y] = [Number(tile[2]), Number(tile[3]), Number(tile[4])];
@@ -65,20 +65,8 @@ export function xyzRoutes(ctx: AppContext): Hono {
       throw notFound(`no tile ${x}/${y} at zoom ${z} (${cols}×${rows} tiles)`);
     }
     const t = geo.tile(z, x, y);
-    return await tileResponse(
-      ctx,
-      c.req.raw,
-      {
-        image,
-        region: t.l0Region,
-        outWidth: t.outWidth,
-        outHeight: t.outHeight,
-        format,
-        ...opts,
-      },
-      query,
-      "an XYZ tile",
-    );
+    const target = { image, region: t.l0Region, outWidth: t.outWidth, outHeight: t.outHeight, format };
+    return await tileResponse(ctx, c.req.raw, target, asked);
   });
   return app;
 }

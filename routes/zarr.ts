@@ -8,16 +8,14 @@
 import { Hono } from "hono";
 import { notFound } from "../errors.ts";
 import type { AppContext } from "../service/context.ts";
-import { checkPinned, serveTile } from "../service/tile_service.ts";
-import { parseCacheMode, rejectUnread, trackedQuery } from "../service/query.ts";
+import { checkPinned } from "../service/request.ts";
+import { rejectUnread, type TrackedQuery, trackedQuery } from "../service/query.ts";
 import { getOp } from "../kernels/index.ts";
-import { requestRender } from "../kernels/render.ts";
-import { workSignalOf } from "../pipeline/abort.ts";
 import { chunkTarget, ZARR_CHUNK, zarrLayout } from "../pyramid/zarr.ts";
 import { storeDocuments, TISSUE_LABEL, ZARR_COMPRESSOR } from "../zarr/metadata.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
 import { decodeId, decodePart, rawPath } from "./ids.ts";
-import { answerResponse } from "./tile_response.ts";
+import { tileResponse } from "./tile_response.ts";
 
 const STORE_PATH = /^\/zarr\/([^/]+)\/(.*)$/;
 const CHUNK_KEY = /^(?:labels\/([^/]+)\/)?(\d{1,2})\/(\d{1,7}(?:\/\d{1,7})*)$/;
@@ -34,7 +32,7 @@ export function zarrRoutes(ctx: AppContext): Hono {
     checkPinned(image, query.get("v"));
     const key = decodePart(m[2], "OME-Zarr key");
     const chunk = CHUNK_KEY.exec(key);
-    if (chunk) return await chunkResponse(ctx, c.req.raw, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
+    if (chunk) return await chunkResponse(ctx, c.req.raw, query, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
     const docs = await documentsOf(ctx, image);
     const doc = docs.get(key);
     if (doc === undefined) {
@@ -63,6 +61,7 @@ async function documentsOf(ctx: AppContext, image: ResolvedImage): Promise<Map<s
 async function chunkResponse(
   ctx: AppContext,
   incoming: Request,
+  query: TrackedQuery,
   image: ResolvedImage,
   label: string | null,
   level: number,
@@ -82,29 +81,17 @@ async function chunkResponse(
         : `no level ${level} (levels 0..${layout.levels.length - 1})`,
     );
   }
-  const query = new URL(incoming.url).searchParams;
-  const mask = getOp("mask");
-  const op = labels ? { name: "mask", params: mask.parse(new URLSearchParams()) } : { name: "none", params: {} };
-  // The label is the mask of what `op=mask` tiles show: the default render of a multichannel image.
-  const render = labels ? requestRender(new URLSearchParams(), image.info, op).render : null;
-  const mode = parseCacheMode(query);
-  const answer = await serveTile(ctx, {
-    image,
-    region: target.region,
-    outWidth: ZARR_CHUNK,
-    outHeight: ZARR_CHUNK,
-    format: "zarr",
-    op,
-    quality: 0,
-    chunk: { c: target.c, z: target.z, t: target.t, ...(labels ? { labels: true } : {}) },
-    ...(render ? { render } : {}),
-  }, {
-    pinned: query.get("v"),
-    mode,
-    ifNoneMatch: incoming.headers.get("If-None-Match"),
-    signal: () => workSignalOf(incoming),
-  });
-  return answerResponse(ctx, answer, mode, incoming.method);
+  // The label is the mask of what `op=mask` tiles show (of the default render of a multichannel image).
+  const op = labels
+    ? { name: "mask", params: getOp("mask").parse(new URLSearchParams()) }
+    : { name: "none", params: {} };
+  const chunk = { c: target.c, z: target.z, t: target.t, ...(labels ? { labels: true } : {}) };
+  return await tileResponse(
+    ctx,
+    incoming,
+    { image, region: target.region, outWidth: ZARR_CHUNK, outHeight: ZARR_CHUNK, format: "zarr", chunk },
+    { query, what: "an OME-Zarr key", op, defaultRender: labels },
+  );
 }
 
 /** JSON with every non-ASCII character escaped: zarr-python 2 decodes metadata as ASCII. */

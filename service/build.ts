@@ -16,6 +16,7 @@ import { codecStatus, initCodecs } from "../codecs/tier.ts";
 import { configureLog } from "../telemetry/log.ts";
 import { watchProcess } from "../telemetry/process_metrics.ts";
 import type { AppContext } from "./context.ts";
+import { WindowShares } from "../core/window_shares.ts";
 
 /**
  * The backend named by the configuration. CPU work runs on workers where `Worker` exists, else inline (as
@@ -95,6 +96,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     stats,
     codecs,
     pixelBudget: budget,
+    exportWindows: new WindowShares(),
     ...(cpu instanceof WorkerPool ? { largeWork: cpu.large } : {}),
   };
   const stopProcessMetrics = watchProcess(metrics.registry, {

@@ -8,6 +8,7 @@ import type { TileCache } from "../cache/tile_cache.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import type { SharedBudget } from "../cache/budget.ts";
 import type { LargeWork } from "../workers/large_work.ts";
+import type { WindowShares } from "../core/window_shares.ts";
 
 /** Dependencies handed to each route module. */
 export interface AppContext {
@@ -23,4 +24,6 @@ export interface AppContext {
   pixelBudget: SharedBudget;
   /** The worker pool's large-work budget (absent without a pool): large answers hold it while sent. */
   largeWork?: LargeWork;
+  /** The patch exports running in this process share one window of patches in flight. */
+  exportWindows: WindowShares;
 }
