@@ -1,5 +1,6 @@
 /**
- * The HTTP application: Hono with one route module per protocol, CORS, and JSON errors. Building it is
+ * The HTTP application: Hono with the middleware every request passes (telemetry, the Host guard, CORS,
+ * limits, access rules), then the one route table (routes/table.ts), and JSON errors. Building it is
  * separate from serving it, so tests and `deno serve` use the same app.
  */
 import { Hono, type MiddlewareHandler } from "hono";
@@ -10,16 +11,7 @@ import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
 import { setWorkController } from "./pipeline/abort.ts";
 import type { AppContext } from "./service/context.ts";
-import { dziRoutes } from "./routes/dzi.ts";
-import { zarrRoutes } from "./routes/zarr.ts";
-import { xyzRoutes } from "./routes/xyz.ts";
-import { thumbnailRoutes } from "./routes/thumbnail.ts";
-import { imageRoutes } from "./routes/images.ts";
-import { healthRoutes } from "./routes/health.ts";
-import { statsRoutes } from "./routes/stats.ts";
-import { iiifRoutes } from "./routes/iiif.ts";
-import { patchRoutes } from "./routes/patches.ts";
-import { viewerRoutes } from "./routes/viewer.ts";
+import { dispatch } from "./routes/table.ts";
 import { errorText, log } from "./telemetry/log.ts";
 import { createAppContext } from "./service/build.ts";
 import { httpMetrics, httpTelemetry } from "./telemetry/http.ts";
@@ -34,7 +26,7 @@ export interface Service {
 /** Builds the service for `config`. */
 export function createService(config: Config): Service {
   const { context, close } = createAppContext(config);
-  const { backend, metrics, codecs } = context;
+  const { metrics, codecs } = context;
   const app = new Hono();
   app.use(
     "*",
@@ -63,22 +55,8 @@ export function createService(config: Config): Service {
   );
   app.use("*", limits(config.timeoutMs));
   app.use("*", access(config));
-  app.get("/metrics", async (c) => {
-    metrics.queueDepth.set(backend.pending);
-    metrics.backend.reset();
-    metrics.backend.set({ backend: backend.name }, 1);
-    return c.text(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType });
-  });
-  app.route("/", healthRoutes(context));
-  app.route("/", statsRoutes(context));
-  app.route("/", patchRoutes(context));
-  app.route("/", imageRoutes(context));
-  app.route("/", dziRoutes(context));
-  app.route("/", xyzRoutes(context));
-  app.route("/", thumbnailRoutes(context));
-  app.route("/", iiifRoutes(context));
-  app.route("/", zarrRoutes(context));
-  app.route("/", viewerRoutes());
+  // Every URL in one table (routes/table.ts), dispatched once.
+  app.get("*", dispatch(context));
   app.notFound(() => errorResponse(notFound("no such route")));
   // One error policy: HttpErrors are answered as they are (readers raise 422 corrupt_source themselves);
   // anything else is a bug, logged with its stack here (or by the worker it happened in), answered as a

@@ -5,7 +5,7 @@
  * geometry) and `GET /images/{id}/associated/{name}.{jpg|png|webp}?width=&height=` (Aperio thumbnail,
  * label, macro; full size unless a box is given), computed by the same pipeline as tiles.
  */
-import { Hono } from "hono";
+import type { Context } from "hono";
 import { badRequest, HttpError, notFound } from "../errors.ts";
 import { levelDownsample } from "../pyramid/levels.ts";
 import { XyzGeometry } from "../pyramid/xyz.ts";
@@ -17,14 +17,11 @@ import { channelColor, parseRenderSpec, RENDER_PARAMS, rendersByDefault } from "
 import type { AppContext } from "../service/context.ts";
 import { headersForUrls, publicBase } from "./public_url.ts";
 import { deepZoomFor } from "./dzi.ts";
-import { decodeId, encodeId, rawPath, renderSuffix } from "./ids.ts";
+import { decodeId, encodeId, renderSuffix } from "./ids.ts";
 import { parseBox, trackedQuery } from "../service/query.ts";
 import { readTileQuery } from "../service/request.ts";
 import { tileResponse } from "./tile_response.ts";
 import { thumbnailSize } from "../pyramid/thumbnail.ts";
-
-const INFO_PATH = /^\/images\/([^/]+)$/;
-const ASSOCIATED_PATH = /^\/images\/([^/]+)\/associated\/([a-z]+)\.([a-z]+)$/;
 
 /**
  * The image's URLs; render parameters of the request (`c`, `window`, …) are carried into each protocol's
@@ -121,77 +118,72 @@ async function channelStats(ctx: AppContext, source: SourceDescriptor): Promise<
   }
 }
 
-/** Image metadata routes. */
-export function imageRoutes(ctx: AppContext): Hono {
-  const app = new Hono();
-  app.get("/images", async (c) => {
-    const { base: origin, fromRequest } = publicBase(ctx, c);
-    const from = new URL(c.req.url).searchParams.get("source");
-    if (from !== null) {
-      // A DICOMweb server's slide-microscopy series (QIDO-RS), listed without opening each.
-      const name = /^dicomweb\/([A-Za-z0-9_-]+)$/.exec(from)?.[1];
-      if (!name) throw badRequest(`source must be dicomweb/{server}, got ${JSON.stringify(from.slice(0, 100))}`);
-      const series = await ctx.registry.listDicomweb(name);
-      headersForUrls(ctx, c, fromRequest, "no-cache");
-      return c.json({
-        images: series.map((s) => ({ ...s, urls: urlsFor(origin, s.id, ctx.config.slashSubstitute) })),
-      });
-    }
-    const rows = await ctx.registry.list();
+/** `/images`: every image (or a DICOMweb server's series). */
+export async function listImages(ctx: AppContext, c: Context): Promise<Response> {
+  const { base: origin, fromRequest } = publicBase(ctx, c);
+  const from = new URL(c.req.url).searchParams.get("source");
+  if (from !== null) {
+    // A DICOMweb server's slide-microscopy series (QIDO-RS), listed without opening each.
+    const name = /^dicomweb\/([A-Za-z0-9_-]+)$/.exec(from)?.[1];
+    if (!name) throw badRequest(`source must be dicomweb/{server}, got ${JSON.stringify(from.slice(0, 100))}`);
+    const series = await ctx.registry.listDicomweb(name);
     headersForUrls(ctx, c, fromRequest, "no-cache");
-    // Every file, read or not: one the service does not read says why (the 415 or 422 its URLs would give).
     return c.json({
-      images: rows.map((r) =>
-        r.info
-          ? {
-            id: r.id,
-            supported: true,
-            width: r.info.width,
-            height: r.info.height,
-            levels: r.info.levels.length,
-            format: r.info.format,
-            urls: urlsFor(origin, r.id, ctx.config.slashSubstitute),
-          }
-          : { id: r.id, supported: false, reason: r.error!.message, error: r.error }
-      ),
-      unreadable: rows.filter((r) => r.error).map((r) => ({ id: r.id, error: r.error })),
+      images: series.map((s) => ({ ...s, urls: urlsFor(origin, s.id, ctx.config.slashSubstitute) })),
     });
+  }
+  const rows = await ctx.registry.list();
+  headersForUrls(ctx, c, fromRequest, "no-cache");
+  // Every file, read or not: one the service does not read says why (the 415 or 422 its URLs would give).
+  return c.json({
+    images: rows.map((r) =>
+      r.info
+        ? {
+          id: r.id,
+          supported: true,
+          width: r.info.width,
+          height: r.info.height,
+          levels: r.info.levels.length,
+          format: r.info.format,
+          urls: urlsFor(origin, r.id, ctx.config.slashSubstitute),
+        }
+        : { id: r.id, supported: false, reason: r.error!.message, error: r.error }
+    ),
+    unreadable: rows.filter((r) => r.error).map((r) => ({ id: r.id, error: r.error })),
   });
+}
 
-  app.get("/images/*", async (c) => {
-    const path = rawPath(c.req.url);
-    const info = INFO_PATH.exec(path);
-    if (info) {
-      const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
-      const { base, fromRequest } = publicBase(ctx, c);
-      headersForUrls(ctx, c, fromRequest, "no-cache");
-      const stats = rendersByDefault(image.info) ? await channelStats(ctx, image.source) : null;
-      const query = new URL(c.req.url).searchParams;
-      parseRenderSpec(query, image.info); // 400 for bad render parameters before they are carried anywhere
-      return c.json(describe(ctx, image.id, image.source.version, image.info, base, stats, query));
-    }
-    const assoc = ASSOCIATED_PATH.exec(path);
-    if (!assoc) throw notFound("no such image route");
-    const format = formatFromExtension(assoc[3]);
-    if (!format) throw badRequest(`unsupported format "${assoc[3]}" (jpg, png, webp)`);
-    const query = trackedQuery(c.req.url);
-    const box = parseBox(query, null);
-    const asked = readTileQuery(query, ctx.config.quality, "an associated image");
-    const image = await ctx.registry.resolve(decodeId(assoc[1], ctx.config.slashSubstitute));
-    const size = image.info.associatedSizes[assoc[2]];
-    if (!size) {
-      throw notFound(`no associated image "${assoc[2]}" (has: ${image.info.associated.join(", ") || "none"})`);
-    }
-    const [w, h] = thumbnailSize(size.width, size.height, box.width, box.height);
-    const region = { x: 0, y: 0, w: size.width, h: size.height };
-    return await tileResponse(ctx, c.req.raw, {
-      image,
-      region,
-      outWidth: w,
-      outHeight: h,
-      format,
-      associated: assoc[2],
-    }, asked);
-  });
-  return app;
+/** `/images/{id}`: an image's metadata. */
+export async function imageInfo(ctx: AppContext, c: Context, info: RegExpExecArray): Promise<Response> {
+  const image = await ctx.registry.resolve(decodeId(info[1], ctx.config.slashSubstitute));
+  const { base, fromRequest } = publicBase(ctx, c);
+  headersForUrls(ctx, c, fromRequest, "no-cache");
+  const stats = rendersByDefault(image.info) ? await channelStats(ctx, image.source) : null;
+  const query = new URL(c.req.url).searchParams;
+  parseRenderSpec(query, image.info); // 400 for bad render parameters before they are carried anywhere
+  return c.json(describe(ctx, image.id, image.source.version, image.info, base, stats, query));
+}
+
+/** `/images/{id}/associated/{name}.{ext}`: an associated image (label, macro, thumbnail). */
+export async function associatedImage(ctx: AppContext, c: Context, assoc: RegExpExecArray): Promise<Response> {
+  const format = formatFromExtension(assoc[3]);
+  if (!format) throw badRequest(`unsupported format "${assoc[3]}" (jpg, png, webp)`);
+  const query = trackedQuery(c.req.url);
+  const box = parseBox(query, null);
+  const asked = readTileQuery(query, ctx.config.quality, "an associated image");
+  const image = await ctx.registry.resolve(decodeId(assoc[1], ctx.config.slashSubstitute));
+  const size = image.info.associatedSizes[assoc[2]];
+  if (!size) {
+    throw notFound(`no associated image "${assoc[2]}" (has: ${image.info.associated.join(", ") || "none"})`);
+  }
+  const [w, h] = thumbnailSize(size.width, size.height, box.width, box.height);
+  const region = { x: 0, y: 0, w: size.width, h: size.height };
+  return await tileResponse(ctx, c.req.raw, {
+    image,
+    region,
+    outWidth: w,
+    outHeight: h,
+    format,
+    associated: assoc[2],
+  }, asked);
 }

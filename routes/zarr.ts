@@ -5,7 +5,7 @@
  * label image `labels/tissue/…`. Chunks go through the tile service like tiles (ETag, 304, `?v=`, cache,
  * single-flight). Query parameters: `v` and `cache` (and a signature's); any other is a 400.
  */
-import { Hono } from "hono";
+import type { Context } from "hono";
 import { notFound } from "../errors.ts";
 import type { AppContext } from "../service/context.ts";
 import { checkPinned } from "../service/request.ts";
@@ -14,41 +14,34 @@ import { getOp } from "../kernels/index.ts";
 import { chunkTarget, ZARR_CHUNK, zarrLayout } from "../pyramid/zarr.ts";
 import { storeDocuments, TISSUE_LABEL, ZARR_COMPRESSOR } from "../zarr/metadata.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
-import { decodeId, decodePart, rawPath } from "./ids.ts";
+import { decodeId, decodePart } from "./ids.ts";
 import { tileResponse } from "./tile_response.ts";
 
-const STORE_PATH = /^\/zarr\/([^/]+)\/(.*)$/;
 const CHUNK_KEY = /^(?:labels\/([^/]+)\/)?(\d{1,2})\/(\d{1,7}(?:\/\d{1,7})*)$/;
 
-/** OME-Zarr store routes. */
-export function zarrRoutes(ctx: AppContext): Hono {
-  const app = new Hono();
-  app.get("/zarr/*", async (c) => {
-    const m = STORE_PATH.exec(rawPath(c.req.url));
-    if (!m) throw notFound("not an OME-Zarr URL: expected /zarr/{id}/{key} (e.g. /zarr/{id}/.zmetadata)");
-    const query = trackedQuery(c.req.url);
-    rejectUnread(query, "an OME-Zarr key"); // it takes only what every route takes (v, cache, …)
-    const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
-    checkPinned(image, query.get("v"));
-    const key = decodePart(m[2], "OME-Zarr key");
-    const chunk = CHUNK_KEY.exec(key);
-    if (chunk) return await chunkResponse(ctx, c.req.raw, query, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
-    const docs = await documentsOf(ctx, image);
-    const doc = docs.get(key);
-    if (doc === undefined) {
-      throw notFound(
-        `no key "${key}" in the OME-Zarr store of "${image.id}" (metadata: ${[...docs.keys()].join(", ")})`,
-      );
-    }
-    const etag = `"${image.source.version}/${ZARR_COMPRESSOR.id}/${key}"`;
-    const cacheControl = query.has("v")
-      ? "public, max-age=31536000, immutable"
-      : `public, max-age=${ctx.config.cacheTtl}`;
-    const headers = { "Content-Type": "application/json", ETag: etag, "Cache-Control": cacheControl };
-    if (c.req.header("If-None-Match") === etag) return new Response(null, { status: 304, headers });
-    return new Response(asciiJson(doc), { headers });
-  });
-  return app;
+/** `/zarr/{id}/{key}`: a metadata document or a chunk of the store. */
+export async function zarrKey(ctx: AppContext, c: Context, m: RegExpExecArray): Promise<Response> {
+  const query = trackedQuery(c.req.url);
+  rejectUnread(query, "an OME-Zarr key"); // it takes only what every route takes (v, cache, …)
+  const image = await ctx.registry.resolve(decodeId(m[1], ctx.config.slashSubstitute));
+  checkPinned(image, query.get("v"));
+  const key = decodePart(m[2], "OME-Zarr key");
+  const chunk = CHUNK_KEY.exec(key);
+  if (chunk) return await chunkResponse(ctx, c.req.raw, query, image, chunk[1] ?? null, Number(chunk[2]), chunk[3]);
+  const docs = await documentsOf(ctx, image);
+  const doc = docs.get(key);
+  if (doc === undefined) {
+    throw notFound(
+      `no key "${key}" in the OME-Zarr store of "${image.id}" (metadata: ${[...docs.keys()].join(", ")})`,
+    );
+  }
+  const etag = `"${image.source.version}/${ZARR_COMPRESSOR.id}/${key}"`;
+  const cacheControl = query.has("v")
+    ? "public, max-age=31536000, immutable"
+    : `public, max-age=${ctx.config.cacheTtl}`;
+  const headers = { "Content-Type": "application/json", ETag: etag, "Cache-Control": cacheControl };
+  if (c.req.header("If-None-Match") === etag) return new Response(null, { status: 304, headers });
+  return new Response(asciiJson(doc), { headers });
 }
 
 /** The store's metadata documents; labels where the tissue mask applies (every source the mask op reads). */

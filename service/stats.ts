@@ -11,6 +11,7 @@ import type { TileCache } from "../cache/tile_cache.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { StatsProvider } from "../kernels/op.ts";
+import { getOp } from "../kernels/index.ts";
 import type { ComputedStats, ImageStats, StatsPlane } from "../core/image_stats.ts";
 import type { CodecTier } from "../codecs/tier.ts";
 
@@ -68,6 +69,27 @@ export class StatsService {
       this.cache?.writeLater(key, { bytes: palette, meta: {} });
       return palette;
     });
+  }
+
+  /**
+   * The palette `/stats?palette=K&rescale=…` reports: resolved as `op=quantize&palette=K&rescale=…` resolves
+   * it (the same op's `resolve`), so the listed colours are the ones its tiles use.
+   */
+  async reportedPalette(
+    source: SourceDescriptor,
+    k: number,
+    rescale?: string,
+  ): Promise<{ k: number; rescale: string | null; colors: string[] }> {
+    const params = await getOp("quantize").resolve!(
+      rescale ? { palette: k, rescale } : { palette: k },
+      this.provider(source),
+    );
+    const hex = String(params.colors);
+    return {
+      k,
+      rescale: (params.rescale as string | undefined) ?? null,
+      colors: Array.from({ length: hex.length / 6 }, (_, i) => `#${hex.slice(i * 6, i * 6 + 6)}`),
+    };
   }
 
   /** What ops (and auto windows) resolve their global parameters against, for one image version and plane. */
