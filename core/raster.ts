@@ -1,4 +1,5 @@
 /** The pixel buffer that flows between pipeline steps. */
+import type { Lease } from "./lease.ts";
 
 /** Sample types a source can deliver. */
 export type PixelType = "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "float32" | "float64";
@@ -21,11 +22,8 @@ export interface Raster<T extends RasterData = RasterData> {
   channels: number;
   type: PixelType;
   data: T;
-  /**
-   * Set by a reader when `data` was made for this one read and nothing else holds it (no cache): the
-   * pipeline may then compute the op in place (`KernelJob.inPlace`). Absent: shared, read-only.
-   */
-  exclusive?: boolean;
+  /** `own` when the buffer was made for this one read (core/lease.ts); absent: shared, read only. */
+  lease?: Lease;
 }
 
 /** An 8-bit raster, the form every op and encoder works on. */

@@ -89,12 +89,11 @@ export function opOutput(spec: OpSpec, job: KernelJob, result: KernelResult): Op
 }
 
 /**
- * The op on the CPU: its kernel job (or its `apply`, for ops without one). `inPlace`: the caller owns
- * `input` and reads it no more (`KernelJob.inPlace`).
+ * The op on the CPU: its kernel job (or its `apply`, for ops without one). An input the caller holds under
+ * a lease (core/lease.ts) may be written over.
  */
-export function applyOp(spec: OpSpec, input: Raster8, valid?: Rect, inPlace = false): OpOutput {
+export function applyOp(spec: OpSpec, input: Raster8, valid?: Rect): OpOutput {
   const job = opJob(spec, input, valid);
-  if (job && inPlace) job.inPlace = true;
   return job ? opOutput(spec, job, runOnCpu(job)) : getOp(spec.name).apply!(input, spec.params);
 }
 

@@ -21,11 +21,6 @@ export interface KernelJob {
   palette?: Uint8Array;
   /** Neighbourhood kernels: the part of the input inside the image (reads clamp to it). */
   valid?: Rect;
-  /**
-   * The CPU kernel may write its output into `input` (the caller owns it and reads it no more): one buffer
-   * a tile less for V8's collector. Kernels that cannot ignore it; the GPU never writes its input.
-   */
-  inPlace?: boolean;
 }
 
 /** What a job gives back: 8-bit output, or a histogram. */

@@ -7,6 +7,7 @@ import { badRequest } from "../errors.ts";
 import type { Raster8 } from "../core/raster.ts";
 import type { TileOp } from "./op.ts";
 import { grayShape, type Kernel, onePass, resolvedT } from "./kernel.ts";
+import { ownsBuffer } from "../core/lease.ts";
 import { lumaAt } from "./gray.ts";
 import { thresholdSimd } from "./threshold_simd.ts";
 
@@ -14,12 +15,12 @@ import { thresholdSimd } from "./threshold_simd.ts";
  * 255 where the luma of `src` > t (0 where invert), else 0 (255 where invert): the gray kernel's Y and the
  * comparison in one pass through a 256-entry table, with one output buffer (a 256² luma plane read as is:
  * WebAssembly SIMD 16 pixels at a time, `threshold_simd.ts`, else four a word in JS).
- * `inPlace` (a 1-channel `src` the caller gives up): the output is written over `src`, each byte after it
- * was read.
+ * `overwrite` (a 1-channel `src` whose buffer the caller holds and reads no more: core/lease.ts): the
+ * output is written over `src`, each byte after it was read.
  */
-export function thresholdKernel(src: Raster8, t: number, invert: boolean, inPlace = false): Raster8 {
+export function thresholdKernel(src: Raster8, t: number, invert: boolean, overwrite = false): Raster8 {
   const { width, height, channels: ch, data: s } = src;
-  const n = width * height, out = inPlace && ch === 1 ? s.subarray(0, n) : new Uint8Array(n);
+  const n = width * height, out = overwrite && ch === 1 ? s.subarray(0, n) : new Uint8Array(n);
   const m = n - (n % 16), hi = invert ? 0 : 255, lo = 255 - hi;
   if (ch === 1 && m > 0 && thresholdSimd(s, out, m, t, invert)) {
     for (let i = m; i < n; i++) out[i] = s[i] > t ? hi : lo; // the tail, under 16 bytes
@@ -81,7 +82,7 @@ export const THRESHOLD_KERNEL: Kernel = {
   name: "threshold",
   role: "op",
   shader: { file: "threshold", entries: ["threshold"] },
-  cpu: (job) => thresholdKernel(job.input, job.t ?? 0, !!job.invert, !!job.inPlace),
+  cpu: (job) => thresholdKernel(job.input, job.t ?? 0, !!job.invert, ownsBuffer(job.input)),
   plan: (job) => onePass("threshold.threshold", job.input.width * job.input.height, grayShape(job)),
   example: (input) => ({ kernel: "threshold", input, t: 90, invert: input.channels === 2 }),
 };

@@ -7,6 +7,7 @@
 import type { Context } from "hono";
 import { notFound } from "../errors.ts";
 import { rawPath } from "./ids.ts";
+import { labelRoute } from "../telemetry/http.ts";
 import type { AppContext } from "../service/context.ts";
 import { health, metricsText, ready } from "./health.ts";
 import { associatedImage, imageInfo, listImages } from "./images.ts";
@@ -67,13 +68,23 @@ function segmentOf(path: string): string {
   return path.slice(1, end < 0 ? undefined : end);
 }
 
+/**
+ * A pattern's label in the access log and the metrics: its literal start, `*` for what follows (`/dzi/*`,
+ * `/images/*`, `/health`), so that labels stay few.
+ */
+export function labelOf(pattern: RegExp): string {
+  const escaped = /^\^((?:\\[/.]|[a-z0-9_-])*)/.exec(pattern.source)![1];
+  const literal = escaped.replaceAll("\\", "");
+  return pattern.source[1 + escaped.length] === "$" ? literal : `${literal}*`;
+}
+
 /** The routes by first segment, in table order: a request tries only its own segment's few patterns. */
-const BY_SEGMENT = new Map<string, (readonly [RegExp, Handler])[]>();
+const BY_SEGMENT = new Map<string, (readonly [RegExp, Handler, string])[]>();
 for (const route of ROUTES) {
   // The pattern's literal first segment (`favicon\.ico` of `^\/favicon\.ico$`), unescaped.
   const literal = /^\^\\\/((?:[a-z0-9]|\\\.)*)(?:\\\/|\$)/.exec(route[0].source)![1].replaceAll("\\.", ".");
   if (!BY_SEGMENT.has(literal)) BY_SEGMENT.set(literal, []);
-  BY_SEGMENT.get(literal)!.push(route);
+  BY_SEGMENT.get(literal)!.push([route[0], route[1], labelOf(route[0])]);
 }
 
 /** The handler of a `GET`/`HEAD` request: the table's first match answers; a 404 otherwise. */
@@ -81,9 +92,11 @@ export function dispatch(ctx: AppContext): (c: Context) => Response | Promise<Re
   return (c) => {
     const path = rawPath(c.req.url);
     const segment = segmentOf(path);
-    for (const [pattern, handler] of BY_SEGMENT.get(segment) ?? []) {
+    for (const [pattern, handler, label] of BY_SEGMENT.get(segment) ?? []) {
       const m = pattern.exec(path);
-      if (m) return handler(ctx, c, m);
+      if (!m) continue;
+      labelRoute(c.req.raw, label);
+      return handler(ctx, c, m);
     }
     throw notFound(MISSES[segment] ?? "no such route");
   };

@@ -161,5 +161,5 @@ export async function readBifRegion(
       }
     }
   }
-  return { width: w, height: h, channels: spp, type: "uint8", data: out, exclusive: true };
+  return { width: w, height: h, channels: spp, type: "uint8", data: out, lease: "own" };
 }

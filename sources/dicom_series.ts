@@ -212,7 +212,7 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
       }
     }
     await Promise.all(jobs);
-    return { width: w, height: h, channels: ch, type: "uint8", data: out, exclusive: true };
+    return { width: w, height: h, channels: ch, type: "uint8", data: out, lease: "own" };
   }
 
   /**

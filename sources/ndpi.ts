@@ -162,7 +162,7 @@ class NdpiSource extends LevelledSource implements ImageSource {
       );
     }
     await Promise.all(jobs);
-    const raster: Raster = { width: w, height: h, channels: 3, type: "uint8", data: out, exclusive: true };
+    const raster: Raster = { width: w, height: h, channels: 3, type: "uint8", data: out, lease: "own" };
     if (!select) return raster;
     const picked = new Uint8Array(w * h * select.c.length);
     for (let i = 0; i < w * h; i++) select.c.forEach((c, k) => (picked[i * select.c.length + k] = out[i * 3 + c]));

@@ -4,7 +4,7 @@
  * through `decoders.ts`, and decoded blocks are kept in an LRU charged to the process's pixel budget so
  * neighbouring tiles reuse one decode (a block larger than that budget is 413, never decoded per tile).
  */
-import { takeBytes } from "../core/byte_pool.ts";
+import { leaseBytes, leased } from "../core/lease.ts";
 import { fromCustomClient, GeoTIFF } from "geotiff";
 import { ByteSourceClient, isWasmDecoded, localSlices, swapBytes } from "./tiff_bytes.ts";
 import type { ByteSource } from "./bytes.ts";
@@ -251,22 +251,20 @@ class TiffSource extends LevelledSource implements ImageSource {
     checkReadBlocks(e, x, y, w, h);
     if (w === bw && h === bh && x % bw === 0 && y % bh === 0) {
       // Exactly one stored block: its decoded samples are the region, with no copy (192 KB a 256² RGB tile).
-      // Cached: shared with the block cache, like a cached derived level (the pipeline never writes into its
-      // input). Not cached: decoded for this read alone and left out of the cache. An aligned tile's block is
-      // seldom read again (the tile cache answers repeats), and caching it evicted the blocks that unaligned
-      // reads (Deep Zoom 254+1) share, and left a garbage block per tile for V8's collector: bitonal IIIF
-      // tiles +4–9 % tiles/s, p99 lower, RSS −75 MiB (bench/README.md). Such a region is `exclusive`, and
-      // its 8-bit samples are decoded into a buffer of the thread's pool, which `renderTile` gives back.
+      // Cached: shared with the block cache (the pipeline never writes into its input). Not cached: decoded
+      // for this read alone into a leased buffer, and left out of the cache — an aligned tile's block is
+      // seldom read again (the tile cache answers repeats), and caching it evicts the blocks that unaligned
+      // reads (Deep Zoom 254+1) share.
       const tx = x / bw, ty = y / bh;
       const cached = decodedBlocks.has(this.blockKey(e, tx, ty, luma));
       const data = cached
         ? await this.block(e, tx, ty, luma)
         : new Ctor(await this.decodeBlock(e, tx, ty, luma, Ctor === Uint8Array) as ArrayBuffer);
       const region = { width: w, height: h, channels: ch, type: e.type, data: data.subarray(0, w * h * ch) };
-      return cached ? region : { ...region, exclusive: true };
+      return cached ? region : leased(region);
     }
     // Every sample is written below (the blocks cover the region); 8-bit regions come from the pool.
-    const out = Ctor === Uint8Array ? takeBytes(w * h * ch) : new Ctor(w * h * ch);
+    const out = Ctor === Uint8Array ? leaseBytes(w * h * ch) : new Ctor(w * h * ch);
     const tx0 = Math.floor(x / bw), tx1 = Math.floor((x + w - 1) / bw);
     const ty0 = Math.floor(y / bh), ty1 = Math.floor((y + h - 1) / bh);
     const jobs: Promise<void>[] = [];
@@ -297,7 +295,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       }
     }
     await Promise.all(jobs);
-    return { width: w, height: h, channels: ch, type: e.type, data: out, exclusive: true };
+    return { width: w, height: h, channels: ch, type: e.type, data: out, lease: "own" };
   }
 
   /**
@@ -342,7 +340,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       ? await (e.lumaDecoder ??= decoderFor({ ...decoderParams(e), luma: true }))
       : await (e.decoder ??= decoderFor(decoderParams(e)));
     // A block read alone is decoded into a pool buffer (JPEG, native tier); one for the cache never is.
-    const decoder = pooled ? { decode: (b: ArrayBuffer) => shared.decode(b, takeBytes) } : shared;
+    const decoder = pooled ? { decode: (b: ArrayBuffer) => shared.decode(b, leaseBytes) } : shared;
     const bytesPer = arrayTypeFor(e.type).BYTES_PER_ELEMENT;
     const blockH = e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height - ty * e.blockHeight);
     const need = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * bytesPer;

@@ -74,9 +74,17 @@ function clientOf(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): str
   return fromProxy ?? peer ?? "";
 }
 
+/** The route label of each request a route table answered (routes/table.ts names its patterns). */
+const routeLabels = new WeakMap<Request, string>();
+
+/** Names the route pattern that answers `req` (`/dzi/*`): its label in the access log and the metrics. */
+export function labelRoute(req: Request, label: string): void {
+  routeLabels.set(req, label);
+}
+
 /** The route pattern that answered (`/dzi/*`), bounded in number, for labels. */
 function routeOf(c: Parameters<MiddlewareHandler>[0], status: number): string {
-  const route = routePath(c);
+  const route = routeLabels.get(c.req.raw) ?? routePath(c);
   return status === 404 && (route === "*" || route === "/*" || route === "") ? "unmatched" : route || "unmatched";
 }
 

@@ -1,6 +1,7 @@
 /** Runs one task: the single code path behind the worker and the inline backend. */
 import { finishTile, prepareTile, renderTile } from "../pipeline/render.ts";
 import { computePalette, computeStats, finishStats, prepareStats } from "../stats/compute.ts";
+import { ownsBuffer } from "../core/lease.ts";
 import { runOnCpu } from "../kernels/index.ts";
 import type { SourceDescriptor } from "../sources/open.ts";
 import type { SourceCache } from "../sources/source_cache.ts";
@@ -48,7 +49,7 @@ export function transferablesOf(result: TaskResults[Task["kind"]]): ArrayBuffer[
     : "stage" in result
     // The op input may be a source's cached pixels (a flat image read whole, a cached block): copied unless
     // made for this tile alone (a render's intensities or RGB, a region read for it alone), then transferred.
-    ? (result.stage.owned ? [result.stage.input.data] : [])
+    ? (ownsBuffer(result.stage.input) ? [result.stage.input.data] : [])
     : "px" in result
     ? []
     : "data" in result
