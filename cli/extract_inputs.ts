@@ -3,7 +3,7 @@
  * finds them) and lists (any other file: one path a line, relative to the list's folder, `#` comments),
  * resolved to real paths, deduplicated, and given ids relative to their common folder.
  */
-import { IMAGE_EXTENSIONS, imageFilesUnder } from "../sources/registry.ts";
+import { IMAGE_EXTENSIONS, imageFilesUnder } from "../sources/listing.ts";
 
 /** The slides of one run: their common folder (the registry's root) and their ids under it. */
 export interface ExtractInputs {

@@ -5,7 +5,9 @@
  * worker the tier it chose, so all threads of a process use one tier. The tier is part of every cache key:
  * tiles of two tiers never share a cache entry.
  */
-import { type DecodedJpeg, type DecodeOptions, PREBUILDS_DIR, TurboJpeg, turbojpegLibraryPath } from "./turbojpeg.ts";
+import { TurboJpeg } from "./turbojpeg.ts";
+import { prebuildsDir, turbojpegLibraryPath } from "./turbojpeg_abi.ts";
+import type { DecodedJpeg, DecodeOptions } from "./jpeg_types.ts";
 import { wasmDecode, wasmEncode } from "./wasm_jpeg.ts";
 
 /** What a user can ask for. */
@@ -85,7 +87,7 @@ function loadNative(): { codec: JpegCodec; library: string } | { reason: string 
     return { codec: new NativeCodec(TurboJpeg.open(lib.path)), library: lib.path };
   } catch (err) {
     if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-      return { reason: `FFI not allowed for ${lib.path} (grant --allow-ffi=${PREBUILDS_DIR.pathname})` };
+      return { reason: `FFI not allowed for ${lib.path} (grant --allow-ffi=${prebuildsDir().pathname})` };
     }
     return { reason: `libturbojpeg did not load: ${(err as Error).message}` };
   }

@@ -5,7 +5,7 @@
  * three handles (decompress, compress, transform) are made once and reused; every call is synchronous, so
  * calls on one instance never interleave.
  *
- * What it gives beyond the WASM codecs: SIMD decode and encode, luma-only decoding of YCbCr JPEGs (TJPF_GRAY:
+ * What it gives beyond the WASM codecs: SIMD decode and encode, luma-only decoding of YCbCr JPEGs (abi.TJPF_GRAY:
  * libjpeg skips the chroma components' IDCT, upsampling and colour conversion), DCT-domain scaled decoding
  * (1/2, 1/4, 1/8) and the lossless DCT-domain transform to grayscale (chroma dropped, luma coefficients kept).
  *
@@ -15,124 +15,20 @@
  * numbers, JPEG output goes to a native buffer from `tj3Alloc`, and native bytes come back into JS through
  * the C library's `memcpy` (resolved through the library's dependencies, a symbol like any other), or
  * where that is absent through `tj3DecodeYUV8` on a one-component plane decoded to gray — libjpeg's
- * gray-to-gray conversion, an exact copy (tests/codecs_test.ts: both give the same bytes of noise JPEGs up
- * to 159 KB).
+ * gray-to-gray conversion, an exact copy (tests/codecs_test.ts checks both give the same bytes).
  */
 
 import { readFlatHeader } from "./sniff.ts";
-import {
-  COPY_ROW,
-  JPEG_COLORSPACE,
-  JPEG_MAX_DIMENSION,
-  SYMBOLS,
-  TJERR_WARNING,
-  TJINIT_COMPRESS,
-  TJINIT_DECOMPRESS,
-  TJINIT_TRANSFORM,
-  TJPARAM_COLORSPACE,
-  TJPARAM_JPEGHEIGHT,
-  TJPARAM_JPEGWIDTH,
-  TJPARAM_LOSSLESS,
-  TJPARAM_NOREALLOC,
-  TJPARAM_OPTIMIZE,
-  TJPARAM_PRECISION,
-  TJPARAM_PROGRESSIVE,
-  TJPARAM_QUALITY,
-  TJPARAM_SCANLIMIT,
-  TJPARAM_SUBSAMP,
-  TJPF_GRAY,
-  TJPF_RGB,
-  TJSAMP_420,
-  TJSAMP_GRAY,
-  TJXOPT_COPYNONE,
-  TJXOPT_GRAY,
-} from "./turbojpeg_abi.ts";
+import { type DecodedJpeg, type DecodeOptions, type JpegHeader, TurboJpegError } from "./jpeg_types.ts";
+import * as abi from "./turbojpeg_abi.ts";
 
-export { JPEG_COLORSPACE };
+export { JPEG_COLORSPACE, turbojpegLibraryPath } from "./turbojpeg_abi.ts";
 
-type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-/** What a JPEG's header says. */
-export interface JpegHeader {
-  width: number;
-  height: number;
-  /** TJCS value: see `JPEG_COLORSPACE`. */
-  colorspace: number;
-  /** Bits per sample (8 for baseline; 12 and lossless JPEGs are refused by `decode`). */
-  precision: number;
-  /** True for lossless (predictive) JPEG. */
-  lossless: boolean;
-}
-
-/** Options of a decode. */
-export interface DecodeOptions {
-  /** Output samples: `gray` (1 channel; luma only for YCbCr JPEGs) or `rgb` (3 channels). */
-  format: "gray" | "rgb";
-  /** DCT-domain downscale: 1 (none), 2, 4 or 8; the output is ceil(size / scale). */
-  scale?: 1 | 2 | 4 | 8;
-  /** Refuse (before decoding) a JPEG whose full size exceeds this many pixels. */
-  maxPixels?: number;
-  /**
-   * Decode only this rectangle (unscaled; the output is exactly its size). libjpeg decodes the rows above
-   * it only as far as the entropy decoder must, none below it, and only the iMCU columns it spans.
-   */
-  region?: { x: number; y: number; w: number; h: number };
-  /**
-   * With `region`: return the rectangle libjpeg decoded (the region widened by an iMCU on each side,
-   * inside the image) instead of copying the region out of it; `x` and `y` of the result say where it is.
-   */
-  keepMargin?: boolean;
-  /** Makes the array of exactly `n` bytes a whole decode writes (core/byte_pool.ts); not for `region`. */
-  alloc?: (n: number) => Uint8Array;
-}
-
-// iMCU sizes by TJSAMP (444, 422, 420, gray, 440, 411, 441), as turbojpeg.h's tjMCUWidth/Height.
-const MCU_WIDTH = [8, 16, 16, 8, 8, 32, 8], MCU_HEIGHT = [8, 8, 16, 8, 16, 8, 32];
-
-/** A decoded JPEG: interleaved 8-bit samples. */
-export interface DecodedJpeg {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  data: Uint8Array;
-  /** Where the pixels start in the image (a region decode with `keepMargin`); 0 otherwise. */
-  x?: number;
-  y?: number;
-}
-
-/** A TurboJPEG failure (corrupt data, an unsupported JPEG, a size over the limit). */
-export class TurboJpegError extends Error {
-  override name = "TurboJpegError";
-  /** True for a valid JPEG of a kind not decoded here (12-bit, lossless), as opposed to corrupt data. */
-  constructor(message: string, readonly unsupported = false) {
-    super(message);
-  }
-}
-
-/** Folder names of the prebuilds shipped by @julusian/jpeg-turbo that hold `libturbojpeg.so.0`. */
-function prebuildFolder(): string | null {
-  if (Deno.build.os !== "linux") return null;
-  const musl = Deno.build.target.includes("musl");
-  if (Deno.build.arch === "x86_64") return musl ? "jpeg-turbo-linux-x64-musl" : "jpeg-turbo-linux-x64";
-  if (Deno.build.arch === "aarch64" && !musl) return "jpeg-turbo-linux-arm64";
-  return null;
-}
-
-/** The folder `deno task start` grants FFI to: the package's prebuilds, nothing wider. */
-export const PREBUILDS_DIR = new URL("../node_modules/@julusian/jpeg-turbo/prebuilds/", import.meta.url);
-
-/** The path of the native library for this platform, or null with the reason. */
-export function turbojpegLibraryPath(): { path: string } | { path: null; reason: string } {
-  const folder = prebuildFolder();
-  if (!folder) {
-    return { path: null, reason: `no prebuilt libturbojpeg for ${Deno.build.os}-${Deno.build.arch}` };
-  }
-  return { path: new URL(`${folder}/libturbojpeg.so.0`, PREBUILDS_DIR).pathname };
-}
+type Symbols = Deno.DynamicLibrary<typeof abi.SYMBOLS>["symbols"];
 
 /** One thread's TurboJPEG: a decompressor, a compressor and a transformer. */
 export class TurboJpeg {
-  #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  #lib: Deno.DynamicLibrary<typeof abi.SYMBOLS>;
   #tj: Symbols;
   #dec: Deno.PointerValue;
   #enc: Deno.PointerValue;
@@ -151,7 +47,9 @@ export class TurboJpeg {
   #cropBytes = new Uint8Array(this.#crop.buffer);
   #cropped = false;
   /** The gray transcode's `tjtransform` (region, op, options, two pointers: 40 bytes), the same every call. */
-  #grayXform = new Uint8Array(new Int32Array([0, 0, 0, 0, 0, TJXOPT_GRAY | TJXOPT_COPYNONE, 0, 0, 0, 0]).buffer);
+  #grayXform = new Uint8Array(
+    new Int32Array([0, 0, 0, 0, 0, abi.TJXOPT_GRAY | abi.TJXOPT_COPYNONE, 0, 0, 0, 0]).buffer,
+  );
   #inMessage = false;
 
   /** The C library's `memcpy` where the library's dependencies export it; else output is copied by a decode. */
@@ -162,27 +60,27 @@ export class TurboJpeg {
     return this.#memcpy ? "memcpy" : "yuv";
   }
 
-  private constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>) {
+  private constructor(lib: Deno.DynamicLibrary<typeof abi.SYMBOLS>) {
     this.#lib = lib;
     this.#tj = lib.symbols;
     this.#memcpy = lib.symbols.memcpy;
-    this.#dec = this.#init(TJINIT_DECOMPRESS);
-    this.#enc = this.#init(TJINIT_COMPRESS);
-    this.#xf = this.#init(TJINIT_TRANSFORM);
-    this.#copy = this.#init(TJINIT_DECOMPRESS);
-    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_NOREALLOC, 1));
-    this.#check(this.#xf, this.#tj.tj3Set(this.#xf, TJPARAM_NOREALLOC, 1));
+    this.#dec = this.#init(abi.TJINIT_DECOMPRESS);
+    this.#enc = this.#init(abi.TJINIT_COMPRESS);
+    this.#xf = this.#init(abi.TJINIT_TRANSFORM);
+    this.#copy = this.#init(abi.TJINIT_DECOMPRESS);
+    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, abi.TJPARAM_NOREALLOC, 1));
+    this.#check(this.#xf, this.#tj.tj3Set(this.#xf, abi.TJPARAM_NOREALLOC, 1));
     // Baseline, standard Huffman tables: what iipsrv and libvips write, and 3× faster than progressive.
-    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_OPTIMIZE, 0));
-    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, TJPARAM_PROGRESSIVE, 0));
+    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, abi.TJPARAM_OPTIMIZE, 0));
+    this.#check(this.#enc, this.#tj.tj3Set(this.#enc, abi.TJPARAM_PROGRESSIVE, 0));
     // A progressive JPEG with thousands of scans is a known decoder bomb: refuse past 100 scans.
-    this.#check(this.#dec, this.#tj.tj3Set(this.#dec, TJPARAM_SCANLIMIT, 100));
-    this.#check(this.#xf, this.#tj.tj3Set(this.#xf, TJPARAM_SCANLIMIT, 100));
+    this.#check(this.#dec, this.#tj.tj3Set(this.#dec, abi.TJPARAM_SCANLIMIT, 100));
+    this.#check(this.#xf, this.#tj.tj3Set(this.#xf, abi.TJPARAM_SCANLIMIT, 100));
   }
 
   /** Loads the library at `path` (FFI permission for it); throws when it cannot. `memcpy: false`: see `copiesWith`. */
   static open(path: string, opts: { memcpy?: boolean } = {}): TurboJpeg {
-    const tj = new TurboJpeg(Deno.dlopen(path, SYMBOLS));
+    const tj = new TurboJpeg(Deno.dlopen(path, abi.SYMBOLS));
     if (opts.memcpy === false) tj.#memcpy = null;
     return tj;
   }
@@ -195,13 +93,13 @@ export class TurboJpeg {
     const soi = jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8;
     if (!soi || !readFlatHeader("jpeg", jpeg)) throw new TurboJpegError("no image in the JPEG data (no frame header)");
     this.#check(h, tj.tj3DecompressHeader(h, jpeg, BigInt(jpeg.length)));
-    const width = tj.tj3Get(h, TJPARAM_JPEGWIDTH), height = tj.tj3Get(h, TJPARAM_JPEGHEIGHT);
+    const width = tj.tj3Get(h, abi.TJPARAM_JPEGWIDTH), height = tj.tj3Get(h, abi.TJPARAM_JPEGHEIGHT);
     return {
       width,
       height,
-      colorspace: tj.tj3Get(h, TJPARAM_COLORSPACE),
-      precision: tj.tj3Get(h, TJPARAM_PRECISION),
-      lossless: tj.tj3Get(h, TJPARAM_LOSSLESS) === 1,
+      colorspace: tj.tj3Get(h, abi.TJPARAM_COLORSPACE),
+      precision: tj.tj3Get(h, abi.TJPARAM_PRECISION),
+      lossless: tj.tj3Get(h, abi.TJPARAM_LOSSLESS) === 1,
     };
   }
 
@@ -223,7 +121,7 @@ export class TurboJpeg {
       this.#currentScale = scale;
     }
     const channels = opts.format === "gray" ? 1 : 3;
-    const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
+    const pf = channels === 1 ? abi.TJPF_GRAY : abi.TJPF_RGB;
     if (opts.region) return this.#decodeRegion(jpeg, head, opts.region, channels, pf, !!opts.keepMargin);
     if (this.#cropped) this.#setCrop(0, 0, 0, 0);
     const width = Math.ceil(head.width / scale), height = Math.ceil(head.height / scale);
@@ -253,9 +151,11 @@ export class TurboJpeg {
     if (!(r.w > 0 && r.h > 0 && r.x >= 0 && r.y >= 0 && r.x + r.w <= head.width && r.y + r.h <= head.height)) {
       throw new TurboJpegError(`region ${r.x},${r.y},${r.w}×${r.h} outside ${head.width}×${head.height}`);
     }
-    const sub = tj.tj3Get(h, TJPARAM_SUBSAMP);
-    if (!(sub >= 0 && sub < MCU_WIDTH.length)) throw new TurboJpegError("a region decode needs a known subsampling");
-    const mw = MCU_WIDTH[sub], mh = MCU_HEIGHT[sub];
+    const sub = tj.tj3Get(h, abi.TJPARAM_SUBSAMP);
+    if (!(sub >= 0 && sub < abi.MCU_WIDTH.length)) {
+      throw new TurboJpegError("a region decode needs a known subsampling");
+    }
+    const mw = abi.MCU_WIDTH[sub], mh = abi.MCU_HEIGHT[sub];
     const x0 = Math.max(0, (Math.floor(r.x / mw) - 1) * mw), x1 = Math.min(head.width, r.x + r.w + mw);
     const y0 = Math.max(0, r.y - mh), y1 = Math.min(head.height, r.y + r.h + mh);
     const cw = x1 - x0, chh = y1 - y0;
@@ -288,13 +188,13 @@ export class TurboJpeg {
   encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Uint8Array {
     const tj = this.#tj, h = this.#enc;
     if (data.length < width * height * channels) throw new TurboJpegError("encode: too few samples");
-    const subsamp = channels === 1 ? TJSAMP_GRAY : TJSAMP_420;
+    const subsamp = channels === 1 ? abi.TJSAMP_GRAY : abi.TJSAMP_420;
     const need = Number(tj.tj3JPEGBufSize(width, height, subsamp));
     if (!(need > 0)) throw new TurboJpegError(`encode: bad size ${width}×${height}`);
     this.#reserve(need);
-    this.#check(h, tj.tj3Set(h, TJPARAM_QUALITY, quality));
-    this.#check(h, tj.tj3Set(h, TJPARAM_SUBSAMP, subsamp));
-    const pf = channels === 1 ? TJPF_GRAY : TJPF_RGB;
+    this.#check(h, tj.tj3Set(h, abi.TJPARAM_QUALITY, quality));
+    this.#check(h, tj.tj3Set(h, abi.TJPARAM_SUBSAMP, subsamp));
+    const pf = channels === 1 ? abi.TJPF_GRAY : abi.TJPF_RGB;
     this.#check(h, tj.tj3Compress8(h, data, width, width * channels, height, pf, this.#outPtr, this.#outSize));
     return this.#copyOut(this.#out, Number(this.#outSize[0]));
   }
@@ -307,7 +207,7 @@ export class TurboJpeg {
   grayTranscode(jpeg: Uint8Array): Uint8Array {
     const tj = this.#tj, h = this.#xf;
     const head = this.header(jpeg, h); // on the transformer: tj3TransformBufSize needs its header read
-    if (head.colorspace !== JPEG_COLORSPACE.ycbcr && head.colorspace !== JPEG_COLORSPACE.gray) {
+    if (head.colorspace !== abi.JPEG_COLORSPACE.ycbcr && head.colorspace !== abi.JPEG_COLORSPACE.gray) {
       throw new TurboJpegError("only YCbCr and gray JPEGs have a luma component to keep");
     }
     const xformBytes = this.#grayXform;
@@ -331,7 +231,7 @@ export class TurboJpeg {
    */
   #reserve(bytes: number): void {
     if (!(bytes > 0)) throw new TurboJpegError("no output size");
-    const need = bytes + COPY_ROW;
+    const need = bytes + abi.COPY_ROW;
     if (this.#outCapacity < need) {
       if (this.#out) this.#tj.tj3Free(this.#out);
       const cap = Math.max(need, this.#outCapacity * 2);
@@ -340,13 +240,13 @@ export class TurboJpeg {
       this.#outCapacity = cap;
     }
     this.#outPtr[0] = this.#out;
-    this.#outSize[0] = BigInt(this.#outCapacity - COPY_ROW);
+    this.#outSize[0] = BigInt(this.#outCapacity - abi.COPY_ROW);
   }
 
   /**
    * `n` bytes at native address `at`, copied into a new array of exactly `n` bytes (a whole buffer, so a
    * worker can transfer it): by `memcpy` (0.7 µs for 20 KB), else decoded as a one-component "YUV" plane
-   * to gray pixels, which libjpeg copies unchanged (10–25 µs a tile's JPEG). One row when `n` fits libjpeg's largest dimension (every tile); else rows of `COPY_ROW`
+   * to gray pixels, which libjpeg copies unchanged (10–25 µs a tile's JPEG). One row when `n` fits libjpeg's largest dimension (every tile); else rows of `abi.COPY_ROW`
    * bytes into a scratch array, then one more copy — and up to a row read past `n` (the output buffer
    * keeps that slack).
    */
@@ -357,15 +257,15 @@ export class TurboJpeg {
       return out;
     }
     const h = this.#copy, tj = this.#tj;
-    this.#check(h, tj.tj3Set(h, TJPARAM_SUBSAMP, TJSAMP_GRAY));
-    if (n <= JPEG_MAX_DIMENSION) {
+    this.#check(h, tj.tj3Set(h, abi.TJPARAM_SUBSAMP, abi.TJSAMP_GRAY));
+    if (n <= abi.JPEG_MAX_DIMENSION) {
       const out = new Uint8Array(n);
-      this.#check(h, tj.tj3DecodeYUV8(h, at, 1, out, n, n, 1, TJPF_GRAY));
+      this.#check(h, tj.tj3DecodeYUV8(h, at, 1, out, n, n, 1, abi.TJPF_GRAY));
       return out;
     }
-    const rows = Math.ceil(n / COPY_ROW);
-    const scratch = new Uint8Array(COPY_ROW * rows);
-    this.#check(h, tj.tj3DecodeYUV8(h, at, 1, scratch, COPY_ROW, COPY_ROW, rows, TJPF_GRAY));
+    const rows = Math.ceil(n / abi.COPY_ROW);
+    const scratch = new Uint8Array(abi.COPY_ROW * rows);
+    this.#check(h, tj.tj3DecodeYUV8(h, at, 1, scratch, abi.COPY_ROW, abi.COPY_ROW, rows, abi.TJPF_GRAY));
     return scratch.slice(0, n);
   }
 
@@ -378,7 +278,7 @@ export class TurboJpeg {
   /** Throws on a failed call; a warning (corrupt but decodable data) passes when `warningsOk`. */
   #check(h: Deno.PointerValue, rc: number, warningsOk = false): void {
     if (rc === 0) return;
-    if (warningsOk && this.#tj.tj3GetErrorCode(h) === TJERR_WARNING) return;
+    if (warningsOk && this.#tj.tj3GetErrorCode(h) === abi.TJERR_WARNING) return;
     throw new TurboJpegError(this.#message(h));
   }
 

@@ -51,3 +51,30 @@ export const SYMBOLS = {
   // Deno refuses its pointer-reading helpers, and this copies native output into a JS buffer in one call.
   memcpy: { parameters: ["buffer", "u64", "usize"], result: "u64", optional: true },
 } as const;
+
+/** iMCU sizes by TJSAMP (444, 422, 420, gray, 440, 411, 441), as turbojpeg.h's tjMCUWidth/Height. */
+export const MCU_WIDTH: readonly number[] = [8, 16, 16, 8, 8, 32, 8];
+export const MCU_HEIGHT: readonly number[] = [8, 8, 16, 8, 16, 8, 32];
+
+/** Folder names of the prebuilds shipped by @julusian/jpeg-turbo that hold `libturbojpeg.so.0`. */
+function prebuildFolder(): string | null {
+  if (Deno.build.os !== "linux") return null;
+  const musl = Deno.build.target.includes("musl");
+  if (Deno.build.arch === "x86_64") return musl ? "jpeg-turbo-linux-x64-musl" : "jpeg-turbo-linux-x64";
+  if (Deno.build.arch === "aarch64" && !musl) return "jpeg-turbo-linux-arm64";
+  return null;
+}
+
+/** The folder `deno task start` grants FFI to: the package's prebuilds, nothing wider. */
+export function prebuildsDir(): URL {
+  return new URL("../node_modules/@julusian/jpeg-turbo/prebuilds/", import.meta.url);
+}
+
+/** The path of the native library for this platform, or null with the reason. */
+export function turbojpegLibraryPath(): { path: string } | { path: null; reason: string } {
+  const folder = prebuildFolder();
+  if (!folder) {
+    return { path: null, reason: `no prebuilt libturbojpeg for ${Deno.build.os}-${Deno.build.arch}` };
+  }
+  return { path: new URL(`${folder}/libturbojpeg.so.0`, prebuildsDir()).pathname };
+}

@@ -13,7 +13,7 @@
 import jpegDecode from "@jsquash/jpeg/decode.js";
 import jpegEncode from "@jsquash/jpeg/encode.js";
 import { createRequire } from "node:module";
-import type { DecodedJpeg } from "./turbojpeg.ts";
+import type { DecodedJpeg } from "./jpeg_types.ts";
 import { log } from "../telemetry/log.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

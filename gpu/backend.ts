@@ -13,13 +13,21 @@ import type { SourceDescriptor } from "../sources/open.ts";
 import type { TileBackend } from "../workers/backend.ts";
 import type { Task, TaskResults } from "../workers/protocol.ts";
 import type { RenderedTile } from "../pipeline/render.ts";
-import { GpuExecutor, type GpuExecutorOptions, GpuFailure } from "./executor.ts";
+import { GpuExecutor, GpuFailure } from "./executor.ts";
 import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
 import { applyOp, OP_KERNELS, opJob, opKernelName, opOutput } from "../kernels/index.ts";
 import type { OpOutput } from "../kernels/op.ts";
 import type { Raster8 } from "../core/raster.ts";
-import { ALL_ENTRY_POINTS } from "./shaders.ts";
-import { SAMPLE_SIDE, sampleJobs, selfTest } from "./self_test.ts";
+import { selfTest } from "./self_test.ts";
+import {
+  type GpuReport,
+  initialReport,
+  kernelsWon,
+  measuredText,
+  measureKernels,
+  taggedBy,
+  type WebGpuBackendOptions,
+} from "./report.ts";
 import { statsKernels } from "../stats/compute.ts";
 import type { ComputedStats, StatsPlane } from "../core/image_stats.ts";
 import { log } from "../telemetry/log.ts";
@@ -27,56 +35,6 @@ import { log } from "../telemetry/log.ts";
 /** True where this runtime exposes WebGPU (`navigator.gpu`); an adapter may still be missing. */
 export function webGpuExposed(): boolean {
   return typeof (navigator as Navigator & { gpu?: GPU }).gpu !== "undefined";
-}
-
-/** Where the backend is in its start-up, and what it decided. */
-export interface GpuReport {
-  /** What the configuration asked for. */
-  requested: "auto" | "webgpu";
-  /** starting → measuring (auto only) → ready; unavailable (no adapter, or the self-test failed). */
-  state: "starting" | "measuring" | "ready" | "unavailable";
-  /** The backend computing ops now. */
-  using: string;
-  /** Pipelines compiled so far, of `pipelinesTotal`. */
-  pipelinesCompiled: number;
-  pipelinesTotal: number;
-  adapter?: string;
-  softwareAdapter?: boolean;
-  /** Why the GPU is not in use, when it is not. */
-  reason?: string;
-  /** `auto`: the start-up measurement, in jobs per second on the sample batch, in all and per kernel. */
-  measured?: {
-    sample: string;
-    webgpuJobsPerSecond: number;
-    cpuJobsPerSecond: number;
-    cpuBackend: string;
-    kernels: Partial<Record<string, { webgpu: number; cpu: number }>>;
-  };
-  /** The op kernels the GPU runs (every one for `webgpu`; those it won for `auto`); stats follow `mask`. */
-  gpuKernels: string[];
-  /** GPU work so far. */
-  jobs: number;
-  submissions: number;
-  largestBatch: number;
-  /** Jobs rerun on the CPU after a GPU failure, and the failures (device losses included). */
-  fallbacks: number;
-  failures: number;
-  deviceRecreations: number;
-}
-
-/** Options (tests make the measurement and recovery quick). */
-export interface WebGpuBackendOptions {
-  executor?: GpuExecutorOptions;
-  /** Sample tiles per kernel in the `auto` measurement. */
-  sampleTiles?: number;
-  /** First delay before recreating a failed device (doubles per failed attempt, up to a minute). */
-  recreateDelayMs?: number;
-  /**
-   * `auto` on a software (fallback) adapter: measure it like a GPU (true), or keep the CPU backend without
-   * compiling any pipeline (default: such an adapter runs on the same cores as the workers and loses to
-   * them by 3–4×, bench/README.md, while its pipelines cost ~180 MiB of memory).
-   */
-  measureSoftware?: boolean;
 }
 
 /** A TileBackend that runs ops on a WebGPU device and everything else on a CPU backend. */
@@ -92,20 +50,7 @@ export class WebGpuBackend implements TileBackend {
   readonly started: Promise<void>;
 
   constructor(readonly cpu: TileBackend, requested: "auto" | "webgpu", private opts: WebGpuBackendOptions = {}) {
-    this.#report = {
-      requested,
-      state: "starting",
-      using: cpu.name,
-      pipelinesCompiled: 0,
-      pipelinesTotal: ALL_ENTRY_POINTS.length,
-      jobs: 0,
-      submissions: 0,
-      largestBatch: 0,
-      fallbacks: 0,
-      failures: 0,
-      deviceRecreations: 0,
-      gpuKernels: [],
-    };
+    this.#report = initialReport(requested, cpu.name);
     this.started = this.#start();
   }
 
@@ -149,16 +94,10 @@ export class WebGpuBackend implements TileBackend {
     let kernels: string[] = [...OP_KERNELS];
     if (this.#report.requested === "auto") {
       this.#report.state = "measuring";
-      const measured = await this.#measure(executor);
+      const measured = await measureKernels(this.cpu, this.opts.sampleTiles ?? 8, executor);
       this.#report.measured = measured;
-      kernels = OP_KERNELS.filter((k) => {
-        const m = measured.kernels[k];
-        return m !== undefined && m.webgpu > m.cpu;
-      });
-      const each = OP_KERNELS.map((k) => {
-        const m = measured.kernels[k]!;
-        return `${k} ${m.webgpu.toFixed(0)}/${m.cpu.toFixed(0)}`;
-      }).join(", ");
+      kernels = kernelsWon(measured);
+      const each = measuredText(measured);
       if (!kernels.length) {
         this.#report.reason = `the ${measured.cpuBackend} were faster for every kernel on the sample batch`;
         this.#report.state = "ready";
@@ -221,37 +160,6 @@ export class WebGpuBackend implements TileBackend {
    * Jobs per second of the GPU and of the CPU backend on the same sample batch (best of two rounds), for
    * each op kernel alone — as a tile server sees them: one kernel's tiles arriving together.
    */
-  async #measure(executor: GpuExecutor): Promise<NonNullable<GpuReport["measured"]>> {
-    const jobs = sampleJobs(this.opts.sampleTiles ?? 8);
-    const rate = async (some: KernelJob[], run: (job: KernelJob) => Promise<unknown>) => {
-      let best = 0;
-      for (let round = 0; round < 2; round++) {
-        const t0 = performance.now();
-        await Promise.all(some.map(run));
-        best = Math.max(best, some.length / ((performance.now() - t0) / 1000));
-      }
-      return best;
-    };
-    const kernels: NonNullable<GpuReport["measured"]>["kernels"] = {};
-    let cpuSeconds = 0, gpuSeconds = 0;
-    for (const kernel of OP_KERNELS) {
-      const some = jobs.filter((j) => j.kernel === kernel);
-      const cpu = await rate(some, (job) => this.cpu.run(undefined, { kind: "kernel", job }));
-      const webgpu = await rate(some, (job) => executor.run(job));
-      kernels[kernel] = { webgpu, cpu };
-      cpuSeconds += some.length / cpu;
-      gpuSeconds += some.length / webgpu;
-    }
-    return {
-      sample: `${jobs.length} jobs: ${jobs.length / OP_KERNELS.length} synthetic ${SAMPLE_SIDE}² RGB tiles × ` +
-        OP_KERNELS.join(", "),
-      webgpuJobsPerSecond: jobs.length / gpuSeconds,
-      cpuJobsPerSecond: jobs.length / cpuSeconds,
-      cpuBackend: this.cpu.name,
-      kernels,
-    };
-  }
-
   async run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
@@ -264,7 +172,7 @@ export class WebGpuBackend implements TileBackend {
     const gpuBlend = t.kind === "tile" && !!t.request.render && this.#blendOnGpu(opKernel);
     if (t.kind !== "tile" || (!this.#onGpu(opKernel) && !gpuBlend)) {
       const result = await this.cpu.run(source, task, signal, affinity);
-      return (t.kind === "tile" ? tagged(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
+      return (t.kind === "tile" ? taggedBy(result as RenderedTile, this.cpu.name) : result) as TaskResults[K];
     }
     const request = t.request;
     const prepared = await this.cpu.run(
@@ -273,7 +181,7 @@ export class WebGpuBackend implements TileBackend {
       signal,
       affinity,
     );
-    if ("tile" in prepared) return tagged(prepared.tile, this.cpu.name) as TaskResults[K];
+    if ("tile" in prepared) return taggedBy(prepared.tile, this.cpu.name) as TaskResults[K];
     const { valid, blend, input: staged, ...stage } = prepared.stage;
     let input = staged;
     const t0 = performance.now();
@@ -291,7 +199,7 @@ export class WebGpuBackend implements TileBackend {
     } else output = applyOp(request.op, input, valid);
     stage.timings.op = performance.now() - t0;
     const tile = await this.cpu.run(undefined, { kind: "tile-finish", request, stage, output });
-    return tagged(tile, by) as TaskResults[K];
+    return taggedBy(tile, by) as TaskResults[K];
   }
 
   /**
@@ -388,9 +296,4 @@ export class WebGpuBackend implements TileBackend {
     if (executor) this.#retire(executor);
     await this.cpu.close();
   }
-}
-
-/** The tile as `by` computed it (answered as `X-Backend`, kept with the cached tile). */
-function tagged(tile: RenderedTile, by: string): RenderedTile {
-  return { ...tile, notes: { ...tile.notes, backend: by } };
 }

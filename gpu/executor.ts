@@ -9,7 +9,7 @@
  * batch's jobs with `GpuFailure`; the backend retries them on the CPU and recreates the executor.
  */
 import { ALL_ENTRY_POINTS, shaderSource } from "./shaders.ts";
-import { jobParams, packPalette, PARAMS_BYTES } from "./uniforms.ts";
+import { bindGroupOf, BufferSets, layoutBatch, uploadBatch } from "./batch.ts";
 import type { KernelJob, KernelPlan, KernelResult } from "../kernels/kernel.ts";
 import { kernelNamed } from "../kernels/index.ts";
 
@@ -52,30 +52,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-interface BufferSet {
-  input: GPUBuffer;
-  planes: GPUBuffer;
-  output: GPUBuffer;
-  readback: GPUBuffer;
-  uniforms: GPUBuffer;
-  palettes: GPUBuffer;
-  sizes: Sizes;
-}
-
-interface Sizes {
-  input: number;
-  planes: number;
-  output: number;
-  uniforms: number;
-  palettes: number;
-}
-
 const WORKGROUP = 64;
 const MAX_GROUPS_X = 65535;
-/** Scratch-plane bytes reserved at the start of every plane buffer for jobs without planes. */
-const DUMMY_PLANES = 512;
-
-const up = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /** A WebGPU device with the kernels of kernels/*.wgsl, running batched jobs. */
 export class GpuExecutor {
@@ -92,7 +70,7 @@ export class GpuExecutor {
   readonly batchTimeoutMs: number;
   #queue: Pending[] = [];
   #inFlight = 0;
-  #free: BufferSet[] = [];
+  #sets: BufferSets;
   #failed: string | null = null;
   #align: number;
   #maxBinding: number;
@@ -118,6 +96,7 @@ export class GpuExecutor {
       device.limits.minUniformBufferOffsetAlignment,
     );
     this.#maxBinding = device.limits.maxStorageBufferBindingSize;
+    this.#sets = new BufferSets(device, this.#align);
     device.lost.then((info) => this.#fail(`device lost (${info.reason}): ${info.message}`));
     if (opts.timestamps && device.features.has("timestamp-query")) {
       this.#queries = {
@@ -225,44 +204,13 @@ export class GpuExecutor {
   }
 
   async #runBatch(batch: Pending[]): Promise<void> {
-    const a = this.#align;
-    // Offsets of each job's regions in the shared buffers.
-    // The output buffer starts with 256 bytes for the pass's timestamps (when measured).
-    const sizes: Sizes = { input: 0, planes: DUMMY_PLANES, output: 256, uniforms: 0, palettes: 0 };
-    const at = batch.map(({ job, plan }) => {
-      const o = {
-        input: sizes.input,
-        planes: sizes.planes,
-        output: sizes.output,
-        uniforms: sizes.uniforms,
-        palettes: sizes.palettes,
-        inBytes: up(job.input.data.length, 4),
-        outBytes: up(plan.outBytes, 4),
-        palette: packPalette(job.palette),
-      };
-      sizes.input += up(o.inBytes, a);
-      sizes.planes += up(2 * plan.planeBytes, a);
-      sizes.output += up(o.outBytes, a);
-      sizes.uniforms += up(PARAMS_BYTES, a);
-      sizes.palettes += up(o.palette.byteLength, a);
-      return o;
-    });
-    const set = this.#acquire(sizes);
+    const { sizes, at } = layoutBatch(batch, this.#align);
+    const set = this.#sets.acquire(sizes);
     const device = this.device;
     try {
       device.pushErrorScope("out-of-memory");
       device.pushErrorScope("validation");
-      // Stage every job's input, parameters and palette, then upload each buffer once.
-      const input = new Uint8Array(sizes.input), uniforms = new Uint8Array(sizes.uniforms);
-      const palettes = new Uint8Array(sizes.palettes);
-      batch.forEach(({ job }, i) => {
-        input.set(job.input.data, at[i].input);
-        uniforms.set(new Uint8Array(jobParams(job).buffer), at[i].uniforms);
-        palettes.set(new Uint8Array(at[i].palette.buffer), at[i].palettes);
-      });
-      device.queue.writeBuffer(set.input, 0, input);
-      device.queue.writeBuffer(set.uniforms, 0, uniforms);
-      device.queue.writeBuffer(set.palettes, 0, palettes);
+      uploadBatch(device, set, batch, at, sizes);
       const encoder = device.createCommandEncoder();
       batch.forEach(({ plan }, i) => {
         if (plan.clearOutput) encoder.clearBuffer(set.output, at[i].output, at[i].outBytes);
@@ -273,25 +221,7 @@ export class GpuExecutor {
       );
       batch.forEach(({ plan }, i) => {
         const o = at[i];
-        const planeBytes = plan.planeBytes || 4;
-        const bind = device.createBindGroup({
-          layout: this.layout,
-          entries: [
-            { binding: 0, resource: { buffer: set.uniforms, offset: o.uniforms, size: PARAMS_BYTES } },
-            { binding: 1, resource: { buffer: set.input, offset: o.input, size: o.inBytes } },
-            { binding: 2, resource: { buffer: set.planes, offset: plan.planeBytes ? o.planes : 0, size: planeBytes } },
-            {
-              binding: 3,
-              resource: {
-                buffer: set.planes,
-                offset: plan.planeBytes ? o.planes + up(plan.planeBytes, a) : a,
-                size: planeBytes,
-              },
-            },
-            { binding: 4, resource: { buffer: set.output, offset: o.output, size: o.outBytes } },
-            { binding: 5, resource: { buffer: set.palettes, offset: o.palettes, size: o.palette.byteLength } },
-          ],
-        });
+        const bind = bindGroupOf(device, this.layout, set, o, plan, this.#align);
         pass.setBindGroup(0, bind);
         for (const step of plan.passes) {
           pass.setPipeline(this.pipelines.get(step.entry)!);
@@ -340,41 +270,13 @@ export class GpuExecutor {
         p.resolve(shape ? { ...shape, type: "uint8", data: out } : new Uint32Array(out.buffer));
       });
       set.readback.unmap();
-      this.#free.push(set);
+      this.#sets.release(set);
     } catch (err) {
       // A failed batch's buffers may be mapped or in an unknown state: drop them.
-      this.#destroySet(set);
+      this.#sets.destroy(set);
       if (!(err instanceof GpuFailure)) throw new GpuFailure(`GPU error: ${(err as Error)?.message ?? err}`);
       throw err;
     }
-  }
-
-  /** A free buffer set at least as large as `need` (growing by powers of two), or a new one. */
-  #acquire(need: Sizes): BufferSet {
-    const fits = (s: BufferSet) => (Object.keys(need) as (keyof Sizes)[]).every((k) => s.sizes[k] >= need[k]);
-    const i = this.#free.findIndex(fits);
-    if (i >= 0) return this.#free.splice(i, 1)[0];
-    // Replace the smallest free set, if any, by a larger one.
-    const old = this.#free.shift();
-    const sizes = {} as Sizes;
-    for (const k of Object.keys(need) as (keyof Sizes)[]) {
-      sizes[k] = Math.max(old?.sizes[k] ?? 0, 2 ** Math.ceil(Math.log2(Math.max(need[k], this.#align))));
-    }
-    if (old) this.#destroySet(old);
-    const d = this.device, U = GPUBufferUsage;
-    return {
-      sizes,
-      input: d.createBuffer({ size: sizes.input, usage: U.STORAGE | U.COPY_DST }),
-      planes: d.createBuffer({ size: sizes.planes, usage: U.STORAGE }),
-      output: d.createBuffer({ size: sizes.output, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST }),
-      readback: d.createBuffer({ size: sizes.output, usage: U.MAP_READ | U.COPY_DST }),
-      uniforms: d.createBuffer({ size: sizes.uniforms, usage: U.UNIFORM | U.COPY_DST }),
-      palettes: d.createBuffer({ size: sizes.palettes, usage: U.STORAGE | U.COPY_DST }),
-    };
-  }
-
-  #destroySet(s: BufferSet) {
-    for (const b of [s.input, s.planes, s.output, s.readback, s.uniforms, s.palettes]) b.destroy();
   }
 
   #fail(reason: string) {
@@ -392,7 +294,7 @@ export class GpuExecutor {
   /** Releases the device; queued jobs are rejected. */
   close(): void {
     this.#fail("executor closed");
-    for (const s of this.#free.splice(0)) this.#destroySet(s);
+    this.#sets.clear();
     this.device.destroy();
   }
 }

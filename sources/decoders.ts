@@ -16,34 +16,14 @@
 import { BaseDecoder, getDecoder } from "geotiff";
 import { ZSTDDecoder } from "zstddec";
 import webpDecode from "@jsquash/webp/decode.js";
-import { createRequire } from "node:module";
 import { corruptSource, unsupportedSource } from "../errors.ts";
 import { jpegCodec } from "../codecs/tier.ts";
 import { rgbaToChannels } from "../codecs/wasm_jpeg.ts";
-import { TurboJpegError } from "../codecs/turbojpeg.ts";
+import { TurboJpegError } from "../codecs/jpeg_types.ts";
 import { BOUNDED_COMPRESSIONS, BoundedBlockDecoder } from "./bounded_codecs.ts";
 import { readFlatHeader } from "../codecs/sniff.ts";
-
-/** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
-export interface TileDecoder {
-  /** The block's samples; `alloc` (JPEG blocks, native tier) makes the buffer they are decoded into. */
-  decode(buffer: ArrayBuffer, alloc?: (n: number) => Uint8Array): Promise<ArrayBuffer>;
-}
-
-/** What a decoder needs to know about the IFD it decodes. */
-export interface DecoderParams {
-  compression: number;
-  tileWidth: number;
-  tileHeight: number;
-  samplesPerPixel: number;
-  bitsPerSample: number[];
-  planarConfiguration: number;
-  predictor: number;
-  photometric: number;
-  jpegTables?: Uint8Array;
-  /** JPEG only: decode the luma plane (one channel) instead of RGB. */
-  luma?: boolean;
-}
+import { checkTileHeader, type DecoderParams, fitBlock, type TileDecoder } from "./tile_decoder.ts";
+import { Jpeg2000TileDecoder } from "./jpeg2000.ts";
 
 /** Compressions this service can read, with their names. */
 export const SUPPORTED_COMPRESSIONS: Record<number, string> = {
@@ -90,25 +70,6 @@ export async function decoderFor(p: DecoderParams): Promise<TileDecoder> {
     predictor: p.predictor,
     samplesPerPixel: p.samplesPerPixel,
   }) as unknown as TileDecoder;
-}
-
-/** 422 unless a tile's own header (`width`×`height`, null: unreadable) fits the IFD's tile size. */
-function checkTileHeader(kind: string, size: { width: number; height: number } | null, p: DecoderParams) {
-  if (!size) throw corruptSource(`${kind} tile without a readable header`);
-  if (size.width > p.tileWidth || size.height > p.tileHeight) {
-    throw corruptSource(
-      `${kind} tile claims ${size.width}×${size.height} pixels in a TIFF of ${p.tileWidth}×${p.tileHeight} tiles`,
-    );
-  }
-}
-
-/** Copies a decoded image (any size) into a block of exactly `w`×`h` pixels (edge tiles may differ). */
-function fitBlock(src: Uint8Array, sw: number, sh: number, w: number, h: number, ch: number): Uint8Array {
-  if (sw === w && sh === h) return src;
-  const out = new Uint8Array(w * h * ch);
-  const rowBytes = Math.min(sw, w) * ch;
-  for (let y = 0; y < Math.min(sh, h); y++) out.set(src.subarray(y * sw * ch, y * sw * ch + rowBytes), y * w * ch);
-  return out;
 }
 
 const ADOBE_APP14_RGB = new Uint8Array([
@@ -197,80 +158,6 @@ class WebpTileDecoder implements TileDecoder {
     const px = rgbaToChannels(rgba, img.width * img.height, ch);
     return fitBlock(px, img.width, img.height, this.p.tileWidth, this.p.tileHeight, ch).buffer as ArrayBuffer;
   }
-}
-
-interface OpenJpegDecoder {
-  getEncodedBuffer(n: number): Uint8Array;
-  decode(): void;
-  getDecodedBuffer(): Uint8Array;
-  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number };
-}
-let openJpeg: Promise<{ J2KDecoder: new () => OpenJpegDecoder }> | undefined;
-
-/** The OpenJPEG WASM module, loaded once, with its console chatter silenced. */
-function loadOpenJpeg() {
-  if (!openJpeg) {
-    const require = createRequire(import.meta.url);
-    const factory = require("@cornerstonejs/codec-openjpeg/decodewasmjs");
-    openJpeg = factory({ print: () => {}, printErr: () => {} });
-  }
-  return openJpeg!;
-}
-
-class Jpeg2000TileDecoder implements TileDecoder {
-  private decoder?: OpenJpegDecoder;
-  constructor(private p: DecoderParams) {}
-  async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
-    checkTileHeader("JPEG 2000", j2kSize(new Uint8Array(buffer)), this.p);
-    if (!this.decoder) this.decoder = new (await loadOpenJpeg()).J2KDecoder();
-    const d = this.decoder;
-    let info;
-    let data: Uint8Array;
-    try {
-      d.getEncodedBuffer(buffer.byteLength).set(new Uint8Array(buffer));
-      d.decode();
-      info = d.getFrameInfo();
-      data = d.getDecodedBuffer();
-    } catch (err) {
-      throw corruptSource(`JPEG 2000 tile does not decode: ${String((err as Error)?.message ?? err)}`);
-    }
-    const ch = this.p.samplesPerPixel;
-    if (info.bitsPerSample !== 8 || info.componentCount !== ch) {
-      throw unsupportedSource(`JPEG 2000 tile with ${info.componentCount} × ${info.bitsPerSample}-bit samples`);
-    }
-    // The decoded buffer is a view into WASM memory: copy it out.
-    const px = new Uint8Array(data);
-    if (this.p.compression === 33003 && ch === 3) ycbcrToRgbInPlace(px);
-    return fitBlock(px, info.width, info.height, this.p.tileWidth, this.p.tileHeight, ch).buffer as ArrayBuffer;
-  }
-}
-
-/** Image size from a JPEG 2000 codestream's SIZ segment (right after SOC; inside a JP2 box too), or null. */
-function j2kSize(b: Uint8Array): { width: number; height: number } | null {
-  let at = 0;
-  while (
-    at + 24 <= Math.min(b.length, 4096) && !(b[at] === 0xff && b[at + 1] === 0x4f && b[at + 2] === 0xff &&
-      b[at + 3] === 0x51)
-  ) at++;
-  if (at + 24 > b.length || at + 24 > 4096) return null;
-  const dv = new DataView(b.buffer, b.byteOffset + at, b.byteLength - at);
-  // Lsiz, Rsiz, then Xsiz, Ysiz (reference grid) and XOsiz, YOsiz (image offset on it).
-  const width = dv.getUint32(8) - dv.getUint32(16), height = dv.getUint32(12) - dv.getUint32(20);
-  return width > 0 && height > 0 ? { width, height } : null;
-}
-
-/** JFIF YCbCr → RGB (Aperio 33003 stores YCbCr components without a colour transform in the codestream). */
-function ycbcrToRgbInPlace(px: Uint8Array) {
-  for (let i = 0; i < px.length; i += 3) {
-    const y = px[i], cb = px[i + 1] - 128, cr = px[i + 2] - 128;
-    px[i] = clamp8(y + 1.402 * cr);
-    px[i + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
-    px[i + 2] = clamp8(y + 1.772 * cb);
-  }
-}
-
-function clamp8(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }
 
 let zstd: Promise<ZSTDDecoder> | undefined;

@@ -10,7 +10,7 @@ import { corruptSource, notFound, tooLarge, unsupportedSource } from "../errors.
 import { flatImages } from "../cache/pixel_caches.ts";
 import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { jpegCodec } from "../codecs/tier.ts";
-import { TurboJpegError } from "../codecs/turbojpeg.ts";
+import { TurboJpegError } from "../codecs/jpeg_types.ts";
 import { cropRaster } from "../core/crop.ts";
 import type { ImageSource } from "./source.ts";
 import type { ImageInfo, LevelInfo, PlaneSelection } from "../core/image_info.ts";

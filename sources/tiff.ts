@@ -6,24 +6,22 @@
  */
 import { leaseBytes, leased } from "../core/lease.ts";
 import { fromCustomClient, GeoTIFF } from "geotiff";
-import { ByteSourceClient, isWasmDecoded, localSlices, swapBytes } from "./tiff_bytes.ts";
+import { ByteSourceClient, localSlices } from "./tiff_bytes.ts";
+import { decodeTiffBlock, storedTiffJpeg } from "./tiff_block.ts";
 import type { ByteSource } from "./bytes.ts";
 import type { SourceDescriptor } from "./open.ts";
 import { corruptSource, HttpError, notFound, tooLarge } from "../errors.ts";
-import { decoderFor, standaloneJpeg, SUPPORTED_COMPRESSIONS } from "./decoders.ts";
+import { SUPPORTED_COMPRESSIONS } from "./decoders.ts";
+import { walkIfdChain } from "./tiff_chain.ts";
 import {
-  blockGrid,
   checkBlockSize,
   checkSupported,
-  decoderParams,
   fileChannels,
   hasLumaPlane,
   type IfdEntry,
-  loadBlockIndex,
   readIfd,
   resolutionMpp,
   storedLevel,
-  walkIfdChain,
 } from "./tiff_ifd.ts";
 import type { ImageSource, ReadHints } from "./source.ts";
 import type { ImageInfo, LevelInfo, PlaneSelection } from "../core/image_info.ts";
@@ -187,28 +185,7 @@ class TiffSource extends LevelledSource implements ImageSource {
 
   readStoredJpeg(level: number, tx: number, ty: number): Promise<Uint8Array | null> {
     const e = this.levelIfds[level];
-    return !e || this.planes || this.bif ? Promise.resolve(null) : this.storedJpeg(e, tx, ty);
-  }
-
-  /** Block (tx, ty) of `e` as a standalone JPEG, if its blocks are 8-bit JPEG tiles of 1 or 3 samples. */
-  private async storedJpeg(e: IfdEntry, tx: number, ty: number): Promise<Uint8Array | null> {
-    if (e.compression !== 7 || !e.tiled || e.planar !== 1 || (e.spp !== 3 && e.spp !== 1) || e.type !== "uint8") {
-      return null;
-    }
-    if (e.photometric !== 2 && e.photometric !== 6 && e.photometric !== 1) return null;
-    const { perRow, perCol } = blockGrid(e);
-    if (tx < 0 || ty < 0 || tx >= perRow || ty >= perCol) return null;
-    const index = ty * perRow + tx;
-    await loadBlockIndex(e);
-    const fd = e.image.getFileDirectory() as unknown as {
-      loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
-    };
-    const offset = Number(await fd.loadValueIndexed("TileOffsets", index));
-    const count = Number(await fd.loadValueIndexed("TileByteCounts", index));
-    if (!(count > 0 && offset + count <= this.fileSize)) return null;
-    const tile = await this.bytes.read(offset, count);
-    if (tile.length !== count) return null;
-    return standaloneJpeg(tile, e.jpegTables, e.photometric === 2 && e.spp === 3);
+    return !e || this.planes || this.bif ? Promise.resolve(null) : storedTiffJpeg(e, tx, ty, this.fileSize, this.bytes);
   }
 
   async readAssociated(name: string): Promise<Raster8> {
@@ -259,7 +236,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       const cached = decodedBlocks.has(this.blockKey(e, tx, ty, luma));
       const data = cached
         ? await this.block(e, tx, ty, luma)
-        : new Ctor(await this.decodeBlock(e, tx, ty, luma, Ctor === Uint8Array) as ArrayBuffer);
+        : new Ctor(await decodeTiffBlock(e, tx, ty, luma, Ctor === Uint8Array, this.fileSize) as ArrayBuffer);
       const region = { width: w, height: h, channels: ch, type: e.type, data: data.subarray(0, w * h * ch) };
       return cached ? region : leased(region);
     }
@@ -282,7 +259,7 @@ class TiffSource extends LevelledSource implements ImageSource {
             this.blockKey(e, tx, ty, luma),
             luma,
             [ix0 - bx0, iy0 - by0, ix1 - bx0, iy1 - by0],
-            () => this.storedJpeg(e, tx, ty),
+            () => storedTiffJpeg(e, tx, ty, this.fileSize, this.bytes),
           );
           const src = part ?? { x: 0, y: 0, width: bw, data: await this.block(e, tx, ty, luma) };
           const rowLen = (ix1 - ix0) * ch;
@@ -305,87 +282,11 @@ class TiffSource extends LevelledSource implements ImageSource {
   private async block(e: IfdEntry, tx: number, ty: number, luma = false) {
     const key = this.blockKey(e, tx, ty, luma);
     const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
-    const buf = await decodedBlocks.get(key, () => this.decodeBlock(e, tx, ty, luma), bytes);
+    const buf = await decodedBlocks.get(key, () => decodeTiffBlock(e, tx, ty, luma, false, this.fileSize), bytes);
     return new (arrayTypeFor(e.type))(buf as ArrayBuffer);
   }
 
   private blockKey(e: IfdEntry, tx: number, ty: number, luma: boolean): string {
     return `${this.cacheKey}|${e.key}|${tx}|${ty}${luma ? "|Y" : ""}`;
-  }
-
-  /** 422 when a block's bytes lie past the end of the file (a truncated file). */
-  private async checkBlockInFile(e: IfdEntry, index: number, tx: number, ty: number) {
-    await loadBlockIndex(e);
-    const fd = e.image.getFileDirectory() as unknown as {
-      loadValueIndexed(tag: string, i: number): Promise<number | bigint>;
-    };
-    const [offTag, cntTag] = e.tiled ? ["TileOffsets", "TileByteCounts"] : ["StripOffsets", "StripByteCounts"];
-    const offset = Number(await fd.loadValueIndexed(offTag, index));
-    const count = Number(await fd.loadValueIndexed(cntTag, index));
-    if (!(offset + count <= this.fileSize)) {
-      throw corruptSource(
-        `truncated TIFF: tile ${tx},${ty} ends at byte ${offset + count}, the file at ${this.fileSize}`,
-      );
-    }
-  }
-
-  private async decodeBlock(
-    e: IfdEntry,
-    tx: number,
-    ty: number,
-    luma: boolean,
-    pooled = false,
-  ): Promise<ArrayBufferLike> {
-    const shared = luma
-      ? await (e.lumaDecoder ??= decoderFor({ ...decoderParams(e), luma: true }))
-      : await (e.decoder ??= decoderFor(decoderParams(e)));
-    // A block read alone is decoded into a pool buffer (JPEG, native tier); one for the cache never is.
-    const decoder = pooled ? { decode: (b: ArrayBuffer) => shared.decode(b, leaseBytes) } : shared;
-    const bytesPer = arrayTypeFor(e.type).BYTES_PER_ELEMENT;
-    const blockH = e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height - ty * e.blockHeight);
-    const need = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * bytesPer;
-    const samples = e.planar === 2 ? e.spp : 1;
-    const parts: ArrayBufferLike[] = [];
-    const { perRow, perCol } = blockGrid(e);
-    for (let s = 0; s < samples; s++) {
-      await this.checkBlockInFile(e, s * perRow * perCol + ty * perRow + tx, tx, ty);
-      let data: ArrayBufferLike;
-      try {
-        ({ data } = await e.image.getTileOrStrip(tx, ty, s, decoder as never));
-      } catch (err) {
-        if (err instanceof HttpError) throw err;
-        throw corruptSource(`tile ${tx},${ty} does not decode: ${(err as Error).message}`);
-      }
-      const partNeed = e.blockWidth * blockH * (need / (e.blockWidth * e.blockHeight)) / samples;
-      if (data.byteLength < partNeed) {
-        throw corruptSource(`tile ${tx},${ty} is truncated (${data.byteLength} of ${partNeed} bytes)`);
-      }
-      parts.push(data);
-    }
-    let out: Uint8Array;
-    if (samples === 1 && parts[0].byteLength === need) {
-      // The decoder's own buffer is the block: no copy.
-      out = new Uint8Array(parts[0], 0, need);
-    } else if (samples === 1 && parts[0].byteLength > need) {
-      // A longer buffer (an uncompressed block whose byte count exceeds it): keep only the block, so the
-      // cache holds what it is charged for.
-      out = new Uint8Array(parts[0].slice(0, need));
-    } else if (samples === 1) {
-      // A short last strip: zero-pad to the whole block.
-      out = new Uint8Array(need);
-      out.set(new Uint8Array(parts[0]));
-    } else {
-      // Planar (separate) samples: interleave.
-      const Ctor = arrayTypeFor(e.type);
-      const inter = new Ctor(e.blockWidth * e.blockHeight * e.spp);
-      const planes = parts.map((b) => new Ctor(b as ArrayBuffer));
-      const n = e.blockWidth * blockH;
-      for (let s = 0; s < samples; s++) for (let i = 0; i < n; i++) inter[i * samples + s] = planes[s][i];
-      out = new Uint8Array(inter.buffer);
-    }
-    // Decoders return samples in file byte order; the typed arrays read native (little-endian) order.
-    // deno-lint-ignore no-explicit-any
-    if (bytesPer > 1 && !(e.image as any).littleEndian && !isWasmDecoded(e.compression)) swapBytes(out, bytesPer);
-    return out.buffer;
   }
 }

@@ -7,7 +7,8 @@
 import type { GeoTIFF } from "geotiff";
 import type { ByteSource } from "./bytes.ts";
 import { corruptSource } from "../errors.ts";
-import { checkSubIfds, checkSupported, type IfdEntry, readIfd, readIfdAt, storedLevel, tag } from "./tiff_ifd.ts";
+import { checkSupported, type IfdEntry, readIfd, readIfdAt, storedLevel, tag } from "./tiff_ifd.ts";
+import { checkSubIfds } from "./tiff_chain.ts";
 import { type OmeImage, planeIndex } from "./ome.ts";
 import { withDerivedLevels } from "./source.ts";
 import { type ChannelMeta, type ImageInfo, type LevelInfo, type PlaneSelection } from "../core/image_info.ts";

@@ -18,7 +18,6 @@ import {
   type TaskResults,
   type ThreadMemory,
   type WorkerCancel,
-  type WorkerInit,
   type WorkerJob,
   type WorkerReply,
 } from "./protocol.ts";
@@ -27,53 +26,12 @@ import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../cache/sizes.ts";
 import { log } from "../telemetry/log.ts";
 import type { WorkerPoolOptions } from "./pool_options.ts";
-import { type LargeSlot, LargeWork } from "./large_work.ts";
+import { LargeWork } from "./large_work.ts";
+import { type Pending, pendingJob, PER_WORKER, type Slot, slotFor, spawnWorker, watch } from "./slots.ts";
+export { PER_WORKER, workersAvailable } from "./slots.ts";
 
 /** How long the pool stays idle before it recycles the workers that did large work. */
 const RECYCLE_IDLE_MS = 3_000;
-
-interface Pending {
-  job: WorkerJob;
-  resolve: (t: TaskResults[Task["kind"]]) => void;
-  reject: (e: Error) => void;
-  /** The worker it was sent to; null while it waits in the pool's queue. */
-  slot: Slot | null;
-  attempts: number;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-  /** The worker it must run on (modulo the pool's size), when given. */
-  affinity?: number;
-  /** When its requester left or its time ran out while a worker ran it (ms, `performance.now()`). */
-  abandonedAt?: number;
-  /** Its estimated peak bytes when it is large (`taskWeight` ≥ `LARGE_TASK_BYTES`), else 0. */
-  weight: number;
-  /** When it joined the pool's queue (again, after a retry). */
-  queuedAt: number;
-}
-
-/**
- * Jobs a worker holds at once (their async I/O overlaps; 2 cost 25 % of bench:load's throughput, 16 none).
- * The rest wait in the pool, where an abandoned job is dropped exactly.
- */
-export const PER_WORKER = 16;
-
-interface Slot extends LargeSlot {
-  worker: Worker;
-  busy: number;
-  /** The worker's thread number in the budget (0: none). */
-  thread: number;
-  /** When it last said anything (a reply or its heartbeat), or was given work while idle. */
-  lastSeen: number;
-  /** Jobs sent to it. */
-  sent: number;
-  /** Its V8 memory, as its last heartbeat said. */
-  memory?: ThreadMemory;
-}
-
-/** True where module workers exist (not on Deno Deploy). */
-export function workersAvailable(): boolean {
-  return typeof Worker === "function";
-}
 
 /** The worker-pool backend. */
 export class WorkerPool implements TileBackend {
@@ -102,6 +60,12 @@ export class WorkerPool implements TileBackend {
   /** Workers replaced after a crash or a hang, and when the last one was. */
   restarts = 0;
   lastRestart = 0;
+  /** Workers replaced after large work once the pool was idle (`recycleAfterBytes`). */
+  recycles = 0;
+  /** Workers ended because a job went on past its request's end (`abandonGraceMs`). */
+  abandonKills = 0;
+  /** Jobs dropped because their requester left (or timed out) before a worker started them. */
+  cancelled = 0;
 
   constructor(opts: WorkerPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? navigator.hardwareConcurrency ?? 2);
@@ -120,38 +84,26 @@ export class WorkerPool implements TileBackend {
     // whose request ended `abandonGraceMs` ago is at work nobody waits for: replace it.
     this.#watchdog = setInterval(() => {
       const now = performance.now();
-      for (const slot of [...this.#slots]) {
-        if (slot.busy > 0 && now - slot.lastSeen > this.jobTimeoutMs) {
-          this.#replace(slot, new HttpError(504, "timeout", `a job blocked its worker for ${this.jobTimeoutMs} ms`));
-        }
-      }
-      for (const p of [...this.#pending.values()]) {
-        // Large work that waited its whole wait is refused now (503): started later, it would end in a 504.
-        if (!p.slot && p.weight > 0 && now - p.queuedAt > this.large.maxWaitMs) {
+      this.#idleSince = this.#pending.size > 0 ? 0 : this.#idleSince || now;
+      watch(now, {
+        slots: this.#slots,
+        pending: this.#pending.values(),
+        jobTimeoutMs: this.jobTimeoutMs,
+        abandonGraceMs: this.abandonGraceMs,
+        maxWaitMs: this.large.maxWaitMs,
+        recycleAfterBytes: this.#idleSince && now - this.#idleSince > RECYCLE_IDLE_MS ? this.recycleAfterBytes : null,
+      }, {
+        replace: (slot, error) => this.#replace(slot, error),
+        shed: (p) => {
           const at = this.#queue.indexOf(p);
           if (at >= 0) this.#queue.splice(at, 1);
           this.#settle(p);
           this.large.shed++;
           p.reject(new HttpError(503, "overloaded", "too much large work in progress; retry shortly"));
-          continue;
-        }
-        if (p.slot && p.abandonedAt !== undefined && now - p.abandonedAt > this.abandonGraceMs) {
-          this.abandonKills++;
-          this.#replace(p.slot, new HttpError(503, "worker_failed", "a worker was ended; retry shortly"));
-        }
-      }
-      // Idle for a while after large work: the workers that did it are replaced, and the memory their heaps
-      // and allocators kept goes back to the system (RSS back to its pre-load value).
-      if (this.#pending.size > 0) this.#idleSince = 0;
-      else if (this.#idleSince === 0) this.#idleSince = now;
-      else if (now - this.#idleSince > RECYCLE_IDLE_MS) {
-        for (const slot of [...this.#slots]) {
-          if (slot.busy === 0 && slot.largeBytesSinceStart >= this.recycleAfterBytes) {
-            this.recycles++;
-            this.#swap(slot);
-          }
-        }
-      }
+        },
+        abandoned: () => this.abandonKills++,
+        recycle: (slot) => (this.recycles++, this.#swap(slot)),
+      });
     }, Math.min(HEARTBEAT_MS, Math.max(10, Math.min(this.jobTimeoutMs, this.abandonGraceMs) / 4)));
     Deno.unrefTimer(this.#watchdog);
   }
@@ -171,23 +123,12 @@ export class WorkerPool implements TileBackend {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(new URL("./tile_worker.ts", import.meta.url), { type: "module" });
     const thread = this.#freeThreads.pop() ?? 0;
-    const slot: Slot = {
-      worker,
-      busy: 0,
-      thread,
-      lastSeen: performance.now(),
-      sent: 0,
-      large: 0,
-      largeBytesSinceStart: 0,
-    };
     // First message: the process's codec tier and memory budget (messages arrive in order: before any job).
     const budget = this.#budget && thread ? { buffer: this.#budget.buffer, thread } : undefined;
     const { level, format } = log();
-    const caches = this.#caches;
-    worker.postMessage({ init: { codecs: this.codecs, budget, caches, log: { level, format } } } satisfies WorkerInit);
-    worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+    const slot = spawnWorker({ codecs: this.codecs, budget, caches: this.#caches, log: { level, format } }, thread);
+    slot.worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const r = e.data;
       slot.lastSeen = performance.now();
       if ("alive" in r) {
@@ -206,7 +147,7 @@ export class WorkerPool implements TileBackend {
       }
       this.#drain();
     };
-    worker.onerror = (e) => {
+    slot.worker.onerror = (e) => {
       e.preventDefault();
       this.#replace(slot, new HttpError(503, "worker_failed", `a worker failed: ${e.message}; retry shortly`));
     };
@@ -228,7 +169,7 @@ export class WorkerPool implements TileBackend {
     if (this.#closed) return;
     const orphans = [...this.#pending.values()].filter((p) => p.slot === slot);
     for (const p of orphans) {
-      this.#leave(p, slot);
+      this.large.end(slot, p.weight); // its large-work bytes are free again
       if (p.abandonedAt !== undefined) {
         // Its requester is gone: never retried (a job that kills its worker would kill the next one too).
         this.#settle(p);
@@ -259,14 +200,6 @@ export class WorkerPool implements TileBackend {
     if (!this.#closed) this.#slots[i] = this.#spawn();
   }
 
-  /** A job left `slot` (answered, or its worker ended): its large-work bytes are free again. */
-  #leave(p: Pending, slot: Slot) {
-    this.large.end(slot, p.weight);
-  }
-
-  /** Workers replaced after large work once the pool was idle (`recycleAfterBytes`). */
-  recycles = 0;
-
   /**
    * Sends queued jobs, in order, to the least busy workers that have room, or each job with an affinity to
    * its own worker; a job whose worker is full waits, and the jobs behind it for other workers go ahead.
@@ -280,10 +213,7 @@ export class WorkerPool implements TileBackend {
         i++;
         continue;
       }
-      let slot = this.#slots[0];
-      if (p.affinity !== undefined) slot = this.#slots[p.affinity % this.#slots.length];
-      else if (p.weight > 0) slot = this.large.pick(this.#slots);
-      else for (const s of this.#slots) if (s.busy < slot.busy) slot = s;
+      const slot = slotFor(p, this.#slots, this.large);
       if (slot.busy >= PER_WORKER) {
         i++;
         continue;
@@ -315,12 +245,6 @@ export class WorkerPool implements TileBackend {
     }
   }
 
-  /** Workers ended because a job went on past its request's end (`abandonGraceMs`). */
-  abandonKills = 0;
-
-  /** Jobs dropped because their requester left (or timed out) before a worker started them. */
-  cancelled = 0;
-
   run<K extends Task["kind"]>(
     source: SourceDescriptor | undefined,
     task: Extract<Task, { kind: K }>,
@@ -343,18 +267,7 @@ export class WorkerPool implements TileBackend {
     }
     const job: WorkerJob = { id: this.#nextId++, source, task };
     return new Promise<TaskResults[K]>((resolve, reject) => {
-      const p: Pending = {
-        job,
-        resolve: resolve as Pending["resolve"],
-        reject,
-        slot: null,
-        attempts: 1,
-        weight,
-        queuedAt: performance.now(),
-        signal,
-        // A caller's non-finite or negative number is no affinity, not a worker that does not exist.
-        ...(Number.isFinite(affinity) && affinity! >= 0 ? { affinity: Math.floor(affinity!) } : {}),
-      };
+      const p = pendingJob(job, resolve as Pending["resolve"], reject, weight, signal, affinity);
       if (signal) {
         p.onAbort = () => this.#abandon(p);
         signal.addEventListener("abort", p.onAbort, { once: true });
