@@ -13,8 +13,12 @@ import { encode as fastPngEncode } from "fast-png";
 import jpegJs from "jpeg-js";
 import { encodePng } from "../pipeline/png.ts";
 import { encodeOutput } from "../pipeline/encode.ts";
+import { chooseCodec } from "../codecs/tier.ts";
 import { standaloneJpeg } from "../sources/decoders.ts";
 import { grayKernel } from "../kernels/gray.ts";
+
+/** The codec the service would use here (`auto`). */
+const { codec } = chooseCodec("auto");
 
 const DATA = new URL("../tests/data/", import.meta.url).pathname;
 
@@ -86,7 +90,7 @@ rows.push(await time("encode JPEG q80: mozjpeg baseline, std tables", () => jpeg
 rows.push(
   await time(
     "encode JPEG q80: pipeline/encode.ts (libjpeg-turbo WASM, 4:2:0, chosen)",
-    () => encodeOutput({ raster }, "jpeg", 80),
+    () => encodeOutput({ raster }, "jpeg", 80, codec),
   ),
 );
 rows.push(
@@ -122,7 +126,7 @@ for (let i = 0; i < 256 * 256; i++) if (bin.data[i]) packed[i >> 3] |= 0x80 >> (
 rows.push(
   await time(
     "encode JPEG q80 gray: pipeline/encode.ts (libjpeg-turbo WASM)",
-    () => encodeOutput({ raster: gray }, "jpeg", 80),
+    () => encodeOutput({ raster: gray }, "jpeg", 80, codec),
   ),
 );
 rows.push(await time("encode PNG 1-bit: pipeline/png.ts (chosen)", () => encodePng(bin, { bitDepth: 1 })));

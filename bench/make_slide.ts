@@ -8,7 +8,8 @@
  * changed each time, so an old slide in bench/out is never mistaken for this one.)
  */
 import { openSource } from "../sources/open.ts";
-import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
+import { SharedBudget } from "../cache/budget.ts";
+import { createRuntime } from "../cache/runtime.ts";
 import { toUint8 } from "../core/raster.ts";
 import { encodeOutput } from "../pipeline/encode.ts";
 
@@ -42,7 +43,7 @@ export async function makeBenchSlide(log = console.log): Promise<string> {
   for (let r = 0; r < 11; r++) {
     for (let c = 0; c < 8; c++) {
       const px = toUint8(await cmu.readRegion(0, c * 256, r * 256, 256, 256));
-      crops.push(await encodeOutput({ raster: px }, "jpeg", 80));
+      crops.push(await encodeOutput({ raster: px }, "jpeg", 80, createRuntime().codec));
     }
   }
   await cmu.close();
@@ -81,9 +82,9 @@ export async function makeBenchSlide(log = console.log): Promise<string> {
 
   // Reduced levels: read the level-0-only file's derived levels (2× area averages) and encode them. The
   // 1/32 level derives each tile from 8192² stored pixels: past the server's default pixel budget, so this
-  // build joins a budget of its own (it runs alone, once).
-  joinProcessBudget(SharedBudget.create(1 << 30), 0);
-  const src = await openSource({ path: tmp, version: "build", maxPixels: 1 });
+  // build has a budget of its own (it runs alone, once).
+  const runtime = createRuntime({ budget: { budget: SharedBudget.create(1 << 30), thread: 0 } });
+  const src = await openSource({ path: tmp, version: "build", maxPixels: 1 }, runtime);
   const out = await Deno.open(tmp, { write: true, append: true });
   pos = (await Deno.stat(tmp)).size;
   const write2 = async (b: Uint8Array) => {
@@ -106,6 +107,7 @@ export async function makeBenchSlide(log = console.log): Promise<string> {
           { raster: { width: 256, height: 256, channels: 3, type: "uint8", data: full } },
           "jpeg",
           80,
+          runtime.codec,
         );
         lvl.offsets.push(pos);
         lvl.counts.push(jpeg.length);

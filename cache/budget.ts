@@ -125,20 +125,18 @@ export class SharedBudget {
   }
 }
 
-let processBudget: { budget: SharedBudget; thread: number } | null = null;
-
-/** Joins this thread to the process budget as thread number `thread` (0: the router). */
-export function joinProcessBudget(budget: SharedBudget, thread: number): void {
-  processBudget = { budget, thread };
+/** One thread's place in the process budget: its thread number (0: the router), its caches' slots. */
+export interface ThreadBudget {
+  budget: SharedBudget;
+  thread: number;
 }
 
-/** This thread's view of the process budget, or null before `joinProcessBudget` (tests, tools). */
-export function processBudgetOf(kind: CacheKind): { budget: SharedBudget; slot: number } | null {
-  if (!processBudget) return null;
-  return { budget: processBudget.budget, slot: processBudget.budget.slotOf(processBudget.thread, kind) };
+/** A thread's view of the process budget for one of its caches, or null for a thread outside any budget. */
+export function budgetSlot(b: ThreadBudget | null, kind: CacheKind): { budget: SharedBudget; slot: number } | null {
+  return b ? { budget: b.budget, slot: b.budget.slotOf(b.thread, kind) } : null;
 }
 
-/** The default pixel budget (`PIXEL_CACHE_MB`'s default) for threads that have not joined one. */
+/** The default pixel budget (`PIXEL_CACHE_MB`'s default) for threads outside a process budget (tests, tools). */
 const DEFAULT_PIXEL_BUDGET_BYTES = 96 * 2 ** 20;
 
 /**
@@ -146,6 +144,6 @@ const DEFAULT_PIXEL_BUDGET_BYTES = 96 * 2 ** 20;
  * whole, the stored pixels behind one derived region). Past it a read is refused (413) instead of being
  * decoded again for every request and holding more than the caches may.
  */
-export function pixelReadLimitBytes(): number {
-  return processBudget?.budget.limitBytes ?? DEFAULT_PIXEL_BUDGET_BYTES;
+export function readLimitOf(b: ThreadBudget | null): number {
+  return b?.budget.limitBytes ?? DEFAULT_PIXEL_BUDGET_BYTES;
 }

@@ -1,14 +1,14 @@
 /**
  * The JPEG codec tier of this process: `native` (libjpeg-turbo through FFI, codecs/turbojpeg.ts) wherever
  * native code is allowed and a prebuilt library exists, `wasm` (codecs/wasm_jpeg.ts) everywhere else.
- * `CODECS=auto|native|wasm` asks; the main thread decides once at start-up (`initCodecs`) and tells every
- * worker the tier it chose, so all threads of a process use one tier. The tier is part of every cache key:
+ * `CODECS=auto|native|wasm` asks; the main thread decides once at start-up (`chooseCodec`, kept in its
+ * runtime: cache/runtime.ts) and tells every worker the tier it chose, so all threads of a process use one. The tier is part of every cache key:
  * tiles of two tiers never share a cache entry.
  */
 import { TurboJpeg } from "./turbojpeg.ts";
 import { prebuildsDir, turbojpegLibraryPath } from "./turbojpeg_abi.ts";
 import type { DecodedJpeg, DecodeOptions } from "./jpeg_types.ts";
-import { wasmDecode, wasmEncode } from "./wasm_jpeg.ts";
+import { wasmDecode, WasmEncoder } from "./wasm_jpeg.ts";
 
 /** What a user can ask for. */
 export type CodecChoice = "auto" | "native" | "wasm";
@@ -68,15 +68,19 @@ class NativeCodec implements JpegCodec {
   }
 }
 
-const wasmCodec: JpegCodec = {
-  tier: "wasm",
-  scales: false,
-  crops: false,
-  decode: (jpeg, opts) => wasmDecode(jpeg, opts.format),
-  encode: wasmEncode,
-};
-
-let current: { codec: JpegCodec; status: CodecStatus } | undefined;
+/** The WASM tier: one thread's decoder calls and its encoder. */
+class WasmCodec implements JpegCodec {
+  readonly tier = "wasm";
+  readonly scales = false;
+  readonly crops = false;
+  #encoder = new WasmEncoder();
+  decode(jpeg: Uint8Array, opts: DecodeOptions): Promise<DecodedJpeg> {
+    return wasmDecode(jpeg, opts.format);
+  }
+  encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Promise<Uint8Array> {
+    return this.#encoder.encode(data, width, height, channels, quality);
+  }
+}
 
 /** Loads the native library, or says why it cannot be used here. */
 function loadNative(): { codec: JpegCodec; library: string } | { reason: string } {
@@ -94,36 +98,18 @@ function loadNative(): { codec: JpegCodec; library: string } | { reason: string 
 }
 
 /**
- * Chooses this thread's tier: `native` loads the library or throws, `wasm` never tries, `auto` uses the
- * native library when it loads. Calling it again replaces the choice (workers are told the main thread's).
+ * A thread's codec for `requested`: `native` loads the library or throws, `wasm` never tries, `auto` uses the
+ * native library when it loads. Each call makes its own (a thread keeps one in its runtime).
  */
-export function initCodecs(requested: CodecChoice): CodecStatus {
+export function chooseCodec(requested: CodecChoice): { codec: JpegCodec; status: CodecStatus } {
   if (requested === "wasm") {
-    current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: "EDGETILE_CODECS=wasm" } };
-    return current.status;
+    return { codec: new WasmCodec(), status: { tier: "wasm", requested, reason: "EDGETILE_CODECS=wasm" } };
   }
   const native = loadNative();
   if ("codec" in native) {
-    current = {
-      codec: native.codec,
-      status: { tier: "native", requested, reason: "libjpeg-turbo loaded", library: native.library },
-    };
-  } else if (requested === "native") {
-    throw new Error(`EDGETILE_CODECS=native, but ${native.reason}`);
-  } else {
-    current = { codec: wasmCodec, status: { tier: "wasm", requested, reason: native.reason } };
+    const status = { tier: "native" as const, requested, reason: "libjpeg-turbo loaded", library: native.library };
+    return { codec: native.codec, status };
   }
-  return current.status;
-}
-
-/** This thread's JPEG codec (chosen with `auto` on first use if `initCodecs` was not called). */
-export function jpegCodec(): JpegCodec {
-  if (!current) initCodecs("auto");
-  return current!.codec;
-}
-
-/** This thread's codec status. */
-export function codecStatus(): CodecStatus {
-  if (!current) initCodecs("auto");
-  return current!.status;
+  if (requested === "native") throw new Error(`EDGETILE_CODECS=native, but ${native.reason}`);
+  return { codec: new WasmCodec(), status: { tier: "wasm", requested, reason: native.reason } };
 }

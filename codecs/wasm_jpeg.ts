@@ -49,7 +49,7 @@ export function rgbaToChannels(rgba: Uint8Array, pixels: number, channels: numbe
 }
 
 /** Adobe APP14 with transform 0: the decoder takes the components as they are (no YCbCr → RGB). */
-export const ADOBE_APP14_NO_TRANSFORM = new Uint8Array([
+const ADOBE_APP14_NO_TRANSFORM: readonly number[] = Object.freeze([
   0xff,
   0xee,
   0x00,
@@ -121,75 +121,78 @@ interface TurboEncoder {
   encode(): void;
   getEncodedBuffer(): Uint8Array;
 }
-let turbo: Promise<TurboEncoder> | undefined;
+/**
+ * One thread's WASM JPEG encoder (its runtime's): libjpeg-turbo, made at its first use (encoding is
+ * synchronous: calls never interleave), or mozjpeg for small or high-quality images and after libjpeg-turbo
+ * failed once in this thread.
+ */
+export class WasmEncoder {
+  #turbo: Promise<TurboEncoder> | undefined;
+  #broken = false;
 
-/** One libjpeg-turbo WASM encoder per thread, made once (encoding is synchronous: calls never interleave). */
-function loadTurbo(): Promise<TurboEncoder> {
-  if (!turbo) {
-    const require = createRequire(import.meta.url);
-    const factory = require("@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs");
-    turbo = factory({ print: () => {}, printErr: () => {} }).then((m: { JPEGEncoder: new () => TurboEncoder }) =>
-      new m.JPEGEncoder()
-    );
+  #load(): Promise<TurboEncoder> {
+    if (!this.#turbo) {
+      const require = createRequire(import.meta.url);
+      const factory = require("@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs");
+      this.#turbo = factory({ print: () => {}, printErr: () => {} }).then((
+        m: { JPEGEncoder: new () => TurboEncoder },
+      ) => new m.JPEGEncoder());
+    }
+    return this.#turbo!;
   }
-  return turbo!;
+
+  /** A baseline JPEG of 1-channel (gray) or 3-channel (RGB, 4:2:0) 8-bit samples. */
+  async encode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number): Promise<Uint8Array> {
+    if (!this.#broken && quality <= 90 && width * height >= 4096) {
+      try {
+        const enc = await this.#load();
+        const input = enc.getDecodedBuffer({
+          width,
+          height,
+          bitsPerSample: 8,
+          componentCount: channels,
+          isSigned: false,
+        });
+        input.set(data.subarray(0, width * height * channels));
+        enc.setQuality(quality);
+        // Its default is progressive (with optimized Huffman tables): 3× slower to write (256² RGB 3.3 vs
+        // 1.1 ms, gray 2.4 vs 0.6 ms) and slower for viewers to decode, for ~12 % smaller files.
+        enc.setProgressive(0);
+        enc.setSubSampling(channels === 1 ? 3 : 2); // TJSAMP_GRAY (one component) or TJSAMP_420
+        enc.encode();
+        // A Uint8ClampedArray view into WASM memory: copy it out as a plain Uint8Array.
+        const view = enc.getEncodedBuffer();
+        return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+      } catch (err) {
+        this.#broken = true;
+        log().error(`libjpeg-turbo WASM failed (${(err as Error).message}); this thread now encodes with mozjpeg`);
+      }
+    }
+    const n = width * height;
+    const rgba = new Uint8Array(n * 4);
+    for (let i = 0; i < n; i++) {
+      const s = i * channels;
+      rgba[i * 4] = data[s];
+      rgba[i * 4 + 1] = data[channels === 1 ? s : s + 1];
+      rgba[i * 4 + 2] = data[channels === 1 ? s : s + 2];
+      rgba[i * 4 + 3] = 255;
+    }
+    const img = { data: new Uint8ClampedArray(rgba.buffer), width, height, colorSpace: "srgb" } as ImageData;
+    const bytes = await jpegEncode(img, {
+      quality,
+      baseline: true,
+      progressive: false,
+      optimize_coding: true,
+      quant_table: 0,
+      trellis_loops: 1,
+      color_space: channels === 1 ? 1 : 3,
+      auto_subsample: true,
+    } as never);
+    return new Uint8Array(bytes);
+  }
 }
 
-/** Set when libjpeg-turbo failed in this thread: from then on mozjpeg encodes everything. */
-let turboBroken = false;
-
-/** A baseline JPEG of 1-channel (gray) or 3-channel (RGB, 4:2:0) 8-bit samples. */
-export async function wasmEncode(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  channels: 1 | 3,
-  quality: number,
-): Promise<Uint8Array> {
-  if (!turboBroken && quality <= 90 && width * height >= 4096) {
-    try {
-      const enc = await loadTurbo();
-      const input = enc.getDecodedBuffer({
-        width,
-        height,
-        bitsPerSample: 8,
-        componentCount: channels,
-        isSigned: false,
-      });
-      input.set(data.subarray(0, width * height * channels));
-      enc.setQuality(quality);
-      // Its default is progressive (with optimized Huffman tables): 3× slower to write (256² RGB 3.3 vs
-      // 1.1 ms, gray 2.4 vs 0.6 ms) and slower for viewers to decode, for ~12 % smaller files.
-      enc.setProgressive(0);
-      enc.setSubSampling(channels === 1 ? 3 : 2); // TJSAMP_GRAY (one component) or TJSAMP_420
-      enc.encode();
-      // A Uint8ClampedArray view into WASM memory: copy it out as a plain Uint8Array.
-      const view = enc.getEncodedBuffer();
-      return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
-    } catch (err) {
-      turboBroken = true;
-      log().error(`libjpeg-turbo WASM failed (${(err as Error).message}); this thread now encodes with mozjpeg`);
-    }
-  }
-  const n = width * height;
-  const rgba = new Uint8Array(n * 4);
-  for (let i = 0; i < n; i++) {
-    const s = i * channels;
-    rgba[i * 4] = data[s];
-    rgba[i * 4 + 1] = data[channels === 1 ? s : s + 1];
-    rgba[i * 4 + 2] = data[channels === 1 ? s : s + 2];
-    rgba[i * 4 + 3] = 255;
-  }
-  const img = { data: new Uint8ClampedArray(rgba.buffer), width, height, colorSpace: "srgb" } as ImageData;
-  const bytes = await jpegEncode(img, {
-    quality,
-    baseline: true,
-    progressive: false,
-    optimize_coding: true,
-    quant_table: 0,
-    trellis_loops: 1,
-    color_space: channels === 1 ? 1 : 3,
-    auto_subsample: true,
-  } as never);
-  return new Uint8Array(bytes);
+/** A baseline JPEG by an encoder made for this one call (tests and tools; a thread keeps its `WasmEncoder`). */
+export function wasmEncode(data: Uint8Array, width: number, height: number, channels: 1 | 3, quality: number) {
+  return new WasmEncoder().encode(data, width, height, channels, quality);
 }

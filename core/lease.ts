@@ -6,15 +6,15 @@
  * (core/byte_pool.ts) once nothing reads it. Without a lease a raster is shared (a cached block, a flat
  * image held whole, a derived level): read only, never returned.
  */
-import { giveBytes, takeBytes } from "./byte_pool.ts";
+import type { BytePool } from "./byte_pool.ts";
 import type { Raster } from "./raster.ts";
 
 /** The one kind of lease: the holder owns the buffer. */
 export type Lease = "own";
 
 /** A zeroed buffer of `n` bytes for pixels made for one tile alone, from the thread's pool. */
-export function leaseBytes(n: number): Uint8Array<ArrayBuffer> {
-  return takeBytes(n);
+export function leaseBytes(pool: BytePool, n: number): Uint8Array<ArrayBuffer> {
+  return pool.take(n);
 }
 
 /** `r`, held by its reader alone (its buffer made for this read). */
@@ -31,6 +31,6 @@ export function ownsBuffer(r: Raster): boolean {
  * Ends the lease of `r` (nothing reads it any more): its buffer goes back to the pool, unless `r` is shared
  * or `keep` is a view of the same buffer (encoded bytes that are the pixels themselves).
  */
-export function endLease(r: Raster, keep?: ArrayBufferView): void {
-  if (r.lease === "own" && keep?.buffer !== r.data.buffer) giveBytes(r.data);
+export function endLease(pool: BytePool, r: Raster, keep?: ArrayBufferView): void {
+  if (r.lease === "own" && keep?.buffer !== r.data.buffer) pool.give(r.data);
 }

@@ -46,8 +46,10 @@ export function tarPadding(size: number): Uint8Array {
   return new Uint8Array((512 - (size % 512)) % 512);
 }
 
-/** The end-of-archive marker: two zero blocks. */
-export const TAR_END = new Uint8Array(1024);
+/** The end-of-archive marker: two zero blocks (a new array each time: nothing shared is handed to a stream). */
+export function tarEnd(): Uint8Array {
+  return new Uint8Array(1024);
+}
 
 /** A whole entry: header, body, padding. */
 export function tarEntry(name: string, body: Uint8Array): Uint8Array[] {
@@ -71,14 +73,14 @@ export class PatchArchive {
 
   /** The archive's last parts: the manifest and the summary (files layout, which needs `summary`), the end marker. */
   end(summary?: () => ExportSummary): Uint8Array[] {
-    if (this.layout !== "files") return [TAR_END];
+    if (this.layout !== "files") return [tarEnd()];
     if (!summary) throw new Error("an archive of files ends with its summary");
     const lines = enc.encode(this.#manifest.join(""));
     this.#manifest.length = 0;
     return [
       ...tarEntry("manifest.jsonl", lines),
       ...tarEntry("summary.json", enc.encode(summaryText(summary()))),
-      TAR_END,
+      tarEnd(),
     ];
   }
 }

@@ -4,7 +4,7 @@
  * before this step.
  */
 import webpEncode from "@jsquash/webp/encode.js";
-import { jpegCodec } from "../codecs/tier.ts";
+import type { JpegCodec } from "../codecs/tier.ts";
 import type { Raster8 } from "../core/raster.ts";
 import type { TileFormat } from "./tile_request.ts";
 import { encodePng } from "./png.ts";
@@ -13,15 +13,16 @@ import type { OpOutput } from "../kernels/op.ts";
 /** Background for JPEG output (white: slide glass). */
 export const JPEG_BACKGROUND = 255;
 
-/** Encodes an op's output in `format` at `quality` (1..100, JPEG/WebP). */
+/** Encodes an op's output in `format` at `quality` (1..100, JPEG/WebP); JPEG with the thread's `codec`. */
 export async function encodeOutput(
   out: OpOutput,
   format: Exclude<TileFormat, "npy">,
   quality: number,
+  codec: JpegCodec,
 ): Promise<Uint8Array> {
   const r = out.raster;
   if (format === "png") return encodePng(r, { bitDepth: out.pngBitDepth, palette: out.palette });
-  if (format === "jpeg") return await encodeJpeg(out, quality);
+  if (format === "jpeg") return await encodeJpeg(out, quality, codec);
   const rgba = toRgba(out);
   const img = {
     data: new Uint8ClampedArray(rgba.buffer),
@@ -86,7 +87,7 @@ export function flattenAlpha(r: Raster8, bg?: string): Raster8 {
 }
 
 /** A baseline JPEG of an op output on this thread's codec tier: gray for 1–2 channels, else RGB (alpha dropped). */
-async function encodeJpeg(out: OpOutput, quality: number): Promise<Uint8Array> {
+async function encodeJpeg(out: OpOutput, quality: number, codec: JpegCodec): Promise<Uint8Array> {
   const { width, height, channels: ch, data } = out.raster;
   const gray = ch <= 2 && !out.palette;
   const n = width * height;
@@ -107,5 +108,5 @@ async function encodeJpeg(out: OpOutput, quality: number): Promise<Uint8Array> {
       input[i * 3 + 2] = data[i * ch + 2];
     }
   }
-  return await jpegCodec().encode(input, width, height, gray ? 1 : 3, quality);
+  return await codec.encode(input, width, height, gray ? 1 : 3, quality);
 }

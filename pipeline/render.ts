@@ -5,6 +5,7 @@
  * `finishTile` on a worker). `Server-Timing` names are the steps' names.
  */
 import { endLease } from "../core/lease.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import type { Rect } from "../core/rect.ts";
 import type { Raster8 } from "../core/raster.ts";
 import type { OpOutput } from "../kernels/op.ts";
@@ -100,18 +101,18 @@ export type PreparedTile = { tile: RenderedTile } | { stage: TileInput };
 
 /** Runs the whole pipeline for one request on an open source. */
 export async function renderTile(source: ImageSource, req: TileRequest): Promise<RenderedTile> {
-  const s: TileState = { req, source, timings: {} };
+  const s: TileState = { req, source, runtime: source.runtime, timings: {} };
   await runSteps(stepsFor(req), s);
   // The op's input is read no more: a buffer held under a lease goes back to the thread's pool, unless the
   // encoded bytes are a view of it.
-  if (s.input) endLease(s.input, s.done!.bytes);
+  if (s.input) endLease(source.runtime.pool, s.input, s.done!.bytes);
   return s.done!;
 }
 
 /** The steps before the op. With `deferBlend`, a render stops at the channels' intensities (`TileInput.blend`). */
 export async function prepareTile(source: ImageSource, req: TileRequest, deferBlend = false): Promise<PreparedTile> {
   const [before, after] = splitAtOp(stepsFor(req));
-  const s: TileState = { req, source, deferBlend, timings: {} };
+  const s: TileState = { req, source, runtime: source.runtime, deferBlend, timings: {} };
   await runSteps(before, s);
   if (s.done) return { tile: s.done };
   if (!s.input) {
@@ -132,14 +133,16 @@ export async function prepareTile(source: ImageSource, req: TileRequest, deferBl
   };
 }
 
-/** The steps after the op, on its output. `stage` needs no `input` here. */
+/** The steps after the op, on its output, with the thread's runtime. `stage` needs no `input` here. */
 export async function finishTile(
+  runtime: Runtime,
   req: TileRequest,
   stage: Omit<TileInput, "input">,
   out: OpOutput,
 ): Promise<RenderedTile> {
   const s: TileState = {
     req,
+    runtime,
     timings: stage.timings,
     placement: stage.placement,
     out,

@@ -13,7 +13,7 @@ import { exactStoredTile, haloWindows, planRead, type ReadPlan, widenForHalo } f
 import { applyOp, getOp } from "../kernels/index.ts";
 import { renderIntensities, renderPalette, renderRaster } from "../kernels/render.ts";
 import { opInput8, type OpOutput } from "../kernels/op.ts";
-import { jpegCodec } from "../codecs/tier.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { encodeZarrChunk } from "../zarr/chunk.ts";
 import type { TileNotes } from "../core/tile_notes.ts";
 import { orientRaster } from "./orient.ts";
@@ -39,6 +39,8 @@ export interface RenderedTile {
 /** A tile between its steps. */
 export interface TileState {
   readonly req: TileRequest;
+  /** The thread's runtime (its codec, byte pool). */
+  readonly runtime: Runtime;
   /** The open source (the steps after the op, run apart on the WebGPU path, have none). */
   readonly source?: ImageSource;
   /** Stop a render at the channels' intensities (`blend`): the WebGPU backend blends them. */
@@ -94,7 +96,7 @@ export const passThrough: Step = {
     const { req, source } = s;
     if (!s.plan || !source!.readStoredJpeg || req.format !== "jpeg" || req.rotate || req.mirror || req.render) return;
     const L = source!.info.levels[s.plan.level];
-    const codec = jpegCodec();
+    const codec = s.runtime.codec;
     const how = getOp(req.op.name).storedJpeg;
     const gray = how === "gray-transcode" && !!L.luma && !!codec.grayTranscode;
     if (how !== "as-is" && !gray) return;
@@ -209,7 +211,7 @@ export const encode: Step = {
     const { req } = s, out = s.out!;
     const done = { contentType: CONTENT_TYPES[req.format], resolved: out.resolved, timings: s.timings };
     if (req.format !== "npy") {
-      s.done = { bytes: await encodeOutput(out, req.format, req.quality), ...done };
+      s.done = { bytes: await encodeOutput(out, req.format, req.quality, s.runtime.codec), ...done };
       return;
     }
     const { bytes, quant } = encodeTensor(

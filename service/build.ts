@@ -9,10 +9,11 @@ import { ImageRegistry } from "../sources/registry.ts";
 import { InlineBackend, type TileBackend } from "../workers/backend.ts";
 import { WorkerPool, workersAvailable } from "../workers/pool.ts";
 import { WebGpuBackend, webGpuExposed } from "../gpu/backend.ts";
-import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
+import { SharedBudget } from "../cache/budget.ts";
 import { StatsService } from "./stats.ts";
-import { sizePixelCaches } from "../cache/pixel_caches.ts";
-import { codecStatus, initCodecs } from "../codecs/tier.ts";
+import { chooseCodec } from "../codecs/tier.ts";
+import { createRuntime, type Runtime } from "../cache/runtime.ts";
+import { SourceCache } from "../sources/source_cache.ts";
 import { configureLog } from "../telemetry/log.ts";
 import { watchProcess } from "../telemetry/process_metrics.ts";
 import type { AppContext } from "./context.ts";
@@ -22,13 +23,14 @@ import { WindowShares } from "../core/window_shares.ts";
  * The backend named by the configuration. CPU work runs on workers where `Worker` exists, else inline (as
  * on Deno Deploy). `webgpu` and `auto` (where the runtime exposes WebGPU) add the GPU for ops: `auto`
  * measures it against the CPU backend at start-up and keeps the faster. `hasWorker` and `hasGpu` are the
- * runtime's answers, injectable for tests.
+ * runtime's answers, injectable for tests. `runtime` is this thread's (the inline backend's, and the codec
+ * tier and budget the workers are told).
  */
 export function createBackend(
   config: Config,
   hasWorker = workersAvailable(),
   hasGpu = webGpuExposed(),
-  budget?: SharedBudget,
+  runtime: Runtime = createRuntime({ codecs: config.codecs, caches: config.caches }),
 ): TileBackend {
   if (config.backend === "workers" && !hasWorker) {
     throw new Error("EDGETILE_BACKEND=workers, but this runtime has no Worker");
@@ -41,11 +43,11 @@ export function createBackend(
       size: config.workers,
       jobTimeoutMs: Math.floor(config.timeoutMs / 2),
       maxQueuePerWorker: config.queuePerWorker,
-      codecs: codecStatus().tier,
-      budget,
+      codecs: runtime.codecStatus.tier,
+      budget: runtime.budget?.budget,
       caches: config.caches,
     })
-    : new InlineBackend();
+    : new InlineBackend(new SourceCache(runtime));
   const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
   return gpu
     ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu", { measureSoftware: config.gpuSoftware === "measure" })
@@ -58,7 +60,16 @@ export function createBackend(
  */
 export function createAppContext(config: Config): { context: AppContext; close(): Promise<void> } {
   configureLog(config.logLevel, config.logFormat);
-  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, undefined, {
+  // This thread's runtime. The codec tier is decided here, once, before the workers start: they are told
+  // this choice. One pixel-cache budget for the process: this thread is 0, the workers join it as they start.
+  const budget = SharedBudget.create(config.pixelCacheBytes);
+  const runtime = createRuntime({
+    codecs: chooseCodec(config.codecs),
+    budget: { budget, thread: 0 },
+    caches: config.caches,
+  });
+  const codecs = runtime.codecStatus;
+  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, new SourceCache(runtime), {
     policy: {
       allowedOrigins: config.allowedOrigins,
       timeoutMs: config.remoteTimeoutMs,
@@ -68,13 +79,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     revalidateSeconds: config.remoteRevalidateSeconds,
     dicomweb: config.dicomweb,
   });
-  // The codec tier is decided here, once, before the workers start: they are told this choice.
-  const codecs = initCodecs(config.codecs);
-  // One pixel-cache budget for the process: this thread is 0, the workers join it as they start.
-  const budget = SharedBudget.create(config.pixelCacheBytes);
-  joinProcessBudget(budget, 0);
-  sizePixelCaches(config.caches);
-  const backend = createBackend(config, undefined, undefined, budget);
+  const backend = createBackend(config, undefined, undefined, runtime);
   const metrics = new Metrics();
   if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
   const cache = new TileCache({

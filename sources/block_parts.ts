@@ -5,8 +5,8 @@
  * it) costs a fraction of the whole tile. The part is exactly the whole decode's pixels there
  * (codecs/turbojpeg.ts widens the crop by an iMCU), and it is not cached: a block decoded whole still is.
  */
-import { jpegCodec } from "../codecs/tier.ts";
-import { decodedBlocks } from "../cache/pixel_caches.ts";
+import type { JpegCodec } from "../codecs/tier.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import type { IfdEntry } from "./tiff_ifd.ts";
 
 /** A decoded part of a block: `width` × `height` samples whose first pixel is block pixel (`x`, `y`). */
@@ -43,6 +43,7 @@ export function partWorthDecoding(bw: number, bh: number, x0: number, y0: number
  * which also reports any error in the data).
  */
 export async function decodeBlockPart(
+  codec: JpegCodec,
   jpeg: Uint8Array,
   format: "gray" | "rgb",
   bw: number,
@@ -52,7 +53,6 @@ export async function decodeBlockPart(
   x1: number,
   y1: number,
 ): Promise<BlockPart | null> {
-  const codec = jpegCodec();
   if (!codec.crops) return null;
   try {
     // The decoder's own widened rectangle, not a copy of the part cut out of it.
@@ -69,15 +69,28 @@ export async function decodeBlockPart(
  * tier crops, the part is worth it and the block is not in the cache; else null (read the block whole).
  */
 export async function readBlockPart(
+  runtime: Runtime,
   e: IfdEntry,
   key: string,
   luma: boolean,
   [x0, y0, x1, y1]: [number, number, number, number],
   storedJpeg: () => Promise<Uint8Array | null>,
 ): Promise<BlockPart | null> {
-  if (e.compression !== 7 || !jpegCodec().crops) return null;
-  if (!partWorthDecoding(e.blockWidth, e.blockHeight, x0, y0, x1, y1) || decodedBlocks.has(key)) return null;
+  if (e.compression !== 7 || !runtime.codec.crops) return null;
+  if (!partWorthDecoding(e.blockWidth, e.blockHeight, x0, y0, x1, y1) || runtime.caches.decodedBlocks.has(key)) {
+    return null;
+  }
   const jpeg = await storedJpeg();
   if (!jpeg) return null;
-  return await decodeBlockPart(jpeg, luma || e.spp === 1 ? "gray" : "rgb", e.blockWidth, e.blockHeight, x0, y0, x1, y1);
+  return await decodeBlockPart(
+    runtime.codec,
+    jpeg,
+    luma || e.spp === 1 ? "gray" : "rgb",
+    e.blockWidth,
+    e.blockHeight,
+    x0,
+    y0,
+    x1,
+    y1,
+  );
 }

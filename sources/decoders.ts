@@ -17,7 +17,6 @@ import { BaseDecoder, getDecoder } from "geotiff";
 import { ZSTDDecoder } from "zstddec";
 import webpDecode from "@jsquash/webp/decode.js";
 import { corruptSource, unsupportedSource } from "../errors.ts";
-import { jpegCodec } from "../codecs/tier.ts";
 import { rgbaToChannels } from "../codecs/wasm_jpeg.ts";
 import { TurboJpegError } from "../codecs/jpeg_types.ts";
 import { BOUNDED_COMPRESSIONS, BoundedBlockDecoder } from "./bounded_codecs.ts";
@@ -130,7 +129,7 @@ class JpegTileDecoder implements TileDecoder {
     let img;
     try {
       const format = ch === 1 ? "gray" : "rgb", maxPixels = p.tileWidth * p.tileHeight;
-      img = await jpegCodec().decode(jpeg, { format, maxPixels, alloc });
+      img = await this.p.codec.decode(jpeg, { format, maxPixels, alloc });
     } catch (err) {
       if (err instanceof TurboJpegError && err.unsupported) throw unsupportedSource(err.message);
       throw corruptSource(`JPEG tile does not decode: ${(err as Error).message}`);

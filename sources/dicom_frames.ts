@@ -4,7 +4,7 @@
  */
 import type { DicomInstance } from "./dicom.ts";
 import { corruptSource } from "../errors.ts";
-import { jpegCodec } from "../codecs/tier.ts";
+import type { JpegCodec } from "../codecs/tier.ts";
 import { decoderFor } from "./decoders.ts";
 import { decodeJpegLs } from "./jpegls.ts";
 
@@ -24,14 +24,14 @@ export function sparseIndex(insts: DicomInstance[]): Map<string, number> {
 const j2kDecoders = new WeakMap<DicomInstance, ReturnType<typeof decoderFor>>();
 
 /** Frame `i` of `inst` decoded to its samples (`tileWidth × tileHeight × samplesPerPixel`). */
-export async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8Array> {
+export async function decodeFrame(codec: JpegCodec, inst: DicomInstance, i: number): Promise<Uint8Array> {
   const { data: raw, coding } = await inst.readFrame(i);
   const need = inst.tileWidth * inst.tileHeight * inst.samplesPerPixel;
   let out: Uint8Array;
   if (coding === "native") out = raw;
   else if (coding === "jpeg") {
     // Decoded by the stream's own markers (Adobe APP14, component ids): converters label RGB frames YBR_FULL_422.
-    const img = await jpegCodec().decode(raw, { format: inst.samplesPerPixel === 1 ? "gray" : "rgb" });
+    const img = await codec.decode(raw, { format: inst.samplesPerPixel === 1 ? "gray" : "rgb" });
     if (img.width !== inst.tileWidth || img.height !== inst.tileHeight) {
       throw corruptSource(`DICOM frame ${i} is ${img.width}×${img.height}, not ${inst.tileWidth}×${inst.tileHeight}`);
     }
@@ -42,6 +42,7 @@ export async function decodeFrame(inst: DicomInstance, i: number): Promise<Uint8
     const decoder = await (j2kDecoders.get(inst) ?? j2kDecoders.set(
       inst,
       decoderFor({
+        codec,
         compression: 33005,
         tileWidth: inst.tileWidth,
         tileHeight: inst.tileHeight,

@@ -14,8 +14,7 @@ import { withDerivedLevels } from "./source.ts";
 import type { ImageSource } from "./source.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
 import { corruptSource, notFound, unsupportedSource } from "../errors.ts";
-import { decodedBlocks } from "../cache/pixel_caches.ts";
-import { jpegCodec } from "../codecs/tier.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { decodeFrame, sparseIndex } from "./dicom_frames.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
 import { type BlockPart, decodeBlockPart, partWorthDecoding } from "./block_parts.ts";
@@ -37,10 +36,16 @@ interface DicomLevel {
 export async function openDicomSeries(
   files: { bytes: ByteSource; path: string }[],
   cacheKey: string,
+  runtime: Runtime,
 ): Promise<ImageSource> {
   const all: DicomInstance[] = [];
   for (const f of files) all.push(await readDicomInstance(f.bytes, f.path));
-  return openDicomInstances(all, cacheKey, () => Promise.all(files.map((f) => f.bytes.close())).then(() => {}));
+  return openDicomInstances(
+    all,
+    cacheKey,
+    runtime,
+    () => Promise.all(files.map((f) => f.bytes.close())).then(() => {}),
+  );
 }
 
 /**
@@ -50,6 +55,7 @@ export async function openDicomSeries(
 export function openDicomInstances(
   all: DicomInstance[],
   cacheKey: string,
+  runtime: Runtime,
   close: () => Promise<void>,
 ): ImageSource {
   const volumes = all.filter((i) => i.flavor === "VOLUME" || i.flavor === "THUMBNAIL");
@@ -134,18 +140,19 @@ export function openDicomInstances(
       ...(main.objectivePower ? { "dicom.ObjectiveLensPower": String(main.objectivePower) } : {}),
     },
   };
-  return new DicomSeriesSource(info, cacheKey, levels, associated, close);
+  return new DicomSeriesSource(info, cacheKey, runtime, levels, associated, close);
 }
 
 class DicomSeriesSource extends LevelledSource implements ImageSource {
   constructor(
     info: ImageInfo,
     cacheKey: string,
+    runtime: Runtime,
     private levels: DicomLevel[],
     private associatedInstances: Map<string, DicomInstance>,
     private closeAll: () => Promise<void>,
   ) {
-    super(info, cacheKey);
+    super(info, cacheKey, runtime);
   }
 
   async readStored(
@@ -238,9 +245,9 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
     const L = this.levels[level];
     const { inst, at } = this.owner(level, index);
     const bytes = L.tileWidth * L.tileHeight * inst.samplesPerPixel;
-    return decodedBlocks.get(
+    return this.runtime.caches.decodedBlocks.get(
       this.frameKey(level, index),
-      () => decodeFrame(inst, at).then((d) => d.buffer as ArrayBuffer),
+      () => decodeFrame(this.runtime.codec, inst, at).then((d) => d.buffer as ArrayBuffer),
       bytes,
     ).then((b) => new Uint8Array(b as ArrayBuffer));
   }
@@ -272,11 +279,24 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
   ): Promise<BlockPart | null> {
     const L = this.levels[level];
     const { inst, at } = this.owner(level, index);
-    if (inst.coding !== "jpeg" || !jpegCodec().crops || decodedBlocks.has(this.frameKey(level, index))) return null;
+    if (
+      inst.coding !== "jpeg" || !this.runtime.codec.crops ||
+      this.runtime.caches.decodedBlocks.has(this.frameKey(level, index))
+    ) return null;
     if (!partWorthDecoding(L.tileWidth, L.tileHeight, x0, y0, x1, y1)) return null;
     const stored = await inst.readFrame(at);
     if (stored.coding !== "jpeg") return null;
-    return await decodeBlockPart(stored.data, rgb ? "rgb" : "gray", L.tileWidth, L.tileHeight, x0, y0, x1, y1);
+    return await decodeBlockPart(
+      this.runtime.codec,
+      stored.data,
+      rgb ? "rgb" : "gray",
+      L.tileWidth,
+      L.tileHeight,
+      x0,
+      y0,
+      x1,
+      y1,
+    );
   }
 
   async readAssociated(name: string): Promise<Raster8> {
@@ -285,7 +305,7 @@ class DicomSeriesSource extends LevelledSource implements ImageSource {
     if (inst.frames !== 1 || inst.tileWidth !== inst.totalWidth) {
       throw unsupportedSource(`a tiled DICOM ${name} image is not supported yet`);
     }
-    const data = await decodeFrame(inst, 0);
+    const data = await decodeFrame(this.runtime.codec, inst, 0);
     const channels = inst.samplesPerPixel === 3 ? 3 : 1;
     return { width: inst.tileWidth, height: inst.tileHeight, channels, type: "uint8", data };
   }

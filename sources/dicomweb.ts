@@ -12,6 +12,7 @@ import { boundedBody, guardedFetch, type RemotePolicy } from "./remote.ts";
 import { type DicomInstance, instanceFromAttrs } from "./dicom.ts";
 import { jsonAttrs } from "./dicom_attrs.ts";
 import { batchedFrames, fetchFrames, upstreamStatus } from "./dicomweb_frames.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { openDicomInstances } from "./dicom_series.ts";
 import type { ImageSource } from "./source.ts";
 import { sha256Hex } from "../cache/key.ts";
@@ -130,7 +131,12 @@ export async function dicomwebVersion(s: DicomwebSeries): Promise<string> {
  * Opens a series at `version`: its metadata (409 when its instances are no longer those of `version`: the
  * series was replaced in between), one instance per WSI object, frames by WADO-RS.
  */
-export async function openDicomweb(s: DicomwebSeries, version: string, cacheKey: string): Promise<ImageSource> {
+export async function openDicomweb(
+  s: DicomwebSeries,
+  version: string,
+  cacheKey: string,
+  runtime: Runtime,
+): Promise<ImageSource> {
   const seriesUrl = `${s.server.base}/studies/${s.study}/series/${s.series}`;
   const metadata = await dicomJson(`${seriesUrl}/metadata`, s.server, s.policy);
   if (versionOf(metadata) !== version) {
@@ -159,5 +165,5 @@ export async function openDicomweb(s: DicomwebSeries, version: string, cacheKey:
     const coding = (await main.readFrame(0)).coding;
     for (const i of instances) i.coding = coding;
   }
-  return openDicomInstances(instances, cacheKey, () => Promise.resolve());
+  return openDicomInstances(instances, cacheKey, runtime, () => Promise.resolve());
 }

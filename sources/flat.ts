@@ -7,9 +7,7 @@ import jpegDecode from "@jsquash/jpeg/decode.js";
 import webpDecode from "@jsquash/webp/decode.js";
 import pngDecode from "@jsquash/png/decode.js";
 import { corruptSource, notFound, tooLarge, unsupportedSource } from "../errors.ts";
-import { flatImages } from "../cache/pixel_caches.ts";
-import { pixelReadLimitBytes } from "../cache/budget.ts";
-import { jpegCodec } from "../codecs/tier.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { TurboJpegError } from "../codecs/jpeg_types.ts";
 import { cropRaster } from "../core/crop.ts";
 import type { ImageSource } from "./source.ts";
@@ -24,6 +22,7 @@ import type { ByteSource } from "./bytes.ts";
 export interface FlatOpenOptions {
   maxPixels: number;
   cacheKey: string;
+  runtime: Runtime;
 }
 
 /** Opens a PNG, JPEG or WebP file; 413 past `maxPixels`, 422 when the header is unreadable. */
@@ -62,7 +61,7 @@ export function openFlat(
     associatedSizes: {},
     properties: {},
   };
-  return Promise.resolve(new FlatSource(bytes, format, info, opts.cacheKey));
+  return Promise.resolve(new FlatSource(bytes, format, info, opts.cacheKey, opts.runtime));
 }
 
 class FlatSource extends LevelledSource implements ImageSource {
@@ -71,8 +70,9 @@ class FlatSource extends LevelledSource implements ImageSource {
     private format: ContainerFormat,
     info: ImageInfo,
     cacheKey: string,
+    runtime: Runtime,
   ) {
-    super(info, cacheKey);
+    super(info, cacheKey, runtime);
   }
 
   async readStored(
@@ -95,7 +95,7 @@ class FlatSource extends LevelledSource implements ImageSource {
    */
   readDerivedDirect(level: number, x: number, y: number, w: number, h: number): Promise<Raster> | null {
     const scale = 2 ** level;
-    if (this.format !== "jpeg" || level < 1 || level > 3 || !jpegCodec().scales) return null;
+    if (this.format !== "jpeg" || level < 1 || level > 3 || !this.runtime.codec.scales) return null;
     if (this.info.channels !== 1 && this.info.channels !== 3) return null;
     return this.decoded(scale as 2 | 4 | 8).then((r) => cropRaster(r, x, y, w, h));
   }
@@ -111,13 +111,14 @@ class FlatSource extends LevelledSource implements ImageSource {
   /** The whole image decoded (at 1/`scale` for JPEG on a scaling tier), once, in the bounded LRU. */
   private decoded(scale: 1 | 2 | 4 | 8 = 1): Promise<Raster> {
     const key = scale === 1 ? this.cacheKey : `${this.cacheKey}/${scale}`;
+    const flatImages = this.runtime.caches.flatImages;
     if (flatImages.has(key)) return flatImages.get(key, () => this.decode(scale));
     const bps = this.info.pixelType === "uint16" ? 2 : 1;
     const { width, height, channels } = this.info;
     const pixels = Math.ceil(width / scale) * Math.ceil(height / scale);
     // What decoding takes at once: the samples, and for the RGBA decoders (PNG, WebP) their RGBA output.
     const working = pixels * bps * (this.format === "jpeg" && channels !== 4 ? channels : channels + 4);
-    const limit = pixelReadLimitBytes();
+    const limit = this.runtime.readLimitBytes;
     if (working > limit) {
       const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
       return Promise.reject(tooLarge(
@@ -143,7 +144,7 @@ class FlatSource extends LevelledSource implements ImageSource {
       if (this.format === "jpeg" && (channels === 1 || channels === 3)) {
         // This thread's codec tier (native libjpeg-turbo or WASM), straight to gray or RGB samples.
         const format = channels === 1 ? "gray" : "rgb", maxPixels = this.info.width * this.info.height;
-        const img = await jpegCodec().decode(bytes, { format, scale, maxPixels });
+        const img = await this.runtime.codec.decode(bytes, { format, scale, maxPixels });
         if (img.width !== width || img.height !== height) throw new Error("size differs from the header");
         return { width, height, channels, type: "uint8", data: img.data };
       }

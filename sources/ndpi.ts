@@ -14,8 +14,7 @@ import { withDerivedLevels } from "./source.ts";
 import type { ImageSource } from "./source.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
 import { corruptSource, notFound, unsupportedSource } from "../errors.ts";
-import { decodedBlocks } from "../cache/pixel_caches.ts";
-import { jpegCodec } from "../codecs/tier.ts";
+import type { Runtime } from "../cache/runtime.ts";
 
 /** Rows a band holds, at least (whole MCU rows): a 256-px tile touches one or two bands. */
 const BAND_ROWS = 64;
@@ -35,7 +34,12 @@ interface NdpiLevel {
 }
 
 /** Opens an NDPI file whose IFDs (`readNdpiIfds`) are `ifds`. */
-export async function openNdpi(ifds: NdpiIfd[], bytes: ByteSource, cacheKey: string): Promise<ImageSource> {
+export async function openNdpi(
+  ifds: NdpiIfd[],
+  bytes: ByteSource,
+  cacheKey: string,
+  runtime: Runtime,
+): Promise<ImageSource> {
   const levels: NdpiLevel[] = [];
   let macro: NdpiLevel | undefined, main: NdpiIfd | undefined, lensMax = 0;
   for (const e of ifds) {
@@ -96,7 +100,7 @@ export async function openNdpi(ifds: NdpiIfd[], bytes: ByteSource, cacheKey: str
     associatedSizes: macro ? { macro: { width: macro.width, height: macro.height } } : {},
     properties: { "hamamatsu.SourceLens": String(lensMax) },
   };
-  return new NdpiSource(info, cacheKey, levels, macro, bytes);
+  return new NdpiSource(info, cacheKey, runtime, levels, macro, bytes);
 }
 
 /** Reads a level's JPEG header (to its first interval): its MCU height, and checks its intervals. */
@@ -130,11 +134,12 @@ class NdpiSource extends LevelledSource implements ImageSource {
   constructor(
     info: ImageInfo,
     cacheKey: string,
+    runtime: Runtime,
     private levels: NdpiLevel[],
     private macro: NdpiLevel | undefined,
     private bytes: ByteSource,
   ) {
-    super(info, cacheKey);
+    super(info, cacheKey, runtime);
   }
 
   async readStored(
@@ -174,7 +179,7 @@ class NdpiSource extends LevelledSource implements ImageSource {
     const L = this.levels[level];
     const rows = Math.min(L.height, (b + 1) * L.bandMcus * L.mcuHeight) - b * L.bandMcus * L.mcuHeight;
     const key = `${this.cacheKey}|ndpi${level}|${b}`;
-    return decodedBlocks.get(
+    return this.runtime.caches.decodedBlocks.get(
       key,
       () => this.decodeBand(L, b, rows).then((d) => d.buffer as ArrayBuffer),
       L.width * rows * 3,
@@ -200,7 +205,7 @@ class NdpiSource extends LevelledSource implements ImageSource {
       jpeg = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
       parts.reduce((at, p) => (jpeg.set(p, at), at + p.length), 0);
     }
-    const img = await jpegCodec().decode(jpeg, { format: "rgb" });
+    const img = await this.runtime.codec.decode(jpeg, { format: "rgb" });
     if (img.width !== L.width || img.height !== rows) {
       throw corruptSource(`an NDPI band decodes to ${img.width}×${img.height}, not ${L.width}×${rows}`);
     }
@@ -211,7 +216,7 @@ class NdpiSource extends LevelledSource implements ImageSource {
 
   async readAssociated(name: string): Promise<Raster8> {
     if (name !== "macro" || !this.macro) throw notFound(`no associated image "${name}"`);
-    const img = await jpegCodec().decode(await this.bytes.read(this.macro.offset, this.macro.length), {
+    const img = await this.runtime.codec.decode(await this.bytes.read(this.macro.offset, this.macro.length), {
       format: "rgb",
     });
     return { width: img.width, height: img.height, channels: 3, type: "uint8", data: img.data };

@@ -11,6 +11,7 @@ import { openTiff } from "./tiff.ts";
 import { type ByteSource, localBytes, remoteBytes } from "./bytes.ts";
 import type { RemoteHead, RemotePolicy } from "./remote.ts";
 import { type DicomwebSeries, openDicomweb } from "./dicomweb.ts";
+import { createRuntime, type Runtime } from "../cache/runtime.ts";
 
 /** How a source is opened: the file, its version, and limits. Plain data, so it can cross to a worker. */
 export interface SourceDescriptor {
@@ -40,10 +41,13 @@ export function bytesOf(d: SourceDescriptor): Promise<ByteSource> {
 /** The most bytes of segments read before a JPEG's frame header (EXIF, XMP, ICC profiles split in APP2s). */
 const MAX_JPEG_HEAD = 16 << 20;
 
-/** Opens `d`; 415 for unknown formats, 413/422 from the format readers. */
-export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
-  if (d.dicomweb) return await openDicomweb(d.dicomweb, d.version, `${d.path}@${d.version}`);
-  if (!d.remote && (await Deno.stat(d.path)).isDirectory) return await openDicomFolder(d);
+/**
+ * Opens `d` with the opening thread's runtime (its codec, pixel caches, budget; a runtime of its own when
+ * none is given: tests, tools); 415 for unknown formats, 413/422 from the format readers.
+ */
+export async function openSource(d: SourceDescriptor, runtime: Runtime = createRuntime()): Promise<ImageSource> {
+  if (d.dicomweb) return await openDicomweb(d.dicomweb, d.version, `${d.path}@${d.version}`, runtime);
+  if (!d.remote && (await Deno.stat(d.path)).isDirectory) return await openDicomFolder(d, runtime);
   const bytes = await bytesOf(d);
   let head: Uint8Array;
   try {
@@ -60,10 +64,14 @@ export async function openSource(d: SourceDescriptor): Promise<ImageSource> {
       if (n > MAX_JPEG_HEAD) throw corruptSource(`no JPEG frame header in the first ${MAX_JPEG_HEAD >> 20} MiB`);
       head = await bytes.read(0, Math.min(n, bytes.size));
     }
-    if (format === "tiff") return pinned(await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey }), bytes);
+    if (format === "tiff") {
+      return pinned(await openTiff(d, bytes, { maxPixels: d.maxPixels, cacheKey, runtime }), bytes);
+    }
     // DICOM by its content (the WG-26 sample files have no extension): one multi-frame file is one slide.
-    if (isDicomHead(head)) return pinned(await openDicomSeries([{ bytes, path: d.path }], cacheKey), bytes);
-    if (format) return pinned(await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey }), bytes);
+    if (isDicomHead(head)) return pinned(await openDicomSeries([{ bytes, path: d.path }], cacheKey, runtime), bytes);
+    if (format) {
+      return pinned(await openFlat(bytes, format, head, { maxPixels: d.maxPixels, cacheKey, runtime }), bytes);
+    }
   } catch (err) {
     await bytes.close();
     throw err;
@@ -84,6 +92,7 @@ function pinned(source: ImageSource, bytes: ByteSource): ImageSource {
   };
   return {
     info: source.info,
+    runtime: source.runtime,
     readRegion: (level, x, y, w, h, plane, select, hints) =>
       after(source.readRegion(level, x, y, w, h, plane, select, hints)),
     readAssociated: (name) => after(source.readAssociated(name)),
@@ -95,13 +104,13 @@ function pinned(source: ImageSource, bytes: ByteSource): ImageSource {
 }
 
 /** Opens a folder of DICOM instances as one slide (415 when it holds none). */
-async function openDicomFolder(d: SourceDescriptor): Promise<ImageSource> {
+async function openDicomFolder(d: SourceDescriptor, runtime: Runtime): Promise<ImageSource> {
   const paths = await dicomFilesIn(d.path);
   if (!paths.length) throw unsupportedSource("a folder that holds no DICOM instances");
   const files: { bytes: ByteSource; path: string }[] = [];
   try {
     for (const path of paths) files.push({ bytes: await localBytes(path), path });
-    return await openDicomSeries(files, `${d.path}@${d.version}`);
+    return await openDicomSeries(files, `${d.path}@${d.version}`, runtime);
   } catch (err) {
     await Promise.all(files.map((f) => f.bytes.close()));
     throw err;

@@ -7,13 +7,14 @@ import { derivedLevelSizes } from "../pyramid/levels.ts";
 import { arrayTypeFor, type Raster, type Raster8 } from "../core/raster.ts";
 import { downsample2xSamples } from "../kernels/downsample2x.ts";
 import { cropRaster } from "../core/crop.ts";
-import { derivedLevels } from "../cache/pixel_caches.ts";
-import { pixelReadLimitBytes } from "../cache/budget.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { tooLarge } from "../errors.ts";
 
 /** An open image: metadata plus region reads at any level. */
 export interface ImageSource {
   readonly info: ImageInfo;
+  /** The runtime of the thread that opened it (its codec, pixel caches, budget, byte pool). */
+  readonly runtime: Runtime;
   /**
    * Pixels of `level` in the rectangle (level pixels, inside the level), native sample type. With `plane`
    * "luma", a level with a luma plane (`LevelInfo.luma`) gives that plane (1 channel, 8-bit) instead. With
@@ -54,6 +55,8 @@ export interface ReadHints {
 export interface StoredLevelReader {
   /** Bytes of one pixel of a stored level (all its samples). */
   readonly storedPixelBytes: number;
+  /** Its thread's runtime: the derived-level cache and the read limit. */
+  readonly runtime: Runtime;
   /**
    * A stored level's samples (of the `select`ed planes, when given), or its luma plane when `luma` (only
    * asked of levels with `luma` set).
@@ -82,7 +85,11 @@ export interface StoredLevelReader {
  */
 export abstract class LevelledSource implements StoredLevelReader {
   readonly storedPixelBytes: number;
-  protected constructor(readonly info: ImageInfo, protected readonly cacheKey: string) {
+  protected constructor(
+    readonly info: ImageInfo,
+    protected readonly cacheKey: string,
+    readonly runtime: Runtime,
+  ) {
     this.storedPixelBytes = info.channels * arrayTypeFor(info.pixelType).BYTES_PER_ELEMENT;
   }
 
@@ -158,13 +165,13 @@ export async function readLevelRegion(
     const key = `${cacheKey}#${level}${luma ? "Y" : ""}${planes}`;
     // A small level is made whole once, when the stored pixels behind it may be read at once; else by region.
     if (
-      !derivedLevels.has(key) &&
-      derivationSource(reader, levels, level, info.width, info.height, luma).bytes > pixelReadLimitBytes()
+      !reader.runtime.caches.derivedLevels.has(key) &&
+      derivationSource(reader, levels, level, info.width, info.height, luma).bytes > reader.runtime.readLimitBytes
     ) {
       checkDerivation(reader, levels, level, w, h, luma);
       return derive(reader, levels, cacheKey, level, x, y, w, h, luma, select);
     }
-    const whole = derivedLevels.get(
+    const whole = reader.runtime.caches.derivedLevels.get(
       key,
       () => derive(reader, levels, cacheKey, level, 0, 0, info.width, info.height, luma, select),
       info.width * info.height * (luma ? 1 : reader.storedPixelBytes),
@@ -210,7 +217,8 @@ function checkDerivation(
   h: number,
   luma: boolean,
 ) {
-  const { stored: s, bytes } = derivationSource(reader, levels, level, w, h, luma), limit = pixelReadLimitBytes();
+  const { stored: s, bytes } = derivationSource(reader, levels, level, w, h, luma);
+  const limit = reader.runtime.readLimitBytes;
   if (bytes <= limit) return;
   const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
   const scale = Math.round(levels[0].width / levels[level].width);

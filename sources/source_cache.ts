@@ -6,12 +6,13 @@
 import { toHttpError } from "../errors.ts";
 import { openSource, type SourceDescriptor } from "./open.ts";
 import type { ImageSource } from "./source.ts";
+import { createRuntime, type Runtime } from "../cache/runtime.ts";
 
-/** A bounded cache of open `ImageSource`s keyed by path and version. */
+/** A bounded cache of open `ImageSource`s keyed by path and version, opened with one thread's runtime. */
 export class SourceCache {
   #open = new Map<string, Promise<ImageSource>>();
 
-  constructor(readonly maxOpen = 64) {}
+  constructor(readonly runtime: Runtime = createRuntime(), readonly maxOpen = 64) {}
 
   /** The open source for `d`, opening it on first use. Failures are not cached. */
   get(d: SourceDescriptor): Promise<ImageSource> {
@@ -22,7 +23,7 @@ export class SourceCache {
       this.#open.set(key, p);
       return p;
     }
-    p = openSource(d).then(readerBoundary, (err) => {
+    p = openSource(d, this.runtime).then(readerBoundary, (err) => {
       this.#open.delete(key);
       throw toHttpError(err, "source");
     });
@@ -58,6 +59,7 @@ export function readerBoundary(source: ImageSource): ImageSource {
   };
   return {
     info: source.info,
+    runtime: source.runtime,
     readRegion: (level, x, y, w, h, plane, select, hints) =>
       call(() => source.readRegion(level, x, y, w, h, plane, select, hints)),
     readAssociated: (name) => call(() => source.readAssociated(name)),

@@ -29,7 +29,7 @@ import { parseOmeXml } from "./ome.ts";
 import { omeInfo, OmePlanes } from "./tiff_planes.ts";
 import { LevelledSource, withDerivedLevels } from "./source.ts";
 import { arrayTypeFor, pickChannels, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
-import { decodedBlocks } from "../cache/pixel_caches.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { readBlockPart } from "./block_parts.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
 import { openNdpi } from "./ndpi.ts";
@@ -37,7 +37,6 @@ import { readNdpiIfds } from "./ndpi_ifd.ts";
 import { type TiffLayout, tiffLayout } from "./tiff_vendors.ts";
 import { readBifRegion } from "./bif.ts";
 import { readFlatHeader } from "../codecs/sniff.ts";
-import { jpegCodec } from "../codecs/tier.ts";
 
 /** Options for opening a TIFF. */
 export interface TiffOpenOptions {
@@ -45,13 +44,15 @@ export interface TiffOpenOptions {
   maxPixels: number;
   /** Cache key for this file version (decoded blocks and derived levels live under it). */
   cacheKey: string;
+  /** The opening thread's runtime. */
+  runtime: Runtime;
 }
 
 /** Opens a TIFF file as an `ImageSource`; 415 for unsupported layouts, 422 for corrupt files. */
 export async function openTiff(d: SourceDescriptor, bytes: ByteSource, opts: TiffOpenOptions): Promise<ImageSource> {
   // Hamamatsu NDPI: its own IFD reader (64-bit offsets), levels of restart intervals read by bands.
   const ndpi = await readNdpiIfds(bytes);
-  if (ndpi) return await openNdpi(ndpi, bytes, opts.cacheKey);
+  if (ndpi) return await openNdpi(ndpi, bytes, opts.cacheKey, opts.runtime);
   const { size: fileSize, count } = await walkIfdChain(bytes);
   let tiff: GeoTIFF;
   try {
@@ -78,15 +79,17 @@ class TiffSource extends LevelledSource implements ImageSource {
     info: ImageInfo,
     private levelIfds: IfdEntry[],
     private associatedIfds: Map<string, IfdEntry>,
-    cacheKey: string,
-    private fileSize: number,
-    private bytes: ByteSource,
+    o: { cacheKey: string; runtime: Runtime; fileSize: number; bytes: ByteSource },
     private planes?: OmePlanes,
     private embedded = new Map<string, Uint8Array>(),
     private bif?: TiffLayout["bif"],
   ) {
-    super(info, cacheKey);
+    super(info, o.cacheKey, o.runtime);
+    this.fileSize = o.fileSize;
+    this.bytes = o.bytes;
   }
+  private fileSize: number;
+  private bytes: ByteSource;
 
   static async create(
     tiff: GeoTIFF,
@@ -98,7 +101,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     if (ome && ome.sizeX === first.width && ome.sizeY === first.height) {
       const planes = await OmePlanes.open(tiff, opts.bytes, first, ome, count);
       const info = omeInfo(planes, first, await resolutionMpp(first));
-      return new TiffSource(tiff, info, planes.levels0, new Map(), opts.cacheKey, opts.fileSize, opts.bytes, planes);
+      return new TiffSource(tiff, info, planes.levels0, new Map(), opts, planes);
     }
     const ifds: IfdEntry[] = [first];
     for (let i = 1; i < count; i++) ifds.push(await readIfd(tiff, i, first));
@@ -145,9 +148,7 @@ class TiffSource extends LevelledSource implements ImageSource {
       info,
       levels,
       associated,
-      opts.cacheKey,
-      opts.fileSize,
-      opts.bytes,
+      opts,
       undefined,
       layout.embedded,
       layout.bif,
@@ -191,7 +192,7 @@ class TiffSource extends LevelledSource implements ImageSource {
   async readAssociated(name: string): Promise<Raster8> {
     const jpeg = this.embedded.get(name);
     if (jpeg) {
-      const img = await jpegCodec().decode(jpeg, { format: "rgb" });
+      const img = await this.runtime.codec.decode(jpeg, { format: "rgb" });
       return { width: img.width, height: img.height, channels: 3, type: "uint8", data: img.data };
     }
     const e = this.associatedIfds.get(name);
@@ -200,6 +201,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     checkBlockSize(
       { ...e, blockWidth: e.width, blockHeight: e.height },
       e.spp * arrayTypeFor(e.type).BYTES_PER_ELEMENT,
+      this.runtime.readLimitBytes,
     );
     return toUint8(await this.readIfdRegion(e, 0, 0, e.width, e.height));
   }
@@ -224,7 +226,7 @@ class TiffSource extends LevelledSource implements ImageSource {
     const ch = luma ? 1 : e.spp;
     const Ctor = arrayTypeFor(e.type);
     const bw = e.blockWidth, bh = e.blockHeight;
-    checkBlockSize(e, ch * Ctor.BYTES_PER_ELEMENT);
+    checkBlockSize(e, ch * Ctor.BYTES_PER_ELEMENT, this.runtime.readLimitBytes);
     checkReadBlocks(e, x, y, w, h);
     if (w === bw && h === bh && x % bw === 0 && y % bh === 0) {
       // Exactly one stored block: its decoded samples are the region, with no copy (192 KB a 256² RGB tile).
@@ -233,15 +235,15 @@ class TiffSource extends LevelledSource implements ImageSource {
       // seldom read again (the tile cache answers repeats), and caching it evicts the blocks that unaligned
       // reads (Deep Zoom 254+1) share.
       const tx = x / bw, ty = y / bh;
-      const cached = decodedBlocks.has(this.blockKey(e, tx, ty, luma));
-      const data = cached
-        ? await this.block(e, tx, ty, luma)
-        : new Ctor(await decodeTiffBlock(e, tx, ty, luma, Ctor === Uint8Array, this.fileSize) as ArrayBuffer);
+      const cached = this.runtime.caches.decodedBlocks.has(this.blockKey(e, tx, ty, luma));
+      const data = cached ? await this.block(e, tx, ty, luma) : new Ctor(
+        await decodeTiffBlock(e, tx, ty, luma, Ctor === Uint8Array, this.fileSize, this.runtime) as ArrayBuffer,
+      );
       const region = { width: w, height: h, channels: ch, type: e.type, data: data.subarray(0, w * h * ch) };
       return cached ? region : leased(region);
     }
     // Every sample is written below (the blocks cover the region); 8-bit regions come from the pool.
-    const out = Ctor === Uint8Array ? leaseBytes(w * h * ch) : new Ctor(w * h * ch);
+    const out = Ctor === Uint8Array ? leaseBytes(this.runtime.pool, w * h * ch) : new Ctor(w * h * ch);
     const tx0 = Math.floor(x / bw), tx1 = Math.floor((x + w - 1) / bw);
     const ty0 = Math.floor(y / bh), ty1 = Math.floor((y + h - 1) / bh);
     const jobs: Promise<void>[] = [];
@@ -255,6 +257,7 @@ class TiffSource extends LevelledSource implements ImageSource {
           // The part needed, decoded alone when that is cheaper (and the block is not cached), else the block;
           // in a scan the neighbours need the rest of the block: always the block.
           const part = scan ? null : await readBlockPart(
+            this.runtime,
             e,
             this.blockKey(e, tx, ty, luma),
             luma,
@@ -282,7 +285,8 @@ class TiffSource extends LevelledSource implements ImageSource {
   private async block(e: IfdEntry, tx: number, ty: number, luma = false) {
     const key = this.blockKey(e, tx, ty, luma);
     const bytes = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * arrayTypeFor(e.type).BYTES_PER_ELEMENT;
-    const buf = await decodedBlocks.get(key, () => decodeTiffBlock(e, tx, ty, luma, false, this.fileSize), bytes);
+    const decode = () => decodeTiffBlock(e, tx, ty, luma, false, this.fileSize, this.runtime);
+    const buf = await this.runtime.caches.decodedBlocks.get(key, decode, bytes);
     return new (arrayTypeFor(e.type))(buf as ArrayBuffer);
   }
 

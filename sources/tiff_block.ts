@@ -3,6 +3,7 @@
  * The TIFF reader (sources/tiff.ts) assembles regions from these.
  */
 import { leaseBytes } from "../core/lease.ts";
+import type { Runtime } from "../cache/runtime.ts";
 import { arrayTypeFor } from "../core/raster.ts";
 import { corruptSource, HttpError } from "../errors.ts";
 import type { ByteSource } from "./bytes.ts";
@@ -39,12 +40,15 @@ export async function decodeTiffBlock(
   luma: boolean,
   pooled: boolean,
   fileSize: number,
+  runtime: Runtime,
 ): Promise<ArrayBufferLike> {
   const shared = luma
-    ? await (e.lumaDecoder ??= decoderFor({ ...decoderParams(e), luma: true }))
-    : await (e.decoder ??= decoderFor(decoderParams(e)));
+    ? await (e.lumaDecoder ??= decoderFor({ ...decoderParams(e), luma: true, codec: runtime.codec }))
+    : await (e.decoder ??= decoderFor({ ...decoderParams(e), codec: runtime.codec }));
   // A block read alone is decoded into a pool buffer (JPEG, native tier); one for the cache never is.
-  const decoder = pooled ? { decode: (b: ArrayBuffer) => shared.decode(b, leaseBytes) } : shared;
+  const decoder = pooled
+    ? { decode: (b: ArrayBuffer) => shared.decode(b, (n) => leaseBytes(runtime.pool, n)) }
+    : shared;
   const bytesPer = arrayTypeFor(e.type).BYTES_PER_ELEMENT;
   const blockH = e.tiled ? e.blockHeight : Math.min(e.blockHeight, e.height - ty * e.blockHeight);
   const need = e.blockWidth * e.blockHeight * (luma ? 1 : e.spp) * bytesPer;

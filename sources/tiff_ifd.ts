@@ -7,7 +7,6 @@ import { corruptSource, tooLarge, unsupportedSource } from "../errors.ts";
 import { SUPPORTED_COMPRESSIONS } from "./decoders.ts";
 import type { TileDecoder } from "./tile_decoder.ts";
 import { arrayTypeFor, type PixelType, pixelTypeFor } from "../core/raster.ts";
-import { pixelReadLimitBytes } from "../cache/budget.ts";
 import { type ImageInfo, type LevelInfo, photoChannels } from "../core/image_info.ts";
 import { type BlockLayout, checkLayout, tilesUnderStripTags } from "./tiff_layout.ts";
 
@@ -81,8 +80,8 @@ export const TIFF_TYPE_SIZES: Record<number, number> = {
  * 413 when one block of `e` decodes to more than the pixel budget: it could not be kept, so every tile
  * would decode it again (a 783 KB file holding one 16384² Deflate tile; a 20000² image in one strip).
  */
-export function checkBlockSize(e: IfdEntry, pixelBytes: number) {
-  const bytes = e.blockWidth * e.blockHeight * pixelBytes, limit = pixelReadLimitBytes();
+export function checkBlockSize(e: IfdEntry, pixelBytes: number, limit: number) {
+  const bytes = e.blockWidth * e.blockHeight * pixelBytes;
   if (bytes <= limit) return;
   const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
   throw tooLarge(

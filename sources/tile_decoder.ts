@@ -1,5 +1,6 @@
 /** What every block decoder is and gets (sources/decoders.ts picks one by compression), and the checks they share. */
 import { corruptSource } from "../errors.ts";
+import type { JpegCodec } from "../codecs/tier.ts";
 
 /** Decodes one stored tile or strip into interleaved samples (predictor already undone). */
 export interface TileDecoder {
@@ -9,6 +10,8 @@ export interface TileDecoder {
 
 /** What a decoder needs to know about the IFD it decodes. */
 export interface DecoderParams {
+  /** The thread's JPEG codec (JPEG blocks). */
+  codec: JpegCodec;
   compression: number;
   tileWidth: number;
   tileHeight: number;

@@ -1,9 +1,9 @@
 /** The per-thread byte pool (core/byte_pool.ts): who may give a buffer back, and tiles rendered through it. */
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
-import { bytePoolStats, giveBytes, takeBytes } from "../core/byte_pool.ts";
+import { BytePool } from "../core/byte_pool.ts";
 import { DATA, decodePng, firstDifference } from "./helpers.ts";
 import { pillow } from "./jpeg_reference.ts";
-import { initCodecs } from "../codecs/tier.ts";
+import { createRuntime } from "../cache/runtime.ts";
 import { openSource } from "../sources/open.ts";
 import { renderTile } from "../pipeline/render.ts";
 import type { TileRequest } from "../pipeline/tile_request.ts";
@@ -12,6 +12,8 @@ const opts = { sanitizeResources: false, sanitizeOps: false };
 
 Deno.test("byte pool: a buffer given back is handed out again zeroed; foreign, detached and double gifts are refused", () => {
   const n = 4099; // a size no other code here asks for
+  const pool = new BytePool();
+  const takeBytes = (k: number) => pool.take(k), giveBytes = (v: ArrayBufferView) => pool.give(v);
   const a = takeBytes(n);
   assertEquals([a.length, a.byteOffset, a.buffer.byteLength], [n, 0, n]);
   a.fill(7);
@@ -60,7 +62,13 @@ Deno.test(
     }
     held.forEach((d, i) => assertEquals(firstDifference(d as Uint8Array, lumas[i]), null, `held region ${i}`));
     for (const tier of ["auto", "wasm"] as const) {
-      initCodecs(tier);
+      // The same file opened on a thread runtime of that tier (its codec, its byte pool).
+      const t = await openSource({
+        path: DATA + "generated__coffee-6x6_jpeg_pyramid.tif",
+        version: "pool",
+        maxPixels: 1e8,
+      }, createRuntime({ codecs: tier }));
+      const bytePoolStats = t.runtime.pool.stats;
       try {
         const check = async (i: number, png: Uint8Array, how: string) => {
           const want = lumas[i].map((y) => y > 120 ? 255 : 0);
@@ -72,7 +80,7 @@ Deno.test(
         };
         const before = { ...bytePoolStats };
         for (let i = 0; i < tiles.length; i++) {
-          await check(i, (await renderTile(s, request(tiles[i][0], tiles[i][1]))).bytes, "one by one");
+          await check(i, (await renderTile(t, request(tiles[i][0], tiles[i][1]))).bytes, "one by one");
         }
         // One by one, each tile's block came from the pool and went back to it: the native tier decodes into
         // it; the WASM tier's decoder makes its own, which the pool refuses.
@@ -82,10 +90,10 @@ Deno.test(
           assertAtLeast(reused, tiles.length - 1, "blocks decoded into reused buffers");
         } else assertEquals(given, 0);
         // All at once: each tile holds its buffer from its read to its encode while the others take theirs.
-        const all = await Promise.all(tiles.map(([tx, ty]) => renderTile(s, request(tx, ty))));
+        const all = await Promise.all(tiles.map(([tx, ty]) => renderTile(t, request(tx, ty))));
         for (let i = 0; i < tiles.length; i++) await check(i, all[i].bytes, "at once");
       } finally {
-        initCodecs("auto");
+        await t.close();
       }
     }
     await s.close();

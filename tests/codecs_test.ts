@@ -8,7 +8,8 @@
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, firstDifference, get, psnr, startTask, withServer } from "./helpers.ts";
 import { native, pillow, storedTiles } from "./jpeg_reference.ts";
-import { initCodecs, jpegCodec } from "../codecs/tier.ts";
+import { chooseCodec } from "../codecs/tier.ts";
+import { createRuntime } from "../cache/runtime.ts";
 import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
 import { wasmDecode, wasmEncode } from "../codecs/wasm_jpeg.ts";
 import { openSource } from "../sources/open.ts";
@@ -138,11 +139,11 @@ Deno.test("corrupt, truncated and oversized JPEGs are errors, never a crash", op
 });
 
 Deno.test("CODECS: native loads here, wasm on request, a bad value is a start-up error", () => {
-  assertEquals(initCodecs("native").tier, "native");
-  assertEquals(jpegCodec().tier, "native");
-  assertEquals(initCodecs("wasm").tier, "wasm");
-  assertEquals(jpegCodec().tier, "wasm");
-  assertEquals(initCodecs("auto").tier, "native");
+  assertEquals(chooseCodec("native").status.tier, "native");
+  assertEquals(chooseCodec("native").codec.tier, "native");
+  assertEquals(chooseCodec("wasm").status.tier, "wasm");
+  assertEquals(chooseCodec("wasm").codec.tier, "wasm");
+  assertEquals(chooseCodec("auto").status.tier, "native");
   let refused = false;
   try {
     loadConfig({ CODECS: "fast" });
@@ -268,8 +269,10 @@ Deno.test(
   opts,
   async () => {
     const read = async (tier: "native" | "wasm") => {
-      initCodecs(tier);
-      const s = await openSource({ path: DATA + "skimage__rocket.jpg", version: `scaled-${tier}`, maxPixels: 1e8 });
+      const s = await openSource(
+        { path: DATA + "skimage__rocket.jpg", version: `scaled-${tier}`, maxPixels: 1e8 },
+        createRuntime({ codecs: tier }),
+      );
       const levels = s.info.levels;
       const out = [];
       for (const l of [1, 2]) {
@@ -282,7 +285,6 @@ Deno.test(
     };
     const box = await read("wasm"); // the exact definition: 2× area averages of the full decode
     const scaled = await read("native");
-    initCodecs("auto");
     // Pillow's own DCT-scaled decode (draft to 1/2 and 1/4) is the independent reference for the native path.
     const dir = await Deno.makeTempDir();
     const py = `import sys

@@ -6,7 +6,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, psnr, withServer } from "./helpers.ts";
 import { openSource } from "../sources/open.ts";
-import { jpegCodec } from "../codecs/tier.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -62,7 +61,7 @@ Deno.test("DICOM level 0 equals pydicom's: native RGB exactly, the fluorescence 
       const ours = new Uint8Array(r.data.buffer, r.data.byteOffset, ref.data.length);
       // JPEG frames decoded by libjpeg-turbo on both sides (the native tier) are the same bytes; the WASM tier's
       // decoder differs by a few levels (PSNR ≥ 45 dB).
-      if (exact || jpegCodec().tier === "native") {
+      if (exact || source.runtime.codec.tier === "native") {
         assertEquals(ours.findIndex((v, i) => v !== ref.data[i]), -1, `${id}: byte for byte`);
       } else {
         const db = psnr(ours, ref.data);

@@ -1,9 +1,8 @@
 /** Parts of stored JPEG tiles decoded alone (native tier): the same pixels as whole decodes. */
 import { assert, assertEquals } from "./assert.ts";
-import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { DATA, firstDifference } from "./helpers.ts";
 import { native, openFirstTile, pillow, storedTiles, TILES } from "./jpeg_reference.ts";
-import { initCodecs } from "../codecs/tier.ts";
+import { createRuntime } from "../cache/runtime.ts";
 import { openSource } from "../sources/open.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -46,8 +45,10 @@ Deno.test(
   opts,
   async () => {
     const read = async (tier: "native" | "wasm", luma: boolean) => {
-      initCodecs(tier);
-      const s = await openSource({ path: DATA + TILES[0][0], version: `parts-${tier}`, maxPixels: 1e8 });
+      const s = await openSource(
+        { path: DATA + TILES[0][0], version: `parts-${tier}`, maxPixels: 1e8 },
+        createRuntime({ codecs: tier }),
+      );
       // Deep Zoom 254+1 footprints and 240-px off-grid patches: a few rows or columns of each neighbour.
       const out = [];
       for (const [x, y, w, h] of [[253, 253, 256, 256], [507, 1, 256, 255], [240, 480, 240, 240], [1, 500, 255, 20]]) {
@@ -58,7 +59,6 @@ Deno.test(
     };
     for (const luma of [false, true]) {
       const whole = await read("wasm", luma), parts = await read("native", luma);
-      initCodecs("auto");
       for (let i = 0; i < whole.length; i++) assertEquals(parts[i], whole[i], `region ${i}${luma ? " (luma)" : ""}`);
     }
   },
@@ -70,20 +70,16 @@ Deno.test(
   async () => {
     const { s, level, tx, ty, tw, th } = await openFirstTile("aligned-read");
     const [want] = await pillow([(await s.readStoredJpeg!(level, tx, ty))!], "RGB");
+    const decodedBlocks = s.runtime.caches.decodedBlocks;
     const cached = decodedBlocks.lru.count;
     // Aligned: Pillow's pixels of the stored tile, and nothing added to the block cache (no garbage block a tile).
     const aligned = (await s.readRegion(level, tx * tw, ty * th, tw, th, "samples")).data as Uint8Array;
     assertEquals(firstDifference(aligned, want), null, "aligned tile = Pillow");
     assertEquals(decodedBlocks.lru.count, cached);
-    // Straddling four tiles, read whole (the WASM tier decodes no parts): the blocks are kept for neighbours…
-    initCodecs("wasm");
+    // Straddling four tiles, read whole (as a scan reads: no parts decoded): the blocks are kept for neighbours…
     const x = tx * tw + tw / 2, y = ty * th + th / 2;
-    let straddling: Uint8Array;
-    try {
-      straddling = (await s.readRegion(level, x - 8, y - 8, tw, th, "samples")).data as Uint8Array;
-    } finally {
-      initCodecs("auto");
-    }
+    const straddling = (await s.readRegion(level, x - 8, y - 8, tw, th, "samples", undefined, { scan: true }))
+      .data as Uint8Array;
     assert(decodedBlocks.lru.count >= cached + 4, "an unaligned read keeps its blocks");
     // …and an aligned read of a kept block is that block: the same pixels, no new cache entry.
     const kept = decodedBlocks.lru.count;

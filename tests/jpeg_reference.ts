@@ -6,7 +6,6 @@ import { assertEquals } from "./assert.ts";
 import { DATA } from "./helpers.ts";
 import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
 import { openSource } from "../sources/open.ts";
-import { initCodecs } from "../codecs/tier.ts";
 
 /** Pillow's decode of each JPEG: "RGB", or "L" through `draft` (libjpeg decodes the luma component only). */
 export async function pillow(jpegs: Uint8Array[], mode: "RGB" | "L"): Promise<Uint8Array[]> {
@@ -64,7 +63,6 @@ export const native = (() => {
  * the native tier: the source, the level and stored tile, and the level's tile size.
  */
 export async function openFirstTile(version: string) {
-  initCodecs("auto");
   const [file, level, tx, ty] = TILES[0];
   const s = await openSource({ path: DATA + file, version, maxPixels: 1e8 });
   const { tileWidth: tw, tileHeight: th } = s.info.levels[level];

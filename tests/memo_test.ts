@@ -5,7 +5,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { SAMPLES } from "./helpers.ts";
 import { PromiseCache } from "../cache/memo.ts";
-import { flatImages, sizePixelCaches } from "../cache/pixel_caches.ts";
 import { DEFAULT_CACHE_SIZES } from "../cache/sizes.ts";
 import { StatsService } from "../service/stats.ts";
 import { InlineBackend } from "../workers/backend.ts";
@@ -51,6 +50,8 @@ Deno.test("Config.caches bounds the caches: statistics and flat images kept or n
       assertEquals(stats.computations, computations, `statsBytes ${statsBytes}`);
     }
     const image = await openSource({ ...source, version: "flat-caps" });
+    const flatImages = image.runtime.caches.flatImages;
+    const sizePixelCaches = (sizes: typeof DEFAULT_CACHE_SIZES) => image.runtime.caches.resize(sizes);
     try {
       const before = flatImages.lru.count;
       await image.readRegion(0, 0, 0, 8, 8);

@@ -1,4 +1,6 @@
 /** Pipeline steps on real pixels: resampling, the gray op, PNG encoding, padding, canonical keys. */
+import { chooseCodec } from "../codecs/tier.ts";
+
 import pngDecode from "@jsquash/png/decode.js";
 import jpegDecode from "@jsquash/jpeg/decode.js";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
@@ -69,6 +71,9 @@ Wy, Wx = axis_weights(sy, scy, oh, h), axis_weights(sx, scx, ow, w)
 r = np.einsum("yk,kxc->yxc", Wy, np.einsum("xk,ykc->yxc", Wx, a))
 sys.stdout.buffer.write(r.astype(np.float64).tobytes())
 `;
+
+/** This file's JPEG codec (the tier `auto` picks). */
+const { codec } = chooseCodec("auto");
 
 Deno.test("resample: fractional area averages equal numpy's on a real photo (8-bit RGB, 16-bit gray)", async () => {
   const img = await coffee();
@@ -180,14 +185,14 @@ function interleave3(rgb: Uint8Array, a: Uint8Array): Uint8Array {
 
 Deno.test("JPEG and WebP encoders: quality changes size, pixels stay close (independent decoder)", async () => {
   const img = await coffee();
-  const low = await encodeOutput({ raster: img }, "jpeg", 30);
-  const high = await encodeOutput({ raster: img }, "jpeg", 95);
+  const low = await encodeOutput({ raster: img }, "jpeg", 30, codec);
+  const high = await encodeOutput({ raster: img }, "jpeg", 95, codec);
   assert(low.length < high.length, "quality 30 is smaller than 95");
   const dec = await jpegDecode(high.slice().buffer);
   const rgb = new Uint8Array(600 * 400 * 3);
   for (let i = 0; i < 600 * 400; i++) rgb.set(new Uint8Array(dec.data.buffer).subarray(i * 4, i * 4 + 3), i * 3);
   assertAtLeast(psnr(rgb, img.data), 35, "JPEG q95");
-  const webp = await encodeOutput({ raster: img }, "webp", 80);
+  const webp = await encodeOutput({ raster: img }, "webp", 80, codec);
   assertEquals(new TextDecoder().decode(webp.subarray(8, 12)), "WEBP");
 });
 
@@ -360,10 +365,10 @@ Deno.test("JPEG encoding works at every size (libjpeg-turbo for large tiles, moz
     const [w, h, q] of [[1, 1, 80], [8, 8, 80], [16, 1, 80], [7, 200, 80], [64, 64, 80], [255, 254, 80], [256, 256, 95]]
   ) {
     const crop = resample(img, 0, 0, 1, 1, w, h) as Raster8;
-    const jpeg = await encodeOutput({ raster: crop }, "jpeg", q);
+    const jpeg = await encodeOutput({ raster: crop }, "jpeg", q, codec);
     assert(jpeg instanceof Uint8Array && jpeg[0] === 0xff && jpeg[1] === 0xd8, `${w}×${h} is a JPEG`);
     assertEquals(jpegFrame(jpeg), { marker: 0xc0, components: 3 }, `${w}×${h} is baseline RGB`);
-    const gray = await encodeOutput({ raster: grayKernel(crop) }, "jpeg", q);
+    const gray = await encodeOutput({ raster: grayKernel(crop) }, "jpeg", q, codec);
     assertEquals(jpegFrame(gray), { marker: 0xc0, components: 1 }, `${w}×${h} gray is baseline, one component`);
     const back = await jpegDecode(jpeg.slice().buffer);
     assertEquals([back.width, back.height], [w, h]);

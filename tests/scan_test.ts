@@ -7,7 +7,6 @@ import { assert, assertEquals } from "./assert.ts";
 import { firstDifference, SAMPLES } from "./helpers.ts";
 import { openFirstTile, pillow } from "./jpeg_reference.ts";
 import { WorkerPool } from "../workers/pool.ts";
-import { decodedBlocks } from "../cache/pixel_caches.ts";
 import { exportWindow, readsAsScan } from "../export/patches.ts";
 import type { TileRequest } from "../pipeline/tile_request.ts";
 import type { ResolvedImage } from "../sources/registry.ts";
@@ -67,6 +66,7 @@ Deno.test(
     const { s, level, tx, ty, tw, th } = await openFirstTile("scan-read");
     // A region straddling four stored tiles, mostly in the first: slivers of the three others.
     const [x, y, w, h] = [tx * tw + 40, ty * th + 30, tw, th];
+    const decodedBlocks = s.runtime.caches.decodedBlocks;
     const kept = decodedBlocks.lru.count;
     const lone = (await s.readRegion(level, x, y, w, h, "samples")).data as Uint8Array;
     const afterLone = decodedBlocks.lru.count;

@@ -1,4 +1,5 @@
 /** Sources on the real shared images: every file opens or fails clearly, and pixels match independent decoders. */
+import { createRuntime } from "../cache/runtime.ts";
 import pngDecode from "@jsquash/png/decode.js";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, firstDifference, geotiffReference, psnr } from "./helpers.ts";
@@ -264,6 +265,7 @@ Deno.test("a level's block index is read whole at its first block, not 8 bytes a
     const s = await openTiff({ path: file, version: "index", maxPixels: 1e8 }, counted, {
       cacheKey: "index",
       maxPixels: 1e8,
+      runtime: createRuntime(),
     });
     const opened = reads, picks = Array.from({ length: 40 }, (_, i) => (i * 2503) % 10_000);
     const want = await pillow(picks.map((i) => tiles[i]), "L");

@@ -21,7 +21,7 @@ import {
   type WorkerJob,
   type WorkerReply,
 } from "./protocol.ts";
-import { codecStatus, type CodecTier } from "../codecs/tier.ts";
+import { chooseCodec, type CodecTier } from "../codecs/tier.ts";
 import { MAX_THREADS, type SharedBudget } from "../cache/budget.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "../cache/sizes.ts";
 import { log } from "../telemetry/log.ts";
@@ -75,7 +75,7 @@ export class WorkerPool implements TileBackend {
     this.large = new LargeWork(opts.largeBudgetBytes ?? 640 << 20, this.jobTimeoutMs / 2);
     this.large.onFree = () => this.#drain();
     this.recycleAfterBytes = opts.recycleAfterBytes ?? 64 << 20;
-    this.codecs = opts.codecs ?? codecStatus().tier;
+    this.codecs = opts.codecs ?? chooseCodec("auto").status.tier;
     this.#caches = opts.caches ?? DEFAULT_CACHE_SIZES;
     this.#budget = opts.budget;
     for (let t = MAX_THREADS - 1; t >= 1; t--) this.#freeThreads.push(t);

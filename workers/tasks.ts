@@ -15,7 +15,7 @@ export async function runTask(
 ): Promise<TaskResults[Task["kind"]]> {
   switch (task.kind) {
     case "tile-finish":
-      return await finishTile(task.request, task.stage, task.output);
+      return await finishTile(sources.runtime, task.request, task.stage, task.output);
     case "kernel":
       return runOnCpu(task.job);
     case "stats-finish":

@@ -4,16 +4,16 @@
  */
 /// <reference lib="deno.worker" />
 import { HEARTBEAT_MS, type WorkerCancel, type WorkerInit, type WorkerJob, type WorkerReply } from "./protocol.ts";
-import { initCodecs } from "../codecs/tier.ts";
-import { joinProcessBudget, SharedBudget } from "../cache/budget.ts";
+import { chooseCodec } from "../codecs/tier.ts";
+import { createRuntime } from "../cache/runtime.ts";
 import { runTask, transferablesOf } from "./tasks.ts";
 import { SourceCache } from "../sources/source_cache.ts";
 import { HttpError, toErrorShape, toHttpError } from "../errors.ts";
 import { configureLog, errorText, log } from "../telemetry/log.ts";
-import { sizePixelCaches } from "../cache/pixel_caches.ts";
 import { yieldToEventLoop } from "../core/yield.ts";
 
-const sources = new SourceCache();
+/** This worker's open sources, with its runtime (made at the init message, which comes before any job). */
+let sources = new SourceCache();
 /** Jobs received and waiting for their turn, and those of them cancelled meanwhile (ids). */
 const waiting = new Set<number>();
 const cancelled = new Set<number>();
@@ -51,17 +51,17 @@ self.onmessage = async (
   }
   if ("init" in e.data) {
     configureLog(e.data.init.log.level, e.data.init.log.format);
-    const budget = e.data.init.budget;
-    if (budget) joinProcessBudget(new SharedBudget(budget.buffer), budget.thread);
-    sizePixelCaches(e.data.init.caches);
+    const { budget, caches, codecs } = e.data.init;
     // The main thread loaded the same library with the same permissions, so this cannot fail in practice;
     // if it did, the worker would still answer (WASM), and say so.
+    let codec;
     try {
-      initCodecs(e.data.init.codecs);
+      codec = chooseCodec(codecs);
     } catch (err) {
-      log().error(`tile worker: codecs ${e.data.init.codecs} unavailable (${(err as Error).message}); using wasm`);
-      initCodecs("wasm");
+      log().error(`tile worker: codecs ${codecs} unavailable (${(err as Error).message}); using wasm`);
+      codec = chooseCodec("wasm");
     }
+    sources = new SourceCache(createRuntime({ codecs: codec, caches, ...(budget ? { budget } : {}) }));
     return;
   }
   // Test hook for the pool's self-healing (only the pool can post here): hang this worker now, or crash it with
