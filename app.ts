@@ -51,6 +51,8 @@ export function createService(config: Config): Service {
       "X-Render",
       "X-Patch-Count",
       "X-Shard-Count",
+      "Deprecation",
+      "Warning",
     ]),
   );
   app.use("*", limits(config.timeoutMs));

@@ -43,6 +43,7 @@ export const grayOp: TileOp = {
   readsLuma: true,
   storedJpeg: "gray-transcode",
   kernels: [GRAY_KERNEL],
+  params: [],
   parse: () => ({}),
   halo: () => 0,
   kernelJob: () => ({ kernel: "gray" }),

@@ -4,7 +4,7 @@
  * executor and its self-test iterate over these lists; adding an op is its own module and one line here.
  */
 import { badRequest } from "../errors.ts";
-import type { OpSpec } from "./op.ts";
+import type { OpArgs, OpSpec } from "./op.ts";
 import type { Rect } from "../core/rect.ts";
 import type { Raster8 } from "../core/raster.ts";
 import { grayOp } from "./gray.ts";
@@ -57,11 +57,10 @@ export function runOnCpu(job: KernelJob): KernelResult {
   return kernelNamed(job.kernel).cpu(job);
 }
 
-/** The `OpSpec` named by `?op=` (default none) with its parameters parsed. */
-export function parseOpSpec(query: URLSearchParams): OpSpec {
-  const name = query.get("op") ?? "none";
+/** The op `name` with its parameters parsed from `args` (400 for an unknown op or a bad parameter). */
+export function opSpecOf(name: string, args: OpArgs): OpSpec {
   const op = getOp(name);
-  return { name: op.name, params: op.parse(query) };
+  return { name: op.name, params: op.parse(args) };
 }
 
 /** The op with its global parameters (`t=otsu`, `palette=K`, `rescale=auto`) replaced by their values. */

@@ -192,7 +192,8 @@ export const maskOp: TileOp = {
   name: "mask",
   exactOutput: true,
   kernels: [MASK_KERNEL, MASK_SATURATION_KERNEL, MASK_FROM_SATURATION_KERNEL],
-  parse: (q) => ({ t: parseT(q, "otsu") }),
+  params: ["t"],
+  parse: (a) => ({ t: parseT(a.t, "otsu") }),
   halo: () => MASK_HALO,
   resolve: async (params, stats) =>
     params.t === "otsu" ? { ...params, t: (await stats.get()).otsu.saturation } : params,

@@ -18,6 +18,7 @@ export function displayChannels(r: Raster8): Raster8 {
 export const noneOp: TileOp = {
   name: "none",
   storedJpeg: "as-is",
+  params: [],
   parse: () => ({}),
   halo: () => 0,
   apply: (input) => ({ raster: displayChannels(input) }),

@@ -1,5 +1,5 @@
 /**
- * The op unit, after titiler's algorithms: an op parses its URL parameters (400 naming a bad one), resolves
+ * The op unit, after titiler's algorithms: an op parses its parameters (400 naming a bad one), resolves
  * its global ones against the image statistics, says how many halo pixels it needs around a tile, turns
  * the resampled tile — in the source's own sample type, so ops can rescale 16-bit and float data — into
  * its 8-bit input, and names the kernel job (kernels/kernel.ts) that computes it on either backend, with
@@ -40,13 +40,18 @@ export interface StatsProvider {
   palette(k: number, rescale?: string): Promise<Uint8Array>;
 }
 
+/** An op's parameters as given (strings by name, from a URL's query or anywhere else). */
+export type OpArgs = Readonly<Record<string, string>>;
+
 /** One op: parsing, global-parameter resolution, halo, its kernel job and its output. */
 export interface TileOp {
   readonly name: string;
   /** The kernels this op declares (beside their WGSL); the registry collects them for both backends. */
   readonly kernels?: readonly Kernel[];
-  /** Parameters from the query string (only this op's keys); throws a 400 naming the parameter. */
-  parse(query: URLSearchParams): OpSpec["params"];
+  /** The parameters it takes, by name (`t`, `invert`): the route layer reads these keys and no others. */
+  readonly params: readonly string[];
+  /** Its parameters from the values given (only keys of `params`); throws a 400 naming the parameter. */
+  parse(raw: OpArgs): OpSpec["params"];
   /**
    * Replaces global parameters (`t=otsu`, `palette=K`, `rescale=auto`) by their values for this image
    * version, before the request is keyed and dispatched. Absent for ops without global parameters.

@@ -44,9 +44,8 @@ export function resolvedPalette(params: OpSpec["params"]): Uint8Array {
   return palette;
 }
 
-function intParam(q: URLSearchParams, name: string): number | undefined {
-  const raw = q.get(name);
-  if (raw === null) return undefined;
+function intParam(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined) return undefined;
   if (!/^\d{1,3}$/.test(raw) || Number(raw) < 2 || Number(raw) > 256) {
     throw badRequest(`${name} must be an integer in 2..256, got "${raw}"`);
   }
@@ -87,12 +86,13 @@ export const quantizeOp: TileOp = {
   name: "quantize",
   exactOutput: true,
   kernels: [LEVELS_KERNEL, PALETTE_KERNEL],
-  parse: (q) => {
-    const levels = intParam(q, "levels"), palette = intParam(q, "palette");
+  params: ["levels", "palette", "rescale"],
+  parse: (a) => {
+    const levels = intParam(a.levels, "levels"), palette = intParam(a.palette, "palette");
     if ((levels === undefined) === (palette === undefined)) {
       throw badRequest("quantize needs exactly one of levels=2..256 or palette=2..256");
     }
-    const rescale = parseRescale(q.get("rescale"));
+    const rescale = parseRescale(a.rescale ?? null);
     const params: Record<string, string | number> = levels !== undefined ? { levels } : { palette: palette! };
     if (rescale) params.rescale = rescale;
     return params;

@@ -46,8 +46,8 @@ export interface RenderSpec {
 export type ResolvedRender = Omit<RenderSpec, "window"> & { window: [number, number][] };
 
 /**
- * The query parameters of the render step. `t` is the T plane except for ops whose own `t` is a threshold
- * (`threshold`, `mask`); `time` names the T plane always.
+ * The parameters of the render step. `time` names the T plane; `t` is the threshold of the ops that take
+ * one (`threshold`, `mask`), and for other ops the T plane still (deprecated: service/render_query.ts).
  */
 export const RENDER_PARAMS = ["c", "color", "window", "stretch", "colormap", "z", "t", "time"];
 
@@ -70,17 +70,21 @@ export function rendersByDefault(info: RenderableInfo): boolean {
   return info.pixelType !== "uint8" || !!info.multichannel;
 }
 
+/** The render parameters as given (strings by name; the route layer reads them from a URL's query). */
+export type RenderArgs = Readonly<Record<string, string>>;
+
 /**
- * The render parameters of a query for an image, or null when the query names none and the image is
- * not rendered by default. `tIsOp`: the op's own `t` (a threshold) takes `t=`. 400 naming the bad parameter.
+ * The render of an image from its parameters, or null when none is given and the image is not rendered by
+ * default. `tIsOp`: the op's own `t` (a threshold) takes `t`. 400 naming the bad parameter.
  */
-export function parseRenderSpec(query: URLSearchParams, info: RenderableInfo, tIsOp = false): RenderSpec | null {
-  const given = RENDER_PARAMS.filter((p) => query.has(p) && !(p === "t" && tIsOp));
+export function renderSpecOf(args: RenderArgs, info: RenderableInfo, tIsOp = false): RenderSpec | null {
+  const has = (name: string) => args[name] !== undefined;
+  const given = RENDER_PARAMS.filter((p) => has(p) && !(p === "t" && tIsOp));
   if (given.length === 0 && !rendersByDefault(info)) return null;
   const channels = info.channels;
-  const list = (name: string) => query.get(name)!.split(",").map((s) => s.trim());
+  const list = (name: string) => args[name].split(",").map((s) => s.trim());
   let c = Array.from({ length: Math.min(channels, DEFAULT_RENDER_CHANNELS) }, (_, i) => i);
-  if (query.has("c")) {
+  if (has("c")) {
     c = list("c").map((s) => {
       const v = Number(s);
       if (!/^\d+$/.test(s) || v >= channels) {
@@ -94,7 +98,7 @@ export function parseRenderSpec(query: URLSearchParams, info: RenderableInfo, tI
     throw badRequest(`c names ${c.length} channels, more than ${MAX_RENDER_CHANNELS}`);
   }
   let color = c.map((ch) => channelColor(info, ch));
-  if (query.has("color")) {
+  if (has("color")) {
     color = list("color").map((s) => {
       if (!/^[0-9a-fA-F]{6}$/.test(s)) throw badRequest(`color must be 6 hex digits per channel (RRGGBB), got "${s}"`);
       return s.toLowerCase();
@@ -102,7 +106,7 @@ export function parseRenderSpec(query: URLSearchParams, info: RenderableInfo, tI
     if (color.length !== c.length) throw badRequest(`color gives ${color.length} colours for ${c.length} channels`);
   }
   let window: RenderSpec["window"] = c.map(() => "auto");
-  if (query.has("window") && query.get("window") !== "auto") {
+  if (has("window") && args.window !== "auto") {
     window = list("window").map((s) => {
       if (s === "auto") return "auto";
       const m = /^(-?[\d.]+(?:e[+-]?\d+)?):(-?[\d.]+(?:e[+-]?\d+)?)$/i.exec(s);
@@ -115,34 +119,34 @@ export function parseRenderSpec(query: URLSearchParams, info: RenderableInfo, tI
     });
     if (window.length !== c.length) throw badRequest(`window gives ${window.length} windows for ${c.length} channels`);
   }
-  const stretch = (query.get("stretch") ?? "linear") as Stretch;
+  const stretch = (args.stretch ?? "linear") as Stretch;
   if (!STRETCHES.includes(stretch)) throw badRequest(`stretch must be one of ${STRETCHES.join(", ")}`);
-  const colormap = query.get("colormap") as ColormapName | null;
-  if (colormap !== null) {
+  const colormap = args.colormap as ColormapName | undefined;
+  if (colormap !== undefined) {
     if (!COLORMAP_NAMES.includes(colormap)) throw badRequest(`colormap must be one of ${COLORMAP_NAMES.join(", ")}`);
     if (c.length !== 1) throw badRequest(`colormap needs exactly one channel (c=), got ${c.length}`);
   }
-  return { c, color, window, stretch, ...(colormap ? { colormap } : {}), ...parsePlane(query, info, tIsOp) };
+  return { c, color, window, stretch, ...(colormap ? { colormap } : {}), ...planeOf(args, info, tIsOp) };
 }
 
 /**
- * The Z/T plane a query names: `z=`, `t=` (unless `tIsOp`: the op's threshold) or `time=`; 0 where absent.
- * 400 naming the parameter for a plane the image lacks.
+ * The Z/T plane the parameters name: `z`, `time` (or `t`, unless `tIsOp`: then the op's threshold); 0 where
+ * absent. 400 naming the parameter for a plane the image lacks.
  */
-export function parsePlane(query: URLSearchParams, info: Pick<ImageInfo, "planes">, tIsOp = false): {
+export function planeOf(args: RenderArgs, info: Pick<ImageInfo, "planes">, tIsOp = false): {
   z: number;
   t: number;
 } {
   const sizes = { z: info.planes?.z ?? 1, t: info.planes?.t ?? 1 };
   const plane = (dim: "z" | "t", name: string) => {
-    const raw = query.get(name) ?? "0";
+    const raw = args[name] ?? "0";
     const v = Number(raw);
     if (!/^\d+$/.test(raw) || v >= sizes[dim]) {
       throw badRequest(`${name}: no ${dim.toUpperCase()} plane "${raw}" (this image has ${dim} 0..${sizes[dim] - 1})`);
     }
     return v;
   };
-  const t = query.has("time") ? plane("t", "time") : tIsOp ? 0 : plane("t", "t");
+  const t = args.time !== undefined ? plane("t", "time") : tIsOp ? 0 : plane("t", "t");
   return { z: plane("z", "z"), t };
 }
 
@@ -152,16 +156,16 @@ export function parsePlane(query: URLSearchParams, info: Pick<ImageInfo, "planes
  * rendered. One definition of windows: on a rendered image, quantize's `rescale=` (auto, or lo,hi for every
  * channel) is the render's window of every channel unless `window=` is given; it leaves the op either way.
  */
-export function requestRender<O extends { params: Record<string, unknown> }>(
-  query: URLSearchParams,
+export function renderOfRequest<O extends { params: Record<string, unknown> }>(
+  args: RenderArgs,
   info: RenderableInfo,
   op: O,
 ): { render: RenderSpec | null; op: O } {
-  const spec = parseRenderSpec(query, info, "t" in op.params);
+  const spec = renderSpecOf(args, info, "t" in op.params);
   const rescale = op.params.rescale;
   if (!spec || typeof rescale !== "string") return { render: spec, op };
   const { rescale: _, ...params } = op.params;
-  if (query.has("window")) return { render: spec, op: { ...op, params } };
+  if (args.window !== undefined) return { render: spec, op: { ...op, params } };
   const [lo, hi] = rescale.split(",").map(Number);
   const window = spec.c.map((): [number, number] | "auto" => rescale === "auto" ? "auto" : [lo, hi]);
   return { render: { ...spec, window }, op: { ...op, params } };

@@ -53,6 +53,7 @@ export const sobelOp: TileOp = {
   name: "sobel",
   readsLuma: true,
   kernels: [SOBEL_KERNEL],
+  params: [],
   parse: () => ({}),
   halo: () => 1,
   kernelJob: () => ({ kernel: "sobel" }),

@@ -60,8 +60,8 @@ export function thresholdWords(src: Uint32Array, dst: Uint32Array, t: number, in
 }
 
 /** `t`: an integer 0..255 or `otsu`; 400 naming `t` otherwise. */
-export function parseT(query: URLSearchParams, dflt: "otsu"): number | "otsu" {
-  const raw = query.get("t") ?? dflt;
+export function parseT(given: string | undefined, dflt: "otsu"): number | "otsu" {
+  const raw = given ?? dflt;
   if (raw === "otsu") return "otsu";
   if (!/^\d{1,3}$/.test(raw) || Number(raw) > 255) {
     throw badRequest(`t must be an integer in 0..255 or "otsu", got "${raw}"`);
@@ -69,10 +69,9 @@ export function parseT(query: URLSearchParams, dflt: "otsu"): number | "otsu" {
   return Number(raw);
 }
 
-/** `invert`: 1/true or 0/false. */
-export function parseFlag(query: URLSearchParams, name: string): boolean {
-  const raw = query.get(name);
-  if (raw === null || raw === "0" || raw === "false") return false;
+/** A flag (`invert`): 1/true or 0/false. */
+export function parseFlag(raw: string | undefined, name: string): boolean {
+  if (raw === undefined || raw === "0" || raw === "false") return false;
   if (raw === "" || raw === "1" || raw === "true") return true;
   throw badRequest(`${name} must be 0 or 1, got "${raw}"`);
 }
@@ -93,9 +92,10 @@ export const thresholdOp: TileOp = {
   readsLuma: true,
   exactOutput: true,
   kernels: [THRESHOLD_KERNEL],
-  parse: (q) => {
-    const params: Record<string, string | number> = { t: parseT(q, "otsu") };
-    if (parseFlag(q, "invert")) params.invert = 1;
+  params: ["t", "invert"],
+  parse: (a) => {
+    const params: Record<string, string | number> = { t: parseT(a.t, "otsu") };
+    if (parseFlag(a.invert, "invert")) params.invert = 1;
     return params;
   },
   halo: () => 0,

@@ -13,7 +13,8 @@ import { GRID_TILE } from "../pyramid/levels.ts";
 import type { AppContext } from "../service/context.ts";
 import { cacheControlFor, publicBase, varyFor } from "./public_url.ts";
 import { decodeId, decodePart, metaIdentifier, renderSuffix } from "./ids.ts";
-import { parseRenderSpec } from "../kernels/render.ts";
+import { parseRenderSpec } from "../service/render_query.ts";
+import { getOp } from "../kernels/index.ts";
 import { TrackedQuery } from "../service/query.ts";
 import { readTileQuery } from "../service/request.ts";
 import { tileResponse } from "./tile_response.ts";
@@ -108,7 +109,9 @@ export async function iiifImage(ctx: AppContext, c: Context, m: RegExpExecArray)
     // The render parameters of the query and the path (a meta-identifier), merged as `tileResponse` does.
     const renderQuery = new URLSearchParams(url.searchParams);
     for (const [k, v] of meta.render) if (!renderQuery.has(k)) renderQuery.set(k, v);
-    const tIsOp = quality.startsWith("bitonal.") || /^(threshold|mask)$/.test(url.searchParams.get("op") ?? "");
+    // `t` is the op's threshold where the op takes one (bitonal is the threshold op).
+    const op = quality.startsWith("bitonal.") ? "threshold" : url.searchParams.get("op") ?? "none";
+    const tIsOp = getOp(op).params.includes("t");
     const spec = parseRenderSpec(renderQuery, image.info, tIsOp);
     const limits = iiifLimits(maxOutputPixels(image.info.channels, spec));
     req = parseIiifRequest(region, size, rotation, quality, width, height, limits);

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { badRequest } from "../errors.ts";
 import { parseRescale } from "../kernels/rescale.ts";
-import { parsePlane } from "../kernels/render.ts";
+import { parsePlane } from "../service/render_query.ts";
 import type { AppContext } from "../service/context.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { decodeId } from "./ids.ts";

@@ -26,7 +26,12 @@ export async function tileResponse(
     ifNoneMatch: incoming.headers.get("If-None-Match"),
     signal: () => workSignalOf(incoming),
   });
-  return answerResponse(ctx, { ...answer, timings: { resolve, ...answer.timings } }, built.mode, incoming.method);
+  const res = answerResponse(ctx, { ...answer, timings: { resolve, ...answer.timings } }, built.mode, incoming.method);
+  if (built.deprecation) {
+    res.headers.set("Deprecation", "true");
+    res.headers.set("Warning", `299 - "${built.deprecation}"`);
+  }
+  return res;
 }
 
 /** The headers a computed tile's notes answer as (the quantization of an int8 tensor, a pass-through, …). */

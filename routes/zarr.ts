@@ -75,9 +75,7 @@ async function chunkResponse(
     );
   }
   // The label is the mask of what `op=mask` tiles show (of the default render of a multichannel image).
-  const op = labels
-    ? { name: "mask", params: getOp("mask").parse(new URLSearchParams()) }
-    : { name: "none", params: {} };
+  const op = labels ? { name: "mask", params: getOp("mask").parse({}) } : { name: "none", params: {} };
   const chunk = { c: target.c, z: target.z, t: target.t, ...(labels ? { labels: true } : {}) };
   return await tileResponse(
     ctx,

@@ -5,9 +5,23 @@
  */
 import { badRequest, tooLarge } from "../errors.ts";
 import type { CacheMode } from "../cache/tile_cache.ts";
-import { parseOpSpec } from "../kernels/index.ts";
+import { getOp, opSpecOf } from "../kernels/index.ts";
 import { type OpSpec } from "../kernels/op.ts";
 import { downsampleForScale, type GridScale, MAX_GRID_DOWNSAMPLE, type PhysicalInfo } from "../pyramid/physical.ts";
+
+/**
+ * The op `?op=` names (default none), its parameters read from the query by the names the op declares
+ * (read: a parameter no op takes is left for the unread-parameter check).
+ */
+export function parseOpSpec(query: URLSearchParams): OpSpec {
+  const op = getOp(query.get("op") ?? "none");
+  const args: Record<string, string> = {};
+  for (const k of op.params) {
+    const v = query.get(k);
+    if (v !== null) args[k] = v;
+  }
+  return opSpecOf(op.name, args);
+}
 
 /** Op and quality from a tile URL's query. */
 export interface TileOptions {

@@ -11,7 +11,8 @@ import type { TileKey } from "../cache/key.ts";
 import type { Rect } from "../core/rect.ts";
 import type { OpSpec } from "../kernels/op.ts";
 import { resolveOpSpec } from "../kernels/index.ts";
-import { type RenderSpec, requestRender, type ResolvedRender, resolveRender } from "../kernels/render.ts";
+import { type RenderSpec, type ResolvedRender, resolveRender } from "../kernels/render.ts";
+import { deprecatedTPlane, requestRender } from "./render_query.ts";
 import { parseTensorSpec, type TensorSpec } from "../pipeline/tensor.ts";
 import { tensorFor } from "../pipeline/raw_tensor.ts";
 import {
@@ -79,6 +80,8 @@ export interface BuiltTile {
   readonly key: TileKey;
   readonly mode: CacheMode;
   readonly pinned: boolean;
+  /** What the request asked in a deprecated form, said back to the client (`Deprecation`, `Warning`). */
+  readonly deprecation?: string;
 }
 
 /** A tile URL's query as read before its image is resolved (so a bad parameter is a 400 whatever the id). */
@@ -250,7 +253,9 @@ export async function buildTile(
     if (target.format === "npy") ask.tensor = parseTensorSpec(query);
   }
   const draft = draftRecipe(target.image, target.format, ask, target);
+  const deprecation = "op" in asked ? null : deprecatedTPlane(query, draft.asked);
   rejectUnread(query, `${what}${draft.asked.name === "none" ? "" : ` with op=${draft.asked.name}`}`);
   const recipe = await resolveRecipe(ctx.stats, target.image, target.format, ask, draft);
-  return builtOf(recipe, target, ctx.codecs.tier, { mode, pinned: pinned !== null });
+  const built = builtOf(recipe, target, ctx.codecs.tier, { mode, pinned: pinned !== null });
+  return deprecation ? Object.freeze({ ...built, deprecation }) : built;
 }

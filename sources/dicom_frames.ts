@@ -1,6 +1,7 @@
 /**
- * DICOM frames as the series reader (sources/dicom_series.ts) needs them: TILED_SPARSE frames found by their
- * plane positions, and a frame decoded by its own coding (JPEG by its markers, JPEG 2000, JPEG-LS, native).
+ * DICOM frames as the series reader (sources/dicom_series.ts) needs them: the levels' frame grids, TILED_SPARSE
+ * frames found by their plane positions, and a frame decoded by its own coding (JPEG by its markers, JPEG 2000,
+ * JPEG-LS, native).
  */
 import type { DicomInstance } from "./dicom.ts";
 import { corruptSource } from "../errors.ts";
@@ -60,4 +61,55 @@ export async function decodeFrame(codec: JpegCodec, inst: DicomInstance, i: numb
   // view of a longer buffer, or one it reuses).
   const whole = out.byteOffset === 0 && out.byteLength === need && out.buffer.byteLength === need;
   return whole ? out : out.slice(0, need);
+}
+
+/** One pyramid level: its instances (a concatenation's, in frame order) and its tile grid. */
+export interface DicomLevel {
+  instances: DicomInstance[];
+  width: number;
+  height: number;
+  tileWidth: number;
+  tileHeight: number;
+  across: number;
+  down: number;
+  /** TILED_SPARSE: frame (across the level's instances) by `path:col:row`; absent for TILED_FULL. */
+  sparse?: Map<string, number>;
+}
+
+/**
+ * The pyramid levels of a series' volume instances: grouped by size (a concatenation's instances in frame
+ * order), largest first, each narrower than the one before; 422 when a TILED_FULL level has fewer frames
+ * than its grid needs.
+ */
+export function dicomLevels(volumes: DicomInstance[], main: DicomInstance): DicomLevel[] {
+  const bySize = new Map<string, DicomInstance[]>();
+  for (const v of volumes) {
+    const k = `${v.totalWidth}x${v.totalHeight}`;
+    bySize.set(k, [...(bySize.get(k) ?? []), v]);
+  }
+  const levels: DicomLevel[] = [...bySize.values()]
+    .map((insts) => insts.sort((a, b) => a.frameOffset - b.frameOffset))
+    .map((insts) => {
+      const i = insts[0];
+      return {
+        ...(insts.some((x) => x.positions) ? { sparse: sparseIndex(insts) } : {}),
+        instances: insts,
+        width: i.totalWidth,
+        height: i.totalHeight,
+        tileWidth: i.tileWidth,
+        tileHeight: i.tileHeight,
+        across: Math.ceil(i.totalWidth / i.tileWidth),
+        down: Math.ceil(i.totalHeight / i.tileHeight),
+      };
+    })
+    .sort((a, b) => b.width - a.width)
+    .filter((l, k, a) => k === 0 || (l.width < a[k - 1].width && l.height <= a[k - 1].height));
+  for (const l of levels) {
+    const frames = l.instances.reduce((n, i) => n + i.frames, 0);
+    const need = l.across * l.down * main.opticalPaths.length * main.focalPlanes;
+    if (!l.sparse && frames < need) {
+      throw corruptSource(`a ${l.width}×${l.height} DICOM level has ${frames} frames of the ${need} its grid needs`);
+    }
+  }
+  return levels;
 }

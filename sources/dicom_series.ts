@@ -15,22 +15,9 @@ import type { ImageSource } from "./source.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
 import { corruptSource, notFound, unsupportedSource } from "../errors.ts";
 import type { Runtime } from "../cache/runtime.ts";
-import { decodeFrame, sparseIndex } from "./dicom_frames.ts";
+import { decodeFrame, type DicomLevel, dicomLevels } from "./dicom_frames.ts";
 import { checkReadBlocks } from "./tiff_layout.ts";
 import { type BlockPart, decodeBlockPart, partWorthDecoding } from "./block_parts.ts";
-
-/** One pyramid level: its instances (a concatenation's, in frame order) and its tile grid. */
-interface DicomLevel {
-  instances: DicomInstance[];
-  width: number;
-  height: number;
-  tileWidth: number;
-  tileHeight: number;
-  across: number;
-  down: number;
-  /** TILED_SPARSE: frame (across the level's instances) by `path:col:row`; absent for TILED_FULL. */
-  sparse?: Map<string, number>;
-}
 
 /** Opens the instances in `files` (each an open byte source and its path) as one slide. */
 export async function openDicomSeries(
@@ -71,35 +58,7 @@ export function openDicomInstances(
       throw corruptSource("DICOM volume instances disagree on samples per pixel or optical paths");
     }
   }
-  const bySize = new Map<string, DicomInstance[]>();
-  for (const v of volumes) {
-    const k = `${v.totalWidth}x${v.totalHeight}`;
-    bySize.set(k, [...(bySize.get(k) ?? []), v]);
-  }
-  const levels: DicomLevel[] = [...bySize.values()]
-    .map((insts) => insts.sort((a, b) => a.frameOffset - b.frameOffset))
-    .map((insts) => {
-      const i = insts[0];
-      return {
-        ...(insts.some((x) => x.positions) ? { sparse: sparseIndex(insts) } : {}),
-        instances: insts,
-        width: i.totalWidth,
-        height: i.totalHeight,
-        tileWidth: i.tileWidth,
-        tileHeight: i.tileHeight,
-        across: Math.ceil(i.totalWidth / i.tileWidth),
-        down: Math.ceil(i.totalHeight / i.tileHeight),
-      };
-    })
-    .sort((a, b) => b.width - a.width)
-    .filter((l, k, a) => k === 0 || (l.width < a[k - 1].width && l.height <= a[k - 1].height));
-  for (const l of levels) {
-    const frames = l.instances.reduce((n, i) => n + i.frames, 0);
-    const need = l.across * l.down * main.opticalPaths.length * main.focalPlanes;
-    if (!l.sparse && frames < need) {
-      throw corruptSource(`a ${l.width}×${l.height} DICOM level has ${frames} frames of the ${need} its grid needs`);
-    }
-  }
+  const levels = dicomLevels(volumes, main);
   const associated = new Map<string, DicomInstance>();
   for (const i of all) {
     if (i.flavor === "LABEL") associated.set("label", i);

@@ -6,7 +6,7 @@
 import type { ImageSource } from "../sources/source.ts";
 import type { PlaneSelection, ReadPlane } from "../core/image_info.ts";
 import { arrayTypeFor, type Raster, type Raster8, toUint8 } from "../core/raster.ts";
-import { parseRenderSpec, renderRaster, rendersByDefault, resolveRender } from "../kernels/render.ts";
+import { renderRaster, rendersByDefault, renderSpecOf, resolveRender } from "../kernels/render.ts";
 import { channelSummaries, type ChannelSummary } from "./channels.ts";
 import { statsLevelPlan } from "../pyramid/read_plan.ts";
 import { resample } from "../pipeline/resample.ts";
@@ -89,7 +89,7 @@ export async function prepareStats(source: ImageSource, plane: StatsPlane = { z:
       plane,
     };
   }
-  const spec = parseRenderSpec(new URLSearchParams(), info)!;
+  const spec = renderSpecOf({}, info)!;
   const kept: Raster[] = [];
   const summaries: ChannelSummary[] = [];
   let level: ImageStats["level"] | undefined;

@@ -15,7 +15,7 @@ import { planRead } from "../pyramid/read_plan.ts";
 import { canonicalTileRequest, type TileRequest } from "../pipeline/tile_request.ts";
 import { openSource } from "../sources/open.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
-import { parseOpSpec } from "../kernels/index.ts";
+import { parseOpSpec } from "../service/query.ts";
 import { HttpError } from "../errors.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
