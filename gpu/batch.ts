@@ -3,7 +3,7 @@
  * and palette lie (each region aligned for binding), their upload in one write a buffer, each job's bind
  * group over its regions, and the buffer sets kept between batches (grown by powers of two).
  */
-import type { KernelJob, KernelPlan } from "../kernels/kernel.ts";
+import type { Kernel, KernelJob, KernelPlan } from "../kernels/kernel.ts";
 import { jobParams, packPalette, PARAMS_BYTES } from "./uniforms.ts";
 
 /** Bytes of each shared buffer a batch needs. */
@@ -65,15 +65,15 @@ export function layoutBatch(
 export function uploadBatch(
   device: GPUDevice,
   set: BufferSet,
-  batch: { job: KernelJob }[],
+  batch: { job: KernelJob; kernel: Kernel }[],
   at: JobRegions[],
   sizes: Sizes,
 ): void {
   const input = new Uint8Array(sizes.input), uniforms = new Uint8Array(sizes.uniforms);
   const palettes = new Uint8Array(sizes.palettes);
-  batch.forEach(({ job }, i) => {
+  batch.forEach(({ job, kernel }, i) => {
     input.set(job.input.data, at[i].input);
-    uniforms.set(new Uint8Array(jobParams(job).buffer), at[i].uniforms);
+    uniforms.set(new Uint8Array(jobParams(job, kernel).buffer), at[i].uniforms);
     palettes.set(new Uint8Array(at[i].palette.buffer), at[i].palettes);
   });
   device.queue.writeBuffer(set.input, 0, input);

@@ -8,10 +8,10 @@
  * Any GPU error (validation, out of memory, a lost device, a batch past its time limit) rejects the
  * batch's jobs with `GpuFailure`; the backend retries them on the CPU and recreates the executor.
  */
-import { ALL_ENTRY_POINTS, shaderSource } from "./shaders.ts";
+import { compilePipelines } from "./shaders.ts";
 import { bindGroupOf, BufferSets, layoutBatch, uploadBatch } from "./batch.ts";
-import type { KernelJob, KernelPlan, KernelResult } from "../kernels/kernel.ts";
-import { kernelNamed } from "../kernels/index.ts";
+import type { Kernel, KernelJob, KernelPlan, KernelResult } from "../kernels/kernel.ts";
+import { KERNELS } from "../kernels/index.ts";
 
 /** A job the GPU could not run (the caller falls back to the CPU). */
 export class GpuFailure extends Error {
@@ -20,6 +20,8 @@ export class GpuFailure extends Error {
 
 /** Tuning of the executor. */
 export interface GpuExecutorOptions {
+  /** The kernels it compiles and runs (default: the registry's; a test adds its own). */
+  kernels?: Iterable<Kernel>;
   /** Most jobs in one submission. */
   maxBatchJobs?: number;
   /** Most bytes of buffers (input + scratch + output) one submission may use. */
@@ -46,6 +48,7 @@ export interface GpuCounters {
 
 interface Pending {
   job: KernelJob;
+  kernel: Kernel;
   plan: KernelPlan;
   bytes: number;
   resolve: (r: KernelResult) => void;
@@ -84,6 +87,7 @@ export class GpuExecutor {
     readonly software: boolean,
     private layout: GPUBindGroupLayout,
     private pipelines: Map<string, GPUComputePipeline>,
+    private kernels: Map<string, Kernel>,
     opts: GpuExecutorOptions,
   ) {
     this.maxBatchJobs = opts.maxBatchJobs ?? 64;
@@ -128,25 +132,19 @@ export class GpuExecutor {
         storage(5, "read-only-storage"),
       ],
     });
-    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-    const modules = new Map<string, GPUShaderModule>();
-    const pipelines = new Map<string, GPUComputePipeline>();
-    let done = 0;
-    opts.onProgress?.(0, ALL_ENTRY_POINTS.length);
-    for (const name of ALL_ENTRY_POINTS) {
-      const [file, entryPoint] = name.split(".") as [string, string];
-      if (!modules.has(file)) modules.set(file, device.createShaderModule({ code: await shaderSource(file) }));
-      pipelines.set(
-        name,
-        await device.createComputePipelineAsync({
-          layout: pipelineLayout,
-          compute: { module: modules.get(file)!, entryPoint },
-        }),
-      );
-      opts.onProgress?.(++done, ALL_ENTRY_POINTS.length);
-    }
+    const kernels = [...(opts.kernels ?? KERNELS.values())];
+    const pipelines = await compilePipelines(device, layout, kernels, opts.onProgress);
     const info = adapter.info;
-    return new GpuExecutor(device, info.description || info.vendor, info.isFallbackAdapter, layout, pipelines, opts);
+    const byName = new Map(kernels.map((k) => [k.name, k]));
+    return new GpuExecutor(
+      device,
+      info.description || info.vendor,
+      info.isFallbackAdapter,
+      layout,
+      pipelines,
+      byName,
+      opts,
+    );
   }
 
   /** Why the executor stopped working, or null while it works. */
@@ -162,7 +160,9 @@ export class GpuExecutor {
   /** Runs a job in the next batch. Rejects with `GpuFailure` on any GPU error. */
   run(job: KernelJob): Promise<KernelResult> {
     if (this.#failed) return Promise.reject(new GpuFailure(this.#failed));
-    const plan = kernelNamed(job.kernel).plan(job);
+    const kernel = this.kernels.get(job.kernel);
+    if (!kernel) return Promise.reject(new GpuFailure(`no kernel "${job.kernel}" on this executor`));
+    const plan = kernel.plan(job);
     const bytes = job.input.data.length + 2 * plan.planeBytes + plan.outBytes;
     if (Math.max(job.input.data.length, plan.planeBytes, plan.outBytes) + 4 > this.#maxBinding) {
       return Promise.reject(
@@ -170,7 +170,7 @@ export class GpuExecutor {
       );
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job, plan, bytes, resolve, reject });
+      this.#queue.push({ job, kernel, plan, bytes, resolve, reject });
       this.#pump();
     });
   }

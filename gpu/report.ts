@@ -2,9 +2,9 @@
 import type { TileBackend } from "../workers/backend.ts";
 import type { GpuExecutor, GpuExecutorOptions } from "./executor.ts";
 import type { KernelJob } from "../kernels/kernel.ts";
-import { OP_KERNELS } from "../kernels/index.ts";
+import { KERNELS, OP_KERNELS } from "../kernels/index.ts";
 import { SAMPLE_SIDE, sampleJobs } from "./self_test.ts";
-import { ALL_ENTRY_POINTS } from "./shaders.ts";
+import { entryPointsOf } from "./shaders.ts";
 import type { RenderedTile } from "../pipeline/render.ts";
 
 /** Where the backend is in its start-up, and what it decided. */
@@ -103,7 +103,7 @@ export function initialReport(requested: "auto" | "webgpu", cpuName: string): Gp
     state: "starting",
     using: cpuName,
     pipelinesCompiled: 0,
-    pipelinesTotal: ALL_ENTRY_POINTS.length,
+    pipelinesTotal: entryPointsOf(KERNELS.values()).length,
     jobs: 0,
     submissions: 0,
     largestBatch: 0,

@@ -4,8 +4,8 @@
  * registry with its CPU definition before the GPU is used. Both take each kernel's own example job.
  */
 import type { GpuExecutor } from "./executor.ts";
-import type { KernelJob, KernelResult } from "../kernels/kernel.ts";
-import { KERNELS, OP_KERNELS, runOnCpu } from "../kernels/index.ts";
+import type { Kernel, KernelJob, KernelResult } from "../kernels/kernel.ts";
+import { KERNELS, OP_KERNELS } from "../kernels/index.ts";
 
 /** Side of the sample tiles (a 256-px tile with the mask's halo). */
 export const SAMPLE_SIDE = 270;
@@ -38,8 +38,11 @@ export function sampleJobs(tiles: number, side = SAMPLE_SIDE): KernelJob[] {
  * Every kernel once on small inputs of every channel count, compared with its CPU definition; the first
  * mismatch as a message, or null. It also makes software adapters compile each shader before real work.
  */
-export async function selfTest(executor: GpuExecutor): Promise<string | null> {
-  const jobs: KernelJob[] = [];
+export async function selfTest(
+  executor: GpuExecutor,
+  kernels: Iterable<Kernel> = KERNELS.values(),
+): Promise<string | null> {
+  const jobs: KernelJob[] = [], cpu: Kernel[] = [];
   let seed = 7;
   for (const channels of [1, 2, 3, 4]) {
     const width = 19, height = 13;
@@ -47,11 +50,11 @@ export async function selfTest(executor: GpuExecutor): Promise<string | null> {
     for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
     const input = { width, height, channels, type: "uint8" as const, data };
     const valid = { x: 1, y: 2, w: 16, h: 9 };
-    for (const kernel of KERNELS.values()) jobs.push(kernel.example(input, valid));
+    for (const kernel of kernels) (jobs.push(kernel.example(input, valid)), cpu.push(kernel));
   }
   const results = await Promise.all(jobs.map((j) => executor.run(j)));
   for (let i = 0; i < jobs.length; i++) {
-    if (!sameResult(results[i], runOnCpu(jobs[i]))) {
+    if (!sameResult(results[i], cpu[i].cpu(jobs[i]))) {
       return `self-test: the GPU's ${jobs[i].kernel} differs from the CPU's on ${jobs[i].input.channels}-channel input`;
     }
   }

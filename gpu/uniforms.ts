@@ -1,32 +1,41 @@
 /**
- * A job's uniform parameters and palette as the kernels' WGSL reads them (`Params` in
- * kernels/common.wgsl): one layout for every kernel. Pure: no device here.
+ * A job's uniform parameters and palette as its module's WGSL reads them: the `Params` struct is the
+ * geometry every job has, then the module's own parameters (`ShaderModule.params`), one u32 each, in that
+ * order — declared once, by the kernel; gpu/shaders.ts writes the struct from the same list. Pure: no device.
  */
-import type { KernelJob } from "../kernels/kernel.ts";
+import type { Kernel, KernelJob, ShaderModule } from "../kernels/kernel.ts";
 
-/** Bytes of the uniform parameter block (13 u32, padded). */
+/** Bytes of the uniform parameter block (at most 16 u32). */
 export const PARAMS_BYTES = 64;
 
-/** The uniform parameters of a job (layout of `Params` in kernels/common.wgsl). */
-export function jobParams(job: KernelJob): Uint32Array {
+/** The geometry every job's `Params` starts with. */
+export const GEOMETRY = ["width", "height", "channels", "valid_x0", "valid_x1", "valid_y0", "valid_y1"] as const;
+
+/** The fields of a module's `Params`, in order; throws when they do not fit `PARAMS_BYTES`. */
+export function paramFields(module: ShaderModule): string[] {
+  const fields = [...GEOMETRY, ...(module.params ?? [])];
+  if (fields.length * 4 > PARAMS_BYTES || new Set(fields).size !== fields.length) {
+    throw new Error(`kernel module "${module.file}": its parameters do not fit one Params block, or repeat`);
+  }
+  return fields;
+}
+
+/** The uniform parameters of a job of `kernel` (layout of its module's `Params`). */
+export function jobParams(job: KernelJob, kernel: Kernel): Uint32Array {
   const { width: w, height: h, channels: ch } = job.input;
   const v = job.valid ?? { x: 0, y: 0, w, h };
+  const own = kernel.uniforms?.(job) ?? {};
+  const geometry: Record<string, number> = {
+    width: w,
+    height: h,
+    channels: ch,
+    valid_x0: v.x,
+    valid_x1: v.x + v.w - 1,
+    valid_y0: v.y,
+    valid_y1: v.y + v.h - 1,
+  };
   const p = new Uint32Array(PARAMS_BYTES / 4);
-  p.set([
-    w,
-    h,
-    ch,
-    v.x,
-    v.x + v.w - 1,
-    v.y,
-    v.y + v.h - 1,
-    job.t ?? 0,
-    job.invert ? 1 : 0,
-    job.levels ?? 0,
-    job.palette ? job.palette.length / 3 : 0,
-    Math.ceil(w / 2),
-    Math.ceil(h / 2),
-  ]);
+  paramFields(kernel.shader).forEach((f, i) => (p[i] = geometry[f] ?? own[f] ?? 0));
   return p;
 }
 

@@ -52,7 +52,13 @@ export function blendKernel(input: Raster8, palette: Uint8Array): Raster8 {
 export const BLEND_KERNEL: Kernel = {
   name: "blend",
   role: "support",
-  shader: { file: "blend", entries: ["blend"] },
+  shader: {
+    file: "blend",
+    entries: ["blend"],
+    params: ["colors"],
+    packed: { blend: { byte: "blended", count: "rgb" } },
+  },
+  uniforms: (job) => ({ colors: (job.palette?.length ?? 0) / 3 }),
   cpu: (job) => blendKernel(job.input, job.palette!),
   plan: (job) => {
     const { width, height } = job.input;

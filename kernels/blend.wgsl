@@ -18,19 +18,3 @@ fn blended(i: u32) -> u32 {
   return min(255u, sum / 255u);
 }
 
-@compute @workgroup_size(64)
-fn blend(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let word = invocation_index(gid, groups);
-  let total = pixel_count() * 3u;
-  if (word >= words_for(total)) {
-    return;
-  }
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let i = word * 4u + k;
-    if (i < total) {
-      out[k] = blended(i);
-    }
-  }
-  dst[word] = pack4(out[0], out[1], out[2], out[3]);
-}

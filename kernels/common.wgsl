@@ -1,23 +1,8 @@
-// Shared by every kernel (prepended to each kernels/<op>.wgsl by gpu/shaders.ts).
+// Shared by every kernel (in each module's source after its generated `Params` struct: gpu/shaders.ts).
 // Bindings of one job: its parameters, its 8-bit input packed four bytes to a word, two scratch planes of
 // one u32 per pixel, and the palette. Each op file declares `dst` (binding 4) with the type it needs.
 // Invocations run in workgroups of 64 over a 2-D grid of workgroups; `invocation_index` flattens it.
 
-struct Params {
-  width: u32,     // input width
-  height: u32,    // input height
-  channels: u32,  // input channels (interleaved)
-  valid_x0: u32,  // the part of the input inside the image, inclusive bounds; reads clamp to it
-  valid_x1: u32,
-  valid_y0: u32,
-  valid_y1: u32,
-  t: u32,         // threshold (threshold, mask)
-  invert: u32,    // threshold: 1 flips the output
-  levels: u32,    // quantize levels N
-  colors: u32,    // palette entries K
-  out_width: u32, // downsample2x output size
-  out_height: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;

@@ -54,7 +54,13 @@ export function downsample2xSamples(src: Raster): Raster {
 export const DOWNSAMPLE2X_KERNEL: Kernel = {
   name: "downsample2x",
   role: "support",
-  shader: { file: "downsample2x", entries: ["downsample2x"] },
+  shader: {
+    file: "downsample2x",
+    entries: ["downsample2x"],
+    params: ["out_width", "out_height"],
+    packed: { downsample2x: { byte: "down_byte", count: "out-samples" } },
+  },
+  uniforms: (job) => ({ out_width: Math.ceil(job.input.width / 2), out_height: Math.ceil(job.input.height / 2) }),
   cpu: (job) => downsample2x(job.input),
   plan: (job) => {
     const { width: w, height: h, channels } = job.input;

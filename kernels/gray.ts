@@ -31,7 +31,7 @@ export function grayKernel(src: Raster8): Raster8 {
 export const GRAY_KERNEL: Kernel = {
   name: "gray",
   role: "op",
-  shader: { file: "gray", entries: ["gray"] },
+  shader: { file: "gray", entries: ["gray"], packed: { gray: { byte: "gray_byte", count: "pixels" } } },
   cpu: (job) => grayKernel(job.input),
   plan: (job) => onePass("gray.gray", job.input.width * job.input.height, grayShape(job)),
   example: (input) => ({ kernel: "gray", input }),

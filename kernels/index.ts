@@ -16,7 +16,7 @@ import { sobelOp } from "./sobel.ts";
 import { BLEND_KERNEL } from "./blend.ts";
 import { DOWNSAMPLE2X_KERNEL } from "./downsample2x.ts";
 import { HISTOGRAM_KERNEL } from "./histogram.ts";
-import type { Kernel, KernelJob, KernelResult, ShaderModule } from "./kernel.ts";
+import type { Kernel, KernelJob, KernelResult } from "./kernel.ts";
 import type { OpOutput, StatsProvider, TileOp } from "./op.ts";
 
 /** Ops by name. */
@@ -32,11 +32,6 @@ export const KERNELS: ReadonlyMap<string, Kernel> = new Map(
 
 /** The kernels that compute tile ops (what `auto` measures and routes one by one). */
 export const OP_KERNELS: readonly string[] = [...KERNELS.values()].filter((k) => k.role === "op").map((k) => k.name);
-
-/** The WGSL modules of every kernel, each once. */
-export const SHADER_MODULES: readonly ShaderModule[] = [
-  ...new Map([...KERNELS.values()].map((k) => [k.shader.file, k.shader])).values(),
-];
 
 /** The op for a name; 400 for unknown ones. */
 export function getOp(name: string): TileOp {

@@ -19,6 +19,8 @@ export interface KernelJob {
   levels?: number;
   /** palette: RGB triples. */
   palette?: Uint8Array;
+  /** A kernel's other parameters, by the names its module declares (`ShaderModule.params`). */
+  u?: Readonly<Record<string, number>>;
   /** Neighbourhood kernels: the part of the input inside the image (reads clamp to it). */
   valid?: Rect;
 }
@@ -26,10 +28,23 @@ export interface KernelJob {
 /** What a job gives back: 8-bit output, or a histogram. */
 export type KernelResult = Raster8 | Uint32Array;
 
-/** A WGSL module `kernels/<file>.wgsl` (prefixed with `kernels/common.wgsl`) and its entry points. */
+/**
+ * A WGSL module `<file>.wgsl` (in `dir`, default kernels/) and its entry points. gpu/shaders.ts builds its
+ * source: the `Params` struct (the geometry every job has, then `params`), kernels/common.wgsl, the file,
+ * and each `packed` entry point as the shared loop that writes four output bytes a word.
+ */
 export interface ShaderModule {
   file: string;
   entries: readonly string[];
+  /** The folder of the `.wgsl` file (a kernel outside kernels/: a test's). */
+  dir?: URL;
+  /** Its kernels' own u32 parameters, in `Params` after the geometry; each kernel's `uniforms` fills them. */
+  params?: readonly string[];
+  /**
+   * Entry points generated as the four-bytes-a-word loop: output byte `i` is `byte(i)` (a WGSL function of
+   * the file), for `i` below the count of pixels, RGB bytes, input samples or `out_width·out_height·channels`.
+   */
+  packed?: Readonly<Record<string, { byte: string; count: "pixels" | "rgb" | "samples" | "out-samples" }>>;
 }
 
 /** How one job runs on the GPU: passes in order, each over `items` invocations. */
@@ -66,6 +81,8 @@ export interface Kernel {
   plan(job: KernelJob): KernelPlan;
   /** A job of this kernel on `input` (any channel count), for the self-test and the `auto` measurement. */
   example(input: Raster8, valid: Rect): KernelJob;
+  /** The values of its module's `params` for a job (0 for any it leaves out). */
+  uniforms?(job: KernelJob): Readonly<Record<string, number>>;
 }
 
 /** 4-byte words holding `bytes` bytes. */

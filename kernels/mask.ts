@@ -128,6 +128,8 @@ export function maskFromSaturation(med: Raster8, t: number, valid?: Rect): Raste
 const MASK_SHADER = {
   file: "mask",
   entries: ["saturation", "median7", "dilate_h", "dilate_v", "erode_h", "erode_v", "median_out", "load_b"],
+  params: ["t"],
+  packed: { erode_v: { byte: "eroded", count: "pixels" }, median_out: { byte: "median_byte", count: "pixels" } },
 } as const;
 
 /**
@@ -165,6 +167,7 @@ export const MASK_KERNEL: Kernel = {
   cpu: (job) => maskKernel(job.input, job.t ?? 0, job.valid),
   plan: (job) => maskPlan(job, "all"),
   example: (input, valid) => ({ kernel: "mask", input, t: 40, valid }),
+  uniforms: (job) => ({ t: job.t ?? 0 }),
 };
 
 /** The median-filtered saturation (the stats level's saturation histogram). */
@@ -175,6 +178,7 @@ export const MASK_SATURATION_KERNEL: Kernel = {
   cpu: (job) => maskSaturation(job.input, job.valid),
   plan: (job) => maskPlan(job, "median"),
   example: (input, valid) => ({ kernel: "maskSaturation", input, valid }),
+  uniforms: (job) => ({ t: job.t ?? 0 }),
 };
 
 /** Threshold and close of a median-filtered saturation (the stats level's tissue map). */
@@ -185,6 +189,7 @@ export const MASK_FROM_SATURATION_KERNEL: Kernel = {
   cpu: (job) => maskFromSaturation(job.input, job.t ?? 0, job.valid),
   plan: (job) => maskPlan(job, "close"),
   example: (input, valid) => ({ kernel: "maskFromSaturation", input: planeOf(input), t: 100, valid }),
+  uniforms: (job) => ({ t: job.t ?? 0 }),
 };
 
 /** The mask op. */

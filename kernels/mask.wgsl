@@ -116,21 +116,9 @@ fn erode_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   }
 }
 
-@compute @workgroup_size(64)
-fn erode_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let word = invocation_index(gid, groups);
-  let n = pixel_count();
-  if (word >= words_for(n)) {
-    return;
-  }
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let p = word * 4u + k;
-    if (p < n) {
-      out[k] = morph_v(p, false);
-    }
-  }
-  dst[word] = pack4(out[0], out[1], out[2], out[3]);
+// Output byte p of `erode_v` (packed: gpu/shaders.ts): the vertical half of the erode.
+fn eroded(p: u32) -> u32 {
+  return morph_v(p, false);
 }
 
 // One-channel input (a median-filtered saturation) into plane b, for threshold + close alone (tissue map).
@@ -144,19 +132,6 @@ fn load_b(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 }
 
 // The median-filtered saturation (plane b), packed.
-@compute @workgroup_size(64)
-fn median_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let word = invocation_index(gid, groups);
-  let n = pixel_count();
-  if (word >= words_for(n)) {
-    return;
-  }
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let p = word * 4u + k;
-    if (p < n) {
-      out[k] = plane_b[p];
-    }
-  }
-  dst[word] = pack4(out[0], out[1], out[2], out[3]);
+fn median_byte(p: u32) -> u32 {
+  return plane_b[p];
 }

@@ -52,7 +52,12 @@ function intParam(raw: string | undefined, name: string): number | undefined {
   return Number(raw);
 }
 
-const QUANTIZE_SHADER = { file: "quantize", entries: ["levels", "palette_map"] } as const;
+const QUANTIZE_SHADER = {
+  file: "quantize",
+  entries: ["levels", "palette_map"],
+  params: ["levels", "colors"],
+  packed: { levels: { byte: "level_byte", count: "samples" }, palette_map: { byte: "nearest", count: "pixels" } },
+} as const;
 
 /** Per-channel levels: `levelsKernel`, and `quantize.wgsl`'s `levels` (four bytes per invocation). */
 export const LEVELS_KERNEL: Kernel = {
@@ -67,6 +72,7 @@ export const LEVELS_KERNEL: Kernel = {
       channels: job.input.channels,
     }),
   example: (input) => ({ kernel: "levels", input, levels: 5 }),
+  uniforms: (job) => ({ levels: job.levels ?? 0 }),
 };
 
 const EXAMPLE_PALETTE = Uint8Array.from([0, 0, 0, 255, 255, 255, 200, 100, 150, 30, 200, 60, 240, 200, 220]);
@@ -79,6 +85,7 @@ export const PALETTE_KERNEL: Kernel = {
   cpu: (job) => mapToPalette(job.input, job.palette ?? new Uint8Array(3)),
   plan: (job) => onePass("quantize.palette_map", job.input.width * job.input.height, grayShape(job)),
   example: (input) => ({ kernel: "palette", input, palette: EXAMPLE_PALETTE }),
+  uniforms: (job) => ({ colors: (job.palette?.length ?? 0) / 3 }),
 };
 
 /** The quantize op. */

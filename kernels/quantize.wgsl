@@ -11,24 +11,11 @@ fn level(v: u32) -> u32 {
   return (510u * q + n - 1u) / (2u * (n - 1u));
 }
 
-@compute @workgroup_size(64)
-fn levels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let word = invocation_index(gid, groups);
+// Output byte i of `levels` (packed: gpu/shaders.ts): the level of sample i, alpha kept.
+fn level_byte(i: u32) -> u32 {
   let ch = params.channels;
-  let total = pixel_count() * ch;
-  if (word >= words_for(total)) {
-    return;
-  }
-  let has_alpha = ch == 2u || ch == 4u;
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let i = word * 4u + k;
-    if (i < total) {
-      let v = src_byte(i);
-      out[k] = select(level(v), v, has_alpha && i % ch == ch - 1u);
-    }
-  }
-  dst[word] = pack4(out[0], out[1], out[2], out[3]);
+  let v = src_byte(i);
+  return select(level(v), v, (ch == 2u || ch == 4u) && i % ch == ch - 1u);
 }
 
 fn nearest(p: u32) -> u32 {
@@ -57,19 +44,3 @@ fn nearest(p: u32) -> u32 {
   return best;
 }
 
-@compute @workgroup_size(64)
-fn palette_map(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let word = invocation_index(gid, groups);
-  let n = pixel_count();
-  if (word >= words_for(n)) {
-    return;
-  }
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let p = word * 4u + k;
-    if (p < n) {
-      out[k] = nearest(p);
-    }
-  }
-  dst[word] = pack4(out[0], out[1], out[2], out[3]);
-}

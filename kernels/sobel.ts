@@ -42,7 +42,7 @@ export function sobelKernel(src: Raster8, valid?: Rect): Raster8 {
 export const SOBEL_KERNEL: Kernel = {
   name: "sobel",
   role: "op",
-  shader: { file: "sobel", entries: ["sobel"] },
+  shader: { file: "sobel", entries: ["sobel"], packed: { sobel: { byte: "edge", count: "pixels" } } },
   cpu: (job) => sobelKernel(job.input, job.valid),
   plan: (job) => onePass("sobel.sobel", job.input.width * job.input.height, grayShape(job)),
   example: (input, valid) => ({ kernel: "sobel", input, valid }),

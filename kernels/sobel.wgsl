@@ -37,19 +37,3 @@ fn edge(p: u32) -> u32 {
   return isqrt(u32(gx * gx + gy * gy) / 32u);
 }
 
-@compute @workgroup_size(64)
-fn sobel(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let w = invocation_index(gid, groups);
-  let n = pixel_count();
-  if (w >= words_for(n)) {
-    return;
-  }
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let p = w * 4u + k;
-    if (p < n) {
-      out[k] = edge(p);
-    }
-  }
-  dst[w] = pack4(out[0], out[1], out[2], out[3]);
-}

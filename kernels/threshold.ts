@@ -80,7 +80,13 @@ export function parseFlag(raw: string | undefined, name: string): boolean {
 export const THRESHOLD_KERNEL: Kernel = {
   name: "threshold",
   role: "op",
-  shader: { file: "threshold", entries: ["threshold"] },
+  shader: {
+    file: "threshold",
+    entries: ["threshold"],
+    params: ["t", "invert"],
+    packed: { threshold: { byte: "threshold_byte", count: "pixels" } },
+  },
+  uniforms: (job) => ({ t: job.t ?? 0, invert: job.invert ? 1 : 0 }),
   cpu: (job) => thresholdKernel(job.input, job.t ?? 0, !!job.invert, ownsBuffer(job.input)),
   plan: (job) => onePass("threshold.threshold", job.input.width * job.input.height, grayShape(job)),
   example: (input) => ({ kernel: "threshold", input, t: 90, invert: input.channels === 2 }),

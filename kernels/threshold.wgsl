@@ -3,21 +3,8 @@
 
 @group(0) @binding(4) var<storage, read_write> dst: array<u32>;
 
-@compute @workgroup_size(64)
-fn threshold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let w = invocation_index(gid, groups);
-  let n = pixel_count();
-  if (w >= words_for(n)) {
-    return;
-  }
+// Output byte p: 255 where its luma > t, else 0, flipped by invert (packed: gpu/shaders.ts).
+fn threshold_byte(p: u32) -> u32 {
   let hi = select(255u, 0u, params.invert == 1u);
-  let lo = 255u - hi;
-  var out = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var k = 0u; k < 4u; k++) {
-    let p = w * 4u + k;
-    if (p < n) {
-      out[k] = select(lo, hi, luma(p) > params.t);
-    }
-  }
-  dst[w] = pack4(out[0], out[1], out[2], out[3]);
+  return select(255u - hi, hi, luma(p) > params.t);
 }
