@@ -31,6 +31,7 @@ export function createBackend(
   hasWorker = workersAvailable(),
   hasGpu = webGpuExposed(),
   runtime: Runtime = createRuntime({ codecs: config.codecs, caches: config.caches }),
+  sources: SourceCache = new SourceCache(runtime),
 ): TileBackend {
   if (config.backend === "workers" && !hasWorker) {
     throw new Error("EDGETILE_BACKEND=workers, but this runtime has no Worker");
@@ -47,7 +48,7 @@ export function createBackend(
       budget: runtime.budget?.budget,
       caches: config.caches,
     })
-    : new InlineBackend(new SourceCache(runtime));
+    : new InlineBackend(sources);
   const gpu = config.backend === "webgpu" || (config.backend === "auto" && hasGpu);
   return gpu
     ? new WebGpuBackend(cpu, config.backend as "auto" | "webgpu", { measureSoftware: config.gpuSoftware === "measure" })
@@ -69,7 +70,11 @@ export function createAppContext(config: Config): { context: AppContext; close()
     caches: config.caches,
   });
   const codecs = runtime.codecStatus;
-  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, new SourceCache(runtime), {
+  // Sources open once per thread that reads them: the inline backend reads them on this thread (the registry
+  // shares its open sources); beside workers, this thread opens each version once for its info.
+  const inline = config.backend === "inline" || !workersAvailable();
+  const sources = new SourceCache(runtime, 64, inline);
+  const registry = new ImageRegistry(config.imagesDir, config.maxPixels, sources, {
     policy: {
       allowedOrigins: config.allowedOrigins,
       timeoutMs: config.remoteTimeoutMs,
@@ -79,7 +84,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     revalidateSeconds: config.remoteRevalidateSeconds,
     dicomweb: config.dicomweb,
   });
-  const backend = createBackend(config, undefined, undefined, runtime);
+  const backend = createBackend(config, undefined, undefined, runtime, sources);
   const metrics = new Metrics();
   if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
   const cache = new TileCache({

@@ -184,8 +184,7 @@ export class ImageRegistry {
   /** The image for `id` with its metadata (parsed once per file version). */
   async resolve(id: string): Promise<ResolvedImage> {
     const source = await this.locate(id);
-    const opened = await this.sources.get(source);
-    return { id, source, info: opened.info };
+    return { id, source, info: await this.sources.infoOf(source) };
   }
 
   /**
@@ -207,7 +206,7 @@ export class ImageRegistry {
         const failed = this.#unreadable.get(key);
         if (failed) throw failed;
         try {
-          out.push({ id, info: (await this.sources.get(source)).info });
+          out.push({ id, info: await this.sources.infoOf(source) });
         } catch (err) {
           const e = toHttpError(err, "source");
           if (e.status === 415 || e.status === 422 || e.status === 413) this.#unreadable.set(key, e);

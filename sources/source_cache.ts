@@ -6,13 +6,47 @@
 import { toHttpError } from "../errors.ts";
 import { openSource, type SourceDescriptor } from "./open.ts";
 import type { ImageSource } from "./source.ts";
+import type { ImageInfo } from "../core/image_info.ts";
 import { createRuntime, type Runtime } from "../cache/runtime.ts";
 
-/** A bounded cache of open `ImageSource`s keyed by path and version, opened with one thread's runtime. */
+/** Most versions whose info a cache that keeps nothing open remembers. */
+const MAX_INFOS = 4096;
+
+/**
+ * A bounded cache of open `ImageSource`s keyed by path and version, opened with one thread's runtime. A
+ * thread that reads no pixels (the main thread beside a worker pool) keeps none open (`keepOpen` false):
+ * it opens each version once, keeps its info, and closes it.
+ */
 export class SourceCache {
   #open = new Map<string, Promise<ImageSource>>();
+  #infos = new Map<string, Promise<ImageInfo>>();
+  /** Sources opened so far, and how many are open now (for tests). */
+  opened = 0;
+  get openNow(): number {
+    return this.#open.size;
+  }
 
-  constructor(readonly runtime: Runtime = createRuntime(), readonly maxOpen = 64) {}
+  constructor(readonly runtime: Runtime = createRuntime(), readonly maxOpen = 64, readonly keepOpen = true) {}
+
+  /** What the service knows of `d` without reading pixels: from the open source, or kept from one open. */
+  infoOf(d: SourceDescriptor): Promise<ImageInfo> {
+    if (this.keepOpen) return this.get(d).then((s) => s.info);
+    const key = `${d.path}@${d.version}`;
+    let p = this.#infos.get(key);
+    if (p) return p;
+    this.opened++;
+    p = openSource(d, this.runtime).then(async (s) => {
+      const { info } = s;
+      await s.close();
+      return info;
+    }, (err) => {
+      this.#infos.delete(key);
+      throw toHttpError(err, "source");
+    });
+    this.#infos.set(key, p);
+    if (this.#infos.size > MAX_INFOS) this.#infos.delete(this.#infos.keys().next().value!);
+    return p;
+  }
 
   /** The open source for `d`, opening it on first use. Failures are not cached. */
   get(d: SourceDescriptor): Promise<ImageSource> {
@@ -23,6 +57,7 @@ export class SourceCache {
       this.#open.set(key, p);
       return p;
     }
+    this.opened++;
     p = openSource(d, this.runtime).then(readerBoundary, (err) => {
       this.#open.delete(key);
       throw toHttpError(err, "source");

@@ -9,6 +9,7 @@ import { DEFAULT_CACHE_SIZES } from "../cache/sizes.ts";
 import { StatsService } from "../service/stats.ts";
 import { InlineBackend } from "../workers/backend.ts";
 import { openSource } from "../sources/open.ts";
+import { SourceCache } from "../sources/source_cache.ts";
 
 Deno.test("PromiseCache: one computation for concurrent callers, failures retried, bounded", async () => {
   const cache = new PromiseCache<string, number>(10);
@@ -67,4 +68,18 @@ Deno.test("Config.caches bounds the caches: statistics and flat images kept or n
   } finally {
     await backend.close();
   }
+});
+
+Deno.test("a thread that reads no pixels opens each version once for its info and keeps nothing open", async () => {
+  const infoOnly = new SourceCache(undefined, 64, false);
+  const d = { path: `${SAMPLES}coffee.png`, version: "info-once", maxPixels: 1e8 };
+  const [a, b] = await Promise.all([infoOnly.infoOf(d), infoOnly.infoOf(d)]);
+  assertEquals([a.width, b.width, infoOnly.opened, infoOnly.openNow], [600, 600, 1, 0]);
+  await infoOnly.infoOf({ ...d, version: "info-twice" });
+  assertEquals(infoOnly.opened, 2, "a new version is opened again");
+  const reading = new SourceCache();
+  await reading.infoOf(d);
+  await reading.get(d);
+  assertEquals([reading.opened, reading.openNow], [1, 1], "a reading thread's info comes from its one open source");
+  await reading.close();
 });
