@@ -1,7 +1,7 @@
 /**
  * A per-thread pool of byte buffers for pixels made for one tile alone: the block an aligned tile decodes,
- * the region an unaligned read assembles. Each such tile used to leave 64–256 KB of `ArrayBuffer` garbage,
- * and V8 collects for external memory with full mark-compacts on its background threads (bench/README.md).
+ * the region an unaligned read assembles. Without it each such tile leaves 64–256 KB of `ArrayBuffer` garbage,
+ * which V8 collects for external memory with full mark-compacts on its background threads (bench/README.md).
  *
  * Ownership is explicit: `take` hands a buffer out (zeroed, whole: a worker can still transfer it), and
  * only the one place that knows the pixels are read no more — the end of `renderTile` — gives it back with

@@ -1,6 +1,6 @@
 /**
  * A turn of the event loop without a timer: Deno's `setTimeout(…, 0)` waits about 2 ms (measured in
- * Deno 2.9.6: 2.1 ms a call, against 0.005 ms for `setImmediate`), which every job paid before it ran.
+ * Deno 2.9.6: 2.1 ms a call, against 0.005 ms for `setImmediate`), which every job would pay before it ran.
  */
 import { setImmediate } from "node:timers";
 

@@ -1,7 +1,7 @@
 /**
  * The threshold of a 1-channel plane, 16 pixels an instruction, in WebAssembly SIMD: `thresholdKernel`'s
  * luma case (255 where Y > t, else 0; `invert` flips), the same bytes as its JS loop (tests/op_units_test.ts),
- * ~4× faster on a 256² plane with the two copies in and out (bench/README.md, seventh session).
+ * ~4× faster on a 256² plane with the two copies in and out (bench/README.md).
  * The module is small enough to write out by hand; in text form it is:
  *
  *   (module

@@ -4,7 +4,7 @@
  * The headers are set on the route's own response after it is made. Hono's `cors()` sets them on a placeholder
  * response before the route runs, which makes Hono copy every route's response into a third `Response` and merge
  * the two header lists: 9 KiB of garbage and two sorted header walks a request on the router thread
- * (bench/README.md, seventh session).
+ * (bench/README.md).
  */
 import type { MiddlewareHandler } from "hono";
 

@@ -17,8 +17,8 @@ export interface ByteSource {
 
 /**
  * A local file (of `version`, when given: 409 if the open file is another, and `verify` checks it). Reads are synchronous seek + read pairs: nothing can run between the two, so concurrent
- * reads of one handle cannot take each other's offsets (the async pair could, and did: 2,000 concurrent
- * reads all came back wrong), and a 9 KB read costs ~5 µs instead of ~100 µs of async round trips.
+ * reads of one handle cannot take each other's offsets (the async pair can: concurrent reads then get
+ * each other's bytes), and a 9 KB read costs ~5 µs instead of ~100 µs of async round trips.
  */
 export async function localBytes(path: string, version?: string): Promise<ByteSource> {
   const file = await Deno.open(path, { read: true });

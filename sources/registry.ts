@@ -123,7 +123,7 @@ export class ImageRegistry {
   /**
    * The file for `id`: 400 for malformed ids, 404 when absent or outside the images directory. Every
    * request checks the file's real path and version (never a stale tile), synchronously: the async calls
-   * took ~85 µs and, under load, a quarter of the router thread (a CPU profile). When no part of the id is a
+   * cost ~85 µs and, under load, a quarter of the router thread (a CPU profile). When no part of the id is a
    * symlink (`lstat` of each part: one call for a file directly in the directory), `root/id` is the real
    * path and its `lstat` the version; else `realpath` (a call per part of the whole path) and `stat` decide.
    */

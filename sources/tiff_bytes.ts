@@ -8,8 +8,7 @@ const MAX_ZEROS = 64 * 1024;
 /**
  * geotiff's source interface over a local `ByteSource`: the byte ranges geotiff asks for (tag arrays, each
  * stored block) are read synchronously on the source's one handle. geotiff's own file source reads through
- * `node:fs`'s asynchronous read: a round trip to a blocking thread for every block read (measured in
- * bench/README.md, seventh session). Closing is the `ByteSource`'s owner's business.
+ * `node:fs`'s asynchronous read: a round trip to a blocking thread for every block read (bench/README.md). Closing is the `ByteSource`'s owner's business.
  */
 export function localSlices(bytes: ByteSource) {
   return {
