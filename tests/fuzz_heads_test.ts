@@ -4,19 +4,9 @@
 import { assert, assertEquals } from "./assert.ts";
 import { SAMPLES, startServer } from "./helpers.ts";
 import { signUrl } from "../security/signing.ts";
+import { rng } from "./fuzz_rng.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("fuzzed HTTP heads (Host, Forwarded, X-Forwarded-*) and remote ids: never a 5xx", opts, async () => {
   const hosts = [

@@ -1,6 +1,5 @@
 /** Pipeline steps on real pixels: resampling, the gray op, PNG encoding, padding, canonical keys. */
 import { chooseCodec } from "../codecs/tier.ts";
-
 import pngDecode from "@jsquash/png/decode.js";
 import jpegDecode from "@jsquash/jpeg/decode.js";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
@@ -17,6 +16,9 @@ import { openSource } from "../sources/open.ts";
 import type { Raster, Raster8 } from "../core/raster.ts";
 import { parseOpSpec } from "../service/query.ts";
 import { HttpError } from "../errors.ts";
+
+/** This file's JPEG codec (the tier `auto` picks). */
+const { codec } = chooseCodec("auto");
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -71,9 +73,6 @@ Wy, Wx = axis_weights(sy, scy, oh, h), axis_weights(sx, scx, ow, w)
 r = np.einsum("yk,kxc->yxc", Wy, np.einsum("xk,ykc->yxc", Wx, a))
 sys.stdout.buffer.write(r.astype(np.float64).tobytes())
 `;
-
-/** This file's JPEG codec (the tier `auto` picks). */
-const { codec } = chooseCodec("auto");
 
 Deno.test("resample: fractional area averages equal numpy's on a real photo (8-bit RGB, 16-bit gray)", async () => {
   const img = await coffee();

@@ -29,3 +29,11 @@ export function startVersionedOrigin(
 export function whiteAndBlack(): [Uint8Array, Uint8Array] {
   return [solidTiff(512, [255, 255, 255]), solidTiff(512, [0, 0, 0])];
 }
+
+/** A test origin: its URL, its folder, the requests it answered, how to stop it. */
+export interface Origin {
+  url: string;
+  dir: string;
+  log: { method: string; path: string; range: string | null; bytes: number }[];
+  close(): Promise<void>;
+}

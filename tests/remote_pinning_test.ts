@@ -7,13 +7,6 @@ import { startVersionedOrigin, whiteAndBlack } from "./remote_origins.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-interface Origin {
-  url: string;
-  dir: string;
-  log: { method: string; path: string; range: string | null; bytes: number }[];
-  close(): Promise<void>;
-}
-
 const enc = encodeURIComponent;
 
 Deno.test(

@@ -4,16 +4,9 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
-import { startVersionedOrigin, whiteAndBlack } from "./remote_origins.ts";
+import { type Origin, startVersionedOrigin, whiteAndBlack } from "./remote_origins.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-interface Origin {
-  url: string;
-  dir: string;
-  log: { method: string; path: string; range: string | null; bytes: number }[];
-  close(): Promise<void>;
-}
 
 /** A static file server with ETags, byte ranges, If-Match, a redirect and a slow path. */
 async function startOrigin(redirectTo = "http://127.0.0.1:9/elsewhere.svs"): Promise<Origin> {
