@@ -8,6 +8,7 @@ import { type DicomwebServer, parseDicomwebSettings } from "./sources/dicomweb_s
 import type { CodecChoice } from "./codecs/tier.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./telemetry/log.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "./cache/sizes.ts";
+import { checkCacheUrl } from "./cache/redis_store.ts";
 
 /** Backends a user can ask for. */
 export type BackendChoice = "auto" | "webgpu" | "workers" | "inline";
@@ -26,6 +27,10 @@ export interface Config {
   cacheTtl: number;
   /** Deno KV path: a file (its folder is created), `:memory:`, or a URL of a remote KV; "off" disables KV. */
   kvPath: string;
+  /** A Redis/Valkey URL (`redis://`, `rediss://`): the tile cache a fleet shares, instead of KV; "" for none. */
+  cacheUrl: string;
+  /** The prefix of the cache's Redis keys. */
+  cachePrefix: string;
   /** Bytes of the in-memory tile cache in front of KV. */
   memoryCacheBytes: number;
   /**
@@ -99,6 +104,11 @@ export const CONFIG_VARIABLES = {
     "./data/cache.kv",
     "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (Deno Deploy's), or off",
   ],
+  CACHE_URL: [
+    "",
+    "redis://[user:pass@]host:port/db (or rediss://): tiles, statistics and palettes in Redis or Valkey, shared by a fleet, instead of Deno KV",
+  ],
+  CACHE_PREFIX: ["edgetile:", "prefix of every key the cache writes in Redis"],
   MEMORY_CACHE_MB: ["32", "in-memory tile cache in front of KV, MiB"],
   PIXEL_CACHE_MB: [
     "96",
@@ -241,6 +251,8 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     maxPixels: int("MAX_PIXELS", 1, 2 ** 40),
     cacheTtl: int("CACHE_TTL", 1, 31536000),
     kvPath: get("KV_PATH"),
+    cacheUrl: checkCacheUrl(get("CACHE_URL")),
+    cachePrefix: get("CACHE_PREFIX"),
     memoryCacheBytes: int("MEMORY_CACHE_MB", 0, 1 << 20) * 1024 * 1024,
     pixelCacheBytes: int("PIXEL_CACHE_MB", 16, 1 << 20) * 1024 * 1024,
     caches: { ...DEFAULT_CACHE_SIZES },

@@ -5,6 +5,7 @@
  * `expireIn` plus the expiry time in the manifest (KV deletes expired keys lazily). A manifest or chunk
  * that does not check out is reported as corrupt.
  */
+import type { BlobKey, BlobRead, BlobStore, StoredBlob } from "./blob_store.ts";
 
 /** The largest value Deno KV stores. */
 export const KV_VALUE_MAX = 65536;
@@ -14,13 +15,6 @@ export const KV_COMMIT_MAX = 819_200;
 const INLINE_MAX = 60_000;
 /** Chunks a commit can carry next to the manifest. */
 const MAX_CHUNKS = Math.floor((KV_COMMIT_MAX - INLINE_MAX) / KV_VALUE_MAX);
-
-/** A blob with its metadata, as stored. */
-export interface StoredBlob {
-  bytes: Uint8Array;
-  /** Small metadata kept with it (content type, X-Op, stats JSON, …). */
-  meta: Record<string, string>;
-}
 
 interface Manifest {
   v: 1;
@@ -33,7 +27,7 @@ interface Manifest {
 }
 
 /** Result of a read: the blob, nothing, or a corrupt entry. */
-export type KvRead = StoredBlob | null | "corrupt";
+export type KvRead = BlobRead;
 
 /**
  * Opens Deno KV at `path`: a file (its folder is created), `:memory:`, an http(s) URL of a remote KV, or
@@ -49,11 +43,12 @@ export async function openKvAt(path: string): Promise<Deno.Kv> {
 }
 
 /** Blobs under key prefixes in one KV database. */
-export class KvBlobStore {
+export class KvBlobStore implements BlobStore {
+  readonly engine = "kv";
   constructor(readonly kv: Deno.Kv) {}
 
   /** The blob at `key`, null when absent or expired, "corrupt" when it does not check out. */
-  async get(key: Deno.KvKey, now = Date.now()): Promise<KvRead> {
+  async get(key: BlobKey, now = Date.now()): Promise<KvRead> {
     const m = (await this.kv.get<Manifest>(key)).value;
     if (m === null) return null;
     if (!isManifest(m)) return "corrupt";
@@ -75,7 +70,7 @@ export class KvBlobStore {
   }
 
   /** Stores a blob for `ttlSeconds`; "too_large" when it cannot fit one atomic commit. */
-  async set(key: Deno.KvKey, blob: StoredBlob, ttlSeconds: number): Promise<"stored" | "too_large"> {
+  async set(key: BlobKey, blob: StoredBlob, ttlSeconds: number): Promise<"stored" | "too_large"> {
     const expireIn = Math.max(1, ttlSeconds) * 1000;
     const base = { v: 1 as const, length: blob.bytes.length, expiresAt: Date.now() + expireIn, meta: blob.meta };
     // The manifest holds the metadata (statistics JSON can be kilobytes): inline only what fits beside it.

@@ -5,7 +5,9 @@
  * and logged at most once a minute. A corrupt entry is a miss, and the recomputed tile overwrites it.
  */
 import { LruCache } from "../core/lru.ts";
-import { KvBlobStore, type KvRead, openKvAt, type StoredBlob } from "./kv_store.ts";
+import { KvBlobStore, openKvAt } from "./kv_store.ts";
+import type { BlobKey, BlobRead, BlobStore, StoredBlob } from "./blob_store.ts";
+import { RedisBlobStore } from "./redis_store.ts";
 import type { TileKey } from "./key.ts";
 import { type Metrics, throttledLog } from "../telemetry/metrics.ts";
 import type { TileNotes } from "../core/tile_notes.ts";
@@ -42,20 +44,24 @@ export interface Computed {
 
 /** Options of the cache. */
 export interface TileCacheOptions {
-  /** KV path (`./data/cache.kv`, `:memory:`, a URL), or null for memory only. */
+  /** KV path (`./data/cache.kv`, `:memory:`, a URL), or null for memory only (unused with `cacheUrl`). */
   kvPath: string | null;
+  /** A Redis or Valkey URL: the cache a fleet shares, in place of KV. */
+  cacheUrl?: string;
+  /** The prefix of every Redis key. */
+  cachePrefix?: string;
   memoryBytes: number;
   ttlSeconds: number;
   metrics: Metrics;
 }
 
-/** Memory LRU + Deno KV + single-flight. */
+/** Memory LRU + the configured engine (Deno KV or Redis) + single-flight. */
 export class TileCache {
   #memory: LruCache<string, { tile: CachedTile; expiresAt: number }>;
   #inflight = new Map<string, Promise<Computed & { fromKv: boolean }>>();
   /** Requesters waiting on each computation in flight, and the signal that drops it when none is left. */
   #waiters = new Map<string, { count: number; wanted: AbortController }>();
-  #kv: Promise<KvBlobStore | null>;
+  #kv: Promise<BlobStore | null>;
   #log = throttledLog();
   #writes = new Set<Promise<void>>();
   /** Tiles computed by the pipeline through this cache (misses, bypasses, refreshes). */
@@ -63,17 +69,31 @@ export class TileCache {
 
   constructor(private opts: TileCacheOptions) {
     this.#memory = new LruCache(opts.memoryBytes);
-    this.#kv = opts.kvPath === null ? Promise.resolve(null) : openKvAt(opts.kvPath).then(
-      (kv) => new KvBlobStore(kv),
-      (err) => {
-        this.#kvFailed("open", err);
-        return null;
-      },
-    );
+    this.#kv = opts.cacheUrl
+      ? Promise.resolve(this.#redisNow = new RedisBlobStore(opts.cacheUrl, opts.cachePrefix))
+      : opts.kvPath === null
+      ? Promise.resolve(null)
+      : openKvAt(opts.kvPath).then(
+        (kv) => new KvBlobStore(kv),
+        (err) => {
+          this.#kvFailed("open", err);
+          return null;
+        },
+      );
   }
 
-  /** The KV store once opened (null when there is none). */
-  get store(): Promise<KvBlobStore | null> {
+  /** The Redis engine, once made (for /ready's reachability), else null. */
+  #redisNow: RedisBlobStore | null = null;
+
+  /** Which engine backs the memory LRU (`kv`, `redis`, or `memory` alone) and whether it answers now. */
+  async engineStatus(): Promise<{ engine: string; reachable: boolean }> {
+    const store = await this.#kv;
+    if (!store) return { engine: "memory", reachable: true };
+    return { engine: store.engine, reachable: this.#redisNow ? this.#redisNow.connected : true };
+  }
+
+  /** The cache engine once opened (null when there is none). */
+  get store(): Promise<BlobStore | null> {
     return this.#kv;
   }
 
@@ -91,6 +111,10 @@ export class TileCache {
    */
   kvProblems(now = Date.now()): string[] {
     const problems: string[] = [];
+    if (this.opts.cacheUrl) {
+      const redis = this.#redisNow;
+      if (redis && !redis.connected) problems.push("the Redis cache is unreachable: tiles are served uncached");
+    }
     const f = this.#lastKvFailure;
     if (f && now - f.at < 60_000) {
       problems.push(`KV ${f.op} failed ${Math.round((now - f.at) / 1000)} s ago: ${f.message}`);
@@ -118,10 +142,10 @@ export class TileCache {
   }
 
   /** Reads a blob from KV; null on absence, expiry or failure; "corrupt" counted. */
-  async readBlob(key: Deno.KvKey): Promise<StoredBlob | null> {
+  async readBlob(key: BlobKey): Promise<StoredBlob | null> {
     const store = await this.#kv;
     if (!store) return null;
-    let got: KvRead;
+    let got: BlobRead;
     try {
       got = await store.get(key);
     } catch (err) {
@@ -136,7 +160,7 @@ export class TileCache {
   }
 
   /** Writes a blob to KV (errors counted, never thrown). */
-  async writeBlob(key: Deno.KvKey, blob: StoredBlob): Promise<void> {
+  async writeBlob(key: BlobKey, blob: StoredBlob): Promise<void> {
     const store = await this.#kv;
     if (!store) return;
     try {
@@ -248,7 +272,7 @@ export class TileCache {
   }
 
   /** Writes a blob to KV in the background (close() waits for it). */
-  writeLater(key: Deno.KvKey, blob: StoredBlob): void {
+  writeLater(key: BlobKey, blob: StoredBlob): void {
     const p = this.writeBlob(key, blob);
     this.#writes.add(p);
     p.finally(() => this.#writes.delete(p));
@@ -257,7 +281,7 @@ export class TileCache {
   /** Waits for background writes and closes KV. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#writes]);
-    (await this.#kv)?.close();
+    await (await this.#kv)?.close();
   }
 }
 

@@ -28,13 +28,15 @@ function remoteHosts(env: (name: string) => string | undefined): string[] {
     ...(env("EDGETILE_SOURCE_PREFIXES") ?? "").split(",").map((p) => p.slice(p.indexOf("=") + 1)),
     ...(env("EDGETILE_DICOMWEB") ?? "").split(",").map((p) => p.slice(p.indexOf("=") + 1)),
     env("EDGETILE_KV_PATH") ?? "",
+    env("EDGETILE_CACHE_URL") ?? "",
   ];
   const hosts: string[] = [];
   for (const u of urls) {
-    if (!/^https?:\/\//.test(u.trim())) continue;
+    if (!/^(https?|rediss?):\/\//.test(u.trim())) continue;
     try {
       const url = new URL(u.trim());
-      hosts.push(`${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`);
+      const port = url.port || { "https:": 443, "http:": 80, "redis:": 6379, "rediss:": 6379 }[url.protocol];
+      hosts.push(`${url.hostname}:${port}`);
     } catch {
       // A bad URL is the service's to report (config.ts), with its variable's name.
     }

@@ -57,6 +57,7 @@ export async function ready(ctx: AppContext, c: Context): Promise<Response> {
     notReady,
     degraded,
     backend: ctx.backend.name,
+    cache: await ctx.cache.engineStatus(),
     workerRestarts: pool?.restarts ?? 0,
     ...(gpu ? { gpu: gpu.report() } : {}),
   };

@@ -89,6 +89,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
   if (backend instanceof WebGpuBackend) metrics.watchGpu(() => backend.report());
   const cache = new TileCache({
     kvPath: config.kvPath === "off" ? null : config.kvPath,
+    ...(config.cacheUrl ? { cacheUrl: config.cacheUrl, cachePrefix: config.cachePrefix } : {}),
     memoryBytes: config.memoryCacheBytes,
     ttlSeconds: config.cacheTtl,
     metrics,

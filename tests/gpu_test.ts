@@ -49,11 +49,20 @@ async function startBoth(env: Record<string, string>): Promise<[TestServer, Test
 }
 
 /** Fetches `paths` from both servers, a few at a time, and asserts byte equality and who computed them. */
+/** `get`, retried as a client told `Retry-After` does (a busy machine may shed a statistics job: 503). */
+async function getPatiently(url: string) {
+  for (let attempt = 0;; attempt++) {
+    const r = await get(url);
+    if (r.status !== 503 || !r.headers.has("retry-after") || attempt === 10) return r;
+    await new Promise((ok) => setTimeout(ok, 1000 * Number(r.headers.get("retry-after"))));
+  }
+}
+
 async function compareServers(gpu: TestServer, cpu: TestServer, paths: string[]) {
   for (let i = 0; i < paths.length; i += 8) {
     await Promise.all(
       paths.slice(i, i + 8).map(async (p) => {
-        const [a, b] = await Promise.all([get(gpu.url + p), get(cpu.url + p)]);
+        const [a, b] = await Promise.all([getPatiently(gpu.url + p), getPatiently(cpu.url + p)]);
         assertEquals(a.status, 200, `${p}: ${new TextDecoder().decode(a.body.slice(0, 200))}`);
         assertEquals(b.status, 200, p);
         assert(a.body.length === b.body.length && a.body.every((v, k) => v === b.body[k]), `${p}: bytes differ`);

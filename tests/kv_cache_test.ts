@@ -40,7 +40,7 @@ Deno.test("/ready says degraded when KV writes fail or the KV file was deleted w
       assertEquals(r.status, "degraded");
       assert(r.degraded.some((d: string) => /deleted/.test(d)), JSON.stringify(r));
       // A KV that fails its writes (closed under the cache): tiles are still served, /ready says why.
-      (await s.service.context.cache.store)!.kv.close();
+      ((await s.service.context.cache.store) as KvBlobStore).kv.close();
       assertEquals((await get(`${s.url}/dzi/CMU-1-Small-Region.svs_files/9/0_1.jpeg`)).status, 200);
       await new Promise((r) => setTimeout(r, 100));
       const r2 = await ready();

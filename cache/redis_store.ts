@@ -1,0 +1,99 @@
+/**
+ * The tile cache on Redis or Valkey (`EDGETILE_CACHE_URL=redis://[user:pass@]host:port/db`, `rediss://` for
+ * TLS): every instance of a fleet reads and writes the same entries. One key per entry under a configurable
+ * prefix, with the entry's TTL; a value is one string of any size a tile can have (the metadata's length,
+ * the metadata as JSON, then the bytes), so a read is one atomic GET. The client is node-redis's core
+ * (`@redis/client`, one small dependency): it reconnects by itself; commands are not queued while it is
+ * down and are abandoned after `COMMAND_TIMEOUT_MS`, so a tile is then computed and served as without a cache
+ * (tile_cache.ts counts and logs the failure), never delayed into a 5xx.
+ */
+import { createClient, RESP_TYPES } from "@redis/client";
+import { Buffer } from "node:buffer";
+import type { BlobKey, BlobRead, BlobStore, StoredBlob } from "./blob_store.ts";
+
+/** How long one command may take before the tile is served without the cache. */
+const COMMAND_TIMEOUT_MS = 500;
+
+const enc = new TextEncoder(), dec = new TextDecoder();
+
+/** Blobs in one Redis database under `prefix`. */
+export class RedisBlobStore implements BlobStore {
+  readonly engine = "redis";
+  #client;
+
+  constructor(url: string, readonly prefix = "edgetile:") {
+    const client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(1000, 50 * (retries + 1)) },
+    });
+    // Errors surface on the commands (counted there); the client's own error events would be unhandled.
+    client.on("error", () => {});
+    client.connect().catch(() => {}); // it goes on trying (reconnectStrategy)
+    this.#client = client;
+  }
+
+  /** Whether the connection is up now. */
+  get connected(): boolean {
+    return this.#client.isReady;
+  }
+
+  #key(key: BlobKey): string {
+    return this.prefix + key.join(":");
+  }
+
+  /** The client for one command: values as bytes, abandoned after the timeout. */
+  #deadline() {
+    const typeMapping = { [RESP_TYPES.BLOB_STRING]: Buffer };
+    return this.#client.withCommandOptions({ typeMapping, abortSignal: AbortSignal.timeout(COMMAND_TIMEOUT_MS) });
+  }
+
+  async get(key: BlobKey): Promise<BlobRead> {
+    const value = await this.#deadline().get(this.#key(key)) as Buffer | null;
+    if (value === null) return null;
+    const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    if (bytes.length < 4) return "corrupt";
+    const metaLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+    if (4 + metaLength > bytes.length) return "corrupt";
+    let meta: unknown;
+    try {
+      meta = JSON.parse(dec.decode(bytes.subarray(4, 4 + metaLength)));
+    } catch {
+      return "corrupt";
+    }
+    if (typeof meta !== "object" || meta === null) return "corrupt";
+    return { bytes: bytes.slice(4 + metaLength), meta: meta as Record<string, string> };
+  }
+
+  async set(key: BlobKey, blob: StoredBlob, ttlSeconds: number): Promise<"stored" | "too_large"> {
+    const meta = enc.encode(JSON.stringify(blob.meta));
+    const value = new Uint8Array(4 + meta.length + blob.bytes.length);
+    new DataView(value.buffer).setUint32(0, meta.length);
+    value.set(meta, 4);
+    value.set(blob.bytes, 4 + meta.length);
+    const ms = Math.max(1, Math.round(ttlSeconds * 1000));
+    await this.#deadline().set(this.#key(key), Buffer.from(value.buffer), { expiration: { type: "PX", value: ms } });
+    return "stored";
+  }
+
+  async close(): Promise<void> {
+    await this.#client.destroy();
+  }
+}
+
+/** `EDGETILE_CACHE_URL`: empty, or a redis:// or rediss:// URL (a start-up error otherwise). */
+export function checkCacheUrl(raw: string): string {
+  if (raw === "") return "";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(
+      `EDGETILE_CACHE_URL must be a redis:// or rediss:// URL, got "${raw.replace(/\/\/[^@]*@/, "//…@")}"`,
+    );
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new Error(`EDGETILE_CACHE_URL must be a redis:// or rediss:// URL, got ${url.protocol}`);
+  }
+  return raw;
+}

@@ -1,0 +1,77 @@
+/**
+ * One cache for a fleet (issue 40, part 2): two edgetile instances on one real Redis (Debian's
+ * `redis-server`, started here on a free loopback port). A tile computed on A is a hit on B with the same
+ * ETag and bytes; a tile of megabytes round-trips; with Redis gone every tile is still served (uncached,
+ * counted, /ready degraded), and once it is back the cache is shared again.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { get, SAMPLES, startServer, type TestServer } from "./helpers.ts";
+import { startRedis } from "./redis.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const hasRedis = await new Deno.Command("sh", { args: ["-c", "command -v redis-server"] }).output()
+  .then((o) => o.success, () => false);
+const redisOpts = { ...opts, ignore: !hasRedis && Deno.env.get("CI") !== "true" };
+
+/** Waits (a hang guard: 20 s) until `check` holds. */
+async function until(check: () => Promise<boolean>, what: string) {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting: ${what}`);
+}
+
+Deno.test(
+  "two instances share one Redis cache: a tile made on A is a hit on B; Redis down, tiles still served",
+  redisOpts,
+  async () => {
+    const redis = await startRedis();
+    const env = { IMAGES_DIR: SAMPLES, BACKEND: "workers", WORKERS: "1", CACHE_URL: redis.url, CACHE_PREFIX: "t1:" };
+    const servers: TestServer[] = [startServer(env), startServer(env)];
+    const [a, b] = servers;
+    try {
+      const tile = "/dzi/CMU-1-Small-Region.svs_files/12/3_5.png?op=gray";
+      const first = await get(a.url + tile);
+      assertEquals([first.status, first.headers.get("x-cache")], [200, "miss"]);
+      await until(async () => (await redis.keys("t1:tile:*")).length > 0, "the tile written to Redis");
+      const onB = await get(b.url + tile);
+      assertEquals([onB.status, onB.headers.get("x-cache")], [200, "hit"], "computed on A, a hit on B");
+      assertEquals(onB.headers.get("etag"), first.headers.get("etag"));
+      assertEquals(onB.body, first.body);
+      // A tile of megabytes (a whole-slide PNG) round-trips through Redis.
+      const big = "/thumbnail/CMU-1-Small-Region.svs.png?width=2220&height=2967";
+      const keys = (await redis.keys("t1:tile:*")).length;
+      const bigA = await get(a.url + big);
+      assert(bigA.body.length > 2_000_000, `a large tile: ${bigA.body.length} bytes`);
+      await until(async () => (await redis.keys("t1:tile:*")).length > keys, "the large tile written");
+      const bigB = await get(b.url + big);
+      assertEquals(bigB.headers.get("x-cache"), "hit");
+      assertEquals(bigB.body, bigA.body);
+      // Redis gone: every tile is still an answer (computed, uncached), /ready says so.
+      await redis.stop();
+      const down = await Promise.all(
+        [0, 1, 2, 3].map((i) => get(`${(i % 2 ? b : a).url}/dzi/CMU-1-Small-Region.svs_files/12/${i}_2.jpeg`)),
+      );
+      assertEquals(down.map((r) => r.status), [200, 200, 200, 200]);
+      const ready = JSON.parse(new TextDecoder().decode((await get(`${a.url}/ready`)).body));
+      assert(ready.degraded.some((d: string) => /Redis/.test(d)), JSON.stringify(ready));
+    assertEquals(ready.cache, { engine: "redis", reachable: false });
+      const metrics = new TextDecoder().decode((await get(`${a.url}/metrics`)).body);
+      assert(/edgetile_kv_errors_total\{op="(get|set)"\} [1-9]/.test(metrics), "the failures are counted");
+      // Back: the client reconnects by itself, and the cache is shared again (each probe a tile not asked yet).
+      await redis.restart();
+      let probe = "";
+      for (let i = 0; (await redis.keys("t1:tile:*")).length === 0; i++) {
+        if (i === 200) throw new Error("timed out waiting: caching resumed after Redis came back");
+        probe = `/dzi/CMU-1-Small-Region.svs_files/12/${i % 8}_${Math.floor(i / 8) % 11}.png?op=threshold&t=${i % 256}`;
+        assertEquals((await get(a.url + probe)).status, 200);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assertEquals((await get(b.url + probe)).headers.get("x-cache"), "hit", "shared again");
+    } finally {
+      for (const s of servers) await s.close();
+      await redis.stop().catch(() => {});
+    }
+  },
+);
