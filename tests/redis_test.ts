@@ -56,7 +56,7 @@ Deno.test(
       assertEquals(down.map((r) => r.status), [200, 200, 200, 200]);
       const ready = JSON.parse(new TextDecoder().decode((await get(`${a.url}/ready`)).body));
       assert(ready.degraded.some((d: string) => /Redis/.test(d)), JSON.stringify(ready));
-    assertEquals(ready.cache, { engine: "redis", reachable: false });
+      assertEquals(ready.cache, { engine: "redis", reachable: false });
       const metrics = new TextDecoder().decode((await get(`${a.url}/metrics`)).body);
       assert(/edgetile_kv_errors_total\{op="(get|set)"\} [1-9]/.test(metrics), "the failures are counted");
       // Back: the client reconnects by itself, and the cache is shared again (each probe a tile not asked yet).
