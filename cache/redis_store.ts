@@ -9,7 +9,8 @@
  */
 import { createClient, RESP_TYPES } from "@redis/client";
 import { Buffer } from "node:buffer";
-import type { BlobKey, BlobRead, BlobStore, StoredBlob } from "./blob_store.ts";
+import type { BlobKey, BlobRead, StoredBlob } from "./blob_store.ts";
+import type { LockingStore } from "./fleet_flight.ts";
 
 /** How long one command may take before the tile is served without the cache. */
 const COMMAND_TIMEOUT_MS = 500;
@@ -17,7 +18,7 @@ const COMMAND_TIMEOUT_MS = 500;
 const enc = new TextEncoder(), dec = new TextDecoder();
 
 /** Blobs in one Redis database under `prefix`. */
-export class RedisBlobStore implements BlobStore {
+export class RedisBlobStore implements LockingStore {
   readonly engine = "redis";
   #client;
 
@@ -74,6 +75,29 @@ export class RedisBlobStore implements BlobStore {
     const ms = Math.max(1, Math.round(ttlSeconds * 1000));
     await this.#deadline().set(this.#key(key), Buffer.from(value.buffer), { expiration: { type: "PX", value: ms } });
     return "stored";
+  }
+
+  async lock(key: BlobKey, ms: number): Promise<string | null> {
+    const token = crypto.randomUUID();
+    const ok = await this.#deadline().set(this.#lockKey(key), token, {
+      NX: true,
+      expiration: { type: "PX", value: ms },
+    });
+    return ok === null ? null : token;
+  }
+
+  async unlock(key: BlobKey, token: string): Promise<void> {
+    // Only the holder's own lock: one that expired and was taken by another stays.
+    const script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+    await this.#deadline().eval(script, { keys: [this.#lockKey(key)], arguments: [token] });
+  }
+
+  async locked(key: BlobKey): Promise<boolean> {
+    return (await this.#deadline().exists(this.#lockKey(key))) > 0;
+  }
+
+  #lockKey(key: BlobKey): string {
+    return `${this.prefix}lock:${key.join(":")}`;
   }
 
   async close(): Promise<void> {

@@ -6,21 +6,13 @@
  */
 import { LruCache } from "../core/lru.ts";
 import { KvBlobStore, openKvAt } from "./kv_store.ts";
+export type { CachedTile } from "./cached_tile.ts";
 import type { BlobKey, BlobRead, BlobStore, StoredBlob } from "./blob_store.ts";
 import { RedisBlobStore } from "./redis_store.ts";
 import type { TileKey } from "./key.ts";
 import { type Metrics, throttledLog } from "../telemetry/metrics.ts";
-import type { TileNotes } from "../core/tile_notes.ts";
-
-/** An encoded tile as the cache keeps it. */
-export interface CachedTile {
-  bytes: Uint8Array;
-  contentType: string;
-  /** The `X-Op` value of the computation. */
-  xOp: string;
-  /** What the computation said besides the bytes (quantization, pass-through, render, backend). */
-  notes: TileNotes;
-}
+import { type CachedTile, storedTile } from "./cached_tile.ts";
+import { fleetTurn } from "./fleet_flight.ts";
 
 /**
  * `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite), `lookup` (a tile in
@@ -28,6 +20,9 @@ export interface CachedTile {
  * patches never fill the cache the viewers' tiles live in).
  */
 export type CacheMode = "normal" | "bypass" | "refresh" | "lookup";
+
+/** How long an instance waits for a tile another instance of the fleet is computing before computing it. */
+const FLEET_WAIT_MS = 10_000;
 
 /** What the cache answered and how long each phase took (ms). */
 export interface CacheResult {
@@ -204,14 +199,21 @@ export class TileCache {
       const waiting = { count: 0, wanted };
       this.#waiters.set(key.hash, waiting);
       flight = (async () => {
-        const tile = storedTile(await this.readBlob(["tile", key.hash]));
-        if (tile) {
-          this.#remember(key, tile);
-          return { tile, timings: {}, fromKv: true };
+        const read = async () => storedTile(await this.readBlob(["tile", key.hash]));
+        const tile = await read();
+        // Not stored: computed here, or by the instance of the fleet that is computing it already.
+        const turn = tile ? { found: tile } : await fleetTurn(await this.#kv, ["tile", key.hash], read, FLEET_WAIT_MS);
+        if ("found" in turn) {
+          this.#remember(key, turn.found);
+          return { tile: turn.found, timings: {}, fromKv: true };
         }
-        const done = await this.#compute(() => compute(wanted.signal));
-        this.#store(key, done.tile);
-        return { ...done, fromKv: false };
+        try {
+          const done = await this.#compute(() => compute(wanted.signal));
+          await this.#store(key, done.tile);
+          return { ...done, fromKv: false };
+        } finally {
+          await turn.release();
+        }
       })();
       this.#inflight.set(key.hash, flight);
       const end = () => {
@@ -264,11 +266,15 @@ export class TileCache {
     this.opts.metrics.memoryBytes.set(this.#memory.totalSize);
   }
 
-  /** Keeps the tile in memory now and writes it to KV in the background. */
-  #store(key: TileKey, tile: CachedTile) {
+  /**
+   * Keeps the tile in memory now and writes it to the engine: awaited where the fleet shares it (the other
+   * instances wait on that write), else in the background.
+   */
+  async #store(key: TileKey, tile: CachedTile) {
     this.#remember(key, tile);
     const meta = { contentType: tile.contentType, xOp: tile.xOp, notes: JSON.stringify(tile.notes) };
-    this.writeLater(["tile", key.hash], { bytes: tile.bytes, meta });
+    if (this.#redisNow) await this.writeBlob(["tile", key.hash], { bytes: tile.bytes, meta });
+    else this.writeLater(["tile", key.hash], { bytes: tile.bytes, meta });
   }
 
   /** Writes a blob to KV in the background (close() waits for it). */
@@ -282,17 +288,5 @@ export class TileCache {
   async close(): Promise<void> {
     await Promise.allSettled([...this.#writes]);
     await (await this.#kv)?.close();
-  }
-}
-
-/** A stored tile, or null for an entry without its notes (a corrupt entry, or one written before them): a miss. */
-function storedTile(stored: StoredBlob | null): CachedTile | null {
-  if (!stored || typeof stored.meta.notes !== "string") return null;
-  try {
-    const notes = JSON.parse(stored.meta.notes);
-    if (typeof notes !== "object" || notes === null) return null;
-    return { bytes: stored.bytes, contentType: stored.meta.contentType, xOp: stored.meta.xOp ?? "", notes };
-  } catch {
-    return null;
   }
 }

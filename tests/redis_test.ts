@@ -75,3 +75,34 @@ Deno.test(
     }
   },
 );
+
+/** The pipeline runs an instance counted so far (`edgetile_pipeline_runs_total`). */
+async function pipelineRuns(s: TestServer): Promise<number> {
+  const text = new TextDecoder().decode((await get(`${s.url}/metrics`)).body);
+  return Number(/^edgetile_pipeline_runs_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+Deno.test(
+  "single-flight across instances: concurrent requests for one new tile on two instances compute it once",
+  redisOpts,
+  async () => {
+    const redis = await startRedis();
+    const env = { IMAGES_DIR: SAMPLES, BACKEND: "workers", WORKERS: "1", CACHE_URL: redis.url, CACHE_PREFIX: "t2:" };
+    const servers: TestServer[] = [startServer(env), startServer(env)];
+    try {
+      for (const [i, op] of ["op=sobel", "op=mask&t=30", "op=quantize&levels=5"].entries()) {
+        const before = (await pipelineRuns(servers[0])) + (await pipelineRuns(servers[1]));
+        const tile = `/dzi/CMU-1-Small-Region.svs_files/12/${i + 2}_4.png?${op}`;
+        const answers = await Promise.all(Array.from({ length: 8 }, (_, k) => get(servers[k % 2].url + tile)));
+        assertEquals(answers.map((r) => r.status), Array(8).fill(200), op);
+        assert(answers.every((r) => r.headers.get("etag") === answers[0].headers.get("etag")), `${op}: one ETag`);
+        assert(answers.every((r) => r.body.length === answers[0].body.length), `${op}: the same bytes`);
+        const after = (await pipelineRuns(servers[0])) + (await pipelineRuns(servers[1]));
+        assertEquals(after - before, 1, `${op}: computed once across both instances`);
+      }
+    } finally {
+      for (const s of servers) await s.close();
+      await redis.stop().catch(() => {});
+    }
+  },
+);
