@@ -35,7 +35,11 @@ Deno.test(
     // The service started with exactly the manifest's environment (the slides volume is ./samples here).
     const env = await manifestEnv();
     assert(env.EDGETILE_PUBLIC_URL && env.EDGETILE_IMAGES_DIR, JSON.stringify(env));
-    const { url, child, output } = await startTask({ ...env, EDGETILE_KV_PATH: "off" }, "start");
+    // Its Redis (edgetile-redis) is tests/deploy_test.ts's: here the pod runs uncached.
+    const { url, child, output } = await startTask(
+      { ...env, EDGETILE_KV_PATH: "off", EDGETILE_CACHE_URL: "" },
+      "start",
+    );
     try {
       assertEquals((await get(`${url}/ready`)).status, 200);
       const list = JSON.parse(text((await get(`${url}/images`)).body));

@@ -32,13 +32,16 @@ async function ping(port: number): Promise<boolean> {
   return new TextDecoder().decode(out.stdout).trim() === "PONG";
 }
 
-/** Starts redis-server on a free port and waits until it answers (30 s only catches a hang). */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * Starts redis-server on a free port and waits until it answers (30 s only catches a hang); `args` are
+ * a deployment's own (maxmemory, eviction policy) added to the test's port, bind and no-persistence ones.
+ */
+export async function startRedis(args: string[] = []): Promise<TestRedis> {
   const port = freePort();
   let child: Deno.ChildProcess;
   const start = async () => {
     child = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args],
       stdout: "null",
       stderr: "null",
     }).spawn();
