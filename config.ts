@@ -9,6 +9,7 @@ import type { CodecChoice } from "./codecs/tier.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./telemetry/log.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "./cache/sizes.ts";
 import { checkCacheUrl } from "./cache/redis_store.ts";
+import { parseAllowedOrigins, parseS3Settings, parseSourcePrefixes, type S3Settings } from "./sources/s3_settings.ts";
 
 /** Backends a user can ask for. */
 export type BackendChoice = "auto" | "webgpu" | "workers" | "inline";
@@ -48,8 +49,10 @@ export interface Config {
   queuePerWorker: number;
   /** Origins remote sources may come from (`https://host[:port]`); empty: remote sources off. */
   allowedOrigins: string[];
-  /** Id prefixes mapped to HTTPS bases, e.g. `s3://slides/` → `https://slides.s3.example.com/`. */
+  /** Id prefixes mapped to bases (`https://…` or `s3://bucket/…`), e.g. `slides/` → `s3://lab-slides/wsi/`. */
   sourcePrefixes: [string, string][];
+  /** Private S3 objects: buckets, endpoint, region, addressing and credentials (from the AWS variables). */
+  s3: S3Settings;
   /** Time limit of one request to a remote source. */
   remoteTimeoutMs: number;
   /** Largest remote response accepted, in bytes. */
@@ -133,7 +136,15 @@ export const CONFIG_VARIABLES = {
   ALLOWED_ORIGINS: ["", "comma-separated origins remote sources may come from (https://host[:port]); empty: none"],
   SOURCE_PREFIXES: [
     "",
-    "comma-separated prefix=base maps for remote ids, e.g. s3://slides/=https://slides.s3.example.com/",
+    "comma-separated prefix=base maps for remote ids, e.g. slides/=s3://lab-slides/wsi/ or pub/=https://data.example.org/",
+  ],
+  S3_BUCKETS: [
+    "",
+    "comma-separated S3 buckets whose objects may be read (ids s3://bucket/key; signed with the AWS_* credentials); empty: none",
+  ],
+  S3_FORCE_PATH_STYLE: [
+    "false",
+    "true: address S3 as {endpoint}/{bucket}/{key} (most S3-compatible stores), else {bucket}.{host}",
   ],
   DICOMWEB: [
     "",
@@ -261,25 +272,9 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     timeoutMs: int("TIMEOUT_MS", 100, 3_600_000),
     clientTimeoutMs: int("CLIENT_TIMEOUT_MS", 0, 3_600_000),
     queuePerWorker: int("QUEUE", 1, 100_000),
-    allowedOrigins: get("ALLOWED_ORIGINS").split(",").map((o) => o.trim()).filter(Boolean).map((o) => {
-      let url: URL;
-      try {
-        url = new URL(o);
-      } catch {
-        throw new Error(`EDGETILE_ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
-      }
-      if (url.origin !== o.replace(/\/$/, "")) {
-        throw new Error(`EDGETILE_ALLOWED_ORIGINS: "${o}" is not an origin (https://host[:port])`);
-      }
-      return url.origin;
-    }),
-    sourcePrefixes: get("SOURCE_PREFIXES").split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
-      const at = p.indexOf("=");
-      if (at <= 0 || !/^https?:\/\//.test(p.slice(at + 1))) {
-        throw new Error(`EDGETILE_SOURCE_PREFIXES: "${p}" is not prefix=https://base`);
-      }
-      return [p.slice(0, at), p.slice(at + 1)] as [string, string];
-    }),
+    allowedOrigins: parseAllowedOrigins(get("ALLOWED_ORIGINS")),
+    sourcePrefixes: parseSourcePrefixes(get("SOURCE_PREFIXES")),
+    s3: parseS3Settings(get("S3_BUCKETS"), get("S3_FORCE_PATH_STYLE"), env),
     remoteTimeoutMs: int("REMOTE_TIMEOUT_MS", 100, 600_000),
     remoteMaxBytes: int("REMOTE_MAX_MB", 1, 1 << 20) * 1024 * 1024,
     remoteRevalidateSeconds: int("REMOTE_REVALIDATE_S", 0, 86400),

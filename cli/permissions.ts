@@ -6,13 +6,17 @@
  * - `read`: the project folder (code, viewer, samples), `EDGETILE_IMAGES_DIR`, the KV file's folder;
  * - `write`: the KV file's folder (Deno KV writes its SQLite journal beside the file), else `./data`;
  * - `net`: the listen addresses (loopback, any, `EDGETILE_HOSTNAME`) and the hosts of remote sources
- *   (`EDGETILE_ALLOWED_ORIGINS`, `EDGETILE_SOURCE_PREFIXES`, `EDGETILE_DICOMWEB`) and of a remote KV;
+ *   (`EDGETILE_ALLOWED_ORIGINS`, `EDGETILE_SOURCE_PREFIXES`, `EDGETILE_DICOMWEB`, the S3 store of
+ *   `EDGETILE_S3_BUCKETS`) and of a remote KV or Redis; `read` also the AWS shared credentials and config files
+ *   when S3 buckets are set;
  * - `address`: `tcp:host:port` for `deno serve` (its `DENO_SERVE_ADDRESS`) (`EDGETILE_HOSTNAME`, `EDGETILE_PORT`).
  *
  * It reads only those variables and prints one comma-separated line.
  */
 
 import { CONFIG_VARIABLES, envName } from "../config.ts";
+import { awsFiles, parseS3Settings } from "../sources/s3_settings.ts";
+import { s3ObjectUrl } from "../sources/s3.ts";
 
 /** The folder holding the KV file of `kvPath`, or null when KV is not a local file. */
 export function kvFolder(kvPath: string): string | null {
@@ -29,6 +33,7 @@ function remoteHosts(env: (name: string) => string | undefined): string[] {
     ...(env("EDGETILE_DICOMWEB") ?? "").split(",").map((p) => p.slice(p.indexOf("=") + 1)),
     env("EDGETILE_KV_PATH") ?? "",
     env("EDGETILE_CACHE_URL") ?? "",
+    ...s3Origins(env),
   ];
   const hosts: string[] = [];
   for (const u of urls) {
@@ -44,9 +49,38 @@ function remoteHosts(env: (name: string) => string | undefined): string[] {
   return hosts;
 }
 
+/** The S3 store's origins: the endpoint's (path style), else each listed bucket's own host. */
+function s3Origins(env: (name: string) => string | undefined): string[] {
+  const all: Record<string, string | undefined> = {};
+  for (
+    const name of [
+      "AWS_REGION",
+      "AWS_DEFAULT_REGION",
+      "AWS_PROFILE",
+      "AWS_CONFIG_FILE",
+      "AWS_ENDPOINT_URL_S3",
+      "AWS_ENDPOINT_URL",
+      "HOME",
+    ]
+  ) {
+    all[name] = env(name);
+  }
+  try {
+    const s3 = parseS3Settings(env("EDGETILE_S3_BUCKETS") ?? "", env("EDGETILE_S3_FORCE_PATH_STYLE") ?? "", all);
+    return s3.buckets.map((b) => s3ObjectUrl(`s3://${b}/k`, s3).origin);
+  } catch {
+    return []; // A bad setting is the service's to report (config.ts), with its variable's name.
+  }
+}
+
 /** A setting's value, or its default from config.ts (one table of defaults for the service and its grants). */
 function setting(env: (name: string) => string | undefined, name: "IMAGES_DIR" | "KV_PATH" | "HOSTNAME" | "PORT") {
   return env(envName(name)) || CONFIG_VARIABLES[name][0];
+}
+
+/** The variables naming the AWS shared files. */
+function awsEnv(env: (name: string) => string | undefined): Record<string, string | undefined> {
+  return { AWS_SHARED_CREDENTIALS_FILE: env("AWS_SHARED_CREDENTIALS_FILE"), AWS_CONFIG_FILE: env("AWS_CONFIG_FILE") };
 }
 
 /** The value of one permission flag for `what`, from the settings in `env`. */
@@ -59,7 +93,8 @@ export function permissionList(what: string, env: (name: string) => string | und
     }
     return [...new Set(paths)].join(",");
   };
-  if (what === "read") return list([".", imagesDir, ...(kv ? [kv] : [])]);
+  const aws = env("EDGETILE_S3_BUCKETS") ? Object.values(awsFiles({ HOME: env("HOME"), ...awsEnv(env) })) : [];
+  if (what === "read") return list([".", imagesDir, ...(kv ? [kv] : []), ...aws]);
   if (what === "write") return list([kv ?? "./data"]);
   if (what === "net") {
     const host = setting(env, "HOSTNAME");

@@ -83,6 +83,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     prefixes: config.sourcePrefixes,
     revalidateSeconds: config.remoteRevalidateSeconds,
     dicomweb: config.dicomweb,
+    s3: config.s3,
   });
   const backend = createBackend(config, undefined, undefined, runtime, sources);
   const metrics = new Metrics();

@@ -1,6 +1,7 @@
 /** Random access to a source's bytes: a local file or a guarded remote file (range requests). */
 import { readRemoteRange, type RemoteHead, type RemotePolicy } from "./remote.ts";
 import { checkFileVersion } from "./file_version.ts";
+import { blockReader } from "./remote_blocks.ts";
 
 /** Bytes of one source version. */
 export interface ByteSource {
@@ -56,13 +57,14 @@ export async function localBytes(path: string, version?: string): Promise<ByteSo
   };
 }
 
-/** A remote file, read by guarded range requests pinned to its version. */
+/** A remote file, read by guarded range requests pinned to its version (small reads through blocks). */
 export function remoteBytes(head: RemoteHead, policy: RemotePolicy): ByteSource {
+  const read = blockReader(head.size, (offset, length) => readRemoteRange(head, offset, length, policy));
   return {
     size: head.size,
     read(offset, length) {
       const n = Math.max(0, Math.min(length, head.size - offset));
-      return n === 0 ? Promise.resolve(new Uint8Array(0)) : readRemoteRange(head, offset, n, policy);
+      return n === 0 ? Promise.resolve(new Uint8Array(0)) : read(offset, n);
     },
     verify: () => {},
     close: () => Promise.resolve(),

@@ -9,7 +9,9 @@ import type { SourceDescriptor } from "./open.ts";
 import type { ImageInfo } from "../core/image_info.ts";
 import { SourceCache } from "./source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
-import { headRemote, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
+import { headRemote, isSpecialAddress, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
+import { isS3Id, s3ObjectUrl, s3Signer } from "./s3.ts";
+import type { S3Settings } from "./s3_settings.ts";
 import { LruCache } from "../core/lru.ts";
 import { fileVersion, unsettledFor } from "./file_version.ts";
 import { folderVersion, isDicomFolder } from "./dicom_folder.ts";
@@ -26,6 +28,8 @@ export interface RemoteOptions {
   revalidateSeconds: number;
   /** DICOMweb servers (ids `dicomweb/{name}/{study}/{series}`); their series follow `policy`'s limits. */
   dicomweb?: DicomwebServer[];
+  /** Private S3 objects (ids `s3://bucket/key`, or a prefix mapped to one). */
+  s3?: S3Settings;
 }
 
 /** An image id resolved to a file version and its metadata. */
@@ -65,11 +69,32 @@ export class ImageRegistry {
   /** The URL a remote id names (`http(s)://…`, or a configured prefix), or null for local ids. */
   remoteUrl(id: string): string | null {
     for (const [prefix, base] of this.remote.prefixes) if (id.startsWith(prefix)) return base + id.slice(prefix.length);
-    return /^https?:\/\//i.test(id) ? id : null;
+    return /^https?:\/\//i.test(id) || isS3Id(id) ? id : null;
   }
 
-  async #locateRemote(url: string): Promise<SourceDescriptor> {
-    const { policy } = this.remote;
+  /**
+   * An S3 object: its store URL, read with signed requests. The store's origin is allowed for the listed
+   * buckets; one on a loopback or private address only when EDGETILE_ALLOWED_ORIGINS lists it.
+   */
+  async #locateS3(id: string): Promise<SourceDescriptor> {
+    const s3 = this.remote.s3, base = this.remote.policy;
+    if (!s3?.buckets.length) {
+      throw new HttpError(403, "forbidden_bucket", "S3 sources are off (EDGETILE_S3_BUCKETS is empty)");
+    }
+    const url = s3ObjectUrl(id, s3);
+    const listed = base.allowedOrigins.includes(url.origin);
+    if (!listed && isSpecialAddress(url.hostname)) {
+      throw new HttpError(
+        403,
+        "forbidden_origin",
+        `the S3 endpoint ${url.origin} is a private address not in EDGETILE_ALLOWED_ORIGINS`,
+      );
+    }
+    const allowedOrigins = listed ? base.allowedOrigins : [...base.allowedOrigins, url.origin];
+    return await this.#locateRemote(url.href, { ...base, allowedOrigins, s3: s3Signer(url, s3) });
+  }
+
+  async #locateRemote(url: string, policy = this.remote.policy): Promise<SourceDescriptor> {
     if (policy.allowedOrigins.length === 0) {
       throw new HttpError(403, "forbidden_origin", "remote sources are off (EDGETILE_ALLOWED_ORIGINS is empty)");
     }
@@ -130,6 +155,7 @@ export class ImageRegistry {
   async locate(id: string): Promise<SourceDescriptor> {
     if (this.remote.dicomweb?.length && id.startsWith("dicomweb/")) return await this.#locateDicomweb(id);
     const url = this.remoteUrl(id);
+    if (url && isS3Id(url)) return await this.#locateS3(url);
     if (url) {
       parseRemoteId(url); // 400 bad_id for a malformed one
       return await this.#locateRemote(url);

@@ -11,6 +11,7 @@
  */
 import { HttpError } from "../errors.ts";
 import { sha256Hex } from "../cache/key.ts";
+import { type S3Signer, signS3 } from "./s3.ts";
 
 /** What remote reads may do. Plain data (travels to workers in the source descriptor). */
 export interface RemotePolicy {
@@ -18,6 +19,8 @@ export interface RemotePolicy {
   timeoutMs: number;
   /** Largest response body accepted (a whole flat image, or one range). */
   maxBytes: number;
+  /** Requests to this signer's origin are signed (a private S3 object); such a request never follows a redirect. */
+  s3?: S3Signer;
 }
 
 /** A remote file's identity: its URL, size and version (strong ETag or Last-Modified). */
@@ -96,8 +99,12 @@ export async function guardedFetch(url: string, init: RequestInit, policy: Remot
   for (let hop = 0; hop <= 5; hop++) {
     await checkRemoteUrl(current, policy);
     let res: Response;
+    const signer = policy.s3?.origin === current.origin ? policy.s3 : undefined;
     try {
-      res = await fetch(current, { ...init, redirect: "manual", signal: AbortSignal.timeout(policy.timeoutMs) });
+      const bound = { redirect: "manual", signal: AbortSignal.timeout(policy.timeoutMs) } as const;
+      res = signer
+        ? await fetch(await signS3(current, init, signer), bound)
+        : await fetch(current, { ...init, ...bound });
     } catch (err) {
       if ((err as Error).name === "TimeoutError") {
         throw new HttpError(504, "upstream_timeout", `${current.origin} did not answer in ${policy.timeoutMs} ms`);
@@ -105,6 +112,12 @@ export async function guardedFetch(url: string, init: RequestInit, policy: Remot
       throw badGateway(`cannot reach ${current.origin}: ${(err as Error).message}`);
     }
     if ([301, 302, 303, 307, 308].includes(res.status)) {
+      if (signer) {
+        await res.body?.cancel();
+        throw badGateway(
+          `the store redirected a signed read of ${current.pathname} (${res.status}): check AWS_REGION and the endpoint`,
+        );
+      }
       const location = res.headers.get("location");
       await res.body?.cancel();
       if (!location) throw badGateway("redirect without a Location");
@@ -163,6 +176,9 @@ export async function boundedBody(res: Response, maxBytes: number): Promise<Uint
 
 function upstreamError(res: Response, url: string): HttpError {
   if (res.status === 404 || res.status === 410) return new HttpError(404, "not_found", `no source at ${url}`);
+  if (res.status === 401 || res.status === 403) {
+    return new HttpError(502, "source_denied", `the source refused to be read (${res.status}): ${url}`);
+  }
   if (res.status === 412) return new HttpError(409, "source_changed", `${url} changed while it was read; retry`);
   return badGateway(`${url} answered ${res.status}`);
 }

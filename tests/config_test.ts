@@ -151,6 +151,15 @@ Deno.test("the start task's permissions: the project, the images folder and the 
     permissionList("net", remote),
     "0.0.0.0,127.0.0.1,localhost,[::],slides.example.org:443,10.1.2.3:9000,b.s3.example.com:443",
   );
+  // S3: each bucket's virtual host in its region (or the one path-style endpoint); the AWS shared files.
+  const s3 = { EDGETILE_S3_BUCKETS: "lab-a,lab-b", AWS_REGION: "eu-west-1", HOME: "/home/svc" };
+  assertEquals(
+    permissionList("net", env(s3)),
+    "0.0.0.0,127.0.0.1,localhost,[::],lab-a.s3.eu-west-1.amazonaws.com:443,lab-b.s3.eu-west-1.amazonaws.com:443",
+  );
+  const swift = { ...s3, EDGETILE_S3_FORCE_PATH_STYLE: "true", AWS_ENDPOINT_URL_S3: "http://10.0.0.9:8080" };
+  assertEquals(permissionList("net", env(swift)), "0.0.0.0,127.0.0.1,localhost,[::],10.0.0.9:8080");
+  assertEquals(permissionList("read", env(s3)), ".,./samples,./data,/home/svc/.aws/credentials,/home/svc/.aws/config");
   let message = "";
   try {
     permissionList("read", env({ EDGETILE_IMAGES_DIR: "/a,/etc" }));
