@@ -9,6 +9,7 @@ import type { CodecChoice } from "./codecs/tier.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./telemetry/log.ts";
 import { type CacheSizes, DEFAULT_CACHE_SIZES } from "./cache/sizes.ts";
 import { checkCacheUrl } from "./cache/redis_store.ts";
+import { type AzureSettings, parseAzureSettings } from "./sources/azure.ts";
 import { parseAllowedOrigins, parseS3Settings, parseSourcePrefixes, type S3Settings } from "./sources/s3_settings.ts";
 
 /** Backends a user can ask for. */
@@ -53,6 +54,8 @@ export interface Config {
   sourcePrefixes: [string, string][];
   /** Private S3 objects: buckets, endpoint, region, addressing and credentials (from the AWS variables). */
   s3: S3Settings;
+  /** Private Azure blobs: containers, endpoint, account and its Shared Key or SAS (from the AZURE variables). */
+  azure: AzureSettings;
   /** Time limit of one request to a remote source. */
   remoteTimeoutMs: number;
   /** Largest remote response accepted, in bytes. */
@@ -142,6 +145,11 @@ export const CONFIG_VARIABLES = {
     "",
     "comma-separated S3 buckets whose objects may be read (ids s3://bucket/key; signed with the AWS_* credentials); empty: none",
   ],
+  AZURE_CONTAINERS: [
+    "",
+    "comma-separated Azure Blob containers whose blobs may be read (ids az://container/blob; AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN); empty: none",
+  ],
+  AZURE_ENDPOINT: ["", "the Blob service endpoint; unset: https://{AZURE_STORAGE_ACCOUNT}.blob.core.windows.net"],
   S3_FORCE_PATH_STYLE: [
     "false",
     "true: address S3 as {endpoint}/{bucket}/{key} (most S3-compatible stores), else {bucket}.{host}",
@@ -275,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined>, args: string
     allowedOrigins: parseAllowedOrigins(get("ALLOWED_ORIGINS")),
     sourcePrefixes: parseSourcePrefixes(get("SOURCE_PREFIXES")),
     s3: parseS3Settings(get("S3_BUCKETS"), get("S3_FORCE_PATH_STYLE"), env),
+    azure: parseAzureSettings(get("AZURE_CONTAINERS"), get("AZURE_ENDPOINT"), env),
     remoteTimeoutMs: int("REMOTE_TIMEOUT_MS", 100, 600_000),
     remoteMaxBytes: int("REMOTE_MAX_MB", 1, 1 << 20) * 1024 * 1024,
     remoteRevalidateSeconds: int("REMOTE_REVALIDATE_S", 0, 86400),

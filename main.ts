@@ -7,15 +7,16 @@ import { type Config, CONFIG_VARIABLES, envName, loadConfig } from "./config.ts"
 import { createService } from "./app.ts";
 import { errorText, flushLog, log } from "./telemetry/log.ts";
 import { AWS_VARIABLES } from "./sources/s3_settings.ts";
+import { AZURE_VARIABLES } from "./sources/azure.ts";
 
 /**
- * The settings from their `EDGETILE_*` variables and the AWS ones S3 sources read (under their own names),
+ * The settings from their `EDGETILE_*` variables and the AWS and Azure ones object stores read (under their own names),
  * and only those (so `--allow-env` can name them).
  */
 function readEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const name of Object.keys(CONFIG_VARIABLES)) env[name] = Deno.env.get(envName(name));
-  for (const name of AWS_VARIABLES) env[name] = Deno.env.get(name);
+  for (const name of [...AWS_VARIABLES, ...AZURE_VARIABLES]) env[name] = Deno.env.get(name);
   return env;
 }
 

@@ -56,11 +56,12 @@ export async function listLicenses(root: URL): Promise<PackageLicense[]> {
   const out: PackageLicense[] = [];
   for (const key of Object.keys(npm)) {
     const [name, version] = splitKey(key);
-    const dir = new URL(
-      `node_modules/.deno/${name.replace("/", "+")}@${key.slice(name.length + 1)}/node_modules/${name}/`,
-      root,
-    );
-    const pkg = JSON.parse(await Deno.readTextFile(new URL("package.json", dir)));
+    // The folder is named by the lock key, or by name@version where Deno left the peers out of it.
+    const folder = (v: string) =>
+      new URL(`node_modules/.deno/${name.replace("/", "+")}@${v}/node_modules/${name}/package.json`, root);
+    const full = folder(key.slice(name.length + 1));
+    const path = await Deno.stat(full).then(() => full, () => folder(version));
+    const pkg = JSON.parse(await Deno.readTextFile(path));
     out.push({ name, version, license: licenseOf(pkg), use: service.has(key) ? "service" : "tests" });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));

@@ -7,15 +7,17 @@
  * - `write`: the KV file's folder (Deno KV writes its SQLite journal beside the file), else `./data`;
  * - `net`: the listen addresses (loopback, any, `EDGETILE_HOSTNAME`) and the hosts of remote sources
  *   (`EDGETILE_ALLOWED_ORIGINS`, `EDGETILE_SOURCE_PREFIXES`, `EDGETILE_DICOMWEB`, the S3 store of
- *   `EDGETILE_S3_BUCKETS`) and of a remote KV or Redis; `read` also the AWS shared credentials and config files
+ *   `EDGETILE_S3_BUCKETS`, the Azure endpoint of `EDGETILE_AZURE_CONTAINERS`) and of a remote KV or Redis; `read` also the AWS shared credentials and config files
  *   when S3 buckets are set;
+ * - `env`: the whole `--allow-env` flag: the settings' variables (EDGETILE_*, AWS_*, AZURE_STORAGE_*);
  * - `address`: `tcp:host:port` for `deno serve` (its `DENO_SERVE_ADDRESS`) (`EDGETILE_HOSTNAME`, `EDGETILE_PORT`).
  *
  * It reads only those variables and prints one comma-separated line.
  */
 
 import { CONFIG_VARIABLES, envName } from "../config.ts";
-import { awsFiles, parseS3Settings } from "../sources/s3_settings.ts";
+import { AWS_VARIABLES, awsFiles, parseS3Settings } from "../sources/s3_settings.ts";
+import { AZURE_VARIABLES } from "../sources/azure.ts";
 import { s3ObjectUrl } from "../sources/s3.ts";
 
 /** The folder holding the KV file of `kvPath`, or null when KV is not a local file. */
@@ -34,6 +36,7 @@ function remoteHosts(env: (name: string) => string | undefined): string[] {
     env("EDGETILE_KV_PATH") ?? "",
     env("EDGETILE_CACHE_URL") ?? "",
     ...s3Origins(env),
+    ...(env("EDGETILE_AZURE_CONTAINERS") ? [azureEndpoint(env)] : []),
   ];
   const hosts: string[] = [];
   for (const u of urls) {
@@ -73,6 +76,11 @@ function s3Origins(env: (name: string) => string | undefined): string[] {
   }
 }
 
+/** The Azure Blob endpoint (its own setting, else the account's). */
+function azureEndpoint(env: (name: string) => string | undefined): string {
+  return env("EDGETILE_AZURE_ENDPOINT") || `https://${env("AZURE_STORAGE_ACCOUNT")}.blob.core.windows.net`;
+}
+
 /** A setting's value, or its default from config.ts (one table of defaults for the service and its grants). */
 function setting(env: (name: string) => string | undefined, name: "IMAGES_DIR" | "KV_PATH" | "HOSTNAME" | "PORT") {
   return env(envName(name)) || CONFIG_VARIABLES[name][0];
@@ -81,6 +89,15 @@ function setting(env: (name: string) => string | undefined, name: "IMAGES_DIR" |
 /** The variables naming the AWS shared files. */
 function awsEnv(env: (name: string) => string | undefined): Record<string, string | undefined> {
   return { AWS_SHARED_CREDENTIALS_FILE: env("AWS_SHARED_CREDENTIALS_FILE"), AWS_CONFIG_FILE: env("AWS_CONFIG_FILE") };
+}
+
+/**
+ * The whole `--allow-env` flag: the variables of `permissionList("env")`; but with an Azure Shared Key
+ * (`AZURE_STORAGE_KEY`) the whole environment, because the Azure SDK that makes blob SAS from the key loads
+ * npm `debug`, which lists every variable at load. A SAS token (`AZURE_STORAGE_SAS_TOKEN`) keeps the list.
+ */
+export function envFlag(env: (name: string) => string | undefined): string {
+  return env("AZURE_STORAGE_KEY") ? "--allow-env" : `--allow-env=${permissionList("env", env)}`;
 }
 
 /** The value of one permission flag for `what`, from the settings in `env`. */
@@ -111,12 +128,21 @@ export function permissionList(what: string, env: (name: string) => string | und
     const host = setting(env, "HOSTNAME");
     return `tcp:${host.includes(":") ? `[${host}]` : host}:${setting(env, "PORT")}`;
   }
-  throw new Error(`usage: cli/permissions.ts read|write|net|address (got "${what}")`);
+  if (what === "env") {
+    return list([
+      ...Object.keys(CONFIG_VARIABLES).map(envName),
+      "DENO_KV_ACCESS_TOKEN",
+      ...AWS_VARIABLES,
+      ...AZURE_VARIABLES,
+    ]);
+  }
+  throw new Error(`usage: cli/permissions.ts read|write|net|address|env (got "${what}")`);
 }
 
 if (import.meta.main) {
   try {
-    console.log(permissionList(Deno.args[0] ?? "", (name) => Deno.env.get(name)));
+    const env = (name: string) => Deno.env.get(name);
+    console.log(Deno.args[0] === "env" ? envFlag(env) : permissionList(Deno.args[0] ?? "", env));
   } catch (err) {
     console.error(`edgetile: ${(err as Error).message}`);
     Deno.exit(2);

@@ -84,6 +84,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     revalidateSeconds: config.remoteRevalidateSeconds,
     dicomweb: config.dicomweb,
     s3: config.s3,
+    azure: config.azure,
   });
   const backend = createBackend(config, undefined, undefined, runtime, sources);
   const metrics = new Metrics();

@@ -9,8 +9,9 @@ import type { SourceDescriptor } from "./open.ts";
 import type { ImageInfo } from "../core/image_info.ts";
 import { SourceCache } from "./source_cache.ts";
 import { HttpError, toHttpError } from "../errors.ts";
-import { headRemote, isSpecialAddress, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
-import { isS3Id, s3ObjectUrl, s3Signer } from "./s3.ts";
+import { headRemote, parseRemoteId, type RemoteHead, type RemotePolicy } from "./remote.ts";
+import type { AzureSettings } from "./azure.ts";
+import { isStoreId, storeTarget } from "./stores.ts";
 import type { S3Settings } from "./s3_settings.ts";
 import { LruCache } from "../core/lru.ts";
 import { fileVersion, unsettledFor } from "./file_version.ts";
@@ -30,6 +31,8 @@ export interface RemoteOptions {
   dicomweb?: DicomwebServer[];
   /** Private S3 objects (ids `s3://bucket/key`, or a prefix mapped to one). */
   s3?: S3Settings;
+  /** Private Azure blobs (ids `az://container/blob`, or a prefix mapped to one). */
+  azure?: AzureSettings;
 }
 
 /** An image id resolved to a file version and its metadata. */
@@ -69,29 +72,7 @@ export class ImageRegistry {
   /** The URL a remote id names (`http(s)://…`, or a configured prefix), or null for local ids. */
   remoteUrl(id: string): string | null {
     for (const [prefix, base] of this.remote.prefixes) if (id.startsWith(prefix)) return base + id.slice(prefix.length);
-    return /^https?:\/\//i.test(id) || isS3Id(id) ? id : null;
-  }
-
-  /**
-   * An S3 object: its store URL, read with signed requests. The store's origin is allowed for the listed
-   * buckets; one on a loopback or private address only when EDGETILE_ALLOWED_ORIGINS lists it.
-   */
-  async #locateS3(id: string): Promise<SourceDescriptor> {
-    const s3 = this.remote.s3, base = this.remote.policy;
-    if (!s3?.buckets.length) {
-      throw new HttpError(403, "forbidden_bucket", "S3 sources are off (EDGETILE_S3_BUCKETS is empty)");
-    }
-    const url = s3ObjectUrl(id, s3);
-    const listed = base.allowedOrigins.includes(url.origin);
-    if (!listed && isSpecialAddress(url.hostname)) {
-      throw new HttpError(
-        403,
-        "forbidden_origin",
-        `the S3 endpoint ${url.origin} is a private address not in EDGETILE_ALLOWED_ORIGINS`,
-      );
-    }
-    const allowedOrigins = listed ? base.allowedOrigins : [...base.allowedOrigins, url.origin];
-    return await this.#locateRemote(url.href, { ...base, allowedOrigins, s3: s3Signer(url, s3) });
+    return /^https?:\/\//i.test(id) || isStoreId(id) ? id : null;
   }
 
   async #locateRemote(url: string, policy = this.remote.policy): Promise<SourceDescriptor> {
@@ -155,7 +136,10 @@ export class ImageRegistry {
   async locate(id: string): Promise<SourceDescriptor> {
     if (this.remote.dicomweb?.length && id.startsWith("dicomweb/")) return await this.#locateDicomweb(id);
     const url = this.remoteUrl(id);
-    if (url && isS3Id(url)) return await this.#locateS3(url);
+    if (url && isStoreId(url)) {
+      const target = storeTarget(url, this.remote.policy, this.remote);
+      return await this.#locateRemote(target.url, target.policy);
+    }
     if (url) {
       parseRemoteId(url); // 400 bad_id for a malformed one
       return await this.#locateRemote(url);

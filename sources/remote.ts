@@ -12,6 +12,7 @@
 import { HttpError } from "../errors.ts";
 import { sha256Hex } from "../cache/key.ts";
 import { type S3Signer, signS3 } from "./s3.ts";
+import { azureAuthorized, type AzureSigner } from "./azure.ts";
 
 /** What remote reads may do. Plain data (travels to workers in the source descriptor). */
 export interface RemotePolicy {
@@ -21,6 +22,8 @@ export interface RemotePolicy {
   maxBytes: number;
   /** Requests to this signer's origin are signed (a private S3 object); such a request never follows a redirect. */
   s3?: S3Signer;
+  /** Requests to this signer's origin carry a blob SAS (a private Azure blob); never followed past a redirect. */
+  azure?: AzureSigner;
 }
 
 /** A remote file's identity: its URL, size and version (strong ETag or Last-Modified). */
@@ -100,11 +103,12 @@ export async function guardedFetch(url: string, init: RequestInit, policy: Remot
     await checkRemoteUrl(current, policy);
     let res: Response;
     const signer = policy.s3?.origin === current.origin ? policy.s3 : undefined;
+    const azure = policy.azure?.origin === current.origin ? policy.azure : undefined;
     try {
       const bound = { redirect: "manual", signal: AbortSignal.timeout(policy.timeoutMs) } as const;
       res = signer
         ? await fetch(await signS3(current, init, signer), bound)
-        : await fetch(current, { ...init, ...bound });
+        : await fetch(azure ? await azureAuthorized(current, azure) : current, { ...init, ...bound });
     } catch (err) {
       if ((err as Error).name === "TimeoutError") {
         throw new HttpError(504, "upstream_timeout", `${current.origin} did not answer in ${policy.timeoutMs} ms`);
@@ -112,10 +116,10 @@ export async function guardedFetch(url: string, init: RequestInit, policy: Remot
       throw badGateway(`cannot reach ${current.origin}: ${(err as Error).message}`);
     }
     if ([301, 302, 303, 307, 308].includes(res.status)) {
-      if (signer) {
+      if (signer || azure) {
         await res.body?.cancel();
         throw badGateway(
-          `the store redirected a signed read of ${current.pathname} (${res.status}): check AWS_REGION and the endpoint`,
+          `the store redirected a signed read of ${current.pathname} (${res.status}): check the region and the endpoint`,
         );
       }
       const location = res.headers.get("location");

@@ -6,6 +6,7 @@ const ROOT = new URL("../", import.meta.url);
 
 /** Licences that allow use in an MIT-licensed project (SPDX ids). */
 const PERMISSIVE = new Set([
+  "0BSD",
   "MIT",
   "ISC",
   "Apache-2.0",

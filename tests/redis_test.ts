@@ -90,6 +90,14 @@ Deno.test(
     const env = { IMAGES_DIR: SAMPLES, BACKEND: "workers", WORKERS: "1", CACHE_URL: redis.url, CACHE_PREFIX: "t2:" };
     const servers: TestServer[] = [startServer(env), startServer(env)];
     try {
+      // Each instance connected first (a command before that is refused at once: the tile would be computed
+      // alone, as /ready's "reachable: false" says).
+      for (const s of servers) {
+        await until(
+          async () => JSON.parse(new TextDecoder().decode((await get(`${s.url}/ready`)).body)).cache.reachable,
+          "connected",
+        );
+      }
       for (const [i, op] of ["op=sobel", "op=mask&t=30", "op=quantize&levels=5"].entries()) {
         const before = (await pipelineRuns(servers[0])) + (await pipelineRuns(servers[1]));
         const tile = `/dzi/CMU-1-Small-Region.svs_files/12/${i + 2}_4.png?${op}`;
