@@ -108,7 +108,7 @@ export const CONFIG_VARIABLES = {
   ],
   KV_PATH: [
     "./data/cache.kv",
-    "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (Deno Deploy's), or off",
+    "Deno KV: a file, :memory:, a remote KV URL (with DENO_KV_ACCESS_TOKEN), default (`Deno.openKv()`: on Deno Deploy, the app's assigned database), or off",
   ],
   CACHE_URL: [
     "",

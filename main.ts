@@ -1,7 +1,7 @@
 /**
- * The service module. `deno serve main.ts` and Deno Deploy use its default export (`fetch`); there is no
- * Worker on Deploy, so the `auto` backend runs the pipeline inline. `deno task start` runs `server.ts`,
- * which listens on `EDGETILE_PORT` with this same handler.
+ * The service module. `deno serve main.ts` and edge runtimes use its default export (`fetch`); where there
+ * is no Worker, the `auto` backend runs the pipeline inline. `deno task start` (and Deno Deploy) run
+ * `server.ts`, which listens on `EDGETILE_PORT` with this same handler.
  */
 import { type Config, CONFIG_VARIABLES, envName, loadConfig } from "./config.ts";
 import { createService } from "./app.ts";
@@ -64,7 +64,7 @@ if (config.kvPath !== "off" && (await service.context.cache.store) === null) {
 }
 
 /**
- * The fetch handler (for `deno serve` and Deno Deploy), and the line that says where it listens: through the
+ * The fetch handler (for `deno serve` and edge runtimes), and the line that says where it listens: through the
  * service's log (JSON in JSON mode), where `deno serve` printed a plain "Listening on" line of its own.
  */
 export default {
@@ -114,7 +114,7 @@ export function drainOnSignal(what: string, finishWork: () => Promise<unknown>) 
       });
     }
   } catch {
-    // No signals here (Deno Deploy).
+    // No signals here (an edge runtime).
   }
 }
 

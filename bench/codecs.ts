@@ -1,7 +1,7 @@
 /**
  * The codec choice, measured: decode a real 240-px Aperio JPEG tile and encode a real 256-px tile with
  * each candidate, in one run. Run: `deno run -A bench/codecs.ts` (imagescript needs --allow-ffi for its
- * native encoders, which is why it is only a candidate here: Deno Deploy has no FFI).
+ * native encoders, which is why it is only a candidate here: edge runtimes have no FFI).
  */
 import { fromFile, getDecoder } from "geotiff";
 import jpegDecode from "@jsquash/jpeg/decode.js";

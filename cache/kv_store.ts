@@ -31,7 +31,7 @@ export type KvRead = BlobRead;
 
 /**
  * Opens Deno KV at `path`: a file (its folder is created), `:memory:`, an http(s) URL of a remote KV, or
- * `default` for the runtime's own database (`Deno.openKv()`, as on Deno Deploy).
+ * `default` for the runtime's own database (`Deno.openKv()`: on Deno Deploy, the database assigned to the app).
  */
 export async function openKvAt(path: string): Promise<Deno.Kv> {
   if (path === "default") return await Deno.openKv();

@@ -84,7 +84,7 @@ class WasmCodec implements JpegCodec {
 
 /** Loads the native library, or says why it cannot be used here. */
 function loadNative(): { codec: JpegCodec; library: string } | { reason: string } {
-  if (typeof Deno.dlopen !== "function") return { reason: "this runtime has no FFI (Deno Deploy)" };
+  if (typeof Deno.dlopen !== "function") return { reason: "this runtime has no FFI (an edge runtime)" };
   const lib = turbojpegLibraryPath();
   if (lib.path === null) return { reason: lib.reason };
   try {

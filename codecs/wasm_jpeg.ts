@@ -1,5 +1,5 @@
 /**
- * The WASM JPEG codecs: the tier that runs everywhere (Deno Deploy, `--deny-ffi`, platforms without a
+ * The WASM JPEG codecs: the tier that runs everywhere (edge runtimes, `--deny-ffi`, platforms without a
  * native prebuild).
  * - Decode: mozjpeg's decoder (@jsquash/jpeg, libjpeg-turbo's decoder without SIMD), RGBA out. Luma of a
  *   YCbCr JPEG: an Adobe APP14 marker with transform 0 makes the decoder skip the colour conversion, so

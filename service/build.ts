@@ -21,7 +21,7 @@ import { WindowShares } from "../core/window_shares.ts";
 
 /**
  * The backend named by the configuration. CPU work runs on workers where `Worker` exists, else inline (as
- * on Deno Deploy). `webgpu` and `auto` (where the runtime exposes WebGPU) add the GPU for ops: `auto`
+ * on edge runtimes). `webgpu` and `auto` (where the runtime exposes WebGPU) add the GPU for ops: `auto`
  * measures it against the CPU backend at start-up and keeps the faster. `hasWorker` and `hasGpu` are the
  * runtime's answers, injectable for tests. `runtime` is this thread's (the inline backend's, and the codec
  * tier and budget the workers are told).

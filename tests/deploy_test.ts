@@ -8,7 +8,7 @@
  */
 import { parse, parseAllDocuments } from "yaml";
 import { assert, assertEquals } from "./assert.ts";
-import { get, type StartedTask, startTask } from "./helpers.ts";
+import { get, type StartedTask, startTask, withServer } from "./helpers.ts";
 import { startRedis } from "./redis.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -176,5 +176,79 @@ Deno.test(
       await redis.stop();
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+/** Every file under `dir` (relative path → bytes). */
+async function filesUnder(dir: string, at = ""): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for await (const e of Deno.readDir(`${dir}/${at}`)) {
+    const rel = at ? `${at}/${e.name}` : e.name;
+    if (e.isDirectory) { for (const [k, v] of await filesUnder(dir, rel)) out.set(k, v); }
+    else out.set(rel, await Deno.readFile(`${dir}/${rel}`));
+  }
+  return out;
+}
+
+Deno.test(
+  "export-job.yaml: its container run for each Job index gives shards that are the unsharded export",
+  opts,
+  async () => {
+    const job: Doc = parse(await Deno.readTextFile(`${ROOT}deploy/export-job.yaml`));
+    assertEquals([job.kind, job.spec.completionMode], ["Job", "Indexed"]);
+    const container = job.spec.template.spec.containers[0];
+    const env: Record<string, string> = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.value]));
+    assertEquals(container.volumeMounts[0].mountPath, env.OUT_DIR, "the shards land on the volume");
+    await withServer({}, async (s) => {
+      const dir = await Deno.makeTempDir();
+      try {
+        // The manifest's export, in shards small enough that the bundled slide gives several.
+        const shardSize = "7";
+        const first = await fetch(
+          `${s.url}/images/${env.IMAGE}/patches.tar?${env.QUERY}&shard_size=${shardSize}&shard=0`,
+        );
+        await first.body?.cancel();
+        const shards = Number(first.headers.get("x-shard-count"));
+        assert(shards >= 3, `${shards} shards`);
+        await Deno.mkdir(`${dir}/out`);
+        for (let index = 0; index < shards; index++) {
+          const out = await new Deno.Command(container.command[0], {
+            args: container.command.slice(1),
+            env: {
+              ...env,
+              EDGETILE_URL: s.url,
+              SHARD_SIZE: shardSize,
+              OUT_DIR: `${dir}/out`,
+              JOB_COMPLETION_INDEX: `${index}`,
+            },
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+        }
+        const written = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort();
+        assertEquals(
+          written,
+          Array.from({ length: shards }, (_, k) => `${env.IMAGE}-${String(k).padStart(6, "0")}.tar`),
+        );
+        // Unpacked together, the shards are the unsharded export: the same samples, byte for byte.
+        await Deno.writeFile(
+          `${dir}/whole.tar`,
+          (await get(`${s.url}/images/${env.IMAGE}/patches.tar?${env.QUERY}`)).body,
+        );
+        for (
+          const [tar, into] of [[`${dir}/whole.tar`, "whole"], ...written.map((n) => [`${dir}/out/${n}`, "union"])]
+        ) {
+          await Deno.mkdir(`${dir}/${into}`, { recursive: true });
+          const x = await new Deno.Command("tar", { args: ["-xf", tar, "-C", `${dir}/${into}`] }).output();
+          assertEquals(x.code, 0);
+        }
+        const [whole, union] = [await filesUnder(`${dir}/whole`), await filesUnder(`${dir}/union`)];
+        assert(whole.size > shards * 7 * 2 - 14, `${whole.size} files`);
+        assertEquals([...union.keys()].sort(), [...whole.keys()].sort());
+        for (const [name, bytes] of whole) assertEquals(union.get(name), bytes, name);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
   },
 );

@@ -1,6 +1,7 @@
 /**
- * The Deno Deploy shape: `deno serve main.ts` (default export `fetch`) with workers disabled and FFI
- * denied. The inline backend and the WASM / pure-JS codecs must serve every route.
+ * The strictest serverless shape (edge runtimes; the new Deno Deploy has workers, FFI and a disk):
+ * `deno serve main.ts` (default export `fetch`) with workers disabled, FFI denied and no writable disk. The
+ * inline backend and the WASM / pure-JS codecs must serve every route.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { jpegSize, pngHeader, SAMPLES } from "./helpers.ts";
@@ -8,7 +9,7 @@ import { createBackend } from "../service/build.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
 import { loadConfig } from "../config.ts";
 
-Deno.test("BACKEND=auto: inline on Deno Deploy (no Worker, no WebGPU), workers, or WebGPU over workers", async () => {
+Deno.test("BACKEND=auto: inline on an edge runtime (no Worker, no WebGPU), workers, or WebGPU over workers", async () => {
   const config = loadConfig({ BACKEND: "auto", WORKERS: "1" });
   const onDeploy = createBackend(config, false, false);
   assertEquals(onDeploy.name, "inline");

@@ -1,6 +1,6 @@
 /**
  * Compute backends: where the pipeline runs. `workers` runs tasks in a pool of module workers; `inline`
- * runs them on the calling thread (Deno Deploy has no `Worker`). Both take plain data and return results.
+ * runs them on the calling thread (where there is no `Worker`). Both take plain data and return results.
  */
 import type { SourceDescriptor } from "../sources/open.ts";
 import { SourceCache } from "../sources/source_cache.ts";

@@ -47,7 +47,7 @@ export interface Slot extends LargeSlot {
   memory?: ThreadMemory;
 }
 
-/** True where module workers exist (not on Deno Deploy). */
+/** True where module workers exist (not on edge runtimes without them). */
 export function workersAvailable(): boolean {
   return typeof Worker === "function";
 }
