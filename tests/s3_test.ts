@@ -5,43 +5,20 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, SAMPLES, type StartedTask, startServer, startTask, type TestServer } from "./helpers.ts";
-import { hasSwift, startSwift, type TestS3 } from "./swift.ts";
+import { countingRelay, hasSwift, startSwift, type TestS3 } from "./swift.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const s3Opts = { ...opts, ignore: !(await hasSwift()) && Deno.env.get("CI") !== "true" };
 const enc = encodeURIComponent;
 const json = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
 
-/** A TCP relay to `port` that counts the HTTP requests passing through it. */
-function relay(port: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const counter = { requests: 0, heads: 0 };
-  (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        const upstream = await Deno.connect({ hostname: "127.0.0.1", port });
-        const count = new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, out) {
-            const text = new TextDecoder("latin1").decode(chunk);
-            counter.requests += (text.match(/^(GET|HEAD) \S+ HTTP\/1\.1\r$/gm) ?? []).length;
-            counter.heads += (text.match(/^HEAD \S+ HTTP\/1\.1\r$/gm) ?? []).length;
-            out.enqueue(chunk);
-          },
-        });
-        await Promise.all([
-          conn.readable.pipeThrough(count).pipeTo(upstream.writable).catch(() => {}),
-          upstream.readable.pipeTo(conn.writable).catch(() => {}),
-        ]);
-      })().catch(() => {});
-    }
-  })().catch(() => {});
-  return { url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, counter, close: () => listener.close() };
-}
-
 /** Swift with the slides bucket, a relay in front, and a server reading the bucket with `secret`. */
-async function withStore(fn: (s3: TestS3, s: TestServer, r: ReturnType<typeof relay>) => Promise<void>, env = {}) {
+async function withStore(
+  fn: (s3: TestS3, s: TestServer, r: ReturnType<typeof countingRelay>) => Promise<void>,
+  env = {},
+) {
   const s3 = await startSwift();
-  const r = relay(Number(new URL(s3.endpoint).port));
+  const r = countingRelay(Number(new URL(s3.endpoint).port));
   const s = startServer({
     IMAGES_DIR: SAMPLES,
     BACKEND: "workers",

@@ -125,3 +125,32 @@ export async function startSwift(): Promise<TestS3> {
     stop,
   };
 }
+
+/**
+ * A TCP relay on a free loopback port to `port` that counts the HTTP requests passing through it (bytes
+ * unchanged, so a SigV4 signature made for the relay's address holds).
+ */
+export function countingRelay(port: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const counter = { requests: 0, heads: 0 };
+  (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+        const count = new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, out) {
+            const text = new TextDecoder("latin1").decode(chunk);
+            counter.requests += (text.match(/^(GET|HEAD) \S+ HTTP\/1\.1\r$/gm) ?? []).length;
+            counter.heads += (text.match(/^HEAD \S+ HTTP\/1\.1\r$/gm) ?? []).length;
+            out.enqueue(chunk);
+          },
+        });
+        await Promise.all([
+          conn.readable.pipeThrough(count).pipeTo(upstream.writable).catch(() => {}),
+          upstream.readable.pipeTo(conn.writable).catch(() => {}),
+        ]);
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return { url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, counter, close: () => listener.close() };
+}
