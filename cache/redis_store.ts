@@ -11,6 +11,15 @@ import { createClient, RESP_TYPES } from "@redis/client";
 import { Buffer } from "node:buffer";
 import type { BlobKey, BlobRead, StoredBlob } from "./blob_store.ts";
 import type { LockingStore } from "./fleet_flight.ts";
+import { log } from "../telemetry/log.ts";
+
+/** Told when the connection comes up or goes down (once per change): by default, one log line each. */
+export type RedisStateListener = (up: boolean, where: string, why?: string) => void;
+
+const logState: RedisStateListener = (up, where, why) =>
+  up
+    ? log().info(`the Redis cache at ${where} is reachable: tiles are cached and shared again`)
+    : log().warn(`the Redis cache at ${where} is unreachable (${why ?? "connection lost"}): tiles are served uncached`);
 
 /** How long one command may take before the tile is served without the cache. */
 const COMMAND_TIMEOUT_MS = 500;
@@ -22,14 +31,23 @@ export class RedisBlobStore implements LockingStore {
   readonly engine = "redis";
   #client;
 
-  constructor(url: string, readonly prefix = "edgetile:") {
+  constructor(url: string, readonly prefix = "edgetile:", onState: RedisStateListener = logState) {
+    const where = new URL(url).host; // never the credentials
+    let up: boolean | null = null;
+    const change = (now: boolean, why?: string) => {
+      if (this.#closed || now === up) return;
+      up = now;
+      onState(now, where, why);
+    };
     const client = createClient({
       url,
       disableOfflineQueue: true,
       socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(1000, 50 * (retries + 1)) },
     });
-    // Errors surface on the commands (counted there); the client's own error events would be unhandled.
-    client.on("error", () => {});
+    // Errors surface on the commands (counted there); the connection's state is told once per change.
+    client.on("error", (err: Error) => change(false, err.message || err.name));
+    client.on("ready", () => change(true));
+    client.on("end", () => change(false, "closed"));
     client.connect().catch(() => {}); // it goes on trying (reconnectStrategy)
     this.#client = client;
   }
@@ -49,8 +67,22 @@ export class RedisBlobStore implements LockingStore {
     return this.#client.withCommandOptions({ typeMapping, abortSignal: AbortSignal.timeout(COMMAND_TIMEOUT_MS) });
   }
 
+  /**
+   * `command`'s answer, or a rejection at `COMMAND_TIMEOUT_MS`: the client's abort signal only drops a
+   * command not yet sent, and one sent to a Redis that stalls (paused, swapping, a long script) would hold
+   * the tile until Redis answered. Its late answer is ignored.
+   */
+  #within<T>(command: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+    });
+    command.catch(() => {}); // a late failure is nobody's
+    return Promise.race([command, late]).finally(() => clearTimeout(timer));
+  }
+
   async get(key: BlobKey): Promise<BlobRead> {
-    const value = await this.#deadline().get(this.#key(key)) as Buffer | null;
+    const value = await this.#within(this.#deadline().get(this.#key(key))) as Buffer | null;
     if (value === null) return null;
     const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     if (bytes.length < 4) return "corrupt";
@@ -73,34 +105,41 @@ export class RedisBlobStore implements LockingStore {
     value.set(meta, 4);
     value.set(blob.bytes, 4 + meta.length);
     const ms = Math.max(1, Math.round(ttlSeconds * 1000));
-    await this.#deadline().set(this.#key(key), Buffer.from(value.buffer), { expiration: { type: "PX", value: ms } });
+    await this.#within(
+      this.#deadline().set(this.#key(key), Buffer.from(value.buffer), { expiration: { type: "PX", value: ms } }),
+    );
     return "stored";
   }
 
   async lock(key: BlobKey, ms: number): Promise<string | null> {
     const token = crypto.randomUUID();
-    const ok = await this.#deadline().set(this.#lockKey(key), token, {
-      NX: true,
-      expiration: { type: "PX", value: ms },
-    });
+    const ok = await this.#within(
+      this.#deadline().set(this.#lockKey(key), token, {
+        NX: true,
+        expiration: { type: "PX", value: ms },
+      }),
+    );
     return ok === null ? null : token;
   }
 
   async unlock(key: BlobKey, token: string): Promise<void> {
     // Only the holder's own lock: one that expired and was taken by another stays.
     const script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-    await this.#deadline().eval(script, { keys: [this.#lockKey(key)], arguments: [token] });
+    await this.#within(this.#deadline().eval(script, { keys: [this.#lockKey(key)], arguments: [token] }));
   }
 
   async locked(key: BlobKey): Promise<boolean> {
-    return (await this.#deadline().exists(this.#lockKey(key))) > 0;
+    return (await this.#within(this.#deadline().exists(this.#lockKey(key)))) > 0;
   }
 
   #lockKey(key: BlobKey): string {
     return `${this.prefix}lock:${key.join(":")}`;
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    this.#closed = true; // its own end is no change of state to tell
     await this.#client.destroy();
   }
 }

@@ -132,7 +132,8 @@ export class TileCache {
     this.opts.metrics.kvErrors.inc({ op });
     // An open failure is reported once by its owner (main.ts stops the start; /ready says degraded).
     if (op !== "open") {
-      this.#log(`kv-${op}`, `Deno KV ${op} failed (tiles are served uncached): ${(err as Error)?.message ?? err}`);
+      const engine = this.opts.cacheUrl ? "Redis" : "Deno KV";
+      this.#log(`kv-${op}`, `${engine} ${op} failed (tiles are served uncached): ${(err as Error)?.message ?? err}`);
     }
   }
 
@@ -201,15 +202,22 @@ export class TileCache {
       flight = (async () => {
         const read = async () => storedTile(await this.readBlob(["tile", key.hash]));
         const tile = await read();
-        // Not stored: computed here, or by the instance of the fleet that is computing it already.
-        const turn = tile ? { found: tile } : await fleetTurn(await this.#kv, ["tile", key.hash], read, FLEET_WAIT_MS);
+        // Not stored: computed here, or by the instance of the fleet that is computing it already. An engine
+        // that failed in the last 2 s (down, stalled) is not asked for a lock, nor is its write waited for.
+        const healthy = () => (this.#lastKvFailure?.at ?? 0) < Date.now() - 2000;
+        const turn = tile
+          ? { found: tile }
+          : healthy()
+          ? await fleetTurn(await this.#kv, ["tile", key.hash], read, FLEET_WAIT_MS)
+          : { release: () => Promise.resolve() };
         if ("found" in turn) {
           this.#remember(key, turn.found);
           return { tile: turn.found, timings: {}, fromKv: true };
         }
         try {
           const done = await this.#compute(() => compute(wanted.signal));
-          await this.#store(key, done.tile);
+          const stored = this.#store(key, done.tile);
+          if (healthy()) await stored; // the fleet's waiters read it once the lock is released
           return { ...done, fromKv: false };
         } finally {
           await turn.release();
