@@ -3,7 +3,12 @@
  * npm registry outside this project's config and lock, on a free loopback port with a temp folder, telemetry
  * off. Its well-known development account checks Shared Key and SAS signatures; containers are private.
  */
-import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
 
 /** Azurite's development account and its published key. */
 export const ACCOUNT = "devstoreaccount1";
@@ -66,4 +71,16 @@ export async function startAzurite(): Promise<TestAzurite> {
     },
     stop,
   };
+}
+
+/** A read-only SAS token for `container` of the development account, valid an hour. */
+export function containerSas(container: string): string {
+  return generateBlobSASQueryParameters(
+    {
+      containerName: container,
+      permissions: BlobSASPermissions.parse("r"),
+      expiresOn: new Date(Date.now() + 3600_000),
+    },
+    new StorageSharedKeyCredential(ACCOUNT, KEY),
+  ).toString();
 }

@@ -169,3 +169,11 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
   const i = a.findIndex((v, k) => v !== b[k]);
   return i < 0 ? null : `at ${i}: ${a[i]} ≠ ${b[i]}`;
 }
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr as Deno.NetAddr;
+  l.close();
+  return port;
+}

@@ -2,14 +2,7 @@
  * A real Redis for the tests: Debian's `redis-server` started on a free loopback port, in memory only (no
  * snapshot, no append-only file), stopped (and startable again on the same port) by the test.
  */
-
-/** A free TCP port on 127.0.0.1. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
+import { freePort } from "./helpers.ts";
 
 /** A running redis-server. */
 export interface TestRedis {

@@ -4,7 +4,7 @@
  * inline backend and the WASM / pure-JS codecs must serve every route.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { jpegSize, pngHeader, SAMPLES } from "./helpers.ts";
+import { freePort, jpegSize, pngHeader, SAMPLES } from "./helpers.ts";
 import { createBackend } from "../service/build.ts";
 import { WebGpuBackend } from "../gpu/backend.ts";
 import { loadConfig } from "../config.ts";
@@ -33,13 +33,6 @@ Deno.test("BACKEND=auto: inline on an edge runtime (no Worker, no WebGPU), worke
 });
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 Deno.test("deno serve main.ts, workers disabled (inline backend), --deny-ffi: every route serves", opts, async () => {
   const port = freePort();

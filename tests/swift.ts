@@ -4,15 +4,8 @@
  * device), and a proxy with `tempauth` (user `test:tester`, key `testing`). It checks signatures and keeps
  * buckets private. Started and stopped by the test itself.
  */
+import { freePort } from "./helpers.ts";
 import { AwsClient } from "aws4fetch";
-
-/** A free TCP port on 127.0.0.1. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
 
 /** A running Swift with S3: its endpoint, credentials and a signed client. */
 export interface TestS3 {
