@@ -15,10 +15,15 @@ import { dispatch } from "./routes/table.ts";
 import { errorText, log } from "./telemetry/log.ts";
 import { createAppContext } from "./service/build.ts";
 import { httpMetrics, httpTelemetry } from "./telemetry/http.ts";
+import { FastHits } from "./service/fast_hits.ts";
+import { healthBody } from "./routes/health.ts";
 
 /** A built service: its fetch handler and a way to release workers and files. */
 export interface Service {
   app: Hono;
+  /** The handler to serve: the fast path of a repeated tile (service/fast_hits.ts), else the app. */
+  fetch(req: Request, info?: unknown): Promise<Response>;
+  fast: FastHits;
   context: AppContext;
   close(): Promise<void>;
 }
@@ -28,33 +33,13 @@ export function createService(config: Config): Service {
   const { context, close } = createAppContext(config);
   const { metrics, codecs } = context;
   const app = new Hono();
-  app.use(
-    "*",
-    httpTelemetry({ metrics: httpMetrics(metrics.registry), codecs: codecs.tier, trustProxy: config.trustProxy }),
-  );
+  const telemetry = { metrics: httpMetrics(metrics.registry), codecs: codecs.tier, trustProxy: config.trustProxy };
+  app.use("*", httpTelemetry(telemetry));
   // Before anything reads the URL that Deno built from the Host header.
   app.use("*", hostGuard((req) => app.fetch(req), errorResponse));
   // Outside the limits and access rules, so their 403, 414 and 504 answers carry CORS headers too (a viewer's
   // script can read why), and a preflight is answered before them.
-  app.use(
-    "*",
-    corsHeaders([
-      "X-Op",
-      "X-Backend",
-      "X-Cache",
-      "Server-Timing",
-      "ETag",
-      "Link",
-      "X-Quant-Scale",
-      "X-Quant-Zero-Point",
-      "X-Quant-SQNR",
-      "X-Render",
-      "X-Patch-Count",
-      "X-Shard-Count",
-      "Deprecation",
-      "Warning",
-    ]),
-  );
+  app.use("*", corsHeaders(EXPOSED));
   app.use("*", limits(config.timeoutMs));
   app.use("*", access(config));
   // Every URL in one table (routes/table.ts), dispatched once.
@@ -69,8 +54,38 @@ export function createService(config: Config): Service {
     if (e.code === "internal") metrics.internalErrors.inc();
     return errorResponse(e);
   });
-  return { app, context, close };
+  const cors: [string, string][] = [["access-control-allow-origin", "*"], [
+    "access-control-expose-headers",
+    EXPOSED.join(","),
+  ]];
+  const fast = new FastHits(context, telemetry, () => healthBody(context), cors);
+  const fetch = async (req: Request, info?: unknown) => {
+    const hit = fast.answer(req, info);
+    if (hit) return hit;
+    const res = await app.fetch(req, info);
+    fast.remember(req, res);
+    return res;
+  };
+  return { app, fetch, fast, context, close };
 }
+
+/** The response headers a viewer's script may read (CORS). */
+const EXPOSED = [
+  "X-Op",
+  "X-Backend",
+  "X-Cache",
+  "Server-Timing",
+  "ETag",
+  "Link",
+  "X-Quant-Scale",
+  "X-Quant-Zero-Point",
+  "X-Quant-SQNR",
+  "X-Render",
+  "X-Patch-Count",
+  "X-Shard-Count",
+  "Deprecation",
+  "Warning",
+];
 
 /** Longest request URL accepted (414 past it). */
 export const MAX_URL_LENGTH = 4096;

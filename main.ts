@@ -68,7 +68,7 @@ if (config.kvPath !== "off" && (await service.context.cache.store) === null) {
  * service's log (JSON in JSON mode), where `deno serve` printed a plain "Listening on" line of its own.
  */
 export default {
-  fetch: service.app.fetch,
+  fetch: service.fetch,
   onListen: ({ hostname, port }: { hostname: string; port: number }) =>
     log().info(`edgetile on http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port} (deno serve)`, {
       hostname,

@@ -30,7 +30,7 @@ if (config.clientTimeoutMs > 0) {
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (req, info) => {
       const client = relays.guard?.clientOf(info.remoteAddr as Deno.NetAddr);
-      return service.app.fetch(req, { ...info, remoteAddr: client ?? info.remoteAddr });
+      return service.fetch(req, { ...info, remoteAddr: client ?? info.remoteAddr });
     },
   );
   const idleMs = Math.max(60_000, config.timeoutMs + 15_000);
@@ -48,7 +48,7 @@ if (config.clientTimeoutMs > 0) {
     port: config.port,
     hostname: config.hostname,
     onListen: ({ hostname, port }) => announce(hostname, port, "no client deadlines (EDGETILE_CLIENT_TIMEOUT_MS=0)"),
-  }, service.app.fetch);
+  }, service.fetch);
 }
 
 // SIGTERM/SIGINT: no new connections; the HTTP server finishes its responses, then the guard passes their

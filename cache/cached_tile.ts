@@ -23,3 +23,23 @@ export function storedTile(stored: StoredBlob | null): CachedTile | null {
     return null;
   }
 }
+
+/**
+ * `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite), `lookup` (a tile in
+ * memory or being computed is taken, anything else computed and not kept: a patch export's many one-off
+ * patches never fill the cache the viewers' tiles live in).
+ */
+export type CacheMode = "normal" | "bypass" | "refresh" | "lookup";
+
+/** What the cache answered and how long each phase took (ms). */
+export interface CacheResult {
+  tile: CachedTile;
+  status: "hit" | "miss" | "bypass" | "refresh";
+  timings: Record<string, number>;
+}
+
+/** A computed tile with its pipeline timings. */
+export interface Computed {
+  tile: CachedTile;
+  timings: Record<string, number>;
+}

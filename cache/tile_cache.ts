@@ -6,36 +6,16 @@
  */
 import { LruCache } from "../core/lru.ts";
 import { KvBlobStore, openKvAt } from "./kv_store.ts";
-export type { CachedTile } from "./cached_tile.ts";
+export type { CachedTile, CacheMode, CacheResult, Computed } from "./cached_tile.ts";
 import type { BlobKey, BlobRead, BlobStore, StoredBlob } from "./blob_store.ts";
 import { RedisBlobStore } from "./redis_store.ts";
 import type { TileKey } from "./key.ts";
 import { type Metrics, throttledLog } from "../telemetry/metrics.ts";
-import { type CachedTile, storedTile } from "./cached_tile.ts";
+import { type CachedTile, type CacheMode, type CacheResult, type Computed, storedTile } from "./cached_tile.ts";
 import { fleetTurn } from "./fleet_flight.ts";
-
-/**
- * `normal` (read and write), `bypass` (neither), `refresh` (recompute and overwrite), `lookup` (a tile in
- * memory or being computed is taken, anything else computed and not kept: a patch export's many one-off
- * patches never fill the cache the viewers' tiles live in).
- */
-export type CacheMode = "normal" | "bypass" | "refresh" | "lookup";
 
 /** How long an instance waits for a tile another instance of the fleet is computing before computing it. */
 const FLEET_WAIT_MS = 10_000;
-
-/** What the cache answered and how long each phase took (ms). */
-export interface CacheResult {
-  tile: CachedTile;
-  status: "hit" | "miss" | "bypass" | "refresh";
-  timings: Record<string, number>;
-}
-
-/** A computed tile with its pipeline timings. */
-export interface Computed {
-  tile: CachedTile;
-  timings: Record<string, number>;
-}
 
 /** Options of the cache. */
 export interface TileCacheOptions {
@@ -167,6 +147,15 @@ export class TileCache {
     }
   }
 
+  /** The fresh tile in memory under `hash` (a hit, counted as one), else null: the fast path's one look. */
+  memoryHit(hash: string): CachedTile | null {
+    const mem = this.#memory.get(hash);
+    if (!mem || mem.expiresAt <= Date.now()) return null;
+    this.opts.metrics.cacheHits.inc({ layer: "memory" });
+    this.opts.metrics.cacheBytesServed.inc(mem.tile.bytes.length);
+    return mem.tile;
+  }
+
   /** The tile for `key`: from memory, from KV, or computed once however many ask at the same time. */
   async get(
     key: TileKey,
@@ -182,12 +171,8 @@ export class TileCache {
       if (mode === "refresh") this.#store(key, done.tile);
       return { tile: done.tile, status: mode, timings: done.timings };
     }
-    const mem = this.#memory.get(key.hash);
-    if (mem && mem.expiresAt > Date.now()) {
-      m.cacheHits.inc({ layer: "memory" });
-      m.cacheBytesServed.inc(mem.tile.bytes.length);
-      return { tile: mem.tile, status: "hit", timings: { cache: performance.now() - t0 } };
-    }
+    const mem = this.memoryHit(key.hash);
+    if (mem) return { tile: mem, status: "hit", timings: { cache: performance.now() - t0 } };
     if (mode === "lookup" && !this.#inflight.has(key.hash)) {
       m.cacheMisses.inc();
       const done = await this.#compute(() => compute(signalOf?.() ?? new AbortController().signal));

@@ -19,23 +19,41 @@ function backendParts(ctx: AppContext) {
   return { gpu, pool: cpu instanceof WorkerPool ? cpu : null };
 }
 
+/** The process's RSS, read at most once a second: `Deno.memoryUsage()` walks V8's heaps (a profile: most of a /health). */
+const rss = { bytes: 0, at: -Infinity };
+function rssBytes(): number {
+  const now = performance.now();
+  if (now - rss.at > 1000) [rss.bytes, rss.at] = [Deno.memoryUsage().rss, now];
+  return rss.bytes;
+}
+
+/** The codec status without filesystem paths, per status object (it is made once per process). */
+const redactedCodecs = new WeakMap<object, unknown>();
+
 /** `/health`. Open to anyone: no filesystem path in the answer (the native library's, the KV file's). */
 export function health(ctx: AppContext, c: Context): Response {
+  return c.json(healthBody(ctx));
+}
+
+/** The body of `/health` (also answered by the fast path, service/fast_hits.ts). */
+export function healthBody(ctx: AppContext): Record<string, unknown> {
   const { gpu, pool } = backendParts(ctx);
-  return c.json(redactPaths({
+  let codecs = redactedCodecs.get(ctx.codecs);
+  if (!codecs) redactedCodecs.set(ctx.codecs, codecs = redactPaths(ctx.codecs));
+  return {
     status: "ok",
     version: VERSION,
     backend: ctx.backend.name,
     workers: pool ? pool.size : 0,
     pending: ctx.backend.pending,
-    codecs: ctx.codecs,
+    codecs,
     memory: {
-      rssBytes: Deno.memoryUsage().rss,
+      rssBytes: rssBytes(),
       pixelCacheBytes: ctx.pixelBudget.usedBytes,
       pixelCacheLimitBytes: ctx.pixelBudget.limitBytes,
     },
-    ...(gpu ? { gpu: gpu.report() } : {}),
-  }));
+    ...(gpu ? { gpu: redactPaths(gpu.report()) } : {}),
+  };
 }
 
 /** `/ready`. */

@@ -8,6 +8,7 @@ import { serveTile, type TileAnswer } from "../service/tile_service.ts";
 import type { CachedTile, CacheMode } from "../cache/tile_cache.ts";
 import { workSignalOf } from "../pipeline/abort.ts";
 import { leasedBody } from "../service/leased_body.ts";
+import { noteFastTile } from "../service/fast_hits.ts";
 
 /**
  * Answers a tile route: 304 on a matching `If-None-Match`, else the tile. `?v=` pins the image version: the
@@ -27,6 +28,11 @@ export async function tileResponse(
     signal: () => workSignalOf(incoming),
   });
   const res = answerResponse(ctx, { ...answer, timings: { resolve, ...answer.timings } }, built.mode, incoming.method);
+  // A plain local file's tile in the default mode may be answered again by the fast path (service/fast_hits.ts).
+  const source = built.image.source;
+  if (built.mode === "normal" && !answer.notModified && source.pinned && !source.remote && !source.dicomweb) {
+    noteFastTile(incoming, { hash: built.key.hash, id: built.image.id, version: source.version });
+  }
   if (built.deprecation) {
     res.headers.set("Deprecation", "true");
     res.headers.set("Warning", `299 - "${built.deprecation}"`);

@@ -170,6 +170,19 @@ export class ImageRegistry {
     }
   }
 
+  /**
+   * The version a plain local file `id` has now, checked as `locate` checks it (real path, `lstat`, settled
+   * second), synchronously; null wherever `locate` would wait, refuse, or look further (folders, remote ids).
+   */
+  versionNow(id: string): string | null {
+    try {
+      const { st } = this.#stat(id);
+      return st.isFile && unsettledFor(st, Date.now()) === 0 ? fileVersion(st) : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Requests that waited for a file's last change to settle (`unsettledFor`). */
   settleWaits = 0;
 

@@ -67,11 +67,60 @@ export function forwardedFor(headers: Headers): string | undefined {
   return /^\[([^\]]+)\]/.exec(raw)?.[1] ?? raw.replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1");
 }
 
-/** The client of a request: the proxy's word under `trustProxy`, else the connection's peer. */
-function clientOf(c: Parameters<MiddlewareHandler>[0], trustProxy: boolean): string {
-  const fromProxy = trustProxy ? forwardedFor(c.req.raw.headers) : undefined;
-  const peer = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname;
+/** The client of a request: the proxy's word under `trustProxy`, else the connection's peer (`info`). */
+export function clientOf(headers: Headers, info: unknown, trustProxy: boolean): string {
+  const fromProxy = trustProxy ? forwardedFor(headers) : undefined;
+  const peer = (info as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname;
   return fromProxy ?? peer ?? "";
+}
+
+/** One answered request, as the metrics and the access log take it (client and agent read only if logged). */
+export interface Answered {
+  method: string;
+  url: string;
+  route: string;
+  status: number;
+  bytes: number;
+  ms: number;
+  cache: string;
+  backend: string;
+  outcome?: string;
+  client: () => string;
+  ua: () => string;
+}
+
+/**
+ * Counts `a` in the `edgetile_http_*` metrics and writes its access log line (where info lines are on);
+ * `inFlight`: the request was counted in flight (the middleware's), so it leaves now.
+ */
+export function record(opts: HttpTelemetryOptions, a: Answered, inFlight: boolean): void {
+  const { metrics } = opts;
+  const labels = { method: a.method, route: a.route, status: String(a.status) };
+  if (inFlight) metrics.inFlight.dec();
+  metrics.requests.inc(labels);
+  metrics.duration.observe(labels, a.ms / 1000);
+  metrics.bytes.inc({ route: a.route }, a.bytes);
+  if (!log().enabled("info")) return; // no line to write: build none
+  const at = a.url.indexOf("/", a.url.indexOf("//") + 2);
+  log().access({
+    method: a.method,
+    path: at < 0 ? "/" : a.url.slice(at),
+    status: a.status,
+    bytes: a.bytes,
+    ms: Math.round(a.ms * 10) / 10,
+    cache: a.cache,
+    backend: a.backend,
+    codecs: opts.codecs,
+    route: a.route,
+    outcome: a.outcome,
+    client: a.client(),
+    ua: a.ua(),
+  });
+}
+
+/** The route label `labelRoute` gave `req`, if any. */
+export function routeLabelOf(req: Request): string | undefined {
+  return routeLabels.get(req);
 }
 
 /** The route label of each request a route table answered (routes/table.ts names its patterns). */
@@ -90,36 +139,26 @@ function routeOf(c: Parameters<MiddlewareHandler>[0], status: number): string {
 
 /** The telemetry middleware. */
 export function httpTelemetry(opts: HttpTelemetryOptions): MiddlewareHandler {
-  const { metrics } = opts;
   return async (c, next) => {
     const t0 = performance.now();
-    metrics.inFlight.inc();
+    opts.metrics.inFlight.inc();
     let settled = false;
     const finish = (status: number, route: string, bytes: number, outcome?: string) => {
       if (settled) return;
       settled = true;
-      const ms = performance.now() - t0;
-      const labels = { method: c.req.method, route, status: String(status) };
-      metrics.inFlight.dec();
-      metrics.requests.inc(labels);
-      metrics.duration.observe(labels, ms / 1000);
-      metrics.bytes.inc({ route }, bytes);
-      if (!log().enabled("info")) return; // no line to write: build none
-      const url = c.req.url, at = url.indexOf("/", url.indexOf("//") + 2);
-      log().access({
+      record(opts, {
         method: c.req.method,
-        path: at < 0 ? "/" : url.slice(at),
+        url: c.req.url,
+        route,
         status,
         bytes,
-        ms: Math.round(ms * 10) / 10,
+        ms: performance.now() - t0,
         cache: c.res.headers.get("x-cache") ?? "",
         backend: c.res.headers.get("x-backend") ?? "",
-        codecs: opts.codecs,
-        route,
         outcome,
-        client: clientOf(c, !!opts.trustProxy),
-        ua: c.req.header("user-agent") ?? "",
-      });
+        client: () => clientOf(c.req.raw.headers, c.env, !!opts.trustProxy),
+        ua: () => c.req.header("user-agent") ?? "",
+      }, true);
     };
     try {
       await next();

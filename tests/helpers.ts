@@ -99,7 +99,7 @@ export interface TestServer {
 export function startServer(env: Record<string, string>): TestServer {
   // Quiet unless asked: the access log of thousands of test requests would bury the test output.
   const service = createService(loadConfig({ KV_PATH: ":memory:", LOG_LEVEL: "warn", ...env }));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.app.fetch);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.fetch);
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     service,

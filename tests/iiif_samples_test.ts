@@ -38,7 +38,7 @@ Deno.test("every readable sample serves IIIF info.json and the tiles a viewer as
 Deno.test("a client's Host header never lands in a cacheable body or header (PUBLIC_URL)", opts, async () => {
   // What Deno.serve hands the app for a request with `Host: evil.example` (fetch cannot set Host).
   const asEvil = (s: TestServer, path: string) =>
-    s.service.app.fetch(new Request(`http://evil.example${path}`, { redirect: "manual" }));
+    s.service.fetch(new Request(`http://evil.example${path}`, { redirect: "manual" }));
   // Unset: absolute URLs come from the request, and such bodies are private; headers are relative.
   await withServer({}, async (s) => {
     const info = await asEvil(s, "/iiif/3/coffee.png/info.json");

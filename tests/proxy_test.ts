@@ -8,10 +8,10 @@ import { SAMPLES, withServer } from "./helpers.ts";
 import { forwardedBase, parseForwarded } from "../routes/public_url.ts";
 
 const ask = (
-  s: { service: { app: { fetch(r: Request): Response | Promise<Response> } } },
+  s: { service: { fetch(r: Request): Promise<Response> } },
   path: string,
   headers = {},
-) => s.service.app.fetch(new Request(`http://10.0.0.7:8000${path}`, { headers, redirect: "manual" }));
+) => s.service.fetch(new Request(`http://10.0.0.7:8000${path}`, { headers, redirect: "manual" }));
 
 Deno.test("Forwarded and X-Forwarded-* parsing: the first element, quoted values, bad values ignored", () => {
   assertEquals(parseForwarded('for=1.2.3.4;proto=https;host="tiles.example.org:8443", for=10.0.0.1;proto=http'), {

@@ -10,7 +10,7 @@ import type { WorkerPool } from "../workers/pool.ts";
 
 const env = JSON.parse(Deno.args[0] ?? "{}") as Record<string, string>;
 const service = createService(loadConfig({ KV_PATH: "off", LOG_LEVEL: "error", BACKEND: "workers", ...env }));
-const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.app.fetch);
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, service.fetch);
 const kind = Deno.args[1] as "runaway" | undefined;
 if (kind) (service.context.backend as WorkerPool).sabotage(kind);
 console.log(`http://127.0.0.1:${server.addr.port}`);
