@@ -95,11 +95,11 @@ export interface Answered {
  */
 export function record(opts: HttpTelemetryOptions, a: Answered, inFlight: boolean): void {
   const { metrics } = opts;
-  const labels = { method: a.method, route: a.route, status: String(a.status) };
   if (inFlight) metrics.inFlight.dec();
-  metrics.requests.inc(labels);
-  metrics.duration.observe(labels, a.ms / 1000);
-  metrics.bytes.inc({ route: a.route }, a.bytes);
+  const series = seriesOf(metrics, a.method, a.route, a.status);
+  series.requests.inc();
+  series.duration.observe(a.ms / 1000);
+  series.bytes.inc(a.bytes);
   if (!log().enabled("info")) return; // no line to write: build none
   const at = a.url.indexOf("/", a.url.indexOf("//") + 2);
   log().access({
@@ -116,6 +116,34 @@ export function record(opts: HttpTelemetryOptions, a: Answered, inFlight: boolea
     client: a.client(),
     ua: a.ua(),
   });
+}
+
+/** Each metric's child for one (method, route, status): bound once, then updated without label hashing. */
+interface Series {
+  requests: { inc(n?: number): void };
+  duration: { observe(v: number): void };
+  bytes: { inc(n?: number): void };
+}
+const bound = new WeakMap<object, Map<string, Series>>();
+
+/** The bound children of `metrics` for one (method, route, status) (few: routes are patterns). */
+function seriesOf(metrics: ReturnType<typeof httpMetrics>, method: string, route: string, status: number): Series {
+  let all = bound.get(metrics);
+  if (!all) bound.set(metrics, all = new Map());
+  const key = `${method} ${route} ${status}`;
+  let s = all.get(key);
+  if (!s) {
+    const labels = { method, route, status: String(status) };
+    all.set(
+      key,
+      s = {
+        requests: metrics.requests.labels(labels),
+        duration: metrics.duration.labels(labels),
+        bytes: metrics.bytes.labels({ route }),
+      },
+    );
+  }
+  return s;
 }
 
 /** The route label `labelRoute` gave `req`, if any. */

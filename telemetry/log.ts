@@ -88,6 +88,11 @@ export function flushLog() {
 
 const consoleSink: LogSink = stdio;
 
+/** A text line's level word. */
+const LEVEL_TEXT = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" } as const;
+/** A text value that must be quoted. */
+const NEEDS_QUOTES = /[\s"=]/;
+
 /** A level-filtered logger writing text or JSON lines. */
 export class Logger {
   #min: number;
@@ -103,17 +108,30 @@ export class Logger {
   /** Writes one line at `level`: `time LEVEL message k=v …` or `{"time","level","msg",…fields}`. */
   write(level: Exclude<LogLevel, "off">, msg: string, fields: LogFields = {}, now = new Date()) {
     if (!this.enabled(level)) return;
-    const time = now.toISOString();
+    const time = this.#iso(now);
     let line: string;
     if (this.format === "json") {
       line = JSON.stringify({ time, level, msg, ...fields });
     } else {
-      const kv = Object.entries(fields).filter(([, v]) => v !== undefined && v !== null && v !== "")
-        .map(([k, v]) => `${k}=${typeof v === "string" && /[\s"=]/.test(v) ? JSON.stringify(v) : v}`);
-      line = [time, level.toUpperCase(), msg, ...kv].join(" ");
+      // Built in place (one line a request on the hot path): no intermediate arrays.
+      line = `${time} ${LEVEL_TEXT[level]} ${msg}`;
+      for (const k in fields) {
+        const v = fields[k];
+        if (v === undefined || v === null || v === "") continue;
+        line += ` ${k}=${typeof v === "string" && NEEDS_QUOTES.test(v) ? JSON.stringify(v) : v}`;
+      }
     }
     if (level === "warn" || level === "error") this.sink.err(line);
     else this.sink.out(line);
+  }
+
+  #lastMs = NaN;
+  #lastIso = "";
+  /** `now` as ISO 8601, made once per millisecond. */
+  #iso(now: Date): string {
+    const ms = now.getTime();
+    if (ms !== this.#lastMs) [this.#lastMs, this.#lastIso] = [ms, now.toISOString()];
+    return this.#lastIso;
   }
 
   /**
