@@ -8,7 +8,7 @@
  * python-openslide-examples, wrk, libvips-tools; npm: sharp into bench/out/sharp). The slide is
  * bench/make_slide.ts's 16384² pyramidal JPEG TIFF (256-px YCbCr tiles); the photos are 24 distinct
  * ≥ 24 MP JPEGs made with vips from two real photos. Each case: a distinct list, requested once, wrk as the
- * client (one thread, 16 in flight), stopped when the list is used up or after `seconds`. `ONLY=<text>`
+ * client (one thread, or `--threads 2`; 16 in flight), stopped when the list is used up or after `seconds`. `ONLY=<text>`
  * runs just the mixes whose name contains the text (`ONLY="gray|Deep"`: either). `--rounds N` runs every pair N times (edgetile then its
  * peer, back to back, in each round) and prints each row's median with the ratio's median and range over the rounds (this
  * machine's speed drifts by more than a code change moves it between minutes, so one-off ratios mislead).
@@ -27,7 +27,7 @@ import {
 } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const { seconds, concurrency, rounds } = benchArgs({ seconds: 10, concurrency: 16, rounds: 1 });
+const { seconds, concurrency, rounds, threads } = benchArgs({ seconds: 10, concurrency: 16, rounds: 1, threads: 1 });
 const OUT = new URL("./out/", import.meta.url).pathname;
 
 async function waitFor(url: string) {
@@ -222,7 +222,12 @@ if (import.meta.main) {
     if (only?.length && !only.some((o) => mix.includes(o))) return;
     await load("warm-up", urls.slice(urls.length - warm), 10, inFlight);
     const measured = urls.slice(0, urls.length - warm);
-    results.push({ mix, server, round, r: await wrkLoad(`${mix} / ${server}`, measured, seconds, inFlight) });
+    results.push({
+      mix,
+      server,
+      round,
+      r: await wrkLoad(`${mix} / ${server}`, measured, seconds, inFlight, false, threads),
+    });
   };
   const edgetile = await startServer({
     IMAGES_DIR: dir,
@@ -283,7 +288,8 @@ if (import.meta.main) {
     await Deno.remove(tmp, { recursive: true });
   }
   console.log(
-    `slide ${W}² (256-px JPEG tiles), ${concurrency} in flight, ≤ ${seconds} s a case, tile caches off, ` +
+    `slide ${W}² (256-px JPEG tiles), wrk ${threads} thread${threads > 1 ? "s" : ""}, ${concurrency} in flight, ` +
+      `≤ ${seconds} s a case, tile caches off, ` +
       `${rounds} round${rounds > 1 ? "s" : ""}\n`,
   );
   console.log(peerTable(results, ours));
