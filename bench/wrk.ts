@@ -36,6 +36,9 @@ init = function()
     if n % threads == id then paths[#paths + 1] = line end
     n = n + 1
   end
+  -- fewer paths than threads (one URL asked over and over): every thread asks them all; without this a
+  -- thread with none asked wrk's default "/"
+  if #paths == 0 then for line in io.lines("${dir}/paths") do paths[#paths + 1] = line end end
   -- the last answer that cannot be a repeat: later requests would start the list over
   if not ${cycle} then last = #paths - math.ceil(${concurrency} / threads) + 1 end
 end

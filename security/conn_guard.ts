@@ -8,7 +8,15 @@
  * Request heads are found by HTTP/1.1 framing of what the client sends (heads end at an empty line;
  * a `Content-Length` body is skipped; a chunked request body makes the connection opaque: idle and write
  * deadlines only). Closing the connection makes the HTTP server cancel the response and its work.
+ *
+ * The front (`front`, optional): a complete plain `GET` head that arrives while the connection owes no
+ * relayed response is offered to it first; an answer it gives (a repeated tile from the memory cache,
+ * `/health`: service/fast_hits.ts) is written to the client here, under the same write deadline, and the
+ * head is never relayed — no second connection's bytes, no HTTP server work. Responses relayed are framed
+ * (security/response_framing.ts) so a front answer is never written before an earlier request's.
  */
+import { type OnHead, parseHead, RequestFraming } from "./request_framing.ts";
+import { ResponseTracking } from "./response_framing.ts";
 
 /** The deadlines, in milliseconds. */
 export interface ConnDeadlines {
@@ -38,92 +46,34 @@ export interface ConnGuard {
   clientOf(relay: Deno.NetAddr): Deno.NetAddr | undefined;
 }
 
-/** The largest request head accepted (as Deno's HTTP server: past it the connection is closed). */
-const MAX_HEAD_BYTES = 64 * 1024;
-
-/** Tracks request heads in the bytes a client sends: scans for line feeds, copies only a head split across reads. */
-export class RequestFraming {
-  /** "idle": between requests; "head": inside a head; "body": skipping a body; "opaque": not tracked. */
-  state: "idle" | "head" | "body" | "opaque" = "idle";
-  /** The parts of a head begun in earlier reads (copies), their length, and its last two bytes. */
-  #parts: Uint8Array[] = [];
-  #headLen = 0;
-  #last1 = -1;
-  #last2 = -1;
-  #bodyLeft = 0;
-
-  /** Feeds client bytes; returns how many request heads ended in them. Throws past `MAX_HEAD_BYTES`. */
-  feed(b: Uint8Array): number {
-    let heads = 0;
-    for (let i = 0; i < b.length && this.state !== "opaque";) {
-      if (this.state === "body") {
-        const n = Math.min(this.#bodyLeft, b.length - i);
-        this.#bodyLeft -= n;
-        i += n;
-        if (this.#bodyLeft === 0) this.state = "idle";
-        continue;
-      }
-      if (this.state === "idle") {
-        while (i < b.length && (b[i] === 13 || b[i] === 10)) i++; // stray CRLF between requests
-        if (i === b.length) break;
-        this.state = "head";
-        this.#parts = [];
-        this.#headLen = 0;
-        this.#last1 = this.#last2 = -1;
-      }
-      // Inside a head from i: it ends at a line feed after a line feed (or CR LF).
-      const at = (k: number) => k >= i ? b[k] : k === i - 1 ? this.#last1 : this.#last2;
-      let end = -1;
-      for (let j = b.indexOf(10, i); j !== -1; j = b.indexOf(10, j + 1)) {
-        const p1 = at(j - 1);
-        if (p1 === 10 || (p1 === 13 && at(j - 2) === 10)) {
-          end = j + 1;
-          break;
-        }
-      }
-      const stop = end === -1 ? b.length : end;
-      this.#headLen += stop - i;
-      if (this.#headLen > MAX_HEAD_BYTES) throw new Error("request head too large");
-      if (end === -1) {
-        this.#last2 = b.length - i >= 2 ? b[b.length - 2] : this.#last1;
-        this.#last1 = b[b.length - 1];
-        this.#parts.push(b.slice(i));
-        return heads;
-      }
-      this.#endHead(this.#parts.length ? [...this.#parts, b.subarray(i, end)] : [b.subarray(i, end)]);
-      heads++;
-      i = end;
-    }
-    return heads;
-  }
-
-  #endHead(parts: Uint8Array[]) {
-    this.#parts = [];
-    // The first 8 KiB of the head as latin-1 text: where Content-Length or Transfer-Encoding would be.
-    let text = "";
-    for (const p of parts) {
-      if (text.length >= 8192) break;
-      text += String.fromCharCode.apply(null, p.subarray(0, 8192 - text.length) as unknown as number[]);
-    }
-    text = text.toLowerCase();
-    if (/\r?\ntransfer-encoding:/.test(text)) {
-      this.state = "opaque";
-      return;
-    }
-    const len = /\r?\ncontent-length:\s*(\d+)/.exec(text);
-    this.#bodyLeft = len ? Number(len[1]) : 0;
-    this.state = this.#bodyLeft > 0 ? "body" : "idle";
-  }
+/** A request the front is offered: its target and headers as sent, and the client's address. */
+export interface FrontRequest {
+  target: string;
+  /** Header names and values, alternating, as sent. */
+  headers: string[];
+  client: Deno.NetAddr;
 }
 
-/** Relays one client connection to `upstream` under the deadlines. */
-async function relay(
-  client: Deno.TcpConn,
-  upstreamAddr: Deno.NetAddr,
-  d: ConnDeadlines,
-  stats: ConnGuardStats,
-  clients: Map<number, Deno.NetAddr>,
-) {
+/** Answers a request at the front: the whole HTTP/1.1 response's bytes in parts, or null to relay it. */
+export type Front = (req: FrontRequest) => Uint8Array[] | null;
+
+/** Front answers up to this size are written from pooled buffers (a fresh one costs more than the copy). */
+const POOLED_BYTES = 64 * 1024;
+const pool: Uint8Array[] = [];
+
+/** What every relay shares: deadlines, counters, the client table, the front and whether it is on. */
+interface RelayShared {
+  d: ConnDeadlines;
+  stats: ConnGuardStats;
+  clients: Map<number, Deno.NetAddr>;
+  front?: Front;
+  /** False once the guard is closed (a drain): every request goes to the HTTP server, which ends them. */
+  open: boolean;
+}
+
+/** Relays one client connection to `upstream` under the deadlines, answering what the front can. */
+async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayShared) {
+  const { d, stats, clients } = g;
   let upstream: Deno.TcpConn;
   try {
     upstream = await Deno.connect({ hostname: upstreamAddr.hostname, port: upstreamAddr.port });
@@ -133,12 +83,15 @@ async function relay(
   }
   // The HTTP server sees this relay's own loopback port: it names the client behind it (`clientOf`).
   const relayPort = (upstream.localAddr as Deno.NetAddr).port;
-  clients.set(relayPort, client.remoteAddr as Deno.NetAddr);
+  const peer = client.remoteAddr as Deno.NetAddr;
+  clients.set(relayPort, peer);
   client.setNoDelay(true);
   upstream.setNoDelay(true);
   const framing = new RequestFraming();
-  // A new connection owes its first head within headerMs, as does a head once begun.
-  let awaitingHead = true, headSince = performance.now(), lastByte = headSince, writingSince = 0, closed = false;
+  const owed = g.front ? new ResponseTracking() : undefined;
+  // A new connection owes its first head within headerMs, as does a head once begun. (Date.now(): the
+  // deadlines need milliseconds, and it costs a tenth of performance.now() on the hot path.)
+  let awaitingHead = true, headSince = Date.now(), lastByte = headSince, writingSince = 0, closed = false;
   const close = (why?: "closedHeader" | "closedWrite" | "closedIdle") => {
     if (closed) return;
     closed = true;
@@ -151,22 +104,56 @@ async function relay(
     }
   };
   const timer = setInterval(() => {
-    const now = performance.now();
+    const now = Date.now();
     if (awaitingHead && now - headSince > d.headerMs) close("closedHeader");
     else if (writingSince && now - writingSince > d.writeMs) close("closedWrite");
     else if (!awaitingHead && !writingSince && now - lastByte > d.idleMs) close("closedIdle");
   }, Math.max(20, Math.min(d.headerMs, d.writeMs, d.idleMs) / 4));
+  const toClientAll = async (b: Uint8Array) => {
+    writingSince = Date.now();
+    for (let at = 0; at < b.length;) at += await client.write(b.subarray(at));
+    writingSince = 0;
+    lastByte = Date.now();
+  };
+  // One write of an answer's parts, through a pooled buffer when it fits one.
+  const answerClient = async (parts: Uint8Array[]) => {
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const buf = size <= POOLED_BYTES ? pool.pop() ?? new Uint8Array(POOLED_BYTES) : new Uint8Array(size);
+    for (let at = 0, i = 0; i < parts.length; at += parts[i++].length) buf.set(parts[i], at);
+    await toClientAll(buf.subarray(0, size));
+    if (buf.length === POOLED_BYTES && pool.length < 64) pool.push(buf);
+  };
+  // Heads the front answered in the bytes just read: [start, end, answer], in order.
+  const answered: [number, number, Uint8Array[]][] = [];
+  let chunk = new Uint8Array(0);
+  const onHead: OnHead = (start, end, method, body) => {
+    if (g.open && start >= 0 && !body && method === "GET" && owed!.idle) {
+      const head = parseHead(chunk.subarray(start, end));
+      const answer = head && g.front!({ target: head.target, headers: head.headers, client: peer });
+      if (answer) return void answered.push([start, end, answer]);
+    }
+    owed!.relayed(method);
+  };
   const fromClient = async () => {
     const buf = new Uint8Array(64 * 1024);
     for (;;) {
       const n = await client.read(buf);
       if (n === null) break;
-      lastByte = performance.now();
+      lastByte = Date.now();
       const before = framing.state;
-      framing.feed(buf.subarray(0, n));
+      chunk = buf.subarray(0, n);
+      answered.length = 0;
+      framing.feed(chunk, owed ? onHead : undefined);
       if (framing.state === "head" && before !== "head") headSince = lastByte;
       awaitingHead = framing.state === "head";
-      for (let at = 0; at < n;) at += await upstream.write(buf.subarray(at, n));
+      let from = 0;
+      for (const [start, end, answer] of answered.splice(0)) {
+        for (let at = from; at < start;) at += await upstream.write(chunk.subarray(at, start));
+        await answerClient(answer);
+        from = end;
+      }
+      for (let at = from; at < n;) at += await upstream.write(chunk.subarray(at, n));
     }
     // The client finished sending (a half-close): the response may still come.
     await upstream.closeWrite();
@@ -176,10 +163,8 @@ async function relay(
     for (;;) {
       const n = await upstream.read(buf);
       if (n === null) break;
-      writingSince = performance.now();
-      for (let at = 0; at < n;) at += await client.write(buf.subarray(at, n));
-      writingSince = 0;
-      lastByte = performance.now();
+      owed?.feed(buf.subarray(0, n));
+      await toClientAll(buf.subarray(0, n));
     }
   };
   const up = fromClient().catch(() => close());
@@ -189,27 +174,34 @@ async function relay(
   clients.delete(relayPort);
 }
 
-/** Listens on `hostname:port` and relays every connection to `upstream` under `deadlines`. */
+/**
+ * Listens on `hostname:port` and relays every connection to `upstream` under `deadlines`; `front` answers
+ * what it can without the HTTP server.
+ */
 export function guardConnections(
   listen: { hostname: string; port: number },
   upstream: Deno.NetAddr,
   deadlines: ConnDeadlines,
+  front?: Front,
 ): ConnGuard {
   const listener = Deno.listen({ hostname: listen.hostname, port: listen.port });
   const stats: ConnGuardStats = { accepted: 0, open: 0, closedHeader: 0, closedWrite: 0, closedIdle: 0 };
-  const clients = new Map<number, Deno.NetAddr>();
+  const shared: RelayShared = { d: deadlines, stats, clients: new Map(), front, open: true };
   (async () => {
     for await (const conn of listener) {
       stats.accepted++;
       stats.open++;
-      relay(conn, upstream, deadlines, stats, clients).finally(() => stats.open--);
+      relay(conn, upstream, shared).finally(() => stats.open--);
     }
   })().catch(() => {/* the listener was closed */});
   return {
     addr: listener.addr as Deno.NetAddr,
     stats,
-    clientOf: (relay) => relay.hostname === upstream.hostname ? clients.get(relay.port) : undefined,
-    close: () => listener.close(),
+    clientOf: (relay) => relay.hostname === upstream.hostname ? shared.clients.get(relay.port) : undefined,
+    close: () => {
+      shared.open = false;
+      listener.close();
+    },
     settled: async () => {
       while (stats.open > 0) await new Promise((r) => setTimeout(r, 20));
     },

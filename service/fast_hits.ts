@@ -6,10 +6,16 @@
  * falls through to the full path, never a stale tile) — and counted and logged as any request. Conditional
  * requests, `HEAD`, `Authorization`, a malformed `Host` and anything not remembered take the full path.
  * A plain `GET /health` is answered here as well (the same body and headers as its route's).
+ *
+ * Behind the connection guard the same answers are given at its front (`answerFront`): the whole HTTP/1.1
+ * response as the HTTP server would write it (same status line, headers in the same order, then
+ * `content-length` and `date`), from a head the guard read, so a repeated tile costs one read and one write
+ * of the client's connection and no HTTP server work.
  */
 import type { AppContext } from "./context.ts";
+import type { FrontRequest } from "../security/conn_guard.ts";
 import { LruCache } from "../core/lru.ts";
-import { clientOf, type HttpTelemetryOptions, record, routeLabelOf } from "../telemetry/http.ts";
+import { clientOf, type HeaderLookup, type HttpTelemetryOptions, record, routeLabelOf } from "../telemetry/http.ts";
 import { validHost } from "../security/host.ts";
 
 /** What a tile route notes of a request whose answer may be served again by the fast path. */
@@ -25,6 +31,8 @@ interface FastEntry extends FastTile {
   route: string;
   backend: string;
   headers: [string, string][];
+  /** The HTTP/1.1 status line and headers to `content-length` (for a body of `length`), made once. */
+  head?: { bytes: Uint8Array; length: number };
 }
 
 /** Largest tile the fast path answers (larger answers hold the large-work budget while sent). */
@@ -40,8 +48,10 @@ export function noteFastTile(req: Request, tile: FastTile): void {
 /** Remembered tile URLs and their fast answers. */
 export class FastHits {
   #entries = new LruCache<string, FastEntry>(8192);
-  /** Requests answered by the fast path. */
+  /** Requests answered by the fast path (in the HTTP server or at the guard's front). */
   served = 0;
+  /** Of those, the ones answered at the guard's front (`answerFront`). */
+  servedFront = 0;
 
   /**
    * `health`: the `/health` body; `cors`: the CORS headers every answer carries. A plain `GET /health` (no
@@ -66,15 +76,23 @@ export class FastHits {
       headers: [["content-type", "application/json"], ["content-length", String(body.length)], ...this.cors],
     });
     this.served++;
-    this.#record(req, info, "/health", body.length, t0, "", "");
+    this.#record(req.url, req.headers, info, "/health", body.length, t0, "", "");
     return res;
   }
 
-  #record(req: Request, info: unknown, route: string, bytes: number, t0: number, cache: string, backend: string) {
-    const h = req.headers;
+  #record(
+    url: string,
+    h: HeaderLookup,
+    info: unknown,
+    route: string,
+    bytes: number,
+    t0: number,
+    cache: string,
+    backend: string,
+  ) {
     record(this.telemetry, {
       method: "GET",
-      url: req.url,
+      url,
       route,
       status: 200,
       bytes,
@@ -101,8 +119,77 @@ export class FastHits {
     }
     this.served++;
     const res = new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers: e.headers });
-    this.#record(req, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
+    this.#record(req.url, h, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
     return res;
+  }
+
+  /**
+   * The fast answer to a request the connection guard read (its target, headers and client), as the parts
+   * of a whole HTTP/1.1 response, or null when it takes the HTTP server. The same rules as `answer`.
+   */
+  answerFront(req: FrontRequest): Uint8Array[] | null {
+    // One pass over the headers: the Host (exactly one), and none of those that take the full path.
+    const list = req.headers;
+    let host: string | null = null;
+    for (let i = 0; i < list.length; i += 2) {
+      const k = list[i], n = k.length;
+      if (n !== 4 && n !== 6 && n !== 13) continue;
+      const name = k.toLowerCase();
+      if (name === "host") {
+        if (host !== null) return null;
+        host = list[i + 1];
+      } else if (name === "if-none-match" || name === "authorization" || name === "expect") return null;
+    }
+    if (host === null || (host !== this.#validHost && !validHost(host))) return null;
+    this.#validHost = host;
+    const h = new FrontHeaders(list);
+    const url = `http://${host}${req.target}`;
+    const info = { remoteAddr: req.client };
+    const t0 = performance.now();
+    const e = this.#entries.get(url);
+    if (!e) {
+      if (req.target !== "/health") return null;
+      const body = this.#enc.encode(JSON.stringify(this.health()));
+      this.#healthHead ??= headText([["content-type", "application/json"], ...this.cors]);
+      this.served++;
+      this.servedFront++;
+      this.#record(url, h, info, "/health", body.length, t0, "", "");
+      return this.#response(this.#enc.encode(`${this.#healthHead}content-length: ${body.length}\r\n`), body);
+    }
+    const tile = this.ctx.registry.versionNow(e.id) === e.version ? this.ctx.cache.memoryHit(e.hash) : null;
+    if (!tile) {
+      this.#entries.delete(url);
+      return null;
+    }
+    this.served++;
+    this.servedFront++;
+    if (e.head?.length !== tile.bytes.byteLength) {
+      const head = headText(e.headers.filter(([k]) => k !== "content-length"));
+      e.head = {
+        bytes: this.#enc.encode(`${head}content-length: ${tile.bytes.byteLength}\r\n`),
+        length: tile.bytes.byteLength,
+      };
+    }
+    const res = this.#response(e.head.bytes, tile.bytes);
+    this.#record(url, h, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
+    return res;
+  }
+
+  #enc = new TextEncoder();
+  /** The last Host found valid (most requests repeat it). */
+  #validHost = "";
+  #healthHead: string | undefined;
+  #dateSec = -1;
+  #dateLine = new Uint8Array(0);
+
+  /** `head` (to `content-length`), then `date` (as the HTTP server writes it) and `body`: the parts to write. */
+  #response(head: Uint8Array, body: Uint8Array): Uint8Array[] {
+    const sec = Math.floor(Date.now() / 1000);
+    if (sec !== this.#dateSec) {
+      this.#dateSec = sec;
+      this.#dateLine = this.#enc.encode(`date: ${new Date(sec * 1000).toUTCString()}\r\n\r\n`);
+    }
+    return [head, this.#dateLine, body];
   }
 
   /** Remembers `req`'s answer `res` when its route noted it and it is a whole `200` tile. */
@@ -119,5 +206,26 @@ export class FastHits {
       backend: res.headers.get("x-backend") ?? "",
       headers,
     });
+  }
+}
+
+/** A `200` status line and `headers` as HTTP/1.1 text (before `content-length`). */
+function headText(headers: [string, string][]): string {
+  let text = "HTTP/1.1 200 OK\r\n";
+  for (const [k, v] of headers) text += `${k}: ${v}\r\n`;
+  return text;
+}
+
+/** Header lookup over the guard's alternating name/value list (names case-insensitive, repeats joined). */
+class FrontHeaders implements HeaderLookup {
+  constructor(private list: string[]) {}
+  get(name: string): string | null {
+    let v: string | null = null;
+    for (let i = 0; i < this.list.length; i += 2) {
+      if (this.list[i].length === name.length && this.list[i].toLowerCase() === name) {
+        v = v === null ? this.list[i + 1] : `${v}, ${this.list[i + 1]}`;
+      }
+    }
+    return v;
   }
 }

@@ -58,8 +58,11 @@ export interface HttpTelemetryOptions {
   trustProxy?: boolean;
 }
 
+/** Where a request's headers are read from: a `Headers`, or the connection guard's front's list. */
+export type HeaderLookup = Pick<Headers, "get">;
+
 /** The first client a proxy names: `Forwarded`'s first `for=`, else `X-Forwarded-For`'s first address. */
-export function forwardedFor(headers: Headers): string | undefined {
+export function forwardedFor(headers: HeaderLookup): string | undefined {
   const fwd = /(?:^|[;,\s])for=("(?:[^"\\]|\\.)*"|[^;,\s]+)/i.exec(headers.get("forwarded") ?? "")?.[1];
   const raw = fwd?.replace(/^"|"$/g, "") ?? headers.get("x-forwarded-for")?.split(",")[0].trim();
   if (!raw) return undefined;
@@ -68,7 +71,7 @@ export function forwardedFor(headers: Headers): string | undefined {
 }
 
 /** The client of a request: the proxy's word under `trustProxy`, else the connection's peer (`info`). */
-export function clientOf(headers: Headers, info: unknown, trustProxy: boolean): string {
+export function clientOf(headers: HeaderLookup, info: unknown, trustProxy: boolean): string {
   const fromProxy = trustProxy ? forwardedFor(headers) : undefined;
   const peer = (info as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname;
   return fromProxy ?? peer ?? "";

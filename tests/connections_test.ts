@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, startServer } from "./helpers.ts";
-import { guardConnections, RequestFraming } from "../security/conn_guard.ts";
+import { guardConnections } from "../security/conn_guard.ts";
+import { RequestFraming } from "../security/request_framing.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const enc = new TextEncoder();

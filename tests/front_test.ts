@@ -1,0 +1,239 @@
+/**
+ * The connection guard's front (security/conn_guard.ts with service/fast_hits.ts `answerFront`): a repeated
+ * tile and `/health` answered by the guard itself — the HTTP server's own bytes but for the date, counted —
+ * and never out of order: a request pipelined behind one the HTTP server still answers waits its turn
+ * (responses framed by security/response_framing.ts, HEAD and interim answers included); everything
+ * conditional, unusual or malformed goes to the HTTP server.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DATA, get, startServer } from "./helpers.ts";
+import { type Front, guardConnections } from "../security/conn_guard.ts";
+import { ResponseTracking } from "../security/response_framing.ts";
+import { parseHead } from "../security/request_framing.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const enc = new TextEncoder();
+
+/** One raw response: status line and headers as sent, and its body. */
+interface RawResponse {
+  head: string;
+  status: number;
+  body: Uint8Array;
+}
+
+/** Reads `count` responses from `conn`; `bodiless[i]`: the i-th answers a HEAD (or is a 304). */
+async function readResponses(conn: Deno.Conn, count: number, bodiless: boolean[] = []): Promise<RawResponse[]> {
+  const out: RawResponse[] = [];
+  let buf = new Uint8Array(0);
+  const chunk = new Uint8Array(65536);
+  const deadline = setTimeout(() => conn.close(), 20_000); // only catches a hang
+  try {
+    while (out.length < count) {
+      const text = new TextDecoder("latin1").decode(buf);
+      const end = text.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const head = text.slice(0, end);
+        const status = Number(head.slice(9, 12));
+        const len = bodiless[out.length] || status === 304 ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+        if (buf.length >= end + 4 + len) {
+          out.push({ head, status, body: buf.slice(end + 4, end + 4 + len) });
+          buf = buf.slice(end + 4 + len);
+          continue;
+        }
+      }
+      const n = await conn.read(chunk);
+      if (n === null) throw new Error(`closed after ${out.length} responses`);
+      const next = new Uint8Array(buf.length + n);
+      next.set(buf);
+      next.set(chunk.subarray(0, n), buf.length);
+      buf = next;
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  return out;
+}
+
+/** A response's header lines but those that differ between two answers of one tile (date and timings). */
+const stableHeaders = (head: string) =>
+  head.split("\r\n").slice(1).filter((l) => !/^(date|server-timing|x-cache):/i.test(l)).map((l) => l.toLowerCase())
+    .sort();
+
+async function withFront(fn: (port: number, s: ReturnType<typeof startServer>) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  await Deno.copyFile(`${DATA}skimage__coffee.png`, `${dir}/photo.png`);
+  const s = startServer({ IMAGES_DIR: dir, BACKEND: "workers", WORKERS: "1" });
+  const inner = new URL(s.url);
+  const front: Front = (r) => s.service.fast.answerFront(r);
+  const guard = guardConnections(
+    { hostname: "127.0.0.1", port: 0 },
+    { transport: "tcp", hostname: inner.hostname, port: Number(inner.port) },
+    { headerMs: 10_000, writeMs: 10_000, idleMs: 60_000 },
+    front,
+  );
+  host = `127.0.0.1:${guard.addr.port}`;
+  try {
+    await fn(guard.addr.port, s);
+  } finally {
+    guard.close();
+    await s.close();
+    await guard.settled();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const TILE = "/iiif/3/photo.png/0,0,256,256/256,/0/gray.jpg";
+/** The guard's address as clients name it in Host (the fast path remembers URLs with it). */
+let host = "";
+const req = (path: string, extra = "", method = "GET") =>
+  `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: front-test\r\n${extra}\r\n`;
+
+Deno.test("the front answers a repeated tile and /health with the HTTP server's bytes, counted", opts, async () => {
+  await withFront(async (port, s) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      // The first is computed, the second a hit of the full path (and remembered), the third the front's.
+      await conn.write(enc.encode(req(TILE)));
+      const [computed] = await readResponses(conn, 1);
+      await conn.write(enc.encode(req(TILE)));
+      const [hit] = await readResponses(conn, 1);
+      const served = s.service.fast.servedFront;
+      await conn.write(enc.encode(req(TILE)));
+      const [front] = await readResponses(conn, 1);
+      assertEquals(s.service.fast.servedFront, served + 1, "answered by the front");
+      assertEquals([computed.status, hit.status, front.status], [200, 200, 200]);
+      assertEquals(front.body, computed.body);
+      assertEquals(stableHeaders(front.head), stableHeaders(hit.head));
+      assert(/\r\ndate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/.test(front.head), front.head);
+      assert(/\r\nx-cache: hit/.test(front.head));
+      // /health from the front: the same headers as the route's, a JSON body.
+      await conn.write(enc.encode(req("/health")));
+      const [health] = await readResponses(conn, 1);
+      assertEquals(s.service.fast.servedFront, served + 2);
+      assertEquals(JSON.parse(new TextDecoder().decode(health.body)).status, "ok");
+      const viaRoute = await fetch(`${s.url}/health?x`); // a query: the route's answer (a 400), not the front's
+      await viaRoute.body?.cancel();
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      assert(/edgetile_http_requests_total\{method="GET",route="\/health",status="200"\} [1-9]/.test(metrics));
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("the front never answers before an earlier request's response; HEAD and 304 are framed", opts, async () => {
+  await withFront(async (port, s) => {
+    // Warm: the tile is a remembered hit.
+    for (let i = 0; i < 2; i++) assertEquals((await get(`http://${host}${TILE}`)).status, 200);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      // A computed tile (another size: the worker's work), then the remembered one, in one write: the
+      // remembered one is not the front's to answer while the first is owed, and comes second.
+      const served = s.service.fast.servedFront;
+      await conn.write(enc.encode(req("/iiif/3/photo.png/0,0,300,300/300,/0/default.png") + req(TILE)));
+      const [slow, quick] = await readResponses(conn, 2);
+      assertEquals([slow.status, quick.status], [200, 200]);
+      assert(/content-type: image\/png/i.test(slow.head), "the first request's answer first");
+      assert(/content-type: image\/jpeg/i.test(quick.head));
+      assertEquals(s.service.fast.servedFront, served, "relayed behind the owed response");
+      // Once nothing is owed, the front answers again on this connection.
+      await conn.write(enc.encode(req(TILE)));
+      await readResponses(conn, 1);
+      assertEquals(s.service.fast.servedFront, served + 1);
+      // A HEAD (its length but no body), a conditional GET (304): each framed, so the next is the front's.
+      const etag = /\r\netag: (.+)/i.exec(quick.head)![1];
+      await conn.write(enc.encode(req(TILE, "", "HEAD")));
+      const [head] = await readResponses(conn, 1, [true]);
+      assertEquals(head.status, 200);
+      await conn.write(enc.encode(req(TILE, `If-None-Match: ${etag}\r\n`)));
+      const [notModified] = await readResponses(conn, 1);
+      assertEquals(notModified.status, 304);
+      assertEquals(s.service.fast.servedFront, served + 1, "HEAD and conditional requests: the HTTP server");
+      await conn.write(enc.encode(req(TILE)));
+      const [again] = await readResponses(conn, 1);
+      assertEquals(again.body, quick.body);
+      assertEquals(s.service.fast.servedFront, served + 2, "nothing owed after HEAD and 304: the front again");
+      // A malformed Host goes to the HTTP server (its 400), and Connection: close too.
+      await conn.write(enc.encode(`GET ${TILE} HTTP/1.1\r\nHost: a b\r\n\r\n`));
+      const [bad] = await readResponses(conn, 1);
+      assertEquals(bad.status, 400);
+      await conn.write(enc.encode(req(TILE, "Connection: close\r\n")));
+      const [last] = await readResponses(conn, 1);
+      assertEquals(last.status, 200);
+      assertEquals(s.service.fast.servedFront, served + 2, "Connection: close: the HTTP server");
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("the front: a file rewritten under its name is never answered from memory", opts, async () => {
+  await withFront(async (port, s) => {
+    for (let i = 0; i < 2; i++) await get(`http://${host}${TILE}`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(enc.encode(req(TILE)));
+      const [before] = await readResponses(conn, 1);
+      const dir = s.service.context.config.imagesDir;
+      await Deno.copyFile(`${DATA}openslide-python__boxes.png`, `${dir}/photo.png`);
+      let after: RawResponse;
+      do { // a change within this second: 503 until it settles
+        await conn.write(enc.encode(req(TILE)));
+        [after] = await readResponses(conn, 1);
+      } while (after.status === 503);
+      assertEquals(after.status, 200);
+      assert(after.body.length !== before.body.length || after.body.some((v, i) => v !== before.body[i]));
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("response framing: owed responses end however the bytes are split (lengths, chunks, HEAD, 1xx)", () => {
+  const stream = enc.encode(
+    "HTTP/1.1 100 Continue\r\n\r\n" +
+      "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello" +
+      "HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n" + // the HEAD's: no body follows
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
+      "HTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n",
+  );
+  for (let split = 1; split < stream.length; split += 7) {
+    const t = new ResponseTracking();
+    for (const m of ["POST", "HEAD", "GET", "GET"]) t.relayed(m);
+    assert(!t.idle);
+    t.feed(stream.subarray(0, split));
+    t.feed(stream.subarray(split));
+    assert(t.idle, `idle after every response (split at ${split})`);
+  }
+  const owed = new ResponseTracking();
+  owed.relayed("GET");
+  owed.relayed("GET");
+  owed.feed(enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhel"));
+  assert(!owed.idle, "a body not yet whole");
+  owed.feed(enc.encode("lo"));
+  assert(!owed.idle, "one of two owed");
+  const broken = new ResponseTracking();
+  broken.relayed("GET");
+  broken.feed(enc.encode("NOT HTTP\r\n\r\n"));
+  assert(broken.broken && !broken.idle, "unframeable: relayed for good");
+});
+
+Deno.test("parseHead: only a plain HTTP/1.1 keep-alive GET is offered to the front", () => {
+  const p = (s: string) => parseHead(enc.encode(s));
+  assertEquals(p("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: y\r\n\r\n"), {
+    target: "/a?b=1",
+    headers: ["Host", "x", "User-Agent", "y"],
+  });
+  for (
+    const s of [
+      "GET /a HTTP/1.0\r\nHost: x\r\n\r\n",
+      "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost x\r\n\r\n",
+      "GET /a HTTP/1.1\r\n" + Array.from({ length: 40 }, (_, i) => `X-H${i}: v\r\n`).join("") + "\r\n",
+    ]
+  ) assertEquals(p(s), null, s);
+  // The parser is reused after a good head and renewed after a bad one: the next good head is read.
+  assertEquals(p("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")?.target, "/ok");
+});
