@@ -36,12 +36,13 @@ export function edgetileEnv(env: Record<string, string>): Record<string, string>
 }
 
 /**
- * The start task's glibc allocator settings (the `MALLOC_*=…` words of deno.json's `start`), so a benchmark
- * server runs as `deno task start` does; `BENCH_MALLOC='{"MALLOC_MMAP_THRESHOLD_":"131072"}'` overrides them.
+ * The start task's glibc allocator and V8 settings (the `MALLOC_*=…` and `DENO_V8_FLAGS=…` words of deno.json's
+ * `start`), so a benchmark server runs as `deno task start` does;
+ * `BENCH_MALLOC='{"MALLOC_MMAP_THRESHOLD_":"131072"}'` overrides them.
  */
 export function startTaskAllocator(): Record<string, string> {
   const task = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks.start as string;
-  const env = Object.fromEntries([...task.matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  const env = Object.fromEntries([...task.matchAll(/\b(MALLOC_\w+|DENO_V8_FLAGS)=(\S+)/g)].map((m) => [m[1], m[2]]));
   return { ...env, ...JSON.parse(Deno.env.get("BENCH_MALLOC") ?? "{}") };
 }
 

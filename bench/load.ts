@@ -3,14 +3,27 @@
  * a mix of protocols, levels and ops over the benchmark slide and the samples, with cache hits and misses.
  * Reports requests/s, errors (anything but 200/304), latency and the server's peak RSS (sampled from
  * /proc every 500 ms) with what the server says its caches hold. Run: `deno task bench:load [--seconds 60
- * --concurrency 64]`; `LOAD_ENV='{"PIXEL_CACHE_MB":"64"}'` adds server settings, `LOAD_SERIES=1` prints the
- * RSS samples.
+ * --concurrency 64]`; `LOAD_ENV='{"PIXEL_CACHE_MB":"64"}'` adds server settings
+ * (`LOAD_FLAGS` Deno flags), `LOAD_SERIES=1` prints the
+ * RSS samples. `--wrk 1` drives it with wrk instead (2 threads, `--concurrency` connections) over up to 60,000
+ * distinct URLs of the same mix, each asked once in order: mostly misses, as an outside tester's list is.
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { benchArgs, startServer } from "./lib.ts";
+import { wrkLoad } from "./wrk.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const { seconds, concurrency } = benchArgs({ seconds: 60, concurrency: 64 });
+const { seconds, concurrency, wrk } = benchArgs({ seconds: 60, concurrency: 64, wrk: 0 });
+
+/** mulberry32: a generator with a long period (the LCG below repeats after a few thousand URLs). */
+function mulberry(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function rng(seed: number) {
   return () => {
@@ -30,10 +43,11 @@ if (import.meta.main) {
     WORKERS: "2",
     KV_PATH: `${kvDir}/cache.kv`,
     ...JSON.parse(Deno.env.get("LOAD_ENV") ?? "{}"),
-  });
-  const r = rng(42);
+  }, (Deno.env.get("LOAD_FLAGS") ?? "").split(" ").filter(Boolean));
+  const r = wrk ? mulberry(42) : rng(42);
   const pick = <T>(a: T[]) => a[Math.floor(r() * a.length)];
-  const ops = ["", "", "", "?op=gray", "?op=threshold", "?op=mask", "?op=quantize&levels=8"];
+  // Every op (issue 41's mixed load), plain tiles most often.
+  const ops = ["", "", "", "?op=gray", "?op=threshold", "?op=mask", "?op=quantize&levels=8", "?op=sobel"];
   const dz = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
   const top = dz.levelCount - 1;
   const next = (): string => {
@@ -51,11 +65,13 @@ if (import.meta.main) {
     }
     if (kind < 0.8) {
       // IIIF tiles per the spec's formula (edge tiles cropped, size ceil(w/s),ceil(h/s)).
+      // The SVS sample or the 16384² slide.
+      const [id, W, H] = pick([["cmu.svs", 2220, 2967], [BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE]] as const);
       const s = pick([1, 2, 4, 8]), span = 256 * s;
-      const x = Math.floor(r() * Math.ceil(2220 / span)) * span, y = Math.floor(r() * Math.ceil(2967 / span)) * span;
-      const w = Math.min(span, 2220 - x), h = Math.min(span, 2967 - y);
+      const x = Math.floor(r() * Math.ceil(W / span)) * span, y = Math.floor(r() * Math.ceil(H / span)) * span;
+      const w = Math.min(span, W - x), h = Math.min(span, H - y);
       const quality = pick(["default", "gray", "bitonal"]);
-      return `/iiif/3/cmu.svs/${x},${y},${w},${h}/${Math.ceil(w / s)},${Math.ceil(h / s)}/0/${quality}.jpg`;
+      return `/iiif/3/${id}/${x},${y},${w},${h}/${Math.ceil(w / s)},${Math.ceil(h / s)}/0/${quality}.jpg`;
     }
     if (kind < 0.9) return `/thumbnail/${pick(["cmu.svs", BENCH_SLIDE_ID])}.jpg?width=${pick([128, 256, 512])}`;
     return pick(["/images", "/images/cmu.svs", "/dzi/cmu.svs.dzi", "/iiif/3/cmu.svs/info.json", "/health"]);
@@ -76,6 +92,42 @@ if (import.meta.main) {
   const statuses = new Map<number, number>();
   let errors = 0;
   const t0 = performance.now(), deadline = t0 + seconds * 1000;
+  if (wrk) {
+    const urls = new Set<string>();
+    for (let i = 0; i < 1_000_000 && urls.size < 60_000; i++) urls.add(server.url + next());
+    const res = await wrkLoad("mixed", [...urls], seconds, concurrency, false, 2);
+    clearInterval(sampler);
+    console.log(
+      `wrk -t2 -c${concurrency}, ${urls.size} distinct URLs: ${res.tiles} requests in ${seconds} s, ${
+        res.tilesPerSec.toFixed(0)
+      } req/s, errors ${res.errors}, p50 ${res.p50.toFixed(1)} ms, p99 ${res.p99.toFixed(1)} ms`,
+    );
+    if (Deno.env.get("LOAD_SERIES")) console.log("RSS MiB every 0.5 s:", series.join(" "));
+    console.log(`server RSS: peak ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+    // Where the memory is at the end (the process's own accounting, MiB).
+    const m = await (await fetch(`${server.url}/metrics`)).text();
+    const sum = (name: string) =>
+      [...m.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "gm"))].reduce((a, x) => a + Number(x[1]), 0) /
+      2 ** 20;
+    console.log(
+      "at the end, MiB: " + [
+        "edgetile_process_rss_bytes",
+        "edgetile_process_heap_total_bytes",
+        "edgetile_process_heap_used_bytes",
+        "edgetile_process_external_bytes",
+        "edgetile_worker_heap_total_bytes",
+        "edgetile_worker_heap_used_bytes",
+        "edgetile_worker_external_bytes",
+        "edgetile_pixel_cache_bytes",
+        "edgetile_memory_cache_bytes",
+        "edgetile_large_work_bytes",
+        "edgetile_process_unaccounted_bytes",
+      ].map((n) => `${n.replace(/^edgetile_|_bytes$/g, "")} ${sum(n).toFixed(0)}`).join(", "),
+    );
+    await server.stop();
+    await Deno.remove(kvDir, { recursive: true });
+    Deno.exit(res.errors ? 1 : 0);
+  }
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < deadline) {
       const s = performance.now();
