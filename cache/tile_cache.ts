@@ -147,6 +147,11 @@ export class TileCache {
     }
   }
 
+  /** Whether the memory layer holds a tile under `hash` (not counted: the fast path asks before remembering). */
+  inMemory(hash: string): boolean {
+    return this.#memory.peek(hash) !== undefined;
+  }
+
   /** The fresh tile in memory under `hash` (a hit, counted as one), else null: the fast path's one look. */
   memoryHit(hash: string): CachedTile | null {
     const mem = this.#memory.get(hash);

@@ -18,7 +18,6 @@ export const Llhttp = HTTPParser as unknown as {
   REQUEST: number;
   RESPONSE: number;
   kOnHeadersComplete: number;
-  kOnBody: number;
   kOnHeaders: number;
   kOnMessageComplete: number;
 };

@@ -132,7 +132,6 @@ function makeParser(): Llhttp {
     if (major === 1 && minor === 1 && method === 1 && !upgrade && keepAlive && !many) parsed = { target: url, headers };
     return 0;
   };
-  p[Llhttp.kOnBody] = () => {};
   p[Llhttp.kOnMessageComplete] = () => void (complete = true);
   return p;
 }

@@ -49,7 +49,8 @@ export class ResponseTracking {
       if (status === 101) this.broken = true;
       return this.#owed[0] === "HEAD" ? 1 : 0;
     };
-    p[Llhttp.kOnBody] = () => {};
+    // No body callback: llhttp then skips body bytes without handing each slice to JS (10 -> 2 µs for a
+    // 15 KB response).
     p[Llhttp.kOnMessageComplete] = () => {
       // An interim answer (100 Continue) is followed by the final one.
       if (this.#status >= 200) this.#owed.shift();

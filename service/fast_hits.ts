@@ -197,6 +197,8 @@ export class FastHits {
   remember(req: Request, res: Response): void {
     const tile = noted.get(req);
     if (!tile || res.status !== 200 || req.method !== "GET" || this.ctx.config.signingKeys.length) return;
+    // Only a tile the memory layer kept can be answered from it (none when it is off: no work per tile).
+    if (!this.ctx.cache.inMemory(tile.hash)) return;
     if (Number(res.headers.get("content-length") ?? MAX_BYTES) >= MAX_BYTES) return;
     const headers: [string, string][] = [];
     for (const [k, v] of res.headers) if (k !== "server-timing" && k !== "x-cache") headers.push(sharedPair(k, v));
