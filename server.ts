@@ -39,7 +39,7 @@ if (config.clientTimeoutMs > 0) {
     headerMs: config.clientTimeoutMs,
     writeMs: config.clientTimeoutMs,
     idleMs,
-  }, (req) => service.fast.answerFront(req));
+  }, { wants: (target) => service.fast.wants(target), answer: (req) => service.fast.answerFront(req) });
   service.context.metrics.watchConnections(guard.stats);
   stopAccepting = () => guard.close();
   relaysSettled = () => guard.settled();

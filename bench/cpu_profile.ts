@@ -107,6 +107,8 @@ if (import.meta.main) {
     BACKEND: args.inline ? "inline" : "workers",
     WORKERS: "2",
     KV_PATH: "off",
+    // As bench:peers runs it (caches off) unless --hits asks for memory hits.
+    ...(args.hits ? {} : { MEMORY_CACHE_MB: "0" }),
   }, [`--inspect=127.0.0.1:${inspectPort}`]);
   try {
     const base = server.url;

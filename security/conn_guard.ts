@@ -54,8 +54,23 @@ export interface FrontRequest {
   client: Deno.NetAddr;
 }
 
-/** Answers a request at the front: the whole HTTP/1.1 response's bytes in parts, or null to relay it. */
-export type Front = (req: FrontRequest) => Uint8Array[] | null;
+/** What answers at the front. */
+export interface Front {
+  /**
+   * Whether a request for `target` (as the request line names it) may be answered here: a hint, so a head
+   * nobody remembers is relayed without being parsed (a wrong "no" only relays it).
+   */
+  wants(target: string): boolean;
+  /** The whole HTTP/1.1 response's bytes in parts, or null to relay the request. */
+  answer(req: FrontRequest): Uint8Array[] | null;
+}
+
+/** The request target of the request line at `b[start]` (`GET /a?b HTTP/1.1`: `/a?b`), as latin-1 text. */
+function targetOf(b: Uint8Array, start: number, end: number): string {
+  const from = start + 4, to = b.indexOf(32, from);
+  if (to < 0 || to >= end || to - from > 8192) return "";
+  return String.fromCharCode.apply(null, b.subarray(from, to) as unknown as number[]);
+}
 
 /** Front answers up to this size are written from pooled buffers (a fresh one costs more than the copy). */
 const POOLED_BYTES = 64 * 1024;
@@ -128,9 +143,11 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
   const answered: [number, number, Uint8Array[]][] = [];
   let chunk = new Uint8Array(0);
   const onHead: OnHead = (start, end, method, body) => {
-    if (g.open && start >= 0 && !body && method === "GET" && owed!.idle) {
+    if (
+      g.open && start >= 0 && !body && method === "GET" && owed!.idle && g.front!.wants(targetOf(chunk, start, end))
+    ) {
       const head = parseHead(chunk.subarray(start, end));
-      const answer = head && g.front!({ target: head.target, headers: head.headers, client: peer });
+      const answer = head && g.front!.answer({ target: head.target, headers: head.headers, client: peer });
       if (answer) return void answered.push([start, end, answer]);
     }
     owed!.relayed(method);

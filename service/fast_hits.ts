@@ -49,6 +49,23 @@ export function noteFastTile(req: Request, tile: FastTile): void {
 export class FastHits {
   /** 4,096 URLs (~0.5 KiB each with the header pairs shared): past the tiles the memory cache holds anyway. */
   #entries = new LruCache<string, FastEntry>(4096);
+  /**
+   * Request targets (path and query) of remembered URLs: the guard's front asks before it parses a head.
+   * Only added to (a target whose entry was evicted is a "maybe", checked by `answerFront`); emptied past
+   * 16,384, then filled again by `remember` and by the server-side fast path's hits.
+   */
+  #targets = new Set<string>();
+
+  /** Whether a request for `target` may be answered at the front (`/health`, or a remembered URL's target). */
+  wants(target: string): boolean {
+    return target === "/health" || this.#targets.has(target);
+  }
+
+  #noteTarget(url: string) {
+    if (this.#targets.size >= 16_384) this.#targets.clear();
+    this.#targets.add(url.slice(url.indexOf("/", url.indexOf("//") + 2)));
+  }
+
   /** Requests answered by the fast path (in the HTTP server or at the guard's front). */
   served = 0;
   /** Of those, the ones answered at the guard's front (`answerFront`). */
@@ -119,6 +136,7 @@ export class FastHits {
       return null;
     }
     this.served++;
+    this.#noteTarget(req.url); // known again after the targets were emptied
     const res = new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers: e.headers });
     this.#record(req.url, h, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
     return res;
@@ -203,6 +221,7 @@ export class FastHits {
     const headers: [string, string][] = [];
     for (const [k, v] of res.headers) if (k !== "server-timing" && k !== "x-cache") headers.push(sharedPair(k, v));
     headers.push(sharedPair("x-cache", "hit"), sharedPair("server-timing", "cache;dur=0.00"));
+    this.#noteTarget(req.url);
     this.#entries.set(req.url, {
       ...tile,
       route: routeLabelOf(req) ?? "unmatched",

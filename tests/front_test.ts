@@ -64,7 +64,7 @@ async function withFront(fn: (port: number, s: ReturnType<typeof startServer>) =
   await Deno.copyFile(`${DATA}skimage__coffee.png`, `${dir}/photo.png`);
   const s = startServer({ IMAGES_DIR: dir, BACKEND: "workers", WORKERS: "1" });
   const inner = new URL(s.url);
-  const front: Front = (r) => s.service.fast.answerFront(r);
+  const front: Front = { wants: (t) => s.service.fast.wants(t), answer: (r) => s.service.fast.answerFront(r) };
   const guard = guardConnections(
     { hostname: "127.0.0.1", port: 0 },
     { transport: "tcp", hostname: inner.hostname, port: Number(inner.port) },
@@ -205,6 +205,13 @@ Deno.test("response framing: owed responses end however the bytes are split (len
     t.feed(stream.subarray(split));
     assert(t.idle, `idle after every response (split at ${split})`);
   }
+  const byByte = new ResponseTracking();
+  for (const m of ["POST", "HEAD", "GET", "GET"]) byByte.relayed(m);
+  for (let i = 0; i < stream.length; i++) {
+    assert(!byByte.idle, `owed before the last byte (${i})`);
+    byByte.feed(stream.subarray(i, i + 1));
+  }
+  assert(byByte.idle, "one byte a read: heads and bodies split everywhere");
   const owed = new ResponseTracking();
   owed.relayed("GET");
   owed.relayed("GET");
