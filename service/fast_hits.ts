@@ -168,12 +168,11 @@ export class FastHits {
     const e = this.#entries.get(url);
     if (!e) {
       if (req.target !== "/health") return null;
-      const body = this.#enc.encode(JSON.stringify(this.health()));
-      this.#healthHead ??= headText([["content-type", "application/json"], ...this.cors]);
+      const body = this.#healthBytes();
       this.served++;
       this.servedFront++;
       this.#record(url, h, info, "/health", body.length, t0, "", "");
-      return this.#response(this.#enc.encode(`${this.#healthHead}content-length: ${body.length}\r\n`), body);
+      return this.#response(this.#lastHealth!.head, body);
     }
     const tile = this.ctx.registry.versionNow(e.id) === e.version ? this.ctx.cache.memoryHit(e.hash) : null;
     if (!tile) {
@@ -197,7 +196,20 @@ export class FastHits {
   #enc = new TextEncoder();
   /** The last Host found valid (most requests repeat it). */
   #validHost = "";
-  #healthHead: string | undefined;
+  /** The last `/health` JSON, its bytes, and the head for their length (reused while the JSON is the same). */
+  #lastHealth: { json: string; body: Uint8Array; head: Uint8Array } | undefined;
+
+  /** The `/health` body now: encoded again only when its JSON changed (it does with load and memory). */
+  #healthBytes(): Uint8Array {
+    const json = JSON.stringify(this.health());
+    if (this.#lastHealth?.json === json) return this.#lastHealth.body;
+    const body = this.#enc.encode(json);
+    const head = this.#lastHealth?.body.length === body.length ? this.#lastHealth.head : this.#enc.encode(
+      `${headText([["content-type", "application/json"], ...this.cors])}content-length: ${body.length}\r\n`,
+    );
+    this.#lastHealth = { json, body, head };
+    return body;
+  }
   #dateSec = -1;
   #dateLine = new Uint8Array(0);
 
