@@ -5,7 +5,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { constantTimeEqual, verifyUrl } from "./security/signing.ts";
-import { corsHeaders } from "./security/cors.ts";
+import { corsHeaders, corsPairs } from "./security/cors.ts";
 import { hostGuard } from "./security/host.ts";
 import type { Config } from "./config.ts";
 import { HttpError, notFound, toHttpError } from "./errors.ts";
@@ -54,11 +54,7 @@ export function createService(config: Config): Service {
     if (e.code === "internal") metrics.internalErrors.inc();
     return errorResponse(e);
   });
-  const cors: [string, string][] = [["access-control-allow-origin", "*"], [
-    "access-control-expose-headers",
-    EXPOSED.join(","),
-  ]];
-  const fast = new FastHits(context, telemetry, () => healthBody(context), cors);
+  const fast = new FastHits(context, telemetry, () => healthBody(context), corsPairs(EXPOSED));
   const fetch = async (req: Request, info?: unknown) => {
     const hit = fast.answer(req, info);
     if (hit) return hit;

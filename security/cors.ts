@@ -14,13 +14,18 @@ const METHODS = "GET,HEAD";
 /** How long a browser may keep a preflight's answer, in seconds. */
 const PREFLIGHT_MAX_AGE = 86400;
 
+/** The CORS headers every answer carries, as pairs (the fast path writes them without this middleware). */
+export function corsPairs(exposeHeaders: string[]): [string, string][] {
+  return [["access-control-allow-origin", "*"], ["access-control-expose-headers", exposeHeaders.join(",")]];
+}
+
 /** The CORS middleware: `Access-Control-Allow-Origin: *` and `Access-Control-Expose-Headers` on every answer. */
 export function corsHeaders(exposeHeaders: string[]): MiddlewareHandler {
-  const expose = exposeHeaders.join(",");
+  const [[, origin], [, expose]] = corsPairs(exposeHeaders);
   return async (c, next) => {
     if (c.req.method === "OPTIONS") {
       const headers = new Headers({
-        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Origin": origin,
         "Access-Control-Expose-Headers": expose,
         "Access-Control-Allow-Methods": METHODS,
         "Access-Control-Max-Age": String(PREFLIGHT_MAX_AGE),
@@ -35,11 +40,11 @@ export function corsHeaders(exposeHeaders: string[]): MiddlewareHandler {
     await next();
     let res = c.res;
     try {
-      res.headers.set("Access-Control-Allow-Origin", "*");
+      res.headers.set("Access-Control-Allow-Origin", origin);
     } catch {
       // Immutable headers (a response made by `fetch` or `Response.redirect`): answer a copy.
       res = new Response(res.body, res);
-      res.headers.set("Access-Control-Allow-Origin", "*");
+      res.headers.set("Access-Control-Allow-Origin", origin);
       c.res = undefined as unknown as Response; // replace, not merge (Hono's setter merges headers)
       c.res = res;
     }

@@ -13,6 +13,7 @@
  * of the client's connection and no HTTP server work.
  */
 import type { AppContext } from "./context.ts";
+import type { CachedTile } from "../cache/tile_cache.ts";
 import type { FrontRequest } from "../security/conn_guard.ts";
 import { LruCache } from "../core/lru.ts";
 import { clientOf, type HeaderLookup, type HttpTelemetryOptions, record, routeLabelOf } from "../telemetry/http.ts";
@@ -82,22 +83,6 @@ export class FastHits {
     private cors: [string, string][],
   ) {}
 
-  /** `GET /health` answered without the middleware chain, or null. */
-  #health(req: Request, info?: unknown): Response | null {
-    const url = req.url, at = url.indexOf("/", url.indexOf("//") + 2);
-    if (at < 0 || url.length - at !== 7 || !url.endsWith("/health")) return null;
-    const host = req.headers.get("host");
-    if (host !== null && !validHost(host)) return null;
-    const t0 = performance.now();
-    const body = new TextEncoder().encode(JSON.stringify(this.health()));
-    const res = new Response(body, {
-      headers: [["content-type", "application/json"], ["content-length", String(body.length)], ...this.cors],
-    });
-    this.served++;
-    this.#record(req.url, req.headers, info, "/health", body.length, t0, "", "");
-    return res;
-  }
-
   #record(
     url: string,
     h: HeaderLookup,
@@ -122,75 +107,85 @@ export class FastHits {
     }, false);
   }
 
-  /** The fast answer to `req`, or null when it takes the full path. */
-  answer(req: Request, info?: unknown): Response | null {
-    if (req.method !== "GET") return null;
-    const e = this.#entries.get(req.url);
-    if (!e) return this.#health(req, info);
-    const h = req.headers, host = h.get("host");
-    if (h.has("if-none-match") || h.has("authorization") || (host !== null && !validHost(host))) return null;
-    const t0 = performance.now();
+  /**
+   * Whether a request with these headers may be answered here: no validator (`If-None-Match`: the full
+   * path's 304), no `Authorization`, no `Expect`, and a valid Host if any (a repeated one joins to an invalid).
+   */
+  #plain(h: HeaderLookup): boolean {
+    if (h.get("if-none-match") !== null || h.get("authorization") !== null || h.get("expect") !== null) return false;
+    const host = h.get("host");
+    if (host === null || host === this.#validHost) return true;
+    if (!validHost(host)) return false;
+    this.#validHost = host;
+    return true;
+  }
+
+  /** The remembered tile of `url`, when its file is unchanged and the tile still in memory (counted served). */
+  #tile(url: string): { e: FastEntry; tile: CachedTile } | null {
+    const e = this.#entries.get(url);
+    if (!e) return null;
     const tile = this.ctx.registry.versionNow(e.id) === e.version ? this.ctx.cache.memoryHit(e.hash) : null;
     if (!tile) {
-      this.#entries.delete(req.url); // changed or evicted: the full path decides, and may remember it again
+      this.#entries.delete(url); // changed or evicted: the full path decides, and may remember it again
       return null;
     }
     this.served++;
-    this.#noteTarget(req.url); // known again after the targets were emptied
-    const res = new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers: e.headers });
-    this.#record(req.url, h, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
-    return res;
+    this.#noteTarget(url); // known again after the targets were emptied
+    return { e, tile };
+  }
+
+  /** The fast answer to `req`, or null when it takes the full path. */
+  answer(req: Request, info?: unknown): Response | null {
+    if (req.method !== "GET" || !this.#plain(req.headers)) return null;
+    const t0 = performance.now(), url = req.url;
+    const hit = this.#tile(url);
+    if (hit) {
+      const res = new Response(hit.tile.bytes as Uint8Array<ArrayBuffer>, { headers: hit.e.headers });
+      this.#record(url, req.headers, info, hit.e.route, hit.tile.bytes.byteLength, t0, "hit", hit.e.backend);
+      return res;
+    }
+    const at = url.indexOf("/", url.indexOf("//") + 2);
+    if (at < 0 || url.length - at !== 7 || !url.endsWith("/health")) return null;
+    const body = this.#healthBytes();
+    this.served++;
+    this.#record(url, req.headers, info, "/health", body.length, t0, "", "");
+    return new Response(body as Uint8Array<ArrayBuffer>, { headers: this.#healthHeaders(body.length) });
   }
 
   /**
    * The fast answer to a request the connection guard read (its target, headers and client), as the parts
-   * of a whole HTTP/1.1 response, or null when it takes the HTTP server. The same rules as `answer`.
+   * of a whole HTTP/1.1 response, or null when it takes the HTTP server. The same rules as `answer`, and a
+   * Host it needs (the URL is remembered with it).
    */
   answerFront(req: FrontRequest): Uint8Array[] | null {
-    // One pass over the headers: the Host (exactly one), and none of those that take the full path.
-    const list = req.headers;
-    let host: string | null = null;
-    for (let i = 0; i < list.length; i += 2) {
-      const k = list[i], n = k.length;
-      if (n !== 4 && n !== 6 && n !== 13) continue;
-      const name = k.toLowerCase();
-      if (name === "host") {
-        if (host !== null) return null;
-        host = list[i + 1];
-      } else if (name === "if-none-match" || name === "authorization" || name === "expect") return null;
-    }
-    if (host === null || (host !== this.#validHost && !validHost(host))) return null;
-    this.#validHost = host;
-    const h = new FrontHeaders(list);
-    const url = `http://${host}${req.target}`;
-    const info = { remoteAddr: req.client };
-    const t0 = performance.now();
-    const e = this.#entries.get(url);
-    if (!e) {
-      if (req.target !== "/health") return null;
-      const body = this.#healthBytes();
-      this.served++;
+    const h = new FrontHeaders(req.headers), host = h.get("host");
+    if (host === null || !this.#plain(h)) return null;
+    const t0 = performance.now(), url = `http://${host}${req.target}`, info = { remoteAddr: req.client };
+    const hit = this.#tile(url);
+    if (hit) {
+      const { e, tile } = hit;
       this.servedFront++;
-      this.#record(url, h, info, "/health", body.length, t0, "", "");
-      return this.#response(this.#lastHealth!.head, body);
+      if (e.head?.length !== tile.bytes.byteLength) {
+        const head = headText(e.headers.filter(([k]) => k !== "content-length"));
+        e.head = {
+          bytes: this.#enc.encode(`${head}content-length: ${tile.bytes.byteLength}\r\n`),
+          length: tile.bytes.byteLength,
+        };
+      }
+      this.#record(url, h, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
+      return this.#response(e.head.bytes, tile.bytes);
     }
-    const tile = this.ctx.registry.versionNow(e.id) === e.version ? this.ctx.cache.memoryHit(e.hash) : null;
-    if (!tile) {
-      this.#entries.delete(url);
-      return null;
-    }
+    if (req.target !== "/health") return null;
+    const body = this.#healthBytes();
     this.served++;
     this.servedFront++;
-    if (e.head?.length !== tile.bytes.byteLength) {
-      const head = headText(e.headers.filter(([k]) => k !== "content-length"));
-      e.head = {
-        bytes: this.#enc.encode(`${head}content-length: ${tile.bytes.byteLength}\r\n`),
-        length: tile.bytes.byteLength,
-      };
-    }
-    const res = this.#response(e.head.bytes, tile.bytes);
-    this.#record(url, h, info, e.route, tile.bytes.byteLength, t0, "hit", e.backend);
-    return res;
+    this.#record(url, h, info, "/health", body.length, t0, "", "");
+    return this.#response(this.#lastHealth!.head, body);
+  }
+
+  /** `/health`'s headers as its route answers them. */
+  #healthHeaders(length: number): [string, string][] {
+    return [["content-type", "application/json"], ["content-length", String(length)], ...this.cors];
   }
 
   #enc = new TextEncoder();
@@ -205,7 +200,9 @@ export class FastHits {
     if (this.#lastHealth?.json === json) return this.#lastHealth.body;
     const body = this.#enc.encode(json);
     const head = this.#lastHealth?.body.length === body.length ? this.#lastHealth.head : this.#enc.encode(
-      `${headText([["content-type", "application/json"], ...this.cors])}content-length: ${body.length}\r\n`,
+      `${
+        headText(this.#healthHeaders(body.length).filter(([k]) => k !== "content-length"))
+      }content-length: ${body.length}\r\n`,
     );
     this.#lastHealth = { json, body, head };
     return body;
