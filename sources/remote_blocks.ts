@@ -22,6 +22,8 @@ export const MERGE_GAP = 64 << 10;
 interface Wanted {
   start: number;
   end: number;
+  /** The caller keeps the bytes (a read, not a block): a copy unless the fetched range was its alone. */
+  own: boolean;
   resolve(b: Uint8Array): void;
   reject(e: unknown): void;
 }
@@ -36,7 +38,11 @@ export function blockReader(
   const fetchRun = async (run: Wanted[], start: number, end: number) => {
     try {
       const bytes = await fetchRange(start, end - start);
-      for (const w of run) w.resolve(bytes.subarray(w.start - start, Math.min(bytes.length, w.end - start)));
+      for (const w of run) {
+        const part = bytes.subarray(w.start - start, Math.min(bytes.length, w.end - start));
+        // A range fetched for one read alone is that read's already: no copy.
+        w.resolve(w.own && (run.length > 1 || part.length !== bytes.length) ? part.slice() : part);
+      }
     } catch (err) {
       for (const w of run) w.reject(err);
     }
@@ -52,15 +58,15 @@ export function blockReader(
     }
   };
   /** The bytes [start, end) from the next batch. */
-  const ask = (start: number, end: number) =>
+  const ask = (start: number, end: number, own: boolean) =>
     new Promise<Uint8Array>((resolve, reject) => {
       if (pending.length === 0) setTimeout(flush, 0);
-      pending.push({ start, end, resolve, reject });
+      pending.push({ start, end, own, resolve, reject });
     });
   const block = (b: number): Promise<Uint8Array> => {
     const kept = blocks.get(b);
     if (kept) return kept;
-    const p = ask(b * BLOCK, Math.min(size, (b + 1) * BLOCK));
+    const p = ask(b * BLOCK, Math.min(size, (b + 1) * BLOCK), false);
     p.catch(() => blocks.peek(b) === p && blocks.delete(b)); // a failed read is not kept
     blocks.set(b, p);
     return p;
@@ -68,7 +74,7 @@ export function blockReader(
   return async (offset, length) => {
     if (length > BLOCK * 4) return await fetchRange(offset, length);
     const end = Math.min(size, offset + length);
-    if (length >= SMALL) return (await ask(offset, end)).slice();
+    if (length >= SMALL) return await ask(offset, end, true);
     // A copy out of the kept blocks: a caller may transfer or write its bytes.
     const first = Math.floor(offset / BLOCK), last = Math.floor((end - 1) / BLOCK);
     const parts = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => block(first + i)));
