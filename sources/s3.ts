@@ -41,14 +41,30 @@ export function s3Signer(url: URL, s: S3Settings): S3Signer | undefined {
   return s.credentials ? { ...s.credentials, region: s.region, origin: url.origin } : undefined;
 }
 
+/**
+ * One client per credentials and region on this thread: aws4fetch keeps the day's derived signing key in its
+ * client, so a client made per request derived it again (four HMACs) for every range read.
+ */
+const clients = new Map<string, AwsClient>();
+
+function clientFor(signer: S3Signer): AwsClient {
+  const id = [signer.accessKeyId, signer.secretAccessKey, signer.sessionToken ?? "", signer.region].join("\n");
+  let client = clients.get(id);
+  if (!client) {
+    if (clients.size >= 16) clients.clear(); // rotated credentials: the old ones go
+    client = new AwsClient({
+      accessKeyId: signer.accessKeyId,
+      secretAccessKey: signer.secretAccessKey,
+      sessionToken: signer.sessionToken,
+      service: "s3",
+      region: signer.region,
+    });
+    clients.set(id, client);
+  }
+  return client;
+}
+
 /** `init` for `url`, signed (SigV4, service s3) with its headers: Range, If-Match and If-Range included. */
 export async function signS3(url: URL, init: RequestInit, signer: S3Signer): Promise<Request> {
-  const client = new AwsClient({
-    accessKeyId: signer.accessKeyId,
-    secretAccessKey: signer.secretAccessKey,
-    sessionToken: signer.sessionToken,
-    service: "s3",
-    region: signer.region,
-  });
-  return await client.sign(url.href, { method: init.method ?? "GET", headers: init.headers });
+  return await clientFor(signer).sign(url.href, { method: init.method ?? "GET", headers: init.headers });
 }
