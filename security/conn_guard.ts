@@ -165,7 +165,8 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
       if (framing.state === "head" && before !== "head") headSince = lastByte;
       awaitingHead = framing.state === "head";
       let from = 0;
-      for (const [start, end, answer] of answered.splice(0)) {
+      for (let i = 0; i < answered.length; i++) {
+        const [start, end, answer] = answered[i];
         for (let at = from; at < start;) at += await upstream.write(chunk.subarray(at, start));
         await answerClient(answer);
         from = end;
