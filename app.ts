@@ -17,6 +17,11 @@ import { createAppContext } from "./service/build.ts";
 import { httpMetrics, httpTelemetry } from "./telemetry/http.ts";
 import { FastHits } from "./service/fast_hits.ts";
 import { healthBody } from "./routes/health.ts";
+import type { Front } from "./security/conn_guard.ts";
+import { frontRequest } from "./security/front_http.ts";
+
+/** `completed` of a request the front serves in-process (nothing waits on it; the guard ends the connection). */
+const DONE = Promise.resolve();
 
 /** A built service: its fetch handler and a way to release workers and files. */
 export interface Service {
@@ -24,6 +29,11 @@ export interface Service {
   /** The handler to serve: the fast path of a repeated tile (service/fast_hits.ts), else the app. */
   fetch(req: Request, info?: unknown): Promise<Response>;
   fast: FastHits;
+  /**
+   * The connection guard's front (server.ts): repeated tiles and `/health` from `fast`; any other plain
+   * `GET` answered by the app in-process, with no relay to the HTTP server (security/front_http.ts).
+   */
+  front: Front;
   context: AppContext;
   close(): Promise<void>;
 }
@@ -55,14 +65,22 @@ export function createService(config: Config): Service {
     return errorResponse(e);
   });
   const fast = new FastHits(context, telemetry, () => healthBody(context), corsPairs(EXPOSED));
-  const fetch = async (req: Request, info?: unknown) => {
-    const hit = fast.answer(req, info);
-    if (hit) return hit;
+  const full = async (req: Request, info?: unknown) => {
     const res = await app.fetch(req, info);
     fast.remember(req, res);
     return res;
   };
-  return { app, fetch, fast, context, close };
+  const fetch = async (req: Request, info?: unknown) => fast.answer(req, info) ?? await full(req, info);
+  const front: Front = {
+    wants: (target) => fast.wants(target),
+    answer: (req) => fast.answerFront(req),
+    // What `answer` left (it found no remembered tile): the app, given the Request the HTTP server would make.
+    serve: (r, signal) => {
+      const req = frontRequest(r.target, r.headers, signal);
+      return req && full(req, { remoteAddr: r.client, completed: DONE });
+    },
+  };
+  return { app, fetch, fast, front, context, close };
 }
 
 /** The response headers a viewer's script may read (CORS). */

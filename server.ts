@@ -3,8 +3,8 @@
  * `main.ts`, behind the connection guard (security/conn_guard.ts: deadlines for request heads, response
  * writes and idle connections, which `Deno.serve` lacks) unless `EDGETILE_CLIENT_TIMEOUT_MS=0`. SIGTERM or
  * SIGINT drains: no new connections, requests in flight finish (at most `DRAIN_MS`), then the workers and
- * KV close and the process exits 0. The guard's front answers repeated tiles and `/health` itself
- * (`service.fast.answerFront`): no relay, no HTTP server work.
+ * KV close and the process exits 0. The guard's front (`service.front`) answers repeated tiles and `/health`
+ * itself, and has the app answer any other plain `GET` in-process: no relay, no HTTP server work.
  */
 import { config, drainOnSignal, service } from "./main.ts";
 import { guardConnections } from "./security/conn_guard.ts";
@@ -39,7 +39,7 @@ if (config.clientTimeoutMs > 0) {
     headerMs: config.clientTimeoutMs,
     writeMs: config.clientTimeoutMs,
     idleMs,
-  }, { wants: (target) => service.fast.wants(target), answer: (req) => service.fast.answerFront(req) });
+  }, service.front);
   service.context.metrics.watchConnections(guard.stats);
   stopAccepting = () => guard.close();
   relaysSettled = () => guard.settled();

@@ -17,6 +17,7 @@
  */
 import { type OnHead, parseHead, RequestFraming } from "./request_framing.ts";
 import { ResponseTracking } from "./response_framing.ts";
+import { writeResponse } from "./front_http.ts";
 
 /** The deadlines, in milliseconds. */
 export interface ConnDeadlines {
@@ -63,6 +64,11 @@ export interface Front {
   wants(target: string): boolean;
   /** The whole HTTP/1.1 response's bytes in parts, or null to relay the request. */
   answer(req: FrontRequest): Uint8Array[] | null;
+  /**
+   * The app's answer to a request `answer` left, made in-process and written here (security/front_http.ts),
+   * or null to relay it. `signal` aborts the work when the connection ends before the answer is written.
+   */
+  serve?(req: FrontRequest, signal: AbortSignal): Promise<Response> | null;
 }
 
 /** The request target of the request line at `b[start]` (`GET /a?b HTTP/1.1`: `/a?b`), as latin-1 text. */
@@ -112,6 +118,7 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
     closed = true;
     if (why) stats[why]++;
     clearInterval(timer);
+    serving?.abort();
     for (const c of [client, upstream]) {
       try {
         c.close();
@@ -139,41 +146,90 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
     await toClientAll(buf.subarray(0, size));
     if (buf.length === POOLED_BYTES && pool.length < 64) pool.push(buf);
   };
-  // Heads the front answered in the bytes just read: [start, end, answer], in order.
-  const answered: [number, number, Uint8Array[]][] = [];
-  let chunk = new Uint8Array(0);
+  // Heads the front answered in the bytes just read, in order: [start, end, the answer's bytes, or the app's
+  // response being made in-process].
+  const answered: [number, number, Uint8Array[] | Promise<Response>][] = [];
+  // The work of the in-process answer not yet written (one at a time: a pipelined head behind it is relayed).
+  let serving: AbortController | undefined;
+  let chunk: Uint8Array = new Uint8Array(0);
   const onHead: OnHead = (start, end, method, body) => {
-    if (
-      g.open && start >= 0 && !body && method === "GET" && owed!.idle && g.front!.wants(targetOf(chunk, start, end))
-    ) {
-      const head = parseHead(chunk.subarray(start, end));
-      const answer = head && g.front!.answer({ target: head.target, headers: head.headers, client: peer });
+    const f = g.front!;
+    if (g.open && start >= 0 && !body && method === "GET" && owed!.idle) {
+      const target = targetOf(chunk, start, end);
+      const head = (f.wants(target) || (f.serve && !serving)) ? parseHead(chunk.subarray(start, end)) : null;
+      const req = head && { target: head.target, headers: head.headers, client: peer };
+      const answer = req && f.answer(req);
       if (answer) return void answered.push([start, end, answer]);
+      if (req && f.serve && !serving) {
+        const work = new AbortController();
+        const made = f.serve(req, work.signal);
+        if (made) {
+          serving = work;
+          return void answered.push([start, end, made]);
+        }
+      }
     }
     owed!.relayed(method);
   };
+  // Writes the app's response made in-process; the connection closes after it when the app says so.
+  const writeServed = async (made: Promise<Response>) => {
+    const res = await made;
+    if (closed) return void await res.body?.cancel();
+    const keepAlive = await writeResponse(res, answerClient);
+    serving = undefined;
+    if (!keepAlive) close();
+  };
+  // One read's bytes: the framing fed (heads found, the front asked), then relayed or answered in order.
+  const take = async (bytes: Uint8Array) => {
+    const before = framing.state;
+    chunk = bytes;
+    answered.length = 0;
+    framing.feed(bytes, owed ? onHead : undefined);
+    if (framing.state === "head" && before !== "head") headSince = Date.now();
+    awaitingHead = framing.state === "head";
+    const parts = answered.length ? answered.splice(0) : answered;
+    let from = 0;
+    for (const [start, end, answer] of parts) {
+      for (let at = from; at < start;) at += await upstream.write(bytes.subarray(at, start));
+      await (answer instanceof Promise ? writeServed(answer) : answerClient(answer));
+      from = end;
+    }
+    for (let at = from; at < bytes.length;) at += await upstream.write(bytes.subarray(at, bytes.length));
+  };
   const fromClient = async () => {
-    const buf = new Uint8Array(64 * 1024);
+    let buf = new Uint8Array(64 * 1024);
+    // While an answer is made in-process the client is still read (its going away aborts the work): what it
+    // sends meanwhile waits its turn, copied, up to 256 KiB before reading pauses. A failed turn closes.
+    let later: Promise<void> | undefined, waiting = 0;
+    const after = (p: Promise<void>) => {
+      const mine: Promise<void> = later = p.then(() => void (later === mine && (later = undefined)), () => close());
+    };
     for (;;) {
       const n = await client.read(buf);
       if (n === null) break;
       lastByte = Date.now();
-      const before = framing.state;
-      chunk = buf.subarray(0, n);
-      answered.length = 0;
-      framing.feed(chunk, owed ? onHead : undefined);
-      if (framing.state === "head" && before !== "head") headSince = lastByte;
-      awaitingHead = framing.state === "head";
-      let from = 0;
-      for (let i = 0; i < answered.length; i++) {
-        const [start, end, answer] = answered[i];
-        for (let at = from; at < start;) at += await upstream.write(chunk.subarray(at, start));
-        await answerClient(answer);
-        from = end;
+      if (later) {
+        const copy = buf.slice(0, n);
+        waiting += n;
+        after(later.then(() => {
+          waiting -= n;
+          return take(copy);
+        }));
+        if (waiting > 256 * 1024) await later;
+        continue;
       }
-      for (let at = from; at < n;) at += await upstream.write(chunk.subarray(at, n));
+      const taking = take(buf.subarray(0, n));
+      if (!serving) {
+        await taking;
+        continue;
+      }
+      after(taking);
+      buf = new Uint8Array(64 * 1024); // the bytes just read stay with the pending answer's turn
     }
-    // The client finished sending (a half-close): the response may still come.
+    // The client finished sending. An answer still being made is for a client gone: the work stops and the
+    // connection closes (as the HTTP server does with a half-closed one); a relayed response may still come.
+    if (serving) return close();
+    await later;
     await upstream.closeWrite();
   };
   const toClient = async () => {
