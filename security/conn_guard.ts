@@ -12,8 +12,10 @@
  * The front (`front`, optional): a complete plain `GET` head that arrives while the connection owes no
  * relayed response is offered to it first; an answer it gives (a repeated tile from the memory cache,
  * `/health`: service/fast_hits.ts) is written to the client here, under the same write deadline, and the
- * head is never relayed — no second connection's bytes, no HTTP server work. Responses relayed are framed
- * (security/response_framing.ts) so a front answer is never written before an earlier request's.
+ * head is never relayed — no second connection's bytes, no HTTP server work. One it does not answer may be
+ * served in-process (`serve`: the app's response, written by security/front_http.ts), one at a time per
+ * connection. Responses relayed are framed (security/response_framing.ts) so a front answer is never written
+ * before an earlier request's.
  */
 import { type OnHead, parseHead, RequestFraming } from "./request_framing.ts";
 import { ResponseTracking } from "./response_framing.ts";
@@ -155,10 +157,10 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
   const onHead: OnHead = (start, end, method, body) => {
     const f = g.front!;
     if (g.open && start >= 0 && !body && method === "GET" && owed!.idle) {
-      const target = targetOf(chunk, start, end);
-      const head = (f.wants(target) || (f.serve && !serving)) ? parseHead(chunk.subarray(start, end)) : null;
+      const wanted = f.wants(targetOf(chunk, start, end));
+      const head = (wanted || (f.serve && !serving)) ? parseHead(chunk.subarray(start, end)) : null;
       const req = head && { target: head.target, headers: head.headers, client: peer };
-      const answer = req && f.answer(req);
+      const answer = req && wanted && f.answer(req);
       if (answer) return void answered.push([start, end, answer]);
       if (req && f.serve && !serving) {
         const work = new AbortController();
@@ -196,11 +198,13 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
     }
     for (let at = from; at < bytes.length;) at += await upstream.write(bytes.subarray(at, bytes.length));
   };
+  // The turns still to come behind an answer made in-process (undefined: none).
+  let later: Promise<void> | undefined;
   const fromClient = async () => {
     let buf = new Uint8Array(64 * 1024);
     // While an answer is made in-process the client is still read (its going away aborts the work): what it
     // sends meanwhile waits its turn, copied, up to 256 KiB before reading pauses. A failed turn closes.
-    let later: Promise<void> | undefined, waiting = 0;
+    let waiting = 0;
     const after = (p: Promise<void>) => {
       const mine: Promise<void> = later = p.then(() => void (later === mine && (later = undefined)), () => close());
     };
@@ -243,6 +247,8 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
   };
   const up = fromClient().catch(() => close());
   await toClient().catch(() => {});
+  // The HTTP server closed its side (a drain): an answer made in-process is still written, then the end.
+  await later;
   close();
   await up;
   clients.delete(relayPort);
