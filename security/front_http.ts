@@ -105,24 +105,26 @@ export type WriteParts = (parts: Uint8Array[]) => Promise<void>;
 export async function writeResponse(res: Response, write: WriteParts): Promise<boolean> {
   const { status } = res;
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`, length = -1, keepAlive = true;
-  for (const [k, v] of res.headers) {
+  // forEach: the same sorted, combined list as iterating the headers, at a tenth of the cost.
+  res.headers.forEach((v, k) => {
     if (k === "content-length") length = Number(v);
     else if (k !== "transfer-encoding") head += `${k}: ${v}\r\n`;
     if (k === "connection" && /\bclose\b/i.test(v)) keepAlive = false;
-  }
+  });
   if (status < 200 || status === 204 || status === 304) {
     await res.body?.cancel();
     await write([enc.encode(head), dateLine()]);
     return keepAlive;
   }
-  if (res.body === null) {
-    await write([enc.encode(`${head}content-length: 0\r\n`), dateLine()]);
-    return keepAlive;
-  }
+  // A whole body of known length is taken as bytes (`res.body` would make it a stream first).
   if (length >= 0 && length <= WHOLE_BYTES) {
     const body = await res.bytes();
     if (body.length !== length) throw new Error("the body is not as long as its Content-Length");
-    await write([enc.encode(`${head}content-length: ${body.length}\r\n`), dateLine(), body]);
+    await write([enc.encode(`${head}content-length: ${length}\r\n`), dateLine(), body]);
+    return keepAlive;
+  }
+  if (res.body === null) {
+    await write([enc.encode(`${head}content-length: 0\r\n`), dateLine()]);
     return keepAlive;
   }
   const reader = res.body.getReader();
