@@ -49,7 +49,12 @@ export async function fleetTurn<T>(
       await new Promise((r) => setTimeout(r, POLL_MS));
       const found = await read();
       if (found) return { found };
-      if (!(await store.locked(key))) return (await take()) ?? alone;
+      if (!(await store.locked(key))) {
+        // The holder may have stored the value and released the lock since the read above: read once more
+        // before computing it again (it stores before it unlocks, so a free lock and no value means none).
+        const landed = await read();
+        return landed ? { found: landed } : (await take()) ?? alone;
+      }
     }
   } catch {
     // The engine cannot be reached: compute it here.
