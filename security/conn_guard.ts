@@ -140,13 +140,18 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
     lastByte = Date.now();
   };
   // One write of an answer's parts, through a pooled buffer when it fits one.
+  // A larger answer is written part by part: a copy of a large body into one buffer costs more than a write.
   const answerClient = async (parts: Uint8Array[]) => {
     let size = 0;
     for (const p of parts) size += p.length;
-    const buf = size <= POOLED_BYTES ? pool.pop() ?? new Uint8Array(POOLED_BYTES) : new Uint8Array(size);
+    if (size > POOLED_BYTES) {
+      for (const p of parts) await toClientAll(p);
+      return;
+    }
+    const buf = pool.pop() ?? new Uint8Array(POOLED_BYTES);
     for (let at = 0, i = 0; i < parts.length; at += parts[i++].length) buf.set(parts[i], at);
     await toClientAll(buf.subarray(0, size));
-    if (buf.length === POOLED_BYTES && pool.length < 64) pool.push(buf);
+    if (pool.length < 64) pool.push(buf);
   };
   // Heads the front answered in the bytes just read, in order: [start, end, the answer's bytes, or the app's
   // response being made in-process].
@@ -190,6 +195,8 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
     if (framing.state === "head" && before !== "head") headSince = Date.now();
     awaitingHead = framing.state === "head";
     const parts = answered.length ? answered.splice(0) : answered;
+    // An answer made in-process: the client is read again meanwhile, into the same buffer; these bytes are kept.
+    if (serving) bytes = bytes.slice();
     let from = 0;
     for (const [start, end, answer] of parts) {
       for (let at = from; at < start;) at += await upstream.write(bytes.subarray(at, start));
@@ -201,7 +208,7 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
   // The turns still to come behind an answer made in-process (undefined: none).
   let later: Promise<void> | undefined;
   const fromClient = async () => {
-    let buf = new Uint8Array(64 * 1024);
+    const buf = new Uint8Array(16 * 1024); // request heads are small (a longer one spans reads)
     // While an answer is made in-process the client is still read (its going away aborts the work): what it
     // sends meanwhile waits its turn, copied, up to 256 KiB before reading pauses. A failed turn closes.
     let waiting = 0;
@@ -228,7 +235,6 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
         continue;
       }
       after(taking);
-      buf = new Uint8Array(64 * 1024); // the bytes just read stay with the pending answer's turn
     }
     // The client finished sending. An answer still being made is for a client gone: the work stops and the
     // connection closes (as the HTTP server does with a half-closed one); a relayed response may still come.
@@ -237,12 +243,14 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
     await upstream.closeWrite();
   };
   const toClient = async () => {
-    const buf = new Uint8Array(64 * 1024);
+    // 16 KiB while responses are small (an idle connection holds it), 64 KiB once one fills it.
+    let buf = new Uint8Array(16 * 1024);
     for (;;) {
       const n = await upstream.read(buf);
       if (n === null) break;
       owed?.feed(buf.subarray(0, n));
       await toClientAll(buf.subarray(0, n));
+      if (n === buf.length && n < 64 * 1024) buf = new Uint8Array(64 * 1024);
     }
   };
   const up = fromClient().catch(() => close());
