@@ -10,6 +10,8 @@
  * `--hits 1` asks for the same 16 tiles over and over: after the warm-up every answer is a memory-cache hit, so
  * the profile is the router's own cost of a request (no worker, no codec).
  * `--callers <name>` adds the call stacks (four frames up) that the self time of functions so named came from.
+ * `--inclusive <n>` adds the `n` functions with the most time inclusive of what they called (a sample counted
+ * once per function on its stack).
  *
  *   deno run -A bench/cpu_profile.ts --quality gray --tiles 2000 --concurrency 16 [--inline 1]
  */
@@ -26,6 +28,7 @@ const args = {
   patches: 0,
   hits: 0,
   top: 30,
+  inclusive: 0,
   callers: "",
 };
 for (let i = 0; i < Deno.args.length; i++) {
@@ -95,6 +98,29 @@ function printCallers(profile: Profile, name: string, tiles: number) {
   });
   console.log(`\n| ms per tile | ${name} called from |\n| --- | --- |`);
   for (const [k, v] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
+    console.log(`| ${(v / 1000 / tiles).toFixed(3)} | ${k} |`);
+  }
+}
+
+/** The `top` functions by time inclusive of their callees, ms a tile (recursion counted once a sample). */
+function printInclusive(profile: Profile, top: number, tiles: number) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      const k = `${f.functionName || "(anonymous)"}@${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}`;
+      if (!seen.has(k) && !/^\((root|idle|program)\)/.test(k)) {
+        incl.set(k, (incl.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0));
+      }
+      seen.add(k);
+    }
+  });
+  console.log("\n| ms per tile, inclusive | function |\n| --- | --- |");
+  for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`| ${(v / 1000 / tiles).toFixed(3)} | ${k} |`);
   }
 }
@@ -186,6 +212,7 @@ if (import.meta.main) {
     for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1])) {
       console.log(`| ${k} | ${(v / 1000 / args.tiles).toFixed(3)} |`);
     }
+    if (args.inclusive) printInclusive(profile, args.inclusive, args.tiles);
     if (args.callers) printCallers(profile, args.callers, args.tiles);
     console.log("\n| self ms | ms per tile | function |\n| --- | --- | --- |");
     for (const [k, v] of [...self].filter(([k]) => k !== "(idle) ").sort((a, b) => b[1] - a[1]).slice(0, args.top)) {
