@@ -2,6 +2,7 @@
  * A tile as HTTP: the route's target and query built into one request (service/request.ts), run by the tile
  * service (service/tile_service.ts), its answer mapped to a response with its validators and timings.
  */
+import { withHeaders } from "../core/response_headers.ts";
 import type { AppContext } from "../service/context.ts";
 import { buildTile, type FixedTileQuery, type TileQuery, type TileTarget } from "../service/request.ts";
 import { serveTile, type TileAnswer } from "../service/tile_service.ts";
@@ -67,7 +68,7 @@ export function answerResponse(ctx: AppContext, answer: TileAnswer, mode: CacheM
   if (answer.notModified) {
     return new Response(null, { status: 304, headers: { ETag: answer.etag, "Cache-Control": cacheControl } });
   }
-  const headers = new Headers({
+  const headers: Record<string, string> = {
     "Content-Type": answer.tile.contentType,
     // Known here, so the telemetry middleware need not buffer the body to learn it (HEAD answers it too).
     "Content-Length": String(answer.tile.bytes.byteLength),
@@ -77,10 +78,10 @@ export function answerResponse(ctx: AppContext, answer: TileAnswer, mode: CacheM
     "X-Op": answer.tile.xOp,
     "Server-Timing": Object.entries(answer.timings).map(([k, v]) => `${k};dur=${v.toFixed(2)}`).join(", "),
     ...noteHeaders(answer.tile, ctx.backend.name),
-  });
+  };
   // A HEAD answer's body is dropped unread: nothing to hold.
   const body = method === "HEAD"
     ? answer.tile.bytes as Uint8Array<ArrayBuffer>
     : leasedBody(ctx.largeWork, answer.tile.bytes);
-  return new Response(body, { headers });
+  return withHeaders(new Response(body), headers);
 }

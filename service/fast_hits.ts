@@ -18,6 +18,7 @@ import type { FrontRequest } from "../security/conn_guard.ts";
 import { LruCache } from "../core/lru.ts";
 import { clientOf, type HeaderLookup, type HttpTelemetryOptions, record, routeLabelOf } from "../telemetry/http.ts";
 import { validHost } from "../security/host.ts";
+import { withHeaders } from "../core/response_headers.ts";
 
 /** What a tile route notes of a request whose answer may be served again by the fast path. */
 export interface FastTile {
@@ -140,7 +141,7 @@ export class FastHits {
     const t0 = performance.now(), url = req.url;
     const hit = this.#tile(url);
     if (hit) {
-      const res = new Response(hit.tile.bytes as Uint8Array<ArrayBuffer>, { headers: hit.e.headers });
+      const res = withHeaders(new Response(hit.tile.bytes as Uint8Array<ArrayBuffer>), hit.e.headers);
       this.#record(url, req.headers, info, hit.e.route, hit.tile.bytes.byteLength, t0, "hit", hit.e.backend);
       return res;
     }
