@@ -70,8 +70,11 @@ export function frontRequest(target: string, headers: string[], signal: AbortSig
   if (!host) return null;
   const url = `http://${host}${target}`;
   try {
-    const req = new Request(url, { headers: pairs, signal });
-    return req.url === url ? req : null;
+    const req = new Request(url, { signal });
+    if (req.url !== url) return null;
+    const h = req.headers; // appended: cheaper than a `headers` init
+    for (const [k, v] of pairs) h.append(k, v);
+    return req;
   } catch {
     return null; // a Host or value the URL or Headers parser refuses: the HTTP server answers it
   }
