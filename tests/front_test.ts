@@ -8,6 +8,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, startServer } from "./helpers.ts";
 import { type Front, guardConnections } from "../security/conn_guard.ts";
+import { readUntil, responses } from "./raw_http.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const enc = new TextEncoder();
@@ -21,35 +22,10 @@ interface RawResponse {
 
 /** Reads `count` responses from `conn`; `bodiless[i]`: the i-th answers a HEAD (or is a 304). */
 async function readResponses(conn: Deno.Conn, count: number, bodiless: boolean[] = []): Promise<RawResponse[]> {
-  const out: RawResponse[] = [];
-  let buf = new Uint8Array(0);
-  const chunk = new Uint8Array(65536);
-  const deadline = setTimeout(() => conn.close(), 20_000); // only catches a hang
-  try {
-    while (out.length < count) {
-      const text = new TextDecoder("latin1").decode(buf);
-      const end = text.indexOf("\r\n\r\n");
-      if (end >= 0) {
-        const head = text.slice(0, end);
-        const status = Number(head.slice(9, 12));
-        const len = bodiless[out.length] || status === 304 ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
-        if (buf.length >= end + 4 + len) {
-          out.push({ head, status, body: buf.slice(end + 4, end + 4 + len) });
-          buf = buf.slice(end + 4 + len);
-          continue;
-        }
-      }
-      const n = await conn.read(chunk);
-      if (n === null) throw new Error(`closed after ${out.length} responses`);
-      const next = new Uint8Array(buf.length + n);
-      next.set(buf);
-      next.set(chunk.subarray(0, n), buf.length);
-      buf = next;
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-  return out;
+  const bytes = await readUntil(conn, (b) => responses(b, bodiless).length >= count);
+  const got = responses(bytes, bodiless).slice(0, count);
+  if (got.length < count) throw new Error(`closed after ${got.length} responses`);
+  return got.map(({ head, body }) => ({ head, status: Number(head.slice(9, 12)), body }));
 }
 
 /** A response's header lines but those that differ between two answers of one tile (date and timings). */

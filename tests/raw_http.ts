@@ -25,22 +25,22 @@ export async function readUntil(conn: Deno.Conn, done: (b: Uint8Array) => boolea
   return buf;
 }
 
-/** Splits whole responses (content-length or chunked) off `b`; `bodiless[i]`: the i-th answers a HEAD. */
-export function responses(b: Uint8Array, bodiless: boolean[] = []): { head: string; body: Uint8Array }[] | null {
+/** The whole responses (content-length or chunked) at the start of `b`, up to a partial one; `bodiless[i]`: the i-th answers a HEAD. */
+export function responses(b: Uint8Array, bodiless: boolean[] = []): { head: string; body: Uint8Array }[] {
   const out: { head: string; body: Uint8Array }[] = [];
   const text = new TextDecoder("latin1").decode(b);
   for (let at = 0; at < b.length;) {
     const end = text.indexOf("\r\n\r\n", at);
-    if (end < 0) return null;
+    if (end < 0) return out;
     const head = text.slice(at, end), status = Number(head.slice(9, 12));
     let from = end + 4;
     if (/\r\ntransfer-encoding: chunked/i.test(head)) {
       const parts: number[] = [];
       for (;;) {
         const line = text.indexOf("\r\n", from);
-        if (line < 0) return null;
+        if (line < 0) return out;
         const size = parseInt(text.slice(from, line), 16);
-        if (line + 2 + size + 2 > b.length) return null;
+        if (line + 2 + size + 2 > b.length) return out;
         for (let i = 0; i < size; i++) parts.push(b[line + 2 + i]);
         from = line + 2 + size + 2;
         if (size === 0) break;
@@ -50,7 +50,7 @@ export function responses(b: Uint8Array, bodiless: boolean[] = []): { head: stri
       const len = bodiless[out.length] || status === 304 || status === 204
         ? 0
         : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (from + len > b.length) return null;
+      if (from + len > b.length) return out;
       out.push({ head, body: b.slice(from, from + len) });
       from += len;
     }
@@ -64,8 +64,8 @@ export async function exchange(port: number, raw: string, count: number, bodiles
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await conn.write(enc.encode(raw));
-    const bytes = await readUntil(conn, (b) => (responses(b, bodiless)?.length ?? 0) >= count);
-    return responses(bytes, bodiless) ?? [];
+    const bytes = await readUntil(conn, (b) => responses(b, bodiless).length >= count);
+    return responses(bytes, bodiless);
   } finally {
     conn.close();
   }
