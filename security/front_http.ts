@@ -133,8 +133,10 @@ export async function writeResponse(res: Response, write: WriteParts): Promise<b
   const reader = res.body.getReader();
   try {
     const first = await reader.read();
-    const second = first.done ? first : await reader.read();
-    if (second.done && length < 0) {
+    // A static body's stream has ended already; a producer's next chunk is not waited for before the head.
+    const next = first.done ? Promise.resolve(first) : reader.read();
+    const second = await Promise.race([next, new Promise<null>((r) => setTimeout(() => r(null), 0))]);
+    if (second?.done && length < 0) {
       // A body that was whole after all (a static one): framed by its length, as the HTTP server does.
       const body = first.value ?? new Uint8Array(0);
       await write([enc.encode(`${head}content-length: ${body.length}\r\n`), dateLine(), body]);
@@ -151,11 +153,8 @@ export async function writeResponse(res: Response, write: WriteParts): Promise<b
       if (!chunked && sent > length) throw new Error("the body is longer than its Content-Length");
       return chunked ? write([enc.encode(`${b.length.toString(16)}\r\n`), b, CRLF]) : write([b]);
     };
-    for (const r of [first, second]) if (!r.done && r.value.length) await send(r.value);
-    for (let r = second; !r.done;) {
-      r = await reader.read();
-      if (!r.done && r.value.length) await send(r.value);
-    }
+    if (!first.done && first.value.length) await send(first.value);
+    for (let r = await next; !r.done; r = await reader.read()) if (r.value.length) await send(r.value);
     if (chunked) await write([LAST_CHUNK]);
     else if (sent !== length) throw new Error("the body ended before its Content-Length");
     return keepAlive;

@@ -58,6 +58,29 @@ Deno.test("writeResponse writes what Deno.serve writes for the same Response", o
   } finally {
     await server.shutdown();
   }
+  // A producer's head is written with its first chunk, not after its second (an export's next patch).
+  let open: () => void = () => {};
+  const gate = new Promise<void>((r) => open = r);
+  let sent = 0, headFirst = false, timedOut = false;
+  // Only catches a writer that waits for the second chunk (which waits for the head): it fails then.
+  const timer = setTimeout(() => (timedOut = true, open()), 10_000);
+  const producer = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (sent++ === 0) return c.enqueue(enc.encode("first"));
+      await gate;
+      c.enqueue(enc.encode("second"));
+      c.close();
+    },
+  });
+  await writeResponse(new Response(producer), (parts) => {
+    if (!headFirst && new TextDecoder().decode(parts[0]).startsWith("HTTP/1.1 200")) {
+      headFirst = !timedOut;
+      open();
+    }
+    return Promise.resolve();
+  });
+  clearTimeout(timer);
+  assert(headFirst, "the head went out before the second chunk was made");
   // A stream short of its Content-Length cannot be framed: the connection ends.
   let threw = false;
   await writeResponse(new Response(streamOf("ab"), { headers: { "content-length": "9" } }), () => Promise.resolve())
