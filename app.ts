@@ -58,12 +58,13 @@ export function createService(config: Config): Service {
   // One error policy: HttpErrors are answered as they are (readers raise 422 corrupt_source themselves);
   // anything else is a bug, logged with its stack here (or by the worker it happened in), answered as a
   // JSON 500 `internal` without the stack, and counted.
-  app.onError((err) => {
+  const answerError = (err: unknown) => {
     const e = toHttpError(err);
     if (!(err instanceof HttpError)) log().error("unexpected error", { error: errorText(err) });
     if (e.code === "internal") metrics.internalErrors.inc();
     return errorResponse(e);
-  });
+  };
+  app.onError(answerError);
   const fast = new FastHits(context, telemetry, () => healthBody(context), corsPairs(EXPOSED));
   const full = async (req: Request, info?: unknown) => {
     const res = await app.fetch(req, info);
@@ -77,7 +78,8 @@ export function createService(config: Config): Service {
     // What `answer` left (it found no remembered tile): the app, given the Request the HTTP server would make.
     serve: (r, signal) => {
       const req = frontRequest(r.target, r.headers, signal);
-      return req && full(req, { remoteAddr: r.client, completed: DONE });
+      // The same error policy as the app's (an answer that failed outside it is a JSON 500, not a reset).
+      return req && full(req, { remoteAddr: r.client, completed: DONE }).catch(answerError);
     },
   };
   return { app, fetch, fast, front, context, close };

@@ -179,3 +179,28 @@ Deno.test(
     }));
   },
 );
+
+Deno.test(
+  "an in-process answer that fails outside the app's error handler is a JSON 500, not a reset",
+  opts,
+  async () => {
+    await withServe(async (port, s) => {
+      const fetch = s.service.app.fetch;
+      s.service.app.fetch = () => Promise.reject(new Error("a bug below the app"));
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(enc.encode(get("/iiif/3/coffee.png/info.json")));
+        const [failed] = responses(await readUntil(conn, (b) => responses(b).length >= 1));
+        assertEquals(failed?.head.slice(9, 12), "500");
+        assertEquals(JSON.parse(new TextDecoder().decode(failed.body)).error.code, "internal");
+        s.service.app.fetch = fetch;
+        await conn.write(enc.encode(get("/iiif/3/coffee.png/info.json")));
+        const [next] = responses(await readUntil(conn, (b) => responses(b).length >= 1));
+        assertEquals(next?.head.slice(9, 12), "200", "the connection still serves");
+      } finally {
+        s.service.app.fetch = fetch;
+        conn.close();
+      }
+    });
+  },
+);
