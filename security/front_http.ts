@@ -94,6 +94,11 @@ export function dateLine(): Uint8Array {
   return dateBytes;
 }
 
+/** `HTTP/1.1 {status} {reason}` and its line end, as the HTTP server writes it. */
+export function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
+}
+
 /** A whole body is read into memory up to this size; past it (or without a length) it is streamed. */
 const WHOLE_BYTES = 16 << 20;
 
@@ -107,7 +112,7 @@ export type WriteParts = (parts: Uint8Array[]) => Promise<void>;
  */
 export async function writeResponse(res: Response, write: WriteParts): Promise<boolean> {
   const { status } = res;
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`, length = -1, keepAlive = true;
+  let head = statusLine(status), length = -1, keepAlive = true;
   // forEach: the same sorted, combined list as iterating the headers, at a tenth of the cost.
   res.headers.forEach((v, k) => {
     if (k === "content-length") length = Number(v);

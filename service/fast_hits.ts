@@ -19,6 +19,7 @@ import { LruCache } from "../core/lru.ts";
 import { clientOf, type HeaderLookup, type HttpTelemetryOptions, record, routeLabelOf } from "../telemetry/http.ts";
 import { validHost } from "../security/host.ts";
 import { withHeaders } from "../core/response_headers.ts";
+import { dateLine, statusLine } from "../security/front_http.ts";
 
 /** What a tile route notes of a request whose answer may be served again by the fast path. */
 export interface FastTile {
@@ -208,17 +209,9 @@ export class FastHits {
     this.#lastHealth = { json, body, head };
     return body;
   }
-  #dateSec = -1;
-  #dateLine = new Uint8Array(0);
-
   /** `head` (to `content-length`), then `date` (as the HTTP server writes it) and `body`: the parts to write. */
   #response(head: Uint8Array, body: Uint8Array): Uint8Array[] {
-    const sec = Math.floor(Date.now() / 1000);
-    if (sec !== this.#dateSec) {
-      this.#dateSec = sec;
-      this.#dateLine = this.#enc.encode(`date: ${new Date(sec * 1000).toUTCString()}\r\n\r\n`);
-    }
-    return [head, this.#dateLine, body];
+    return [head, dateLine(), body];
   }
 
   /** Remembers `req`'s answer `res` when its route noted it and it is a whole `200` tile. */
@@ -259,7 +252,7 @@ function sharedPair(k: string, v: string): [string, string] {
 
 /** A `200` status line and `headers` as HTTP/1.1 text (before `content-length`). */
 function headText(headers: [string, string][]): string {
-  let text = "HTTP/1.1 200 OK\r\n";
+  let text = statusLine(200);
   for (const [k, v] of headers) text += `${k}: ${v}\r\n`;
   return text;
 }
