@@ -162,8 +162,11 @@ async function relay(client: Deno.TcpConn, upstreamAddr: Deno.NetAddr, g: RelayS
   const onHead: OnHead = (start, end, method, body) => {
     const f = g.front!;
     if (g.open && start >= 0 && !body && method === "GET" && owed!.idle) {
-      const wanted = f.wants(targetOf(chunk, start, end));
-      const head = (wanted || (f.serve && !serving)) ? parseHead(chunk.subarray(start, end)) : null;
+      // A head the front may serve is parsed anyway (its target from there); else only one it may answer.
+      const parsing = !!f.serve && !serving;
+      let wanted = !parsing && f.wants(targetOf(chunk, start, end));
+      const head = parsing || wanted ? parseHead(chunk.subarray(start, end)) : null;
+      if (parsing && head) wanted = f.wants(head.target);
       const req = head && { target: head.target, headers: head.headers, client: peer };
       const answer = req && wanted && f.answer(req);
       if (answer) return void answered.push([start, end, answer]);
