@@ -109,6 +109,16 @@ export async function renderTile(source: ImageSource, req: TileRequest): Promise
   return s.done!;
 }
 
+/**
+ * The tile `req` asks for when it is a stored JPEG tile passed through as it is (plan → pass-through, no
+ * pixels read), else null: what `renderTile` would give for it, without the steps that decode.
+ */
+export async function readStoredTile(source: ImageSource, req: TileRequest): Promise<RenderedTile | null> {
+  const s: TileState = { req, source, runtime: source.runtime, timings: {} };
+  await runSteps([plan, passThrough], s);
+  return s.done?.notes?.passThrough === "stored-jpeg" ? s.done : null;
+}
+
 /** The steps before the op. With `deferBlend`, a render stops at the channels' intensities (`TileInput.blend`). */
 export async function prepareTile(source: ImageSource, req: TileRequest, deferBlend = false): Promise<PreparedTile> {
   const [before, after] = splitAtOp(stepsFor(req));

@@ -7,6 +7,7 @@ import { TileCache } from "../cache/tile_cache.ts";
 import type { Config } from "../config.ts";
 import { ImageRegistry } from "../sources/registry.ts";
 import { InlineBackend, type TileBackend } from "../workers/backend.ts";
+import { StoredTiles } from "./stored_tiles.ts";
 import { WorkerPool, workersAvailable } from "../workers/pool.ts";
 import { WebGpuBackend, webGpuExposed } from "../gpu/backend.ts";
 import { SharedBudget } from "../cache/budget.ts";
@@ -110,7 +111,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     codecs,
     pixelBudget: budget,
     exportWindows: new WindowShares(),
-    ...(cpu instanceof WorkerPool ? { largeWork: cpu.large } : {}),
+    ...(cpu instanceof WorkerPool ? { largeWork: cpu.large, storedTiles: new StoredTiles(runtime, cpu.name) } : {}),
   };
   const stopProcessMetrics = watchProcess(metrics.registry, {
     workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
@@ -126,6 +127,7 @@ export function createAppContext(config: Config): { context: AppContext; close()
     close: async () => {
       stopProcessMetrics();
       await backend.close();
+      await context.storedTiles?.close();
       await registry.close();
       await cache.close();
     },

@@ -3,6 +3,7 @@ import type { CodecStatus } from "../codecs/tier.ts";
 import type { Config } from "../config.ts";
 import type { ImageRegistry } from "../sources/registry.ts";
 import type { TileBackend } from "../workers/backend.ts";
+import type { StoredTiles } from "./stored_tiles.ts";
 import type { StatsService } from "./stats.ts";
 import type { TileCache } from "../cache/tile_cache.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
@@ -15,6 +16,8 @@ export interface AppContext {
   config: Config;
   registry: ImageRegistry;
   backend: TileBackend;
+  /** Beside a worker pool: whole stored tiles passed through as they are, read on this thread. */
+  storedTiles?: StoredTiles;
   stats: StatsService;
   cache: TileCache;
   metrics: Metrics;

@@ -30,7 +30,7 @@ export type TileAnswer =
 
 /** One built tile: a matching `If-None-Match` answered before any pixel work, then the cache or the backend. */
 export async function serveTile(
-  ctx: Pick<AppContext, "cache" | "backend">,
+  ctx: Pick<AppContext, "cache" | "backend" | "storedTiles">,
   built: BuiltTile,
   conn: TileConnection = {},
 ): Promise<TileAnswer> {
@@ -44,7 +44,8 @@ export async function serveTile(
     async (signal) => {
       // Tiles of one band of a banded level (NDPI) on one worker: the band decoded once for them all.
       const affinity = conn.affinity ?? (request.associated ? undefined : bandAffinity(image.info, request));
-      const tile = await ctx.backend.run(image.source, { kind: "tile", request }, signal, affinity);
+      const tile = (await ctx.storedTiles?.tile(image.source, image.info, request)) ??
+        await ctx.backend.run(image.source, { kind: "tile", request }, signal, affinity);
       return {
         tile: {
           bytes: tile.bytes,

@@ -96,6 +96,14 @@ export async function decodeTiffBlock(
   if (bytesPer > 1 && !(e.image as any).littleEndian && !isWasmDecoded(e.compression)) swapBytes(out, bytesPer);
   return out.buffer;
 }
+/**
+ * The most bytes a stored JPEG block of `e` is passed through with: twice its samples and 64 KiB of tables
+ * and markers (an 8-bit baseline JPEG stays well under its raw size plus its headers).
+ */
+export function maxStoredJpeg(e: Pick<IfdEntry, "blockWidth" | "blockHeight" | "spp">): number {
+  return 2 * e.blockWidth * e.blockHeight * e.spp + 65536;
+}
+
 /** Block (tx, ty) of `e` as a standalone JPEG, if its blocks are 8-bit JPEG tiles of 1 or 3 samples. */
 export async function storedTiffJpeg(
   e: IfdEntry,
@@ -117,7 +125,8 @@ export async function storedTiffJpeg(
   };
   const offset = Number(await fd.loadValueIndexed("TileOffsets", index));
   const count = Number(await fd.loadValueIndexed("TileByteCounts", index));
-  if (!(count > 0 && offset + count <= fileSize)) return null;
+  // A count no JPEG of the block's size needs (a corrupt or hostile file): not passed through as bytes.
+  if (!(count > 0 && offset + count <= fileSize && count <= maxStoredJpeg(e))) return null;
   const tile = await bytes.read(offset, count);
   if (tile.length !== count) return null;
   return standaloneJpeg(tile, e.jpegTables, e.photometric === 2 && e.spp === 3);

@@ -1,0 +1,83 @@
+/**
+ * Whole stored JPEG tiles read on the router thread. A tile that passes its stored tile through as it is
+ * (op `none`, JPEG out, no rotation, mirror or render, the stored tile's own footprint, a local file:
+ * pipeline/steps.ts `passThrough`) is a read of a few kilobytes of the file, no decoding or encoding.
+ * Handing it to a worker costs the router more than the read (serialising the job, waking the worker,
+ * taking the bytes back), so beside a worker pool the tile service reads such tiles here, with sources of
+ * its own, and gives everything else to the backend. Reads are synchronous (sources/bytes.ts): a read that
+ * holds this thread longer than `slowMs` (a cold disk, a network file system) sends these tiles back to the
+ * workers for `offMs`, so a slow disk never stalls the router.
+ */
+import type { SourceDescriptor } from "../sources/open.ts";
+import { SourceCache } from "../sources/source_cache.ts";
+import { getOp } from "../kernels/index.ts";
+import { readStoredTile, type RenderedTile } from "../pipeline/render.ts";
+import type { TileRequest } from "../pipeline/tile_request.ts";
+import { exactStoredTile, planRead } from "../pyramid/read_plan.ts";
+import type { ImageInfo } from "../core/image_info.ts";
+import type { Runtime } from "../cache/runtime.ts";
+import { log } from "../telemetry/log.ts";
+
+/** True when `req` on `d` is a stored tile's own footprint that would pass through as it is, if stored as JPEG. */
+export function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileRequest): boolean {
+  if (d.remote || d.dicomweb || req.format !== "jpeg" || req.rotate || req.mirror || req.render) return false;
+  if (req.associated || req.chunk || getOp(req.op.name).storedJpeg !== "as-is") return false;
+  const plan = planRead(info, req);
+  return !!plan && !!exactStoredTile(plan, req, info.levels[plan.level]);
+}
+
+/** How `StoredTiles` backs off a slow disk. */
+export interface StoredTilesOptions {
+  /** Sources kept open here. */
+  maxOpen?: number;
+  /** A read longer than this (ms) sends stored tiles to the workers for `offMs`. */
+  slowMs?: number;
+  offMs?: number;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/** Reads the tiles `mayPassAsIs` admits on this thread; each answer names `backend` (the CPU backend's name). */
+export class StoredTiles {
+  /** Tiles read here, and times a slow read sent them to the workers (tests, /stats). */
+  read = 0;
+  slowReads = 0;
+  #sources: SourceCache;
+  #offUntil = -Infinity;
+  #slowMs: number;
+  #offMs: number;
+  #now: () => number;
+
+  constructor(runtime: Runtime, readonly backend: string, opts: StoredTilesOptions = {}) {
+    this.#sources = new SourceCache(runtime, opts.maxOpen ?? 16);
+    this.#slowMs = opts.slowMs ?? 2;
+    this.#offMs = opts.offMs ?? 30_000;
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /** The stored tile `req` is, read here; null when it is not one or reads are off (the backend computes it). */
+  async tile(d: SourceDescriptor, info: ImageInfo, req: TileRequest): Promise<RenderedTile | null> {
+    if (this.#now() < this.#offUntil || !mayPassAsIs(d, info, req)) return null;
+    const source = await this.#sources.get(d);
+    const t0 = this.#now();
+    const tile = await readStoredTile(source, req);
+    const took = this.#now() - t0;
+    if (took > this.#slowMs) {
+      this.slowReads++;
+      this.#offUntil = t0 + took + this.#offMs;
+      log().warn("stored tiles: a read held the router; they go to the workers for a while", {
+        id: req.image,
+        ms: Math.round(took * 10) / 10,
+        off_s: this.#offMs / 1000,
+      });
+    }
+    if (!tile) return null;
+    this.read++;
+    return { ...tile, notes: { ...tile.notes, backend: this.backend } };
+  }
+
+  /** Closes the sources open here. */
+  close(): Promise<void> {
+    return this.#sources.close();
+  }
+}
