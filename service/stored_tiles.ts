@@ -4,9 +4,10 @@
  * pipeline/steps.ts `passThrough`) is a read of a few kilobytes of the file, no decoding or encoding.
  * Handing it to a worker costs the router more than the read (serialising the job, waking the worker,
  * taking the bytes back), so beside a worker pool the tile service reads such tiles here, with sources of
- * its own, and gives everything else to the backend. Reads are synchronous (sources/bytes.ts): a read that
- * holds this thread longer than `slowMs` (a cold disk, a network file system) sends these tiles back to the
- * workers for `offMs`, so a slow disk never stalls the router.
+ * its own, and gives everything else to the backend. Reads are synchronous (sources/bytes.ts): `slowRun`
+ * reads in a row that each hold this thread longer than `slowMs` (a cold disk, a network file system) send
+ * these tiles back to the workers for `offMs`, so a slow disk does not go on stalling the router. One slow
+ * read alone does not (a source's first read loads its tile index; a collection may fall inside a read).
  */
 import type { SourceDescriptor } from "../sources/open.ts";
 import { SourceCache } from "../sources/source_cache.ts";
@@ -30,8 +31,9 @@ export function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileReque
 export interface StoredTilesOptions {
   /** Sources kept open here. */
   maxOpen?: number;
-  /** A read longer than this (ms) sends stored tiles to the workers for `offMs`. */
+  /** `slowRun` reads in a row, each longer than `slowMs` (ms), send stored tiles to the workers for `offMs`. */
   slowMs?: number;
+  slowRun?: number;
   offMs?: number;
   /** The clock (tests). */
   now?: () => number;
@@ -39,9 +41,11 @@ export interface StoredTilesOptions {
 
 /** Reads the tiles `mayPassAsIs` admits on this thread; each answer names `backend` (the CPU backend's name). */
 export class StoredTiles {
-  /** Tiles read here, and times a slow read sent them to the workers (tests, /stats). */
+  /** Tiles read here, and times slow reads sent them to the workers (tests). */
   read = 0;
-  slowReads = 0;
+  pauses = 0;
+  #slowInRow = 0;
+  #slowRun: number;
   #sources: SourceCache;
   #offUntil = -Infinity;
   #slowMs: number;
@@ -51,6 +55,7 @@ export class StoredTiles {
   constructor(runtime: Runtime, readonly backend: string, opts: StoredTilesOptions = {}) {
     this.#sources = new SourceCache(runtime, opts.maxOpen ?? 16);
     this.#slowMs = opts.slowMs ?? 2;
+    this.#slowRun = opts.slowRun ?? 3;
     this.#offMs = opts.offMs ?? 30_000;
     this.#now = opts.now ?? (() => performance.now());
   }
@@ -62,10 +67,12 @@ export class StoredTiles {
     const t0 = this.#now();
     const tile = await readStoredTile(source, req);
     const took = this.#now() - t0;
-    if (took > this.#slowMs) {
-      this.slowReads++;
+    this.#slowInRow = took > this.#slowMs ? this.#slowInRow + 1 : 0;
+    if (this.#slowInRow >= this.#slowRun) {
+      this.pauses++;
+      this.#slowInRow = 0;
       this.#offUntil = t0 + took + this.#offMs;
-      log().warn("stored tiles: a read held the router; they go to the workers for a while", {
+      log().warn("stored tiles: reads held the router; they go to the workers for a while", {
         id: req.image,
         ms: Math.round(took * 10) / 10,
         off_s: this.#offMs / 1000,

@@ -60,7 +60,7 @@ Deno.test("stored tiles passed through as they are are read on the router, not s
   });
 });
 
-Deno.test("a read that holds the router too long sends stored tiles to the workers for a while", opts, async () => {
+Deno.test("slow reads in a row send stored tiles to the workers for a while; one alone does not", opts, async () => {
   const path = DATA + PYRAMID;
   const d: SourceDescriptor = { path, version: "v", maxPixels: 1e9 };
   const info = await openSource(d).then(async (src) => {
@@ -79,16 +79,27 @@ Deno.test("a read that holds the router too long sends stored tiles to the worke
   };
   // Each reading of the clock moves it on by `step` ms: every read "takes" `step`.
   let t = 0, step = 5;
-  const stored = new StoredTiles(createRuntime(), "workers", { slowMs: 2, offMs: 1000, now: () => (t += step) });
+  const stored = new StoredTiles(createRuntime(), "workers", {
+    slowMs: 2,
+    slowRun: 3,
+    offMs: 1000,
+    now: () => (t += step),
+  });
+  const read = async (ms: number) => {
+    step = ms;
+    return await stored.tile(d, info, req);
+  };
   try {
-    assert(await stored.tile(d, info, req), "the first read is made");
-    assertEquals([stored.read, stored.slowReads], [1, 1]);
-    assertEquals(await stored.tile(d, info, req), null, "then the workers take them");
-    step = 0;
+    // Slow, slow, fast, slow, slow: never three in a row, every tile read here.
+    for (const ms of [5, 5, 0, 5, 5]) assert(await read(ms), `a ${ms} ms read`);
+    assertEquals([stored.read, stored.pauses], [5, 0]);
+    assert(await read(5), "the third slow read in a row is still made");
+    assertEquals([stored.read, stored.pauses], [6, 1]);
+    assertEquals(await read(0), null, "then the workers take them");
     t += 1000;
-    const again = await stored.tile(d, info, req);
+    const again = await read(0);
     assert(endsWith(again!.bytes, await storedTile(PYRAMID, 1, 1)), "after the pause, read here again");
-    assertEquals([stored.read, stored.slowReads], [2, 1]);
+    assertEquals([stored.read, stored.pauses], [7, 1]);
   } finally {
     await stored.close();
   }
