@@ -5,9 +5,8 @@
  * Handing it to a worker costs the router more than the read (serialising the job, waking the worker,
  * taking the bytes back), so beside a worker pool the tile service reads such tiles here, with sources of
  * its own, and gives everything else to the backend. Reads are synchronous (sources/bytes.ts): `slowRun`
- * reads in a row that each hold this thread longer than `slowMs` (a cold disk, a network file system) send
- * these tiles back to the workers for `offMs`, so a slow disk does not go on stalling the router. One slow
- * read alone does not (a source's first read loads its tile index; a collection may fall inside a read).
+ * reads in a row on this thread that were slow (`SLOW_READ_MS`: a cold disk, a network file system) send
+ * these tiles back to the workers for `offMs`, so a slow disk does not go on stalling the router.
  */
 import type { SourceDescriptor } from "../sources/open.ts";
 import { SourceCache } from "../sources/source_cache.ts";
@@ -18,6 +17,7 @@ import { exactStoredTile, planRead } from "../pyramid/read_plan.ts";
 import type { ImageInfo } from "../core/image_info.ts";
 import type { Runtime } from "../cache/runtime.ts";
 import { log } from "../telemetry/log.ts";
+import { SLOW_READ_MS, slowReadsInRow } from "../sources/bytes.ts";
 
 /** True when `req` on `d` is a stored tile's own footprint that would pass through as it is, if stored as JPEG. */
 export function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileRequest): boolean {
@@ -31,12 +31,12 @@ export function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileReque
 export interface StoredTilesOptions {
   /** Sources kept open here. */
   maxOpen?: number;
-  /** `slowRun` reads in a row, each longer than `slowMs` (ms), send stored tiles to the workers for `offMs`. */
-  slowMs?: number;
+  /** `slowRun` slow reads in a row on this thread send stored tiles to the workers for `offMs`. */
   slowRun?: number;
   offMs?: number;
-  /** The clock (tests). */
+  /** The clock and the count of slow reads in a row (tests). */
   now?: () => number;
+  slowReadsInRow?: () => number;
 }
 
 /** Reads the tiles `mayPassAsIs` admits on this thread; each answer names `backend` (the CPU backend's name). */
@@ -44,37 +44,34 @@ export class StoredTiles {
   /** Tiles read here, and times slow reads sent them to the workers (tests). */
   read = 0;
   pauses = 0;
-  #slowInRow = 0;
   #slowRun: number;
+  #slowReadsInRow: () => number;
   #sources: SourceCache;
   #offUntil = -Infinity;
-  #slowMs: number;
   #offMs: number;
   #now: () => number;
 
   constructor(runtime: Runtime, readonly backend: string, opts: StoredTilesOptions = {}) {
     this.#sources = new SourceCache(runtime, opts.maxOpen ?? 16);
-    this.#slowMs = opts.slowMs ?? 2;
     this.#slowRun = opts.slowRun ?? 3;
     this.#offMs = opts.offMs ?? 30_000;
     this.#now = opts.now ?? (() => performance.now());
+    this.#slowReadsInRow = opts.slowReadsInRow ?? slowReadsInRow;
   }
 
   /** The stored tile `req` is, read here; null when it is not one or reads are off (the backend computes it). */
   async tile(d: SourceDescriptor, info: ImageInfo, req: TileRequest): Promise<RenderedTile | null> {
     if (this.#now() < this.#offUntil || !mayPassAsIs(d, info, req)) return null;
     const source = await this.#sources.get(d);
-    const t0 = this.#now();
     const tile = await readStoredTile(source, req);
-    const took = this.#now() - t0;
-    this.#slowInRow = took > this.#slowMs ? this.#slowInRow + 1 : 0;
-    if (this.#slowInRow >= this.#slowRun) {
+    const slow = this.#slowReadsInRow();
+    if (slow >= this.#slowRun) {
       this.pauses++;
-      this.#slowInRow = 0;
-      this.#offUntil = t0 + took + this.#offMs;
-      log().warn("stored tiles: reads held the router; they go to the workers for a while", {
+      this.#offUntil = this.#now() + this.#offMs;
+      log().warn("stored tiles: slow reads held the router; they go to the workers for a while", {
         id: req.image,
-        ms: Math.round(took * 10) / 10,
+        slow_reads: slow,
+        over_ms: SLOW_READ_MS,
         off_s: this.#offMs / 1000,
       });
     }

@@ -16,6 +16,15 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/** A synchronous local read that holds its thread longer than this (ms) is slow: a cold disk, a network file system. */
+export const SLOW_READ_MS = 2;
+let slowInRow = 0;
+
+/** This thread's synchronous local reads in a row, up to the last, that were slow (0 after a fast one). */
+export function slowReadsInRow(): number {
+  return slowInRow;
+}
+
 /**
  * A local file (of `version`, when given: 409 if the open file is another, and `verify` checks it). Reads are synchronous seek + read pairs: nothing can run between the two, so concurrent
  * reads of one handle cannot take each other's offsets (the async pair can: concurrent reads then get
@@ -38,6 +47,7 @@ export async function localBytes(path: string, version?: string): Promise<ByteSo
       const n = Math.max(0, Math.min(length, size - offset));
       const buf = new Uint8Array(n);
       if (n === 0) return Promise.resolve(buf);
+      const t0 = performance.now();
       try {
         file.seekSync(offset, Deno.SeekMode.Start);
         for (let got = 0; got < n;) {
@@ -47,6 +57,8 @@ export async function localBytes(path: string, version?: string): Promise<ByteSo
         }
       } catch (err) {
         return Promise.reject(err);
+      } finally {
+        slowInRow = performance.now() - t0 > SLOW_READ_MS ? slowInRow + 1 : 0;
       }
       return Promise.resolve(buf);
     },
