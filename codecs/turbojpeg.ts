@@ -133,10 +133,11 @@ export class TurboJpeg {
   }
 
   /**
-   * A rectangle decoded alone. The crop libjpeg decodes is widened by one iMCU on every side (inside the
-   * image): at a crop's edges the chroma upsampling sees no neighbours, so its outermost pixels can differ
-   * from a whole decode's; with the margin, the rectangle is exactly the whole decode's pixels
-   * (tests/jpeg_parts_test.ts).
+   * A rectangle decoded alone. The crop libjpeg decodes is widened by one chroma sample on every side (inside
+   * the image): at a crop's edges the chroma upsampling sees no neighbours, so its outermost pixels can
+   * differ from a whole decode's; with the margin, the rectangle is exactly the whole decode's pixels
+   * (tests/jpeg_parts_test.ts: no margin, or half a sample across, fails it). A whole iMCU of margin, as
+   * before, decoded up to a third more of each part.
    */
   #decodeRegion(
     jpeg: Uint8Array,
@@ -156,8 +157,11 @@ export class TurboJpeg {
       throw new TurboJpegError("a region decode needs a known subsampling");
     }
     const mw = abi.MCU_WIDTH[sub], mh = abi.MCU_HEIGHT[sub];
-    const x0 = Math.max(0, (Math.floor(r.x / mw) - 1) * mw), x1 = Math.min(head.width, r.x + r.w + mw);
-    const y0 = Math.max(0, r.y - mh), y1 = Math.min(head.height, r.y + r.h + mh);
+    // One chroma sample of margin (in pixels: an iMCU is 8 samples) on every side; libjpeg widens the crop's
+    // left edge down to an iMCU.
+    const mx = mw / 8, my = mh / 8;
+    const x0 = Math.max(0, Math.floor((r.x - mx) / mw) * mw), x1 = Math.min(head.width, r.x + r.w + mx);
+    const y0 = Math.max(0, r.y - my), y1 = Math.min(head.height, r.y + r.h + my);
     const cw = x1 - x0, chh = y1 - y0;
     this.#setCrop(x0, y0, cw, chh);
     const wide = new Uint8Array(cw * chh * channels);
