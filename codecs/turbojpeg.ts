@@ -5,9 +5,8 @@
  * three handles (decompress, compress, transform) are made once and reused; every call is synchronous, so
  * calls on one instance never interleave.
  *
- * What it gives beyond the WASM codecs: SIMD decode and encode, luma-only decoding of YCbCr JPEGs (abi.TJPF_GRAY:
- * libjpeg skips the chroma components' IDCT, upsampling and colour conversion), DCT-domain scaled decoding
- * (1/2, 1/4, 1/8) and the lossless DCT-domain transform to grayscale (chroma dropped, luma coefficients kept).
+ * Beyond the WASM codecs: SIMD, luma-only decoding of YCbCr JPEGs (abi.TJPF_GRAY: no chroma IDCT, upsampling
+ * or colour conversion), DCT-scaled decoding (1/2, 1/4, 1/8), the lossless DCT-domain gray transcode.
  *
  * Least privilege: `deno task start` grants FFI for the library's folder only, and under such a grant Deno
  * allows calling the library's symbols but none of its raw-pointer helpers (`UnsafePointer.of`,
@@ -133,11 +132,9 @@ export class TurboJpeg {
   }
 
   /**
-   * A rectangle decoded alone. The crop libjpeg decodes is widened by one chroma sample on every side (inside
-   * the image): at a crop's edges the chroma upsampling sees no neighbours, so its outermost pixels can
-   * differ from a whole decode's; with the margin, the rectangle is exactly the whole decode's pixels
-   * (tests/jpeg_parts_test.ts: no margin, or half a sample across, fails it). A whole iMCU of margin, as
-   * before, decoded up to a third more of each part.
+   * A rectangle decoded alone, its crop widened by one chroma sample on every side (inside the image): at a
+   * crop's edges the chroma upsampling sees no neighbours, so without it the outermost pixels can differ
+   * from a whole decode's; with it, the rectangle is exactly the whole decode's (tests/jpeg_parts_test.ts).
    */
   #decodeRegion(
     jpeg: Uint8Array,
@@ -157,8 +154,7 @@ export class TurboJpeg {
       throw new TurboJpegError("a region decode needs a known subsampling");
     }
     const mw = abi.MCU_WIDTH[sub], mh = abi.MCU_HEIGHT[sub];
-    // One chroma sample of margin (in pixels: an iMCU is 8 samples) on every side; libjpeg widens the crop's
-    // left edge down to an iMCU.
+    // One chroma sample (an iMCU is 8) a side; libjpeg moves the crop's left edge down to an iMCU.
     const mx = mw / 8, my = mh / 8;
     const x0 = Math.max(0, Math.floor((r.x - mx) / mw) * mw), x1 = Math.min(head.width, r.x + r.w + mx);
     const y0 = Math.max(0, r.y - my), y1 = Math.min(head.height, r.y + r.h + my);

@@ -6,6 +6,7 @@ import { assertEquals } from "./assert.ts";
 import { DATA } from "./helpers.ts";
 import { TurboJpeg, turbojpegLibraryPath } from "../codecs/turbojpeg.ts";
 import { openSource } from "../sources/open.ts";
+import { fromFile } from "geotiff";
 
 /** Pillow's decode of each JPEG: "RGB", or "L" through `draft` (libjpeg decodes the luma component only). */
 export async function pillow(jpegs: Uint8Array[], mode: "RGB" | "L"): Promise<Uint8Array[]> {
@@ -67,4 +68,20 @@ export async function openFirstTile(version: string) {
   const s = await openSource({ path: DATA + file, version, maxPixels: 1e8 });
   const { tileWidth: tw, tileHeight: th } = s.info.levels[level];
   return { s, level, tx, ty, tw, th };
+}
+
+/**
+ * Stored tile (`tx`, `ty`) of `file`'s first IFD, read with geotiff's tag arrays, without its SOI: the
+ * entropy-coded bytes a pass-through of that tile ends with.
+ */
+export async function storedTileBytes(file: string, tx: number, ty: number): Promise<Uint8Array> {
+  const tiff = await fromFile(DATA + file);
+  const fd = (await tiff.getImage(0)).getFileDirectory() as unknown as {
+    loadValue(t: string): Promise<ArrayLike<number>>;
+    getValue(t: string): number;
+  };
+  const i = ty * Math.ceil(fd.getValue("ImageWidth") / fd.getValue("TileWidth")) + tx;
+  const off = (await fd.loadValue("TileOffsets"))[i], cnt = (await fd.loadValue("TileByteCounts"))[i];
+  await tiff.close?.();
+  return (await Deno.readFile(DATA + file)).subarray(off + 2, off + cnt);
 }

@@ -3,6 +3,7 @@ import jpegDecode from "@jsquash/jpeg/decode.js";
 import { fromFile } from "geotiff";
 import { assert, assertAtLeast, assertEquals } from "./assert.ts";
 import { DATA, decodePng, get, psnr, withServer } from "./helpers.ts";
+import { storedTileBytes } from "./jpeg_reference.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -33,16 +34,7 @@ Deno.test(
         const jpeg = await get(`${s.url}${url}.jpg`);
         assertEquals([jpeg.status, jpeg.headers.get("x-pass-through")], [200, "stored-jpeg"], url);
         // The entropy-coded data is the file's own tile.
-        const tiff = await fromFile(DATA + file);
-        const fd = (await tiff.getImage(0)).getFileDirectory() as unknown as {
-          loadValue(t: string): Promise<ArrayLike<number>>;
-          getValue(t: string): number;
-        };
-        const perRow = Math.ceil(fd.getValue("ImageWidth") / fd.getValue("TileWidth"));
-        const i = ty * perRow + tx;
-        const off = (await fd.loadValue("TileOffsets"))[i], cnt = (await fd.loadValue("TileByteCounts"))[i];
-        await tiff.close?.();
-        const stored = (await Deno.readFile(DATA + file)).subarray(off + 2, off + cnt); // without its SOI
+        const stored = await storedTileBytes(file, tx, ty); // without its SOI
         assertEquals(jpeg.body.subarray(jpeg.body.length - stored.length), stored, "stored bytes");
         // Colours: against the PNG of the same pixels through the full pipeline (decode → encode PNG).
         const png = await decodePng((await get(`${s.url}${url}.png`)).body);

@@ -2,9 +2,9 @@
  * Whole stored JPEG tiles passed through as they are are read on the router thread (service/stored_tiles.ts),
  * not sent to a worker; a slow read sends them back to the workers for a while.
  */
-import { fromFile } from "geotiff";
 import { assert, assertEquals } from "./assert.ts";
 import { DATA, get, withServer } from "./helpers.ts";
+import { storedTileBytes as storedTile } from "./jpeg_reference.ts";
 import type { WorkerPool } from "../workers/pool.ts";
 import { StoredTiles } from "../service/stored_tiles.ts";
 import { openSource, type SourceDescriptor } from "../sources/open.ts";
@@ -13,19 +13,6 @@ import type { TileRequest } from "../pipeline/tile_request.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const PYRAMID = "generated__coffee-6x6_jpeg_pyramid.tif";
-
-/** Stored tile (tx, ty) of `file`'s first IFD without its SOI: the bytes a pass-through ends with. */
-async function storedTile(file: string, tx: number, ty: number): Promise<Uint8Array> {
-  const tiff = await fromFile(DATA + file);
-  const fd = (await tiff.getImage(0)).getFileDirectory() as unknown as {
-    loadValue(t: string): Promise<ArrayLike<number>>;
-    getValue(t: string): number;
-  };
-  const i = ty * Math.ceil(fd.getValue("ImageWidth") / fd.getValue("TileWidth")) + tx;
-  const off = (await fd.loadValue("TileOffsets"))[i], cnt = (await fd.loadValue("TileByteCounts"))[i];
-  await tiff.close?.();
-  return (await Deno.readFile(DATA + file)).subarray(off + 2, off + cnt);
-}
 
 const endsWith = (a: Uint8Array, b: Uint8Array) =>
   a.length >= b.length && b.every((v, i) => a[a.length - b.length + i] === v);
