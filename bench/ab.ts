@@ -9,12 +9,13 @@
  *   deno run -A bench/ab.ts --base HEAD~1 --quality bitonal [--rounds 6] [--seconds 4]
  *
  * `--quality`: an IIIF quality (default, gray, bitonal, color) of 256-px tiles, or `dz` for Deep Zoom 254+1.
+ * `--envA <json>`: process variables for A alone (`--base HEAD --envA '{"MALLOC_ARENA_MAX":"1"}'` measures a setting).
  */
 import { BENCH_SLIDE_ID, BENCH_SLIDE_SIDE, makeBenchSlide } from "./make_slide.ts";
 import { median, startServer, wrkLoad } from "./lib.ts";
 import { DeepZoomGeometry } from "../pyramid/deepzoom.ts";
 
-const args = { base: "HEAD~1", quality: "bitonal", rounds: 6, seconds: 4 };
+const args = { base: "HEAD~1", quality: "bitonal", rounds: 6, seconds: 4, envA: "{}" };
 for (let i = 0; i < Deno.args.length; i++) {
   const m = /^--(\w+)$/.exec(Deno.args[i]);
   if (m && m[1] in args) {
@@ -60,7 +61,11 @@ if (import.meta.main) {
     KV_PATH: "off",
     MEMORY_CACHE_MB: "0",
   };
-  const servers = { A: await startServer(env), B: await startServer(env, [], BASE_DIR) };
+  // `--envA '{"MALLOC_ARENA_MAX":"1"}'`: process variables for A alone (with `--base HEAD`, a setting's A/B).
+  const servers = {
+    A: await startServer(env, [], ROOT, JSON.parse(args.envA)),
+    B: await startServer(env, [], BASE_DIR),
+  };
   try {
     const n = BENCH_SLIDE_SIDE / 256, dz = new DeepZoomGeometry(BENCH_SLIDE_SIDE, BENCH_SLIDE_SIDE, 254, 1);
     const top = dz.levelCount - 1, [cols, rows] = dz.tLevelCounts[top];

@@ -50,7 +50,12 @@ export function startTaskAllocator(): Record<string, string> {
  * Starts `server.ts` in its own process on a free loopback port with `env` (and extra `deno run` flags,
  * e.g. `--inspect`), from this checkout or the one at `root` (bench/ab.ts); stop() ends it.
  */
-export async function startServer(env: Record<string, string>, runFlags: string[] = [], root = ROOT) {
+export async function startServer(
+  env: Record<string, string>,
+  runFlags: string[] = [],
+  root = ROOT,
+  processEnv: Record<string, string> = {},
+) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     // The same narrow FFI grant as `deno task start` (the native codec tier); CODECS=wasm in `env` measures WASM.
@@ -67,6 +72,7 @@ export async function startServer(env: Record<string, string>, runFlags: string[
     cwd: root,
     env: {
       ...startTaskAllocator(),
+      ...processEnv,
       ...edgetileEnv({ ...env, PORT: String(port), HOSTNAME: "127.0.0.1" }),
     },
     stdout: "null",
