@@ -113,6 +113,8 @@ export function createAppContext(config: Config): { context: AppContext; close()
     exportWindows: new WindowShares(),
     ...(cpu instanceof WorkerPool ? { largeWork: cpu.large, storedTiles: new StoredTiles(runtime, cpu.name) } : {}),
   };
+  const stored = context.storedTiles;
+  if (stored) metrics.watchStoredTiles(() => stored);
   const stopProcessMetrics = watchProcess(metrics.registry, {
     workerRestarts: () => cpu instanceof WorkerPool ? cpu.restarts : 0,
     workerAbandonKills: () => cpu instanceof WorkerPool ? cpu.abandonKills : 0,

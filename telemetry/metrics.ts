@@ -138,6 +138,23 @@ export class Metrics {
     });
   }
 
+  /** Exposes the router's stored-tile reads (service/stored_tiles.ts): tiles read, and slow-disk pauses. */
+  watchStoredTiles(read: () => { read: number; pauses: number }): void {
+    const r = this.registry;
+    observedCounter(
+      r,
+      "edgetile_stored_tile_reads_total",
+      "Stored JPEG tiles passed through, read on the router",
+      () => read().read,
+    );
+    observedCounter(
+      r,
+      "edgetile_stored_tile_pauses_total",
+      "Times slow reads sent stored tiles to the workers for a while",
+      () => read().pauses,
+    );
+  }
+
   /** Exposes the WebGPU backend's counters (jobs, submissions, fallbacks, failures, device recreations). */
   watchGpu(read: GpuCountersSource): void {
     const r = this.registry;

@@ -35,6 +35,9 @@ Deno.test("stored tiles passed through as they are are read on the router, not s
       assert(endsWith(r.body, await storedTile(PYRAMID, tx, ty)), `tile ${tx},${ty}: the file's own bytes`);
     }
     assertEquals([stored.read, sent() - before], [3, 0], "read here, no job sent");
+    const metrics = new TextDecoder().decode((await get(`${s.url}/metrics`)).body);
+    assert(/^edgetile_stored_tile_reads_total 3$/m.test(metrics), "counted in /metrics");
+    assert(/^edgetile_stored_tile_pauses_total 0$/m.test(metrics));
     // Not a whole stored tile, or an op: the workers.
     const shifted = await get(`${s.url}/iiif/3/${PYRAMID}/257,256,256,256/256,/0/default.jpg`);
     const gray = await get(`${s.url}/iiif/3/${PYRAMID}/256,256,256,256/256,/0/gray.jpg`);
