@@ -20,7 +20,7 @@ import { log } from "../telemetry/log.ts";
 import { SLOW_READ_MS, slowReadsInRow } from "../sources/bytes.ts";
 
 /** True when `req` on `d` is a stored tile's own footprint that would pass through as it is, if stored as JPEG. */
-export function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileRequest): boolean {
+function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileRequest): boolean {
   if (d.remote || d.dicomweb || req.format !== "jpeg" || req.rotate || req.mirror || req.render) return false;
   if (req.associated || req.chunk || getOp(req.op.name).storedJpeg !== "as-is") return false;
   const plan = planRead(info, req);
@@ -41,7 +41,7 @@ export interface StoredTilesOptions {
 
 /** Reads the tiles `mayPassAsIs` admits on this thread; each answer names `backend` (the CPU backend's name). */
 export class StoredTiles {
-  /** Tiles read here, and times slow reads sent them to the workers (tests). */
+  /** Tiles read here, and times slow reads sent them to the workers (/metrics, tests). */
   read = 0;
   pauses = 0;
   #slowRun: number;

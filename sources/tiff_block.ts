@@ -96,11 +96,12 @@ export async function decodeTiffBlock(
   if (bytesPer > 1 && !(e.image as any).littleEndian && !isWasmDecoded(e.compression)) swapBytes(out, bytesPer);
   return out.buffer;
 }
+
 /**
  * The most bytes a stored JPEG block of `e` is passed through with: twice its samples and 64 KiB of tables
  * and markers (an 8-bit baseline JPEG stays well under its raw size plus its headers).
  */
-export function maxStoredJpeg(e: Pick<IfdEntry, "blockWidth" | "blockHeight" | "spp">): number {
+function maxStoredJpeg(e: Pick<IfdEntry, "blockWidth" | "blockHeight" | "spp">): number {
   return 2 * e.blockWidth * e.blockHeight * e.spp + 65536;
 }
 
