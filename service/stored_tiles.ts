@@ -19,9 +19,15 @@ import type { Runtime } from "../cache/runtime.ts";
 import { log } from "../telemetry/log.ts";
 import { SLOW_READ_MS, slowReadsInRow } from "../sources/bytes.ts";
 
-/** True when `req` on `d` is a stored tile's own footprint that would pass through as it is, if stored as JPEG. */
+/**
+ * True when `req` on `d` is a stored tile's own footprint that would pass through as it is, if stored as JPEG.
+ * DICOM frames stay on the workers: a frame is as long as the file's offset table says, where a TIFF's stored
+ * tile is refused past twice its samples (sources/tiff_block.ts), so a hostile file cannot make the router
+ * read a gigabyte.
+ */
 function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileRequest): boolean {
-  if (d.remote || d.dicomweb || req.format !== "jpeg" || req.rotate || req.mirror || req.render) return false;
+  if (d.remote || d.dicomweb || info.format === "dicom") return false;
+  if (req.format !== "jpeg" || req.rotate || req.mirror || req.render) return false;
   if (req.associated || req.chunk || getOp(req.op.name).storedJpeg !== "as-is") return false;
   const plan = planRead(info, req);
   return !!plan && !!exactStoredTile(plan, req, info.levels[plan.level]);

@@ -47,6 +47,14 @@ Deno.test("stored tiles passed through as they are are read on the router, not s
     // A stored tile in WebP is no JPEG: the read declines it and the workers compute it.
     const webp = await get(`${s.url}/iiif/3/generated__coffee-6x6_webp_pyramid.tif/256,256,256,256/256,/0/default.jpg`);
     assertEquals([webp.status, webp.headers.get("x-pass-through"), stored.read, sent() - before], [200, null, 3, 4]);
+    // A DICOM frame passes through on a worker: its length is the file's word, not capped as a TIFF tile's is.
+    const dicom = await get(`${s.url}/iiif/3/generated__cmu-1-small-region_dicom/240,240,240,240/240,/0/default.jpg`);
+    assertEquals([dicom.status, dicom.headers.get("x-pass-through"), stored.read, sent() - before], [
+      200,
+      "stored-jpeg",
+      3,
+      5,
+    ]);
   });
 });
 
