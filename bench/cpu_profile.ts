@@ -9,6 +9,7 @@
  * off-grid case at 240; `--tiles` is then only the divisor of the per-patch figures: 4761 patches at 240).
  * `--hits 1` asks for the same 16 tiles over and over: after the warm-up every answer is a memory-cache hit, so
  * the profile is the router's own cost of a request (no worker, no codec).
+ * `--heap 1` samples the JS heap allocated instead (per function, a tile: what makes the router's garbage).
  * `--callers <name>` adds the call stacks (four frames up) that the self time of functions so named came from.
  * `--inclusive <n>` adds the `n` functions with the most time inclusive of what they called (a sample counted
  * once per function on its stack).
@@ -27,6 +28,7 @@ const args = {
   dz: 0,
   patches: 0,
   hits: 0,
+  heap: 0,
   top: 30,
   inclusive: 0,
   callers: "",
@@ -77,6 +79,46 @@ async function inspector(port: number) {
       }),
     close: () => ws.close(),
   };
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/**
+ * `--heap 1`: V8's sampling heap profiler over `load` (objects collected since counted too), and the
+ * functions that allocated the most JS heap a tile (self bytes; ArrayBuffer contents are not JS heap).
+ */
+async function printAllocations(
+  cdp: Awaited<ReturnType<typeof inspector>>,
+  load: () => Promise<void>,
+  tiles: number,
+  top: number,
+) {
+  await cdp.send("HeapProfiler.enable");
+  const flags = { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
+  await cdp.send("HeapProfiler.startSampling", { samplingInterval: 1024, ...flags });
+  await load();
+  const { profile } = await cdp.send<{ profile: { head: HeapNode } }>("HeapProfiler.stopSampling");
+  const self = new Map<string, number>();
+  let total = 0;
+  const walk = (nd: HeapNode) => {
+    const f = nd.callFrame;
+    const k = `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(main|node_modules)\//, "")}:${
+      f.lineNumber + 1
+    }`;
+    self.set(k, (self.get(k) ?? 0) + nd.selfSize);
+    total += nd.selfSize;
+    nd.children.forEach(walk);
+  };
+  walk(profile.head);
+  console.log(`JS heap allocated: ${(total / tiles / 1024).toFixed(1)} KiB a tile`);
+  console.log("\n| KiB a tile | function |\n| --- | --- |");
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`| ${(v / tiles / 1024).toFixed(2)} | ${k} |`);
+  }
 }
 
 /** Prints where the self time of the functions named `name` was called from (four frames up). */
@@ -149,19 +191,26 @@ if (import.meta.main) {
           (Math.floor((i * 37) / n) % n) * 256
         },256,256/256,/0/${args.quality}.jpg`;
     for (let i = 0; i < 50; i++) await (await fetch(url(args.hits ? i : n * n - 1 - i))).arrayBuffer(); // warm-up
+    let next = 0;
+    const load = async () => {
+      if (args.patches) {
+        const q = `size=${args.patches}&min=0&format=jpg&quality=80`;
+        await (await fetch(`${base}/images/${BENCH_SLIDE_ID}/patches.tar?${q}`)).arrayBuffer();
+      } else {
+        await Promise.all(Array.from({ length: args.concurrency }, async () => {
+          while (next < args.tiles) await (await fetch(url(next++))).arrayBuffer();
+        }));
+      }
+    };
+    if (args.heap) {
+      await printAllocations(cdp, load, args.tiles, args.top);
+      Deno.exit(0);
+    }
     await cdp.send("Profiler.enable");
     await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
     await cdp.send("Profiler.start");
-    let next = 0;
     const t0 = performance.now();
-    if (args.patches) {
-      const q = `size=${args.patches}&min=0&format=jpg&quality=80`;
-      await (await fetch(`${base}/images/${BENCH_SLIDE_ID}/patches.tar?${q}`)).arrayBuffer();
-    } else {
-      await Promise.all(Array.from({ length: args.concurrency }, async () => {
-        while (next < args.tiles) await (await fetch(url(next++))).arrayBuffer();
-      }));
-    }
+    await load();
     const wall = performance.now() - t0;
     const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
     cdp.close();
