@@ -84,6 +84,16 @@ export const plan: Step = {
 };
 
 /**
+ * How `req`'s op may use a stored JPEG tile (its `storedJpeg`: as it is, or its gray transcode), or null
+ * where nothing stored can be the answer (not JPEG out, a rotation, a mirror, a render). The pass-through
+ * step and the router's stored-tile reads (service/stored_tiles.ts) ask the same question.
+ */
+export function storedJpegUse(req: TileRequest): "as-is" | "gray-transcode" | null {
+  if (req.format !== "jpeg" || req.rotate || req.mirror || req.render) return null;
+  return getOp(req.op.name).storedJpeg ?? null;
+}
+
+/**
  * JPEG pass-through: a request that is exactly one whole stored JPEG tile (JPEG out, no rotation, unit
  * scale, the tile's own size, not an edge tile) is answered without decoding or encoding: an op whose
  * `storedJpeg` is `as-is` (`none`) gets the stored bytes; `gray-transcode` (`gray`) on a level with a luma
@@ -94,10 +104,10 @@ export const passThrough: Step = {
   name: "passthrough",
   async run(s) {
     const { req, source } = s;
-    if (!s.plan || !source!.readStoredJpeg || req.format !== "jpeg" || req.rotate || req.mirror || req.render) return;
+    const how = storedJpegUse(req);
+    if (!s.plan || !source!.readStoredJpeg || !how) return;
     const L = source!.info.levels[s.plan.level];
     const codec = s.runtime.codec;
-    const how = getOp(req.op.name).storedJpeg;
     const gray = how === "gray-transcode" && !!L.luma && !!codec.grayTranscode;
     if (how !== "as-is" && !gray) return;
     const tile = exactStoredTile(s.plan, req, L);

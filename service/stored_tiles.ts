@@ -10,8 +10,8 @@
  */
 import type { SourceDescriptor } from "../sources/open.ts";
 import { SourceCache } from "../sources/source_cache.ts";
-import { getOp } from "../kernels/index.ts";
-import { readStoredTile, type RenderedTile } from "../pipeline/render.ts";
+import { readStoredTile, type RenderedTile, stepsFor } from "../pipeline/render.ts";
+import { passThrough, storedJpegUse } from "../pipeline/steps.ts";
 import type { TileRequest } from "../pipeline/tile_request.ts";
 import { exactStoredTile, planRead } from "../pyramid/read_plan.ts";
 import type { ImageInfo } from "../core/image_info.ts";
@@ -27,8 +27,8 @@ import { SLOW_READ_MS, slowReadsInRow } from "../sources/bytes.ts";
  */
 function mayPassAsIs(d: SourceDescriptor, info: ImageInfo, req: TileRequest): boolean {
   if (d.remote || d.dicomweb || info.format === "dicom") return false;
-  if (req.format !== "jpeg" || req.rotate || req.mirror || req.render) return false;
-  if (req.associated || req.chunk || getOp(req.op.name).storedJpeg !== "as-is") return false;
+  // The request's steps must hold the pass-through step (not an associated image's, a chunk's or a tensor's).
+  if (storedJpegUse(req) !== "as-is" || !stepsFor(req).includes(passThrough)) return false;
   const plan = planRead(info, req);
   return !!plan && !!exactStoredTile(plan, req, info.levels[plan.level]);
 }
